@@ -1,0 +1,103 @@
+# baremetal.lb — the two commands a newcomer needs are `make demo` and `make test`.
+# Everything else here is a step those two call; each step installs what it needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed
+# The collection must sit at ansible_collections/baremetal/lb for Ansible, ansible-test and
+# Python imports of its module_utils; a symlink to this checkout gives that without copying.
+COLL_ROOT := .build/collections
+COLL_LINK := $(COLL_ROOT)/ansible_collections/baremetal/lb
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLL_ROOT)
+
+.PHONY: help
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+.PHONY: deps
+deps:  ## install Debian packages the lab needs (root; skipped when all are present)
+	@bash lab/install-packages.sh
+
+$(STAMP): requirements/runtime.txt requirements/dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	touch $@
+
+$(COLL_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../../.. $@
+
+.PHONY: venv
+venv: $(STAMP) $(COLL_LINK)  ## create the Python environment (.venv) and the collection link
+	@echo "$(CURDIR)/$(COLL_ROOT)" > $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/baremetal_lb_collection.pth
+
+NODES ?= 3
+LAB   := $(PY) -m lab
+
+.PHONY: build
+build: deps venv  ## build (or find cached) the lab's Kubernetes, etcd and kwok binaries
+	$(LAB) build
+
+.PHONY: lab-up
+lab-up: deps venv  ## start the local lab (idempotent); writes .lab/kubeconfig and .lab/lab.json
+	$(LAB) up --nodes $(NODES)
+
+.PHONY: lab-down
+lab-down:  ## remove the local lab: namespaces, processes, addresses, .lab/
+	@if [ -x $(PY) ]; then $(LAB) down; else echo "no .venv, so no lab was started from here"; fi
+
+.PHONY: lab-status
+lab-status: venv  ## show the lab's hosts, addresses, routers and daemons
+	$(LAB) status
+
+.PHONY: demo
+demo: lab-up  ## start the lab, run playbooks/site.yml against it, show a LoadBalancer IP answering
+	$(VENV)/bin/ansible-playbook -i inventories/lab playbooks/site.yml
+	@$(LAB) status
+	@echo "==> who answers for each LoadBalancer IP, asked from the lab's client namespace:"
+	@$(LAB) probe
+
+.PHONY: lint
+lint: venv  ## ruff, ruff format, mypy, changelog fragments
+	$(VENV)/bin/antsibull-changelog lint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy lab plugins/module_utils daemons $(wildcard bench/*.py)
+
+.PHONY: collection
+collection: venv  ## build the collection tarball into .build/ and check what it contains
+	rm -f .build/baremetal-lb-*.tar.gz
+	$(VENV)/bin/ansible-galaxy collection build --force --output-path .build/ .
+	$(PY) tests/check_collection_tarball.py .build/baremetal-lb-*.tar.gz
+
+.PHONY: unit
+unit: venv  ## pure-logic tests only (no root needed)
+	$(VENV)/bin/pytest tests/unit
+
+.PHONY: ansible-lint
+ansible-lint: venv  ## ansible-lint, production profile: roles, playbooks, molecule, integration targets, EE
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" VIRTUAL_ENV="$(CURDIR)/$(VENV)" $(VENV)/bin/ansible-lint
+
+.PHONY: sanity
+sanity: venv  ## ansible-test sanity on a copy of the collection; its ignore files must stay empty
+	@command -v shellcheck >/dev/null || { echo "shellcheck is missing (ansible-test would skip its test): apt-get install shellcheck" >&2; exit 1; }
+	@if grep -sq . tests/sanity/ignore-*.txt; then echo "tests/sanity/ignore-*.txt must stay empty: fix the finding instead" >&2; exit 1; fi
+	$(PY) tests/run_ansible_test.py sanity --python 3.11
+
+.PHONY: molecule
+molecule: deps venv build  ## molecule test: its own lab, site.yml, idempotence, verify (make test runs it in pytest)
+	$(VENV)/bin/pytest tests/lab/test_molecule.py
+
+.PHONY: test
+.PHONY: units
+units: venv  ## ansible-test units (module_utils unit tests in ansible-test's own venv)
+	$(PY) tests/run_ansible_test.py units --python 3.11 --venv
+
+test: deps venv build lint ansible-lint sanity units collection  ## the full suite: lint, unit, real-namespace and lab tests
+	$(VENV)/bin/pytest
+
+.PHONY: clean
+clean: lab-down  ## remove the venv and build output (the binary cache in ~/.cache stays)
+	rm -rf $(VENV) .build tests/output .pytest_cache .mypy_cache .ruff_cache

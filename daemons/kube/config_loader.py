@@ -1,0 +1,79 @@
+"""Where the configuration comes from: one informer per metallb.io kind in the config namespace.
+
+The whole configuration is checked by :func:`..validation.parse_config` (a pool is only as
+good as the configuration around it); this module only gathers the objects and finds the one
+an error is about, so an Event can be put on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ansible_collections.baremetal.lb.plugins.module_utils.config_errors import InvalidConfigError
+from ansible_collections.baremetal.lb.plugins.module_utils.config_model import ClusterResources, Config
+from ansible_collections.baremetal.lb.plugins.module_utils.validation import parse_config
+
+from .informer import Handler, Informer
+from .kubeapi import JSON, KubeApi, Resource
+
+_GROUP = "metallb.io"
+
+
+@dataclass(frozen=True)
+class _Kind:
+    kind: str
+    plural: str
+    version: str
+    field: str
+
+
+_KINDS = (
+    _Kind("IPAddressPool", "ipaddresspools", "v1beta1", "pools"),
+    _Kind("L2Advertisement", "l2advertisements", "v1beta1", "l2_advertisements"),
+    _Kind("BGPAdvertisement", "bgpadvertisements", "v1beta1", "bgp_advertisements"),
+    _Kind("BGPPeer", "bgppeers", "v1beta2", "bgp_peers"),
+    _Kind("Community", "communities", "v1beta1", "communities"),
+    _Kind("BFDProfile", "bfdprofiles", "v1beta1", "bfd_profiles"),
+)
+
+
+class ConfigSources:
+    """The metallb.io objects of one namespace, kept current by informers."""
+
+    def __init__(self, api: KubeApi, namespace: str, on_change: Callable[[], None]) -> None:
+        def _handler(_key: str, _old: JSON | None, _new: JSON | None) -> None:
+            on_change()
+
+        handler: Handler = _handler
+        self._informers = {
+            kind.kind: (
+                kind,
+                Informer(api, Resource(f"/apis/{_GROUP}/{kind.version}", kind.plural, namespace), handler),
+            )
+            for kind in _KINDS
+        }
+
+    @property
+    def informers(self) -> list[Informer]:
+        """The informers, to list and run."""
+        return [informer for _kind, informer in self._informers.values()]
+
+    def load(self) -> Config:
+        """Return the checked configuration; raise :class:`InvalidConfigError` listing every error."""
+        resources = ClusterResources(
+            **{kind.field: informer.items() for kind, informer in self._informers.values()}
+        )
+        return parse_config(resources)
+
+    def culprits(self, error: InvalidConfigError) -> list[JSON]:
+        """Return the objects the errors are about, with apiVersion and kind set (for Events)."""
+        found = []
+        for kind_name, name in sorted({(item.kind, item.name) for item in error.errors}):
+            if kind_name not in self._informers:
+                continue
+            kind, informer = self._informers[kind_name]
+            for obj in informer.items():
+                if obj["metadata"]["name"] == name:
+                    found.append({**obj, "apiVersion": f"{_GROUP}/{kind.version}", "kind": kind.kind})
+        return found

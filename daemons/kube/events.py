@@ -1,0 +1,81 @@
+"""Kubernetes Events on Services and configuration objects, posted off the hot path.
+
+Events are informational: they go through a bounded queue to one thread that waits while status
+writes are pending (status first, so a burst of allocations is not slowed by as many Event
+POSTs), and when the queue is full the surplus is logged and dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from .kubeapi import EVENTS, JSON, KubeApi
+
+NORMAL = "Normal"
+WARNING = "Warning"
+
+_YIELD_SECONDS = 0.05
+
+log = logging.getLogger(__name__)
+
+
+class EventRecorder:
+    """Posts core/v1 Events from a background thread."""
+
+    def __init__(self, api: KubeApi, idle: Callable[[], bool], component: str, capacity: int = 20000) -> None:
+        self._api = api
+        self._component = component  # source.component, e.g. metallb-controller, metallb-speaker
+        self._idle = idle
+        self._queue: queue.Queue[JSON] = queue.Queue(capacity)
+        self._thread = threading.Thread(target=self._run, name="events", daemon=True)
+
+    def start(self) -> None:
+        """Start posting queued events."""
+        self._thread.start()
+
+    def record(self, obj: JSON, event_type: str, reason: str, message: str) -> None:
+        """Queue an Event about ``obj`` (any object with apiVersion, kind and metadata)."""
+        meta = obj["metadata"]
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event: dict[str, Any] = {
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+            "involvedObject": {
+                "apiVersion": obj.get("apiVersion", "v1"),
+                "kind": obj.get("kind", "Service"),
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "reason": reason,
+            "message": message,
+            "type": event_type,
+            "source": {"component": self._component},
+            "reportingComponent": self._component,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        try:
+            self._queue.put_nowait(event)
+        except queue.Full:
+            log.warning(
+                "event queue full; dropped event %s on %s/%s", reason, meta["namespace"], meta["name"]
+            )
+
+    def _run(self) -> None:
+        while True:
+            event = self._queue.get()
+            while not self._idle():
+                time.sleep(_YIELD_SECONDS)
+            namespace = event["metadata"]["namespace"]
+            try:
+                self._api.request("POST", f"{EVENTS.api_path}/namespaces/{namespace}/events", body=event)
+            except Exception as error:  # an Event that cannot be posted is only logged
+                log.warning("could not post event %s: %s", event["reason"], error)

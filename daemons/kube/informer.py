@@ -1,0 +1,121 @@
+"""List-then-watch one collection into a local cache, and tell a handler what changed.
+
+The cache is filled by one paginated list; a watch from the list's resourceVersion keeps it
+current. A dropped watch resumes from the last version seen (bookmarks keep that fresh); when
+the server answers 410 Gone the informer lists again and reports the difference, so the
+handler sees every change exactly as if it had watched without a gap.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from .kubeapi import JSON, ApiError, KubeApi, Resource
+
+Handler = Callable[[str, JSON | None, JSON | None], None]
+"""Called as ``handler(key, old, new)``; ``new`` is None for a deletion, ``old`` for an addition."""
+
+_RETRY_SECONDS = 1.0
+
+log = logging.getLogger(__name__)
+
+
+def object_key(obj: JSON) -> str:
+    """Return ``namespace/name`` (or ``name`` for cluster-scoped objects) of an object."""
+    meta = obj["metadata"]
+    namespace = meta.get("namespace")
+    return f"{namespace}/{meta['name']}" if namespace else str(meta["name"])
+
+
+class Informer:
+    """A cache of one collection kept current by list + watch."""
+
+    def __init__(self, api: KubeApi, resource: Resource, handler: Handler) -> None:
+        self.resource = resource
+        self._api = api
+        self._handler = handler
+        self._cache: dict[str, JSON] = {}
+        self._version = ""
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> JSON | None:
+        """Return the cached object for ``key``, or None."""
+        with self._lock:
+            return self._cache.get(key)
+
+    def items(self) -> list[JSON]:
+        """Return a snapshot of every cached object."""
+        with self._lock:
+            return list(self._cache.values())
+
+    def store(self, obj: JSON) -> None:
+        """Put an object we just wrote into the cache unless the cache already holds a newer one."""
+        key = object_key(obj)
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is None or _version(cached) <= _version(obj):
+                self._cache[key] = obj
+
+    def list_now(self) -> None:
+        """List the collection, replace the cache and report every difference to the handler."""
+        items, version = self._api.list_all(self.resource)
+        fresh = {object_key(item): item for item in items}
+        with self._lock:
+            old, self._cache, self._version = self._cache, fresh, version
+        for key, item in fresh.items():
+            before = old.get(key)
+            if before is None or _version(before) != _version(item):
+                self._handler(key, before, item)
+        for key in old.keys() - fresh.keys():
+            self._handler(key, old[key], None)
+
+    def run(self, stop: threading.Event) -> None:
+        """Watch until ``stop`` is set, relisting whenever the watch cannot resume."""
+        while not stop.is_set():
+            try:
+                self._watch_once(stop)
+            except ApiError as error:
+                if error.gone:
+                    log.info("watch of %s expired (410 Gone); listing again", self.resource.plural)
+                else:
+                    log.warning("watch of %s failed: %s", self.resource.plural, error)
+                    stop.wait(_RETRY_SECONDS)
+                self._relist(stop)
+            except Exception as error:  # a broken connection must not end the watch
+                log.warning("watch of %s broke: %s; resuming", self.resource.plural, error)
+                stop.wait(_RETRY_SECONDS)
+
+    def _relist(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.list_now()
+                return
+            except Exception as error:  # keep trying until the API server answers
+                log.warning("listing %s failed: %s; retrying", self.resource.plural, error)
+                stop.wait(_RETRY_SECONDS)
+
+    def _watch_once(self, stop: threading.Event) -> None:
+        for event in self._api.watch(self.resource, self._version):
+            obj = event["object"]
+            self._version = str(obj["metadata"]["resourceVersion"])
+            if event["type"] == "BOOKMARK":
+                continue
+            key = object_key(obj)
+            with self._lock:
+                old = self._cache.get(key)
+                if event["type"] == "DELETED":
+                    self._cache.pop(key, None)
+                elif old is None or _version(old) <= _version(obj):
+                    self._cache[key] = obj
+            self._handler(key, old, None if event["type"] == "DELETED" else obj)
+            if stop.is_set():
+                return
+
+
+def _version(obj: JSON) -> int:
+    try:
+        return int(obj["metadata"]["resourceVersion"])
+    except (KeyError, ValueError):
+        return 0

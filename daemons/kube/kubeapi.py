@@ -1,0 +1,175 @@
+"""Plain-JSON access to the Kubernetes API: requests, paginated lists and watch streams.
+
+The generated models of the ``kubernetes`` client cost milliseconds per object to build; with
+tens of thousands of Services the controller works on plain dicts instead and borrows only the
+client's configuration, authentication and connection pool.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from kubernetes import client, config
+
+JSON = dict[str, Any]
+
+MERGE_PATCH = "application/merge-patch+json"
+
+
+class ApiError(Exception):
+    """A request the API server refused or could not answer; ``status`` is the HTTP status."""
+
+    def __init__(self, status: int, reason: str, body: str = "") -> None:
+        self.status = status
+        self.reason = reason
+        self.body = body
+        super().__init__(f"HTTP {status} {reason}: {body[:300]}")
+
+    @property
+    def conflict(self) -> bool:
+        """True for 409: someone else changed the object first."""
+        return self.status == 409
+
+    @property
+    def gone(self) -> bool:
+        """True for 410: the resourceVersion is too old to watch from."""
+        return self.status == 410
+
+    @property
+    def not_found(self) -> bool:
+        """True for 404."""
+        return self.status == 404
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A collection on the API server: ``/api/v1/services``, or a CRD's plural in one namespace."""
+
+    api_path: str
+    plural: str
+    namespace: str | None = None
+
+    def collection(self) -> str:
+        """Return the URL path of the collection (cluster-wide when no namespace is set)."""
+        if self.namespace:
+            return f"{self.api_path}/namespaces/{self.namespace}/{self.plural}"
+        return f"{self.api_path}/{self.plural}"
+
+    def item(self, namespace: str, name: str, subresource: str = "") -> str:
+        """Return the URL path of one object (and optionally one of its subresources)."""
+        path = f"{self.api_path}/namespaces/{namespace}/{self.plural}/{name}"
+        return f"{path}/{subresource}" if subresource else path
+
+
+SERVICES = Resource("/api/v1", "services")
+NAMESPACES = Resource("/api/v1", "namespaces")
+EVENTS = Resource("/api/v1", "events")
+
+
+class KubeApi:
+    """A thin JSON client over a configured :class:`kubernetes.client.ApiClient`."""
+
+    def __init__(self, api_client: client.ApiClient) -> None:
+        self._client = api_client
+
+    @classmethod
+    def connect(cls, kubeconfig: str | None, pool_size: int = 16) -> KubeApi:
+        """Connect with ``kubeconfig``, or with the in-cluster service account when it is None."""
+        configuration = client.Configuration()
+        if kubeconfig:
+            config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)  # type: ignore[no-untyped-call]
+        else:
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        configuration.connection_pool_maxsize = pool_size
+        return cls(client.ApiClient(configuration))
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str | int] | None = None,
+        *,
+        body: JSON | None = None,
+        content_type: str = "application/json",
+        timeout: float = 30,
+    ) -> JSON:
+        """Send one request and return the decoded JSON answer; raise :class:`ApiError` on failure."""
+        response = self._send(method, path, query, body=body, content_type=content_type, timeout=timeout)
+        data = response.read()
+        if not 200 <= response.status <= 299:
+            raise ApiError(response.status, str(response.reason), data.decode(errors="replace"))
+        decoded: JSON = json.loads(data) if data else {}
+        return decoded
+
+    def list_all(self, resource: Resource, page_size: int = 500) -> tuple[list[JSON], str]:
+        """List every object of ``resource`` page by page; return them and the list's resourceVersion."""
+        items: list[JSON] = []
+        query: dict[str, str | int] = {"limit": page_size}
+        while True:
+            page = self.request("GET", resource.collection(), query, timeout=120)
+            items += page.get("items") or []
+            token = page["metadata"].get("continue")
+            if not token:
+                return items, str(page["metadata"]["resourceVersion"])
+            query["continue"] = token
+
+    def watch(self, resource: Resource, resource_version: str, timeout_seconds: int = 300) -> Iterator[JSON]:
+        """Yield watch events ``{"type", "object"}`` after ``resource_version`` until the server ends it.
+
+        An ``ERROR`` event carrying 410 Gone is raised as :class:`ApiError` so the caller relists.
+        """
+        query: dict[str, str | int] = {
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": timeout_seconds,
+        }
+        response = self._send(
+            "GET",
+            resource.collection(),
+            query,
+            body=None,
+            content_type="application/json",
+            timeout=(10, timeout_seconds + 30),
+        )
+        raw = response.response
+        try:
+            if not 200 <= response.status <= 299:
+                raise ApiError(response.status, str(response.reason), raw.read().decode(errors="replace"))
+            buffer = b""
+            for chunk in raw.stream(65536, decode_content=True):
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield _checked_event(json.loads(line))
+        finally:
+            raw.release_conn()
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str | int] | None,
+        *,
+        body: JSON | None,
+        content_type: str,
+        timeout: float | tuple[float, float],
+    ) -> Any:
+        url = path + ("?" + urlencode(query) if query else "")
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        _method, full_url, headers, serialized, _files = self._client.param_serialize(
+            method, url, header_params=headers, body=body, auth_settings=["BearerToken"]
+        )
+        return self._client.call_api(method, full_url, headers, serialized, _request_timeout=timeout)
+
+
+def _checked_event(event: JSON) -> JSON:
+    if event.get("type") == "ERROR":
+        status = event.get("object") or {}
+        raise ApiError(int(status.get("code") or 500), str(status.get("reason")), str(status.get("message")))
+    return event

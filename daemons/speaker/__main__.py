@@ -1,0 +1,63 @@
+"""Entry point: ``python -m daemons.speaker --node-name node1 ...`` with MetalLB's speaker flags."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from .app import Options, run
+
+
+def _parse(argv: list[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m daemons.speaker", description=__doc__)
+    add = parser.add_argument
+    add(
+        "--node-name",
+        default=os.environ.get("METALLB_NODE_NAME") or os.environ.get("NODE_NAME"),
+        help="this node's name (default: METALLB_NODE_NAME or NODE_NAME)",
+    )
+    add(
+        "--namespace",
+        default=os.environ.get("METALLB_NAMESPACE") or "metallb-system",
+        help="namespace of the metallb.io objects and the memberlist Secret",
+    )
+    add("--kubeconfig", default=None, help="kubeconfig file (default: in-cluster service account)")
+    add(
+        "--lb-class", default="", help="serve only Services of this loadBalancerClass; empty: class-less only"
+    )
+    add(
+        "--ignore-exclude-lb",
+        action="store_true",
+        help="announce from nodes labelled node.kubernetes.io/exclude-from-external-load-balancers too",
+    )
+    add("--metrics-port", type=int, default=7472, help="port of /metrics (0: off)")
+    add("--health-port", type=int, default=7473, help="port of /healthz and /readyz (0: off)")
+    add("--bind-address", default="0.0.0.0", help="address the HTTP ports listen on")
+    add("--log-level", default="info", choices=["debug", "info", "warning", "error"], help="log level")
+    add(
+        "--ml-bind-addr",
+        default=os.environ.get("METALLB_ML_BIND_ADDR", ""),
+        help="membership address (default: this node's InternalIP)",
+    )
+    add(
+        "--ml-bind-port",
+        type=int,
+        default=int(os.environ.get("METALLB_ML_BIND_PORT") or 7946),
+        help="membership UDP port, the same on every node",
+    )
+    add("--ml-secret-name", default="memberlist", help="Secret holding the membership key (key secretkey)")
+    add(
+        "--ml-secret-key-path",
+        default=os.environ.get("METALLB_ML_SECRET_KEY_PATH", ""),
+        help="read the membership key from this file instead of the Secret",
+    )
+    add("--ml-interval", type=float, default=0.1, help="seconds between heartbeats")
+    add("--ml-dead-after", type=float, default=0.3, help="seconds of silence after which a speaker is dead")
+    args = parser.parse_args(argv)
+    if not args.node_name:
+        parser.error("--node-name (or NODE_NAME) is required")
+    return Options(**vars(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(_parse()))

@@ -1,0 +1,92 @@
+"""Read the Kubernetes objects the speaker watches into the plain facts the decisions take."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import L2Service, parse_ips
+from ansible_collections.baremetal.lb.plugins.module_utils.ownership import Endpoint, NodeFacts
+from ansible_collections.baremetal.lb.plugins.module_utils.services import (
+    IP_ALLOCATED_FROM_POOL,
+    annotation_value,
+)
+
+JSON = dict[str, Any]
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+
+def served(service: JSON, lb_class: str) -> bool:
+    """True for a LoadBalancer Service of our class (``""``: only Services without a class)."""
+    spec = service.get("spec") or {}
+    return spec.get("type") == "LoadBalancer" and str(spec.get("loadBalancerClass") or "") == lb_class
+
+
+def ingress_ips(service: JSON) -> list[str]:
+    """The IPs in ``status.loadBalancer.ingress``, in order."""
+    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    return [str(entry["ip"]) for entry in ingress if entry.get("ip")]
+
+
+def endpoints_by_service(slices: Iterable[JSON]) -> dict[str, list[Endpoint]]:
+    """Every endpoint of every EndpointSlice, by ``namespace/service``."""
+    found: dict[str, list[Endpoint]] = {}
+    for item in slices:
+        meta = item.get("metadata") or {}
+        service = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
+        if not service:
+            continue
+        bucket = found.setdefault(f"{meta.get('namespace')}/{service}", [])
+        for endpoint in item.get("endpoints") or []:
+            conditions = endpoint.get("conditions") or {}
+            bucket.append(
+                Endpoint(endpoint.get("nodeName"), conditions.get("ready"), conditions.get("serving"))
+            )
+    return found
+
+
+def l2_service(service: JSON, endpoints: Mapping[str, list[Endpoint]]) -> L2Service:
+    """The layer-2 facts of one Service."""
+    meta, spec = service["metadata"], service.get("spec") or {}
+    key = f"{meta['namespace']}/{meta['name']}"
+    return L2Service(
+        key=key,
+        ips=parse_ips(ingress_ips(service)),
+        local_traffic_policy=spec.get("externalTrafficPolicy") == "Local",
+        endpoints=tuple(endpoints.get(key, ())),
+        pool=annotation_value(meta.get("annotations") or {}, IP_ALLOCATED_FROM_POOL) or "",
+        labels=dict(meta.get("labels") or {}),
+    )
+
+
+def node_facts(node: JSON) -> NodeFacts:
+    """Labels and the NetworkUnavailable condition of a Node."""
+    conditions = (node.get("status") or {}).get("conditions") or []
+    unavailable = any(c.get("type") == "NetworkUnavailable" and c.get("status") == "True" for c in conditions)
+    return NodeFacts(
+        labels=dict((node.get("metadata") or {}).get("labels") or {}), network_unavailable=unavailable
+    )
+
+
+def internal_ip(node: JSON, version: int) -> str | None:
+    """The Node's first InternalIP of IP ``version``, or None."""
+    for address in (node.get("status") or {}).get("addresses") or []:
+        if address.get("type") != "InternalIP":
+            continue
+        try:
+            if ipaddress.ip_address(address.get("address", "")).version == version:
+                return str(address["address"])
+        except ValueError:
+            continue
+    return None
+
+
+def peers(nodes: Iterable[JSON], version: int, port: int) -> dict[str, tuple[str, int]]:
+    """Membership peers: every Node's InternalIP of ``version`` (speakers use the host network)."""
+    found = {}
+    for node in nodes:
+        address = internal_ip(node, version)
+        if address:
+            found[str(node["metadata"]["name"])] = (address, port)
+    return found

@@ -1,0 +1,108 @@
+"""The JSON lines the two halves of the speaker exchange over the engine's stdin and stdout.
+
+Kubernetes half to engine: ``{"start": {...}}`` once, then ``{"plan": [claim, ...]}`` and
+``{"peers": {...}}`` whenever they change. Engine to Kubernetes half: ``{"ready": true}``,
+``{"announcing": {...}, "members": [...]}`` whenever either changes, and ``{"counters": {...}}``
+about once a second while they move.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim, parse_ips
+
+Address = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class StartOrder:
+    """What the engine needs before its first heartbeat."""
+
+    node: str
+    key: bytes
+    bind: Address
+    peers: Mapping[str, Address]
+    interval: float
+    dead_after: float
+    watch_links: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``start`` message."""
+        return {
+            "start": {
+                "node": self.node,
+                "key": self.key.hex(),
+                "bind": list(self.bind),
+                "peers": peers_to_json(self.peers),
+                "interval": self.interval,
+                "dead_after": self.dead_after,
+                "watch_links": list(self.watch_links),
+            }
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StartOrder:
+        """Read a ``start`` message's body."""
+        return cls(
+            node=str(data["node"]),
+            key=bytes.fromhex(data["key"]),
+            bind=(str(data["bind"][0]), int(data["bind"][1])),
+            peers=peers_from_json(data["peers"]),
+            interval=float(data["interval"]),
+            dead_after=float(data["dead_after"]),
+            watch_links=tuple(data["watch_links"]),
+        )
+
+
+def peers_to_json(peers: Mapping[str, Address]) -> dict[str, list[Any]]:
+    """Peers as JSON: ``{node: [host, port]}``."""
+    return {name: [host, port] for name, (host, port) in sorted(peers.items())}
+
+
+def peers_from_json(data: Mapping[str, Any]) -> dict[str, Address]:
+    """Peers from JSON."""
+    return {str(name): (str(value[0]), int(value[1])) for name, value in data.items()}
+
+
+def claims_to_json(claims: Iterable[IPClaim]) -> list[dict[str, Any]]:
+    """Claims as JSON, in a stable order (so equal plans compare equal)."""
+    return sorted(
+        (
+            {
+                "ip": str(c.ip),
+                "service": c.service,
+                "key": c.key,
+                "candidates": sorted(c.candidates),
+                "interfaces": list(c.interfaces),
+            }
+            for c in claims
+        ),
+        key=lambda c: (c["service"], c["ip"]),
+    )
+
+
+def claims_from_json(data: Iterable[Mapping[str, Any]]) -> list[IPClaim]:
+    """Claims from JSON; entries whose IP does not parse are skipped."""
+    claims = []
+    for item in data:
+        ips = parse_ips([str(item["ip"])])
+        if ips:
+            claims.append(
+                IPClaim(
+                    ips[0],
+                    str(item["service"]),
+                    str(item["key"]),
+                    frozenset(item["candidates"]),
+                    tuple(item["interfaces"]),
+                )
+            )
+    return claims
+
+
+def encode(message: Mapping[str, Any]) -> bytes:
+    """One line of JSON."""
+    return json.dumps(message, separators=(",", ":")).encode() + b"\n"

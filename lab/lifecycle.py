@@ -1,0 +1,184 @@
+"""Bring a lab up, report on it and take it down again.
+
+`up` is idempotent (a healthy lab is left as it is, a broken one is replaced) and leaves nothing
+behind when it fails half-way; `down` removes every namespace, process and address a lab made,
+also after a crash, because lab.json is written before anything is created.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config
+
+from . import build, controlplane, kubeadm, netns, network, nodes, process, routers, topology
+from .state import LabState
+
+
+def _say(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def check_prerequisites() -> None:
+    """Fail with one clear message naming everything the lab needs and does not have."""
+    problems = []
+    if os.geteuid() != 0:
+        problems.append("the lab creates network namespaces and must run as root (try: sudo make lab-up)")
+    if not shutil.which("ip"):
+        problems.append("iproute2 (`ip`) is not installed: run `make deps`")
+    missing = routers.missing_binaries()
+    if missing:
+        problems.append(f"router daemons missing ({', '.join(missing)}): run `make deps`")
+    if problems:
+        raise SystemExit("Cannot start the lab:\n  - " + "\n  - ".join(problems))
+    build.check_go()
+
+
+def api_client(state: LabState) -> client.ApiClient:
+    """A Kubernetes API client using the lab's admin kubeconfig."""
+    api: client.ApiClient = config.new_client_from_config(config_file=str(state.kubeconfig))  # type: ignore[no-untyped-call]
+    return api
+
+
+def healthy(state: LabState) -> bool:
+    """Tell whether every recorded daemon runs and the API server is ready."""
+    if state.data.get("status") != "ready" or state.dead_processes():
+        return False
+    plan = _plan(state)
+    cp = controlplane.ControlPlane(plan, state.state_dir, {})
+    return cp.ready()
+
+
+def _plan(state: LabState) -> topology.Plan:
+    return topology.Plan(
+        lab_id=state.data["lab_id"],
+        nodes=int(state.data["node_count"]),
+        host_link_slot=int(state.data["host_link_slot"]),
+    )
+
+
+def up(state_dir: Path, node_count: int = 3) -> LabState:
+    """Start a lab in `state_dir`, or keep the healthy one already recorded there."""
+    check_prerequisites()
+    topology.check_node_count(node_count)
+    existing = LabState.load(state_dir)
+    if existing and healthy(existing) and existing.data["node_count"] == node_count:
+        _say(f"lab {existing.data['lab_id']} is already up")
+        return existing
+    if existing:
+        _say("replacing the recorded lab, which is not healthy or has another size")
+        down(state_dir)
+    bins = build.ensure_all()
+    started = time.monotonic()
+    plan = topology.Plan(
+        lab_id=topology.new_lab_id(),
+        nodes=node_count,
+        host_link_slot=topology.free_host_link_slot(network.root_addresses()),
+    )
+    state = LabState(state_dir.resolve(), _initial_facts(plan, state_dir.resolve()))
+    state.save()
+    try:
+        _start(plan, state, bins)
+    except BaseException:
+        print("lab start failed; removing what was created", file=sys.stderr)
+        down(state_dir)
+        raise
+    state.data["status"] = "ready"
+    state.data["start_seconds"] = round(time.monotonic() - started, 1)
+    state.save()
+    _say(f"lab {plan.lab_id} up in {state.data['start_seconds']}s; kubeconfig: {state.kubeconfig}")
+    return state
+
+
+def _initial_facts(plan: topology.Plan, state_dir: Path) -> dict[str, Any]:
+    return {
+        "status": "starting",
+        "lab_id": plan.lab_id,
+        "prefix": plan.prefix,
+        "node_count": plan.nodes,
+        "host_link_slot": plan.host_link_slot,
+        "root_interface": plan.root_ifname,
+        "host_link": {"root": plan.host_link[0], "control_plane": plan.host_link[1]},
+        "state_dir": str(state_dir),
+        "runtime_dir": str(plan.runtime_dir),
+        "kubeconfig": str(state_dir / "kubeconfig"),
+        "kubeconfig_in_lab": str(state_dir / "kubeconfig-lab"),
+        "api_server": {
+            "from_host": f"https://{plan.host_link[1]}:{topology.API_PORT}",
+            "from_lab": f"https://{plan.host('cp').ipv4}:{topology.API_PORT}",
+        },
+        "lan": {
+            "ipv4": str(topology.LAN4),
+            "ipv6": str(topology.LAN6),
+            "bridge": {"netns": plan.switch_netns, "name": network.BRIDGE},
+        },
+        "node_asn": topology.NODE_ASN,
+        "service_cidrs": topology.SERVICE_CIDRS.split(","),
+        "pod_cidr": topology.POD_CIDR,
+        "suggested_pools": {
+            "layer2": [topology.L2_POOL4, topology.L2_POOL6],
+            "bgp": [topology.BGP_POOL4, topology.BGP_POOL6],
+        },
+    }
+
+
+def _start(plan: topology.Plan, state: LabState, bins: dict[str, Path]) -> None:
+    _say(f"creating lab {plan.lab_id}: {plan.nodes} nodes, a client and {len(plan.routers)} routers")
+    state.data["hosts"] = network.build(plan)
+    state.save()
+    cp = controlplane.ControlPlane(plan, state.state_dir, bins)
+    cp.prepare()
+    _say("starting etcd, kube-apiserver, controller-manager, scheduler and kwok")
+    for proc in cp.start():
+        state.record_process(proc.name, proc.pid, proc.netns, proc.log)
+    state.data["kubernetes_version"] = cp.version()
+    _say("starting routers: " + ", ".join(plan.routers))
+    procs, router_facts = routers.start(plan, state.state_dir)
+    for proc in procs:
+        state.record_process(proc.name, proc.pid, proc.netns, proc.log)
+    state.data["routers"] = router_facts
+    state.save()
+    api = api_client(state)
+    names = nodes.register(api, plan)
+    nodes.wait_ready(api, names)
+    _say("waiting for the controller-manager to create the default ServiceAccount")
+    process.wait_until("the default ServiceAccount", lambda: _has_default_sa(api), 60)
+    kubeadm.install_kube_proxy(api)
+    kubeadm.install_demo_workload(api)
+    dead = state.dead_processes()
+    if dead:
+        raise RuntimeError(
+            f"lab daemons exited during start: {', '.join(dead)}; see {state.state_dir / 'logs'}"
+        )
+
+
+def _has_default_sa(api: client.ApiClient) -> bool:
+    try:
+        client.CoreV1Api(api).read_namespaced_service_account("default", "default")
+    except client.ApiException:
+        return False
+    return True
+
+
+def down(state_dir: Path, everything: bool = False) -> list[str]:
+    """Remove the recorded lab (with `everything`, every lab namespace on the machine)."""
+    state = LabState.load(state_dir)
+    removed: list[str] = []
+    if state:
+        process.stop(state.pids())
+        removed += network.teardown(state.prefix, state.data.get("root_interface"))
+        shutil.rmtree(state.data.get("runtime_dir", "/nonexistent"), ignore_errors=True)
+    if everything:
+        for name in netns.list_namespaces(topology.NAMESPACE_PREFIX):
+            netns.delete(name)
+            removed.append(name)
+        for runtime_dir in Path("/run").glob(f"{topology.NAMESPACE_PREFIX}*"):
+            shutil.rmtree(runtime_dir, ignore_errors=True)
+    if state_dir.is_dir():
+        shutil.rmtree(state_dir)
+    return removed

@@ -1,0 +1,83 @@
+"""Wire the lab's namespaces together.
+
+A switch namespace holds a bridge, every host joins it by veth, and one /30 link runs from the
+root namespace to the control plane.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from . import netns, topology
+
+BRIDGE = "br0"
+HOST_IF = "eth0"
+
+
+def root_addresses() -> set[str]:
+    """Every IPv4 address configured in the root namespace (to pick a free host link)."""
+    out = subprocess.run(["ip", "-j", "-4", "addr"], capture_output=True, text=True, check=True).stdout
+    return {a["local"] for link in json.loads(out) for a in link.get("addr_info", [])}
+
+
+def build(plan: topology.Plan) -> dict[str, dict[str, str]]:
+    """Create every namespace and link of the plan; return per-host facts for lab.json."""
+    netns.create(plan.switch_netns)
+    netns.add_bridge(plan.switch_netns, BRIDGE)
+    facts: dict[str, dict[str, str]] = {}
+    for host in plan.hosts():
+        netns.create(host.netns)
+        netns.add_veth(host.netns, HOST_IF, plan.switch_netns, host.name)
+        netns.enslave(plan.switch_netns, host.name, BRIDGE)
+        netns.add_address(host.netns, HOST_IF, f"{host.ipv4}/{topology.LAN4.prefixlen}")
+        netns.add_address(host.netns, HOST_IF, f"{host.ipv6}/{topology.LAN6.prefixlen}")
+        facts[host.name] = {
+            "role": host.role,
+            "netns": host.netns,
+            "interface": HOST_IF,
+            "ipv4": host.ipv4,
+            "ipv6": host.ipv6,
+            "mac": netns.mac_of(host.netns, HOST_IF),
+        }
+        if host.role == "router":
+            netns.sysctl(host.netns, "net.ipv4.ip_forward", "1")
+            netns.sysctl(host.netns, "net.ipv6.conf.all.forwarding", "1")
+    _client_routes(plan)
+    _host_link(plan)
+    return facts
+
+
+def _client_routes(plan: topology.Plan) -> None:
+    """The client reaches the BGP pools through the FRR router, as a host behind a router would."""
+    if "frr" not in plan.routers:
+        return
+    frr = plan.host("frr")
+    client = plan.host("client").netns
+    netns.add_route(client, topology.BGP_POOL4, via=frr.ipv4)
+    netns.add_route(client, topology.BGP_POOL6, via=frr.ipv6)
+
+
+def _host_link(plan: topology.Plan) -> None:
+    """One veth from the root namespace to the control plane, so the API server can be reached."""
+    root_side, cp_side = plan.host_link
+    cp = plan.host("cp").netns
+    netns.ip("link", "add", plan.root_ifname, "type", "veth", "peer", "name", "host", "netns", cp)
+    # IPv4 only on the root side: no link-local IPv6 address appears in the root namespace.
+    with open(f"/proc/sys/net/ipv6/conf/{plan.root_ifname}/disable_ipv6", "w") as knob:
+        knob.write("1")
+    netns.ip("addr", "add", f"{root_side}/30", "dev", plan.root_ifname)
+    netns.ip("link", "set", plan.root_ifname, "up")
+    netns.add_address(cp, "host", f"{cp_side}/30")
+    netns.set_link(cp, "host", up=True)
+
+
+def teardown(prefix: str, root_ifname: str | None) -> list[str]:
+    """Delete every namespace whose name starts with `prefix` (and the host link); return their names."""
+    names = netns.list_namespaces(prefix)
+    for name in names:
+        netns.delete(name)
+    if root_ifname:
+        # Normally gone with the control-plane namespace; this covers a half-built lab.
+        netns.ip("link", "del", root_ifname, check=False)
+    return names

@@ -1,0 +1,186 @@
+"""The lab's BGP routers: BIRD2, FRR and GoBGP from Debian, each in its own namespace.
+
+Each router accepts BGP sessions from any node address on the LAN (dynamic neighbours), so the
+speakers can peer with it without the lab reconfiguring anything; every daemon runs with private
+paths under the lab's state directory. `query_argv` gives the command that reads a router's RIB,
+as recorded in lab.json.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from . import netns, process, topology
+
+_NODE_RANGE = topology.LAN_HOSTS4
+
+
+def _bird_conf(host: topology.LanHost, asn: int) -> str:
+    return f"""\
+router id {host.ipv4};
+protocol device {{ }}
+protocol kernel kernel4 {{ ipv4 {{ export all; import none; }}; merge paths on; }}
+protocol kernel kernel6 {{ ipv6 {{ export all; import none; }}; merge paths on; }}
+template bgp lab_nodes {{
+  local {host.ipv4} as {asn};
+  error wait time 1, 5;
+  connect retry time 1;
+  ipv4 {{ import all; export none; }};
+  ipv6 {{ import all; export none; extended next hop on; }};
+}}
+protocol bgp nodes from lab_nodes {{
+  neighbor range {_NODE_RANGE} as {topology.NODE_ASN};
+  dynamic name "node";
+}}
+"""
+
+
+def _frr_conf(host: topology.LanHost, asn: int) -> str:
+    return f"""\
+frr defaults traditional
+hostname lab-frr
+log file {{log}}
+router bgp {asn}
+ bgp router-id {host.ipv4}
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor NODES peer-group
+ neighbor NODES remote-as {topology.NODE_ASN}
+ neighbor NODES timers connect 1
+ bgp listen range {_NODE_RANGE} peer-group NODES
+ address-family ipv4 unicast
+  neighbor NODES activate
+ exit-address-family
+ address-family ipv6 unicast
+  neighbor NODES activate
+ exit-address-family
+"""
+
+
+def _gobgp_conf(host: topology.LanHost, asn: int) -> str:
+    families = "".join(
+        f'  [[peer-groups.afi-safis]]\n    [peer-groups.afi-safis.config]\n      afi-safi-name = "{f}"\n'
+        for f in ("ipv4-unicast", "ipv6-unicast")
+    )
+    return f"""\
+[global.config]
+  as = {asn}
+  router-id = "{host.ipv4}"
+  local-address-list = ["{host.ipv4}"]
+[[peer-groups]]
+  [peer-groups.config]
+    peer-group-name = "nodes"
+    peer-as = {topology.NODE_ASN}
+{families}[[dynamic-neighbors]]
+  [dynamic-neighbors.config]
+    prefix = "{_NODE_RANGE}"
+    peer-group = "nodes"
+"""
+
+
+def start(plan: topology.Plan, state_dir: Path) -> tuple[list[process.Started], dict[str, dict[str, object]]]:
+    """Start every router of the plan; return the processes and the lab.json facts per router."""
+    started: list[process.Started] = []
+    facts: dict[str, dict[str, object]] = {}
+    log_dir = state_dir / "logs"
+    for name in plan.routers:
+        host = plan.host(name)
+        asn = topology.ROUTERS[name][1]
+        work = (plan.runtime_dir if name == "frr" else state_dir / "routers") / name
+        work.mkdir(parents=True, exist_ok=True)
+        procs, query = _STARTERS[name](host, asn, work, log_dir)
+        started += procs
+        facts[name] = {
+            "kind": name,
+            "netns": host.netns,
+            "ipv4": host.ipv4,
+            "ipv6": host.ipv6,
+            "asn": asn,
+            "query": query,
+        }
+    return started, facts
+
+
+def _start_bird(
+    host: topology.LanHost, asn: int, work: Path, log_dir: Path
+) -> tuple[list[process.Started], list[str]]:
+    conf, sock = work / "bird.conf", work / "bird.ctl"
+    conf.write_text(_bird_conf(host, asn))
+    bird = process.start("bird", host.netns, ["bird", "-f", "-c", str(conf), "-s", str(sock)], log_dir)
+    process.wait_until("BIRD's control socket", sock.exists, 20, bird)
+    return [bird], ["birdc", "-s", str(sock), "show", "route", "all"]
+
+
+def _start_frr(
+    host: topology.LanHost, asn: int, work: Path, log_dir: Path
+) -> tuple[list[process.Started], list[str]]:
+    # FRR drops privileges to user frr: its directory must belong to that user.
+    conf = work / "frr.conf"
+    conf.write_text(_frr_conf(host, asn).replace("{log}", str(work / "bgpd.log")))
+    for path in (work, conf):
+        shutil.chown(path, "frr", "frr")
+    zapi = str(work / "zserv.api")
+    common = ["--vty_socket", str(work), "-z", zapi, "-u", "frr", "-g", "frr"]
+    zebra = process.start(
+        "frr-zebra",
+        host.netns,
+        ["/usr/lib/frr/zebra", "-i", str(work / "zebra.pid"), *common, "-f", "/dev/null"],
+        log_dir,
+    )
+    process.wait_until("zebra's vty socket", (work / "zebra.vty").exists, 20, zebra)
+    bgpd = process.start(
+        "frr-bgpd",
+        host.netns,
+        ["/usr/lib/frr/bgpd", "-i", str(work / "bgpd.pid"), *common, "-f", str(conf)],
+        log_dir,
+    )
+    process.wait_until("bgpd's vty socket", (work / "bgpd.vty").exists, 20, bgpd)
+    return [zebra, bgpd], ["vtysh", "--vty_socket", str(work), "-c", "show bgp ipv4 unicast json"]
+
+
+def _start_gobgp(
+    host: topology.LanHost, asn: int, work: Path, log_dir: Path
+) -> tuple[list[process.Started], list[str]]:
+    conf = work / "gobgpd.toml"
+    conf.write_text(_gobgp_conf(host, asn))
+    api = "127.0.0.1:50051"
+    gobgpd = process.start(
+        "gobgpd",
+        host.netns,
+        ["gobgpd", "-f", str(conf), "-p", f"--api-hosts={api}", "--pprof-disable"],
+        log_dir,
+    )
+    query = ["gobgp", "-u", "127.0.0.1", "-p", "50051", "global", "rib", "-j"]
+    process.wait_until(
+        "gobgpd's API",
+        lambda: _answers(host.netns, ["gobgp", "-u", "127.0.0.1", "-p", "50051", "global"]),
+        20,
+        gobgpd,
+    )
+    return [gobgpd], query
+
+
+def _answers(namespace: str, argv: list[str]) -> bool:
+    try:
+        netns.exec_in(namespace, argv, timeout=5)
+    except (netns.NetnsError, OSError):
+        return False
+    return True
+
+
+_STARTERS = {"bird": _start_bird, "frr": _start_frr, "gobgp": _start_gobgp}
+
+
+def query(facts: dict[str, object]) -> str:
+    """Run a router's RIB query (as recorded in lab.json) inside its namespace."""
+    argv = facts["query"]
+    assert isinstance(argv, list)
+    return netns.exec_in(str(facts["netns"]), [str(a) for a in argv])
+
+
+def missing_binaries() -> list[str]:
+    """Router programs that are not installed (the lab installs them with `make deps`)."""
+    needed = ["bird", "birdc", "/usr/lib/frr/zebra", "/usr/lib/frr/bgpd", "vtysh", "gobgpd", "gobgp"]
+    return [b for b in needed if not (shutil.which(b) or os.access(b, os.X_OK))]

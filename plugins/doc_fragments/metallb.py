@@ -1,0 +1,207 @@
+# Copyright: baremetal.lb contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Documentation shared by the metallb.io configuration modules.
+
+Every fragment is one literal string: ansible-test's yamllint reads them without running Python.
+"""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Fragments: the common options and attributes, and the shared selector options."""
+
+    DOCUMENTATION = r"""
+options:
+  name:
+    description: Name of the object.
+    type: str
+    required: true
+  namespace:
+    description:
+      - Namespace of the object, the namespace the controller and speakers run in.
+    type: str
+    default: metallb-system
+  state:
+    description:
+      - C(present) creates or updates the object, C(absent) deletes it.
+      - With C(present) the object is server-side applied with field manager C(baremetal.lb),
+        taking over fields other managers set. Options this module set before and that are now
+        left out are removed; fields only other managers set are kept.
+    type: str
+    choices: [present, absent]
+    default: present
+  labels:
+    description: Labels of the object (other labels on it are kept).
+    type: dict
+notes:
+  - Before anything is written, the object is validated together with the namespace's other
+    metallb.io objects (overlapping pools, names of missing pools, BFD profiles or community
+    aliases, timers ...); errors name the option to fix. Errors the change would cause in other
+    objects fail it too. Deleting an object that others refer to only warns.
+  - Lists are compared regardless of order, so reordering them is not a change.
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Server-side dry run (C(dryRun=All)) of the apply or delete.
+  diff_mode:
+    description: >-
+      Will return details on what has changed (or possibly needs changing in check_mode), when in diff
+      mode.
+    support: full
+    details: Name, namespace, labels and spec of the object before and after.
+"""
+
+    NODE_SELECTORS = r"""
+options:
+  node_selectors:
+    description:
+      - The nodes this applies to (C(nodeSelectors)), as Kubernetes label selectors.
+      - Any matching selector selects.
+      - An empty selector C({}) matches everything. Order does not matter.
+    type: list
+    elements: dict
+    suboptions:
+      match_labels:
+        description: Labels that must all be present with these values (C(matchLabels)).
+        type: dict
+      match_expressions:
+        description: Requirements that must all hold (C(matchExpressions)).
+        type: list
+        elements: dict
+        suboptions:
+          key:
+            description: The label key.
+            type: str
+            required: true
+          operator:
+            description: How the label relates to I(values).
+            type: str
+            required: true
+            choices: [In, NotIn, Exists, DoesNotExist]
+          values:
+            description:
+              - Values for C(In) and C(NotIn) (at least one); none for C(Exists) and C(DoesNotExist).
+            type: list
+            elements: str
+"""
+
+    POOL_SELECTION = r"""
+options:
+  ip_address_pools:
+    description:
+      - Names of the IPAddressPools to announce (C(ipAddressPools)); each must exist.
+      - With neither this nor I(ip_address_pool_selectors), every pool is announced.
+    type: list
+    elements: str
+  ip_address_pool_selectors:
+    description:
+      - IPAddressPools by label (C(ipAddressPoolSelectors)), as Kubernetes label selectors.
+      - Any matching selector selects.
+      - An empty selector C({}) matches everything. Order does not matter.
+    type: list
+    elements: dict
+    suboptions:
+      match_labels:
+        description: Labels that must all be present with these values (C(matchLabels)).
+        type: dict
+      match_expressions:
+        description: Requirements that must all hold (C(matchExpressions)).
+        type: list
+        elements: dict
+        suboptions:
+          key:
+            description: The label key.
+            type: str
+            required: true
+          operator:
+            description: How the label relates to I(values).
+            type: str
+            required: true
+            choices: [In, NotIn, Exists, DoesNotExist]
+          values:
+            description:
+              - Values for C(In) and C(NotIn) (at least one); none for C(Exists) and C(DoesNotExist).
+            type: list
+            elements: str
+"""
+
+    SERVICE_ALLOCATION = r"""
+options:
+  service_allocation:
+    description:
+      - Restricts the pool to some namespaces and Services (C(serviceAllocation)).
+    type: dict
+    suboptions:
+      priority:
+        description:
+          - Among pools whose I(service_allocation) matches a Service, lower values are tried
+            first; 0 (or unset) comes last.
+        type: int
+      namespaces:
+        description: Namespaces whose Services may use the pool.
+        type: list
+        elements: str
+      namespace_selectors:
+        description:
+          - Namespaces allowed to use the pool (C(namespaceSelectors)), as Kubernetes label selectors.
+          - Any matching selector selects.
+          - An empty selector C({}) matches everything. Order does not matter.
+        type: list
+        elements: dict
+        suboptions:
+          match_labels:
+            description: Labels that must all be present with these values (C(matchLabels)).
+            type: dict
+          match_expressions:
+            description: Requirements that must all hold (C(matchExpressions)).
+            type: list
+            elements: dict
+            suboptions:
+              key:
+                description: The label key.
+                type: str
+                required: true
+              operator:
+                description: How the label relates to I(values).
+                type: str
+                required: true
+                choices: [In, NotIn, Exists, DoesNotExist]
+              values:
+                description:
+                  - Values for C(In) and C(NotIn) (at least one); none for C(Exists) and C(DoesNotExist).
+                type: list
+                elements: str
+      service_selectors:
+        description:
+          - Services that may use the pool (C(serviceSelectors)), as Kubernetes label selectors.
+          - Any matching selector selects.
+          - An empty selector C({}) matches everything. Order does not matter.
+        type: list
+        elements: dict
+        suboptions:
+          match_labels:
+            description: Labels that must all be present with these values (C(matchLabels)).
+            type: dict
+          match_expressions:
+            description: Requirements that must all hold (C(matchExpressions)).
+            type: list
+            elements: dict
+            suboptions:
+              key:
+                description: The label key.
+                type: str
+                required: true
+              operator:
+                description: How the label relates to I(values).
+                type: str
+                required: true
+                choices: [In, NotIn, Exists, DoesNotExist]
+              values:
+                description:
+                  - Values for C(In) and C(NotIn) (at least one); none for C(Exists) and C(DoesNotExist).
+                type: list
+                elements: str
+"""

@@ -1,0 +1,158 @@
+"""What one speaker would announce in layer 2, and who may announce it: pure decisions, no I/O.
+
+The decision is split in two so that failover never waits for Kubernetes:
+
+* :func:`plan_service` (Kubernetes side, slow inputs): for each IP of a Service, the nodes that
+  may announce it apart from liveness (L2Advertisement node selectors, node conditions and
+  labels, serving endpoints for ``externalTrafficPolicy: Local``) and the interfaces this node
+  would answer on;
+* :func:`owned` (timing-critical side, fast input): given the live speakers, the IPs this node
+  announces now, by MetalLB's rule (:mod:`.ownership`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .addresses import IPAddress, parse_address
+from .config_model import Config, L2Advertisement
+from .label_selectors import matches_any
+from .ownership import Endpoint, NodeFacts, announcing_node, eligible_nodes, ownership_key
+
+
+@dataclass(frozen=True)
+class L2Service:
+    """The facts of one LoadBalancer Service that layer-2 announcement depends on."""
+
+    key: str  # namespace/name
+    ips: tuple[IPAddress, ...]  # status.loadBalancer.ingress, in order
+    local_traffic_policy: bool = False
+    endpoints: tuple[Endpoint, ...] = ()
+    pool: str = ""  # metallb.io/ip-allocated-from-pool, when the controller wrote it
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IPClaim:
+    """One IP of one Service: who may announce it, and where this node would answer for it."""
+
+    ip: IPAddress
+    service: str
+    key: str  # the string hashed for ownership: the Service's first ingress IP
+    candidates: frozenset[str]  # eligible nodes, before liveness is known
+    interfaces: tuple[str, ...]  # where this node answers when it owns the IP
+
+
+def plan_service(
+    service: L2Service,
+    *,
+    config: Config,
+    nodes: Mapping[str, NodeFacts],
+    me: str,
+    suitable_interfaces: Mapping[int, Sequence[str]],
+    ignore_exclude_label: bool = False,
+) -> list[IPClaim]:
+    """The claims for every IP of ``service`` that some L2Advertisement announces.
+
+    ``nodes`` holds every Node of the cluster (its labels are what node selectors match);
+    ``suitable_interfaces`` maps an IP version (4, 6) to this node's interfaces fit for ARP or
+    NDP, used when an advertisement that selects this node names no interfaces.
+    """
+    if not service.ips:
+        return []
+    key = ownership_key(service.ips)
+    claims = []
+    for ip in service.ips:
+        advertisements = _advertisements_for(ip, service, config)
+        if not advertisements:
+            continue
+        advertised_to = {
+            name for name, facts in nodes.items() if _selected_by_any(advertisements, facts.labels)
+        }
+        candidates = eligible_nodes(
+            speakers=nodes.keys(),
+            nodes=nodes,
+            advertised_to=advertised_to,
+            endpoints=service.endpoints,
+            local_traffic_policy=service.local_traffic_policy,
+            ignore_exclude_label=ignore_exclude_label,
+        )
+        my_labels = nodes.get(me, NodeFacts()).labels
+        mine = [ad for ad in advertisements if _selects(ad, my_labels)]
+        interfaces = _interfaces(mine, suitable_interfaces.get(ip.version, ()))
+        claims.append(IPClaim(ip, service.key, key, frozenset(candidates), interfaces))
+    return claims
+
+
+def owned(claims: Iterable[IPClaim], live: Collection[str], me: str) -> dict[IPAddress, list[IPClaim]]:
+    """The claims this node announces now, by IP (shared IPs carry one claim per Service)."""
+    mine: dict[IPAddress, list[IPClaim]] = {}
+    if me not in live:
+        return mine
+    for claim in claims:
+        if announcing_node(claim.key, claim.candidates & set(live)) == me and claim.interfaces:
+            mine.setdefault(claim.ip, []).append(claim)
+    return mine
+
+
+def by_interface(announced: Mapping[IPAddress, Sequence[IPClaim]]) -> dict[str, set[IPAddress]]:
+    """The addresses to answer for on each interface, as the responder takes them."""
+    result: dict[str, set[IPAddress]] = {}
+    for ip, claims in announced.items():
+        for claim in claims:
+            for name in claim.interfaces:
+                result.setdefault(name, set()).add(ip)
+    return result
+
+
+def pool_of(ip: IPAddress, config: Config) -> str:
+    """The name of the pool holding ``ip``, or an empty string."""
+    for pool in config.pools:
+        if any(ip in entry for entry in pool.ranges):
+            return pool.name
+    return ""
+
+
+def parse_ips(texts: Iterable[str]) -> tuple[IPAddress, ...]:
+    """The valid IPs among ``texts``, in order; anything else is skipped."""
+    ips = []
+    for text in texts:
+        try:
+            ips.append(parse_address(text))
+        except ValueError:
+            continue
+    return tuple(ips)
+
+
+def _advertisements_for(ip: IPAddress, service: L2Service, config: Config) -> list[L2Advertisement]:
+    pool = service.pool if _pool_holds(service.pool, ip, config) else pool_of(ip, config)
+    if not pool:
+        return []
+    return [
+        ad
+        for ad in config.l2_advertisements
+        if pool in ad.pools
+        and (not ad.service_selectors or matches_any(ad.service_selectors, service.labels))
+    ]
+
+
+def _pool_holds(name: str, ip: IPAddress, config: Config) -> bool:
+    return any(pool.name == name and any(ip in entry for entry in pool.ranges) for pool in config.pools)
+
+
+def _selects(advertisement: L2Advertisement, labels: Mapping[str, str]) -> bool:
+    selectors = advertisement.node_selectors
+    return not selectors or matches_any(selectors, labels)
+
+
+def _selected_by_any(advertisements: Iterable[L2Advertisement], labels: Mapping[str, str]) -> bool:
+    return any(_selects(ad, labels) for ad in advertisements)
+
+
+def _interfaces(mine: Sequence[L2Advertisement], suitable: Sequence[str]) -> tuple[str, ...]:
+    if not mine:
+        return ()
+    if any(not ad.interfaces for ad in mine):
+        return tuple(suitable)
+    return tuple(sorted({name for ad in mine for name in ad.interfaces}))

@@ -1,0 +1,66 @@
+"""The Ansible side of module ``lb_info``: read the objects its report is made of."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+try:
+    from kubernetes import client
+except ImportError:  # modules report the missing library through kubernetes.core's requires()
+    client = None  # type: ignore[assignment]
+
+from .metallb_runner import _Cluster as Cluster
+
+_FORBIDDEN, _NOT_FOUND = 403, 404
+
+
+@dataclass(frozen=True)
+class ClusterObjects:
+    """The metallb.io configuration, the Services and the ServiceL2Status objects, as dicts."""
+
+    config: list[dict[str, Any]]
+    services: list[dict[str, Any]]
+    l2_statuses: list[dict[str, Any]]
+
+
+def read_cluster(module: Any, api: Any, namespace: str, service_namespace: str | None) -> ClusterObjects:
+    """Read everything ``lb_info`` reports on; fails the module on API errors."""
+    try:
+        config = Cluster(api, namespace).list_all()
+        services = _services(module, api, service_namespace)
+        statuses = _l2_statuses(module, api, namespace)
+    except client.ApiException as err:
+        what = "the metallb.io CRDs are not installed" if err.status == _NOT_FOUND else err.reason
+        module.fail_json(msg=f"cannot read the cluster: {what} ({err.status})", status=err.status)
+    return ClusterObjects(config, services, statuses)
+
+
+def _services(module: Any, api: Any, service_namespace: str | None) -> list[dict[str, Any]]:
+    core = client.CoreV1Api(api)
+    try:
+        listed = core.list_service_for_all_namespaces()
+    except client.ApiException as err:
+        if err.status != _FORBIDDEN or service_namespace is None:
+            raise
+        module.warn(
+            "may not list Services in all namespaces: pool usage counts only the Services of "
+            f"namespace {service_namespace}"
+        )
+        listed = core.list_namespaced_service(service_namespace)
+    items: list[dict[str, Any]] = api.sanitize_for_serialization(listed).get("items") or []
+    return items
+
+
+def _l2_statuses(module: Any, api: Any, namespace: str) -> list[dict[str, Any]]:
+    try:
+        listed: dict[str, Any] = client.CustomObjectsApi(api).list_namespaced_custom_object(  # type: ignore[assignment]
+            "metallb.io", "v1beta1", namespace, "servicel2statuses"
+        )
+    except client.ApiException as err:
+        if err.status != _NOT_FOUND:
+            raise
+        module.warn("the ServiceL2Status CRD is not installed: no layer-2 announcers are reported")
+        return []
+    items: list[dict[str, Any]] = listed.get("items") or []
+    return items

@@ -1,0 +1,71 @@
+"""Who is alive, from authenticated messages and the passage of time. Pure bookkeeping.
+
+A message counts only if its sender is a known peer, its ``(incarnation, seq)`` is greater
+than anything accepted from that sender before (so a replayed datagram is worthless even
+after the sender died), and its timestamp is within ``max_clock_skew`` of our wall clock (so
+a datagram captured long ago is worthless to a receiver that just restarted and remembers
+nothing).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from .wire import Kind, Message
+
+
+class Tracker:
+    """Liveness of the peers of one node; the node itself is not tracked here."""
+
+    def __init__(self, dead_after: float, max_clock_skew: float) -> None:
+        self.dead_after = dead_after
+        self.max_clock_skew_ns = int(max_clock_skew * 1e9)
+        self.rejected: Counter[str] = Counter()
+        self._peers: frozenset[str] = frozenset()
+        self._last_seen: dict[str, float] = {}
+        self._latest: dict[str, tuple[int, int]] = {}
+
+    def set_peers(self, names: Iterable[str]) -> bool:
+        """Track exactly ``names`` from now on; True when a live peer was dropped."""
+        self._peers = frozenset(names)
+        gone = self._last_seen.keys() - self._peers
+        for name in gone:
+            del self._last_seen[name]
+        return bool(gone)
+
+    def receive(self, message: Message, now: float, wall_ns: int) -> bool:
+        """Account for an authenticated message; True when the live set changed."""
+        name = message.sender
+        if name not in self._peers:
+            self.rejected["unknown"] += 1
+            return False
+        stamp = (message.incarnation, message.seq)
+        if stamp <= self._latest.get(name, (-1, -1)):
+            self.rejected["replayed"] += 1
+            return False
+        if abs(wall_ns - message.sent_at_ns) > self.max_clock_skew_ns:
+            self.rejected["stale"] += 1
+            return False
+        self._latest[name] = stamp
+        was_live = name in self._last_seen
+        if message.kind is Kind.LEAVE:
+            self._last_seen.pop(name, None)
+            return was_live
+        self._last_seen[name] = now
+        return not was_live
+
+    def expire(self, now: float) -> bool:
+        """Drop peers not heard from for ``dead_after`` seconds; True when any was dropped."""
+        dead = [n for n, seen in self._last_seen.items() if now - seen > self.dead_after]
+        for name in dead:
+            del self._last_seen[name]
+        return bool(dead)
+
+    def live(self) -> frozenset[str]:
+        """The peers currently alive."""
+        return frozenset(self._last_seen)
+
+    def next_expiry(self) -> float | None:
+        """When the next peer will be declared dead if it stays silent, or None."""
+        return min(self._last_seen.values()) + self.dead_after if self._last_seen else None

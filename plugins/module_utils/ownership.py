@@ -1,0 +1,91 @@
+"""Which node announces a LoadBalancer IP in layer-2 mode, decided exactly as MetalLB decides.
+
+Every speaker computes this alone from the same inputs; there is no election traffic. The
+eligible nodes are sorted by ``sha256(node_name + "#" + ip)`` (bytes compared) and the first
+one announces. MetalLB hashes the Service's *first* ingress IP for all of its IPs, so one node
+announces both families of a dual-stack Service: pass that IP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+
+EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
+
+
+@dataclass(frozen=True)
+class NodeFacts:
+    """What ownership needs to know about a Kubernetes Node."""
+
+    labels: Mapping[str, str] = field(default_factory=dict)
+    network_unavailable: bool = False  # condition NetworkUnavailable is "True"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One endpoint of the Service (from its EndpointSlices)."""
+
+    node: str | None
+    ready: bool | None = None  # None means unknown, which Kubernetes says to read as ready
+    serving: bool | None = None
+
+    @property
+    def can_serve(self) -> bool:
+        """Ready (or readiness unknown), or still serving while terminating."""
+        return self.ready is None or self.ready or bool(self.serving)
+
+
+def ownership_key(ips: Iterable[str | ipaddress.IPv4Address | ipaddress.IPv6Address]) -> str:
+    """The string hashed for a Service: its first ingress IP in canonical text form."""
+    for ip in ips:
+        return str(ipaddress.ip_address(ip))
+    raise ValueError("a Service without ingress IPs has nothing to announce")
+
+
+def rank(nodes: Iterable[str], key: str) -> list[str]:
+    """``nodes`` in MetalLB's preference order for ``key`` (an IP in canonical text form)."""
+    return sorted(nodes, key=lambda node: hashlib.sha256(f"{node}#{key}".encode()).digest())
+
+
+def eligible_nodes(
+    *,
+    speakers: Collection[str],
+    nodes: Mapping[str, NodeFacts],
+    advertised_to: Collection[str],
+    endpoints: Collection[Endpoint],
+    local_traffic_policy: bool,
+    ignore_exclude_label: bool = False,
+) -> set[str]:
+    """The nodes that may announce a Service's IPs.
+
+    ``speakers`` are the nodes whose speaker is known alive; ``advertised_to`` the nodes the
+    L2Advertisements of the IP's pool select. Nodes unknown to ``nodes`` carry no conditions
+    or labels. With no endpoint able to serve anywhere, nobody is eligible, whatever the
+    traffic policy; with ``local_traffic_policy`` only nodes hosting such an endpoint are.
+    """
+    serving = [e for e in endpoints if e.can_serve]
+    if not serving:
+        return set()
+    candidates = {
+        name
+        for name in speakers
+        if name in advertised_to and _announce_allowed(nodes.get(name, NodeFacts()), ignore_exclude_label)
+    }
+    if local_traffic_policy:
+        candidates &= {e.node for e in serving if e.node is not None}
+    return candidates
+
+
+def announcing_node(key: str, eligible: Iterable[str]) -> str | None:
+    """The node that announces the Service hashed as ``key``, or None when none is eligible."""
+    ranked = rank(eligible, key)
+    return ranked[0] if ranked else None
+
+
+def _announce_allowed(node: NodeFacts, ignore_exclude_label: bool) -> bool:
+    if node.network_unavailable:
+        return False
+    return ignore_exclude_label or EXCLUDE_LB_LABEL not in node.labels

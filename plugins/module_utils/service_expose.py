@@ -1,0 +1,157 @@
+"""The LoadBalancer Service that `kubectl expose deployment NAME --type=LoadBalancer` would make.
+
+Plus the MetalLB annotations for a requested IP, a pool and a sharing key. Pure data, no I/O.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+ANNOTATION_IPS = "metallb.io/loadBalancerIPs"
+ANNOTATION_POOL = "metallb.io/address-pool"
+ANNOTATION_SHARING = "metallb.io/allow-shared-ip"
+_PROTOCOLS = ("TCP", "UDP", "SCTP")
+
+
+class ExposeError(ValueError):
+    """Bad input; the message names the option and the fix."""
+
+
+@dataclass(frozen=True)
+class Port:
+    """One Service port."""
+
+    port: int
+    target_port: int | str | None = None
+    protocol: str = "TCP"
+    name: str | None = None
+    node_port: int | None = None
+
+
+@dataclass(frozen=True)
+class ExposeRequest:
+    """What the user asked to expose and how."""
+
+    name: str
+    namespace: str
+    selector: dict[str, str]
+    ports: tuple[Port, ...]
+    load_balancer_ips: tuple[str, ...] = ()
+    pool: str | None = None
+    sharing_key: str | None = None
+    external_traffic_policy: str = "Cluster"
+    load_balancer_class: str | None = None
+    ip_family_policy: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def parse_ports(items: list[dict[str, Any]]) -> tuple[Port, ...]:
+    """Check the `ports` option: unique (protocol, port), valid numbers and protocols."""
+    if not items:
+        raise ExposeError("ports: give at least one port, e.g. ports: [{port: 80}]")
+    ports, seen = [], set()
+    for i, item in enumerate(items):
+        port = _port_number(item.get("port"), f"ports[{i}].port")
+        protocol = str(item.get("protocol") or "TCP").upper()
+        if protocol not in _PROTOCOLS:
+            raise ExposeError(f"ports[{i}].protocol: {protocol!r} is not one of {', '.join(_PROTOCOLS)}")
+        if (protocol, port) in seen:
+            raise ExposeError(f"ports[{i}]: {protocol}/{port} is listed twice; each port once per protocol")
+        seen.add((protocol, port))
+        node_port = item.get("node_port")
+        ports.append(
+            Port(
+                port=port,
+                target_port=item.get("target_port"),
+                protocol=protocol,
+                name=item.get("name") or (f"{protocol.lower()}-{port}" if len(items) > 1 else None),
+                node_port=_port_number(node_port, f"ports[{i}].node_port") if node_port else None,
+            )
+        )
+    return tuple(ports)
+
+
+def _port_number(value: Any, path: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ExposeError(f"{path}: {value!r} is not a port number (1-65535)") from None
+    if not 1 <= number <= 65535:
+        raise ExposeError(f"{path}: {number} is outside 1-65535")
+    return number
+
+
+def check_ips(ips: list[str]) -> tuple[str, ...]:
+    """Requested IPs: valid addresses, at most one per family (MetalLB's rule)."""
+    families: dict[int, str] = {}
+    for i, text in enumerate(ips):
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            raise ExposeError(f"load_balancer_ips[{i}]: {text!r} is not an IP address") from None
+        if address.version in families:
+            raise ExposeError(
+                f"load_balancer_ips: {families[address.version]} and {text} are both IPv{address.version}; "
+                "a Service gets at most one IP per family"
+            )
+        families[address.version] = text
+    return tuple(ips)
+
+
+def manifest(request: ExposeRequest) -> dict[str, Any]:
+    """The Service object to apply."""
+    annotations = {}
+    if request.load_balancer_ips:
+        annotations[ANNOTATION_IPS] = ",".join(request.load_balancer_ips)
+    if request.pool:
+        annotations[ANNOTATION_POOL] = request.pool
+    if request.sharing_key:
+        annotations[ANNOTATION_SHARING] = request.sharing_key
+    spec: dict[str, Any] = {
+        "type": "LoadBalancer",
+        "selector": dict(request.selector),
+        "externalTrafficPolicy": request.external_traffic_policy,
+        "ports": [_port_spec(p) for p in request.ports],
+    }
+    if request.load_balancer_class:
+        spec["loadBalancerClass"] = request.load_balancer_class
+    if request.ip_family_policy:
+        spec["ipFamilyPolicy"] = request.ip_family_policy
+    metadata: dict[str, Any] = {"name": request.name, "namespace": request.namespace}
+    if annotations:
+        metadata["annotations"] = annotations
+    if request.labels:
+        metadata["labels"] = dict(request.labels)
+    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
+
+
+def _port_spec(port: Port) -> dict[str, Any]:
+    spec: dict[str, Any] = {"port": port.port, "protocol": port.protocol}
+    spec["targetPort"] = port.target_port if port.target_port is not None else port.port
+    if port.name:
+        spec["name"] = port.name
+    if port.node_port:
+        spec["nodePort"] = port.node_port
+    return spec
+
+
+def ingress_ips(service: dict[str, Any]) -> list[str]:
+    """The IPs in a Service's status.loadBalancer.ingress."""
+    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    return [entry["ip"] for entry in ingress if entry.get("ip")]
+
+
+def selector_of(deployment: dict[str, Any]) -> dict[str, str]:
+    """The matchLabels of a Deployment's selector, as `kubectl expose` uses them."""
+    selector = (deployment.get("spec") or {}).get("selector") or {}
+    if selector.get("matchExpressions"):
+        raise ExposeError(
+            "the Deployment's selector uses matchExpressions, which a Service cannot express; "
+            "give `selector` explicitly"
+        )
+    labels = selector.get("matchLabels") or {}
+    if not labels:
+        raise ExposeError("the Deployment has no spec.selector.matchLabels; give `selector` explicitly")
+    return dict(labels)

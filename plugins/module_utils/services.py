@@ -1,0 +1,143 @@
+"""What the allocator needs to know about a Service, read from annotations and spec.
+
+Annotations come in two spellings; the ``metallb.io/`` form wins over the deprecated
+``metallb.universe.tf/`` form whenever it is present, even when empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .addresses import AddressError, IPAddress, IPFamily, family_of, parse_address
+
+ANNOTATION_PREFIX = "metallb.io/"
+DEPRECATED_ANNOTATION_PREFIX = "metallb.universe.tf/"
+ADDRESS_POOL = "address-pool"
+LOAD_BALANCER_IPS = "loadBalancerIPs"
+ALLOW_SHARED_IP = "allow-shared-ip"
+IP_ALLOCATED_FROM_POOL = "ip-allocated-from-pool"
+
+
+class FamilyPolicy(StrEnum):
+    """``spec.ipFamilyPolicy`` of a Service."""
+
+    SINGLE_STACK = "SingleStack"
+    PREFER_DUAL_STACK = "PreferDualStack"
+    REQUIRE_DUAL_STACK = "RequireDualStack"
+
+
+class ServiceRequestError(ValueError):
+    """A Service asks for something malformed; the message says what to change."""
+
+
+Port = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Service:
+    """The parts of a LoadBalancer Service that decide which addresses it gets.
+
+    ``ip_families`` is the Service's families in order (from ``spec.clusterIPs``); two entries
+    mean a dual-stack Service, whose policy then says whether one family is enough.
+    """
+
+    namespace: str
+    name: str
+    ip_families: tuple[IPFamily, ...] = (IPFamily.IPV4,)
+    ip_family_policy: FamilyPolicy = FamilyPolicy.SINGLE_STACK
+    namespace_labels: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    requested_ips: tuple[IPAddress, ...] = ()
+    pool: str = ""
+    sharing_key: str = ""
+    external_traffic_policy: str = "Cluster"
+    selector: Mapping[str, str] = field(default_factory=dict)
+    ports: frozenset[Port] = frozenset()
+
+    @property
+    def key(self) -> str:
+        """Return ``namespace/name``."""
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def backend_key(self) -> str:
+        """Return the backend key: empty for Cluster traffic policy, the selector for Local."""
+        if self.external_traffic_policy != "Local":
+            return ""
+        return ",".join(f"{name}={value}" for name, value in sorted(self.selector.items()))
+
+    @property
+    def wants_both_families(self) -> bool:
+        """Return True when the Service is dual-stack (two cluster IP families)."""
+        return len(self.ip_families) > 1
+
+
+def annotation_value(annotations: Mapping[str, str], name: str) -> str | None:
+    """Return annotation ``name`` (like ``address-pool``); ``metallb.io/`` wins over the old prefix."""
+    for prefix in (ANNOTATION_PREFIX, DEPRECATED_ANNOTATION_PREFIX):
+        if prefix + name in annotations:
+            return annotations[prefix + name]
+    return None
+
+
+def requested_ips(annotations: Mapping[str, str], load_balancer_ip: str = "") -> tuple[IPAddress, ...]:
+    """Return the addresses a Service asks for, from ``loadBalancerIPs`` or ``spec.loadBalancerIP``.
+
+    Raises :class:`ServiceRequestError` when both are set, an address is malformed, or two
+    addresses share a family.
+    """
+    listed = annotation_value(annotations, LOAD_BALANCER_IPS) or ""
+    if listed and load_balancer_ip:
+        raise ServiceRequestError(
+            f"the Service sets both {ANNOTATION_PREFIX}{LOAD_BALANCER_IPS} and spec.loadBalancerIP; "
+            "keep only the annotation"
+        )
+    texts = [text for text in (listed or load_balancer_ip).split(",") if text.strip()]
+    try:
+        addresses = tuple(parse_address(text) for text in texts)
+    except AddressError as error:
+        raise ServiceRequestError(f"requested load balancer IP: {error}") from None
+    families = [family_of(address) for address in addresses]
+    if len(set(families)) != len(families):
+        raise ServiceRequestError(
+            f"requested load balancer IPs {listed!r} hold two addresses of one family; "
+            "request at most one IPv4 and one IPv6 address"
+        )
+    return addresses
+
+
+def service_from_manifest(
+    obj: Mapping[str, Any], namespace_labels: Mapping[str, str] | None = None
+) -> Service:
+    """Build a :class:`Service` from a Service object given as a plain dict.
+
+    Raises :class:`ServiceRequestError` when its requested addresses are malformed.
+    """
+    metadata, spec = obj.get("metadata") or {}, obj.get("spec") or {}
+    annotations = metadata.get("annotations") or {}
+    return Service(
+        namespace=metadata.get("namespace") or "default",
+        name=metadata.get("name") or "",
+        ip_families=_families(spec),
+        ip_family_policy=FamilyPolicy(spec.get("ipFamilyPolicy") or FamilyPolicy.SINGLE_STACK),
+        namespace_labels=dict(namespace_labels or {}),
+        labels=dict(metadata.get("labels") or {}),
+        requested_ips=requested_ips(annotations, spec.get("loadBalancerIP") or ""),
+        pool=annotation_value(annotations, ADDRESS_POOL) or "",
+        sharing_key=annotation_value(annotations, ALLOW_SHARED_IP) or "",
+        external_traffic_policy=spec.get("externalTrafficPolicy") or "Cluster",
+        selector=dict(spec.get("selector") or {}),
+        ports=frozenset(
+            (port.get("protocol") or "TCP", int(port["port"])) for port in spec.get("ports") or ()
+        ),
+    )
+
+
+def _families(spec: Mapping[str, Any]) -> tuple[IPFamily, ...]:
+    cluster_ips = [ip for ip in spec.get("clusterIPs") or [spec.get("clusterIP")] if ip and ip != "None"]
+    if cluster_ips:
+        return tuple(family_of(parse_address(ip)) for ip in cluster_ips)
+    return tuple(IPFamily(family) for family in spec.get("ipFamilies") or ["IPv4"])

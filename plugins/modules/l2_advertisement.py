@@ -1,0 +1,70 @@
+#!/usr/bin/python
+# Copyright: baremetal.lb contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: l2_advertisement
+short_description: Manage a MetalLB L2Advertisement (metallb.io/v1beta1)
+version_added: 0.1.0
+description:
+  - Creates, updates or deletes an C(L2Advertisement), which announces the addresses of some
+    pools on the local network with ARP (IPv4) and NDP (IPv6).
+  - Refuses names of IPAddressPools that do not exist and invalid label selectors before
+    anything is written.
+options:
+  interfaces:
+    description:
+      - Node interfaces to announce on (C(interfaces)); all interfaces when left out.
+    type: list
+    elements: str
+extends_documentation_fragment:
+  - baremetal.lb.metallb
+  - baremetal.lb.metallb.pool_selection
+  - baremetal.lb.metallb.node_selectors
+  - kubernetes.core.k8s_auth_options
+author:
+  - baremetal.lb maintainers (@baremetal-lb)
+"""
+
+EXAMPLES = r"""
+- name: Announce pool lan from the nodes labelled for it, on eth0 only
+  baremetal.lb.l2_advertisement:
+    name: lan
+    ip_address_pools: [lan]
+    interfaces: [eth0]
+    node_selectors:
+      - match_labels:
+          example.com/edge: "true"
+
+- name: Announce every pool labelled announce=l2
+  baremetal.lb.l2_advertisement:
+    name: by-label
+    ip_address_pool_selectors:
+      - match_labels: {announce: l2}
+"""
+
+RETURN = r"""
+result:
+  description: The L2Advertisement after the change (in check mode, as it would be); empty when absent.
+  returned: always
+  type: dict
+  sample:
+    apiVersion: metallb.io/v1beta1
+    kind: L2Advertisement
+    metadata: {name: lan, namespace: metallb-system}
+    spec: {ipAddressPools: [lan], interfaces: [eth0]}
+"""
+
+from ansible_collections.baremetal.lb.plugins.module_utils.metallb_runner import run
+
+
+def main() -> None:
+    """Run the module."""
+    run("l2_advertisement")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+#!/usr/bin/python
+# Copyright: baremetal.lb contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: lb_info
+short_description: Report address pools with their usage, and which node announces each LoadBalancer IP
+version_added: 0.1.0
+description:
+  - Reads the IPAddressPools of the namespace the controller and speakers run in, and reports for
+    each its size and how many addresses are in use, per IP family. Sizes are computed, never by
+    listing the addresses, so an IPv6 /64 is reported as cheaply as a /28.
+  - An address is in use when a Service holds it in C(status.loadBalancer.ingress); an address
+    several Services share counts once. Usage always counts the Services of every namespace.
+  - Lists the Services of type LoadBalancer with their addresses, their pool (annotation
+    C(metallb.io/ip-allocated-from-pool), else the pool holding the address), and, for each
+    address, the node that announces it in layer 2 and on which interfaces, from the speakers'
+    C(ServiceL2Status) objects.
+  - Reports the errors of the namespace's metallb.io configuration, if any.
+  - Changes nothing.
+options:
+  namespace:
+    description: Namespace of the metallb.io configuration and of the C(ServiceL2Status) objects.
+    type: str
+    default: metallb-system
+  service_namespace:
+    description:
+      - Only report the Services of this namespace (pool usage still counts all of them).
+      - If the credentials may not list Services in all namespaces, usage then counts only the
+        Services of this namespace, and the module warns.
+    type: str
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Only reads, in check mode as otherwise.
+  diff_mode:
+    description: >-
+      Will return details on what has changed (or possibly needs changing in check_mode), when in diff
+      mode.
+    support: none
+    details: Nothing changes.
+author:
+  - baremetal.lb maintainers (@baremetal-lb)
+"""
+
+EXAMPLES = r"""
+- name: Pools and LoadBalancer Services
+  baremetal.lb.lb_info:
+  register: lb
+
+- name: Fail when a pool is nearly full
+  ansible.builtin.assert:
+    that: item.ipv4.free > 5
+    fail_msg: "pool {{ item.name }} has {{ item.ipv4.free }} IPv4 addresses left"
+  loop: "{{ lb.pools }}"
+  loop_control:
+    label: "{{ item.name }}"
+
+- name: Where the shop's Services are announced
+  baremetal.lb.lb_info:
+    service_namespace: shop
+  register: shop
+"""
+
+RETURN = r"""
+pools:
+  description: The IPAddressPools with their size and usage per family.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Name of the pool.
+      type: str
+    addresses:
+      description: The pool's address entries that parse (CIDRs or ranges).
+      type: list
+      elements: str
+    auto_assign:
+      description: Whether Services that name no pool may get addresses from it.
+      type: bool
+    avoid_buggy_ips:
+      description: Whether IPv4 addresses ending in .0 and .255 are skipped.
+      type: bool
+    protocols:
+      description: How the pool is announced, C(layer2) and/or C(bgp), from the advertisements selecting it.
+      type: list
+      elements: str
+    ipv4:
+      description: C(total), C(in_use) and C(free) IPv4 addresses.
+      type: dict
+    ipv6:
+      description: C(total), C(in_use) and C(free) IPv6 addresses.
+      type: dict
+  sample:
+    - name: lan
+      addresses: [192.0.2.64/26]
+      auto_assign: true
+      avoid_buggy_ips: false
+      protocols: [layer2]
+      ipv4: {total: 64, in_use: 3, free: 61}
+      ipv6: {total: 0, in_use: 0, free: 0}
+services:
+  description: The Services of type LoadBalancer, by namespace and name.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    namespace:
+      description: Namespace of the Service.
+      type: str
+    name:
+      description: Name of the Service.
+      type: str
+    ips:
+      description: The Service's addresses (C(status.loadBalancer.ingress)).
+      type: list
+      elements: str
+    pool:
+      description: The pool the addresses came from; null when unknown.
+      type: str
+    load_balancer_class:
+      description: C(spec.loadBalancerClass); null when unset.
+      type: str
+    external_traffic_policy:
+      description: C(Cluster) or C(Local).
+      type: str
+    pending:
+      description: True while the Service has no address.
+      type: bool
+    announcements:
+      description:
+        - One entry per address, with its C(ip), C(family), C(pool), C(layer2) (a list of
+          C(node) and C(interfaces), empty when no speaker reports announcing it) and C(bgp).
+        - C(bgp) is always null, the speakers do not publish BGP announcements yet.
+      type: list
+      elements: dict
+  sample:
+    - namespace: shop
+      name: web
+      ips: [192.0.2.70]
+      pool: lan
+      load_balancer_class: null
+      external_traffic_policy: Cluster
+      pending: false
+      announcements:
+        - ip: 192.0.2.70
+          family: IPv4
+          pool: lan
+          layer2: [{node: node2, interfaces: [eth0]}]
+          bgp: null
+config_errors:
+  description: Errors in the namespace's metallb.io configuration; empty when it is valid.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible_collections.baremetal.lb.plugins.module_utils.ansible_k8s import api_client, new_module
+from ansible_collections.baremetal.lb.plugins.module_utils.lb_info_reader import read_cluster
+from ansible_collections.baremetal.lb.plugins.module_utils.lb_report import build_report
+
+ARGUMENT_SPEC = {
+    "namespace": {"type": "str", "default": "metallb-system"},
+    "service_namespace": {"type": "str"},
+}
+
+
+def main() -> None:
+    """Run the module."""
+    module = new_module(ARGUMENT_SPEC)
+    params = module.params
+    objects = read_cluster(module, api_client(module), params["namespace"], params["service_namespace"])
+    report = build_report(objects.config, objects.services, objects.l2_statuses, params["service_namespace"])
+    module.exit_json(changed=False, **report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""The reconciler's decisions, with the Kubernetes side replaced by in-memory fakes."""
+
+import pytest
+
+from ansible_collections.baremetal.lb.plugins.module_utils.config_errors import (
+    ConfigError,
+    InvalidConfigError,
+)
+from ansible_collections.baremetal.lb.plugins.module_utils.config_model import Config
+from ansible_collections.baremetal.lb.plugins.module_utils.pools import AddressPool
+from daemons.controller.metrics import ControllerMetrics
+from daemons.controller.reconciler import CONFIG_KEY, Reconciler
+from daemons.controller.status_writer import Desired
+
+
+class FakeInformer:
+    def __init__(self, objects=()):
+        self.objects = {self.key(obj): obj for obj in objects}
+
+    @staticmethod
+    def key(obj):
+        meta = obj["metadata"]
+        return f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
+
+    def get(self, key):
+        return self.objects.get(key)
+
+    def items(self):
+        return list(self.objects.values())
+
+
+class FakeWriter:
+    def __init__(self):
+        self.desired = {}
+
+    def desire(self, key, desired):
+        self.desired[key] = desired
+
+    def pending(self, key):
+        return None
+
+    def forget(self, key):
+        self.desired.pop(key, None)
+
+
+class FakeEvents:
+    def __init__(self):
+        self.recorded = []
+
+    def record(self, obj, event_type, reason, message):
+        self.recorded.append((obj["metadata"]["name"], reason, message))
+
+    def reasons(self, name):
+        return [reason for who, reason, _unused in self.recorded if who == name]
+
+
+class FakeConfig:
+    def __init__(self, pools):
+        self.pools = pools
+        self.error = None
+
+    def load(self):
+        if self.error:
+            raise self.error
+        return Config(pools=tuple(self.pools))
+
+    def culprits(self, error):
+        return [{"metadata": {"name": e.name, "namespace": "metallb-system"}} for e in error.errors]
+
+
+def _service(name, created, ips=(), **spec):
+    return {
+        "metadata": {"namespace": "ns", "name": name, "creationTimestamp": created, "annotations": {}},
+        "spec": {"type": "LoadBalancer", "clusterIPs": ["198.51.100.10"], "ports": [{"port": 80}], **spec},
+        "status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}},
+    }
+
+
+class World:
+    def __init__(self, services, pools, lb_class=""):
+        self.services = FakeInformer(services)
+        self.writer = FakeWriter()
+        self.events = FakeEvents()
+        self.config = FakeConfig(pools)
+        self.queued = []
+        self.reconciler = Reconciler(
+            lb_class=lb_class,
+            services=self.services,
+            namespaces=FakeInformer([{"metadata": {"name": "ns"}}]),
+            config=self.config,
+            writer=self.writer,
+            events=self.events,
+            metrics=ControllerMetrics(),
+            requeue=self.queued.extend,
+        )
+
+    def drain(self):
+        while self.queued:
+            self.reconciler.handle(self.queued.pop(0))
+
+    def ips(self, name):
+        return self.writer.desired[f"ns/{name}"].ips
+
+
+@pytest.fixture()
+def tiny_pool():
+    return AddressPool.from_strings("tiny", ["192.0.2.64/31"])
+
+
+def test_held_ips_are_reclaimed_before_new_services_are_served(tiny_pool):
+    # The newer Service comes first in the queue, but the older one already holds .65.
+    world = World(
+        [_service("new", "2026-02-01T00:00:00Z"), _service("old", "2026-01-01T00:00:00Z", ["192.0.2.65"])],
+        [tiny_pool],
+    )
+    world.reconciler.handle(CONFIG_KEY)
+    world.drain()
+    assert world.ips("old") == ("192.0.2.65",)
+    assert world.ips("new") == ("192.0.2.64",)
+    assert world.events.reasons("old") == []
+
+
+def test_a_pending_service_is_retried_when_an_address_frees(tiny_pool):
+    world = World(
+        [_service(name, f"2026-01-0{i + 1}T00:00:00Z") for i, name in enumerate("abc")], [tiny_pool]
+    )
+    world.reconciler.handle(CONFIG_KEY)
+    world.drain()
+    assert world.ips("c") == ()
+    assert world.events.reasons("c") == ["AllocationFailed"]
+    freed = world.ips("a")
+    del world.services.objects["ns/a"]
+    world.reconciler.handle("ns/a")
+    assert world.queued == ["ns/c"]  # only the pending Service, not every Service
+    world.drain()
+    assert world.ips("c") == freed
+    assert world.events.reasons("c") == ["AllocationFailed", "IPAllocated"]
+
+
+def test_other_classes_and_types_are_left_alone(tiny_pool):
+    world = World([_service("theirs", "2026-01-01T00:00:00Z", loadBalancerClass="other")], [tiny_pool])
+    world.reconciler.handle(CONFIG_KEY)
+    world.drain()
+    assert world.writer.desired == {}
+    world.services.objects["ns/theirs"]["spec"] = {"type": "ClusterIP"}
+    world.services.objects["ns/theirs"]["metadata"]["annotations"] = {
+        "metallb.io/ip-allocated-from-pool": "tiny"
+    }
+    world.reconciler.handle("ns/theirs")
+    assert world.writer.desired["ns/theirs"] == Desired((), "")
+
+
+def test_invalid_config_keeps_the_last_good_one(tiny_pool):
+    world = World([_service("a", "2026-01-01T00:00:00Z")], [tiny_pool])
+    world.reconciler.handle(CONFIG_KEY)
+    world.drain()
+    world.config.error = InvalidConfigError([ConfigError("IPAddressPool", "bad", "spec", "broken", "fix it")])
+    world.reconciler.handle(CONFIG_KEY)
+    assert world.events.reasons("bad") == ["InvalidConfiguration"]
+    world.services.objects["ns/b"] = _service("b", "2026-01-02T00:00:00Z")
+    world.reconciler.handle("ns/b")
+    assert world.ips("a") == ("192.0.2.64",) and world.ips("b") == ("192.0.2.65",)
+
+
+def test_pool_removal_clears_and_reallocates(tiny_pool):
+    world = World([_service("a", "2026-01-01T00:00:00Z", ["192.0.2.64"])], [tiny_pool])
+    world.reconciler.handle(CONFIG_KEY)
+    world.drain()
+    world.config.pools = [AddressPool.from_strings("other", ["203.0.113.0/30"])]
+    world.reconciler.handle(CONFIG_KEY)
+    world.drain()
+    assert world.ips("a") == ("203.0.113.0",)
+    assert world.writer.desired["ns/a"].pool == "other"
+    assert world.events.reasons("a") == ["ClearAssignment", "IPAllocated"]

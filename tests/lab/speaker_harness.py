@@ -1,0 +1,421 @@
+"""Run speakers in the lab's node namespaces as real processes, and watch the wire from the client.
+
+Used by tests/lab/test_speaker_*.py and bench/l2_failover_bench.py. Each speaker runs inside
+its node's namespace as the ServiceAccount metallb-system/speaker (RBAC from
+roles/install/files/rbac/speaker.yaml), reaching the API server over the lab LAN. PIDs are
+recorded and every speaker is stopped in the fixture's finalizer, also when a test fails.
+
+Run as a script inside the client namespace, this module is the ARP prober:
+``python tests/lab/speaker_harness.py probe IFACE VIP SECONDS [INTERVAL]`` sends an ARP request
+every INTERVAL seconds and prints one JSON line per reply: ``{"t": wall time, "mac": ...}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import ipaddress
+import itertools
+import json
+import os
+import secrets
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # run as a script by the prober
+    sys.path.insert(0, str(REPO))
+
+from ansible_collections.baremetal.lb.plugins.module_utils.layer2 import arp  # noqa: E402
+from ansible_collections.baremetal.lb.plugins.module_utils.layer2.ethernet import ETH_P_ARP, mac_to_str  # noqa: E402
+from ansible_collections.baremetal.lb.plugins.module_utils.ownership import rank  # noqa: E402
+from lab import lifecycle  # noqa: E402
+from lab.daemons import service_account_kubeconfig  # noqa: E402
+from lab.state import LabState  # noqa: E402
+from tests.lab.controller_harness import wait_for  # noqa: E402
+
+RBAC = REPO / "roles/install/files/rbac/speaker.yaml"
+NAMESPACE = "metallb-system"
+SECRET = "memberlist"
+L2ADS = "/apis/metallb.io/v1beta1/namespaces/metallb-system/l2advertisements"
+L2STATUSES = "/apis/metallb.io/v1beta1/namespaces/metallb-system/servicel2statuses"
+POOL4 = "192.0.2.64/26"
+POOL6 = "2001:db8:1::1:0/112"
+CLIENT_AGENT = REPO / "tests/netns/agents/l2_client.py"
+Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def install(kubectl: Kubectl) -> None:
+    """The speaker's RBAC and the membership Secret (created once with a random key)."""
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(RBAC))
+    if kubectl("get", "secret", SECRET, "-n", NAMESPACE, check=False).returncode:
+        key = base64.b64encode(secrets.token_bytes(128)).decode()
+        kubectl("create", "secret", "generic", SECRET, "-n", NAMESPACE, f"--from-literal=secretkey={key}")
+
+
+def speaker_kubeconfig(lab: LabState, path: Path) -> Path:
+    """A kubeconfig usable inside the lab (API server on the LAN) with the speaker's token."""
+    return service_account_kubeconfig(lifecycle.api_client(lab), lab, "speaker", path)
+
+
+@dataclass
+class Speaker:
+    """One speaker daemon inside a node namespace."""
+
+    node: str
+    netns: str
+    kubeconfig: Path
+    log_dir: Path
+    args: tuple[str, ...] = ()
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def pid(self) -> int:
+        """The PID of the speaker's main (Kubernetes) process."""
+        assert self.process is not None
+        return self.process.pid
+
+    @property
+    def log(self) -> Path:
+        """The log of the latest start."""
+        return self.log_dir / f"speaker-{self.node}-{self.starts}.log"
+
+    def start(self, wait_ready: bool = True) -> Speaker:
+        """Start (again); by default wait until its initial sync is done."""
+        self.starts += 1
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [
+                    "ip", "netns", "exec", self.netns, sys.executable, "-m", "daemons.speaker",
+                    f"--node-name={self.node}", f"--kubeconfig={self.kubeconfig}",
+                    "--bind-address=127.0.0.1", *self.args,
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+            )  # fmt: skip
+        if wait_ready:
+            wait_for(f"speaker on {self.node} to sync", self.synced, timeout=60)
+        return self
+
+    def synced(self) -> bool:
+        """True once the speaker logged its initial sync; fails when it died."""
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(
+                f"speaker {self.node} exited with {self.process.returncode}: {self.logs()[-3000:]}"
+            )
+        return self.log.exists() and "initial sync done" in self.log.read_text()
+
+    def signal(self, sig: signal.Signals) -> None:
+        """Send ``sig`` to the speaker's main process."""
+        if self.process and self.process.poll() is None:
+            os.kill(self.process.pid, sig)
+
+    def engine_pids(self) -> list[int]:
+        """PIDs of the engine child process(es) of the main process."""
+        out = subprocess.run(["pgrep", "-P", str(self.pid)], capture_output=True, text=True, check=False)
+        return [int(pid) for pid in out.stdout.split()]
+
+    def crash(self) -> None:
+        """SIGKILL the engine and the main process at once, as a node or container crash would."""
+        for pid in [*self.engine_pids(), self.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.wait()
+
+    def stop(self, timeout: float = 10) -> None:
+        """SIGTERM, then SIGKILL if it lingers; always reaps."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout)
+
+    def wait(self, timeout: float = 10) -> int:
+        """Wait for the process to end and return its status."""
+        assert self.process is not None
+        return self.process.wait(timeout)
+
+    def logs(self) -> str:
+        """Everything logged across starts."""
+        return "".join(p.read_text() for p in sorted(self.log_dir.glob(f"speaker-{self.node}-*.log")))
+
+    def metrics(self) -> str:
+        """The speaker's /metrics page (fetched inside its namespace)."""
+        argv = ["ip", "netns", "exec", self.netns, "curl", "-sf", "http://127.0.0.1:7472/metrics"]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False).stdout
+
+
+@dataclass
+class Speakers:
+    """The speakers of a test, by node."""
+
+    lab: LabState
+    kubeconfig: Path
+    log_dir: Path
+    by_node: dict[str, Speaker] = field(default_factory=dict)
+
+    def start(self, *nodes: str, args: tuple[str, ...] = ()) -> list[Speaker]:
+        """Start speakers on ``nodes`` (default: every node) and wait until each synced."""
+        started = []
+        for node in nodes or tuple(self.lab.nodes):
+            speaker = Speaker(node, self.lab.hosts[node]["netns"], self.kubeconfig, self.log_dir, args)
+            self.by_node[node] = speaker
+            started.append(speaker.start(wait_ready=False))
+        for speaker in started:
+            wait_for(f"speaker on {speaker.node} to sync", speaker.synced, timeout=60)
+        return started
+
+    def __getitem__(self, node: str) -> Speaker:
+        return self.by_node[node]
+
+    def stop_all(self) -> None:
+        """Stop every speaker (the finalizer)."""
+        for speaker in self.by_node.values():
+            speaker.stop()
+
+
+# -- the cluster side: advertisements, workloads, predictions -------------------------------------
+
+
+class L2Config:
+    """L2Advertisements and Deployments a test creates; :meth:`cleanup` removes them."""
+
+    def __init__(self, api: Any) -> None:
+        self.api = api
+        self._ads: list[str] = []
+        self._deployments: list[tuple[str, str]] = []
+
+    def advertise(self, name: str, **spec: Any) -> None:
+        """Create an L2Advertisement."""
+        body = {
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "L2Advertisement",
+            "metadata": {"name": name, "namespace": NAMESPACE},
+            "spec": spec,
+        }
+        self.api.request("POST", L2ADS, body=body)
+        self._ads.append(name)
+
+    def deploy(self, namespace: str, app: str, replicas: int = 1, node: str | None = None) -> None:
+        """A Deployment labelled ``app=<app>`` (kwok makes its pods ready), optionally on one node."""
+        pod_spec: dict[str, Any] = {"containers": [{"name": "web", "image": "registry.invalid/web:1"}]}
+        if node:
+            pod_spec["nodeSelector"] = {"kubernetes.io/hostname": node}
+        body = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": app, "namespace": namespace},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": app}},
+                "template": {"metadata": {"labels": {"app": app}}, "spec": pod_spec},
+            },
+        }
+        self.api.request("POST", f"/apis/apps/v1/namespaces/{namespace}/deployments", body=body)
+        self._deployments.append((namespace, app))
+
+    def endpoint_slice(self, namespace: str, service: str, nodes: list[str]) -> None:
+        """A hand-written IPv6 EndpointSlice for a selector-less Service, one ready endpoint per node.
+
+        kwok pods only have IPv4 addresses, so IPv6 Services get their endpoints this way.
+        """
+        body = {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {"generateName": f"{service}-", "labels": {"kubernetes.io/service-name": service}},
+            "addressType": "IPv6",
+            "ports": [{"name": "p80", "port": 80, "protocol": "TCP"}],
+            "endpoints": [
+                {"addresses": [f"2001:db8:1::{100 + i}"], "nodeName": node, "conditions": {"ready": True}}
+                for i, node in enumerate(nodes)
+            ],
+        }
+        self.api.request(
+            "POST", f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices", body=body
+        )
+
+    def ready_endpoint_nodes(self, namespace: str, service: str) -> set[str]:
+        """Nodes hosting a ready endpoint of the Service."""
+        slices = self.api.request(
+            "GET",
+            f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
+            {"labelSelector": f"kubernetes.io/service-name={service}"},
+        )["items"]
+        return {
+            e.get("nodeName")
+            for s in slices
+            for e in s.get("endpoints") or []
+            if (e.get("conditions") or {}).get("ready")
+        }
+
+    def l2_statuses(self, namespace: str, service: str) -> list[dict[str, Any]]:
+        """The ServiceL2Status objects reporting the Service."""
+        items: list[dict[str, Any]] = self.api.request(
+            "GET",
+            L2STATUSES,
+            {"labelSelector": f"metallb.io/service-name={service},metallb.io/service-namespace={namespace}"},
+        )["items"]
+        return items
+
+    def cleanup(self) -> None:
+        """Delete what this helper created."""
+        for name in self._ads:
+            with contextlib.suppress(Exception):
+                self.api.request("DELETE", f"{L2ADS}/{name}")
+        for namespace, name in self._deployments:
+            with contextlib.suppress(Exception):
+                self.api.request("DELETE", f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+
+
+def predicted_owner(ips: list[str], candidates: set[str]) -> str:
+    """MetalLB's choice among ``candidates`` for a Service whose first ingress IP is ips[0]."""
+    return str(rank(candidates, str(ipaddress.ip_address(ips[0])))[0])
+
+
+def mac_to_node(lab: LabState) -> dict[str, str]:
+    """Node name by MAC address of its LAN interface."""
+    return {lab.hosts[node]["mac"]: node for node in lab.nodes}
+
+
+def answering_nodes(lab: LabState, vip: str, wait: float = 1.0) -> list[str]:
+    """Who answers an ARP request (IPv4) or a neighbour solicitation (IPv6) for ``vip`` from the client.
+
+    Uses the scapy client (an implementation independent of the responder); one entry per
+    answer, so a node answering twice appears twice; unknown MACs appear as the MAC.
+    """
+    command = "ns" if ":" in vip else "arp"
+    iface = lab.hosts["client"]["interface"]
+    out = lab.exec("client", [sys.executable, str(CLIENT_AGENT), command, iface, vip, str(wait)], timeout=60)
+    owners = mac_to_node(lab)
+    return sorted(owners.get(answer["mac"], answer["mac"]) for answer in json.loads(out))
+
+
+# -- the ARP prober ----------------------------------------------------------------------------
+
+
+class Probe:
+    """An ARP prober running in the client namespace; its replies are read after it ends."""
+
+    def __init__(self, lab: LabState, vip: str, seconds: float, interval: float = 0.01) -> None:
+        argv = [
+            "ip", "netns", "exec", lab.hosts["client"]["netns"], sys.executable, __file__, "probe",
+            lab.hosts["client"]["interface"], vip, str(seconds), str(interval),
+        ]  # fmt: skip
+        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        self._owners = mac_to_node(lab)
+        assert self.process.stdout is not None
+        assert json.loads(self.process.stdout.readline()) == {"ready": True}
+
+    def replies(self, timeout: float = 60) -> list[tuple[float, str]]:
+        """Every reply as (wall time, node name or MAC), once the prober finished."""
+        out, _unused = self.process.communicate(timeout=timeout)
+        lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+        return [(line["t"], self._owners.get(line["mac"], line["mac"])) for line in lines]
+
+    def kill(self) -> None:
+        """Stop the prober early (finalizers)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def handover(replies: list[tuple[float, str]], at: float, old: str) -> tuple[float, str | None]:
+    """The outage the client saw around ``at``, and who answered after it.
+
+    The outage is the longest silence between two answers from the last answer before ``at``
+    (or ``at`` itself) to the first answer by a node other than ``old`` afterwards; when ``old``
+    keeps answering, no handover happened and the second value is ``old``.
+    """
+    before = [t for t, _unused in replies if t <= at]
+    start = before[-1] if before else at
+    after = [(t, who) for t, who in replies if t > at]
+    new = next(((t, who) for t, who in after if who != old), None)
+    if new is None:
+        return (after[-1][0] - start if after else float("inf")), (old if after else None)
+    times = [start, *(t for t, _unused in after if t <= new[0])]
+    return max(b - a for a, b in itertools.pairwise(times)), new[1]
+
+
+def _probe_main(iface: str, vip: str, seconds: float, interval: float) -> None:
+    target = ipaddress.IPv4Address(vip)
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
+    sock.bind((iface, ETH_P_ARP))
+    our_mac = sock.getsockname()[4]
+    our_ip = ipaddress.IPv4Address(_ipv4_of(iface))
+    request = arp.request_frame(our_mac, our_ip, target)
+    print(json.dumps({"ready": True}), flush=True)
+    end = time.monotonic() + seconds
+    next_send = time.monotonic()
+    while (now := time.monotonic()) < end:
+        if now >= next_send:
+            sock.send(request)
+            next_send += interval
+        if select.select([sock], [], [], max(0.0, min(next_send, end) - time.monotonic()))[0]:
+            data = sock.recv(2048)
+            try:
+                _unused, packet = arp.parse_frame(data)
+            except ValueError:
+                continue
+            if packet.op == arp.OP_REPLY and packet.sender_ip == target and not packet.is_gratuitous:
+                print(json.dumps({"t": time.time(), "mac": mac_to_str(packet.sender_mac)}), flush=True)
+
+
+def _ipv4_of(iface: str) -> str:
+    out = subprocess.run(
+        ["ip", "-j", "-4", "addr", "show", "dev", iface], capture_output=True, text=True, check=True
+    )
+    return str(json.loads(out.stdout)[0]["addr_info"][0]["local"])
+
+
+# -- fixtures (test modules load them with pytest_plugins-style assignment) ---------------------
+
+
+@pytest.fixture(scope="session")
+def speaker_config(
+    lab: LabState, kubectl: Kubectl, controller_config: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """CRDs, RBAC and the membership Secret installed; a kubeconfig with the speaker's token."""
+    install(kubectl)
+    return speaker_kubeconfig(lab, tmp_path_factory.mktemp("speaker") / "kubeconfig")
+
+
+@pytest.fixture()
+def speakers(lab: LabState, speaker_config: Path, tmp_path: Path) -> Iterator[Speakers]:
+    """Start speakers with ``speakers.start(...)``; all are stopped afterwards, also on failure."""
+    group = Speakers(lab, speaker_config, tmp_path)
+    try:
+        yield group
+    finally:
+        group.stop_all()
+
+
+@pytest.fixture()
+def l2(cluster: Any) -> Iterator[L2Config]:
+    """L2Advertisements and Deployments, removed afterwards."""
+    helper = L2Config(cluster.api)
+    try:
+        yield helper
+    finally:
+        helper.cleanup()
+
+
+if __name__ == "__main__" and len(sys.argv) >= 5 and sys.argv[1] == "probe":
+    _probe_main(
+        sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5]) if len(sys.argv) > 5 else 0.01
+    )

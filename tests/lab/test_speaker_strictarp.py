@@ -1,0 +1,66 @@
+"""Why kube-proxy's IPVS mode needs strictARP, shown on the wire.
+
+IPVS puts every LoadBalancer IP on ``kube-ipvs0`` of every node. Here each node gets the VIP on
+a port-less bridge named ``kube-ipvs0`` (this kernel has no dummy interfaces). With
+``arp_ignore=0`` every node's kernel answers ARP for it on eth0, besides the speaker; with
+strictARP's sysctls (``arp_ignore=1``, ``arp_announce=2``) the kernels stay silent and only the
+speaker's owner answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from tests.lab import controller_harness, speaker_harness
+from tests.lab.controller_harness import service_manifest, unique, wait_for
+from tests.lab.speaker_harness import POOL4, answering_nodes, predicted_owner
+
+controller_config = controller_harness.controller_config
+cluster = controller_harness.cluster
+start_controller = controller_harness.start_controller
+speaker_config = speaker_harness.speaker_config
+speakers = speaker_harness.speakers
+l2 = speaker_harness.l2
+
+IPVS = "kube-ipvs0"
+
+
+def _sysctls(lab, node, ignore, announce):
+    for scope in ("all", lab.hosts[node]["interface"]):
+        lab.exec(node, ["sysctl", "-qw", f"net.ipv4.conf.{scope}.arp_ignore={ignore}"])
+        lab.exec(node, ["sysctl", "-qw", f"net.ipv4.conf.{scope}.arp_announce={announce}"])
+
+
+def test_strict_arp_leaves_only_the_speakers_owner_answering(
+    lab, cluster, l2, start_controller, speakers, namespace
+):
+    pool = cluster.create_pool(unique("l2"), [POOL4])
+    l2.advertise(unique("l2"), ipAddressPools=[pool])
+    start_controller()
+    speakers.start()
+    l2.deploy(namespace, "web")
+    cluster.create_service(namespace, service_manifest("web"))
+    ips = cluster.wait_ips(namespace, "web")
+    owner = predicted_owner(ips, set(lab.nodes))
+    wait_for("the owner to answer", lambda: answering_nodes(lab, ips[0]) == [owner], timeout=10)
+    try:
+        for node in lab.nodes:
+            lab.exec(node, ["ip", "link", "add", IPVS, "type", "bridge"])
+            lab.exec(node, ["ip", "link", "set", IPVS, "up"])
+            lab.exec(node, ["ip", "addr", "add", f"{ips[0]}/32", "dev", IPVS])
+            _sysctls(lab, node, 0, 0)
+        loose = answering_nodes(lab, ips[0])
+        print(f"\narp_ignore=0: answers from {loose}")
+        assert set(loose) == set(lab.nodes)  # every kernel answers: L2 mode is broken
+
+        for node in lab.nodes:
+            _sysctls(lab, node, 1, 2)
+        strict = answering_nodes(lab, ips[0])
+        print(f"strictARP: answers from {strict}")
+        assert strict == [owner]
+    finally:
+        for node in lab.nodes:
+            with contextlib.suppress(Exception):
+                lab.exec(node, ["ip", "link", "del", IPVS])
+            with contextlib.suppress(Exception):
+                _sysctls(lab, node, 0, 0)

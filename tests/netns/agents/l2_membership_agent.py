@@ -1,0 +1,61 @@
+"""Run Membership in this namespace; print every change of the live set as a JSON line.
+
+  l2_membership_agent.py NAME BIND_HOST PORT KEYHEX WATCH_LINK NAME=HOST ...
+
+Lines out: {"ready": true}, then {"members": [...], "t": <CLOCK_MONOTONIC>} per change, and
+{"state": ...} answering {"state": true} on stdin. SIGTERM stops it (sending LEAVE).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+
+from ansible_collections.baremetal.lb.plugins.module_utils.membership.service import Membership
+
+_OUT = threading.Lock()
+
+
+def say(obj: object) -> None:
+    with _OUT:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+
+
+def serve_commands(membership: Membership) -> None:
+    for line in sys.stdin:
+        if "state" in json.loads(line):
+            say(
+                {
+                    "state": {
+                        "members": sorted(membership.members()),
+                        "rejected": dict(membership.rejected),
+                        "forged": membership.forged,
+                        "send_errors": membership.send_errors,
+                    }
+                }
+            )
+
+
+def main() -> None:
+    name, host, port, key, link, *peers = sys.argv[1:]
+    peer_map = {p.split("=")[0]: (p.split("=")[1], int(port)) for p in peers}
+    membership = Membership(
+        name,
+        bytes.fromhex(key),
+        (host, int(port)),
+        peer_map,
+        watch_links=[link],
+        on_change=lambda members: say({"members": sorted(members), "t": time.monotonic()}),
+    )
+    signal.signal(signal.SIGTERM, lambda *_: membership.stop())
+    threading.Thread(target=serve_commands, args=(membership,), daemon=True).start()
+    say({"ready": True})
+    membership.run()
+
+
+if __name__ == "__main__":
+    main()

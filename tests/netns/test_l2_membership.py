@@ -1,0 +1,106 @@
+"""Membership heartbeats between namespaces: failure detection, LEAVE, forged and replayed packets."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import time
+from typing import Any
+
+from ansible_collections.baremetal.lb.plugins.module_utils.membership.wire import Kind, Message, encode
+from tests.netns.conftest import HOST_IF, Agent, Host, Lan, wait_for
+
+PORT = 7947
+KEY = secrets.token_bytes(32)
+DEAD_AFTER = 0.4
+INTERVAL = 0.1
+
+
+def start_members(lan: Lan, hosts: list[Host], configured: list[Host] | None = None) -> list[Agent]:
+    peers = [f"{h.name}={h.ipv4}" for h in (configured or hosts)]
+    return [
+        lan.start(h, "l2_membership_agent.py", h.name, h.ipv4, str(PORT), KEY.hex(), HOST_IF, *peers)
+        for h in hosts
+    ]
+
+
+def members_are(names: set[str]) -> Any:
+    return lambda line: "members" in line and set(line["members"]) == names
+
+
+def state(agent: Agent) -> dict[str, Any]:
+    """The agent's current view (membership change lines read meanwhile are dropped)."""
+    agent.send({"state": True})
+    reply: dict[str, Any] = agent.read_until("state", lambda line: "state" in line, 5)["state"]
+    return reply
+
+
+def test_killed_peer_is_dead_within_the_threshold(lan: Lan) -> None:
+    hosts = [lan.add_host(n) for n in ("a", "b", "c")]
+    a, b, _unused = start_members(lan, hosts)
+    a.read_until("everyone", members_are({"a", "b", "c"}), 5)
+
+    os.kill(b.pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    seen = a.read_until("b's death", members_are({"a", "c"}), 3)
+    detection = seen["t"] - killed_at
+    print(f"\nkilled peer detected after {detection * 1000:.0f} ms (dead_after {DEAD_AFTER * 1000:.0f} ms)")
+    # The last heartbeat left at most one interval before the kill.
+    assert DEAD_AFTER - INTERVAL - 0.02 <= detection <= DEAD_AFTER + 0.15
+
+
+def test_graceful_stop_sends_leave_and_the_peer_reacts_at_once(lan: Lan) -> None:
+    hosts = [lan.add_host(n) for n in ("a", "b")]
+    a, b = start_members(lan, hosts)
+    a.read_until("both", members_are({"a", "b"}), 5)
+
+    os.kill(b.pid, signal.SIGTERM)
+    stopped_at = time.monotonic()
+    seen = a.read_until("b's leave", members_are({"a"}), 2)
+    reaction = seen["t"] - stopped_at
+    print(f"\nLEAVE handled {reaction * 1000:.1f} ms after SIGTERM")
+    assert reaction < 0.1  # far below the 400 ms silence threshold
+    assert b.proc.wait(5) == 0
+
+
+def test_forged_and_replayed_heartbeats_change_nothing(lan: Lan) -> None:
+    a_host, b_host, c_host, x = (lan.add_host(n) for n in ("a", "b", "c", "x"))
+    a, b = start_members(lan, [a_host, b_host], configured=[a_host, b_host, c_host])
+    a.read_until("both", members_are({"a", "b"}), 5)
+
+    captured = lan.client(a_host, "capture", HOST_IF, b_host.ipv4, str(PORT), "5", "3")
+    assert len(captured) == 5
+    os.kill(b.pid, signal.SIGKILL)
+    a.read_until("b's death", members_are({"a"}), 3)
+
+    now = time.time_ns()
+    forged = [
+        encode(b"wrong key", Message(Kind.HEARTBEAT, "b", now, 10**9, now)).hex(),
+        encode(b"wrong key", Message(Kind.HEARTBEAT, "c", now, 1, now)).hex(),
+    ]
+    lan.client(x, "udp", a_host.ipv4, str(PORT), *captured, *forged)
+    # Positive control: the same path with the right key does make c a member.
+    genuine = encode(KEY, Message(Kind.HEARTBEAT, "c", now, 1, time.time_ns())).hex()
+    lan.client(x, "udp", a_host.ipv4, str(PORT), genuine)
+    a.read_until("the genuine heartbeat of c", members_are({"a", "c"}), 3)
+
+    got = state(a)
+    assert "b" not in got["members"]
+    assert got["rejected"].get("replayed", 0) == 5
+    assert got["forged"] == 2
+
+
+def test_node_whose_link_goes_down_gives_itself_up_and_comes_back(lan: Lan) -> None:
+    hosts = [lan.add_host(n) for n in ("a", "b")]
+    a, b = start_members(lan, hosts)
+    a.read_until("both", members_are({"a", "b"}), 5)
+
+    lan.run(hosts[1], "ip", "link", "set", HOST_IF, "down")
+    b.read_until("b dropping itself", lambda line: "members" in line and "b" not in line["members"], 2)
+    a.read_until("b's death", members_are({"a"}), 2)
+
+    lan.run(hosts[1], "ip", "link", "set", HOST_IF, "up")
+    a.read_until("b back", members_are({"a", "b"}), 5)
+    got = wait_for("b whole again", lambda: (s := state(b))["members"] == ["a", "b"] and s, timeout=5)
+    assert got["send_errors"] > 0  # the LEAVE on a downed link failed, and nothing broke

@@ -1,0 +1,84 @@
+"""Run ansible-test on a copy of this checkout placed at ansible_collections/baremetal/lb.
+
+ansible-test must run inside such a path and resolves symlinks, and inside a git work tree it
+only sees files git lists, so the copy goes to a temporary directory outside the checkout.
+Usage: python tests/run_ansible_test.py sanity --python 3.11
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from types import SimpleNamespace
+
+REPO = Path(__file__).resolve().parents[1]
+ANSIBLE_TEST = Path(sys.executable).with_name("ansible-test")
+
+
+def collection_files() -> list[str]:
+    """Files git tracks, or would track, in the checkout."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    return sorted({f for f in listed.split("\0") if f and (REPO / f).is_file()})
+
+
+def copy_collection(root: Path) -> Path:
+    """Copy the checkout to ROOT/ansible_collections/baremetal/lb and return that path.
+
+    The collections it depends on (kubernetes.core, from the `ansible` package) are linked
+    beside it, where ansible-test looks for them.
+    """
+    dest = root / "ansible_collections" / "baremetal" / "lb"
+    for name in collection_files():
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, dest / name)
+    (root / "ansible_collections" / "kubernetes").symlink_to(_installed_collection("kubernetes"))
+    return dest
+
+
+def _installed_collection(namespace: str) -> Path:
+    import ansible_collections  # noqa: PLC0415
+
+    for base in ansible_collections.__path__:
+        if (Path(base) / namespace).is_dir():
+            return Path(base) / namespace
+    raise SystemExit(f"the {namespace}.* collections are not installed: run `make venv`")
+
+
+def install_get_pip_stand_in() -> None:
+    """Put the stand-in bootstrap script where ansible-test looks for its cached get-pip."""
+    from ansible_test._internal.python_requirements import get_venv_packages  # noqa: PLC0415
+
+    version = get_venv_packages(SimpleNamespace(version=f"{sys.version_info[0]}.{sys.version_info[1]}"))[
+        "pip"
+    ]
+    target = Path.home() / ".ansible" / "test" / "cache" / f"get_pip_{version.replace('.', '_')}.py"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / "tests" / "ansible_test_get_pip.py", target)
+
+
+def run(args: list[str], files: dict[str, str] | None = None) -> int:
+    """Run `ansible-test ARGS` in a fresh copy of the collection; return its exit code.
+
+    `files` adds files to the copy (relative path -> text), e.g. the integration_config.yml
+    through which integration targets learn the lab's kubeconfig: ansible-test passes no
+    environment variables through to them.
+    """
+    install_get_pip_stand_in()
+    with tempfile.TemporaryDirectory(prefix="bmlb-ansible-test-") as tmp:
+        tree = copy_collection(Path(tmp))
+        for name, text in (files or {}).items():
+            (tree / name).write_text(text)
+        return subprocess.run([str(ANSIBLE_TEST), *args], check=False, cwd=tree).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(run(sys.argv[1:]))

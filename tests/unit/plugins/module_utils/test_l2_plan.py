@@ -1,0 +1,93 @@
+"""The layer-2 plan: candidates from advertisements, nodes and endpoints; ownership from liveness."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ansible_collections.baremetal.lb.plugins.module_utils.config_model import Config, L2Advertisement
+from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import (
+    L2Service,
+    by_interface,
+    owned,
+    plan_service,
+)
+from ansible_collections.baremetal.lb.plugins.module_utils.label_selectors import LabelSelector
+from ansible_collections.baremetal.lb.plugins.module_utils.ownership import Endpoint, NodeFacts, rank
+from ansible_collections.baremetal.lb.plugins.module_utils.pools import AddressPool
+
+NODES = {name: NodeFacts(labels={"kubernetes.io/hostname": name}) for name in ("a", "b", "c")}
+POOL = AddressPool.from_strings("p", ["192.0.2.64/26", "2001:db8:1::1:0/112"])
+IFACES = {4: ["eth0"], 6: ["eth0"]}
+IP = ipaddress.ip_address("192.0.2.70")
+
+
+def _config(*ads: L2Advertisement) -> Config:
+    return Config(pools=(POOL,), l2_advertisements=ads)
+
+
+def _service(**kwargs) -> L2Service:
+    defaults = {"key": "ns/web", "ips": (IP,), "endpoints": (Endpoint("a", True),), "pool": "p"}
+    return L2Service(**{**defaults, **kwargs})
+
+
+def test_every_node_is_a_candidate_and_only_the_ranked_first_owns():
+    claims = plan_service(
+        _service(),
+        config=_config(L2Advertisement("ad", frozenset({"p"}))),
+        nodes=NODES,
+        me="a",
+        suitable_interfaces=IFACES,
+    )
+    assert [c.candidates for c in claims] == [frozenset(NODES)]
+    first = rank(NODES, str(IP))[0]
+    assert bool(owned(claims, set(NODES), first)) and not owned(
+        claims, set(NODES), next(n for n in NODES if n != first)
+    )
+
+
+def test_no_advertisement_for_the_pool_means_no_claim():
+    assert (
+        plan_service(
+            _service(),
+            config=_config(L2Advertisement("ad", frozenset({"other"}))),
+            nodes=NODES,
+            me="a",
+            suitable_interfaces=IFACES,
+        )
+        == []
+    )
+
+
+def test_node_selectors_and_named_interfaces():
+    selector = LabelSelector(match_labels={"kubernetes.io/hostname": "b"})
+    ad = L2Advertisement("ad", frozenset({"p"}), node_selectors=(selector,), interfaces=("eth1",))
+    on_b = plan_service(_service(), config=_config(ad), nodes=NODES, me="b", suitable_interfaces=IFACES)
+    assert on_b[0].candidates == {"b"} and on_b[0].interfaces == ("eth1",)
+    assert by_interface(owned(on_b, {"a", "b"}, "b")) == {"eth1": {IP}}
+    on_a = plan_service(_service(), config=_config(ad), nodes=NODES, me="a", suitable_interfaces=IFACES)
+    assert on_a[0].interfaces == () and not owned(on_a, {"a", "b"}, "a")
+
+
+def test_local_policy_keeps_only_nodes_with_serving_endpoints_and_dead_nodes_drop_out():
+    service = _service(local_traffic_policy=True, endpoints=(Endpoint("b", True), Endpoint("c", False)))
+    claims = plan_service(
+        service,
+        config=_config(L2Advertisement("ad", frozenset({"p"}))),
+        nodes=NODES,
+        me="b",
+        suitable_interfaces=IFACES,
+    )
+    assert claims[0].candidates == {"b"}
+    assert owned(claims, {"a", "b", "c"}, "b")
+    assert not owned(claims, {"a", "c"}, "b")  # not alive in its own view (link down)
+
+
+def test_pool_is_found_from_the_address_when_the_annotation_is_missing():
+    claims = plan_service(
+        _service(pool=""),
+        config=_config(L2Advertisement("ad", frozenset({"p"}))),
+        nodes=NODES,
+        me="a",
+        suitable_interfaces=IFACES,
+    )
+    assert len(claims) == 1

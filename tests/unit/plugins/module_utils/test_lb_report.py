@@ -1,0 +1,145 @@
+from ansible_collections.baremetal.lb.plugins.module_utils.lb_report import build_report
+
+
+def obj(kind, name, spec, labels=None):
+    return {"kind": kind, "metadata": {"name": name, "labels": labels or {}}, "spec": spec}
+
+
+def service(namespace, name, *ips, pool=None, kind="LoadBalancer", **spec):
+    annotations = {"metallb.io/ip-allocated-from-pool": pool} if pool else {}
+    return {
+        "metadata": {"namespace": namespace, "name": name, "annotations": annotations},
+        "spec": {"type": kind, **spec},
+        "status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}},
+    }
+
+
+def l2_status(namespace, name, node, *interfaces):
+    return {
+        "metadata": {"name": f"l2-{node}-{name}", "labels": {"metallb.io/node": node}},
+        "status": {
+            "node": node,
+            "serviceName": name,
+            "serviceNamespace": namespace,
+            "interfaces": [{"name": i} for i in interfaces],
+        },
+    }
+
+
+CONFIG = [
+    obj("IPAddressPool", "lan", {"addresses": ["192.0.2.0/24", "2001:db8:1::/64"], "avoidBuggyIPs": True}),
+    obj(
+        "IPAddressPool",
+        "edge",
+        {"addresses": ["198.51.100.10-198.51.100.19"], "autoAssign": False},
+        {"bgp": "y"},
+    ),
+    obj("IPAddressPool", "idle", {"addresses": ["203.0.113.0/30"]}),
+    obj("L2Advertisement", "l2", {"ipAddressPools": ["lan"]}),
+    obj("BGPAdvertisement", "all-bgp", {"ipAddressPoolSelectors": [{"matchLabels": {"bgp": "y"}}]}),
+]
+
+
+def test_pool_usage_counts_distinct_held_addresses_per_family_without_listing_the_pool():
+    services = [
+        service("shop", "web", "192.0.2.10", "2001:db8:1::10", pool="lan"),
+        service("shop", "dns-tcp", "192.0.2.11", pool="lan"),
+        service("shop", "dns-udp", "192.0.2.11", pool="lan"),  # shares the address: counted once
+        service("ops", "api", "198.51.100.12", pool="edge"),
+        service("ops", "pending", pool=None),
+        service("ops", "cluster-ip", "192.0.2.99", kind="ClusterIP"),  # not a LoadBalancer
+    ]
+    report = build_report(CONFIG, services)
+    pools = {pool["name"]: pool for pool in report["pools"]}
+    # avoidBuggyIPs leaves .0 and .255 out of the IPv4 total, IPv6 is a /64
+    assert pools["lan"]["ipv4"] == {"total": 254, "in_use": 2, "free": 252}
+    assert pools["lan"]["ipv6"] == {"total": 2**64, "in_use": 1, "free": 2**64 - 1}
+    assert pools["lan"]["protocols"] == ["layer2"]
+    assert pools["edge"] == {
+        "name": "edge",
+        "addresses": ["198.51.100.10-198.51.100.19"],
+        "auto_assign": False,
+        "avoid_buggy_ips": False,
+        "protocols": ["bgp"],
+        "ipv4": {"total": 10, "in_use": 1, "free": 9},
+        "ipv6": {"total": 0, "in_use": 0, "free": 0},
+    }
+    assert pools["idle"]["protocols"] == []
+    assert report["config_errors"] == []
+
+
+def test_services_with_ips_pool_and_layer2_announcer():
+    services = [
+        service("shop", "web", "192.0.2.10", "2001:db8:1::10", pool="lan", externalTrafficPolicy="Local"),
+        service("ops", "api", "198.51.100.12"),  # no annotation: the pool comes from the address
+        service("ops", "pending"),
+    ]
+    statuses = [l2_status("shop", "web", "node2", "eth1", "eth0"), l2_status("ops", "other", "node1")]
+    report = build_report(CONFIG, services, statuses)
+    by_name = {svc["name"]: svc for svc in report["services"]}
+    web = by_name["web"]
+    assert web["ips"] == ["192.0.2.10", "2001:db8:1::10"]
+    assert web["pool"] == "lan" and not web["pending"] and web["external_traffic_policy"] == "Local"
+    assert web["announcements"] == [
+        {
+            "ip": "192.0.2.10",
+            "family": "IPv4",
+            "pool": "lan",
+            "layer2": [{"node": "node2", "interfaces": ["eth0", "eth1"]}],
+            "bgp": None,
+        },
+        {
+            "ip": "2001:db8:1::10",
+            "family": "IPv6",
+            "pool": "lan",
+            "layer2": [{"node": "node2", "interfaces": ["eth0", "eth1"]}],
+            "bgp": None,
+        },
+    ]
+    assert by_name["api"]["pool"] == "edge"
+    assert by_name["api"]["announcements"][0]["layer2"] == []
+    assert by_name["pending"] == {
+        "namespace": "ops",
+        "name": "pending",
+        "ips": [],
+        "pool": None,
+        "load_balancer_class": None,
+        "external_traffic_policy": "Cluster",
+        "pending": True,
+        "announcements": [],
+    }
+    assert [(svc["namespace"], svc["name"]) for svc in report["services"]] == [
+        ("ops", "api"),
+        ("ops", "pending"),
+        ("shop", "web"),
+    ]
+
+
+def test_service_namespace_filters_the_list_not_the_usage():
+    services = [
+        service("shop", "web", "192.0.2.10", pool="lan"),
+        service("ops", "api", "192.0.2.20", pool="lan"),
+    ]
+    report = build_report(CONFIG, services, service_namespace="shop")
+    assert [svc["name"] for svc in report["services"]] == ["web"]
+    assert report["pools"][0]["ipv4"]["in_use"] == 2
+
+
+def test_addresses_outside_every_pool_and_hostnames():
+    svc = service("ops", "odd", "203.0.113.200")
+    svc["status"]["loadBalancer"]["ingress"].append({"hostname": "lb.example.com"})
+    report = build_report(CONFIG, [svc])
+    assert report["services"][0]["ips"] == ["203.0.113.200"]
+    assert report["services"][0]["announcements"][0]["pool"] is None
+    assert all(pool["ipv4"]["in_use"] == 0 for pool in report["pools"])
+
+
+def test_a_broken_configuration_is_reported_and_good_entries_still_counted():
+    config = [
+        obj("IPAddressPool", "lan", {"addresses": ["192.0.2.0/28", "not-an-address"]}),
+        obj("L2Advertisement", "l2", {"ipAddressPools": ["missing"]}),
+    ]
+    report = build_report(config, [service("a", "b", "192.0.2.1")])
+    assert report["pools"][0]["ipv4"] == {"total": 16, "in_use": 1, "free": 15}
+    assert len(report["config_errors"]) == 2
+    assert report["config_errors"][0].startswith("IPAddressPool 'lan', spec.addresses[1]")

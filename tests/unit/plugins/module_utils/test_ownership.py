@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from ansible_collections.baremetal.lb.plugins.module_utils.ownership import (
+    EXCLUDE_LB_LABEL,
+    Endpoint,
+    NodeFacts,
+    announcing_node,
+    eligible_nodes,
+    ownership_key,
+    rank,
+)
+
+ALL = ("node-a", "node-b", "node-c")
+READY = [Endpoint("node-a")]
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        # sha256("node-x#ip") ordering, computed once and pinned: a change here breaks
+        # compatibility with MetalLB speakers deciding the same IP.
+        ("192.0.2.10", ["node-c", "node-b", "node-a"]),
+        ("2001:db8::10", ["node-b", "node-a", "node-c"]),
+    ],
+)
+def test_rank_is_metallb_order(key: str, expected: list[str]) -> None:
+    assert rank(ALL, key) == expected
+    by_hand = sorted(ALL, key=lambda n: hashlib.sha256((n + "#" + key).encode()).hexdigest())
+    assert by_hand == expected
+
+
+def test_rank_does_not_depend_on_input_order() -> None:
+    assert rank(reversed(ALL), "192.0.2.10") == rank(ALL, "192.0.2.10")
+
+
+@pytest.mark.parametrize(
+    ("ips", "key"),
+    [
+        (["2001:0db8:0000::0010", "192.0.2.1"], "2001:db8::10"),
+        (["192.0.2.1", "2001:db8::10"], "192.0.2.1"),
+    ],
+)
+def test_ownership_key_is_first_ip_canonical(ips: list[str], key: str) -> None:
+    assert ownership_key(ips) == key
+
+
+def test_ownership_key_needs_an_ip() -> None:
+    with pytest.raises(ValueError, match="nothing to announce"):
+        ownership_key([])
+
+
+CASES = {
+    "all eligible": ({}, {}, False, READY, set(ALL)),
+    "dead speaker": ({"speakers": ("node-a", "node-b")}, {}, False, READY, {"node-a", "node-b"}),
+    "network unavailable": (
+        {},
+        {"node-b": NodeFacts(network_unavailable=True)},
+        False,
+        READY,
+        {"node-a", "node-c"},
+    ),
+    "exclude label, any value": (
+        {},
+        {"node-c": NodeFacts(labels={EXCLUDE_LB_LABEL: ""})},
+        False,
+        READY,
+        {"node-a", "node-b"},
+    ),
+    "not advertised to": ({"advertised_to": ("node-a",)}, {}, False, READY, {"node-a"}),
+    "local: only nodes with a serving endpoint": (
+        {},
+        {},
+        True,
+        [Endpoint("node-b"), Endpoint("node-c", ready=False, serving=True), Endpoint("node-a", ready=False)],
+        {"node-b", "node-c"},
+    ),
+    "local: endpoint on a node without a live speaker": (
+        {"speakers": ("node-a",)},
+        {},
+        True,
+        [Endpoint("node-b")],
+        set(),
+    ),
+    "no serving endpoint anywhere, cluster policy": (
+        {},
+        {},
+        False,
+        [Endpoint("node-a", ready=False, serving=False)],
+        set(),
+    ),
+    "no endpoints at all": ({}, {}, False, [], set()),
+    "endpoint without node counts as serving for cluster policy": (
+        {},
+        {},
+        False,
+        [Endpoint(None)],
+        set(ALL),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_eligible_nodes(case: tuple) -> None:  # type: ignore[type-arg]
+    overrides, nodes, local, endpoints, expected = case
+    args = {"speakers": ALL, "advertised_to": ALL, **overrides}
+    assert (
+        eligible_nodes(
+            speakers=args["speakers"],
+            nodes=nodes,
+            advertised_to=args["advertised_to"],
+            endpoints=endpoints,
+            local_traffic_policy=local,
+        )
+        == expected
+    )
+
+
+def test_exclude_label_can_be_ignored() -> None:
+    nodes = {"node-a": NodeFacts(labels={EXCLUDE_LB_LABEL: "true"})}
+    got = eligible_nodes(
+        speakers=("node-a",),
+        nodes=nodes,
+        advertised_to=("node-a",),
+        endpoints=READY,
+        local_traffic_policy=False,
+        ignore_exclude_label=True,
+    )
+    assert got == {"node-a"}
+
+
+@pytest.mark.parametrize(
+    ("eligible", "expected"),
+    [
+        (ALL, "node-c"),
+        (("node-a", "node-b"), "node-b"),  # the owner dies: the next in its order takes over
+        (("node-a",), "node-a"),
+        ((), None),
+    ],
+)
+def test_announcing_node(eligible: tuple[str, ...], expected: str | None) -> None:
+    assert announcing_node("192.0.2.10", eligible) == expected

@@ -1,0 +1,80 @@
+import pytest
+
+from ansible_collections.baremetal.lb.plugins.module_utils.service_expose import (
+    ExposeError,
+    ExposeRequest,
+    check_ips,
+    ingress_ips,
+    manifest,
+    parse_ports,
+    selector_of,
+)
+
+
+def test_manifest_is_what_kubectl_expose_makes_plus_annotations():
+    request = ExposeRequest(
+        name="dns",
+        namespace="kube-system",
+        selector={"k8s-app": "kube-dns"},
+        ports=parse_ports([{"port": 53, "protocol": "udp"}, {"port": 53, "protocol": "TCP"}]),
+        load_balancer_ips=check_ips(["192.0.2.70", "2001:db8:1::1:7"]),
+        pool="lab-l2",
+        sharing_key="dns",
+        external_traffic_policy="Local",
+    )
+    service = manifest(request)
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert service["spec"]["ports"] == [
+        {"port": 53, "protocol": "UDP", "targetPort": 53, "name": "udp-53"},
+        {"port": 53, "protocol": "TCP", "targetPort": 53, "name": "tcp-53"},
+    ]
+    assert service["metadata"]["annotations"] == {
+        "metallb.io/loadBalancerIPs": "192.0.2.70,2001:db8:1::1:7",
+        "metallb.io/address-pool": "lab-l2",
+        "metallb.io/allow-shared-ip": "dns",
+    }
+
+
+def test_a_single_port_keeps_no_name_and_no_annotations_are_written_unasked():
+    service = manifest(ExposeRequest("web", "default", {"app": "web"}, parse_ports([{"port": 80}])))
+    assert service["spec"]["ports"] == [{"port": 80, "protocol": "TCP", "targetPort": 80}]
+    assert "annotations" not in service["metadata"]
+
+
+@pytest.mark.parametrize(
+    ("ports", "message"),
+    [
+        ([], "give at least one port"),
+        ([{"port": 0}], r"ports\[0\].port: 0 is outside 1-65535"),
+        ([{"port": "http"}], r"ports\[0\].port: 'http' is not a port number"),
+        ([{"port": 80, "protocol": "icmp"}], "'ICMP' is not one of TCP, UDP, SCTP"),
+        ([{"port": 80}, {"port": 80, "protocol": "TCP"}], r"ports\[1\]: TCP/80 is listed twice"),
+    ],
+)
+def test_bad_ports_name_the_field(ports, message):
+    with pytest.raises(ExposeError, match=message):
+        parse_ports(ports)
+
+
+@pytest.mark.parametrize(
+    ("ips", "message"),
+    [
+        (["192.0.2.300"], r"load_balancer_ips\[0\]: '192.0.2.300' is not an IP address"),
+        (["192.0.2.1", "192.0.2.2"], "at most one IP per family"),
+    ],
+)
+def test_bad_requested_ips(ips, message):
+    with pytest.raises(ExposeError, match=message):
+        check_ips(ips)
+
+
+def test_selector_comes_from_match_labels_only():
+    assert selector_of({"spec": {"selector": {"matchLabels": {"app": "web"}}}}) == {"app": "web"}
+    with pytest.raises(ExposeError, match="matchExpressions"):
+        selector_of({"spec": {"selector": {"matchExpressions": [{"key": "a", "operator": "Exists"}]}}})
+
+
+def test_ingress_ips():
+    status = {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.64"}, {"hostname": "x"}]}}}
+    assert ingress_ips(status) == ["192.0.2.64"]
+    assert ingress_ips({}) == []

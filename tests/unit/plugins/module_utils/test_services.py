@@ -1,0 +1,85 @@
+import ipaddress
+
+import pytest
+
+from ansible_collections.baremetal.lb.plugins.module_utils.addresses import IPFamily
+from ansible_collections.baremetal.lb.plugins.module_utils.services import (
+    FamilyPolicy,
+    ServiceRequestError,
+    annotation_value,
+    requested_ips,
+    service_from_manifest,
+)
+
+
+@pytest.mark.parametrize(
+    ("annotations", "expected"),
+    [
+        ({}, None),
+        ({"metallb.universe.tf/address-pool": "old"}, "old"),
+        ({"metallb.io/address-pool": "new", "metallb.universe.tf/address-pool": "old"}, "new"),
+        ({"metallb.io/address-pool": "", "metallb.universe.tf/address-pool": "old"}, ""),
+    ],
+)
+def test_new_annotation_wins(annotations, expected):
+    assert annotation_value(annotations, "address-pool") == expected
+
+
+@pytest.mark.parametrize(
+    ("annotations", "spec_ip", "expected"),
+    [
+        ({}, "", ()),
+        ({}, "192.0.2.1", ("192.0.2.1",)),
+        ({"metallb.io/loadBalancerIPs": "192.0.2.1, 2001:db8::1"}, "", ("192.0.2.1", "2001:db8::1")),
+        ({"metallb.universe.tf/loadBalancerIPs": "2001:db8::1"}, "", ("2001:db8::1",)),
+    ],
+)
+def test_requested_ips(annotations, spec_ip, expected):
+    assert requested_ips(annotations, spec_ip) == tuple(map(ipaddress.ip_address, expected))
+
+
+@pytest.mark.parametrize(
+    ("annotations", "spec_ip", "says"),
+    [
+        ({"metallb.io/loadBalancerIPs": "192.0.2.1"}, "192.0.2.2", "keep only the annotation"),
+        ({"metallb.io/loadBalancerIPs": "192.0.2.1,192.0.2.2"}, "", "at most one IPv4 and one IPv6"),
+        ({"metallb.io/loadBalancerIPs": "192.0.2.300"}, "", "not an IPv4 or IPv6 address"),
+    ],
+)
+def test_bad_requests(annotations, spec_ip, says):
+    with pytest.raises(ServiceRequestError) as error:
+        requested_ips(annotations, spec_ip)
+    assert says in str(error.value)
+
+
+def test_service_from_manifest():
+    service = service_from_manifest(
+        {
+            "metadata": {
+                "namespace": "shop",
+                "name": "web",
+                "labels": {"app": "web"},
+                "annotations": {"metallb.io/allow-shared-ip": "k", "metallb.universe.tf/address-pool": "p"},
+            },
+            "spec": {
+                "clusterIPs": ["2001:db8::10", "10.96.0.10"],
+                "ipFamilyPolicy": "PreferDualStack",
+                "externalTrafficPolicy": "Local",
+                "selector": {"b": "2", "a": "1"},
+                "ports": [{"port": 80}, {"port": 53, "protocol": "UDP"}],
+            },
+        },
+        {"env": "prod"},
+    )
+    assert service.key == "shop/web"
+    assert service.ip_families == (IPFamily.IPV6, IPFamily.IPV4)
+    assert service.ip_family_policy is FamilyPolicy.PREFER_DUAL_STACK
+    assert (service.pool, service.sharing_key, service.backend_key) == ("p", "k", "a=1,b=2")
+    assert service.ports == {("TCP", 80), ("UDP", 53)}
+    assert service.namespace_labels == {"env": "prod"}
+
+
+def test_cluster_policy_has_empty_backend_key():
+    service = service_from_manifest({"metadata": {"name": "x"}, "spec": {"selector": {"a": "1"}}})
+    assert service.backend_key == ""
+    assert service.ip_families == (IPFamily.IPV4,)
