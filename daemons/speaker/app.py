@@ -1,7 +1,7 @@
 """The Kubernetes half of the speaker: watch, plan, hand the plan to the engine, report.
 
 Lists Services, EndpointSlices, Nodes and the metallb.io configuration, then keeps them current
-with watches. Every change re-plans (coalesced by a work queue): which IPs of which Services
+with watches; rtnetlink tells it when links and addresses change. Every change re-plans (coalesced by a work queue): which IPs of which Services
 this node would announce, on which interfaces, and which nodes may announce them. The engine
 (:mod:`.engine`) decides ownership from the plan and its own live membership, so nothing here
 is on the failover path.
@@ -38,6 +38,7 @@ from ..kube.workqueue import WorkQueue
 from . import facts
 from .engine_client import EngineProcess
 from .interfaces import interface_of, suitable_interfaces
+from .link_events import watch_links
 from .l2status import L2StatusWriter
 from .logs import configure_logs
 from .metrics import SpeakerMetrics
@@ -47,7 +48,7 @@ from .reporter import Reporter
 NODES = Resource("/api/v1", "nodes")
 ENDPOINT_SLICES = Resource("/apis/discovery.k8s.io/v1", "endpointslices")
 _PLAN = "plan"
-_REPLAN_SECONDS = 10.0  # also catches interfaces coming and going
+_REPLAN_SECONDS = 10.0  # a safety net; links and addresses coming and going wake us at once
 _RETRY_SECONDS = 2.0
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,9 @@ class _Speaker:
             threading.Thread(
                 target=informer.run, args=(self.stop,), name=f"watch-{informer.resource.plural}", daemon=True
             ).start()
+        threading.Thread(
+            target=watch_links, args=(lambda: self.queue.add(_PLAN), self.stop), name="links", daemon=True
+        ).start()
         self._replan()
         log.info(
             "initial sync done in %.2fs; membership on %s:%d, watching %s",
