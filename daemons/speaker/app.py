@@ -1,8 +1,9 @@
 """The Kubernetes half of the speaker: watch, plan, hand the plan to the engine, report.
 
 Lists Services, EndpointSlices, Nodes and the metallb.io configuration, then keeps them current
-with watches; rtnetlink tells it when links and addresses change. Every change re-plans (coalesced by a work queue): which IPs of which Services
-this node would announce, on which interfaces, and which nodes may announce them. The engine
+with watches; rtnetlink tells it when links and addresses change. Every change re-plans
+(coalesced by a work queue): which IPs of which Services this node would announce, on which
+interfaces, and which nodes may announce them. The engine
 (:mod:`.engine`) decides ownership from the plan and its own live membership, so nothing here
 is on the failover path.
 """
@@ -38,8 +39,8 @@ from ..kube.workqueue import WorkQueue
 from . import facts
 from .engine_client import EngineProcess
 from .interfaces import interface_of, suitable_interfaces
-from .link_events import watch_links
 from .l2status import L2StatusWriter
+from .link_events import watch_links
 from .logs import configure_logs
 from .metrics import SpeakerMetrics
 from .protocol import StartOrder

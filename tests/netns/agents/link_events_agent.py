@@ -6,6 +6,7 @@ SIGTERM stops it.
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import sys
@@ -13,13 +14,11 @@ import threading
 
 from ansible_collections.baremetal.lb.daemons.speaker.link_events import watch_links
 
-count = 0
+wakeups = itertools.count(1)
 
 
 def changed() -> None:
-    global count
-    count += 1
-    sys.stdout.write(json.dumps({"changed": count}) + "\n")
+    sys.stdout.write(json.dumps({"changed": next(wakeups)}) + "\n")
     sys.stdout.flush()
 
 
