@@ -5,8 +5,27 @@ from __future__ import annotations
 import sys
 import tarfile
 
-FORBIDDEN_PREFIXES = (".lab/", ".venv/", ".build/", ".git/", "lab/", "bench/", "tests/output/", ".ci/")
-REQUIRED = ("MANIFEST.json", "FILES.json", "meta/runtime.yml", "README.md")
+FORBIDDEN_PREFIXES = (
+    ".lab/",
+    ".venv/",
+    ".build/",
+    ".git/",
+    "lab/",
+    "bench/",
+    "tests/output/",
+    ".ci/",
+    "requirements/dev.txt",
+)
+# The install role's host mode copies the daemons and installs requirements/runtime.txt.
+REQUIRED = (
+    "MANIFEST.json",
+    "FILES.json",
+    "meta/runtime.yml",
+    "README.md",
+    "daemons/__main__.py",
+    "requirements/runtime.txt",
+    "roles/install/tasks/host.yml",
+)
 
 
 def main(path: str) -> int:

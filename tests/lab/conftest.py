@@ -11,13 +11,17 @@ import os
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
+import yaml
 from kubernetes import client
 
-from lab import build, lifecycle
+from lab import build, lifecycle, process
 from lab.state import LabState
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +72,66 @@ def kubectl(lab: LabState) -> Callable[..., subprocess.CompletedProcess[str]]:
         )
 
     return run
+
+
+# What `make demo` converges, minus the variables that point at the demo lab's files.
+LAB_VARS = {
+    k: v
+    for k, v in yaml.safe_load((REPO / "inventories" / "lab" / "group_vars" / "all.yml").read_text()).items()
+    if k not in ("baremetal_lb_kubeconfig", "install_lab_state_dir")
+}
+CONFIG_NAMESPACE = "metallb-system"
+
+
+@pytest.fixture()
+def lab_daemons_stopped_afterwards(lab: LabState) -> Iterator[None]:
+    """Stop the daemons site.yml starts in the session lab, so later tests run their own."""
+    recorded = LabState.load(lab.state_dir)
+    assert recorded is not None, f"no lab recorded in {lab.state_dir}"
+    before = set(recorded.data.get("daemons", {}))
+    yield
+    state = LabState.load(lab.state_dir)
+    assert state is not None, f"the lab's record in {lab.state_dir} disappeared"
+    daemons = state.data.get("daemons", {})
+    started = [name for name in daemons if name not in before]
+    process.stop([int(daemons[name]["pid"]) for name in started])
+    for name in started:
+        del daemons[name]
+    state.save()
+
+
+@pytest.fixture()
+def lab_config_removed_afterwards(kube: client.ApiClient) -> Iterator[None]:
+    """Remove the Services, advertisements and pools the job declares, so later tests start clean."""
+    yield
+    core = client.CoreV1Api(kube)
+    custom = client.CustomObjectsApi(kube)
+    for svc in LAB_VARS.get("expose_services", []):
+        delete_if_present(
+            partial(
+                core.delete_namespaced_service,
+                svc.get("name", svc["deployment"]),
+                svc.get("namespace", "default"),
+            )
+        )
+    for plural, key in (("l2advertisements", "config_l2_advertisements"), ("ipaddresspools", "config_pools")):
+        for obj in LAB_VARS.get(key, []):
+            delete_if_present(
+                partial(
+                    custom.delete_namespaced_custom_object,
+                    "metallb.io",
+                    "v1beta1",
+                    CONFIG_NAMESPACE,
+                    plural,
+                    obj["name"],
+                )
+            )
+
+
+def delete_if_present(call: Callable[[], object]) -> None:
+    """Run an API delete call; an object already gone (404) is fine."""
+    try:
+        call()
+    except client.ApiException as gone:
+        if gone.status != 404:
+            raise

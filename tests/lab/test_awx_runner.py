@@ -25,8 +25,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,71 +32,10 @@ import pytest
 import yaml
 from kubernetes import client
 
-from lab import process
 from lab.state import LabState
+from tests.lab.conftest import LAB_VARS, REPO, delete_if_present
 
-REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
-# What `make demo` converges, minus the variables that point at the demo lab's files.
-LAB_VARS = {
-    k: v
-    for k, v in yaml.safe_load((REPO / "inventories" / "lab" / "group_vars" / "all.yml").read_text()).items()
-    if k not in ("baremetal_lb_kubeconfig", "install_lab_state_dir")
-}
-CONFIG_NAMESPACE = "metallb-system"
-
-
-@pytest.fixture()
-def lab_daemons_stopped_afterwards(lab: LabState) -> Iterator[None]:
-    """Stop the daemons site.yml starts in the session lab, so later tests run their own."""
-    recorded = LabState.load(lab.state_dir)
-    assert recorded is not None, f"no lab recorded in {lab.state_dir}"
-    before = set(recorded.data.get("daemons", {}))
-    yield
-    state = LabState.load(lab.state_dir)
-    assert state is not None, f"the lab's record in {lab.state_dir} disappeared"
-    daemons = state.data.get("daemons", {})
-    started = [name for name in daemons if name not in before]
-    process.stop([int(daemons[name]["pid"]) for name in started])
-    for name in started:
-        del daemons[name]
-    state.save()
-
-
-@pytest.fixture()
-def lab_config_removed_afterwards(kube: client.ApiClient) -> Iterator[None]:
-    """Remove the Services, advertisements and pools the job declares, so later tests start clean."""
-    yield
-    core = client.CoreV1Api(kube)
-    custom = client.CustomObjectsApi(kube)
-    for svc in LAB_VARS.get("expose_services", []):
-        _delete(
-            partial(
-                core.delete_namespaced_service,
-                svc.get("name", svc["deployment"]),
-                svc.get("namespace", "default"),
-            )
-        )
-    for plural, key in (("l2advertisements", "config_l2_advertisements"), ("ipaddresspools", "config_pools")):
-        for obj in LAB_VARS.get(key, []):
-            _delete(
-                partial(
-                    custom.delete_namespaced_custom_object,
-                    "metallb.io",
-                    "v1beta1",
-                    CONFIG_NAMESPACE,
-                    plural,
-                    obj["name"],
-                )
-            )
-
-
-def _delete(call: Callable[[], object]) -> None:
-    try:
-        call()
-    except client.ApiException as gone:
-        if gone.status != 404:
-            raise
 
 
 def _bearer_token_credential(
@@ -237,6 +174,6 @@ def test_site_playbook_as_an_awx_job(
         assert not stats[-1]["event_data"].get("changed"), f"second run changed: {_changed_tasks(events)}"
     finally:
         if credential == "bearer-token":
-            _delete(
+            delete_if_present(
                 lambda: client.RbacAuthorizationV1Api(kube).delete_cluster_role_binding(f"awx-{namespace}")
             )
