@@ -146,7 +146,7 @@ class Lan:
 def lan() -> Iterator[Lan]:
     """A fresh bridge namespace; hosts are added by the test. Everything goes afterwards."""
     if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
+        pytest.fail("network namespaces need root: run the suite as root (make test does)")
     prefix = f"bmlbt-{secrets.token_hex(3)}"
     switch = f"{prefix}-sw"
     lan = Lan(prefix, switch)
