@@ -54,11 +54,19 @@ def service_command(unit: Path) -> ServiceCommand:
 
 
 def start(state: LabState, unit: Path, host: str) -> process.Started:
-    """Start ``unit``'s command in lab host ``host``'s namespace; recorded so `lab down` stops it."""
+    """Start ``unit``'s command in lab host ``host``'s namespace; recorded so `lab down` stops it.
+
+    The record is added to lab.json as it is on disk now (other processes may have changed it
+    since ``state`` was loaded).
+    """
     command = service_command(unit)
     name = f"{unit.stem}-{host}"
     started = process.start(
         name, state.hosts[host]["netns"], command.argv, state.state_dir / "logs", env=command.env
     )
-    state.record_process(started.name, started.pid, started.netns, started.log, group="daemons")
+    current = LabState.load(state.state_dir)
+    if current is None:
+        process.stop([started.pid])
+        raise RuntimeError(f"no lab recorded in {state.state_dir}")
+    current.record_process(started.name, started.pid, started.netns, started.log, group="daemons")
     return started
