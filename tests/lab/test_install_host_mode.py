@@ -7,7 +7,7 @@ connection and gets its own install prefix. There is no systemd here: the units 
 ExecStart lines are run in the nodes' namespaces by the lab (lab/units.py), as systemd would run
 them. The playbook is site.yml, run three times: install; then with the lab's pool and demo/web
 exposed (the expose role waits for the IP the host-mode controller assigns); then once more, which
-must change nothing.
+must change nothing, and once in check mode, which must predict no change.
 """
 
 from __future__ import annotations
@@ -60,11 +60,11 @@ def _inventory(lab: LabState, root: Path) -> Path:
     return path
 
 
-def _site(inventory: Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def _site(inventory: Path, extra: dict[str, Any] | None = None, *flags: str) -> dict[str, Any]:
     """Run site.yml; return the play recap's per-host stats (fails with Ansible's output)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("K8S_AUTH_", "KUBECONFIG"))}
     env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.json"
-    argv = [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), "playbooks/site.yml"]
+    argv = [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), "playbooks/site.yml", *flags]
     if extra:
         argv += ["--extra-vars", json.dumps(extra)]
     done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
@@ -118,3 +118,5 @@ def test_host_mode_installs_units_that_serve_a_loadbalancer_ip(
 
     again = _site(inventory, LAB_VARS)
     assert not _changed_anywhere(again), f"the third run changed something: {again}"
+    checked = _site(inventory, LAB_VARS, "--check", "--diff")
+    assert not _changed_anywhere(checked), f"check mode predicts changes on a converged cluster: {checked}"
