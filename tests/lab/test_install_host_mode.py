@@ -88,6 +88,13 @@ def test_host_mode_installs_units_that_serve_a_loadbalancer_ip(
     inventory = _inventory(lab, tmp_path)
     first = _site(inventory)
     assert set(lab.nodes) <= {h for h, s in first.items() if s["changed"]}, first
+    apps = client.AppsV1Api(kube)
+    assert not [
+        d for d in apps.list_namespaced_deployment("metallb-system").items if d.metadata.name == "controller"
+    ]
+    assert not [
+        d for d in apps.list_namespaced_daemon_set("metallb-system").items if d.metadata.name == "speaker"
+    ]
 
     controller_units = []
     for node in lab.nodes:
