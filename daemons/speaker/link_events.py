@@ -37,17 +37,14 @@ def watch_links(on_change: Callable[[], None], stop: threading.Event, poll: floa
                 continue
             except OSError as err:  # ENOBUFS: the kernel dropped notifications
                 log.debug("link notifications: %s", err)
-            _drain(sock, poll)
+            _drain(sock)
             on_change()
 
 
-def _drain(sock: socket.socket, poll: float) -> None:
+def _drain(sock: socket.socket) -> None:
     """Read what else is queued so one burst (a link going up brings several) wakes us once."""
-    sock.setblocking(False)
     try:
         while True:
-            sock.recv(65536)
+            sock.recv(65536, socket.MSG_DONTWAIT)
     except OSError:  # empty (EAGAIN), or overflowed again: either way the caller re-plans
         pass
-    finally:
-        sock.settimeout(poll)

@@ -25,7 +25,7 @@ from kubernetes import client
 from lab import units
 from lab.probe import who_answers
 from lab.state import LabState
-from tests.lab.conftest import LAB_VARS, REPO
+from tests.lab.conftest import CONFIG_NAMESPACE, LAB_VARS, REPO
 from tests.lab.controller_harness import wait_for
 from tests.lab.speaker_harness import predicted_owner
 
@@ -90,10 +90,10 @@ def test_host_mode_installs_units_that_serve_a_loadbalancer_ip(
     assert set(lab.nodes) <= {h for h, s in first.items() if s["changed"]}, first
     apps = client.AppsV1Api(kube)
     assert not [
-        d for d in apps.list_namespaced_deployment("metallb-system").items if d.metadata.name == "controller"
+        d for d in apps.list_namespaced_deployment(CONFIG_NAMESPACE).items if d.metadata.name == "controller"
     ]
     assert not [
-        d for d in apps.list_namespaced_daemon_set("metallb-system").items if d.metadata.name == "speaker"
+        d for d in apps.list_namespaced_daemon_set(CONFIG_NAMESPACE).items if d.metadata.name == "speaker"
     ]
 
     controller_units = []
