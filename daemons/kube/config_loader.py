@@ -8,34 +8,14 @@ an error is about, so an Event can be put on it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ansible_collections.baremetal.lb.plugins.module_utils.config_errors import InvalidConfigError
 from ansible_collections.baremetal.lb.plugins.module_utils.config_model import ClusterResources, Config
+from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import CONFIG_KINDS
 from ansible_collections.baremetal.lb.plugins.module_utils.validation import parse_config
 
 from .informer import Handler, Informer
 from .kubeapi import JSON, KubeApi, Resource
-
-_GROUP = "metallb.io"
-
-
-@dataclass(frozen=True)
-class _Kind:
-    kind: str
-    plural: str
-    version: str
-    field: str
-
-
-_KINDS = (
-    _Kind("IPAddressPool", "ipaddresspools", "v1beta1", "pools"),
-    _Kind("L2Advertisement", "l2advertisements", "v1beta1", "l2_advertisements"),
-    _Kind("BGPAdvertisement", "bgpadvertisements", "v1beta1", "bgp_advertisements"),
-    _Kind("BGPPeer", "bgppeers", "v1beta2", "bgp_peers"),
-    _Kind("Community", "communities", "v1beta1", "communities"),
-    _Kind("BFDProfile", "bfdprofiles", "v1beta1", "bfd_profiles"),
-)
 
 
 class ConfigSources:
@@ -49,9 +29,9 @@ class ConfigSources:
         self._informers = {
             kind.kind: (
                 kind,
-                Informer(api, Resource(f"/apis/{_GROUP}/{kind.version}", kind.plural, namespace), handler),
+                Informer(api, Resource(kind.api_path, kind.plural, namespace), handler),
             )
-            for kind in _KINDS
+            for kind in CONFIG_KINDS
         }
 
     @property
@@ -62,7 +42,7 @@ class ConfigSources:
     def load(self) -> Config:
         """Return the checked configuration; raise :class:`InvalidConfigError` listing every error."""
         resources = ClusterResources(
-            **{kind.field: informer.items() for kind, informer in self._informers.values()}
+            **{str(kind.resources_field): informer.items() for kind, informer in self._informers.values()}
         )
         return parse_config(resources)
 
@@ -75,5 +55,5 @@ class ConfigSources:
             kind, informer = self._informers[kind_name]
             for obj in informer.items():
                 if obj["metadata"]["name"] == name:
-                    found.append({**obj, "apiVersion": f"{_GROUP}/{kind.version}", "kind": kind.kind})
+                    found.append({**obj, "apiVersion": kind.api_version, "kind": kind.kind})
         return found

@@ -21,6 +21,8 @@ Manifest = Mapping[str, Any]
 class ClusterResources:
     """The configuration objects of a cluster, each a plain dict shaped like the Kubernetes object.
 
+    :func:`.metallb_kinds.cluster_resources` sorts a mixed list of objects into one.
+
     ``nodes`` and ``namespaces`` are optional; with ``nodes`` the localPref check knows which
     advertisements really share nodes.
     """
@@ -32,22 +34,6 @@ class ClusterResources:
     communities: Sequence[Manifest] = ()
     bfd_profiles: Sequence[Manifest] = ()
     nodes: Sequence[Manifest] | None = None
-
-    @classmethod
-    def from_objects(cls, objects: Sequence[Manifest]) -> ClusterResources:
-        """Sort a mixed list of objects (each with ``kind``) into their kinds; others are ignored."""
-        by_kind: dict[str, list[Manifest]] = {}
-        for obj in objects:
-            by_kind.setdefault(str(obj.get("kind")), []).append(obj)
-        return cls(
-            pools=by_kind.get("IPAddressPool", []),
-            l2_advertisements=by_kind.get("L2Advertisement", []),
-            bgp_advertisements=by_kind.get("BGPAdvertisement", []),
-            bgp_peers=by_kind.get("BGPPeer", []),
-            communities=by_kind.get("Community", []),
-            bfd_profiles=by_kind.get("BFDProfile", []),
-            nodes=by_kind.get("Node"),
-        )
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ try:
 except ImportError:  # modules report the missing library through kubernetes.core's requires()
     client = None  # type: ignore[assignment]
 
-from .metallb_runner import _Cluster as Cluster
+from .metallb_cluster import MetallbCluster
+from .metallb_kinds import SERVICE_L2_STATUS
 
 _FORBIDDEN, _NOT_FOUND = 403, 404
 
@@ -27,9 +28,10 @@ class ClusterObjects:
 def read_cluster(module: Any, api: Any, namespace: str, service_namespace: str | None) -> ClusterObjects:
     """Read everything ``lb_info`` reports on; fails the module on API errors."""
     try:
-        config = Cluster(api, namespace).list_all()
+        cluster = MetallbCluster(api, namespace)
+        config = cluster.list_all()
         services = _services(module, api, service_namespace)
-        statuses = _l2_statuses(module, api, namespace)
+        statuses = _l2_statuses(module, cluster)
     except client.ApiException as err:
         what = "the metallb.io CRDs are not installed" if err.status == _NOT_FOUND else err.reason
         module.fail_json(msg=f"cannot read the cluster: {what} ({err.status})", status=err.status)
@@ -52,15 +54,11 @@ def _services(module: Any, api: Any, service_namespace: str | None) -> list[dict
     return items
 
 
-def _l2_statuses(module: Any, api: Any, namespace: str) -> list[dict[str, Any]]:
+def _l2_statuses(module: Any, cluster: MetallbCluster) -> list[dict[str, Any]]:
     try:
-        listed: dict[str, Any] = client.CustomObjectsApi(api).list_namespaced_custom_object(  # type: ignore[assignment]
-            "metallb.io", "v1beta1", namespace, "servicel2statuses"
-        )
+        return cluster.objects(SERVICE_L2_STATUS)
     except client.ApiException as err:
         if err.status != _NOT_FOUND:
             raise
         module.warn("the ServiceL2Status CRD is not installed: no layer-2 announcers are reported")
         return []
-    items: list[dict[str, Any]] = listed.get("items") or []
-    return items

@@ -22,8 +22,8 @@ from .addresses import (
     parse_address,
     parse_address_entry,
 )
-from .config_model import ClusterResources
 from .label_selectors import LabelSelector, label_selector_problems, matches_any, parse_label_selector
+from .metallb_kinds import cluster_resources
 from .pools import AddressPool
 from .services import IP_ALLOCATED_FROM_POOL, annotation_value
 from .validation import validate_resources
@@ -54,7 +54,7 @@ def build_report(
         for svc in balancers
         if service_namespace is None or _meta(svc, "namespace") == service_namespace
     ]
-    errors = validate_resources(ClusterResources.from_objects(config_objects))
+    errors = validate_resources(cluster_resources(config_objects))
     return {
         "pools": [_pool_usage(pool, held, protocols.get(pool.name, [])) for pool in pools],
         "services": sorted(reported, key=lambda item: (item["namespace"], item["name"])),

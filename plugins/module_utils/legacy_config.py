@@ -43,10 +43,18 @@ except ImportError:  # pragma: no cover - PyYAML comes with ansible-core
 
 from .config_errors import ConfigError
 from .durations import parse_duration
+from .metallb_kinds import (
+    BFD_PROFILE,
+    BGP_ADVERTISEMENT,
+    BGP_PEER,
+    COMMUNITY,
+    IP_ADDRESS_POOL,
+    L2_ADVERTISEMENT,
+    MetallbKind,
+)
 
 Object = dict[str, Any]
 
-GROUP = "metallb.io"
 COMMUNITY_NAME = "communities"
 DEFAULT_HOLD_TIME = 90
 LAYER2, BGP = "layer2", "bgp"
@@ -277,7 +285,17 @@ class _Converter:
         if self.problems:
             raise LegacyConfigError(self.problems)
         # MetalLB's converter lists the objects in this order.
-        order = ("BGPPeer", "IPAddressPool", "BGPAdvertisement", "L2Advertisement", "BFDProfile", "Community")
+        order = [
+            kind.kind
+            for kind in (
+                BGP_PEER,
+                IP_ADDRESS_POOL,
+                BGP_ADVERTISEMENT,
+                L2_ADVERTISEMENT,
+                BFD_PROFILE,
+                COMMUNITY,
+            )
+        ]
         self.result.objects.sort(key=lambda obj: order.index(obj["kind"]))
         return self.result
 
@@ -369,16 +387,16 @@ class _Converter:
             self.result.renamed.append({"kind": kind, "from": name, "to": converted})
         return converted
 
-    def _add(self, kind: str, version: str, name: str, spec: Object, origin: Origin) -> None:
+    def _add(self, kind: MetallbKind, name: str, spec: Object, origin: Origin) -> None:
         self.result.objects.append(
             {
-                "apiVersion": f"{GROUP}/{version}",
-                "kind": kind,
+                "apiVersion": kind.api_version,
+                "kind": kind.kind,
                 "metadata": {"name": name, "namespace": self.namespace},
                 "spec": spec,
             }
         )
-        self.result.origins[(kind, name)] = origin
+        self.result.origins[(kind.kind, name)] = origin
 
     # -- the sections ----------------------------------------------------------------------------
 
@@ -398,7 +416,7 @@ class _Converter:
                     spec[crd] = number
             spec["echoMode"] = bool(self._flag(entry, "echo-mode", path))
             spec["passiveMode"] = bool(self._flag(entry, "passive-mode", path))
-            self._add("BFDProfile", "v1beta1", name, spec, Origin(path))
+            self._add(BFD_PROFILE, name, spec, Origin(path))
         return names
 
     def _communities(self, data: Any) -> None:
@@ -421,7 +439,7 @@ class _Converter:
                 for index, (alias, _v) in enumerate(items)
             }
             spec = {"communities": [{"name": alias, "value": value} for alias, value in items]}
-            self._add("Community", "v1beta1", COMMUNITY_NAME, spec, Origin("bgp-communities", fields))
+            self._add(COMMUNITY, COMMUNITY_NAME, spec, Origin("bgp-communities", fields))
 
     def _peers(self, entries: list[tuple[str, Mapping[str, Any]]], bfd_names: Mapping[str, str]) -> None:
         for number, (path, entry) in enumerate(entries, start=1):
@@ -454,7 +472,7 @@ class _Converter:
                 spec["bfdProfile"] = bfd_names.get(bfd) or k8s_name(bfd) or bfd
             if self._flag(entry, "ebgp-multihop", path):
                 spec["ebgpMultiHop"] = True
-            self._add("BGPPeer", "v1beta2", f"peer{number}", spec, Origin(path))
+            self._add(BGP_PEER, f"peer{number}", spec, Origin(path))
 
     def _timers(self, entry: Mapping[str, Any], path: str) -> Object:
         """The timers: holdTime (always, 90s by default) and keepaliveTime (when set), whole seconds."""
@@ -531,7 +549,7 @@ class _Converter:
                 spec["avoidBuggyIPs"] = True
             if not name:
                 continue
-            self._add("IPAddressPool", "v1beta1", name, spec, Origin(path))
+            self._add(IP_ADDRESS_POOL, name, spec, Origin(path))
             pool_field = {"spec.ipAddressPools": _join(path, "name")}
             advertisements = self._list(entry, "bgp-advertisements", path)
             if protocol == LAYER2:
@@ -543,8 +561,7 @@ class _Converter:
                     )
                 l2_count += 1
                 self._add(
-                    "L2Advertisement",
-                    "v1beta1",
+                    L2_ADVERTISEMENT,
                     f"l2advertisement{l2_count}",
                     {"ipAddressPools": [name]},
                     Origin(path, pool_field),
@@ -553,8 +570,7 @@ class _Converter:
                 for ad_path, ad in advertisements:
                     bgp_count += 1
                     self._add(
-                        "BGPAdvertisement",
-                        "v1beta1",
+                        BGP_ADVERTISEMENT,
                         f"bgpadvertisement{bgp_count}",
                         self._bgp_ad(ad_path, ad, name),
                         Origin(ad_path, pool_field),
@@ -562,8 +578,7 @@ class _Converter:
                 if not entry.get("bgp-advertisements"):
                     bgp_count += 1
                     self._add(
-                        "BGPAdvertisement",
-                        "v1beta1",
+                        BGP_ADVERTISEMENT,
                         f"bgpadvertisement{bgp_count}",
                         {"ipAddressPools": [name]},
                         Origin(path, pool_field),

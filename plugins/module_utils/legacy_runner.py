@@ -27,10 +27,10 @@ except ImportError:  # modules report the missing library through kubernetes.cor
 
 from .ansible_k8s import api_client, dry_run, new_module
 from .config_errors import ConfigError
-from .config_model import ClusterResources
 from .legacy_config import Conversion, LegacyConfigError, convert, load_yaml
+from .metallb_cluster import MetallbCluster
+from .metallb_kinds import BY_KIND, cluster_resources
 from .metallb_resources import RESOURCES, Object, content, new_errors, redact, same_content
-from .metallb_runner import _Cluster as Cluster
 from .validation import validate_resources
 
 CONFIG_KEY = "config"
@@ -92,7 +92,7 @@ def _run(module: Any, api: Any) -> dict[str, Any]:
     no_log_values = getattr(module, "_module", module).no_log_values
     no_log_values.update(conversion.passwords)
 
-    cluster = Cluster(api, namespace)
+    cluster = MetallbCluster(api, namespace)
     existing = cluster.list_all()
     lines = [conversion.describe(error) for error in _blocking_errors(conversion, existing)]
     if lines:
@@ -102,7 +102,7 @@ def _run(module: Any, api: Any) -> dict[str, Any]:
     if not module.check_mode:
         for step in planned:
             if step["action"] != "unchanged":
-                step["after"] = cluster.apply(_BY_KIND[step["kind"]], step["object"], dry_run=False)
+                step["after"] = cluster.apply(BY_KIND[step["kind"]], step["object"], dry_run=False)
 
     removed = False
     if params["remove_configmap"] and configmap is not None:
@@ -138,14 +138,14 @@ def _blocking_errors(conversion: Conversion, existing: Sequence[Object]) -> list
 
 
 def _plan(
-    module: Any, cluster: Cluster, conversion: Conversion, existing: Sequence[Object], obj: Object
+    module: Any, cluster: MetallbCluster, conversion: Conversion, existing: Sequence[Object], obj: Object
 ) -> dict[str, Any]:
     """Dry-run apply one object: what would change. An API refusal fails naming the legacy field."""
     kind, name = obj["kind"], obj["metadata"]["name"]
     resource = _BY_KIND[kind]
     current = next((item for item in existing if item.get("kind") == kind and _name(item) == name), None)
     try:
-        predicted = cluster.apply(resource, obj, dry_run=True)
+        predicted = cluster.apply(resource.definition, obj, dry_run=True)
     except client.ApiException as err:
         origin = conversion.origins[(kind, name)].path or "config"
         module.fail_json(
@@ -205,7 +205,7 @@ def _result(
 
 
 def _validate(objects: Sequence[Mapping[str, Any]]) -> list[ConfigError]:
-    return validate_resources(ClusterResources.from_objects(objects))
+    return validate_resources(cluster_resources(objects))
 
 
 def _refused(lines: Sequence[str]) -> str:

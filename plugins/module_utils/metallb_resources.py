@@ -23,12 +23,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config_errors import ConfigError
+from .metallb_kinds import (
+    BFD_PROFILE,
+    BGP_ADVERTISEMENT,
+    BGP_PEER,
+    COMMUNITY,
+    IP_ADDRESS_POOL,
+    L2_ADVERTISEMENT,
+    MetallbKind,
+)
 
 Options = dict[str, dict[str, Any]]
 Object = dict[str, Any]
 
 DEFAULT_NAMESPACE = "metallb-system"
-GROUP = "metallb.io"
 REDACTED = "********"
 
 # Options every resource module has besides the connection options; they are not spec fields.
@@ -75,33 +83,49 @@ _FIELD_NAMES = {
 class Resource:
     """One metallb.io kind as a module sees it.
 
+    ``definition`` is the kind's entry in :mod:`.metallb_kinds` (kind, version, plural, module);
     ``options`` are the spec options (their argument spec); ``module_kwargs`` the extra
     AnsibleModule constraints (``mutually_exclusive``, ``required_if`` ...) mirroring the CRD's
     CEL rules; ``secret_fields`` are spec fields never returned in clear.
     """
 
-    kind: str
-    version: str
-    plural: str
+    definition: MetallbKind
     options: Options
     module_kwargs: Mapping[str, Any] = field(default_factory=dict)
     secret_fields: tuple[str, ...] = ()
 
     @property
+    def kind(self) -> str:
+        """The kind, e.g. ``IPAddressPool``."""
+        return self.definition.kind
+
+    @property
+    def version(self) -> str:
+        """The version the module reads and writes (the storage version)."""
+        return self.definition.version
+
+    @property
+    def plural(self) -> str:
+        """The plural resource name, e.g. ``ipaddresspools``."""
+        return self.definition.plural
+
+    @property
     def api_version(self) -> str:
         """``apiVersion`` of the objects, e.g. ``metallb.io/v1beta1``."""
-        return f"{GROUP}/{self.version}"
+        return self.definition.api_version
 
     def argument_spec(self) -> Options:
         """The module's own argument spec: the common options and the spec options."""
         return {**copy.deepcopy(COMMON_OPTIONS), **copy.deepcopy(self.options)}
 
 
-RESOURCES: dict[str, Resource] = {
-    "ip_address_pool": Resource(
-        "IPAddressPool",
-        "v1beta1",
-        "ipaddresspools",
+def _by_module(*resources: Resource) -> dict[str, Resource]:
+    return {str(resource.definition.module): resource for resource in resources}
+
+
+RESOURCES: dict[str, Resource] = _by_module(
+    Resource(
+        IP_ADDRESS_POOL,
         {
             "addresses": _strings(),
             "auto_assign": {"type": "bool"},
@@ -118,10 +142,8 @@ RESOURCES: dict[str, Resource] = {
         },
         {"required_if": [("state", "present", ("addresses",))]},
     ),
-    "l2_advertisement": Resource(
-        "L2Advertisement",
-        "v1beta1",
-        "l2advertisements",
+    Resource(
+        L2_ADVERTISEMENT,
         {
             "ip_address_pools": _strings(),
             "ip_address_pool_selectors": _selectors(),
@@ -129,10 +151,8 @@ RESOURCES: dict[str, Resource] = {
             "interfaces": _strings(),
         },
     ),
-    "bgp_advertisement": Resource(
-        "BGPAdvertisement",
-        "v1beta1",
-        "bgpadvertisements",
+    Resource(
+        BGP_ADVERTISEMENT,
         {
             "aggregation_length": {"type": "int"},
             "aggregation_length_v6": {"type": "int"},
@@ -144,10 +164,8 @@ RESOURCES: dict[str, Resource] = {
             "peers": _strings(),
         },
     ),
-    "bgp_peer": Resource(
-        "BGPPeer",
-        "v1beta2",
-        "bgppeers",
+    Resource(
+        BGP_PEER,
         {
             "my_asn": {"type": "int"},
             "peer_asn": {"type": "int"},
@@ -188,10 +206,8 @@ RESOURCES: dict[str, Resource] = {
         },
         secret_fields=("password",),
     ),
-    "community": Resource(
-        "Community",
-        "v1beta1",
-        "communities",
+    Resource(
+        COMMUNITY,
         {
             "communities": {
                 "type": "list",
@@ -203,10 +219,8 @@ RESOURCES: dict[str, Resource] = {
             },
         },
     ),
-    "bfd_profile": Resource(
-        "BFDProfile",
-        "v1beta1",
-        "bfdprofiles",
+    Resource(
+        BFD_PROFILE,
         {
             "receive_interval": {"type": "int"},
             "transmit_interval": {"type": "int"},
@@ -217,9 +231,7 @@ RESOURCES: dict[str, Resource] = {
             "minimum_ttl": {"type": "int"},
         },
     ),
-}
-
-KINDS = tuple(resource.kind for resource in RESOURCES.values())
+)
 
 
 def field_name(option: str) -> str:

@@ -24,9 +24,10 @@ try:
 except ImportError:  # modules report the missing library through kubernetes.core's requires()
     client = None  # type: ignore[assignment]
 
-from .ansible_k8s import DRY_RUN_ALL, FIELD_MANAGER, api_client, new_module
+from .ansible_k8s import api_client, new_module
 from .config_errors import ConfigError
-from .config_model import ClusterResources
+from .metallb_cluster import MetallbCluster
+from .metallb_kinds import cluster_resources
 from .metallb_resources import (
     RESOURCES,
     Object,
@@ -41,66 +42,13 @@ from .metallb_resources import (
 )
 from .validation import validate_resources
 
-_APPLY_PATCH = "application/apply-patch+yaml"
-
-
-class _Cluster:
-    """The metallb.io objects of one namespace, read and written through CustomObjectsApi."""
-
-    def __init__(self, api: Any, namespace: str) -> None:
-        self.custom = client.CustomObjectsApi(api)
-        self.namespace = namespace
-
-    def list_all(self) -> list[Object]:
-        """Every metallb.io configuration object of the namespace, each with its ``kind``."""
-        objects: list[Object] = []
-        for resource in RESOURCES.values():
-            listed: Object = self.custom.list_namespaced_custom_object(  # type: ignore[assignment]
-                "metallb.io", resource.version, self.namespace, resource.plural
-            )
-            objects += [{**item, "kind": resource.kind} for item in listed.get("items") or []]
-        return objects
-
-    def apply(self, resource: Resource, obj: Object, dry_run: bool) -> Object:
-        """Server-side apply ``obj`` as this collection's field manager, taking over conflicts.
-
-        The raw response is decoded here: the generated client maps only status 200 to a body,
-        and an apply that creates the object answers 201.
-        """
-        response = self.custom.patch_namespaced_custom_object(
-            "metallb.io",
-            resource.version,
-            self.namespace,
-            resource.plural,
-            obj["metadata"]["name"],
-            obj,
-            dry_run=DRY_RUN_ALL if dry_run else None,
-            field_manager=FIELD_MANAGER,
-            force=True,
-            _content_type=_APPLY_PATCH,
-            _preload_content=False,
-        )
-        result: Object = json.loads(response.data)  # type: ignore[attr-defined]
-        return result
-
-    def delete(self, resource: Resource, name: str, dry_run: bool) -> None:
-        """Delete the object (a server-side dry run when ``dry_run``)."""
-        self.custom.delete_namespaced_custom_object(
-            "metallb.io",
-            resource.version,
-            self.namespace,
-            resource.plural,
-            name,
-            dry_run=DRY_RUN_ALL if dry_run else None,
-        )
-
 
 def run(module_name: str) -> None:
     """Run the module ``module_name`` (a key of :data:`.metallb_resources.RESOURCES`)."""
     resource = RESOURCES[module_name]
     module = new_module(resource.argument_spec(), **resource.module_kwargs)
     params = module.params
-    cluster = _Cluster(api_client(module), params["namespace"])
+    cluster = MetallbCluster(api_client(module), params["namespace"])
     try:
         existing = cluster.list_all()
         if params["state"] == "absent":
@@ -112,7 +60,9 @@ def run(module_name: str) -> None:
     module.exit_json(**result)
 
 
-def _present(module: Any, resource: Resource, cluster: _Cluster, existing: list[Object]) -> dict[str, Any]:
+def _present(
+    module: Any, resource: Resource, cluster: MetallbCluster, existing: list[Object]
+) -> dict[str, Any]:
     name = module.params["name"]
     desired = build_object(resource, module.params)
     errors = _blocking_errors(resource, name, existing, desired)
@@ -123,15 +73,17 @@ def _present(module: Any, resource: Resource, cluster: _Cluster, existing: list[
             errors=lines,
         )
     current = _find(existing, resource.kind, name)
-    predicted = cluster.apply(resource, desired, dry_run=True)
+    predicted = cluster.apply(resource.definition, desired, dry_run=True)
     changed = current is None or not same_content(current, predicted)
     after = predicted if changed else current
     if changed and not module.check_mode:
-        after = cluster.apply(resource, desired, dry_run=False)
+        after = cluster.apply(resource.definition, desired, dry_run=False)
     return _result(resource, changed, current, after)
 
 
-def _absent(module: Any, resource: Resource, cluster: _Cluster, existing: list[Object]) -> dict[str, Any]:
+def _absent(
+    module: Any, resource: Resource, cluster: MetallbCluster, existing: list[Object]
+) -> dict[str, Any]:
     name = module.params["name"]
     current = _find(existing, resource.kind, name)
     if current is None:
@@ -139,7 +91,7 @@ def _absent(module: Any, resource: Resource, cluster: _Cluster, existing: list[O
     remaining = configuration_with(existing, None, resource.kind, name)
     for error in new_errors(_validate(existing), _validate(remaining)):
         module.warn(f"after deleting {resource.kind} {name!r}: {error}")
-    cluster.delete(resource, name, dry_run=module.check_mode)
+    cluster.delete(resource.definition, name, dry_run=module.check_mode)
     return _result(resource, True, current, None)
 
 
@@ -158,7 +110,7 @@ def _blocking_errors(
 
 
 def _validate(objects: Sequence[Mapping[str, Any]]) -> list[ConfigError]:
-    return validate_resources(ClusterResources.from_objects(objects), strict=True)
+    return validate_resources(cluster_resources(objects), strict=True)
 
 
 def _find(objects: list[Object], kind: str, name: str) -> Object | None:

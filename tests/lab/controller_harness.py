@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
+from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import IP_ADDRESS_POOL
 from daemons.kube.kubeapi import KubeApi
 from lab import lifecycle
 from lab.daemons import service_account_kubeconfig
@@ -32,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 CRDS = REPO / "roles/install/files/crds"
 RBAC = REPO / "roles/install/files/rbac/controller.yaml"
 CONFIG_NAMESPACE = "metallb-system"
-POOLS = "/apis/metallb.io/v1beta1/namespaces/metallb-system/ipaddresspools"
+POOLS = f"{IP_ADDRESS_POOL.api_path}/namespaces/{CONFIG_NAMESPACE}/{IP_ADDRESS_POOL.plural}"
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -167,8 +168,8 @@ def unique(prefix: str) -> str:
 def pool_manifest(name: str, addresses: Iterable[str], **spec: Any) -> dict[str, Any]:
     """An IPAddressPool object in the config namespace."""
     return {
-        "apiVersion": "metallb.io/v1beta1",
-        "kind": "IPAddressPool",
+        "apiVersion": IP_ADDRESS_POOL.api_version,
+        "kind": IP_ADDRESS_POOL.kind,
         "metadata": {"name": name, "namespace": CONFIG_NAMESPACE},
         "spec": {"addresses": list(addresses), **spec},
     }

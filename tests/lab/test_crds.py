@@ -17,19 +17,11 @@ import pytest
 import yaml
 from kubernetes import client
 
+from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import ALL_KINDS, GROUP
+
 REPO = Path(__file__).resolve().parents[2]
 CRD_DIR = REPO / "roles" / "install" / "files" / "crds"
-GROUP = "metallb.io"
-
-PLURALS = {
-    "IPAddressPool": "ipaddresspools",
-    "L2Advertisement": "l2advertisements",
-    "BGPAdvertisement": "bgpadvertisements",
-    "BGPPeer": "bgppeers",
-    "Community": "communities",
-    "BFDProfile": "bfdprofiles",
-    "ServiceL2Status": "servicel2statuses",
-}
+PLURALS = {kind.kind: kind.plural for kind in ALL_KINDS}
 
 
 def _crd_docs() -> list[dict]:

@@ -17,11 +17,13 @@ import pytest
 import yaml
 from kubernetes import client
 
+from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import CONFIG_KINDS
+
 REPO = Path(__file__).resolve().parents[2]
 RBAC_DIR = REPO / "roles" / "install" / "files" / "rbac"
 CRD_DIR = REPO / "roles" / "install" / "files" / "crds"
 NS = "metallb-system"
-CONFIG = ["ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers", "communities", "bfdprofiles"]
+CONFIG = [kind.plural for kind in CONFIG_KINDS]
 OTHER = "default"  # a namespace that is not ours; Services of users live in namespaces like it
 
 

@@ -9,7 +9,6 @@ import textwrap
 
 import pytest
 
-from ansible_collections.baremetal.lb.plugins.module_utils.config_model import ClusterResources
 from ansible_collections.baremetal.lb.plugins.module_utils.legacy_config import (
     LegacyConfigError,
     convert,
@@ -17,6 +16,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.legacy_config import 
     k8s_name,
     load_yaml,
 )
+from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import cluster_resources
 from ansible_collections.baremetal.lb.plugins.module_utils.validation import validate_resources
 
 NS = "metallb-system"
@@ -36,7 +36,7 @@ def cr(kind, name, spec, version="v1beta1", namespace=NS):
 
 
 def errors_of(conversion):
-    errors = validate_resources(ClusterResources.from_objects(conversion.objects))
+    errors = validate_resources(cluster_resources(conversion.objects))
     return [conversion.describe(error) for error in errors]
 
 
@@ -479,7 +479,7 @@ def test_errors_in_other_objects_are_marked_as_existing():
         legacy("address-pools: [{name: a, protocol: layer2, addresses: [192.0.2.0/28]}]"), NS
     )
     existing = cr("IPAddressPool", "old", {"addresses": ["192.0.2.8/29"]})
-    errors = validate_resources(ClusterResources.from_objects([*conversion.objects, existing]))
+    errors = validate_resources(cluster_resources([*conversion.objects, existing]))
     described = [conversion.describe(error) for error in errors]
     assert described and all(
         "existing object" in line for line in described if line.startswith("IPAddressPool")

@@ -4,6 +4,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.communities import pa
 from ansible_collections.baremetal.lb.plugins.module_utils.config_errors import InvalidConfigError
 from ansible_collections.baremetal.lb.plugins.module_utils.config_model import ClusterResources
 from ansible_collections.baremetal.lb.plugins.module_utils.durations import parse_duration
+from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import cluster_resources
 from ansible_collections.baremetal.lb.plugins.module_utils.validation import parse_config, validate_resources
 
 
@@ -38,7 +39,7 @@ GOOD[1]["metadata"]["labels"] = {"tier": "ops"}
 
 
 def test_good_configuration_parses_into_typed_objects():
-    resources = ClusterResources.from_objects(GOOD)
+    resources = cluster_resources(GOOD)
     assert validate_resources(resources) == []
     config = parse_config(resources)
     assert [p.name for p in config.pools] == ["web", "ops"]
@@ -55,7 +56,7 @@ def test_good_configuration_parses_into_typed_objects():
 
 
 def errors_of(*objects, strict=False, nodes=None):
-    resources = ClusterResources.from_objects(list(objects))
+    resources = cluster_resources(list(objects))
     if nodes is not None:
         resources = ClusterResources(**{**resources.__dict__, "nodes": nodes})
     return [(e.kind, e.name, e.path) for e in validate_resources(resources, strict=strict)]
@@ -178,7 +179,7 @@ def test_host_bits_only_refused_when_strict():
 
 
 def test_messages_name_the_other_pool_and_the_fix():
-    resources = ClusterResources.from_objects([pool("a", "192.0.2.0/24"), pool("b", "192.0.2.128/25")])
+    resources = cluster_resources([pool("a", "192.0.2.0/24"), pool("b", "192.0.2.128/25")])
     with pytest.raises(InvalidConfigError) as raised:
         parse_config(resources)
     (error,) = raised.value.errors
