@@ -10,21 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ansible_collections.baremetal.lb.plugins.module_utils.addresses import (
-    AddressError,
-    IPAddress,
-    parse_address,
-)
-from ansible_collections.baremetal.lb.plugins.module_utils.services import (
-    ANNOTATION_PREFIX,
-    DEPRECATED_ANNOTATION_PREFIX,
-    IP_ALLOCATED_FROM_POOL,
-)
+from ansible_collections.baremetal.lb.plugins.module_utils.addresses import IPAddress
+from ansible_collections.baremetal.lb.plugins.module_utils.services import allocated_pool, ingress_ips
 
 from ..kube.kubeapi import JSON
-
-ALLOCATED_FROM_POOL = ANNOTATION_PREFIX + IP_ALLOCATED_FROM_POOL
-DEPRECATED_ALLOCATED_FROM_POOL = DEPRECATED_ANNOTATION_PREFIX + IP_ALLOCATED_FROM_POOL
 
 
 @dataclass(frozen=True)
@@ -43,28 +32,16 @@ class ServiceView:
     def of(cls, service: JSON) -> ServiceView:
         """Read the facts from a Service object as the API server returns it."""
         meta, spec = service["metadata"], service.get("spec") or {}
-        annotations: dict[str, str] = meta.get("annotations") or {}
         return cls(
             key=f"{meta['namespace']}/{meta['name']}",
             namespace=str(meta["namespace"]),
             is_load_balancer=spec.get("type") == "LoadBalancer",
             lb_class=str(spec.get("loadBalancerClass") or ""),
-            held_ips=_held_ips(service),
-            allocated_from=annotations.get(ALLOCATED_FROM_POOL, ""),
+            held_ips=ingress_ips(service),
+            allocated_from=allocated_pool(service),
             created=str(meta.get("creationTimestamp") or ""),
         )
 
     def served_by(self, lb_class: str) -> bool:
         """True when a controller started with ``--lb-class=lb_class`` owns this Service."""
         return self.is_load_balancer and self.lb_class == lb_class
-
-
-def _held_ips(service: JSON) -> tuple[IPAddress, ...]:
-    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or ()
-    held = []
-    for entry in ingress:
-        try:
-            held.append(parse_address(str(entry.get("ip") or "")))
-        except AddressError:
-            continue
-    return tuple(held)

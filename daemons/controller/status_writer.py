@@ -16,13 +16,20 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ansible_collections.baremetal.lb.plugins.module_utils.services import (
+    IP_ALLOCATED_FROM_POOL,
+    annotation,
+    ingress,
+)
+
 from ..kube.informer import Informer
 from ..kube.kubeapi import JSON, MERGE_PATCH, SERVICES, ApiError, KubeApi
 from ..kube.workqueue import WorkQueue
 from .metrics import ControllerMetrics
-from .service_view import ALLOCATED_FROM_POOL, DEPRECATED_ALLOCATED_FROM_POOL
 
 _RETRY_SECONDS = 0.5
+_POOL_ANNOTATION = annotation(IP_ALLOCATED_FROM_POOL)
+_DEPRECATED_POOL_ANNOTATION = annotation(IP_ALLOCATED_FROM_POOL, deprecated=True)
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +45,12 @@ class Desired:
         """Return the merge patch that brings ``service`` to this state, or None when it is there."""
         meta = service["metadata"]
         annotations = meta.get("annotations") or {}
-        ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-        current_ips = tuple(str(entry.get("ip") or "") for entry in ingress)
+        current_ips = tuple(str(entry.get("ip") or "") for entry in ingress(service))  # as written
         wanted_annotations: dict[str, str | None] = {}
-        if annotations.get(ALLOCATED_FROM_POOL, "") != self.pool:
-            wanted_annotations[ALLOCATED_FROM_POOL] = self.pool or None
-        if DEPRECATED_ALLOCATED_FROM_POOL in annotations:
-            wanted_annotations[DEPRECATED_ALLOCATED_FROM_POOL] = None
+        if annotations.get(_POOL_ANNOTATION, "") != self.pool:
+            wanted_annotations[_POOL_ANNOTATION] = self.pool or None
+        if _DEPRECATED_POOL_ANNOTATION in annotations:
+            wanted_annotations[_DEPRECATED_POOL_ANNOTATION] = None
         if current_ips == self.ips and not wanted_annotations:
             return None
         patch: JSON = {"metadata": {"resourceVersion": meta["resourceVersion"]}}

@@ -6,12 +6,12 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import L2Service, parse_ips
+from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import L2Service
 from ansible_collections.baremetal.lb.plugins.module_utils.ownership import Endpoint, NodeFacts
-from ansible_collections.baremetal.lb.plugins.module_utils.services import (
-    IP_ALLOCATED_FROM_POOL,
-    annotation_value,
-)
+from ansible_collections.baremetal.lb.plugins.module_utils.services import allocated_pool
+
+# Re-exported: the speaker's app reads a Service's addresses as facts.ingress_ips.
+from ansible_collections.baremetal.lb.plugins.module_utils.services import ingress_ips as ingress_ips  # noqa: PLC0414
 
 JSON = dict[str, Any]
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -21,12 +21,6 @@ def served(service: JSON, lb_class: str) -> bool:
     """True for a LoadBalancer Service of our class (``""``: only Services without a class)."""
     spec = service.get("spec") or {}
     return spec.get("type") == "LoadBalancer" and str(spec.get("loadBalancerClass") or "") == lb_class
-
-
-def ingress_ips(service: JSON) -> list[str]:
-    """The IPs in ``status.loadBalancer.ingress``, in order."""
-    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    return [str(entry["ip"]) for entry in ingress if entry.get("ip")]
 
 
 def endpoints_by_service(slices: Iterable[JSON]) -> dict[str, list[Endpoint]]:
@@ -52,10 +46,10 @@ def l2_service(service: JSON, endpoints: Mapping[str, list[Endpoint]]) -> L2Serv
     key = f"{meta['namespace']}/{meta['name']}"
     return L2Service(
         key=key,
-        ips=parse_ips(ingress_ips(service)),
+        ips=ingress_ips(service),
         local_traffic_policy=spec.get("externalTrafficPolicy") == "Local",
         endpoints=tuple(endpoints.get(key, ())),
-        pool=annotation_value(meta.get("annotations") or {}, IP_ALLOCATED_FROM_POOL) or "",
+        pool=allocated_pool(service),
         labels=dict(meta.get("labels") or {}),
     )
 

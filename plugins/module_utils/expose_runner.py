@@ -6,7 +6,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .service_expose import ExposeError, ExposeRequest, ingress_ips, manifest, selector_of
+from .service_expose import ExposeError, ExposeRequest, manifest, selector_of
+from .services import ingress_ips
 
 try:
     from kubernetes import client

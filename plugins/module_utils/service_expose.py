@@ -9,9 +9,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-ANNOTATION_IPS = "metallb.io/loadBalancerIPs"
-ANNOTATION_POOL = "metallb.io/address-pool"
-ANNOTATION_SHARING = "metallb.io/allow-shared-ip"
+from .services import ADDRESS_POOL, ALLOW_SHARED_IP, LOAD_BALANCER_IPS, annotation
+
 _PROTOCOLS = ("TCP", "UDP", "SCTP")
 
 
@@ -104,11 +103,11 @@ def manifest(request: ExposeRequest) -> dict[str, Any]:
     """The Service object to apply."""
     annotations = {}
     if request.load_balancer_ips:
-        annotations[ANNOTATION_IPS] = ",".join(request.load_balancer_ips)
+        annotations[annotation(LOAD_BALANCER_IPS)] = ",".join(request.load_balancer_ips)
     if request.pool:
-        annotations[ANNOTATION_POOL] = request.pool
+        annotations[annotation(ADDRESS_POOL)] = request.pool
     if request.sharing_key:
-        annotations[ANNOTATION_SHARING] = request.sharing_key
+        annotations[annotation(ALLOW_SHARED_IP)] = request.sharing_key
     spec: dict[str, Any] = {
         "type": "LoadBalancer",
         "selector": dict(request.selector),
@@ -135,12 +134,6 @@ def _port_spec(port: Port) -> dict[str, Any]:
     if port.node_port:
         spec["nodePort"] = port.node_port
     return spec
-
-
-def ingress_ips(service: dict[str, Any]) -> list[str]:
-    """The IPs in a Service's status.loadBalancer.ingress."""
-    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    return [entry["ip"] for entry in ingress if entry.get("ip")]
 
 
 def selector_of(deployment: dict[str, Any]) -> dict[str, str]:

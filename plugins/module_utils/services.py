@@ -1,4 +1,9 @@
-"""What the allocator needs to know about a Service, read from annotations and spec.
+"""The facts of a Service that MetalLB cares about, read from its annotations, spec and status.
+
+One place for each: the annotation names, the addresses a Service asks for
+(:func:`requested_ips`), its pool and sharing key (:func:`service_from_manifest`), the
+addresses it holds (:func:`ingress_ips`) and the pool they came from (:func:`allocated_pool`).
+The controller, the speakers, the modules ``lb_info`` and ``expose`` and the tests read them here.
 
 Annotations come in two spellings; the ``metallb.io/`` form wins over the deprecated
 ``metallb.universe.tf/`` form whenever it is present, even when empty.
@@ -75,12 +80,42 @@ class Service:
         return len(self.ip_families) > 1
 
 
+def annotation(name: str, deprecated: bool = False) -> str:
+    """Return the full annotation name: ``metallb.io/address-pool`` (or the deprecated form)."""
+    return (DEPRECATED_ANNOTATION_PREFIX if deprecated else ANNOTATION_PREFIX) + name
+
+
 def annotation_value(annotations: Mapping[str, str], name: str) -> str | None:
     """Return annotation ``name`` (like ``address-pool``); ``metallb.io/`` wins over the old prefix."""
-    for prefix in (ANNOTATION_PREFIX, DEPRECATED_ANNOTATION_PREFIX):
-        if prefix + name in annotations:
-            return annotations[prefix + name]
+    for deprecated in (False, True):
+        if annotation(name, deprecated) in annotations:
+            return annotations[annotation(name, deprecated)]
     return None
+
+
+def ingress(service: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Return the entries of ``status.loadBalancer.ingress`` as written (``ip``, ``hostname`` ...)."""
+    return list(((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or ())
+
+
+def ingress_ips(service: Mapping[str, Any]) -> tuple[IPAddress, ...]:
+    """Return the addresses a Service holds (``status.loadBalancer.ingress``), in order.
+
+    Entries with only a hostname, or with an ``ip`` that is not an address, are skipped.
+    """
+    held = []
+    for entry in ingress(service):
+        try:
+            held.append(parse_address(str(entry.get("ip") or "")))
+        except AddressError:
+            continue
+    return tuple(held)
+
+
+def allocated_pool(service: Mapping[str, Any]) -> str:
+    """Return the pool the controller took the Service's addresses from; empty when not written."""
+    annotations = (service.get("metadata") or {}).get("annotations") or {}
+    return annotation_value(annotations, IP_ALLOCATED_FROM_POOL) or ""
 
 
 def requested_ips(annotations: Mapping[str, str], load_balancer_ip: str = "") -> tuple[IPAddress, ...]:
@@ -92,7 +127,7 @@ def requested_ips(annotations: Mapping[str, str], load_balancer_ip: str = "") ->
     listed = annotation_value(annotations, LOAD_BALANCER_IPS) or ""
     if listed and load_balancer_ip:
         raise ServiceRequestError(
-            f"the Service sets both {ANNOTATION_PREFIX}{LOAD_BALANCER_IPS} and spec.loadBalancerIP; "
+            f"the Service sets both {annotation(LOAD_BALANCER_IPS)} and spec.loadBalancerIP; "
             "keep only the annotation"
         )
     texts = [text for text in (listed or load_balancer_ip).split(",") if text.strip()]

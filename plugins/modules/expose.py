@@ -161,9 +161,9 @@ from ansible_collections.baremetal.lb.plugins.module_utils.service_expose import
     ExposeError,
     ExposeRequest,
     check_ips,
-    ingress_ips,
     parse_ports,
 )
+from ansible_collections.baremetal.lb.plugins.module_utils.services import ingress_ips
 
 PORT_SPEC = {
     "port": {"type": "int", "required": True},
@@ -234,7 +234,7 @@ def main() -> None:
             service = wait_for_ips(api, name, p["namespace"], families, p["wait_timeout"])
         except TimeoutError as err:
             module.fail_json(msg=str(err), **result)
-    module.exit_json(ips=ingress_ips(service), service=service, **result)
+    module.exit_json(ips=[str(ip) for ip in ingress_ips(service)], service=service, **result)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
+from ansible_collections.baremetal.lb.plugins.module_utils import services
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import IP_ADDRESS_POOL
 from daemons.kube.kubeapi import KubeApi
 from lab import lifecycle
@@ -204,9 +205,8 @@ def service_manifest(
 
 
 def ingress_ips(service: dict[str, Any]) -> list[str]:
-    """The IPs in a Service's status.loadBalancer.ingress."""
-    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    return [entry["ip"] for entry in ingress if entry.get("ip")]
+    """The IPs a Service holds (read by :func:`services.ingress_ips`), as text, for comparisons."""
+    return [str(ip) for ip in services.ingress_ips(service)]
 
 
 def dump(obj: Any) -> str:

@@ -36,3 +36,11 @@ def test_held_ips_skip_hostnames_and_garbage():
         ipaddress.ip_address("192.0.2.70"),
         ipaddress.ip_address("2001:db8:1::1:5"),
     )
+
+
+def test_allocated_from_reads_the_deprecated_annotation_when_the_new_one_is_absent():
+    service = _service()
+    service["metadata"]["annotations"] = {"metallb.universe.tf/ip-allocated-from-pool": "old"}
+    assert ServiceView.of(service).allocated_from == "old"
+    service["metadata"]["annotations"]["metallb.io/ip-allocated-from-pool"] = ""
+    assert ServiceView.of(service).allocated_from == ""

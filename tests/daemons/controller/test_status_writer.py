@@ -32,3 +32,10 @@ def test_clearing_removes_both_annotations():
         "metallb.universe.tf/ip-allocated-from-pool": None,
     }
     assert patch["status"] == {"loadBalancer": {"ingress": []}}
+
+
+def test_entries_the_controller_did_not_write_are_replaced():
+    service = _service(["192.0.2.70"], {"metallb.io/ip-allocated-from-pool": "p"})
+    service["status"]["loadBalancer"]["ingress"].append({"hostname": "lb.example.com"})
+    patch = Desired(("192.0.2.70",), "p").patch_for(service)
+    assert patch["status"] == {"loadBalancer": {"ingress": [{"ip": "192.0.2.70"}]}}

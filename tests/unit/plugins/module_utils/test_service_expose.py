@@ -4,7 +4,6 @@ from ansible_collections.baremetal.lb.plugins.module_utils.service_expose import
     ExposeError,
     ExposeRequest,
     check_ips,
-    ingress_ips,
     manifest,
     parse_ports,
     selector_of,
@@ -72,9 +71,3 @@ def test_selector_comes_from_match_labels_only():
     assert selector_of({"spec": {"selector": {"matchLabels": {"app": "web"}}}}) == {"app": "web"}
     with pytest.raises(ExposeError, match="matchExpressions"):
         selector_of({"spec": {"selector": {"matchExpressions": [{"key": "a", "operator": "Exists"}]}}})
-
-
-def test_ingress_ips():
-    status = {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.64"}, {"hostname": "x"}]}}}
-    assert ingress_ips(status) == ["192.0.2.64"]
-    assert ingress_ips({}) == []

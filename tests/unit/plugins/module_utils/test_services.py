@@ -6,7 +6,10 @@ from ansible_collections.baremetal.lb.plugins.module_utils.addresses import IPFa
 from ansible_collections.baremetal.lb.plugins.module_utils.services import (
     FamilyPolicy,
     ServiceRequestError,
+    allocated_pool,
+    annotation,
     annotation_value,
+    ingress_ips,
     requested_ips,
     service_from_manifest,
 )
@@ -23,6 +26,53 @@ from ansible_collections.baremetal.lb.plugins.module_utils.services import (
 )
 def test_new_annotation_wins(annotations, expected):
     assert annotation_value(annotations, "address-pool") == expected
+
+
+def test_annotation_names():
+    assert annotation("address-pool") == "metallb.io/address-pool"
+    assert annotation("allow-shared-ip", deprecated=True) == "metallb.universe.tf/allow-shared-ip"
+
+
+@pytest.mark.parametrize(
+    ("annotations", "expected"),
+    [
+        ({}, ""),
+        ({"metallb.io/ip-allocated-from-pool": "lan"}, "lan"),
+        ({"metallb.universe.tf/ip-allocated-from-pool": "old"}, "old"),
+        (
+            {"metallb.io/ip-allocated-from-pool": "lan", "metallb.universe.tf/ip-allocated-from-pool": "old"},
+            "lan",
+        ),
+        ({"metallb.io/ip-allocated-from-pool": "", "metallb.universe.tf/ip-allocated-from-pool": "old"}, ""),
+        ({"metallb.io/address-pool": "asked"}, ""),  # the pool asked for is not the pool allocated from
+    ],
+)
+def test_allocated_pool_reads_both_forms_and_the_new_one_wins_even_empty(annotations, expected):
+    assert allocated_pool({"metadata": {"annotations": annotations}}) == expected
+
+
+@pytest.mark.parametrize(
+    ("ingress", "expected"),
+    [
+        (None, ()),
+        ([], ()),
+        ([{"ip": "192.0.2.10"}], ("192.0.2.10",)),
+        ([{"ip": "2001:db8::a"}, {"ip": "192.0.2.10"}], ("2001:db8::a", "192.0.2.10")),  # order kept
+        ([{"hostname": "lb.example.com"}], ()),
+        ([{"hostname": "lb.example.com"}, {"ip": "198.51.100.7"}], ("198.51.100.7",)),
+        ([{"ip": "192.0.2.300"}, {"ip": "not-an-ip"}, {"ip": ""}, {"ip": "203.0.113.1"}], ("203.0.113.1",)),
+        ([{"ip": " 192.0.2.10 "}], ("192.0.2.10",)),
+        ([{"ip": "2001:DB8:0::1"}], ("2001:db8::1",)),  # parsed, so compared canonically
+    ],
+)
+def test_ingress_ips_are_the_addresses_held_in_order(ingress, expected):
+    status = {} if ingress is None else {"loadBalancer": {"ingress": ingress}}
+    assert ingress_ips({"status": status}) == tuple(map(ipaddress.ip_address, expected))
+
+
+def test_ingress_ips_of_a_service_without_status():
+    assert ingress_ips({"metadata": {"name": "new"}}) == ()
+    assert ingress_ips({"status": {"loadBalancer": {}}}) == ()
 
 
 @pytest.mark.parametrize(
