@@ -13,13 +13,12 @@ before it :meth:`Allocator.allocate` s any new one, or it hands a held address t
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .addresses import IPAddress, IPFamily, family_of
 from .pool_state import FamilyUsage, PoolState
-from .pools import AddressPool, describe_overlap, pool_overlaps
+from .pools import AddressPool, PoolIndex, describe_overlap, pool_overlaps
 from .services import FamilyPolicy, Service
 from .sharing import SharingKey
 
@@ -85,7 +84,7 @@ class Allocator:
 
     def __init__(self, pools: Iterable[AddressPool] = ()) -> None:
         self._pools: dict[str, PoolState] = {}
-        self._index: dict[IPFamily, list[tuple[int, int, str]]] = {}
+        self._index = PoolIndex(())
         self._held: dict[str, _Held] = {}
         self.set_pools(pools)
 
@@ -100,15 +99,7 @@ class Allocator:
         _check_pools(pools)
         held, self._held = self._held, {}
         self._pools = {pool.name: PoolState(pool) for pool in pools}
-        self._index = {
-            family: sorted(
-                (entry.first, entry.last, pool.name)
-                for pool in pools
-                for entry in pool.ranges
-                if entry.family is family
-            )
-            for family in IPFamily
-        }
+        self._index = PoolIndex(pools)
         lost = []
         for key, entry in sorted(held.items()):
             pool, reason = self._pool_for(entry.allocation.ips, entry.service)
@@ -127,11 +118,7 @@ class Allocator:
 
     def pool_of(self, address: IPAddress) -> str | None:
         """Return the name of the pool whose addresses include ``address``, or None."""
-        index = self._index.get(family_of(address), [])
-        position = bisect_right(index, (int(address), 1 << 128)) - 1
-        if position >= 0 and index[position][0] <= int(address) <= index[position][1]:
-            return index[position][2]
-        return None
+        return self._index.pool_of(address)
 
     def usage(self) -> dict[str, PoolUsage]:
         """Return capacity and use of every pool, by pool name."""

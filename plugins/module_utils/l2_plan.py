@@ -19,6 +19,7 @@ from .addresses import IPAddress, parse_address
 from .config_model import Config, L2Advertisement
 from .label_selectors import matches_any
 from .ownership import Endpoint, NodeFacts, announcing_node, eligible_nodes, ownership_key
+from .pools import PoolIndex
 
 
 @dataclass(frozen=True)
@@ -106,14 +107,6 @@ def by_interface(announced: Mapping[IPAddress, Sequence[IPClaim]]) -> dict[str, 
     return result
 
 
-def pool_of(ip: IPAddress, config: Config) -> str:
-    """The name of the pool holding ``ip``, or an empty string."""
-    for pool in config.pools:
-        if any(ip in entry for entry in pool.ranges):
-            return pool.name
-    return ""
-
-
 def parse_ips(texts: Iterable[str]) -> tuple[IPAddress, ...]:
     """The valid IPs among ``texts``, in order; anything else is skipped."""
     ips = []
@@ -126,7 +119,7 @@ def parse_ips(texts: Iterable[str]) -> tuple[IPAddress, ...]:
 
 
 def _advertisements_for(ip: IPAddress, service: L2Service, config: Config) -> list[L2Advertisement]:
-    pool = service.pool if _pool_holds(service.pool, ip, config) else pool_of(ip, config)
+    pool = service.pool if _pool_holds(service.pool, ip, config) else PoolIndex(config.pools).pool_of(ip)
     if not pool:
         return []
     return [

@@ -10,6 +10,7 @@ their order; the allocator searches in rank space so skipped addresses never cos
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -123,6 +124,31 @@ class AddressPool:
     def capacity(self, family: IPFamily) -> int:
         """Return how many addresses of ``family`` the pool can hand out."""
         return sum(high - low + 1 for low, high in self.rank_windows(family))
+
+
+class PoolIndex:
+    """Which pool holds an address: the pools' ranges sorted per family, searched by bisection.
+
+    Meant for pools that do not overlap (validation refuses overlapping pools): with overlaps,
+    an address in more than one range may be found in none.
+    """
+
+    def __init__(self, pools: Iterable[AddressPool]) -> None:
+        ranges = [(entry, pool.name) for pool in pools for entry in pool.ranges]
+        self._index = {
+            family: sorted(
+                (entry.first, entry.last, name) for entry, name in ranges if entry.family is family
+            )
+            for family in IPFamily
+        }
+
+    def pool_of(self, address: IPAddress) -> str | None:
+        """Return the name of the pool whose ranges include ``address``, or None."""
+        index = self._index[family_of(address)]
+        position = bisect_right(index, (int(address), 1 << 128)) - 1
+        if position >= 0 and index[position][0] <= int(address) <= index[position][1]:
+            return index[position][2]
+        return None
 
 
 def _usable_window(entry: AddressRange) -> tuple[int, int] | None:

@@ -8,6 +8,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.addresses import IPFa
 from ansible_collections.baremetal.lb.plugins.module_utils.label_selectors import parse_label_selector
 from ansible_collections.baremetal.lb.plugins.module_utils.pools import (
     AddressPool,
+    PoolIndex,
     ServiceAllocation,
     describe_overlap,
     pool_overlaps,
@@ -105,3 +106,35 @@ def test_service_allocation_matching(allocation, namespace, ns_labels, labels, e
 def test_priority_order_puts_none_last():
     allocations = [ServiceAllocation(priority=p) for p in (0, 5, 1)]
     assert [a.priority for a in sorted(allocations, key=lambda a: a.order)] == [1, 5, 0]
+
+
+INDEXED = [
+    AddressPool.from_strings("lan", ["192.0.2.0/28", "192.0.2.64-192.0.2.70", "2001:db8:1::/64"]),
+    AddressPool.from_strings("edge", ["198.51.100.0/24", "192.0.2.32/28"]),
+    AddressPool.from_strings("empty", []),
+]
+
+
+@pytest.mark.parametrize(
+    ("address", "pool"),
+    [
+        ("192.0.2.0", "lan"),
+        ("192.0.2.15", "lan"),
+        ("192.0.2.16", None),  # between ranges
+        ("192.0.2.32", "edge"),  # a range of another pool, between two of lan's
+        ("192.0.2.64", "lan"),
+        ("192.0.2.70", "lan"),
+        ("192.0.2.71", None),
+        ("198.51.100.255", "edge"),
+        ("203.0.113.1", None),
+        ("2001:db8:1::ffff", "lan"),
+        ("2001:db8:2::", None),
+        ("::ffff:192.0.2.1", None),  # an IPv6 address is never in an IPv4 range
+    ],
+)
+def test_pool_index_finds_the_pool_holding_an_address(address, pool):
+    assert PoolIndex(INDEXED).pool_of(ipaddress.ip_address(address)) == pool
+
+
+def test_an_empty_index_holds_nothing():
+    assert PoolIndex([]).pool_of(ipaddress.ip_address("192.0.2.1")) is None
