@@ -55,9 +55,18 @@ def parse_config(resources: ClusterResources, strict: bool = False) -> Config:
     return config
 
 
+def parse_for_report(resources: ClusterResources) -> tuple[Config, list[ConfigError]]:
+    """Return every object as far as it parses, and every error; for reports, never to run on.
+
+    Objects with errors are kept with the parts that parse (a pool with its entries that parse,
+    an advertisement with the pools that exist), so a report can still show them.
+    """
+    return _Parser(resources, strict=False, keep_invalid=True).parse()
+
+
 class _Parser:
-    def __init__(self, resources: ClusterResources, strict: bool) -> None:
-        self.resources, self.strict = resources, strict
+    def __init__(self, resources: ClusterResources, strict: bool, keep_invalid: bool = False) -> None:
+        self.resources, self.strict, self.keep_invalid = resources, strict, keep_invalid
         self.errors: list[ConfigError] = []
         self.pool_entries: dict[str, list[tuple[int, AddressRange]]] = {}
         self.pool_labels: dict[str, Mapping[str, str]] = {}
@@ -93,7 +102,7 @@ class _Parser:
             seen.add(reader.name)
             before = len(self.errors)
             item = build(reader)
-            if len(self.errors) == before:
+            if len(self.errors) == before or self.keep_invalid:
                 built.append(item)
         return built
 

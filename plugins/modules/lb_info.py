@@ -19,7 +19,11 @@ description:
     C(metallb.io/ip-allocated-from-pool), else the pool holding the address), and, for each
     address, the node that announces it in layer 2 and on which interfaces, from the speakers'
     C(ServiceL2Status) objects.
-  - Reports the errors of the namespace's metallb.io configuration, if any.
+  - Reads the namespace's metallb.io configuration with the same parser the controller and the
+    speakers use, and reports its errors, if any, each naming the object, the field and the fix.
+    While the configuration has errors the daemons keep running on their last valid one; the report
+    then still shows every object as far as it parses (a pool with its address entries that parse,
+    an advertisement with the pools that exist).
   - Changes nothing.
 options:
   namespace:
@@ -156,7 +160,9 @@ services:
           layer2: [{node: node2, interfaces: [eth0]}]
           bgp: null
 config_errors:
-  description: Errors in the namespace's metallb.io configuration; empty when it is valid.
+  description:
+    - Errors in the namespace's metallb.io configuration, each naming the object (kind and name), the
+      field, the problem and the fix; empty when it is valid.
   returned: always
   type: list
   elements: str

@@ -1,3 +1,5 @@
+import pytest
+
 from ansible_collections.baremetal.lb.plugins.module_utils.lb_report import build_report
 
 
@@ -134,6 +136,54 @@ def test_addresses_outside_every_pool_and_hostnames():
     assert all(pool["ipv4"]["in_use"] == 0 for pool in report["pools"])
 
 
+def test_pools_are_read_as_the_daemons_read_them():
+    config = [
+        obj("IPAddressPool", "lan", {"addresses": ["192.0.2.0/28"], "autoAssign": False}, {"zone": "a"}),
+        obj("L2Advertisement", "by-label", {"ipAddressPoolSelectors": [{"matchLabels": {"zone": "a"}}]}),
+        obj("BGPAdvertisement", "every-pool", {}),
+    ]
+    (pool,) = build_report(config, [])["pools"]
+    assert pool["auto_assign"] is False
+    assert pool["protocols"] == ["bgp", "layer2"]
+
+
+@pytest.mark.parametrize(
+    ("config", "pools", "errors"),
+    [
+        pytest.param(
+            [
+                obj("IPAddressPool", "lan", {"addresses": ["192.0.2.0/28"]}),
+                obj("IPAddressPool", "copy", {"addresses": ["192.0.2.8/29"]}),
+            ],
+            {"lan": 16, "copy": 8},
+            ["IPAddressPool 'copy', spec.addresses[0]: overlaps IPAddressPool 'lan'"],
+            id="overlapping pools are both shown",
+        ),
+        pytest.param(
+            [
+                obj("IPAddressPool", "lan", {"addresses": ["192.0.2.0/28"]}),
+                obj("BGPPeer", "router", {"myASN": 64500, "peerAddress": "192.0.2.254"}),
+            ],
+            {"lan": 16},
+            ["BGPPeer 'router', spec.peerASN: exactly one of peerASN and dynamicASN must be set"],
+            id="a broken peer hides no pool",
+        ),
+        pytest.param(
+            [obj("IPAddressPool", "lan", {"addresses": []})],
+            {"lan": 0},
+            ["IPAddressPool 'lan', spec.addresses: is missing or empty; list at least one CIDR or range"],
+            id="a pool without addresses is shown empty",
+        ),
+    ],
+)
+def test_an_invalid_configuration_is_reported_as_far_as_it_parses(config, pools, errors):
+    report = build_report(config, [])
+    assert {pool["name"]: pool["ipv4"]["total"] for pool in report["pools"]} == pools
+    assert len(report["config_errors"]) == len(errors)
+    for line, start in zip(report["config_errors"], errors, strict=True):
+        assert line.startswith(start)
+
+
 def test_a_broken_configuration_is_reported_and_good_entries_still_counted():
     config = [
         obj("IPAddressPool", "lan", {"addresses": ["192.0.2.0/28", "not-an-address"]}),
@@ -141,5 +191,12 @@ def test_a_broken_configuration_is_reported_and_good_entries_still_counted():
     ]
     report = build_report(config, [service("a", "b", "192.0.2.1")])
     assert report["pools"][0]["ipv4"] == {"total": 16, "in_use": 1, "free": 15}
-    assert len(report["config_errors"]) == 2
-    assert report["config_errors"][0].startswith("IPAddressPool 'lan', spec.addresses[1]")
+    assert report["pools"][0]["addresses"] == ["192.0.2.0/28"]
+    assert report["pools"][0]["protocols"] == []  # the advertisement names no pool that exists
+    first, second = report["config_errors"]
+    assert first.startswith("IPAddressPool 'lan', spec.addresses[1]: ")
+    assert first.endswith("; fix or remove the entry")
+    assert second == (
+        "L2Advertisement 'l2', spec.ipAddressPools[0]: IPAddressPool 'missing' does not exist; "
+        "create that pool or fix the name"
+    )
