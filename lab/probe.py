@@ -9,8 +9,11 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from kubernetes import client
+
+from ansible_collections.baremetal.lb.plugins.module_utils.services import ingress_ips
 
 from .state import LabState
 
@@ -45,19 +48,18 @@ def who_answers(state: LabState, ip: str) -> tuple[str | None, str | None]:
 def probe_all(state: LabState, api: client.ApiClient) -> list[Answer]:
     """Probe every IP of every LoadBalancer Service in the cluster."""
     answers = []
-    for svc in client.CoreV1Api(api).list_service_for_all_namespaces().items:
-        if not svc.spec or svc.spec.type != "LoadBalancer" or not svc.metadata:
+    for item in client.CoreV1Api(api).list_service_for_all_namespaces().items:
+        svc: dict[str, Any] = api.sanitize_for_serialization(item)  # type: ignore[no-untyped-call]
+        meta = svc.get("metadata") or {}
+        if (svc.get("spec") or {}).get("type") != "LoadBalancer":
             continue
-        ingress = (
-            svc.status.load_balancer.ingress if svc.status and svc.status.load_balancer else None
-        ) or []
-        name = f"{svc.metadata.namespace}/{svc.metadata.name}"
-        if not ingress:
+        name = f"{meta.get('namespace')}/{meta.get('name')}"
+        ips = ingress_ips(svc)
+        if not ips:
             answers.append(Answer(name, "(pending)", None, None))
-        for entry in ingress:
-            if entry.ip:
-                mac, host = who_answers(state, entry.ip)
-                answers.append(Answer(name, entry.ip, mac, host))
+        for ip in ips:
+            mac, host = who_answers(state, str(ip))
+            answers.append(Answer(name, str(ip), mac, host))
     return answers
 
 
