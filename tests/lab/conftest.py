@@ -18,6 +18,11 @@ import pytest
 import yaml
 from kubernetes import client
 
+from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import (
+    GROUP,
+    IP_ADDRESS_POOL,
+    L2_ADVERTISEMENT,
+)
 from lab import build, lifecycle, process
 from lab.state import LabState
 
@@ -114,15 +119,15 @@ def lab_config_removed_afterwards(kube: client.ApiClient) -> Iterator[None]:
                 svc.get("namespace", "default"),
             )
         )
-    for plural, key in (("l2advertisements", "config_l2_advertisements"), ("ipaddresspools", "config_pools")):
+    for kind, key in ((L2_ADVERTISEMENT, "config_l2_advertisements"), (IP_ADDRESS_POOL, "config_pools")):
         for obj in LAB_VARS.get(key, []):
             delete_if_present(
                 partial(
                     custom.delete_namespaced_custom_object,
-                    "metallb.io",
-                    "v1beta1",
+                    GROUP,
+                    kind.version,
                     CONFIG_NAMESPACE,
-                    plural,
+                    kind.plural,
                     obj["name"],
                 )
             )

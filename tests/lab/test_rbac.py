@@ -17,7 +17,12 @@ import pytest
 import yaml
 from kubernetes import client
 
-from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import CONFIG_KINDS
+from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import (
+    CONFIG_KINDS,
+    GROUP,
+    IP_ADDRESS_POOL,
+    SERVICE_L2_STATUS,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 RBAC_DIR = REPO / "roles" / "install" / "files" / "rbac"
@@ -257,9 +262,14 @@ def test_speaker_token_writes_its_l2_status_and_nothing_else(rbac, kube, kubectl
     speaker = _as(kube, kubectl, "speaker")
     crs = client.CustomObjectsApi(speaker)
     name = f"l2-test-{uuid.uuid4().hex[:8]}"
-    args = ("metallb.io", "v1beta1", NS, "servicel2statuses")
+    args = (GROUP, SERVICE_L2_STATUS.version, NS, SERVICE_L2_STATUS.plural)
     crs.create_namespaced_custom_object(
-        *args, {"apiVersion": "metallb.io/v1beta1", "kind": "ServiceL2Status", "metadata": {"name": name}}
+        *args,
+        {
+            "apiVersion": SERVICE_L2_STATUS.api_version,
+            "kind": SERVICE_L2_STATUS.kind,
+            "metadata": {"name": name},
+        },
     )
     try:
         status = {
@@ -276,14 +286,16 @@ def test_speaker_token_writes_its_l2_status_and_nothing_else(rbac, kube, kubectl
     core = client.CoreV1Api(speaker)
     assert len(core.list_node().items) >= 1
     pool = {
-        "apiVersion": "metallb.io/v1beta1",
-        "kind": "IPAddressPool",
+        "apiVersion": IP_ADDRESS_POOL.api_version,
+        "kind": IP_ADDRESS_POOL.kind,
         "metadata": {"name": "nope"},
         "spec": {"addresses": ["192.0.2.0/28"]},
     }
     assert (
         _status(
-            lambda: crs.create_namespaced_custom_object("metallb.io", "v1beta1", NS, "ipaddresspools", pool)
+            lambda: crs.create_namespaced_custom_object(
+                GROUP, IP_ADDRESS_POOL.version, NS, IP_ADDRESS_POOL.plural, pool
+            )
         )
         == 403
     )
