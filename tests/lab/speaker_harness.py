@@ -7,7 +7,10 @@ recorded and every speaker is stopped in the fixture's finalizer, also when a te
 
 Run as a script inside the client namespace, this module is the ARP prober:
 ``python tests/lab/speaker_harness.py probe IFACE VIP SECONDS [INTERVAL]`` sends an ARP request
-every INTERVAL seconds and prints one JSON line per reply: ``{"t": wall time, "mac": ...}``.
+every INTERVAL seconds and prints one JSON line per reply:
+``{"t": wall time, "m": monotonic time, "mac": ...}``. ``m`` is CLOCK_MONOTONIC, which the
+prober shares with every process of the machine (network namespaces do not change clocks), so a
+caller measures durations against its own ``time.monotonic()``; ``t`` is for logs.
 """
 
 from __future__ import annotations
@@ -373,7 +376,8 @@ def _probe_main(iface: str, vip: str, seconds: float, interval: float) -> None:
             except ValueError:
                 continue
             if packet.op == arp.OP_REPLY and packet.sender_ip == target and not packet.is_gratuitous:
-                print(json.dumps({"t": time.time(), "mac": mac_to_str(packet.sender_mac)}), flush=True)
+                reply = {"t": time.time(), "m": time.monotonic(), "mac": mac_to_str(packet.sender_mac)}
+                print(json.dumps(reply), flush=True)
 
 
 def _ipv4_of(iface: str) -> str:
