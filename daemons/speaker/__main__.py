@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from .app import Options, run
+from .app import run
+from .options import Options
 
 
 def _parse(argv: list[str] | None = None) -> Options:

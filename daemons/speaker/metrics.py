@@ -64,9 +64,9 @@ class SpeakerMetrics:
         """Publish the engine's latest per-IP counters."""
         self._counters.set(totals)
 
-    def set_announced(self, node: str, service: str, ip: str, announced: bool) -> None:
-        """Mark ``ip`` of ``service`` as announced (or no longer) from ``node``."""
-        labels = (ip, node, "layer2", service)
+    def set_announced(self, node: str, protocol: str, service: str, ip: str, announced: bool) -> None:
+        """Mark ``ip`` of ``service`` as announced (or no longer) from ``node`` by ``protocol``."""
+        labels = (ip, node, protocol, service)
         if announced:
             self.announced.labels(*labels).set(1)
         else:

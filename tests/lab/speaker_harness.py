@@ -36,8 +36,8 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # run as a script by the prober
     sys.path.insert(0, str(REPO))
 
-from ansible_collections.baremetal.lb.plugins.module_utils.layer2 import arp  # noqa: E402
-from ansible_collections.baremetal.lb.plugins.module_utils.layer2.ethernet import ETH_P_ARP, mac_to_str  # noqa: E402
+from ansible_collections.baremetal.lb.daemons.speaker.layer2 import arp  # noqa: E402
+from ansible_collections.baremetal.lb.daemons.speaker.layer2.ethernet import ETH_P_ARP, mac_to_str  # noqa: E402
 from ansible_collections.baremetal.lb.plugins.module_utils.ownership import rank  # noqa: E402
 from lab import lifecycle  # noqa: E402
 from lab.daemons import service_account_kubeconfig  # noqa: E402
@@ -97,7 +97,7 @@ class Speaker:
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 [
-                    "ip", "netns", "exec", self.netns, sys.executable, "-m", "daemons.speaker",
+                    "ip", "netns", "exec", self.netns, sys.executable, "-m", "ansible_collections.baremetal.lb.daemons.speaker",
                     f"--node-name={self.node}", f"--kubeconfig={self.kubeconfig}",
                     "--bind-address=127.0.0.1", *self.args,
                 ],

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from ansible_collections.baremetal.lb.plugins.module_utils.membership.wire import Kind, Message, encode
+from ansible_collections.baremetal.lb.daemons.speaker.membership.wire import Kind, Message, encode
 from tests.lab import controller_harness, speaker_harness
 from tests.lab.controller_harness import service_manifest, unique, wait_for
 from tests.lab.speaker_harness import POOL4, Probe, answering_nodes, handover, predicted_owner

@@ -8,7 +8,7 @@ import signal
 import time
 from typing import Any
 
-from ansible_collections.baremetal.lb.plugins.module_utils.membership.wire import Kind, Message, encode
+from ansible_collections.baremetal.lb.daemons.speaker.membership.wire import Kind, Message, encode
 from tests.netns.conftest import HOST_IF, Agent, Host, Lan, wait_for
 
 PORT = 7947
