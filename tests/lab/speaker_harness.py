@@ -44,6 +44,7 @@ from lab.daemons import service_account_kubeconfig  # noqa: E402
 from lab.state import LabState  # noqa: E402
 from tests.lab.controller_harness import wait_for  # noqa: E402
 
+SPEAKER_MODULE = "ansible_collections.baremetal.lb.daemons.speaker"
 RBAC = REPO / "roles/install/files/rbac/speaker.yaml"
 NAMESPACE = "metallb-system"
 SECRET = "memberlist"
@@ -97,7 +98,7 @@ class Speaker:
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 [
-                    "ip", "netns", "exec", self.netns, sys.executable, "-m", "ansible_collections.baremetal.lb.daemons.speaker",
+                    "ip", "netns", "exec", self.netns, sys.executable, "-m", SPEAKER_MODULE,
                     f"--node-name={self.node}", f"--kubeconfig={self.kubeconfig}",
                     "--bind-address=127.0.0.1", *self.args,
                 ],
