@@ -22,6 +22,7 @@ from ..reporter import Reporter
 from .engine_client import EngineProcess
 from .engine_messages import StartOrder
 from .interfaces import interface_of, suitable_interfaces
+from .metrics import Layer2Metrics
 from .status import L2StatusWriter
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class Layer2Handler:
             statuses=self._statuses,
             metrics=context.metrics,
         )
+        self._metrics = Layer2Metrics(context.metrics.registry)
         self._engine = EngineProcess(self._report, lambda status: context.failed("the engine", status))
 
     def start(self) -> str | None:
@@ -90,12 +92,11 @@ class Layer2Handler:
         self._statuses.delete_all()
 
     def _report(self, message: Mapping[str, Any]) -> None:
-        metrics = self._context.metrics
         if "counters" in message:
-            metrics.set_layer2_totals(message["counters"])
+            self._metrics.set_totals(message["counters"])
         if "announcing" in message:
             members = list(message.get("members") or ())
-            metrics.members.set(len(members))
+            self._metrics.set_members(len(members))
             announced = {
                 (service, ip): entry["interfaces"]
                 for ip, entry in message["announcing"].items()
