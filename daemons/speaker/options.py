@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .membership.service import DEAD_AFTER, INTERVAL
+
 
 @dataclass(frozen=True)
 class Options:
@@ -22,5 +24,5 @@ class Options:
     ml_bind_port: int = 7946
     ml_secret_name: str = "memberlist"
     ml_secret_key_path: str = ""
-    ml_interval: float = 0.1
-    ml_dead_after: float = 0.3
+    ml_interval: float = INTERVAL
+    ml_dead_after: float = DEAD_AFTER
