@@ -42,7 +42,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.ownership import rank
 from lab import lifecycle  # noqa: E402
 from lab.daemons import service_account_kubeconfig  # noqa: E402
 from lab.state import LabState  # noqa: E402
-from tests.lab.controller_harness import wait_for  # noqa: E402
+from tests.lab.controller_harness import service_manifest, unique, wait_for  # noqa: E402
 
 SPEAKER_MODULE = "ansible_collections.baremetal.lb.daemons.speaker"
 RBAC = REPO / "roles/install/files/rbac/speaker.yaml"
@@ -282,6 +282,31 @@ class L2Config:
         for namespace, name in self._deployments:
             with contextlib.suppress(Exception):
                 self.api.request("DELETE", f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+
+
+def announced_web(
+    lab: LabState,
+    cluster: Any,
+    l2: L2Config,
+    start_controller: Callable[[], Any],
+    speakers: Speakers,
+    namespace: str,
+) -> tuple[list[str], str]:
+    """Service ``web`` (one pod) with an IPv4 VIP from an on-link pool, announced by every node.
+
+    Starts the controller and the speakers; returns (ingress IPs, owner) once the predicted
+    owner, and only it, answers ARP for the VIP.
+    """
+    pool = cluster.create_pool(unique("l2"), [POOL4])
+    l2.advertise(unique("l2"), ipAddressPools=[pool])
+    start_controller()
+    speakers.start()
+    l2.deploy(namespace, "web")
+    cluster.create_service(namespace, service_manifest("web"))
+    ips: list[str] = cluster.wait_ips(namespace, "web")
+    owner = predicted_owner(ips, set(lab.nodes))
+    wait_for("the owner to answer", lambda: answering_nodes(lab, ips[0]) == [owner], timeout=10)
+    return ips, owner
 
 
 def predicted_owner(ips: list[str], candidates: set[str]) -> str:
