@@ -44,7 +44,6 @@ from lab.daemons import service_account_kubeconfig  # noqa: E402
 from lab.state import LabState  # noqa: E402
 from tests.lab.controller_harness import service_manifest, unique, wait_for  # noqa: E402
 
-SPEAKER_MODULE = "ansible_collections.baremetal.lb.daemons.speaker"
 RBAC = REPO / "roles/install/files/rbac/speaker.yaml"
 NAMESPACE = "metallb-system"
 SECRET = "memberlist"
@@ -98,13 +97,13 @@ class Speaker:
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 [
-                    "ip", "netns", "exec", self.netns, sys.executable, "-m", SPEAKER_MODULE,
+                    "ip", "netns", "exec", self.netns,
+                    sys.executable, "-m", "ansible_collections.baremetal.lb.daemons.speaker",
                     f"--node-name={self.node}", f"--kubeconfig={self.kubeconfig}",
                     "--bind-address=127.0.0.1", *self.args,
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                cwd=REPO,
             )  # fmt: skip
         if wait_ready:
             wait_for(f"speaker on {self.node} to sync", self.synced, timeout=60)
