@@ -5,5 +5,5 @@ engine child process (:mod:`.engine`, through :mod:`.engine_client` and the JSON
 :mod:`.engine_messages`), which runs the membership and the responder that answers ARP and NDP
 for the addresses this node owns (:mod:`.responder`, with :mod:`.arp`, :mod:`.ndp`, kernel-side
 filters in :mod:`.bpf`). :mod:`.status` writes ServiceL2Status objects, :mod:`.metrics` the
-layer-2 counters. Nothing below the handler talks to Kubernetes.
+layer-2 counters. Only the handler and the status writer talk to Kubernetes; the engine does not.
 """
