@@ -193,13 +193,15 @@ def _die_with_parent() -> None:
 
 def main() -> int:
     """Read the start order, then serve until SIGTERM, SIGINT or the end of stdin."""
-    configure_logs("info")
+    configure_logs("info")  # until the start order gives the speaker's level
     _die_with_parent()
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     first = stdin.readline()
     if not first:
         return 0
-    engine = Engine(StartOrder.from_json(json.loads(first)["start"]), stdout)
+    order = StartOrder.from_json(json.loads(first)["start"])
+    configure_logs(order.log_level)
+    engine = Engine(order, stdout)
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
         engine.submit("stop", None)

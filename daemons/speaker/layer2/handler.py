@@ -130,6 +130,7 @@ class Layer2Handler:
             interval=options.ml_interval,
             dead_after=options.ml_dead_after,
             watch_links=(link,) if link else (),
+            log_level=options.log_level,
         )
 
     def _membership_key(self) -> bytes:
