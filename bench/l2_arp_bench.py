@@ -30,9 +30,9 @@ import sys
 import time
 from pathlib import Path
 
-from ansible_collections.baremetal.lb.plugins.module_utils.layer2 import arp
-from ansible_collections.baremetal.lb.plugins.module_utils.layer2.ethernet import ETH_P_ARP
-from ansible_collections.baremetal.lb.plugins.module_utils.layer2.responder import Responder
+from ansible_collections.baremetal.lb.daemons.speaker.layer2 import arp
+from ansible_collections.baremetal.lb.daemons.speaker.layer2.ethernet import ETH_P_ARP
+from ansible_collections.baremetal.lb.daemons.speaker.layer2.responder import Responder
 from lab import netns
 
 VIP = ipaddress.IPv4Address("198.51.100.10")

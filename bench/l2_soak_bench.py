@@ -46,8 +46,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ansible_collections.baremetal.lb.plugins.module_utils.layer2 import arp  # noqa: E402
-from ansible_collections.baremetal.lb.plugins.module_utils.layer2.ethernet import (  # noqa: E402
+from ansible_collections.baremetal.lb.daemons.speaker.layer2 import arp  # noqa: E402
+from ansible_collections.baremetal.lb.daemons.speaker.layer2.ethernet import (  # noqa: E402
     ETH_P_ARP,
     mac_to_str,
 )

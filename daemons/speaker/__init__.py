@@ -1,6 +1,8 @@
-"""baremetal.lb speaker: announces LoadBalancer IPs in layer 2 (ARP/NDP), as MetalLB's speaker does.
+"""baremetal.lb speaker: announces LoadBalancer IPs, as MetalLB's speaker does (layer 2 today).
 
-Two processes: the Kubernetes half (:mod:`.app`: watches, decisions that need the API,
-Events, ServiceL2Status, metrics) and the timing-critical half (:mod:`.engine`: membership
-heartbeats and the ARP/NDP responder), joined by a pipe of JSON lines (:mod:`.protocol`).
+The Kubernetes half (:mod:`.app`) watches the cluster and hands every registered protocol
+(:mod:`.registry`) the same situation through one small seam (:mod:`.handler`); each protocol
+plans with its pure planner from ``plugins/module_utils`` and feeds its own timing-critical
+process. Layer 2 (:mod:`.layer2`): the engine child process runs membership heartbeats
+(:mod:`.membership`) and the ARP/NDP responder, fed JSON lines. See README.md here.
 """

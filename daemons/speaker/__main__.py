@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from .app import Options, run
+from .app import run
+from .membership.service import DEAD_AFTER, INTERVAL
+from .options import Options
 
 
 def _parse(argv: list[str] | None = None) -> Options:
@@ -51,8 +53,13 @@ def _parse(argv: list[str] | None = None) -> Options:
         default=os.environ.get("METALLB_ML_SECRET_KEY_PATH", ""),
         help="read the membership key from this file instead of the Secret",
     )
-    add("--ml-interval", type=float, default=0.1, help="seconds between heartbeats")
-    add("--ml-dead-after", type=float, default=0.3, help="seconds of silence after which a speaker is dead")
+    add("--ml-interval", type=float, default=INTERVAL, help="seconds between heartbeats")
+    add(
+        "--ml-dead-after",
+        type=float,
+        default=DEAD_AFTER,
+        help="seconds of silence after which a speaker is dead",
+    )
     args = parser.parse_args(argv)
     if not args.node_name:
         parser.error("--node-name (or NODE_NAME) is required")

@@ -1,14 +1,17 @@
-"""Make the engine's decisions visible: logs, Events on Services, ServiceL2Status, metrics."""
+"""Make a protocol's announcements visible: logs, Events on Services, status objects, metrics.
+
+One reporter per protocol, created with the protocol's name (``layer2``, ``bgp``) and the word
+for where an IP is announced (``interfaces`` in layer 2, ``peers`` in BGP).
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from ..kube.events import NORMAL, EventRecorder
 from ..kube.kubeapi import JSON
-from .l2status import L2StatusWriter
 from .metrics import SpeakerMetrics
 
 ASSIGNED = "nodeAssigned"
@@ -16,56 +19,56 @@ UNASSIGNED = "nodeUnassigned"
 
 log = logging.getLogger(__name__)
 
-Announced = Mapping[str, Mapping[str, list[str]]]  # ip -> {"interfaces": [...], "services": [...]}
+Announcements = Mapping[tuple[str, str], Sequence[str]]  # (service key, ip) -> where, e.g. interfaces
+
+
+class StatusWriter(Protocol):
+    """Keeps a protocol's status objects of this node (e.g. ServiceL2Status) as wanted."""
+
+    def want(self, services: Mapping[str, Sequence[str]]) -> None:
+        """Ask for exactly these reports: ``{service key: where it is announced}``."""
 
 
 class Reporter:
-    """Turns each ``announcing`` report of the engine into what users and tools see."""
+    """Turns what a protocol announces now into logs, Events, status objects and metrics."""
 
     def __init__(
         self,
         node: str,
         *,
+        protocol: str,
+        where: str,
         service: Callable[[str], JSON | None],
         events: EventRecorder,
-        statuses: L2StatusWriter,
+        statuses: StatusWriter,
         metrics: SpeakerMetrics,
     ) -> None:
         self._node = node
+        self._protocol = protocol
+        self._where = where
         self._service = service
         self._events = events
         self._statuses = statuses
         self._metrics = metrics
-        self._announced: dict[tuple[str, str], tuple[str, ...]] = {}  # (service, ip) -> interfaces
+        self._announced: dict[tuple[str, str], tuple[str, ...]] = {}
 
-    def handle(self, message: Mapping[str, Any]) -> None:
-        """Act on one engine report (``announcing``/``members`` or ``counters``)."""
-        if "counters" in message:
-            self._metrics.set_layer2_totals(message["counters"])
-        if "announcing" in message:
-            self._metrics.members.set(len(message.get("members") or ()))
-            self._announcing(message["announcing"], message.get("members") or [])
-
-    def _announcing(self, announced: Announced, members: list[str]) -> None:
-        now = {
-            (service, ip): tuple(entry["interfaces"])
-            for ip, entry in announced.items()
-            for service in entry["services"]
-        }
-        for (service, ip), interfaces in sorted(now.items()):
-            if self._announced.get((service, ip)) != interfaces:
-                self._changed(service, ip, interfaces, members, started=True)
-        for (service, ip), interfaces in sorted(self._announced.items()):
+    def announcing(self, announced: Announcements, extra: Mapping[str, Any] | None = None) -> None:
+        """Report everything announced from this node now; ``extra`` goes into the log lines."""
+        now = {key: tuple(where) for key, where in announced.items()}
+        for (service, ip), where in sorted(now.items()):
+            if self._announced.get((service, ip)) != where:
+                self._changed(service, ip, where, extra or {}, started=True)
+        for (service, ip), where in sorted(self._announced.items()):
             if (service, ip) not in now:
-                self._changed(service, ip, interfaces, members, started=False)
+                self._changed(service, ip, where, extra or {}, started=False)
         self._announced = now
         wanted: dict[str, set[str]] = {}
-        for (service, _ip), interfaces in now.items():
-            wanted.setdefault(service, set()).update(interfaces)
-        self._statuses.want({service: sorted(ifaces) for service, ifaces in wanted.items()})
+        for (service, _ip), where in now.items():
+            wanted.setdefault(service, set()).update(where)
+        self._statuses.want({service: sorted(where) for service, where in wanted.items()})
 
     def _changed(
-        self, service: str, ip: str, interfaces: tuple[str, ...], members: list[str], started: bool
+        self, service: str, ip: str, where: tuple[str, ...], extra: Mapping[str, Any], started: bool
     ) -> None:
         verb = "announcing" if started else "stopped announcing"
         log.info(
@@ -74,23 +77,24 @@ class Reporter:
             ip,
             service,
             self._node,
-            ",".join(interfaces),
+            ",".join(where),
             extra={
+                **extra,
                 "service": service,
                 "ip": ip,
                 "node": self._node,
-                "interfaces": list(interfaces),
-                "members": members,
+                "protocol": self._protocol,
+                self._where: list(where),
             },
         )
-        self._metrics.set_announced(self._node, service, ip, started)
+        self._metrics.set_announced(self._node, self._protocol, service, ip, started)
         obj = self._service(service)
         if obj is None:  # deleted: nobody to tell
             return
-        where = f'node "{self._node}" with protocol "layer2"'
+        source = f'node "{self._node}" with protocol "{self._protocol}"'
         if started:
-            message = f"announcing from {where} (ip {ip}, interfaces {','.join(interfaces)})"
+            message = f"announcing from {source} (ip {ip}, {self._where} {','.join(where)})"
             self._events.record({**obj, "apiVersion": "v1", "kind": "Service"}, NORMAL, ASSIGNED, message)
         else:
-            message = f"stopped announcing from {where} (ip {ip})"
+            message = f"stopped announcing from {source} (ip {ip})"
             self._events.record({**obj, "apiVersion": "v1", "kind": "Service"}, NORMAL, UNASSIGNED, message)

@@ -39,13 +39,13 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # run as a script by the prober
     sys.path.insert(0, str(REPO))
 
-from ansible_collections.baremetal.lb.plugins.module_utils.layer2 import arp  # noqa: E402
-from ansible_collections.baremetal.lb.plugins.module_utils.layer2.ethernet import ETH_P_ARP, mac_to_str  # noqa: E402
+from ansible_collections.baremetal.lb.daemons.speaker.layer2 import arp  # noqa: E402
+from ansible_collections.baremetal.lb.daemons.speaker.layer2.ethernet import ETH_P_ARP, mac_to_str  # noqa: E402
 from ansible_collections.baremetal.lb.plugins.module_utils.ownership import rank  # noqa: E402
 from lab import lifecycle  # noqa: E402
 from lab.daemons import service_account_kubeconfig  # noqa: E402
 from lab.state import LabState  # noqa: E402
-from tests.lab.controller_harness import wait_for  # noqa: E402
+from tests.lab.controller_harness import service_manifest, unique, wait_for  # noqa: E402
 
 RBAC = REPO / "roles/install/files/rbac/speaker.yaml"
 NAMESPACE = "metallb-system"
@@ -100,13 +100,13 @@ class Speaker:
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 [
-                    "ip", "netns", "exec", self.netns, sys.executable, "-m", "daemons.speaker",
+                    "ip", "netns", "exec", self.netns,
+                    sys.executable, "-m", "ansible_collections.baremetal.lb.daemons.speaker",
                     f"--node-name={self.node}", f"--kubeconfig={self.kubeconfig}",
                     "--bind-address=127.0.0.1", *self.args,
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                cwd=REPO,
             )  # fmt: skip
         if wait_ready:
             wait_for(f"speaker on {self.node} to sync", self.synced, timeout=60)
@@ -284,6 +284,31 @@ class L2Config:
         for namespace, name in self._deployments:
             with contextlib.suppress(Exception):
                 self.api.request("DELETE", f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+
+
+def announced_web(
+    lab: LabState,
+    cluster: Any,
+    l2: L2Config,
+    start_controller: Callable[[], Any],
+    speakers: Speakers,
+    namespace: str,
+) -> tuple[list[str], str]:
+    """Service ``web`` (one pod) with an IPv4 VIP from an on-link pool, announced by every node.
+
+    Starts the controller and the speakers; returns (ingress IPs, owner) once the predicted
+    owner, and only it, answers ARP for the VIP.
+    """
+    pool = cluster.create_pool(unique("l2"), [POOL4])
+    l2.advertise(unique("l2"), ipAddressPools=[pool])
+    start_controller()
+    speakers.start()
+    l2.deploy(namespace, "web")
+    cluster.create_service(namespace, service_manifest("web"))
+    ips: list[str] = cluster.wait_ips(namespace, "web")
+    owner = predicted_owner(ips, set(lab.nodes))
+    wait_for("the owner to answer", lambda: answering_nodes(lab, ips[0]) == [owner], timeout=10)
+    return ips, owner
 
 
 def predicted_owner(ips: list[str], candidates: set[str]) -> str:

@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from ansible_collections.baremetal.lb.plugins.module_utils.membership.wire import Kind, Message, encode
+from ansible_collections.baremetal.lb.daemons.speaker.membership.wire import Kind, Message, encode
 from tests.lab import controller_harness, speaker_harness
-from tests.lab.controller_harness import service_manifest, unique, wait_for
-from tests.lab.speaker_harness import POOL4, Probe, answering_nodes, handover, predicted_owner
+from tests.lab.controller_harness import wait_for
+from tests.lab.speaker_harness import Probe, announced_web, answering_nodes, handover, predicted_owner
 
 controller_config = controller_harness.controller_config
 cluster = controller_harness.cluster
@@ -30,17 +30,8 @@ PLANNED_LIMIT = 0.3
 @pytest.fixture()
 def vip(lab, cluster, l2, start_controller, speakers, namespace):
     """A Service's IPv4 VIP answered by its predicted owner; returns (vip, owner, next owner)."""
-    pool = cluster.create_pool(unique("l2"), [POOL4])
-    l2.advertise(unique("l2"), ipAddressPools=[pool])
-    start_controller()
-    speakers.start()
-    l2.deploy(namespace, "web")
-    cluster.create_service(namespace, service_manifest("web"))
-    ips = cluster.wait_ips(namespace, "web")
-    owner = predicted_owner(ips, set(lab.nodes))
-    following = predicted_owner(ips, set(lab.nodes) - {owner})
-    wait_for("the owner to answer", lambda: answering_nodes(lab, ips[0]) == [owner], timeout=10)
-    return ips[0], owner, following
+    ips, owner = announced_web(lab, cluster, l2, start_controller, speakers, namespace)
+    return ips[0], owner, predicted_owner(ips, set(lab.nodes) - {owner})
 
 
 def _outage(lab, address, owner, act, seconds=3.0):

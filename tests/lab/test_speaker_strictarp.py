@@ -12,8 +12,7 @@ from __future__ import annotations
 import contextlib
 
 from tests.lab import controller_harness, speaker_harness
-from tests.lab.controller_harness import service_manifest, unique, wait_for
-from tests.lab.speaker_harness import POOL4, answering_nodes, predicted_owner
+from tests.lab.speaker_harness import announced_web, answering_nodes
 
 controller_config = controller_harness.controller_config
 cluster = controller_harness.cluster
@@ -34,15 +33,7 @@ def _sysctls(lab, node, ignore, announce):
 def test_strict_arp_leaves_only_the_speakers_owner_answering(
     lab, cluster, l2, start_controller, speakers, namespace
 ):
-    pool = cluster.create_pool(unique("l2"), [POOL4])
-    l2.advertise(unique("l2"), ipAddressPools=[pool])
-    start_controller()
-    speakers.start()
-    l2.deploy(namespace, "web")
-    cluster.create_service(namespace, service_manifest("web"))
-    ips = cluster.wait_ips(namespace, "web")
-    owner = predicted_owner(ips, set(lab.nodes))
-    wait_for("the owner to answer", lambda: answering_nodes(lab, ips[0]) == [owner], timeout=10)
+    ips, owner = announced_web(lab, cluster, l2, start_controller, speakers, namespace)
     try:
         for node in lab.nodes:
             lab.exec(node, ["ip", "link", "add", IPVS, "type", "bridge"])

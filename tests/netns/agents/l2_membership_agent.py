@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 
-from ansible_collections.baremetal.lb.plugins.module_utils.membership.service import Membership
+from ansible_collections.baremetal.lb.daemons.speaker.membership.service import Membership
 
 _OUT = threading.Lock()
 

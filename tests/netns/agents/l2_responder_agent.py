@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 
-from ansible_collections.baremetal.lb.plugins.module_utils.layer2.responder import Responder
+from ansible_collections.baremetal.lb.daemons.speaker.layer2.responder import Responder
 
 
 def reply(obj: object) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import heapq
 
-from ..addresses import IPAddress
+from ansible_collections.baremetal.lb.plugins.module_utils.addresses import IPAddress
 
 INTERVAL = 1.1
 DURATION = 5.0

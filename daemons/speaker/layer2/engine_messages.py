@@ -29,6 +29,7 @@ class StartOrder:
     interval: float
     dead_after: float
     watch_links: tuple[str, ...]
+    log_level: str = "info"
 
     def to_json(self) -> dict[str, Any]:
         """The ``start`` message."""
@@ -41,6 +42,7 @@ class StartOrder:
                 "interval": self.interval,
                 "dead_after": self.dead_after,
                 "watch_links": list(self.watch_links),
+                "log_level": self.log_level,
             }
         }
 
@@ -55,6 +57,7 @@ class StartOrder:
             interval=float(data["interval"]),
             dead_after=float(data["dead_after"]),
             watch_links=tuple(data["watch_links"]),
+            log_level=str(data.get("log_level", "info")),
         )
 
 

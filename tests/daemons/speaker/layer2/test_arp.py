@@ -5,8 +5,8 @@ import ipaddress
 import pytest
 from scapy.layers.l2 import ARP, Ether
 
-from ansible_collections.baremetal.lb.plugins.module_utils.layer2 import arp
-from ansible_collections.baremetal.lb.plugins.module_utils.layer2.ethernet import (
+from ansible_collections.baremetal.lb.daemons.speaker.layer2 import arp
+from ansible_collections.baremetal.lb.daemons.speaker.layer2.ethernet import (
     BROADCAST,
     FrameError,
     mac_to_bytes,

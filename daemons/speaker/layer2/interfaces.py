@@ -12,7 +12,7 @@ import socket
 import struct
 from pathlib import Path
 
-from ansible_collections.baremetal.lb.plugins.module_utils.layer2.link import link_is_up
+from .link import link_is_up
 
 _SYS_NET = Path("/sys/class/net")
 _ARPHRD_ETHER = "1"

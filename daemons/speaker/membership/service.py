@@ -27,8 +27,10 @@ from .wire import Kind, Message, WireError, decode, encode
 _LOG = logging.getLogger(__name__)
 
 Address = tuple[str, int]
+INTERVAL = 0.1  # seconds between heartbeats, the speaker's default
+DEAD_AFTER = 0.3  # seconds of silence after which a peer is dead, the speaker's default
 _RECV_BATCH = 256
-_LEAVE_COPIES = 2  # one loss must not turn a planned hand-over into a 400 ms outage
+_LEAVE_COPIES = 2  # one loss must not turn a planned hand-over into a dead-after outage
 
 
 class Membership:
@@ -41,8 +43,8 @@ class Membership:
         bind: Address,
         peers: Mapping[str, Address],
         *,
-        interval: float = 0.1,
-        dead_after: float = 0.4,
+        interval: float = INTERVAL,
+        dead_after: float = DEAD_AFTER,
         max_clock_skew: float = 30.0,
         watch_links: Sequence[str] = (),
         on_change: Callable[[frozenset[str]], None] | None = None,

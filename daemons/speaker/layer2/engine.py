@@ -1,10 +1,11 @@
-"""The timing-critical half of the speaker: membership heartbeats, ownership, ARP/NDP answers.
+"""The timing-critical half of layer 2: membership heartbeats, ownership, ARP/NDP answers.
 
-Runs as a child process of the Kubernetes half (``python -m daemons.speaker.engine``), fed JSON
-lines on stdin (:mod:`.protocol`). It decides ownership itself from the plan it was last given
-and the live set its own membership reports, so a failover never waits for the Kubernetes
-half: a 10 s API stall or a resync of 10 000 Services delays neither a heartbeat, nor an
-answer, nor a takeover. It imports nothing from Kubernetes.
+Runs as a child process of the Kubernetes half (``python -m …daemons.speaker.layer2.engine``,
+started by :mod:`.engine_client`), fed JSON lines on stdin (:mod:`.engine_messages`). It
+decides ownership itself from the plan it was last given and the live set its own membership
+reports, so a failover never waits for the Kubernetes half: a 10 s API stall or a resync of
+10 000 Services delays neither a heartbeat, nor an answer, nor a takeover. It imports nothing
+from Kubernetes.
 
 It joins the membership only once it has a plan (a restarting node that joined earlier would
 take IPs back before it could answer for them) and decides only once it has heard every peer
@@ -28,15 +29,17 @@ from types import FrameType
 from typing import Any, BinaryIO
 
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim, by_interface, owned
-from ansible_collections.baremetal.lb.plugins.module_utils.layer2.responder import Responder
-from ansible_collections.baremetal.lb.plugins.module_utils.membership.service import Membership
 
-from .protocol import StartOrder, claims_from_json, encode, peers_from_json
+from ..logs import configure_logs
+from ..membership.service import Membership
+from .engine_messages import StartOrder, claims_from_json, encode, peers_from_json
+from .responder import Responder
 
 _COUNTERS_EVERY = 1.0
 _PR_SET_PDEATHSIG = 1
 
-log = logging.getLogger(__name__)
+# Named after the module even when run as __main__, so log lines say where they come from.
+log = logging.getLogger(__spec__.name if __spec__ else __name__)
 
 
 class Engine:
@@ -190,15 +193,15 @@ def _die_with_parent() -> None:
 
 def main() -> int:
     """Read the start order, then serve until SIGTERM, SIGINT or the end of stdin."""
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format='{"level":"%(levelname)s","msg":"engine: %(message)s"}'
-    )
+    configure_logs("info")  # until the start order gives the speaker's level
     _die_with_parent()
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     first = stdin.readline()
     if not first:
         return 0
-    engine = Engine(StartOrder.from_json(json.loads(first)["start"]), stdout)
+    order = StartOrder.from_json(json.loads(first)["start"])
+    configure_logs(order.log_level)
+    engine = Engine(order, stdout)
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
         engine.submit("stop", None)

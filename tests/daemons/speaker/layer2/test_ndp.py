@@ -14,8 +14,8 @@ from scapy.layers.inet6 import (
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
-from ansible_collections.baremetal.lb.plugins.module_utils.layer2 import ndp
-from ansible_collections.baremetal.lb.plugins.module_utils.layer2.ethernet import (
+from ansible_collections.baremetal.lb.daemons.speaker.layer2 import ndp
+from ansible_collections.baremetal.lb.daemons.speaker.layer2.ethernet import (
     FrameError,
     ipv6_multicast_mac,
     mac_to_bytes,

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.baremetal.lb.plugins.module_utils.layer2 import arp, bpf, ndp
-from ansible_collections.baremetal.lb.plugins.module_utils.layer2.ethernet import mac_to_bytes
+from ansible_collections.baremetal.lb.daemons.speaker.layer2 import arp, bpf, ndp
+from ansible_collections.baremetal.lb.daemons.speaker.layer2.ethernet import mac_to_bytes
 
 MAC = mac_to_bytes("02:00:00:00:00:02")
 HOST, BROADCAST, OTHERHOST, OUTGOING = 0, 1, 3, 4

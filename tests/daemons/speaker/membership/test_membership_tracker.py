@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.baremetal.lb.plugins.module_utils.membership.tracker import Tracker
-from ansible_collections.baremetal.lb.plugins.module_utils.membership.wire import Kind, Message
+from ansible_collections.baremetal.lb.daemons.speaker.membership.tracker import Tracker
+from ansible_collections.baremetal.lb.daemons.speaker.membership.wire import Kind, Message
 
 WALL = 1_700_000_000_000_000_000
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.baremetal.lb.plugins.module_utils.membership.wire import (
+from ansible_collections.baremetal.lb.daemons.speaker.membership.wire import (
     Kind,
     Message,
     WireError,

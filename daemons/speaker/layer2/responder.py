@@ -28,7 +28,8 @@ from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from ..addresses import IPAddress
+from ansible_collections.baremetal.lb.plugins.module_utils.addresses import IPAddress
+
 from . import arp, bpf, ndp
 from .ethernet import ETH_P_ALL, ETH_P_ARP, ETH_P_IPV6, FrameError, ipv6_multicast_mac, solicited_node_address
 from .schedule import AnnounceSchedule

@@ -13,9 +13,10 @@ from typing import Any
 
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim
 
-from .protocol import Address, StartOrder, claims_to_json, encode, peers_to_json
+from .engine_messages import Address, StartOrder, claims_to_json, encode, peers_to_json
 
-_REPO = Path(__file__).resolve().parents[2]
+_REPO = Path(__file__).resolve().parents[3]
+_ENGINE = f"{__package__}.engine"  # under the import root the speaker itself runs from
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class EngineProcess:
     def start(self, order: StartOrder) -> None:
         """Start the engine and give it its start order."""
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "daemons.speaker.engine"],
+            [sys.executable, "-m", _ENGINE],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=_REPO,

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 
-from ..kube.kubeapi import (
+from ...kube.kubeapi import (
     JSON,
     MERGE_PATCH,
     ApiError,

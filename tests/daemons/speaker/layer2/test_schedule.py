@@ -4,7 +4,7 @@ import ipaddress
 
 import pytest
 
-from ansible_collections.baremetal.lb.plugins.module_utils.layer2.schedule import AnnounceSchedule
+from ansible_collections.baremetal.lb.daemons.speaker.layer2.schedule import AnnounceSchedule
 
 VIP = ipaddress.ip_address("198.51.100.10")
 VIP6 = ipaddress.ip_address("2001:db8::10")

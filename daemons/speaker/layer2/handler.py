@@ -1,0 +1,144 @@
+"""The layer-2 protocol handler: plan with ``l2_plan``, feed the engine process, report.
+
+The engine (:mod:`.engine`, a child process) owns the membership and decides ownership itself
+from the candidates of the plan and the members it sees alive, so a failover never waits for
+the Kubernetes half; this handler only sends it plans and peer lists and turns its
+``announcing`` reports into Events, ServiceL2Status objects and metrics.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim, plan_service
+
+from .. import facts
+from ..handler import Situation, SpeakerContext
+from ..reporter import Reporter
+from .engine_client import EngineProcess
+from .engine_messages import StartOrder
+from .interfaces import interface_of, suitable_interfaces
+from .metrics import Layer2Metrics
+from .status import L2StatusWriter
+
+log = logging.getLogger(__name__)
+
+
+def plan(situation: Situation, interfaces: Mapping[int, Sequence[str]]) -> list[IPClaim]:
+    """The claims of every IP of every Service in ``situation``, as seen from its node ``me``.
+
+    ``interfaces`` maps an IP version to this node's interfaces fit for ARP or NDP. Pure: the
+    engine turns these claims and its live members into announcements with ``l2_plan.owned``.
+    """
+    claims: list[IPClaim] = []
+    for service in situation.services:
+        claims += plan_service(
+            service,
+            config=situation.config,
+            nodes=situation.nodes,
+            me=situation.me,
+            suitable_interfaces=interfaces,
+            ignore_exclude_label=situation.ignore_exclude_label,
+        )
+    return claims
+
+
+class Layer2Handler:
+    """Layer 2 (ARP/NDP) behind the speaker's :class:`~..handler.ProtocolHandler` seam."""
+
+    name = "layer2"
+
+    def __init__(self, context: SpeakerContext) -> None:
+        self._context = context
+        options = context.options
+        self._statuses = L2StatusWriter(context.api, options.namespace, options.node_name)
+        self._reporter = Reporter(
+            options.node_name,
+            protocol=self.name,
+            where="interfaces",
+            service=context.service,
+            events=context.events,
+            statuses=self._statuses,
+            metrics=context.metrics,
+        )
+        self._metrics = Layer2Metrics(context.metrics.registry)
+        self._engine = EngineProcess(self._report, lambda status: context.failed("the engine", status))
+
+    def start(self) -> str | None:
+        """Read the membership key, start the engine and the ServiceL2Status writer."""
+        key = self._context.retry("reading the membership key", self._membership_key)
+        if self._context.stop.is_set():
+            return None
+        order = self._start_order(key)
+        self._engine.start(order)  # from the main thread: the engine dies with it
+        self._statuses.start(self._context.stop)
+        host, port = order.bind
+        return f"membership on {host}:{port}, watching {','.join(order.watch_links) or 'no link'}"
+
+    def apply(self, situation: Situation) -> None:
+        """Plan every Service's IPs and send the engine the plan and the peers when they changed."""
+        claims = plan(situation, suitable_interfaces())
+        self._engine.peers(self._peers())
+        if self._engine.plan(claims):
+            log.debug("new plan: %d IPs", len(claims))
+
+    def shutdown(self) -> None:
+        """Hand over (the engine sends LEAVE), then withdraw this node's ServiceL2Status objects."""
+        self._engine.stop()
+        self._statuses.delete_all()
+
+    def _report(self, message: Mapping[str, Any]) -> None:
+        if "counters" in message:
+            self._metrics.set_totals(message["counters"])
+        if "announcing" in message:
+            members = list(message.get("members") or ())
+            self._metrics.set_members(len(members))
+            announced = {
+                (service, ip): entry["interfaces"]
+                for ip, entry in message["announcing"].items()
+                for service in entry["services"]
+            }
+            self._reporter.announcing(announced, {"members": members})
+
+    def _peers(self) -> dict[str, tuple[str, int]]:
+        version = 6 if ":" in self._bind_host() else 4
+        return facts.peers(self._context.nodes(), version, self._context.options.ml_bind_port)
+
+    def _bind_host(self) -> str:
+        options = self._context.options
+        if options.ml_bind_addr:
+            return options.ml_bind_addr
+        node = next((n for n in self._context.nodes() if n["metadata"]["name"] == options.node_name), {})
+        address = facts.internal_ip(node, 4) or facts.internal_ip(node, 6)
+        if not address:
+            raise RuntimeError(f"node {options.node_name} has no InternalIP; set --ml-bind-addr")
+        return address
+
+    def _start_order(self, key: bytes) -> StartOrder:
+        options = self._context.options
+        host = self._bind_host()
+        link = interface_of(host)
+        return StartOrder(
+            node=options.node_name,
+            key=key,
+            bind=(host, options.ml_bind_port),
+            peers=self._peers(),
+            interval=options.ml_interval,
+            dead_after=options.ml_dead_after,
+            watch_links=(link,) if link else (),
+            log_level=options.log_level,
+        )
+
+    def _membership_key(self) -> bytes:
+        options = self._context.options
+        if options.ml_secret_key_path:
+            return Path(options.ml_secret_key_path).read_bytes().strip()
+        path = f"/api/v1/namespaces/{options.namespace}/secrets/{options.ml_secret_name}"
+        data: Mapping[str, Any] = self._context.api.request("GET", path).get("data") or {}
+        if not data.get("secretkey"):
+            raise RuntimeError(f"Secret {options.ml_secret_name} has no key secretkey")
+        return base64.b64decode(data["secretkey"])

@@ -1,0 +1,28 @@
+"""The speaker's command-line options, as :mod:`.__main__` parses them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .membership.service import DEAD_AFTER, INTERVAL
+
+
+@dataclass(frozen=True)
+class Options:
+    """The speaker's command-line options."""
+
+    node_name: str
+    namespace: str = "metallb-system"
+    kubeconfig: str | None = None
+    lb_class: str = ""
+    ignore_exclude_lb: bool = False
+    metrics_port: int = 7472
+    health_port: int = 7473
+    bind_address: str = "0.0.0.0"
+    log_level: str = "info"
+    ml_bind_addr: str = ""
+    ml_bind_port: int = 7946
+    ml_secret_name: str = "memberlist"
+    ml_secret_key_path: str = ""
+    ml_interval: float = INTERVAL
+    ml_dead_after: float = DEAD_AFTER

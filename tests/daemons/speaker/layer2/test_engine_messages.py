@@ -1,0 +1,43 @@
+"""The JSON lines between the speaker and its layer-2 engine: what is sent is what is read."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages import (
+    StartOrder,
+    claims_from_json,
+    claims_to_json,
+    encode,
+)
+from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim
+
+ORDER = StartOrder(
+    node="node1",
+    key=b"\x00\xff",
+    bind=("192.0.2.1", 7946),
+    peers={"node2": ("192.0.2.2", 7946)},
+    interval=0.1,
+    dead_after=0.3,
+    watch_links=("eth0",),
+    log_level="debug",
+)
+
+
+def test_the_start_order_survives_one_line_of_json():
+    line = encode(ORDER.to_json())
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert StartOrder.from_json(json.loads(line)["start"]) == ORDER
+
+
+def test_claims_survive_the_trip_in_a_stable_order_and_bad_ips_are_skipped():
+    claims = [
+        IPClaim(
+            ipaddress.ip_address("2001:db8::1"), "ns/b", "2001:db8::1", frozenset({"n2", "n1"}), ("eth0",)
+        ),
+        IPClaim(ipaddress.ip_address("192.0.2.5"), "ns/a", "192.0.2.5", frozenset({"n1"}), ("eth0", "eth1")),
+    ]
+    data = claims_to_json(claims)
+    assert [c["service"] for c in data] == ["ns/a", "ns/b"]
+    assert claims_from_json([*data, {**data[0], "ip": "not-an-ip"}]) == list(reversed(claims))
