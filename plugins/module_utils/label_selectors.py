@@ -91,6 +91,15 @@ def label_selector_problems(data: Any) -> list[FieldProblem]:
     if not isinstance(expressions, list):
         return [*problems, FieldProblem("matchExpressions", "must be a list", "write a list of requirements")]
     for index, expression in enumerate(expressions):
+        if expression in expressions[:index]:
+            problems.append(
+                FieldProblem(
+                    f"matchExpressions[{index}]",
+                    f"repeats matchExpressions[{expressions.index(expression)}]",
+                    "list each requirement once",
+                )
+            )
+            continue
         problems += _expression_problems(f"matchExpressions[{index}]", expression)
     return problems
 

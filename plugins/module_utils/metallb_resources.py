@@ -63,6 +63,7 @@ _FIELD_NAMES = {
     "avoid_buggy_ips": "avoidBuggyIPs",
     "my_asn": "myASN",
     "peer_asn": "peerASN",
+    "local_asn": "localASN",
     "dynamic_asn": "dynamicASN",
     "router_id": "routerID",
     "aggregation_length_v6": "aggregationLengthV6",
@@ -127,6 +128,7 @@ RESOURCES: dict[str, Resource] = {
             "ip_address_pool_selectors": _selectors(),
             "node_selectors": _selectors(),
             "interfaces": _strings(),
+            "service_selectors": _selectors(),
         },
     ),
     "bgp_advertisement": Resource(
@@ -142,6 +144,7 @@ RESOURCES: dict[str, Resource] = {
             "ip_address_pool_selectors": _selectors(),
             "node_selectors": _selectors(),
             "peers": _strings(),
+            "service_selectors": _selectors(),
         },
     ),
     "bgp_peer": Resource(
@@ -151,6 +154,7 @@ RESOURCES: dict[str, Resource] = {
         {
             "my_asn": {"type": "int"},
             "peer_asn": {"type": "int"},
+            "local_asn": {"type": "int"},
             "dynamic_asn": {"type": "str", "choices": ["internal", "external"]},
             "peer_address": {"type": "str"},
             "interface": {"type": "str"},

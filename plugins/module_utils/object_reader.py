@@ -87,6 +87,14 @@ class ObjectReader:
             return ()
         selectors = []
         for index, item in enumerate(items):
+            # As the API server (a set of atomic maps) and MetalLB: each selector is listed once.
+            if item in items[:index]:
+                self.fail(
+                    f"{path}.{key}[{index}]",
+                    f"repeats {key}[{items.index(item)}]",
+                    "list each label selector once",
+                )
+                continue
             problems = label_selector_problems(item)
             for problem in problems:
                 self._errors.append(
