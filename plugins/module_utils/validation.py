@@ -287,10 +287,7 @@ class _Parser:
             )
         if dynamic is not None and dynamic not in _DYNAMIC_ASN:
             reader.fail("spec.dynamicASN", f"{dynamic!r} is not a mode", "use internal or external")
-        address, interface = (
-            reader.address("peerAddress"),
-            _interface(reader, "interface", reader.text("interface")),
-        )
+        address, interface = reader.address("peerAddress"), reader.text("interface")
         if (address is None) == (not interface):
             reader.fail(
                 "spec.peerAddress",
@@ -348,7 +345,7 @@ class _Parser:
             local_asn=local_asn,
             dynamic_asn=dynamic,
             address=address,
-            interface=interface,
+            interface=_interface(reader, "interface", interface),
             source_address=source,
             port=reader.integer("peerPort", 1, MAX_PEER_PORT, 179),
             hold_time=hold,
