@@ -172,6 +172,18 @@ CASES = [
         "L2Advertisement",
         {"nodeSelectors": [{"matchExpressions": EXISTS["matchExpressions"] * 2}]},
     ),
+    # MetalLB sorts a requirement's values before comparing selectors, so it also refuses these;
+    # the API server compares set items exactly (lists in order), and so does the parser.
+    ok(
+        "l2-selectors-differing-in-value-order",
+        "L2Advertisement",
+        {
+            "nodeSelectors": [
+                {"matchExpressions": [{"key": "a", "operator": "In", "values": ["x", "y"]}]},
+                {"matchExpressions": [{"key": "a", "operator": "In", "values": ["y", "x"]}]},
+            ]
+        },
+    ),
     bad(
         "l2-exists-with-values",
         "L2Advertisement",
