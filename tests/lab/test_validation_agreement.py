@@ -172,15 +172,38 @@ CASES = [
         "L2Advertisement",
         {"nodeSelectors": [{"matchExpressions": EXISTS["matchExpressions"] * 2}]},
     ),
-    # MetalLB sorts a requirement's values before comparing selectors, so it also refuses these;
-    # the API server compares set items exactly (lists in order), and so does the parser.
-    ok(
+    # Values are a set: selectors differing only in their order are the same (as in MetalLB).
+    bad(
         "l2-selectors-differing-in-value-order",
         "L2Advertisement",
         {
             "nodeSelectors": [
                 {"matchExpressions": [{"key": "a", "operator": "In", "values": ["x", "y"]}]},
                 {"matchExpressions": [{"key": "a", "operator": "In", "values": ["y", "x"]}]},
+            ]
+        },
+    ),
+    bad(
+        "l2-requirements-differing-in-value-order",
+        "L2Advertisement",
+        {
+            "nodeSelectors": [
+                {
+                    "matchExpressions": [
+                        {"key": "a", "operator": "In", "values": ["x", "y"]},
+                        {"key": "a", "operator": "In", "values": ["y", "x"]},
+                    ]
+                }
+            ]
+        },
+    ),
+    ok(
+        "l2-requirements-in-another-order",
+        "L2Advertisement",
+        {
+            "nodeSelectors": [
+                {"matchExpressions": [EXISTS["matchExpressions"][0], {"key": "b", "operator": "Exists"}]},
+                {"matchExpressions": [{"key": "b", "operator": "Exists"}, EXISTS["matchExpressions"][0]]},
             ]
         },
     ),

@@ -291,6 +291,22 @@ ECHO = obj("BFDProfile", "echo", {"echoMode": True})
             [peer("p", nodeSelectors=[{"matchExpressions": [{"key": "k", "operator": "Exists"}] * 2}])],
             [("BGPPeer", "p", "spec.nodeSelectors[0].matchExpressions[1]")],
         ),
+        # A requirement's values are a set: only their order differs, so these are the same.
+        (
+            [
+                obj(
+                    "L2Advertisement",
+                    "l2",
+                    {
+                        "nodeSelectors": [
+                            {"matchExpressions": [{"key": "k", "operator": "In", "values": ["x", "y"]}]},
+                            {"matchExpressions": [{"key": "k", "operator": "In", "values": ["y", "x"]}]},
+                        ]
+                    },
+                )
+            ],
+            [("L2Advertisement", "l2", "spec.nodeSelectors[1]")],
+        ),
         # Different selectors are not duplicates.
         ([obj("L2Advertisement", "l2", {"nodeSelectors": [SELECT_A, {"matchLabels": {"a": "c"}}]})], []),
         # BFD echo on a peer that is sent IPv6 routes (cross-object, as MetalLB).
