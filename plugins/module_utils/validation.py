@@ -41,7 +41,7 @@ _BFD_LIMITS = {
 }
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _INTERFACE = re.compile(r"^[^/:\s]{1,15}$")
-# The spec fields of each kind, as in the CRDs (tests/lab/test_validation_agreement.py checks
+# The spec fields of each kind, as in the CRDs (tests/unit/.../test_validation.py checks
 # they match); any other field is refused, as the API server's strict field validation does.
 SPEC_FIELDS = {
     "IPAddressPool": frozenset({"addresses", "autoAssign", "avoidBuggyIPs", "serviceAllocation"}),

@@ -31,8 +31,11 @@ DOCUMENTATION_NETWORKS = [
 
 
 def _load(path: Path) -> list[dict]:
-    # As kubectl reads YAML: an unquoted 1234:1 stays a string (YAML 1.1 would read base 60).
-    return [doc for doc in yaml.load_all(path.read_text(), Loader=go_yaml_loader()) if doc]
+    """The objects of an example file: one v1 List (ansible-test's yamllint wants one document
+    per file), read as kubectl reads YAML (an unquoted 1234:1 stays a string, not base 60)."""
+    listed = yaml.load(path.read_text(), Loader=go_yaml_loader())
+    assert listed["kind"] == "List", path.name
+    return list(listed["items"])
 
 
 def _by_name(items):
