@@ -59,7 +59,42 @@ options:
   node_selectors:
     description:
       - The nodes this applies to (C(nodeSelectors)), as Kubernetes label selectors.
-      - Any matching selector selects.
+      - Any matching selector selects. Each selector may be listed once.
+      - An empty selector C({}) matches everything. Order does not matter.
+    type: list
+    elements: dict
+    suboptions:
+      match_labels:
+        description: Labels that must all be present with these values (C(matchLabels)).
+        type: dict
+      match_expressions:
+        description: Requirements that must all hold (C(matchExpressions)).
+        type: list
+        elements: dict
+        suboptions:
+          key:
+            description: The label key.
+            type: str
+            required: true
+          operator:
+            description: How the label relates to I(values).
+            type: str
+            required: true
+            choices: [In, NotIn, Exists, DoesNotExist]
+          values:
+            description:
+              - Values for C(In) and C(NotIn) (at least one); none for C(Exists) and C(DoesNotExist).
+            type: list
+            elements: str
+"""
+
+    SERVICE_SELECTORS = r"""
+options:
+  service_selectors:
+    description:
+      - The Services this advertisement announces (C(serviceSelectors)), as Kubernetes label
+        selectors over the Services' labels; every Service of the selected pools when left out.
+      - Any matching selector selects. Each selector may be listed once.
       - An empty selector C({}) matches everything. Order does not matter.
     type: list
     elements: dict
@@ -99,7 +134,7 @@ options:
   ip_address_pool_selectors:
     description:
       - IPAddressPools by label (C(ipAddressPoolSelectors)), as Kubernetes label selectors.
-      - Any matching selector selects.
+      - Any matching selector selects. Each selector may be listed once.
       - An empty selector C({}) matches everything. Order does not matter.
     type: list
     elements: dict
@@ -147,7 +182,7 @@ options:
       namespace_selectors:
         description:
           - Namespaces allowed to use the pool (C(namespaceSelectors)), as Kubernetes label selectors.
-          - Any matching selector selects.
+          - Any matching selector selects. Each selector may be listed once.
           - An empty selector C({}) matches everything. Order does not matter.
         type: list
         elements: dict
@@ -177,7 +212,7 @@ options:
       service_selectors:
         description:
           - Services that may use the pool (C(serviceSelectors)), as Kubernetes label selectors.
-          - Any matching selector selects.
+          - Any matching selector selects. Each selector may be listed once.
           - An empty selector C({}) matches everything. Order does not matter.
         type: list
         elements: dict

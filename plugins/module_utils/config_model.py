@@ -78,11 +78,17 @@ class BFDProfile:
 
 @dataclass(frozen=True)
 class BGPPeer:
-    """A BGPPeer; times in seconds (None: not set, the speaker's defaults apply)."""
+    """A BGPPeer; times in seconds (None: not set, the speaker's defaults apply).
+
+    ``local_asn`` (``localASN``), when set, is the AS number this session presents to the peer
+    instead of ``my_asn`` (FRR's ``local-as ASN no-prepend replace-as``); the node's BGP instance
+    keeps ``my_asn``.
+    """
 
     name: str
     my_asn: int
     peer_asn: int | None = None
+    local_asn: int | None = None
     dynamic_asn: str | None = None
     address: IPAddress | None = None
     interface: str = ""
@@ -99,6 +105,8 @@ class BGPPeer:
     ebgp_multihop: bool = False
     graceful_restart: bool = False
     vrf: str = ""
+    disable_mp: bool = False
+    dual_stack_address_family: bool = False
 
 
 @dataclass(frozen=True)

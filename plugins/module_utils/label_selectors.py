@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -90,9 +91,39 @@ def label_selector_problems(data: Any) -> list[FieldProblem]:
     expressions = data.get("matchExpressions") or []
     if not isinstance(expressions, list):
         return [*problems, FieldProblem("matchExpressions", "must be a list", "write a list of requirements")]
+    identities = [_expression_identity(expression) for expression in expressions]
     for index, expression in enumerate(expressions):
+        if identities[index] in identities[:index]:
+            problems.append(
+                FieldProblem(
+                    f"matchExpressions[{index}]",
+                    f"repeats matchExpressions[{identities.index(identities[index])}]",
+                    "list each requirement once",
+                )
+            )
+            continue
         problems += _expression_problems(f"matchExpressions[{index}]", expression)
     return problems
+
+
+def selector_identity(data: Any) -> str:
+    """What makes two label selectors (plain dicts) the same entry of a list.
+
+    As the API server compares them (and MetalLB, which sorts values first): the same
+    matchLabels and the same requirements in the same order, each requirement's values as a set.
+    """
+    if not isinstance(data, Mapping):
+        return repr(data)
+    expressions = data.get("matchExpressions")
+    if isinstance(expressions, list):
+        data = {**data, "matchExpressions": [_expression_identity(item) for item in expressions]}
+    return json.dumps(data, sort_keys=True, default=repr)
+
+
+def _expression_identity(expression: Any) -> str:
+    if isinstance(expression, Mapping) and isinstance(expression.get("values"), list):
+        expression = {**expression, "values": sorted(map(str, expression["values"]))}
+    return json.dumps(expression, sort_keys=True, default=repr)
 
 
 def parse_label_selector(data: Mapping[str, Any] | None) -> LabelSelector:

@@ -199,14 +199,20 @@ def load_yaml(text: str) -> Any:
     if yaml is None:  # pragma: no cover
         raise LegacyConfigError([LegacyProblem("", "PyYAML is not installed", "install PyYAML")])
     try:
-        return yaml.load(text, Loader=_loader())  # a SafeLoader subclass
+        return yaml.load(text, Loader=go_yaml_loader())  # a SafeLoader subclass
     except yaml.YAMLError as error:
         raise LegacyConfigError(
             [LegacyProblem("", f"is not valid YAML: {error}", "fix the YAML syntax")]
         ) from None
 
 
-def _loader() -> Any:
+def go_yaml_loader() -> Any:
+    """A PyYAML SafeLoader class that reads numbers as Go's YAML reader (and kubectl) does.
+
+    YAML 1.1 reads ``1234:1`` (a BGP community, unquoted in MetalLB's examples) as a base-60
+    number; Go and Kubernetes read the string. Use with ``yaml.load(text, Loader=...)``.
+    """
+
     class _LegacyLoader(yaml.SafeLoader):
         pass
 

@@ -71,6 +71,7 @@ _FIELD_NAMES = {
     "avoid_buggy_ips": "avoidBuggyIPs",
     "my_asn": "myASN",
     "peer_asn": "peerASN",
+    "local_asn": "localASN",
     "dynamic_asn": "dynamicASN",
     "router_id": "routerID",
     "aggregation_length_v6": "aggregationLengthV6",
@@ -149,6 +150,7 @@ RESOURCES: dict[str, Resource] = _by_module(
             "ip_address_pool_selectors": _selectors(),
             "node_selectors": _selectors(),
             "interfaces": _strings(),
+            "service_selectors": _selectors(),
         },
     ),
     Resource(
@@ -162,6 +164,7 @@ RESOURCES: dict[str, Resource] = _by_module(
             "ip_address_pool_selectors": _selectors(),
             "node_selectors": _selectors(),
             "peers": _strings(),
+            "service_selectors": _selectors(),
         },
     ),
     Resource(
@@ -169,6 +172,7 @@ RESOURCES: dict[str, Resource] = _by_module(
         {
             "my_asn": {"type": "int"},
             "peer_asn": {"type": "int"},
+            "local_asn": {"type": "int"},
             "dynamic_asn": {"type": "str", "choices": ["internal", "external"]},
             "peer_address": {"type": "str"},
             "interface": {"type": "str"},

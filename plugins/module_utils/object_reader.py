@@ -13,7 +13,7 @@ from typing import Any
 from .addresses import AddressError, IPAddress, parse_address
 from .config_errors import ConfigError
 from .durations import parse_duration
-from .label_selectors import LabelSelector, label_selector_problems, parse_label_selector
+from .label_selectors import LabelSelector, label_selector_problems, parse_label_selector, selector_identity
 
 Spec = Mapping[str, Any]
 
@@ -86,7 +86,16 @@ class ObjectReader:
             self.fail(f"{path}.{key}", "must be a list of label selectors", "write a list")
             return ()
         selectors = []
+        identities = [selector_identity(item) for item in items]
         for index, item in enumerate(items):
+            # As the API server (a CEL rule) and MetalLB: each selector is listed once.
+            if identities[index] in identities[:index]:
+                self.fail(
+                    f"{path}.{key}[{index}]",
+                    f"repeats {key}[{identities.index(identities[index])}]",
+                    "list each label selector once",
+                )
+                continue
             problems = label_selector_problems(item)
             for problem in problems:
                 self._errors.append(

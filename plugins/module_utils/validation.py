@@ -7,6 +7,7 @@ names the object, the field path and the fix; all errors are returned, not just 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
@@ -28,6 +29,8 @@ from .pools import AddressPool, ServiceAllocation, find_overlaps
 
 T = TypeVar("T")
 MAX_ASN = 2**32 - 1
+MAX_PEER_PORT = 16384  # MetalLB's v1beta2 limit
+MAX_BGP_TIMER = 65535.0  # seconds; BGP carries the hold time in 16 bits
 _DYNAMIC_ASN = ("internal", "external")
 _BFD_LIMITS = {
     "receiveInterval": (10, 60000, 300),
@@ -36,6 +39,57 @@ _BFD_LIMITS = {
     "echoInterval": (10, 60000, 50),
     "minimumTtl": (1, 254, 254),
 }
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_INTERFACE = re.compile(r"^[^/:\s]{1,15}$")
+# The spec fields of each kind, as in the CRDs (tests/unit/.../test_validation.py checks
+# they match); any other field is refused, as the API server's strict field validation does.
+SPEC_FIELDS = {
+    "IPAddressPool": frozenset({"addresses", "autoAssign", "avoidBuggyIPs", "serviceAllocation"}),
+    "L2Advertisement": frozenset(
+        {"ipAddressPools", "ipAddressPoolSelectors", "nodeSelectors", "interfaces", "serviceSelectors"}
+    ),
+    "BGPAdvertisement": frozenset(
+        {
+            "aggregationLength",
+            "aggregationLengthV6",
+            "localPref",
+            "communities",
+            "ipAddressPools",
+            "ipAddressPoolSelectors",
+            "nodeSelectors",
+            "peers",
+            "serviceSelectors",
+        }
+    ),
+    "BGPPeer": frozenset(
+        {
+            "myASN",
+            "peerASN",
+            "localASN",
+            "dynamicASN",
+            "peerAddress",
+            "interface",
+            "sourceAddress",
+            "peerPort",
+            "holdTime",
+            "keepaliveTime",
+            "connectTime",
+            "routerID",
+            "nodeSelectors",
+            "password",
+            "passwordSecret",
+            "bfdProfile",
+            "enableGracefulRestart",
+            "ebgpMultiHop",
+            "vrf",
+            "disableMP",
+            "dualStackAddressFamily",
+        }
+    ),
+    "Community": frozenset({"communities"}),
+    "BFDProfile": frozenset(_BFD_LIMITS) | {"echoMode", "passiveMode"},
+}
+SERVICE_ALLOCATION_FIELDS = frozenset({"priority", "namespaces", "namespaceSelectors", "serviceSelectors"})
 
 
 def validate_resources(resources: ClusterResources, strict: bool = False) -> list[ConfigError]:
@@ -82,6 +136,7 @@ class _Parser:
         bgp_ads = self.resources.bgp_advertisements
         bgp = self._each("BGPAdvertisement", bgp_ads, lambda r: self._bgp(r, communities))
         self._check_local_prefs(bgp)
+        self._check_bfd_echo(bgp, peers, {profile.name: profile for profile in bfd})
         config = Config(
             pools=tuple(pools),
             l2_advertisements=tuple(l2),
@@ -100,6 +155,7 @@ class _Parser:
             if reader.name in seen:
                 reader.fail("metadata.name", f"another {kind} has this name", "give each object its own name")
             seen.add(reader.name)
+            _check_known_fields(reader, SPEC_FIELDS[kind], reader.spec, "spec")
             before = len(self.errors)
             item = build(reader)
             if len(self.errors) == before or self.keep_invalid:
@@ -142,9 +198,19 @@ class _Parser:
             reader.fail("spec.serviceAllocation.priority", f"{priority!r} is not >= 0", "use 0 or more")
             priority = 0
         path = "spec.serviceAllocation"
+        _check_known_fields(reader, SERVICE_ALLOCATION_FIELDS, spec, path)
+        namespaces = reader.strings("namespaces", spec, path)
+        for index, namespace in enumerate(namespaces):
+            if len(namespace) > 63 or not _NAMESPACE.match(namespace):
+                reader.fail(
+                    f"{path}.namespaces[{index}]",
+                    f"{namespace!r} is not a namespace name",
+                    "use at most 63 lower-case letters, digits and '-', "
+                    "starting and ending with a letter or digit",
+                )
         return ServiceAllocation(
             priority=priority,
-            namespaces=frozenset(reader.strings("namespaces", spec, path)),
+            namespaces=frozenset(namespaces),
             namespace_selectors=reader.selectors("namespaceSelectors", spec, path),
             service_selectors=reader.selectors("serviceSelectors", spec, path),
         )
@@ -180,6 +246,13 @@ class _Parser:
                 if not alias:
                     reader.fail(f"{path}.name", "is missing", "name the alias")
                     continue
+                if ":" in alias:
+                    reader.fail(
+                        f"{path}.name",
+                        f"alias {alias!r} contains ':' and would read as a community value",
+                        "choose an alias name without ':'",
+                    )
+                    continue
                 if alias in owners:
                     reader.fail(
                         f"{path}.name",
@@ -213,6 +286,7 @@ class _Parser:
         if not my_asn:
             reader.fail("spec.myASN", "is missing", "set the local AS number")
         peer_asn = reader.integer("peerASN", 0, MAX_ASN, 0) or None
+        local_asn = reader.integer("localASN", 1, MAX_ASN, 0) or None
         dynamic = spec.get("dynamicASN") or None
         if (peer_asn is None) == (dynamic is None):
             reader.fail(
@@ -230,10 +304,36 @@ class _Parser:
                 "give the peer's address, or the interface for unnumbered BGP",
             )
         ebgp_multihop = reader.boolean("ebgpMultiHop", False)
-        if ebgp_multihop and peer_asn == my_asn:
-            reader.fail("spec.ebgpMultiHop", "is set on an iBGP peer (peerASN = myASN)", "remove it")
+        if ebgp_multihop and (peer_asn == my_asn or dynamic == "internal"):
+            reader.fail(
+                "spec.ebgpMultiHop",
+                "is set on an iBGP peer (peerASN = myASN, or dynamicASN internal)",
+                "remove it, or use a peerASN different from myASN (or dynamicASN: external)",
+            )
+        source = reader.address("sourceAddress")
+        if source is not None and address is not None and source.version != address.version:
+            reader.fail(
+                "spec.sourceAddress",
+                f"{source} and peerAddress {address} are of different address families",
+                "use a source address of the peer's family",
+            )
         hold, keepalive = reader.duration("holdTime"), reader.duration("keepaliveTime")
         self._check_timers(reader, hold, keepalive)
+        connect = reader.duration("connectTime")
+        if connect is not None and (not 1 <= connect <= MAX_BGP_TIMER or connect != int(connect)):
+            reader.fail(
+                "spec.connectTime",
+                f"{connect:g}s is not a whole number of seconds from 1s to 65535s",
+                "write it like '10s'",
+            )
+        disable_mp = reader.boolean("disableMP", False)
+        dual_stack = reader.boolean("dualStackAddressFamily", False)
+        if disable_mp and dual_stack:
+            reader.fail(
+                "spec.disableMP",
+                "disableMP and dualStackAddressFamily contradict each other",
+                "keep dualStackAddressFamily (disableMP is deprecated)",
+            )
         router_id = reader.address("routerID")
         if router_id is not None and router_id.version != 4:
             reader.fail("spec.routerID", f"{router_id} is not IPv4", "write the router ID as an IPv4 address")
@@ -251,14 +351,15 @@ class _Parser:
             reader.name,
             my_asn=my_asn,
             peer_asn=peer_asn,
+            local_asn=local_asn,
             dynamic_asn=dynamic,
             address=address,
-            interface=interface,
-            source_address=reader.address("sourceAddress"),
-            port=reader.integer("peerPort", 1, 65535, 179),
+            interface=_interface(reader, "interface", interface),
+            source_address=source,
+            port=reader.integer("peerPort", 1, MAX_PEER_PORT, 179),
             hold_time=hold,
             keepalive_time=keepalive,
-            connect_time=reader.duration("connectTime"),
+            connect_time=connect,
             router_id=router_id,
             node_selectors=reader.selectors("nodeSelectors"),
             password=password,
@@ -267,11 +368,17 @@ class _Parser:
             ebgp_multihop=ebgp_multihop,
             graceful_restart=reader.boolean("enableGracefulRestart", False),
             vrf=reader.text("vrf"),
+            disable_mp=disable_mp,
+            dual_stack_address_family=dual_stack,
         )
 
     @staticmethod
     def _check_timers(reader: ObjectReader, hold: float | None, keepalive: float | None) -> None:
         # As MetalLB: a missing timer is derived from the other (keepalive = hold / 3).
+        for key, value in (("holdTime", hold), ("keepaliveTime", keepalive)):
+            if value is not None and value > MAX_BGP_TIMER:
+                reader.fail(f"spec.{key}", f"{value:g}s is longer than 65535s", "use 65535s or less")
+                return
         if hold is None:
             if keepalive is None:
                 return
@@ -308,19 +415,24 @@ class _Parser:
             reader.name,
             pools=self._selected_pools(reader),
             node_selectors=reader.selectors("nodeSelectors"),
-            interfaces=reader.strings("interfaces"),
+            interfaces=tuple(
+                name
+                for index, name in enumerate(reader.strings("interfaces"))
+                if _interface(reader, f"interfaces[{index}]", name)
+            ),
             service_selectors=reader.selectors("serviceSelectors"),
         )
 
     def _bgp(self, reader: ObjectReader, aliases: Mapping[str, Community]) -> BGPAdvertisement:
-        v4 = reader.integer("aggregationLength", 0, 32, 32)
-        v6 = reader.integer("aggregationLengthV6", 0, 128, 128)
+        v4 = reader.integer("aggregationLength", 1, 32, 32)
+        v6 = reader.integer("aggregationLengthV6", 1, 128, 128)
         service_selectors = reader.selectors("serviceSelectors")
         if service_selectors and (v4, v6) != (32, 128):
             reader.fail(
                 "spec.serviceSelectors",
-                "cannot be combined with aggregationLength(V6)",
-                "drop the aggregation or the service selectors",
+                "need the default aggregationLength 32 and aggregationLengthV6 128 "
+                "(an aggregated route cannot follow single Services)",
+                "remove serviceSelectors or the aggregation lengths",
             )
         communities = []
         for index, text in enumerate(reader.strings("communities")):
@@ -375,6 +487,40 @@ class _Parser:
                         )
                     )
 
+    def _check_bfd_echo(
+        self,
+        advertisements: Sequence[BGPAdvertisement],
+        peers: Sequence[BGPPeer],
+        profiles: Mapping[str, BFDProfile],
+    ) -> None:
+        # As MetalLB: BFD echo works over IPv4 only, so no peer with an echo profile may be sent
+        # the routes of a pool that has IPv6 addresses. One error per peer, naming the first cause.
+        echo_peers = [p for p in peers if p.bfd_profile in profiles and profiles[p.bfd_profile].echo_mode]
+        for peer in echo_peers:
+            cause = next(
+                (
+                    (ad.name, pool)
+                    for ad in advertisements
+                    if not ad.peers or peer.name in ad.peers
+                    for pool in sorted(ad.pools)
+                    if any(entry.family is IPFamily.IPV6 for _i, entry in self.pool_entries.get(pool, []))
+                ),
+                None,
+            )
+            if cause is not None:
+                self.errors.append(
+                    ConfigError(
+                        "BGPPeer",
+                        peer.name,
+                        "spec.bfdProfile",
+                        f"BFDProfile {peer.bfd_profile!r} has echoMode, but BGPAdvertisement {cause[0]!r} "
+                        f"sends this peer the IPv6 routes of IPAddressPool {cause[1]!r}; "
+                        "BFD echo works over IPv4 only",
+                        "use a BFDProfile without echoMode for this peer, or leave the peer out of "
+                        "that advertisement's peers",
+                    )
+                )
+
     def _local_prefs_compatible(
         self, ad: BGPAdvertisement, other: BGPAdvertisement, pools: list[str]
     ) -> bool:
@@ -403,6 +549,29 @@ class _Parser:
             (not first or matches_any(first, item)) and (not second or matches_any(second, item))
             for item in labels
         )
+
+
+def _check_known_fields(reader: ObjectReader, known: frozenset[str], spec: object, path: str) -> None:
+    if not isinstance(spec, Mapping):
+        return
+    for key in sorted(set(spec) - known):
+        reader.fail(
+            f"{path}.{key}",
+            "is not a field of this object",
+            f"remove it or fix its name ({', '.join(sorted(known))})",
+        )
+
+
+def _interface(reader: ObjectReader, key: str, name: str) -> str:
+    """``name`` when it is a valid interface name ('' when empty); records a problem otherwise."""
+    if name and (not _INTERFACE.match(name) or name in (".", "..")):
+        reader.fail(
+            f"spec.{key}",
+            f"{name!r} is not an interface name",
+            "use the node's interface name: at most 15 characters, no '/', ':' or spaces",
+        )
+        return ""
+    return name
 
 
 def _secret_ref(secret: Mapping[str, object]) -> tuple[str, str] | None:

@@ -15,6 +15,9 @@ description:
   - Refuses, before anything is written, names of missing pools, communities that neither parse
     nor name a Community alias, aggregation lengths shorter than a pool's widest CIDR, and a
     LOCAL_PREF that conflicts with another advertisement of the same routes.
+  - With I(service_selectors), only the Services they select are announced; they need the
+    default aggregation lengths (32 and 128), since an aggregated route cannot follow single
+    Services, and such advertisements may set their own I(local_pref) for the same pool.
 options:
   aggregation_length:
     description:
@@ -41,6 +44,7 @@ extends_documentation_fragment:
   - baremetal.lb.metallb
   - baremetal.lb.metallb.pool_selection
   - baremetal.lb.metallb.node_selectors
+  - baremetal.lb.metallb.service_selectors
   - kubernetes.core.k8s_auth_options
 author:
   - baremetal.lb maintainers (@baremetal-lb)
@@ -54,6 +58,14 @@ EXAMPLES = r"""
     communities: [no-advertise, "64500:100"]
     local_pref: 200
     peers: [router-a, router-b]
+
+- name: Announce the production Services of pool public with a higher LOCAL_PREF
+  baremetal.lb.bgp_advertisement:
+    name: public-production
+    ip_address_pools: [public]
+    local_pref: 300
+    service_selectors:
+      - match_labels: {environment: production}
 
 - name: Announce pool public aggregated to one /24 route
   baremetal.lb.bgp_advertisement:

@@ -12,7 +12,8 @@ version_added: 0.1.0
 description:
   - Creates, updates or deletes a C(BGPPeer), a router the speakers open BGP sessions to.
   - Refuses, before anything is written, timers that do not fit together, a missing BFD profile,
-    C(ebgp_multihop) on an iBGP peer and an IPv6 router ID.
+    C(ebgp_multihop) on an iBGP peer, an IPv6 router ID, and a BFD profile with echo mode on a
+    peer that is sent IPv6 routes (BFD echo works over IPv4 only).
 options:
   my_asn:
     description: Local AS number (C(myASN)). Required with I(state=present).
@@ -21,6 +22,12 @@ options:
     description:
       - The peer's AS number (C(peerASN)).
       - With I(state=present), exactly one of I(peer_asn) and I(dynamic_asn) is required.
+    type: int
+  local_asn:
+    description:
+      - AS number this session presents to the peer instead of I(my_asn) (C(localASN)), as FRR's
+        C(neighbor PEER local-as ASN no-prepend replace-as); the node's BGP instance keeps I(my_asn).
+      - Useful when peers on the same node must see different AS numbers without a VRF.
     type: int
   dynamic_asn:
     description:
@@ -97,6 +104,14 @@ author:
 """
 
 EXAMPLES = r"""
+- name: A router that must see AS 65410 from this cluster, which itself runs AS 64512
+  baremetal.lb.bgp_peer:
+    name: tenant-router
+    my_asn: 64512
+    local_asn: 65410
+    peer_asn: 64520
+    peer_address: 192.0.2.1
+
 - name: An eBGP router, with its MD5 password from a Secret and fast failure detection
   baremetal.lb.bgp_peer:
     name: router-a

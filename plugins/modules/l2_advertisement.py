@@ -12,8 +12,9 @@ version_added: 0.1.0
 description:
   - Creates, updates or deletes an C(L2Advertisement), which announces the addresses of some
     pools on the local network with ARP (IPv4) and NDP (IPv6).
-  - Refuses names of IPAddressPools that do not exist and invalid label selectors before
-    anything is written.
+  - Refuses names of IPAddressPools that do not exist and invalid or repeated label selectors
+    before anything is written.
+  - With I(service_selectors), only the Services they select are announced (by their labels).
 options:
   interfaces:
     description:
@@ -24,6 +25,7 @@ extends_documentation_fragment:
   - baremetal.lb.metallb
   - baremetal.lb.metallb.pool_selection
   - baremetal.lb.metallb.node_selectors
+  - baremetal.lb.metallb.service_selectors
   - kubernetes.core.k8s_auth_options
 author:
   - baremetal.lb maintainers (@baremetal-lb)
@@ -38,6 +40,17 @@ EXAMPLES = r"""
     node_selectors:
       - match_labels:
           example.com/edge: "true"
+
+- name: Announce the frontend Services of pool lan on eth0, the backend ones on eth1
+  baremetal.lb.l2_advertisement:
+    name: "{{ item.tier }}"
+    ip_address_pools: [lan]
+    interfaces: ["{{ item.interface }}"]
+    service_selectors:
+      - match_labels: {tier: "{{ item.tier }}"}
+  loop:
+    - {tier: frontend, interface: eth0}
+    - {tier: backend, interface: eth1}
 
 - name: Announce every pool labelled announce=l2
   baremetal.lb.l2_advertisement:

@@ -27,6 +27,7 @@ from lab import build, lifecycle, process
 from lab.state import LabState
 
 REPO = Path(__file__).resolve().parents[2]
+CRD_DIR = REPO / "roles" / "install" / "files" / "crds"
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +51,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabState]:
 def kube(lab: LabState) -> client.ApiClient:
     """A Kubernetes API client logged in as the lab's admin."""
     return lifecycle.api_client(lab)
+
+
+@pytest.fixture(scope="module")
+def crds(kubectl) -> dict[str, dict]:
+    """Apply every metallb.io CRD (server-side, idempotent, never deleted: they are shared) and
+    wait until all are Established; returns each CRD document by kind."""
+    kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=bmlb-tests", "-f", str(CRD_DIR))
+    docs = [d for path in sorted(CRD_DIR.glob("*.yaml")) for d in yaml.safe_load_all(path.read_text()) if d]
+    names = [f"crd/{d['metadata']['name']}" for d in docs]
+    kubectl("wait", "--for=condition=Established", "--timeout=60s", *names)
+    return {d["spec"]["names"]["kind"]: d for d in docs}
 
 
 @pytest.fixture()
@@ -86,6 +98,24 @@ LAB_VARS = {
     if k not in ("baremetal_lb_kubeconfig", "install_lab_state_dir")
 }
 CONFIG_NAMESPACE = "metallb-system"
+
+
+@pytest.fixture(scope="session")
+def metallb_namespace(kube: client.ApiClient) -> Iterator[str]:
+    """The lab's metallb-system namespace; when the lab has none, created for the session (a
+    deleted namespace lingers while it terminates, so it is not made and removed per module)."""
+    core = client.CoreV1Api(kube)
+    try:
+        core.read_namespace(CONFIG_NAMESPACE)
+        created = False
+    except client.ApiException as missing:
+        if missing.status != 404:
+            raise
+        core.create_namespace({"metadata": {"name": CONFIG_NAMESPACE}})
+        created = True
+    yield CONFIG_NAMESPACE
+    if created:
+        core.delete_namespace(CONFIG_NAMESPACE)
 
 
 @pytest.fixture()

@@ -11,34 +11,15 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import pytest
 import yaml
 from kubernetes import client
 
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import ALL_KINDS, GROUP
+from tests.lab.conftest import CRD_DIR
 
-REPO = Path(__file__).resolve().parents[2]
-CRD_DIR = REPO / "roles" / "install" / "files" / "crds"
 PLURALS = {kind.kind: kind.plural for kind in ALL_KINDS}
-
-
-def _crd_docs() -> list[dict]:
-    docs = []
-    for path in sorted(CRD_DIR.glob("*.yaml")):
-        docs.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
-    return docs
-
-
-@pytest.fixture(scope="module")
-def crds(kubectl) -> dict[str, dict]:
-    """Apply every CRD (server-side, idempotent) and wait until all are Established."""
-    kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=bmlb-tests", "-f", str(CRD_DIR))
-    docs = _crd_docs()
-    names = [f"crd/{d['metadata']['name']}" for d in docs]
-    kubectl("wait", "--for=condition=Established", "--timeout=60s", *names)
-    return {d["spec"]["names"]["kind"]: d for d in docs}
 
 
 def _obj(kind: str, name: str, spec: dict | None, version: str = "v1beta1") -> dict:
@@ -142,6 +123,27 @@ VALID = [
         {},
     ),
     ("L2Advertisement", "v1beta1", "example", None, {}),
+    (
+        "L2Advertisement",
+        "v1beta1",
+        "frontends",
+        {"ipAddressPools": ["first-pool"], "serviceSelectors": [{"matchLabels": {"tier": "frontend"}}]},
+        {},
+    ),
+    (
+        "BGPAdvertisement",
+        "v1beta1",
+        "production",
+        {"localPref": 200, "serviceSelectors": [{"matchLabels": {"environment": "production"}}]},
+        {"aggregationLength": 32, "aggregationLengthV6": 128},
+    ),
+    (
+        "BGPPeer",
+        "v1beta2",
+        "local-as",
+        {"myASN": 64512, "peerASN": 64520, "peerAddress": "192.0.2.3", "localASN": 65410},
+        {"peerPort": 179, "disableMP": False, "dualStackAddressFamily": False},
+    ),
     (
         "L2Advertisement",
         "v1beta1",
@@ -442,6 +444,22 @@ INVALID = [
         "operators In and NotIn need at least one entry in values",
     ),
     (
+        "l2-repeated-requirement",
+        "L2Advertisement",
+        "v1beta1",
+        {"nodeSelectors": [{"matchExpressions": [{"key": "a", "operator": "Exists"}] * 2}]},
+        "spec.nodeSelectors[0].matchExpressions",
+        "each matchExpressions requirement may be listed once",
+    ),
+    (
+        "l2-repeated-value",
+        "L2Advertisement",
+        "v1beta1",
+        {"nodeSelectors": [{"matchExpressions": [{"key": "a", "operator": "In", "values": ["x", "x"]}]}]},
+        "spec.nodeSelectors[0].matchExpressions[0].values[1]",
+        "Duplicate value",
+    ),
+    (
         "l2-exists-with-values",
         "L2Advertisement",
         "v1beta1",
@@ -704,12 +722,44 @@ INVALID = [
         "keepaliveTime must not be longer than holdTime",
     ),
     (
-        "peer-keepalive-over-default-hold",
+        "peer-keepalive-under-a-second-without-hold",
         "BGPPeer",
         "v1beta2",
-        _with(PEER, keepaliveTime="2m"),
+        _with(PEER, keepaliveTime="500ms"),
         "spec.keepaliveTime",
-        "(90s when unset)",
+        "without holdTime, holdTime is 3 x keepaliveTime and must be 0s or at least 3s",
+    ),
+    (
+        "peer-local-asn-zero",
+        "BGPPeer",
+        "v1beta2",
+        _with(PEER, localASN=0),
+        "spec.localASN",
+        "should be greater than or equal to 1",
+    ),
+    (
+        "bgpadv-service-selectors-aggregated",
+        "BGPAdvertisement",
+        "v1beta1",
+        {"aggregationLength": 24, "serviceSelectors": [{"matchLabels": {"environment": "production"}}]},
+        "spec.serviceSelectors",
+        "serviceSelectors need the default aggregationLength 32 and aggregationLengthV6 128",
+    ),
+    (
+        "l2-repeated-node-selector",
+        "L2Advertisement",
+        "v1beta1",
+        {"nodeSelectors": [{"matchLabels": {"rack": "a"}}, {"matchLabels": {"rack": "a"}}]},
+        "spec.nodeSelectors",
+        "each label selector may be listed once; remove the repeated one",
+    ),
+    (
+        "pool-repeated-namespace-selector",
+        "IPAddressPool",
+        "v1beta1",
+        _with(POOL, serviceAllocation={"namespaceSelectors": [{"matchLabels": {"a": "b"}}] * 2}),
+        "spec.serviceAllocation.namespaceSelectors",
+        "each label selector may be listed once",
     ),
     (
         "peer-keepalive-with-hold-zero",

@@ -1,11 +1,19 @@
+from pathlib import Path
+
 import pytest
+import yaml
 
 from ansible_collections.baremetal.lb.plugins.module_utils.communities import parse_community
 from ansible_collections.baremetal.lb.plugins.module_utils.config_errors import InvalidConfigError
 from ansible_collections.baremetal.lb.plugins.module_utils.config_model import ClusterResources
 from ansible_collections.baremetal.lb.plugins.module_utils.durations import parse_duration
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import cluster_resources
-from ansible_collections.baremetal.lb.plugins.module_utils.validation import parse_config, validate_resources
+from ansible_collections.baremetal.lb.plugins.module_utils.validation import (
+    SERVICE_ALLOCATION_FIELDS,
+    SPEC_FIELDS,
+    parse_config,
+    validate_resources,
+)
 
 
 def obj(kind, name, spec, labels=None):
@@ -252,3 +260,140 @@ def test_durations(text, seconds):
 def test_bad_durations(text):
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+SELECT_A = {"matchLabels": {"a": "b"}}
+V6_POOL = pool("v6", "2001:db8::/120")
+ECHO = obj("BFDProfile", "echo", {"echoMode": True})
+
+
+@pytest.mark.parametrize(
+    ("objects", "expected"),
+    [
+        # Duplicate label selectors, refused everywhere as MetalLB and the API server (sets) do.
+        (
+            [obj("L2Advertisement", "l2", {"nodeSelectors": [SELECT_A, {}, SELECT_A]})],
+            [("L2Advertisement", "l2", "spec.nodeSelectors[2]")],
+        ),
+        (
+            [obj("L2Advertisement", "l2", {"serviceSelectors": [SELECT_A, SELECT_A]})],
+            [("L2Advertisement", "l2", "spec.serviceSelectors[1]")],
+        ),
+        (
+            [pool("a", "192.0.2.0/24"), bgp_ad("x", ipAddressPoolSelectors=[SELECT_A, SELECT_A])],
+            [("BGPAdvertisement", "x", "spec.ipAddressPoolSelectors[1]")],
+        ),
+        (
+            [pool("a", "192.0.2.0/24", serviceAllocation={"namespaceSelectors": [SELECT_A, SELECT_A]})],
+            [("IPAddressPool", "a", "spec.serviceAllocation.namespaceSelectors[1]")],
+        ),
+        ([peer("p", nodeSelectors=[SELECT_A, SELECT_A])], [("BGPPeer", "p", "spec.nodeSelectors[1]")]),
+        (
+            [peer("p", nodeSelectors=[{"matchExpressions": [{"key": "k", "operator": "Exists"}] * 2}])],
+            [("BGPPeer", "p", "spec.nodeSelectors[0].matchExpressions[1]")],
+        ),
+        # A requirement's values are a set: only their order differs, so these are the same.
+        (
+            [
+                obj(
+                    "L2Advertisement",
+                    "l2",
+                    {
+                        "nodeSelectors": [
+                            {"matchExpressions": [{"key": "k", "operator": "In", "values": ["x", "y"]}]},
+                            {"matchExpressions": [{"key": "k", "operator": "In", "values": ["y", "x"]}]},
+                        ]
+                    },
+                )
+            ],
+            [("L2Advertisement", "l2", "spec.nodeSelectors[1]")],
+        ),
+        # Different selectors are not duplicates.
+        ([obj("L2Advertisement", "l2", {"nodeSelectors": [SELECT_A, {"matchLabels": {"a": "c"}}]})], []),
+        # BFD echo on a peer that is sent IPv6 routes (cross-object, as MetalLB).
+        ([V6_POOL, ECHO, peer("p", bfdProfile="echo"), bgp_ad("x")], [("BGPPeer", "p", "spec.bfdProfile")]),
+        (
+            [V6_POOL, ECHO, peer("p", bfdProfile="echo"), bgp_ad("x", peers=["p"])],
+            [("BGPPeer", "p", "spec.bfdProfile")],
+        ),
+        ([V6_POOL, ECHO, peer("p", bfdProfile="echo"), bgp_ad("x", peers=["other"])], []),
+        ([pool("v4", "192.0.2.0/24"), ECHO, peer("p", bfdProfile="echo"), bgp_ad("x")], []),
+        ([V6_POOL, ECHO, peer("p", bfdProfile="echo")], []),
+        ([V6_POOL, obj("BFDProfile", "plain", {}), peer("p", bfdProfile="plain"), bgp_ad("x")], []),
+        # Per-object rules the CRDs enforce, checked by the parser too.
+        ([pool("a", "192.0.2.0/24", autoassign=False)], [("IPAddressPool", "a", "spec.autoassign")]),
+        (
+            [pool("a", "192.0.2.0/24", serviceAllocation={"namespaces": ["Not_A_Namespace"]})],
+            [("IPAddressPool", "a", "spec.serviceAllocation.namespaces[0]")],
+        ),
+        (
+            [obj("L2Advertisement", "l2", {"interfaces": ["eth0", "..", "eth0/1"]})],
+            [
+                ("L2Advertisement", "l2", "spec.interfaces[1]"),
+                ("L2Advertisement", "l2", "spec.interfaces[2]"),
+            ],
+        ),
+        (
+            [pool("a", "192.0.2.0/24"), bgp_ad("x", aggregationLength=0)],
+            [("BGPAdvertisement", "x", "spec.aggregationLength")],
+        ),
+        (
+            [obj("Community", "c", {"communities": [{"name": "64500:1", "value": "64500:1"}]})],
+            [("Community", "c", "spec.communities[0].name")],
+        ),
+        ([peer("p", peerPort=16385)], [("BGPPeer", "p", "spec.peerPort")]),
+        ([peer("p", peerAddress=None, interface="bad/name")], [("BGPPeer", "p", "spec.interface")]),
+        ([peer("p", sourceAddress="2001:db8::1")], [("BGPPeer", "p", "spec.sourceAddress")]),
+        ([peer("p", holdTime="24h")], [("BGPPeer", "p", "spec.holdTime")]),
+        ([peer("p", connectTime="1500ms")], [("BGPPeer", "p", "spec.connectTime")]),
+        ([peer("p", connectTime="0s")], [("BGPPeer", "p", "spec.connectTime")]),
+        (
+            [peer("p", peerASN=None, dynamicASN="internal", ebgpMultiHop=True)],
+            [("BGPPeer", "p", "spec.ebgpMultiHop")],
+        ),
+        ([peer("p", disableMP=True, dualStackAddressFamily=True)], [("BGPPeer", "p", "spec.disableMP")]),
+        ([peer("p", localASN=0)], [("BGPPeer", "p", "spec.localASN")]),
+    ],
+)
+def test_metallb_rules_and_crd_rules_are_enforced(objects, expected):
+    assert sorted(errors_of(*objects)) == sorted(expected)
+
+
+def test_service_selectors_and_local_asn_reach_the_typed_config():
+    config = parse_config(
+        cluster_resources(
+            [
+                pool("a", "192.0.2.0/24"),
+                obj("L2Advertisement", "l2", {"serviceSelectors": [SELECT_A]}),
+                bgp_ad("x", serviceSelectors=[SELECT_A], localPref=200),
+                peer("p", localASN=65410),
+            ]
+        )
+    )
+    assert config.l2_advertisements[0].service_selectors[0].match_labels == {"a": "b"}
+    assert config.bgp_advertisements[0].service_selectors[0].matches({"a": "b"})
+    assert (config.bgp_peers[0].my_asn, config.bgp_peers[0].local_asn) == (64500, 65410)
+
+
+def test_bfd_echo_error_names_the_advertisement_pool_and_fix():
+    (error,) = validate_resources(
+        cluster_resources([V6_POOL, ECHO, peer("p", bfdProfile="echo"), bgp_ad("x")])
+    )
+    assert "BFDProfile 'echo' has echoMode" in error.problem
+    assert "BGPAdvertisement 'x'" in error.problem and "IPAddressPool 'v6'" in error.problem
+    assert "use a BFDProfile without echoMode" in error.fix
+
+
+def test_the_parser_knows_exactly_the_crd_spec_fields():
+    crds = Path(__file__).resolve().parents[4] / "roles" / "install" / "files" / "crds"
+    for path in crds.glob("*.yaml"):
+        for doc in yaml.safe_load_all(path.read_text()):
+            kind = doc["spec"]["names"]["kind"]
+            if kind not in SPEC_FIELDS:
+                continue
+            for version in doc["spec"]["versions"]:
+                spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
+                assert set(spec["properties"]) == SPEC_FIELDS[kind], (kind, version["name"])
+                if kind == "IPAddressPool":
+                    allocation = spec["properties"]["serviceAllocation"]["properties"]
+                    assert set(allocation) == SERVICE_ALLOCATION_FIELDS
