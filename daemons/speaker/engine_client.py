@@ -42,7 +42,7 @@ class EngineProcess:
     def start(self, order: StartOrder) -> None:
         """Start the engine and give it its start order."""
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "daemons.speaker.engine"],
+            [sys.executable, "-m", "ansible_collections.baremetal.lb.daemons.speaker.engine"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=_REPO,

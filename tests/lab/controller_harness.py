@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from daemons.kube.kubeapi import KubeApi
+from ansible_collections.baremetal.lb.daemons.kube.kubeapi import KubeApi
 from lab import lifecycle
 from lab.daemons import service_account_kubeconfig
 from lab.state import LabState
@@ -99,7 +99,7 @@ class Controller:
             [
                 sys.executable,
                 "-m",
-                "daemons.controller",
+                "ansible_collections.baremetal.lb.daemons.controller",
                 f"--kubeconfig={self.kubeconfig}",
                 f"--health-port={self.health_port}",
                 f"--metrics-port={self.metrics_port}",
@@ -108,7 +108,6 @@ class Controller:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
-            cwd=REPO,
         )
         if wait_ready:
             wait_for("the controller to become ready", self.ready, timeout=120)

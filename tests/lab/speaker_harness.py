@@ -97,13 +97,13 @@ class Speaker:
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 [
-                    "ip", "netns", "exec", self.netns, sys.executable, "-m", "daemons.speaker",
+                    "ip", "netns", "exec", self.netns,
+                    sys.executable, "-m", "ansible_collections.baremetal.lb.daemons.speaker",
                     f"--node-name={self.node}", f"--kubeconfig={self.kubeconfig}",
                     "--bind-address=127.0.0.1", *self.args,
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                cwd=REPO,
             )  # fmt: skip
         if wait_ready:
             wait_for(f"speaker on {self.node} to sync", self.synced, timeout=60)
