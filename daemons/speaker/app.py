@@ -35,13 +35,13 @@ from ..kube.kubeapi import (
     KubeApi,
     Resource,
 )
+from ..kube.logs import configure_logs
 from ..kube.workqueue import WorkQueue
 from . import facts
 from .engine_client import EngineProcess
 from .interfaces import interface_of, suitable_interfaces
 from .l2status import L2StatusWriter
 from .link_events import watch_links
-from .logs import configure_logs
 from .metrics import SpeakerMetrics
 from .protocol import StartOrder
 from .reporter import Reporter
