@@ -26,8 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from daemons.kube.informer import Informer
-from daemons.kube.kubeapi import MERGE_PATCH, KubeApi, Resource
+from ansible_collections.baremetal.lb.daemons.kube.informer import Informer
+from ansible_collections.baremetal.lb.daemons.kube.kubeapi import MERGE_PATCH, KubeApi, Resource
 from lab import build, lifecycle
 from lab.state import LabState
 from tests.lab.controller_harness import (

@@ -76,8 +76,8 @@ from types import FrameType
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from ansible_collections.baremetal.lb.daemons.kube.kubeapi import KubeApi  # noqa: E402
 from ansible_collections.baremetal.lb.daemons.speaker.options import Options as SpeakerOptions  # noqa: E402
-from daemons.kube.kubeapi import KubeApi  # noqa: E402
 from lab import build, lifecycle  # noqa: E402
 from lab.state import LabState  # noqa: E402
 from tests.lab import controller_harness, speaker_harness  # noqa: E402

@@ -19,7 +19,7 @@ from ..kube.events import EventRecorder
 from ..kube.health import HealthServer
 from ..kube.informer import Informer
 from ..kube.kubeapi import JSON, NAMESPACES, SERVICES, KubeApi
-from ..kube.logs import configure
+from ..kube.logs import configure_logs
 from ..kube.workqueue import WorkQueue
 from .metrics import ControllerMetrics
 from .reconciler import CONFIG_KEY, Reconciler
@@ -46,7 +46,7 @@ class Options:
 
 def run(options: Options) -> int:
     """Run the controller until SIGTERM or SIGINT; return the exit status."""
-    configure(options.log_level)
+    configure_logs(options.log_level)
     stop = threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:

@@ -1,4 +1,11 @@
-"""Structured logs: one JSON object per line, with the Service, IPs and pool a line is about."""
+"""Structured logs of every daemon process: one JSON object per line, the same field names everywhere.
+
+A line has ``ts``, ``level``, ``logger`` and ``msg``, then each field the call passed with
+``extra={...}`` (``service``, ``ip``, ``ips``, ``node``, ``interfaces``, ``pool``, ``reason``, …)
+as a top-level key, then ``exception`` (the traceback) and ``stack`` when the record has them.
+``json.dumps`` writes the line, so a Service name or message with a quote, a newline or non-ASCII
+text stays one line that parses; the output is plain ASCII whatever the terminal's encoding.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +14,32 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-_FIELDS = ("service", "ips", "pool", "object", "reason")
+# What every LogRecord carries by itself; any other attribute came from ``extra=``.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", logging.INFO, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+def _jsonable(value: object) -> object:
+    """What json.dumps writes for a value it has no JSON form for: sets sorted, the rest as str."""
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    return str(value)
+
+
+def _dumpable(value: object) -> object:
+    """``value`` when json.dumps can write it, else its str."""
+    try:
+        json.dumps(value, default=_jsonable)
+    except (TypeError, ValueError):
+        return str(value)
+    return value
 
 
 class JsonFormatter(logging.Formatter):
-    """Format a record as ``{"ts", "level", "logger", "msg", ...fields given in extra}``."""
+    """Format a record as ``{"ts", "level", "logger", "msg", ...extra fields, "exception"}``."""
 
     def format(self, record: logging.LogRecord) -> str:
         """Return the record as one line of JSON."""
@@ -21,14 +49,26 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        line.update({name: getattr(record, name) for name in _FIELDS if hasattr(record, name)})
+        for name, value in vars(record).items():
+            if name not in _RECORD_ATTRIBUTES:
+                # A field named like one of the line's own keys must not overwrite it.
+                line[f"extra_{name}" if name in line else name] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        try:
+            return json.dumps(line, default=_jsonable)
+        except (TypeError, ValueError):  # e.g. a dict with tuple keys, or one that contains itself
+            return json.dumps({name: _dumpable(value) for name, value in line.items()}, default=_jsonable)
 
 
-def configure(level: str) -> None:
-    """Send JSON lines at ``level`` (debug, info, warning, error) and above to stderr."""
+def configure_logs(level: str) -> None:
+    """Send JSON lines at ``level`` (debug, info, warning, error) and above to stderr.
+
+    Every daemon process calls this once at start (the controller, the speaker and the speaker's
+    engine child), so all their lines have the same shape.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

@@ -1,4 +1,7 @@
-"""Entry point: ``python -m daemons.speaker --node-name node1 ...`` with MetalLB's speaker flags."""
+"""Entry point: ``python -m ansible_collections.baremetal.lb.daemons.speaker --node-name node1 ...``.
+
+The flags are MetalLB's speaker flags.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from .options import Options
 
 
 def _parse(argv: list[str] | None = None) -> Options:
-    parser = argparse.ArgumentParser(prog="python -m daemons.speaker", description=__doc__)
+    parser = argparse.ArgumentParser(prog=f"python -m {__package__}", description=__doc__)
     add = parser.add_argument
     add(
         "--node-name",

@@ -31,11 +31,11 @@ from ..kube.kubeapi import (
     KubeApi,
     Resource,
 )
+from ..kube.logs import configure_logs
 from ..kube.workqueue import WorkQueue
 from . import facts
 from .handler import Situation, SpeakerContext
 from .link_events import watch_links
-from .logs import configure_logs
 from .metrics import SpeakerMetrics
 from .options import Options
 from .registry import PROTOCOLS

@@ -95,7 +95,7 @@ def kubectl(lab: LabState) -> Callable[..., subprocess.CompletedProcess[str]]:
 LAB_VARS = {
     k: v
     for k, v in yaml.safe_load((REPO / "inventories" / "lab" / "group_vars" / "all.yml").read_text()).items()
-    if k not in ("baremetal_lb_kubeconfig", "install_lab_state_dir")
+    if k not in ("baremetal_lb_kubeconfig", "lab_state_dir")
 }
 CONFIG_NAMESPACE = "metallb-system"
 
@@ -120,7 +120,7 @@ def metallb_namespace(kube: client.ApiClient) -> Iterator[str]:
 
 @pytest.fixture()
 def lab_daemons_stopped_afterwards(lab: LabState) -> Iterator[None]:
-    """Stop the daemons site.yml starts in the session lab, so later tests run their own."""
+    """Stop the daemons a playbook started in the session lab, so later tests run their own."""
     recorded = LabState.load(lab.state_dir)
     assert recorded is not None, f"no lab recorded in {lab.state_dir}"
     before = set(recorded.data.get("daemons", {}))

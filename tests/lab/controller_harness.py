@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 import yaml
 
+from ansible_collections.baremetal.lb.daemons.kube.kubeapi import KubeApi
 from ansible_collections.baremetal.lb.plugins.module_utils import services
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import IP_ADDRESS_POOL
-from daemons.kube.kubeapi import KubeApi
 from lab import lifecycle
 from lab.daemons import service_account_kubeconfig
 from lab.state import LabState
@@ -101,7 +101,7 @@ class Controller:
             [
                 sys.executable,
                 "-m",
-                "daemons.controller",
+                "ansible_collections.baremetal.lb.daemons.controller",
                 f"--kubeconfig={self.kubeconfig}",
                 f"--health-port={self.health_port}",
                 f"--metrics-port={self.metrics_port}",
@@ -110,7 +110,6 @@ class Controller:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
-            cwd=REPO,
         )
         if wait_ready:
             wait_for("the controller to become ready", self.ready, timeout=120)

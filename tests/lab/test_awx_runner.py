@@ -1,4 +1,4 @@
-"""playbooks/site.yml run by ansible-runner the way AWX runs a job template, against the lab.
+"""The collection's playbooks run by ansible-runner the way AWX runs a job template, in the lab.
 
 AWX gives a job a private data directory: the project checkout, an inventory, `env/extravars`
 and `env/envvars`, into which a credential injects its environment variables; then it runs
@@ -11,9 +11,11 @@ through the `K8S_AUTH_*` variables, exactly as two kinds of AWX credential injec
   directory; the token here is a ServiceAccount's, as an AWX admin would create one;
 * a custom credential type carrying a kubeconfig file: K8S_AUTH_KUBECONFIG (and K8S_AUTH_CONTEXT).
 
-The job template's extra vars are the lab inventory's configuration (its layer-2 pool and
-demo/web exposed from it), so every role does real work. Each job runs twice; the second run must
-change nothing. The project carries the collection
+The job's playbook is the lab's site playbook (lab/playbooks/site.yml: the collection's
+install.yml and configure.yml, imported by name, with the lab's daemons started in between, as a
+cluster's kubelet would start the pods). The job template's extra vars are the lab inventory's
+configuration (its layer-2 pool and demo/web exposed from it), so every role does real work.
+Each job runs twice; the second run must change nothing. The project carries the collection
 under test in `collections/` beside the playbook (where AWX's project sync installs
 `collections/requirements.yml`), so nothing outside the private data directory selects it.
 """
@@ -83,7 +85,7 @@ def _private_data_dir(pdd: Path, lab: LabState) -> None:
     """Project (site.yml and the collection beside it), inventory and extra vars, as AWX lays them out."""
     project = pdd / "project"
     project.mkdir(parents=True)
-    (project / "site.yml").write_text((REPO / "playbooks" / "site.yml").read_text())
+    (project / "site.yml").write_text((REPO / "lab" / "playbooks" / "site.yml").read_text())
     collections = project / "collections" / "ansible_collections" / "baremetal"
     collections.mkdir(parents=True)
     (collections / "lb").symlink_to(REPO)
@@ -104,11 +106,10 @@ def _private_data_dir(pdd: Path, lab: LabState) -> None:
         )
     )
     (pdd / "env").mkdir()
-    # The lab only: the daemons start as processes in this lab's namespaces.
-    # The job template's extra vars; install_lab_state_dir (the lab only) starts the daemons as
-    # processes in this lab's namespaces.
+    # The job template's extra vars, plus the lab playbook's: which lab to start the daemons in,
+    # and the checkout `python -m lab` runs from.
     (pdd / "env" / "extravars").write_text(
-        json.dumps({**LAB_VARS, "install_lab_state_dir": str(lab.state_dir)})
+        json.dumps({**LAB_VARS, "lab_state_dir": str(lab.state_dir), "lab_checkout": str(REPO)})
     )
 
 

@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim, by_interface, owned
 
-from ..logs import configure_logs
+from ...kube.logs import configure_logs
 from ..membership.service import Membership
 from .engine_messages import StartOrder, claims_from_json, encode, peers_from_json
 from .responder import Responder

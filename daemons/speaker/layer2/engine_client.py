@@ -8,14 +8,12 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim
 
 from .engine_messages import Address, StartOrder, claims_to_json, encode, peers_to_json
 
-_REPO = Path(__file__).resolve().parents[3]
 _ENGINE = f"{__package__}.engine"  # under the import root the speaker itself runs from
 
 log = logging.getLogger(__name__)
@@ -46,7 +44,6 @@ class EngineProcess:
             [sys.executable, "-m", _ENGINE],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            cwd=_REPO,
         )
         self._peers = peers_to_json(order.peers)
         self._send(order.to_json())

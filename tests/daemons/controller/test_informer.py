@@ -1,7 +1,7 @@
 import threading
 
-from daemons.kube.informer import Informer
-from daemons.kube.kubeapi import ApiError, Resource
+from ansible_collections.baremetal.lb.daemons.kube.informer import Informer
+from ansible_collections.baremetal.lb.daemons.kube.kubeapi import ApiError, Resource
 
 
 def _obj(name, version):

@@ -2,15 +2,15 @@
 
 import pytest
 
+from ansible_collections.baremetal.lb.daemons.controller.metrics import ControllerMetrics
+from ansible_collections.baremetal.lb.daemons.controller.reconciler import CONFIG_KEY, Reconciler
+from ansible_collections.baremetal.lb.daemons.controller.status_writer import Desired
 from ansible_collections.baremetal.lb.plugins.module_utils.config_errors import (
     ConfigError,
     InvalidConfigError,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.config_model import Config
 from ansible_collections.baremetal.lb.plugins.module_utils.pools import AddressPool
-from daemons.controller.metrics import ControllerMetrics
-from daemons.controller.reconciler import CONFIG_KEY, Reconciler
-from daemons.controller.status_writer import Desired
 
 
 class FakeInformer:

@@ -1,6 +1,6 @@
 import ipaddress
 
-from daemons.controller.service_view import ServiceView
+from ansible_collections.baremetal.lb.daemons.controller.service_view import ServiceView
 
 
 def _service(**spec):

@@ -1,4 +1,4 @@
-from daemons.controller.status_writer import Desired
+from ansible_collections.baremetal.lb.daemons.controller.status_writer import Desired
 
 
 def _service(ips=(), annotations=None):

@@ -1,4 +1,4 @@
-from daemons.kube.workqueue import WorkQueue
+from ansible_collections.baremetal.lb.daemons.kube.workqueue import WorkQueue
 
 
 def test_repeats_coalesce():
