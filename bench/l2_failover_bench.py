@@ -109,6 +109,19 @@ class Scenario:
     recover: Action
 
 
+def _scenarios(
+    lab: LabState, owner: str, *, crash: Action, stop: Action, start: Action, window: float, recover: Action
+) -> list[Scenario]:
+    """The three faults every system goes through: the owner's link cut, SIGKILL and SIGTERM."""
+    return [
+        Scenario(
+            SCENARIOS[0], lambda: _link(lab, owner, False), lambda: _link(lab, owner, True), window, recover
+        ),
+        Scenario(SCENARIOS[1], crash, start, window, recover),
+        Scenario(SCENARIOS[2], stop, start, window, recover),
+    ]
+
+
 @dataclass
 class System:
     """A running implementation with its VIP, that VIP's owner and its scenarios."""
@@ -373,22 +386,19 @@ def our_system(lab: LabState, workdir: Path, dead_after: float, interval: float)
             speaker.start()
 
         label = f"{OURS} (dead after {dead_after * 1000:.0f} ms, heartbeat {interval * 1000:.0f} ms)"
-        window = 3.0
         yield System(
             label,
             vip,
             owner,
-            [
-                Scenario(
-                    SCENARIOS[0],
-                    lambda: _link(lab, owner, False),
-                    lambda: _link(lab, owner, True),
-                    window,
-                    recover,
-                ),
-                Scenario(SCENARIOS[1], speaker.crash, speaker.start, window, recover),
-                Scenario(SCENARIOS[2], speaker.stop, speaker.start, window, recover),
-            ],
+            _scenarios(
+                lab,
+                owner,
+                crash=speaker.crash,
+                stop=speaker.stop,
+                start=speaker.start,
+                window=3.0,
+                recover=recover,
+            ),
         )
 
 
@@ -579,34 +589,19 @@ def vrrp_system(lab: LabState, workdir: Path, flavour: VrrpFlavour) -> Iterator[
         def recover() -> None:
             group.restart(owner)
 
-        window = flavour.window
         yield System(
             flavour.label,
             flavour.vip,
             owner,
-            [
-                Scenario(
-                    SCENARIOS[0],
-                    lambda: _link(lab, owner, False),
-                    lambda: _link(lab, owner, True),
-                    window,
-                    recover,
-                ),
-                Scenario(
-                    SCENARIOS[1],
-                    lambda: group.signal(owner, signal.SIGKILL),
-                    lambda: group.start(owner),
-                    window,
-                    recover,
-                ),
-                Scenario(
-                    SCENARIOS[2],
-                    lambda: group.signal(owner, signal.SIGTERM),
-                    lambda: group.start(owner),
-                    window,
-                    recover,
-                ),
-            ],
+            _scenarios(
+                lab,
+                owner,
+                crash=lambda: group.signal(owner, signal.SIGKILL),
+                stop=lambda: group.signal(owner, signal.SIGTERM),
+                start=lambda: group.start(owner),
+                window=flavour.window,
+                recover=recover,
+            ),
         )
     finally:
         _links_up(lab)
