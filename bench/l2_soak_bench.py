@@ -1,7 +1,7 @@
 """Layer-2 soak: no false failover while both cores are busy.
 
     PYTHONPATH=. .venv/bin/python bench/l2_soak_bench.py [--state-dir DIR] [--seconds 300]
-        [--dead-after 0.3] [--burners 2]   (root)
+        [--dead-after S] [--burners 2]   (root)
 
 Starts the controller, three speakers (``--ml-dead-after`` as given) and one Service in the lab
 (``--state-dir``/``BMLB_LAB_STATE``, else a fresh lab removed afterwards), waits until the
@@ -51,6 +51,7 @@ from ansible_collections.baremetal.lb.daemons.speaker.layer2.ethernet import (  
     ETH_P_ARP,
     mac_to_str,
 )
+from ansible_collections.baremetal.lb.daemons.speaker.membership.service import DEAD_AFTER  # noqa: E402
 from bench.l2_failover_bench import lab_context, our_setup  # noqa: E402
 from lab.state import LabState  # noqa: E402
 from tests.lab.speaker_harness import Speakers, mac_to_node  # noqa: E402
@@ -308,7 +309,12 @@ def main() -> None:
         "--state-dir", default=os.environ.get("BMLB_LAB_STATE"), help="reuse this running lab"
     )
     parser.add_argument("--seconds", type=float, default=300, help="length of the soak (10..1800)")
-    parser.add_argument("--dead-after", type=float, default=0.3, help="the speakers' --ml-dead-after (s)")
+    parser.add_argument(
+        "--dead-after",
+        type=float,
+        default=DEAD_AFTER,
+        help="the speakers' --ml-dead-after (s)",
+    )
     parser.add_argument("--burners", type=int, default=2, help="busy-loop processes (0..8)")
     parser.add_argument("--interval", type=float, default=0.01, help="seconds between ARP probes")
     args = parser.parse_args()

@@ -15,7 +15,12 @@ from typing import Any
 
 from .addresses import IPAddress, IPFamily, family_of
 from .config_model import Config
-from .metallb_kinds import cluster_resources
+from .metallb_kinds import (
+    L2_STATUS_NODE_LABEL,
+    L2_STATUS_SERVICE_NAME_LABEL,
+    L2_STATUS_SERVICE_NAMESPACE_LABEL,
+    cluster_resources,
+)
 from .pools import AddressPool, PoolIndex
 from .services import allocated_pool, ingress_ips
 from .validation import parse_for_report
@@ -131,9 +136,9 @@ def _layer2_reports(namespace: str, name: str, statuses: Sequence[Manifest]) -> 
     for obj in statuses:
         status = obj.get("status") or {}
         labels = (obj.get("metadata") or {}).get("labels") or {}
-        service_namespace = status.get("serviceNamespace") or labels.get("metallb.io/service-namespace")
-        service_name = status.get("serviceName") or labels.get("metallb.io/service-name")
-        node = status.get("node") or labels.get("metallb.io/node")
+        service_namespace = status.get("serviceNamespace") or labels.get(L2_STATUS_SERVICE_NAMESPACE_LABEL)
+        service_name = status.get("serviceName") or labels.get(L2_STATUS_SERVICE_NAME_LABEL)
+        node = status.get("node") or labels.get(L2_STATUS_NODE_LABEL)
         if (service_namespace, service_name) != (namespace, name) or not node:
             continue
         interfaces = sorted(

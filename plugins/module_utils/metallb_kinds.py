@@ -89,6 +89,10 @@ BFD_PROFILE = MetallbKind(
 SERVICE_L2_STATUS = MetallbKind(
     "ServiceL2Status", "servicel2statuses", ("v1beta1",), "v1beta1", None, None, None
 )
+# The labels the speakers put on ServiceL2Status objects, as MetalLB's do: who announces what.
+L2_STATUS_NODE_LABEL = f"{GROUP}/node"
+L2_STATUS_SERVICE_NAME_LABEL = f"{GROUP}/service-name"
+L2_STATUS_SERVICE_NAMESPACE_LABEL = f"{GROUP}/service-namespace"
 
 # The configuration kinds, in the order the configuration is read and applied.
 CONFIG_KINDS: tuple[MetallbKind, ...] = (

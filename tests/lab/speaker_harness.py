@@ -41,6 +41,12 @@ if str(REPO) not in sys.path:  # run as a script by the prober
 
 from ansible_collections.baremetal.lb.daemons.speaker.layer2 import arp  # noqa: E402
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.ethernet import ETH_P_ARP, mac_to_str  # noqa: E402
+from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import (  # noqa: E402
+    L2_ADVERTISEMENT,
+    L2_STATUS_SERVICE_NAME_LABEL,
+    L2_STATUS_SERVICE_NAMESPACE_LABEL,
+    SERVICE_L2_STATUS,
+)
 from ansible_collections.baremetal.lb.plugins.module_utils.ownership import rank  # noqa: E402
 from lab import lifecycle  # noqa: E402
 from lab.daemons import service_account_kubeconfig  # noqa: E402
@@ -50,8 +56,8 @@ from tests.lab.controller_harness import service_manifest, unique, wait_for  # n
 RBAC = REPO / "roles/install/files/rbac/speaker.yaml"
 NAMESPACE = "metallb-system"
 SECRET = "memberlist"
-L2ADS = "/apis/metallb.io/v1beta1/namespaces/metallb-system/l2advertisements"
-L2STATUSES = "/apis/metallb.io/v1beta1/namespaces/metallb-system/servicel2statuses"
+L2ADS = f"{L2_ADVERTISEMENT.api_path}/namespaces/{NAMESPACE}/{L2_ADVERTISEMENT.plural}"
+L2STATUSES = f"{SERVICE_L2_STATUS.api_path}/namespaces/{NAMESPACE}/{SERVICE_L2_STATUS.plural}"
 POOL4 = "192.0.2.64/26"
 POOL6 = "2001:db8:1::1:0/112"
 CLIENT_AGENT = REPO / "tests/netns/agents/l2_client.py"
@@ -207,8 +213,8 @@ class L2Config:
     def advertise(self, name: str, **spec: Any) -> None:
         """Create an L2Advertisement."""
         body = {
-            "apiVersion": "metallb.io/v1beta1",
-            "kind": "L2Advertisement",
+            "apiVersion": L2_ADVERTISEMENT.api_version,
+            "kind": L2_ADVERTISEMENT.kind,
             "metadata": {"name": name, "namespace": NAMESPACE},
             "spec": spec,
         }
@@ -272,7 +278,10 @@ class L2Config:
         items: list[dict[str, Any]] = self.api.request(
             "GET",
             L2STATUSES,
-            {"labelSelector": f"metallb.io/service-name={service},metallb.io/service-namespace={namespace}"},
+            {
+                "labelSelector": f"{L2_STATUS_SERVICE_NAME_LABEL}={service},"
+                f"{L2_STATUS_SERVICE_NAMESPACE_LABEL}={namespace}"
+            },
         )["items"]
         return items
 

@@ -11,6 +11,13 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 
+from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import (
+    L2_STATUS_NODE_LABEL,
+    L2_STATUS_SERVICE_NAME_LABEL,
+    L2_STATUS_SERVICE_NAMESPACE_LABEL,
+    SERVICE_L2_STATUS,
+)
+
 from ...kube.kubeapi import (
     JSON,
     MERGE_PATCH,
@@ -19,9 +26,6 @@ from ...kube.kubeapi import (
     Resource,
 )
 
-NODE_LABEL = "metallb.io/node"
-SERVICE_NAME_LABEL = "metallb.io/service-name"
-SERVICE_NAMESPACE_LABEL = "metallb.io/service-namespace"
 _RETRY_SECONDS = 2.0
 
 log = logging.getLogger(__name__)
@@ -29,7 +33,7 @@ log = logging.getLogger(__name__)
 
 def resource(namespace: str) -> Resource:
     """The ServiceL2Status collection in the speaker's namespace."""
-    return Resource("/apis/metallb.io/v1beta1", "servicel2statuses", namespace)
+    return Resource(SERVICE_L2_STATUS.api_path, SERVICE_L2_STATUS.plural, namespace)
 
 
 class L2StatusWriter:
@@ -85,7 +89,11 @@ class L2StatusWriter:
             self._current = {}
             for item in self._list():
                 labels = item["metadata"].get("labels") or {}
-                key = f"{labels.get(SERVICE_NAMESPACE_LABEL)}/{labels.get(SERVICE_NAME_LABEL)}"
+                namespace, name = (
+                    labels.get(L2_STATUS_SERVICE_NAMESPACE_LABEL),
+                    labels.get(L2_STATUS_SERVICE_NAME_LABEL),
+                )
+                key = f"{namespace}/{name}"
                 if key in self._current:  # a duplicate from an earlier crash
                     self._delete(item["metadata"]["name"])
                     continue
@@ -106,7 +114,7 @@ class L2StatusWriter:
 
     def _list(self) -> list[JSON]:
         answer = self._api.request(
-            "GET", self._resource.collection(), {"labelSelector": f"{NODE_LABEL}={self._node}"}
+            "GET", self._resource.collection(), {"labelSelector": f"{L2_STATUS_NODE_LABEL}={self._node}"}
         )
         items: list[JSON] = answer.get("items") or []
         return items
@@ -114,15 +122,15 @@ class L2StatusWriter:
     def _create(self, key: str) -> str:
         namespace, name = key.split("/", 1)
         body = {
-            "apiVersion": "metallb.io/v1beta1",
-            "kind": "ServiceL2Status",
+            "apiVersion": SERVICE_L2_STATUS.api_version,
+            "kind": SERVICE_L2_STATUS.kind,
             "metadata": {
                 "generateName": "l2-",
                 "namespace": self._namespace,
                 "labels": {
-                    NODE_LABEL: self._node,
-                    SERVICE_NAME_LABEL: name,
-                    SERVICE_NAMESPACE_LABEL: namespace,
+                    L2_STATUS_NODE_LABEL: self._node,
+                    L2_STATUS_SERVICE_NAME_LABEL: name,
+                    L2_STATUS_SERVICE_NAMESPACE_LABEL: namespace,
                 },
             },
             "spec": {},
