@@ -163,7 +163,7 @@ class _Speaker:
             config=config,
             nodes={str(n["metadata"]["name"]): facts.node_facts(n) for n in self._nodes.items()},
             services=[
-                facts.l2_service(service, endpoints)
+                facts.service_facts(service, endpoints)
                 for service in self._services.items()
                 if facts.served(service, self.options.lb_class) and facts.ingress_ips(service)
             ],

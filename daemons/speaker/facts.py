@@ -6,8 +6,7 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import L2Service
-from ansible_collections.baremetal.lb.plugins.module_utils.ownership import Endpoint, NodeFacts
+from ansible_collections.baremetal.lb.plugins.module_utils.ownership import Endpoint, NodeFacts, ServiceFacts
 from ansible_collections.baremetal.lb.plugins.module_utils.services import allocated_pool
 
 # Re-exported: the speaker's app reads a Service's addresses as facts.ingress_ips.
@@ -40,11 +39,11 @@ def endpoints_by_service(slices: Iterable[JSON]) -> dict[str, list[Endpoint]]:
     return found
 
 
-def l2_service(service: JSON, endpoints: Mapping[str, list[Endpoint]]) -> L2Service:
-    """The layer-2 facts of one Service."""
+def service_facts(service: JSON, endpoints: Mapping[str, list[Endpoint]]) -> ServiceFacts:
+    """The facts of one Service that the announcement protocols plan from."""
     meta, spec = service["metadata"], service.get("spec") or {}
     key = f"{meta['namespace']}/{meta['name']}"
-    return L2Service(
+    return ServiceFacts(
         key=key,
         ips=ingress_ips(service),
         local_traffic_policy=spec.get("externalTrafficPolicy") == "Local",

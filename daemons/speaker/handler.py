@@ -28,8 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ansible_collections.baremetal.lb.plugins.module_utils.config_model import Config
-from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import L2Service
-from ansible_collections.baremetal.lb.plugins.module_utils.ownership import NodeFacts
+from ansible_collections.baremetal.lb.plugins.module_utils.ownership import NodeFacts, ServiceFacts
 
 from ..kube.events import EventRecorder
 from ..kube.kubeapi import JSON, KubeApi
@@ -43,7 +42,7 @@ class Situation:
 
     config: Config
     nodes: Mapping[str, NodeFacts]  # every Node, by name
-    services: Sequence[L2Service]  # every served Service with ingress IPs (protocol-neutral facts)
+    services: Sequence[ServiceFacts]  # every served Service with ingress IPs (protocol-neutral facts)
     me: str  # this node's name
     ignore_exclude_label: bool = False
 

@@ -13,25 +13,13 @@ The decision is split in two so that failover never waits for Kubernetes:
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .addresses import IPAddress, parse_address
 from .config_model import Config, L2Advertisement
 from .label_selectors import matches_any
-from .ownership import Endpoint, NodeFacts, announcing_node, eligible_nodes, ownership_key
+from .ownership import NodeFacts, ServiceFacts, announcing_node, eligible_nodes, ownership_key
 from .pools import PoolIndex
-
-
-@dataclass(frozen=True)
-class L2Service:
-    """The facts of one LoadBalancer Service that layer-2 announcement depends on."""
-
-    key: str  # namespace/name
-    ips: tuple[IPAddress, ...]  # status.loadBalancer.ingress, in order
-    local_traffic_policy: bool = False
-    endpoints: tuple[Endpoint, ...] = ()
-    pool: str = ""  # metallb.io/ip-allocated-from-pool, when the controller wrote it
-    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -46,7 +34,7 @@ class IPClaim:
 
 
 def plan_service(
-    service: L2Service,
+    service: ServiceFacts,
     *,
     config: Config,
     nodes: Mapping[str, NodeFacts],
@@ -118,7 +106,7 @@ def parse_ips(texts: Iterable[str]) -> tuple[IPAddress, ...]:
     return tuple(ips)
 
 
-def _advertisements_for(ip: IPAddress, service: L2Service, config: Config) -> list[L2Advertisement]:
+def _advertisements_for(ip: IPAddress, service: ServiceFacts, config: Config) -> list[L2Advertisement]:
     pool = service.pool if _pool_holds(service.pool, ip, config) else PoolIndex(config.pools).pool_of(ip)
     if not pool:
         return []

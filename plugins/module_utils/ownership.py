@@ -4,6 +4,9 @@ Every speaker computes this alone from the same inputs; there is no election tra
 eligible nodes are sorted by ``sha256(node_name + "#" + ip)`` (bytes compared) and the first
 one announces. MetalLB hashes the Service's *first* ingress IP for all of its IPs, so one node
 announces both families of a dual-stack Service: pass that IP.
+
+The facts every announcement protocol plans from (:class:`ServiceFacts`, :class:`NodeFacts`,
+:class:`Endpoint`) and the eligibility rule they share (:func:`eligible_nodes`) live here too.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import hashlib
 import ipaddress
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+
+from .addresses import IPAddress
 
 EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 
@@ -36,6 +41,18 @@ class Endpoint:
     def can_serve(self) -> bool:
         """Ready (or readiness unknown), or still serving while terminating."""
         return self.ready is None or self.ready or bool(self.serving)
+
+
+@dataclass(frozen=True)
+class ServiceFacts:
+    """The facts of one LoadBalancer Service that every announcement protocol plans from."""
+
+    key: str  # namespace/name
+    ips: tuple[IPAddress, ...]  # status.loadBalancer.ingress, in order
+    local_traffic_policy: bool = False
+    endpoints: tuple[Endpoint, ...] = ()
+    pool: str = ""  # metallb.io/ip-allocated-from-pool, when the controller wrote it
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 def ownership_key(ips: Iterable[str | ipaddress.IPv4Address | ipaddress.IPv6Address]) -> str:

@@ -21,7 +21,7 @@ import pytest
 from ansible_collections.baremetal.lb.daemons.speaker.handler import Situation
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.handler import plan
 from ansible_collections.baremetal.lb.plugins.module_utils.config_model import Config, L2Advertisement
-from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import L2Service, owned
+from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import owned
 from ansible_collections.baremetal.lb.plugins.module_utils.label_selectors import (
     LabelSelector,
     Operator,
@@ -31,6 +31,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.ownership import (
     EXCLUDE_LB_LABEL,
     Endpoint,
     NodeFacts,
+    ServiceFacts,
     rank,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.pools import AddressPool
@@ -52,8 +53,8 @@ def node(name: str, *, unavailable: bool = False, **labels: str) -> NodeFacts:
 NODES = {name: node(name) for name in sorted(ALL)}
 
 
-def service(*ips, name="web", endpoints=SERVING, local=False, labels=None) -> L2Service:
-    return L2Service(
+def service(*ips, name="web", endpoints=SERVING, local=False, labels=None) -> ServiceFacts:
+    return ServiceFacts(
         key=f"ns/{name}",
         ips=tuple(ips),
         local_traffic_policy=local,
@@ -72,7 +73,7 @@ def hostname(*names: str) -> LabelSelector:
 
 
 def announcers(
-    services: list[L2Service],
+    services: list[ServiceFacts],
     *,
     live: Collection[str] = ALL,
     nodes: Mapping[str, NodeFacts] = NODES,

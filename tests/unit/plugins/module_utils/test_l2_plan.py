@@ -6,13 +6,17 @@ import ipaddress
 
 from ansible_collections.baremetal.lb.plugins.module_utils.config_model import Config, L2Advertisement
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import (
-    L2Service,
     by_interface,
     owned,
     plan_service,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.label_selectors import LabelSelector
-from ansible_collections.baremetal.lb.plugins.module_utils.ownership import Endpoint, NodeFacts, rank
+from ansible_collections.baremetal.lb.plugins.module_utils.ownership import (
+    Endpoint,
+    NodeFacts,
+    ServiceFacts,
+    rank,
+)
 from ansible_collections.baremetal.lb.plugins.module_utils.pools import AddressPool
 
 NODES = {name: NodeFacts(labels={"kubernetes.io/hostname": name}) for name in ("a", "b", "c")}
@@ -25,9 +29,9 @@ def _config(*ads: L2Advertisement) -> Config:
     return Config(pools=(POOL,), l2_advertisements=ads)
 
 
-def _service(**kwargs) -> L2Service:
+def _service(**kwargs) -> ServiceFacts:
     defaults = {"key": "ns/web", "ips": (IP,), "endpoints": (Endpoint("a", True),), "pool": "p"}
-    return L2Service(**{**defaults, **kwargs})
+    return ServiceFacts(**{**defaults, **kwargs})
 
 
 def test_every_node_is_a_candidate_and_only_the_ranked_first_owns():
