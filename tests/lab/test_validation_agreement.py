@@ -376,6 +376,7 @@ CASES = [
     ok("peer-dynamic-unnumbered", "BGPPeer", {"myASN": 64500, "dynamicASN": "internal", "interface": "eth1"}),
     ok("peer-v1beta1", "BGPPeer", {**PEER, "holdTime": "9s", "keepaliveTime": "3s"}, version="v1beta1"),
     ok("peer-hold-zero", "BGPPeer", {**PEER, "holdTime": "0s", "keepaliveTime": "0s"}),
+    ok("peer-hold-bare-zero", "BGPPeer", {**PEER, "holdTime": "0", "keepaliveTime": "0"}),
     ok("peer-keepalive-without-hold", "BGPPeer", {**PEER, "keepaliveTime": "2m"}),
     ok(
         "peer-empty-password-secret",
