@@ -18,7 +18,7 @@ from ..kube.config_loader import ConfigSources
 from ..kube.events import EventRecorder
 from ..kube.health import HealthServer
 from ..kube.informer import Informer
-from ..kube.kubeapi import JSON, NAMESPACES, SERVICES, KubeApi
+from ..kube.kubeapi import CONTROLLER_FIELD_MANAGER, JSON, NAMESPACES, SERVICES, KubeApi
 from ..kube.logs import configure
 from ..kube.workqueue import WorkQueue
 from .metrics import ControllerMetrics
@@ -67,7 +67,9 @@ class _Controller:
         self._stop = stop
         self._queue = WorkQueue()
         self._live = False
-        api = KubeApi.connect(options.kubeconfig, pool_size=options.status_writers + 8)
+        api = KubeApi.connect(
+            options.kubeconfig, pool_size=options.status_writers + 8, field_manager=CONTROLLER_FIELD_MANAGER
+        )
         self._metrics = ControllerMetrics()
         self._health = (
             HealthServer(options.health_port, options.bind_address) if options.health_port else None
