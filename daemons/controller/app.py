@@ -22,6 +22,7 @@ from ..kube.kubeapi import CONTROLLER_FIELD_MANAGER, JSON, NAMESPACES, SERVICES,
 from ..kube.logs import configure
 from ..kube.workqueue import WorkQueue
 from .metrics import ControllerMetrics
+from .pool_status import PoolStatusWriter
 from .reconciler import CONFIG_KEY, Reconciler
 from .status_writer import StatusWriter
 
@@ -81,6 +82,7 @@ class _Controller:
             api, self._services, self._metrics, self._queue.add, workers=options.status_writers
         )
         self._events = EventRecorder(api, idle=self._writer.idle, component="metallb-controller")
+        self._pool_status = PoolStatusWriter(api, self._config.informer("IPAddressPool"))
         self._reconciler = Reconciler(
             lb_class=options.lb_class,
             services=self._services,
@@ -89,6 +91,7 @@ class _Controller:
             writer=self._writer,
             events=self._events,
             metrics=self._metrics,
+            pool_status=self._pool_status,
             requeue=self._queue.add_all,
         )
 
@@ -107,6 +110,7 @@ class _Controller:
         self._live = True
         self._events.start()
         self._writer.start()
+        self._pool_status.start()
         for informer in informers:
             threading.Thread(
                 target=informer.run, args=(self._stop,), name=f"watch-{informer.resource.plural}", daemon=True

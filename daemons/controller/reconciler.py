@@ -31,6 +31,7 @@ from ..kube.events import NORMAL, WARNING, EventRecorder, go_quote
 from ..kube.informer import Informer
 from ..kube.kubeapi import JSON
 from .metrics import ControllerMetrics
+from .pool_status import PoolStatusWriter
 from .service_view import ServiceView
 from .status_writer import Desired, StatusWriter
 
@@ -53,6 +54,7 @@ class Reconciler:
         writer: StatusWriter,
         events: EventRecorder,
         metrics: ControllerMetrics,
+        pool_status: PoolStatusWriter,
         requeue: Callable[[list[str]], None],
     ) -> None:
         self._lb_class = lb_class
@@ -62,6 +64,7 @@ class Reconciler:
         self._writer = writer
         self._events = events
         self._metrics = metrics
+        self._pool_status = pool_status
         self._requeue = requeue
         self._allocator = Allocator()
         self._configured = False
@@ -263,6 +266,7 @@ class Reconciler:
                 name, pool.ipv4.in_use + pool.ipv6.in_use, pool.ipv4.total + pool.ipv6.total
             )
         self._pool_names = set(usage)
+        self._pool_status.publish(usage)
 
 
 def _ips(ips: tuple[IPAddress, ...] | list[IPAddress]) -> list[str]:

@@ -54,6 +54,14 @@ class FakeEvents:
         return [reason for who, reason, _unused in self.recorded if who == name]
 
 
+class FakePoolStatus:
+    def __init__(self):
+        self.published = []
+
+    def publish(self, usage):
+        self.published.append(usage)
+
+
 class FakeConfig:
     def __init__(self, pools):
         self.pools = pools
@@ -83,6 +91,7 @@ class World:
         self.events = FakeEvents()
         self.config = FakeConfig(pools)
         self.queued = []
+        self.pool_status = FakePoolStatus()
         self.reconciler = Reconciler(
             lb_class=lb_class,
             services=self.services,
@@ -91,6 +100,7 @@ class World:
             writer=self.writer,
             events=self.events,
             metrics=ControllerMetrics(),
+            pool_status=self.pool_status,
             requeue=self.queued.extend,
         )
 
@@ -211,3 +221,13 @@ def test_event_messages_read_as_metallb_controller_writes_them(tiny_pool):
         'current IP for "ns/a" not allowed by config, will attempt for new IP assignment: '
     )
 
+
+def test_pool_usage_is_published_for_the_pool_status(tiny_pool):
+    world = World([_service("a", "2026-01-01T00:00:00Z")], [tiny_pool])
+    world.reconciler.handle(CONFIG_KEY)
+    world.drain()
+    latest = world.pool_status.published[-1]["tiny"]
+    assert (latest.ipv4.in_use, latest.ipv4.total) == (1, 2)
+    del world.services.objects["ns/a"]
+    world.reconciler.handle("ns/a")
+    assert world.pool_status.published[-1]["tiny"].ipv4.in_use == 0
