@@ -375,9 +375,8 @@ def main() -> None:
                 writers=args.status_writers,
                 timeout=args.timeout,
             )
-            sizes = [_run_size(bench, count, args.reps) for count in args.sizes]
-            for size in sizes:
-                _summary(size, args.status_writers)
+            for count in args.sizes:
+                _summary(_run_size(bench, count, args.reps), args.status_writers)
         finally:
             if args.start_lab:
                 lifecycle.down(state_dir)
