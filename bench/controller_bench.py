@@ -1,21 +1,39 @@
-"""Benchmark the controller against a lab: N LoadBalancer Services, cold start and restart.
+"""Benchmark the controller against the API server's own write path, doing the same work.
 
-For each N (default 1,000 and 10,000) it
-1. creates N IPv6 single-stack Services while no controller runs (the lab's IPv4 Service range
-   holds ~250 Services, so large numbers must be IPv6; see design.md);
-2. starts the controller and measures the time until every Service shows an IP (cold);
-3. restarts it and measures the time until it is ready again and whether any IP moved or any
-   status was rewritten (restart re-convergence);
-4. stops it and times a plain loop that writes the same number of status updates straight to
-   the API server, one after another (raw), and prints cold / raw;
-then deletes everything it created. With --start-lab it also starts and removes its own lab.
+For each size N (``--sizes``, default 1,000 and 10,000) it creates N IPv6 single-stack
+LoadBalancer Services (the lab's IPv4 Service range holds ~250, see design.md) and one pool, then
+runs ``--reps`` repetitions (default 5) of two trials on those same Services, alternating which
+goes first (A B, B A, A B, ...) so that drift of the shared machine hits both alike:
 
-    sudo .venv/bin/python -m bench.controller_bench --state-dir /tmp/ctllab --counts 1000 10000
+controller (A)
+    starts the shipped controller with its default options and times, from the moment the
+    process starts, until every Service shows an IP and until its N ``IPAllocated`` Events
+    exist; then restarts it and times until it is ready again, counting IPs that moved and
+    status rewrites (both should be 0).
+raw (B)
+    the same work sent straight to the API server at the controller's concurrency, with the
+    controller's credentials and field manager: list the Services (as the controller does at
+    start), then ``--status-writers`` threads (default: the controller's default) each send the
+    exact conditional status patch the controller sends (ingress + ``ip-allocated-from-pool``
+    annotation + resourceVersion), while one thread posts the same ``IPAllocated`` Event per
+    Service through the controller's own Event recorder (one thread, as in the controller).
+
+Both trials are timed on the monotonic clock by the same watch of the Services and Events, so
+detection costs the same. Between trials the Services are reset (no ingress, no annotation) and
+the Events deleted, untimed. It prints every trial, then per N the median and the spread
+(min-max) of each time and of the per-repetition ratio controller/raw. A failed trial (timeout,
+error, duplicate IPs, a moved IP) is printed and counted, and in the median it counts as slower
+than every success: never dropped.
+
+    sudo .venv/bin/python -m bench.controller_bench --start-lab
+    sudo .venv/bin/python -m bench.controller_bench --state-dir /tmp/ctllab --sizes 1000 --reps 5
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -23,11 +41,23 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from ipaddress import IPv6Address
 from pathlib import Path
 from typing import Any
 
+from ansible_collections.baremetal.lb.daemons.controller.app import Options
+from ansible_collections.baremetal.lb.daemons.controller.status_writer import Desired
+from ansible_collections.baremetal.lb.daemons.kube.events import NORMAL, EventRecorder, go_quote
 from ansible_collections.baremetal.lb.daemons.kube.informer import Informer
-from ansible_collections.baremetal.lb.daemons.kube.kubeapi import MERGE_PATCH, KubeApi, Resource
+from ansible_collections.baremetal.lb.daemons.kube.kubeapi import (
+    CONTROLLER_FIELD_MANAGER,
+    MERGE_PATCH,
+    SERVICES,
+    KubeApi,
+    Resource,
+)
+from ansible_collections.baremetal.lb.plugins.module_utils.services import IP_ALLOCATED_FROM_POOL, annotation
 from lab import build, lifecycle
 from lab.state import LabState
 from tests.lab.controller_harness import (
@@ -42,126 +72,277 @@ from tests.lab.controller_harness import (
 )
 
 POOL = "2001:db8:2::/64"
-RAW_POOL = "2001:db8:3::"  # raw writes use addresses outside every pool
+FIRST_IP = IPv6Address("2001:db8:2::")
+ALLOCATED = "IPAllocated"
+ADMIN_THREADS = 32  # set-up and reset only, never timed
 
 
-class _Allocated:
-    """Counts the Services of one namespace that show an IP, from a watch."""
+class _Progress:
+    """Watches one namespace: which Services show an IP, and how many IPAllocated Events exist."""
 
     def __init__(self, api: KubeApi, namespace: str) -> None:
-        self.ips: dict[str, list[str]] = {}
         self._lock = threading.Lock()
-        self.informer = Informer(api, Resource("/api/v1", "services", namespace), self._seen)
+        self._ips: dict[str, list[str]] = {}
+        self._events: set[str] = set()
+        self._services = Informer(api, Resource("/api/v1", "services", namespace), self._service_seen)
+        self._event_informer = Informer(api, Resource("/api/v1", "events", namespace), self._event_seen)
         self._stop = threading.Event()
 
-    def _seen(self, key: str, _old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+    def _service_seen(self, key: str, _old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        ips = ingress_ips(new) if new else []
         with self._lock:
-            ips = ingress_ips(new) if new else []
             if ips:
-                self.ips[key] = ips
+                self._ips[key] = ips
             else:
-                self.ips.pop(key, None)
+                self._ips.pop(key, None)
 
-    def count(self) -> int:
+    def _event_seen(self, key: str, _old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         with self._lock:
-            return len(self.ips)
+            if new and new.get("reason") == ALLOCATED:
+                self._events.add(key)
+            else:
+                self._events.discard(key)
+
+    def allocated(self) -> int:
+        with self._lock:
+            return len(self._ips)
+
+    def events(self) -> int:
+        with self._lock:
+            return len(self._events)
 
     def snapshot(self) -> dict[str, list[str]]:
         with self._lock:
-            return dict(self.ips)
+            return dict(self._ips)
+
+    def services(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self._services.items()
+        return items
 
     @contextmanager
-    def watching(self) -> Iterator[_Allocated]:
-        self.informer.list_now()
-        thread = threading.Thread(target=self.informer.run, args=(self._stop,), daemon=True)
-        thread.start()
+    def watching(self) -> Iterator[_Progress]:
+        for informer in (self._services, self._event_informer):
+            informer.list_now()
+            threading.Thread(target=informer.run, args=(self._stop,), daemon=True).start()
         try:
             yield self
         finally:
             self._stop.set()
 
 
-def _kubectl(lab: LabState) -> Callable[..., Any]:
-    binary = str(build.ensure_all(log=False)["kubectl"])
+@dataclass
+class _Trial:
+    """One timed run; ``error`` says why it failed (empty: it succeeded)."""
 
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [binary, f"--kubeconfig={lab.kubeconfig}", *args], capture_output=True, text=True, check=check
-        )
-
-    return run
-
-
-def _timed(what: str, check: Callable[[], bool], timeout: float) -> float:
-    started = time.monotonic()
-    wait_for(what, check, timeout=timeout, interval=0.05)
-    return time.monotonic() - started
+    ips: float = math.inf
+    events: float = math.inf
+    error: str = ""
+    notes: str = ""
 
 
-def _raw_writes(api: KubeApi, namespace: str, names: list[str]) -> float:
-    started = time.monotonic()
-    for index, name in enumerate(names):
-        api.request(
-            "PATCH",
-            f"/api/v1/namespaces/{namespace}/services/{name}/status",
-            body={"status": {"loadBalancer": {"ingress": [{"ip": f"{RAW_POOL}{index + 1:x}"}]}}},
-            content_type=MERGE_PATCH,
-        )
-    return time.monotonic() - started
+@dataclass
+class _Size:
+    count: int
+    controller: list[_Trial] = field(default_factory=list)
+    raw: list[_Trial] = field(default_factory=list)
 
 
-def _bench(lab: LabState, kubeconfig: Path, workdir: Path, count: int, timeout: float) -> None:
-    api = KubeApi.connect(str(lab.kubeconfig), pool_size=32)
-    cluster = Cluster(api)
-    namespace = unique("bench")
-    api.request("POST", "/api/v1/namespaces", body={"metadata": {"name": namespace}})
-    controller = Controller(kubeconfig, workdir, "--log-level=warning")
+@dataclass(frozen=True)
+class _Bench:
+    admin: KubeApi
+    kubeconfig: Path
+    workdir: Path
+    writers: int
+    timeout: float
+
+
+def _until_done(progress: _Progress, count: int, started: float, timeout: float, trial: _Trial) -> None:
+    """Fill in when all ``count`` Services showed an IP and all their Events existed."""
+    wait_for(f"{count} Services to show an IP", lambda: progress.allocated() >= count, timeout, 0.02)
+    trial.ips = time.monotonic() - started
+    wait_for(f"{count} {ALLOCATED} Events", lambda: progress.events() >= count, timeout, 0.02)
+    trial.events = time.monotonic() - started
+
+
+def _controller_trial(bench: _Bench, progress: _Progress, count: int) -> _Trial:
+    trial = _Trial()
+    changed = () if bench.writers == Options().status_writers else (f"--status-writers={bench.writers}",)
+    controller = Controller(bench.kubeconfig, bench.workdir, *changed)  # otherwise the shipped defaults
     try:
-        cluster.create_pool(unique("bench"), [POOL])
-        names = [f"svc-{index:05d}" for index in range(count)]
         started = time.monotonic()
-        with ThreadPoolExecutor(32) as pool:
-            list(
-                pool.map(
-                    lambda name: api.request(
-                        "POST",
-                        f"/api/v1/namespaces/{namespace}/services",
-                        body=service_manifest(name, ipv6=True),
-                    ),
-                    names,
-                )
-            )
-        created = time.monotonic() - started
-        with _Allocated(api, namespace).watching() as allocated:
-            started = time.monotonic()
-            controller.start(wait_ready=False)
-            cold = _timed(f"{count} Services to get IPs", lambda: allocated.count() == count, timeout)
-            before = allocated.snapshot()
-            controller.stop()
-            started = time.monotonic()
-            controller.start(wait_ready=False)
-            ready = _timed("the restarted controller to be ready", controller.ready, timeout)
-            time.sleep(2)
-            rewrites = controller.metric("metallb_k8s_client_updates_total")
-            moved = sum(1 for key, ips in allocated.snapshot().items() if before.get(key) != ips)
-            controller.stop()
-        raw = _raw_writes(api, namespace, names)
-        unique_ips = len({ip for ips in before.values() for ip in ips})
-        print(
-            f"N={count}: created in {created:.1f}s; cold start to all allocated {cold:.2f}s "
-            f"({count / cold:.0f}/s, {unique_ips} distinct IPs); raw sequential status writes {raw:.2f}s "
-            f"({count / raw:.0f}/s); controller/raw = {cold / raw:.2f}; restart to ready {ready:.2f}s, "
-            f"{moved} IPs moved, {rewrites:.0f} status rewrites",
-            flush=True,
-        )
+        controller.start(wait_ready=False)
+        _until_done(progress, count, started, bench.timeout, trial)
+        before = progress.snapshot()
+        distinct = len({ip for ips in before.values() for ip in ips})
+        controller.stop()
+        restarted = time.monotonic()
+        controller.start(wait_ready=False)
+        wait_for("the restarted controller to be ready", controller.ready, bench.timeout)
+        ready = time.monotonic() - restarted
+        time.sleep(2)  # let any (wrong) rewrite of a re-claimed status land before counting
+        rewrites = controller.metric("metallb_k8s_client_updates_total") or 0.0
+        moved = sum(1 for key, ips in progress.snapshot().items() if before.get(key) != ips)
+        trial.notes = f"restart to ready {ready:.2f}s, {moved} IPs moved, {rewrites:.0f} status rewrites"
+        if distinct != count or moved:
+            trial.error = f"{distinct} distinct IPs for {count} Services, {moved} moved on restart"
+    except Exception as error:  # a failed trial is reported, never dropped
+        trial.error = str(error)
     finally:
         controller.stop()
+    return trial
+
+
+def _raw_trial(bench: _Bench, progress: _Progress, namespace: str, pool: str, count: int) -> _Trial:
+    trial = _Trial()
+    api = KubeApi.connect(
+        str(bench.kubeconfig), pool_size=bench.writers + 8, field_manager=CONTROLLER_FIELD_MANAGER
+    )
+    writes_done = threading.Event()
+    events = EventRecorder(api, idle=writes_done.is_set, component="metallb-controller")
+    events.start()
+    failures: list[str] = []
+
+    def write(pair: tuple[int, dict[str, Any]]) -> None:
+        index, service = pair
+        ip = str(FIRST_IP + index)
+        patch = Desired((ip,), pool).patch_for(service)
+        meta = service["metadata"]
+        try:
+            api.request(
+                "PATCH",
+                SERVICES.item(meta["namespace"], meta["name"], "status"),
+                body=patch,
+                content_type=MERGE_PATCH,
+            )
+        except Exception as error:  # counted: the trial fails
+            failures.append(str(error))
+            return
+        events.record(service, NORMAL, ALLOCATED, f"Assigned IP {go_quote([ip])}")
+
+    try:
+        started = time.monotonic()
+        items, _version = api.list_all(SERVICES)
+        ours = sorted(
+            (item for item in items if item["metadata"]["namespace"] == namespace),
+            key=lambda item: str(item["metadata"]["name"]),
+        )
+        with ThreadPoolExecutor(bench.writers) as writers:
+            list(writers.map(write, enumerate(ours)))
+        writes_done.set()
+        if failures:
+            raise RuntimeError(f"{len(failures)} status writes failed, first: {failures[0]}")
+        _until_done(progress, count, started, bench.timeout, trial)
+    except Exception as error:  # a failed trial is reported, never dropped
+        trial.error = str(error)
+    return trial
+
+
+def _reset(admin: KubeApi, progress: _Progress, namespace: str, timeout: float) -> None:
+    """Untimed: no Service shows an IP or our annotation, and no Event is left."""
+    cleared = {
+        "metadata": {"annotations": {annotation(IP_ALLOCATED_FROM_POOL): None}},
+        "status": {"loadBalancer": {"ingress": []}},
+    }
+
+    def clear(service: dict[str, Any]) -> None:  # unconditional: the watch may lag behind the last write
+        name = service["metadata"]["name"]
+        admin.request(
+            "PATCH", SERVICES.item(namespace, name, "status"), body=cleared, content_type=MERGE_PATCH
+        )
+
+    with ThreadPoolExecutor(ADMIN_THREADS) as pool:
+        list(pool.map(clear, progress.services()))
+    admin.request("DELETE", f"/api/v1/namespaces/{namespace}/events")
+    wait_for("the reset", lambda: progress.allocated() == 0 and progress.events() == 0, timeout)
+
+
+def _print_trial(count: int, rep: int, name: str, trial: _Trial) -> None:
+    if trial.error:
+        print(f"N={count} rep {rep} {name}: FAILED: {trial.error[:300]}", flush=True)
+        return
+    notes = f"; {trial.notes}" if trial.notes else ""
+    print(
+        f"N={count} rep {rep} {name}: all IPs {trial.ips:.2f}s, "
+        f"all IPs and Events {trial.events:.2f}s{notes}",
+        flush=True,
+    )
+
+
+def _run_size(bench: _Bench, count: int, reps: int) -> _Size:
+    admin = bench.admin
+    cluster = Cluster(admin)
+    namespace = unique("bench")
+    admin.request("POST", "/api/v1/namespaces", body={"metadata": {"name": namespace}})
+    result = _Size(count)
+    try:
+        pool = cluster.create_pool(unique("bench"), [POOL])
+        started = time.monotonic()
+        with ThreadPoolExecutor(ADMIN_THREADS) as creators:
+            list(
+                creators.map(
+                    lambda index: admin.request(
+                        "POST",
+                        f"/api/v1/namespaces/{namespace}/services",
+                        body=service_manifest(f"svc-{index:05d}", ipv6=True),
+                    ),
+                    range(count),
+                )
+            )
+        print(
+            f"N={count}: {count} Services created in {time.monotonic() - started:.1f}s (untimed set-up)",
+            flush=True,
+        )
+        with _Progress(admin, namespace).watching() as progress:
+            trials: dict[str, Callable[[], _Trial]] = {
+                "controller": lambda: _controller_trial(bench, progress, count),
+                "raw": lambda: _raw_trial(bench, progress, namespace, pool, count),
+            }
+            for rep in range(1, reps + 1):
+                order = ("controller", "raw") if rep % 2 else ("raw", "controller")
+                for name in order:
+                    trial = trials[name]()
+                    getattr(result, name).append(trial)
+                    _print_trial(count, rep, name, trial)
+                    _reset(admin, progress, namespace, bench.timeout)
+    finally:
+        admin.request("DELETE", f"/api/v1/namespaces/{namespace}")
         cluster.cleanup()
-        api.request("DELETE", f"/api/v1/namespaces/{namespace}")
+    return result
+
+
+def _spread(values: list[float]) -> str:
+    finite = [value for value in values if math.isfinite(value)]
+    median = statistics.median(values) if values else math.inf
+    shown = f"{median:.2f}" if math.isfinite(median) else "failed"
+    span = f"{min(finite):.2f}-{max(finite):.2f}" if finite else "-"
+    return f"median {shown} [{span}]"
+
+
+def _summary(size: _Size, writers: int) -> None:
+    reps = len(size.controller)
+    print(
+        f"\nN={size.count}, {reps} repetitions, orders alternating (A B, B A, ...), "
+        f"{writers} status writer threads in both:",
+        flush=True,
+    )
+    for name, trials in (("controller", size.controller), ("raw", size.raw)):
+        print(
+            f"  {name:<10} all IPs s: {_spread([t.ips for t in trials])}; "
+            f"all IPs and Events s: {_spread([t.events for t in trials])}; "
+            f"failed trials: {sum(1 for t in trials if t.error)} of {len(trials)}",
+            flush=True,
+        )
+    pairs = [(a, b) for a, b in zip(size.controller, size.raw, strict=True) if not a.error and not b.error]
+    print(
+        f"  controller/raw  IPs: {_spread([a.ips / b.ips for a, b in pairs])}; "
+        f"IPs and Events: {_spread([a.events / b.events for a, b in pairs])} "
+        f"({reps - len(pairs)} repetitions with a failed trial have no ratio)",
+        flush=True,
+    )
 
 
 def main() -> None:
-    """Run the benchmark for each requested N."""
+    """Run the benchmark for each requested size."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -169,11 +350,20 @@ def main() -> None:
     parser.add_argument(
         "--start-lab", action="store_true", help="start a lab for the run and remove it after"
     )
-    parser.add_argument("--counts", type=int, nargs="+", default=[1000, 10000], help="numbers of Services")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000], help="numbers of Services")
+    parser.add_argument("--reps", type=int, default=5, help="repetitions of each trial per size (default 5)")
+    parser.add_argument(
+        "--status-writers",
+        type=int,
+        default=Options().status_writers,
+        help="writer threads of the controller and of the raw baseline (default: the controller's default)",
+    )
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed per phase")
     args = parser.parse_args()
-    if max(args.counts) > 20000:
-        parser.error("at most 20,000 Services: the benchmark must stay bounded")
+    if max(args.sizes) > 20000 or min(args.sizes) < 1:
+        parser.error("sizes from 1 to 20,000 Services: the benchmark must stay bounded")
+    if not 1 <= args.reps <= 50:
+        parser.error("--reps from 1 to 50")
     with tempfile.TemporaryDirectory(prefix="controller-bench-") as scratch:
         workdir = Path(scratch)
         state_dir = workdir / "lab" if args.start_lab else args.state_dir
@@ -183,14 +373,29 @@ def main() -> None:
         if lab is None:
             parser.error(f"no lab recorded in {state_dir}")
         try:
-            kubectl = _kubectl(lab)
-            install(kubectl)
-            kubeconfig = controller_kubeconfig(lab, workdir / "kubeconfig")
-            for count in args.counts:
-                _bench(lab, kubeconfig, workdir, count, args.timeout)
+            kubectl = str(build.ensure_all(log=False)["kubectl"])
+            install(_kubectl_runner(kubectl, lab))
+            bench = _Bench(
+                admin=KubeApi.connect(str(lab.kubeconfig), pool_size=ADMIN_THREADS + 8),
+                kubeconfig=controller_kubeconfig(lab, workdir / "kubeconfig"),
+                workdir=workdir,
+                writers=args.status_writers,
+                timeout=args.timeout,
+            )
+            for count in args.sizes:
+                _summary(_run_size(bench, count, args.reps), args.status_writers)
         finally:
             if args.start_lab:
                 lifecycle.down(state_dir)
+
+
+def _kubectl_runner(binary: str, lab: LabState) -> Callable[..., Any]:
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [binary, f"--kubeconfig={lab.kubeconfig}", *args], capture_output=True, text=True, check=check
+        )
+
+    return run
 
 
 if __name__ == "__main__":

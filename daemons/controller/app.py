@@ -18,10 +18,11 @@ from ..kube.config_loader import ConfigSources
 from ..kube.events import EventRecorder
 from ..kube.health import HealthServer
 from ..kube.informer import Informer
-from ..kube.kubeapi import JSON, NAMESPACES, SERVICES, KubeApi
+from ..kube.kubeapi import CONTROLLER_FIELD_MANAGER, JSON, NAMESPACES, SERVICES, KubeApi
 from ..kube.logs import configure_logs
 from ..kube.workqueue import WorkQueue
 from .metrics import ControllerMetrics
+from .pool_status import PoolStatusWriter
 from .reconciler import CONFIG_KEY, Reconciler
 from .status_writer import StatusWriter
 
@@ -67,7 +68,9 @@ class _Controller:
         self._stop = stop
         self._queue = WorkQueue()
         self._live = False
-        api = KubeApi.connect(options.kubeconfig, pool_size=options.status_writers + 8)
+        api = KubeApi.connect(
+            options.kubeconfig, pool_size=options.status_writers + 8, field_manager=CONTROLLER_FIELD_MANAGER
+        )
         self._metrics = ControllerMetrics()
         self._health = (
             HealthServer(options.health_port, options.bind_address) if options.health_port else None
@@ -79,6 +82,7 @@ class _Controller:
             api, self._services, self._metrics, self._queue.add, workers=options.status_writers
         )
         self._events = EventRecorder(api, idle=self._writer.idle, component="metallb-controller")
+        self._pool_status = PoolStatusWriter(api, self._config.informer("IPAddressPool"))
         self._reconciler = Reconciler(
             lb_class=options.lb_class,
             services=self._services,
@@ -87,6 +91,7 @@ class _Controller:
             writer=self._writer,
             events=self._events,
             metrics=self._metrics,
+            pool_status=self._pool_status,
             requeue=self._queue.add_all,
         )
 
@@ -105,6 +110,7 @@ class _Controller:
         self._live = True
         self._events.start()
         self._writer.start()
+        self._pool_status.start()
         for informer in informers:
             threading.Thread(
                 target=informer.run, args=(self._stop,), name=f"watch-{informer.resource.plural}", daemon=True

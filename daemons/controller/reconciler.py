@@ -27,10 +27,11 @@ from ansible_collections.baremetal.lb.plugins.module_utils.services import (
 )
 
 from ..kube.config_loader import ConfigSources
-from ..kube.events import NORMAL, WARNING, EventRecorder
+from ..kube.events import NORMAL, WARNING, EventRecorder, go_quote
 from ..kube.informer import Informer
 from ..kube.kubeapi import JSON
 from .metrics import ControllerMetrics
+from .pool_status import PoolStatusWriter
 from .service_view import ServiceView
 from .status_writer import Desired, StatusWriter
 
@@ -53,6 +54,7 @@ class Reconciler:
         writer: StatusWriter,
         events: EventRecorder,
         metrics: ControllerMetrics,
+        pool_status: PoolStatusWriter,
         requeue: Callable[[list[str]], None],
     ) -> None:
         self._lb_class = lb_class
@@ -62,6 +64,7 @@ class Reconciler:
         self._writer = writer
         self._events = events
         self._metrics = metrics
+        self._pool_status = pool_status
         self._requeue = requeue
         self._allocator = Allocator()
         self._configured = False
@@ -164,7 +167,7 @@ class Reconciler:
         try:
             allocation = self._allocator.allocate(service)
         except AllocationError as error:
-            message = f"Failed to allocate IP for {key!r}: {error}"
+            message = f"Failed to allocate IP for {go_quote(key)}: {error}"
             self._fail(obj, "AllocationFailed", message, retry=True, freed=before is not None)
             return
         self._succeeded(obj, before, allocation)
@@ -180,7 +183,7 @@ class Reconciler:
             self._allocator.assign(service, held)
         except RequestRefusedError as error:
             message = (
-                f"current IP for {view.key!r} not allowed by config, "
+                f"current IP for {go_quote(view.key)} not allowed by config, "
                 f"will attempt for new IP assignment: {error}"
             )
             log.info(message, extra={"service": view.key, "ips": _ips(held)})
@@ -199,7 +202,7 @@ class Reconciler:
                 allocation.pool,
                 extra={"service": key, "ips": ips, "pool": allocation.pool},
             )
-            self._events.record(obj, NORMAL, "IPAllocated", f"Assigned IP {ips} from pool {allocation.pool}")
+            self._events.record(obj, NORMAL, "IPAllocated", f"Assigned IP {go_quote(ips)}")
             self._publish_usage()
             if before is not None and set(before.ips) - set(allocation.ips):
                 self._freed()
@@ -263,6 +266,7 @@ class Reconciler:
                 name, pool.ipv4.in_use + pool.ipv6.in_use, pool.ipv4.total + pool.ipv6.total
             )
         self._pool_names = set(usage)
+        self._pool_status.publish(usage)
 
 
 def _ips(ips: tuple[IPAddress, ...] | list[IPAddress]) -> list[str]:

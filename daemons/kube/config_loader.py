@@ -22,8 +22,9 @@ class ConfigSources:
     """The metallb.io objects of one namespace, kept current by informers."""
 
     def __init__(self, api: KubeApi, namespace: str, on_change: Callable[[], None]) -> None:
-        def _handler(_key: str, _old: JSON | None, _new: JSON | None) -> None:
-            on_change()
+        def _handler(_key: str, old: JSON | None, new: JSON | None) -> None:
+            if old is None or new is None or _configured(old) != _configured(new):
+                on_change()  # a status write (the controller's pool counters) changes nothing
 
         handler: Handler = _handler
         self._informers = {
@@ -38,6 +39,10 @@ class ConfigSources:
     def informers(self) -> list[Informer]:
         """The informers, to list and run."""
         return [informer for _kind, informer in self._informers.values()]
+
+    def informer(self, kind: str) -> Informer:
+        """Return the informer of one kind, e.g. ``informer("IPAddressPool")``."""
+        return self._informers[kind][1]
 
     def load(self) -> Config:
         """Return the checked configuration; raise :class:`InvalidConfigError` listing every error."""
@@ -57,3 +62,9 @@ class ConfigSources:
                 if obj["metadata"]["name"] == name:
                     found.append({**obj, "apiVersion": kind.api_version, "kind": kind.kind})
         return found
+
+
+def _configured(obj: JSON) -> tuple[object, ...]:
+    """The parts of a configuration object that the configuration is made of (not its status)."""
+    meta = obj.get("metadata") or {}
+    return meta.get("labels"), meta.get("annotations"), obj.get("spec")

@@ -11,7 +11,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +22,38 @@ WARNING = "Warning"
 
 _YIELD_SECONDS = 0.05
 
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+
 log = logging.getLogger(__name__)
+
+
+def go_quote(value: str | Iterable[str]) -> str:
+    """Format ``value`` as Go's ``%q`` does, so our Event messages read as MetalLB's.
+
+    A string becomes a double-quoted Go string literal (``"ns/web"``); a sequence of strings
+    becomes Go's rendering of a quoted slice: ``["192.0.2.1" "2001:db8::1"]``.
+    """
+    if isinstance(value, str):
+        return _go_quote_string(value)
+    return "[" + " ".join(_go_quote_string(item) for item in value) + "]"
+
+
+def _go_quote_string(text: str) -> str:
+    quoted = []
+    for char in text:
+        if char in '"\\':
+            quoted.append("\\" + char)
+        elif char in _GO_ESCAPES:
+            quoted.append(_GO_ESCAPES[char])
+        elif char.isprintable():
+            quoted.append(char)
+        elif ord(char) < 0x80:
+            quoted.append(f"\\x{ord(char):02x}")
+        elif ord(char) <= 0xFFFF:
+            quoted.append(f"\\u{ord(char):04x}")
+        else:
+            quoted.append(f"\\U{ord(char):08x}")
+    return '"' + "".join(quoted) + '"'
 
 
 class EventRecorder:

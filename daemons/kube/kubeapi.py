@@ -19,6 +19,14 @@ JSON = dict[str, Any]
 
 MERGE_PATCH = "application/merge-patch+json"
 
+CONTROLLER_FIELD_MANAGER = "baremetal-lb-controller"
+"""The field manager (and User-Agent) of the controller's writes, as managedFields show it."""
+
+SPEAKER_FIELD_MANAGER = "baremetal-lb-speaker"
+"""The field manager (and User-Agent) of the speaker's writes."""
+
+_WRITES = frozenset({"POST", "PUT", "PATCH"})
+
 
 class ApiError(Exception):
     """A request the API server refused or could not answer; ``status`` is the HTTP status."""
@@ -71,13 +79,23 @@ EVENTS = Resource("/api/v1", "events")
 
 
 class KubeApi:
-    """A thin JSON client over a configured :class:`kubernetes.client.ApiClient`."""
+    """A thin JSON client over a configured :class:`kubernetes.client.ApiClient`.
 
-    def __init__(self, api_client: client.ApiClient) -> None:
+    With a ``field_manager`` every create, update and patch names it (the ``fieldManager``
+    query parameter) and every request carries it as User-Agent, so managedFields and the API
+    server's audit log say which daemon wrote what; without one the client's defaults apply.
+    """
+
+    def __init__(self, api_client: client.ApiClient, field_manager: str | None = None) -> None:
         self._client = api_client
+        self._field_manager = field_manager
+        if field_manager:
+            api_client.user_agent = field_manager
 
     @classmethod
-    def connect(cls, kubeconfig: str | None, pool_size: int = 16) -> KubeApi:
+    def connect(
+        cls, kubeconfig: str | None, pool_size: int = 16, field_manager: str | None = None
+    ) -> KubeApi:
         """Connect with ``kubeconfig``, or with the in-cluster service account when it is None."""
         configuration = client.Configuration()
         if kubeconfig:
@@ -85,7 +103,7 @@ class KubeApi:
         else:
             config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         configuration.connection_pool_maxsize = pool_size
-        return cls(client.ApiClient(configuration))
+        return cls(client.ApiClient(configuration), field_manager)
 
     def request(
         self,
@@ -98,6 +116,8 @@ class KubeApi:
         timeout: float = 30,
     ) -> JSON:
         """Send one request and return the decoded JSON answer; raise :class:`ApiError` on failure."""
+        if self._field_manager and method in _WRITES:
+            query = {**(query or {}), "fieldManager": self._field_manager}
         response = self._send(method, path, query, body=body, content_type=content_type, timeout=timeout)
         data = response.read()
         if not 200 <= response.status <= 299:

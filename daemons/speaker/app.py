@@ -28,6 +28,7 @@ from ..kube.informer import Informer
 from ..kube.kubeapi import (
     JSON,
     SERVICES,
+    SPEAKER_FIELD_MANAGER,
     KubeApi,
     Resource,
 )
@@ -73,7 +74,7 @@ class _Speaker:
         self.queue = WorkQueue()
         self._exit_status = 0
         self._config: Config | None = None
-        api = KubeApi.connect(options.kubeconfig)
+        api = KubeApi.connect(options.kubeconfig, field_manager=SPEAKER_FIELD_MANAGER)
         self._metrics = SpeakerMetrics()
         self._health = (
             HealthServer(options.health_port, options.bind_address) if options.health_port else None

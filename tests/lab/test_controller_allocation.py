@@ -25,7 +25,7 @@ def test_service_gets_the_first_ip_of_the_pool_with_annotation_event_and_metrics
     service = cluster.service(namespace, "web")
     assert service["metadata"]["annotations"][ALLOCATED_FROM] == pool
     wait_for("the IPAllocated event", lambda: cluster.events(namespace, "web", "IPAllocated"))
-    assert "192.0.2.64" in cluster.events(namespace, "web", "IPAllocated")[0]
+    assert cluster.events(namespace, "web", "IPAllocated") == ['Assigned IP ["192.0.2.64"]']
     assert controller.metric("metallb_allocator_addresses_total", f'pool="{pool}"') == 64
     assert controller.metric("metallb_allocator_addresses_in_use_total", f'pool="{pool}"') == 1
     assert controller.metric("metallb_k8s_client_config_loaded_bool") == 1
@@ -96,7 +96,10 @@ def test_requested_ips_in_all_three_spellings(cluster, start_controller, namespa
     assert cluster.wait_ips(namespace, "old") == ["192.0.2.101"]
     assert cluster.wait_ips(namespace, "spec") == ["192.0.2.102"]
     failed = wait_for("AllocationFailed", lambda: cluster.events(namespace, "outside", "AllocationFailed"))
-    assert "198.18.0.1" in failed[0]
+    assert (
+        failed[0].startswith(f'Failed to allocate IP for "{namespace}/outside": ')
+        and "198.18.0.1" in failed[0]
+    )
     assert ingress_ips(cluster.service(namespace, "outside")) == []
 
 

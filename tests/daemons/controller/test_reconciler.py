@@ -54,6 +54,14 @@ class FakeEvents:
         return [reason for who, reason, _unused in self.recorded if who == name]
 
 
+class FakePoolStatus:
+    def __init__(self):
+        self.published = []
+
+    def publish(self, usage):
+        self.published.append(usage)
+
+
 class FakeConfig:
     def __init__(self, pools):
         self.pools = pools
@@ -83,6 +91,7 @@ class World:
         self.events = FakeEvents()
         self.config = FakeConfig(pools)
         self.queued = []
+        self.pool_status = FakePoolStatus()
         self.reconciler = Reconciler(
             lb_class=lb_class,
             services=self.services,
@@ -91,6 +100,7 @@ class World:
             writer=self.writer,
             events=self.events,
             metrics=ControllerMetrics(),
+            pool_status=self.pool_status,
             requeue=self.queued.extend,
         )
 
@@ -172,3 +182,52 @@ def test_pool_removal_clears_and_reallocates(tiny_pool):
     assert world.ips("a") == ("203.0.113.0",)
     assert world.writer.desired["ns/a"].pool == "other"
     assert world.events.reasons("a") == ["ClearAssignment", "IPAllocated"]
+
+
+def _messages(world, name, reason):
+    return [message for who, why, message in world.events.recorded if who == name and why == reason]
+
+
+def test_event_messages_read_as_metallb_controller_writes_them(tiny_pool):
+    dual_pool = AddressPool.from_strings("dual", ["203.0.113.0/30", "2001:db8:2::/126"])
+    dual = _service(
+        "dual",
+        "2026-01-01T00:00:00Z",
+        clusterIPs=["198.51.100.11", "2001:db8:ffff::11"],
+        ipFamilies=["IPv4", "IPv6"],
+        ipFamilyPolicy="RequireDualStack",
+    )
+    world = World([dual], [dual_pool])
+    world.reconciler.handle(CONFIG_KEY)
+    world.drain()
+    assert _messages(world, "dual", "IPAllocated") == ['Assigned IP ["203.0.113.0" "2001:db8:2::"]']
+
+    world = World(
+        [_service(name, f"2026-01-0{i + 1}T00:00:00Z") for i, name in enumerate("abc")], [tiny_pool]
+    )
+    world.reconciler.handle(CONFIG_KEY)
+    world.drain()
+    assert _messages(world, "a", "IPAllocated") == ['Assigned IP ["192.0.2.64"]']
+    [failed] = _messages(world, "c", "AllocationFailed")
+    assert failed.startswith('Failed to allocate IP for "ns/c": ')
+
+    world = World([_service("a", "2026-01-01T00:00:00Z", ["192.0.2.64"])], [tiny_pool])
+    world.reconciler.handle(CONFIG_KEY)
+    world.config.pools = [AddressPool.from_strings("tiny", ["192.0.2.65/32"])]
+    world.reconciler.handle(CONFIG_KEY)
+    world.drain()
+    [cleared] = _messages(world, "a", "ClearAssignment")
+    assert cleared.startswith(
+        'current IP for "ns/a" not allowed by config, will attempt for new IP assignment: '
+    )
+
+
+def test_pool_usage_is_published_for_the_pool_status(tiny_pool):
+    world = World([_service("a", "2026-01-01T00:00:00Z")], [tiny_pool])
+    world.reconciler.handle(CONFIG_KEY)
+    world.drain()
+    latest = world.pool_status.published[-1]["tiny"]
+    assert (latest.ipv4.in_use, latest.ipv4.total) == (1, 2)
+    del world.services.objects["ns/a"]
+    world.reconciler.handle("ns/a")
+    assert world.pool_status.published[-1]["tiny"].ipv4.in_use == 0
