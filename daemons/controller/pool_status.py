@@ -78,7 +78,7 @@ class PoolStatusWriter:
         written = []
         for name, status in sorted(wanted.items()):
             pool = self._pools.get(f"{namespace}/{name}")
-            if pool is None or _shown(pool) == status:
+            if pool is None or _shows(pool, status):
                 continue
             if self._write(namespace, name, status):
                 written.append(name)
@@ -112,9 +112,6 @@ class PoolStatusWriter:
         return True
 
 
-def _shown(pool: JSON) -> dict[str, object]:
-    status = pool.get("status") or {}
-    return {
-        field: status.get(field)
-        for field in ("assignedIPv4", "assignedIPv6", "availableIPv4", "availableIPv6")
-    }
+def _shows(pool: JSON, status: Mapping[str, int]) -> bool:
+    shown = pool.get("status") or {}
+    return all(shown.get(field) == value for field, value in status.items())
