@@ -20,6 +20,7 @@ from typing import Any
 
 from ansible_collections.baremetal.lb.plugins.module_utils.config_errors import InvalidConfigError
 from ansible_collections.baremetal.lb.plugins.module_utils.config_model import Config
+from ansible_collections.baremetal.lb.plugins.module_utils.services import ingress_ips
 
 from ..kube.config_loader import ConfigSources
 from ..kube.events import EventRecorder
@@ -166,7 +167,7 @@ class _Speaker:
             services=[
                 facts.service_facts(service, endpoints)
                 for service in self._services.items()
-                if facts.served(service, self.options.lb_class) and facts.ingress_ips(service)
+                if facts.served(service, self.options.lb_class) and ingress_ips(service)
             ],
             me=self.options.node_name,
             ignore_exclude_label=self.options.ignore_exclude_lb,

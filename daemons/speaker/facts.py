@@ -7,10 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ansible_collections.baremetal.lb.plugins.module_utils.ownership import Endpoint, NodeFacts, ServiceFacts
-from ansible_collections.baremetal.lb.plugins.module_utils.services import allocated_pool
-
-# Re-exported: the speaker's app reads a Service's addresses as facts.ingress_ips.
-from ansible_collections.baremetal.lb.plugins.module_utils.services import ingress_ips as ingress_ips  # noqa: PLC0414
+from ansible_collections.baremetal.lb.plugins.module_utils.services import allocated_pool, ingress_ips
 
 JSON = dict[str, Any]
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
