@@ -40,6 +40,10 @@ LAB   := $(PY) -m lab
 build: deps venv  ## build (or find cached) the lab's Kubernetes, etcd and kwok binaries
 	$(LAB) build
 
+.PHONY: images
+images: deps venv  ## build (or find cached) the lab's images: Debian base, pause, the daemons' (Containerfile)
+	$(LAB) images
+
 .PHONY: lab-up
 lab-up: deps venv  ## start the local lab (idempotent); writes .lab/kubeconfig and .lab/lab.json
 	$(LAB) up --nodes $(NODES)
