@@ -99,7 +99,7 @@ molecule: deps venv build  ## molecule test: its own lab, site.yml, idempotence,
 units: venv  ## ansible-test units (module_utils unit tests in ansible-test's own venv)
 	$(PY) tests/run_ansible_test.py units --python 3.11 --venv
 
-test: deps venv build lint ansible-lint sanity units collection  ## the full suite: lint, unit, real-namespace and lab tests
+test: deps venv build images lint ansible-lint sanity units collection  ## the full suite: lint, unit, real-namespace and lab tests
 	$(VENV)/bin/pytest
 
 .PHONY: clean

@@ -141,13 +141,37 @@ def podman_env() -> dict[str, str]:
     }
 
 
+# Containers run by the lab go under this cgroup (in every hierarchy), so they are easy to find and
+# the directories podman leaves behind (conmon's, the parent) can be removed: remove_cgroups().
+CGROUP_PARENT = "/baremetal-lb-podman"
+_CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def remove_cgroups() -> list[Path]:
+    """Remove the empty cgroup directories podman left under CGROUP_PARENT; return those still busy."""
+    busy = []
+    for parent in sorted(_CGROUP_ROOT.glob(f"*{CGROUP_PARENT}")):
+        for directory in [*sorted(p for p in parent.iterdir() if p.is_dir()), parent]:
+            try:
+                directory.rmdir()
+            except OSError:
+                busy.append(directory)
+    return busy
+
+
 def podman(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run podman with the lab's configuration; raises with podman's own words when it fails."""
+    """Run podman with the lab's configuration; raises with podman's own words when it fails.
+
+    ``run`` and ``create`` put the container under CGROUP_PARENT.
+    """
+    argv = ["podman", *args]
+    if args and args[0] in ("run", "create"):
+        argv.insert(2, f"--cgroup-parent={CGROUP_PARENT}")
     proc = subprocess.run(
-        ["podman", *args], env=podman_env(), capture_output=True, text=True, check=False, timeout=timeout
+        argv, env=podman_env(), capture_output=True, text=True, check=False, timeout=timeout
     )
     if check and proc.returncode != 0:
-        raise RuntimeError(f"podman {' '.join(args)} failed (rc={proc.returncode}): {proc.stderr.strip()}")
+        raise RuntimeError(f"{' '.join(argv)} failed (rc={proc.returncode}): {proc.stderr.strip()}")
     return proc
 
 
@@ -294,6 +318,7 @@ def ensure_all(log: bool = True) -> Result:
         _save(record)
         built.append(name)
         say(f"==> images: {name} built in {entry.seconds:.0f}s, {entry.size / 1e6:.0f} MB -> {archive}")
+    remove_cgroups()
     if not built:
         say(f"==> images: {', '.join(record)} cached, nothing to build ({images_dir()})")
     return Result(dict(record), built)
@@ -354,12 +379,25 @@ def _build_pause(ref: str, pause_c: Path, version: str, archive: Path, say: Call
         (context / "Containerfile").write_text(
             'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n'
         )
-        _stream(["podman", "build", "--network=host", "-t", ref, str(context)], say, _is_step, podman_env())
+        _stream(
+            ["podman", "build", _BUILD_CGROUP, "--network=host", "-t", ref, str(context)],
+            say,
+            _is_step,
+            podman_env(),
+        )
     _export(ref, archive)
 
 
 def _build_daemons(ref: str, base: str, archive: Path, say: Callable[[str], None]) -> None:
-    argv = ["podman", "build", "--pull=never", "--layers", "--network=host", f"--build-arg=BASE={base}"]
+    argv = [
+        "podman",
+        "build",
+        _BUILD_CGROUP,
+        "--pull=never",
+        "--layers",
+        "--network=host",
+        f"--build-arg=BASE={base}",
+    ]
     if _HOST_CA_BUNDLE.exists():
         # pip in the build trusts what this machine trusts (a proxy's CA, say); nothing is committed.
         argv.append(f"--volume={_HOST_CA_BUNDLE}:{_HOST_CA_BUNDLE}:ro")
@@ -367,6 +405,9 @@ def _build_daemons(ref: str, base: str, archive: Path, say: Callable[[str], None
     say(f"    podman build -f Containerfile (BASE={base}; pip installs requirements/runtime.txt from PyPI)")
     _stream(argv, say, _is_step, podman_env())
     _export(ref, archive)
+
+
+_BUILD_CGROUP = f"--cgroup-parent={CGROUP_PARENT}"
 
 
 def _is_step(line: str) -> bool:
