@@ -90,7 +90,7 @@ def _build(args: argparse.Namespace) -> int:
 
 def _images(args: argparse.Namespace) -> int:
     for name, image in sorted(images.ensure_all().images.items()):
-        print(f"{name:<8} {image.ref:<45} {image.digest[:19]}  {image.size / 1e6:4.0f} MB  {image.archive}")
+        print(f"{name:<8} {image.ref:<45} {image.digest[:19]}  {image.size / 1e6:5.1f} MB  {image.archive}")
     return 0
 
 

@@ -26,6 +26,7 @@ podman never creates a bridge or firewall rules on the machine.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -37,7 +38,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -279,49 +280,76 @@ def recorded() -> dict[str, Built]:
     return {name: Built(**entry) for name, entry in data.items()}
 
 
-def ensure_all(log: bool = True) -> Result:
-    """Build every image whose recipe changed or whose archive is gone; load cached ones into podman."""
-    say: Callable[[str], None] = (lambda text: print(text, flush=True)) if log else (lambda text: None)
-    images_dir().mkdir(parents=True, exist_ok=True)
-    record = recorded()
-    built: list[str] = []
+class _Recipe(NamedTuple):
+    name: str
+    ref: str
+    key: str
+    build: Callable[[Path, Callable[[str], None]], None]  # (archive to write, progress printer)
+
+
+def _recipes() -> list[_Recipe]:
+    """The three images, each with the key of everything that goes into it."""
     version, source = _kubernetes_source()
-    recipes: list[tuple[str, str, str, Callable[[Path], None]]] = []
     base_ref = f"localhost/baremetal-lb/debian-python:{SUITE}"
     base_key = _key(*_base_argv(Path("-")))
-    recipes.append(("base", base_ref, base_key, lambda out: _build_base(base_ref, out, say)))
     pause_ref = f"registry.k8s.io/pause:{_pause_tag(source)}"
     pause_c = source / "build/pause/linux/pause.c"
-    pause_key = _key(version, hashlib.sha256(pause_c.read_bytes()).hexdigest(), *_PAUSE_CFLAGS)
-    recipes.append(
-        ("pause", pause_ref, pause_key, lambda out: _build_pause(pause_ref, pause_c, version, out, say))
-    )
     daemons_ref = _daemons_ref()
-    daemons_key = _key(base_key, _digest_files(_DAEMON_SOURCES))
-    recipes.append(
-        ("daemons", daemons_ref, daemons_key, lambda out: _build_daemons(daemons_ref, base_ref, out, say))
-    )
-    for name, ref, key, build in recipes:
-        entry = record.get(name)
-        if entry and entry.key == key and entry.ref == ref and Path(entry.archive).exists():
-            _load_if_missing(entry)
-            continue
-        say(f"==> images: building {name} ({ref})")
-        started = time.monotonic()
-        archive = images_dir() / f"{name}-{key}.oci.tar"
-        build(archive)
-        entry = Built(name, ref, key, _archive_digest(archive), str(archive), archive.stat().st_size, 0.0)
-        entry = Built(**{**entry.as_json(), "seconds": round(time.monotonic() - started, 1)})
-        if record.get(name) and record[name].archive != entry.archive:
-            Path(record[name].archive).unlink(missing_ok=True)
-        record[name] = entry
-        _save(record)
-        built.append(name)
-        say(f"==> images: {name} built in {entry.seconds:.0f}s, {entry.size / 1e6:.0f} MB -> {archive}")
-    remove_cgroups()
+    return [
+        _Recipe("base", base_ref, base_key, lambda out, say: _build_base(base_ref, out, say)),
+        _Recipe(
+            "pause",
+            pause_ref,
+            _key(version, hashlib.sha256(pause_c.read_bytes()).hexdigest(), *_PAUSE_CFLAGS),
+            lambda out, say: _build_pause(pause_ref, pause_c, version, out, say),
+        ),
+        _Recipe(
+            "daemons",
+            daemons_ref,
+            _key(base_key, _digest_files(_DAEMON_SOURCES)),
+            lambda out, say: _build_daemons(daemons_ref, base_ref, out, say),
+        ),
+    ]
+
+
+def ensure_all(log: bool = True) -> Result:
+    """Build every image whose recipe changed or whose archive is gone; load cached ones into podman.
+
+    One caller at a time (a lock file in the images directory), so `make images` and a test
+    session never build into each other.
+    """
+    say: Callable[[str], None] = (lambda text: print(text, flush=True)) if log else (lambda text: None)
+    images_dir().mkdir(parents=True, exist_ok=True)
+    with open(images_dir() / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        record = recorded()
+        built = [recipe.name for recipe in _recipes() if _ensure(recipe, record, say)]
+        remove_cgroups()
     if not built:
         say(f"==> images: {', '.join(record)} cached, nothing to build ({images_dir()})")
     return Result(dict(record), built)
+
+
+def _ensure(recipe: _Recipe, record: dict[str, Built], say: Callable[[str], None]) -> bool:
+    """Build one image unless the record has it for this key; True when it was built."""
+    entry = record.get(recipe.name)
+    if entry and entry.key == recipe.key and entry.ref == recipe.ref and Path(entry.archive).exists():
+        _load_if_missing(entry)
+        return False
+    say(f"==> images: building {recipe.name} ({recipe.ref})")
+    started = time.monotonic()
+    archive = images_dir() / f"{recipe.name}-{recipe.key}.oci.tar"
+    recipe.build(archive, say)
+    seconds = round(time.monotonic() - started, 1)
+    size = archive.stat().st_size
+    if entry and entry.archive != str(archive):
+        Path(entry.archive).unlink(missing_ok=True)
+    record[recipe.name] = Built(
+        recipe.name, recipe.ref, recipe.key, _archive_digest(archive), str(archive), size, seconds
+    )
+    _save(record)
+    say(f"==> images: {recipe.name} built in {seconds:.0f}s, {size / 1e6:.1f} MB -> {archive}")
+    return True
 
 
 def _save(record: Mapping[str, Built]) -> None:

@@ -40,6 +40,25 @@ ROLE = REPO / "roles" / "install"
 KUBECONFIG_IN_CONTAINER = "/run/baremetal-lb/kubeconfig"
 
 
+@pytest.mark.parametrize(
+    ("sources", "mirror"),
+    [
+        (
+            "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\n\n"
+            "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n",
+            "http://mirror.example/debian",
+        ),
+        ("deb [arch=amd64] https://mirror.example/debian bookworm main\n", "https://mirror.example/debian"),
+        ("deb http://mirror.example/ubuntu noble main\n", "http://deb.debian.org/debian"),
+    ],
+)
+def test_mmdebstrap_uses_the_mirror_apt_uses(tmp_path, monkeypatch, sources, mirror):
+    monkeypatch.delenv("BMLB_DEBIAN_MIRROR", raising=False)
+    path = tmp_path / "sources"
+    path.write_text(sources)
+    assert images.debian_mirror([path]) == mirror
+
+
 @pytest.fixture(scope="module")
 def built() -> images.Result:
     """The images, built now or found in the cache."""
