@@ -433,6 +433,8 @@ def _build_daemons(ref: str, base: str, archive: Path, say: Callable[[str], None
     say(f"    podman build -f Containerfile (BASE={base}; pip installs requirements/runtime.txt from PyPI)")
     _stream(argv, say, _is_step, podman_env())
     _export(ref, archive)
+    # The image this one replaces is now nameless; the layers the new one builds on stay cached.
+    podman("image", "prune", "--force", timeout=600)
 
 
 _BUILD_CGROUP = f"--cgroup-parent={CGROUP_PARENT}"
