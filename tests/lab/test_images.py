@@ -4,13 +4,15 @@ The images come from lab/images.py (Debian base from the mirror, the pause image
 Kubernetes' pause.c, the daemons' image from the Containerfile). The daemons' image is then
 run for real with podman, inside the lab's node namespaces, with the arguments and security
 settings the install role's controller Deployment and speaker DaemonSet give it (rendered
-from the role's templates and defaults): the controller allocates an IP to a LoadBalancer
-Service and the speaker, with its engine child process, answers ARP for it from the wire.
-Containers are removed at the end, also when a test fails.
+from the role's templates and defaults) and the in-cluster configuration kubelet would give
+them (ServiceAccount token and CA mounted, API server in the environment): the controller
+allocates an IP to a LoadBalancer Service and the speaker, with its engine child process,
+answers ARP for it from the wire. Containers are removed at the end, also when a test fails.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import time
@@ -37,7 +39,7 @@ l2 = speaker_harness.l2
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "install"
-KUBECONFIG_IN_CONTAINER = "/run/baremetal-lb/kubeconfig"
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 @pytest.mark.parametrize(
@@ -118,7 +120,7 @@ def _podman_flags(pod: dict[str, Any], node: str) -> list[str]:
     security = {**pod.get("securityContext", {}), **container.get("securityContext", {})}
     flags = [f"--user={security['runAsUser']}"]
     if security.get("readOnlyRootFilesystem"):
-        flags.append("--read-only")
+        flags += ["--read-only", "--read-only-tmpfs=false"]  # no writable /tmp either, as in a pod
     if security.get("allowPrivilegeEscalation") is False:
         flags.append("--security-opt=no-new-privileges")
     capabilities = security.get("capabilities", {})
@@ -134,10 +136,11 @@ def _podman_flags(pod: dict[str, Any], node: str) -> list[str]:
 class Containers:
     """Daemons' containers of one test; all removed by :meth:`remove_all`."""
 
-    def __init__(self, lab: LabState, ref: str, kubeconfigs: dict[str, Path]) -> None:
+    def __init__(self, lab: LabState, ref: str, accounts: dict[str, Path], server: str) -> None:
         self.lab = lab
         self.ref = ref
-        self.kubeconfigs = kubeconfigs  # by ServiceAccount
+        self.accounts = accounts  # ServiceAccount -> directory with its token, ca.crt, namespace
+        self.host, _colon, self.port = server.removeprefix("https://").rpartition(":")
         self.names: list[str] = []
 
     def run(self, template: str, node: str) -> str:
@@ -145,12 +148,14 @@ class Containers:
         pod = _role_pod(template)
         name = f"bmlb-test-{uuid.uuid4().hex[:8]}-{template.split('.', maxsplit=1)[0]}"
         self.names.append(name)
+        # In-cluster configuration, as kubelet gives a pod: the ServiceAccount's files and the
+        # API server's address in the environment.
         images.podman(
             "run", "--detach", f"--name={name}",
             f"--network=ns:/run/netns/{self.lab.hosts[node]['netns']}",
-            f"--volume={self.kubeconfigs[pod['serviceAccountName']]}:{KUBECONFIG_IN_CONTAINER}:ro",
-            *_podman_flags(pod, node), self.ref,
-            *pod["containers"][0]["args"], f"--kubeconfig={KUBECONFIG_IN_CONTAINER}",
+            f"--volume={self.accounts[pod['serviceAccountName']]}:{SERVICE_ACCOUNT_DIR}:ro",
+            f"--env=KUBERNETES_SERVICE_HOST={self.host}", f"--env=KUBERNETES_SERVICE_PORT={self.port}",
+            *_podman_flags(pod, node), self.ref, *pod["containers"][0]["args"],
         )  # fmt: skip
         return name
 
@@ -206,16 +211,26 @@ def containers(
     lab: LabState, built: images.Result, controller_config: Path, speaker_config: Path, tmp_path: Path
 ) -> Iterator[Containers]:
     """Run the daemons' image; every container is removed afterwards, also on failure."""
-    kubeconfigs = {}
+    accounts = {}
     for account in ("controller", "speaker"):
-        # Tokens of the daemons' ServiceAccounts, for the API server's address on the lab LAN;
-        # readable by the controller's user 65534, in the test's own tmp dir.
-        path = service_account_kubeconfig(
-            lifecycle.api_client(lab), lab, account, tmp_path / f"{account}.kubeconfig"
+        # What kubelet mounts for a pod's ServiceAccount, readable by the controller's user 65534.
+        kubeconfig = yaml.safe_load(
+            service_account_kubeconfig(
+                lifecycle.api_client(lab), lab, account, tmp_path / account
+            ).read_text()
         )
-        path.chmod(0o644)
-        kubeconfigs[account] = path
-    group = Containers(lab, built.images["daemons"].ref, kubeconfigs)
+        files = tmp_path / f"{account}-serviceaccount"
+        files.mkdir(mode=0o755)
+        (files / "token").write_text(kubeconfig["users"][0]["user"]["token"])
+        (files / "ca.crt").write_bytes(
+            base64.b64decode(kubeconfig["clusters"][0]["cluster"]["certificate-authority-data"])
+        )
+        (files / "namespace").write_text("metallb-system")
+        for path in files.iterdir():
+            path.chmod(0o644)
+        accounts[account] = files
+    server = kubeconfig["clusters"][0]["cluster"]["server"]
+    group = Containers(lab, built.images["daemons"].ref, accounts, server)
     try:
         yield group
     finally:
