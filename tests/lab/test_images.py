@@ -237,7 +237,8 @@ def containers(
         group.remove_all()
         leftover = images.podman("ps", "--all", "--quiet", "--filter=name=bmlb-test-", check=False).stdout
         assert not leftover.strip(), f"containers left behind: {leftover}"
-        assert not images.remove_cgroups(), "cgroups of removed containers are still busy"
+        # conmon may still be leaving its cgroup when `podman rm` returns.
+        wait_for("podman's cgroups to empty", lambda: not images.remove_cgroups(), timeout=10)
 
 
 def _started(containers: Containers, template: str, node: str) -> tuple[str, float]:
