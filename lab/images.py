@@ -17,11 +17,17 @@ and records name, digest, archive and size in ``$BMLB_CACHE_DIR/images/images.js
 whose key matches the record and whose archive exists is not built again.
 
 podman runs with its own configuration (``$BMLB_CACHE_DIR/containers``), never the machine's:
-storage under the cache dir (overlay), runroot under /run, runc (crun refuses this machine's
+storage under the cache dir (overlay; BMLB_STORAGE_DRIVER=vfs where the cache dir's filesystem
+cannot hold overlay layers), runroot under /run, runc (crun refuses this machine's
 cgroup v1 hybrid layout), default ulimits equal to the current ones (podman asks for more and
 CAP_SYS_RESOURCE is withheld here), and no network of its own: builds use the host's network,
 containers get none unless the caller names a namespace (``--network ns:/run/netns/NAME``), so
-podman never creates a bridge or firewall rules on the machine.
+podman never creates a bridge or firewall rules on the machine. The daemons' build mounts this
+machine's CA bundle for pip (behind a TLS-inspecting proxy PyPI is reachable only that way);
+nothing of it is committed to the image. BMLB_DEBIAN_MIRROR overrides the mirror.
+
+``make images`` (``python -m lab images``) runs this; ``make test`` runs it before pytest and
+tests/lab/test_images.py runs the daemons' image in the lab.
 """
 
 from __future__ import annotations
