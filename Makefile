@@ -40,6 +40,10 @@ LAB   := $(PY) -m lab
 build: deps venv  ## build (or find cached) the lab's Kubernetes, etcd and kwok binaries
 	$(LAB) build
 
+.PHONY: images
+images: deps venv  ## build (or find cached) the lab's images: Debian base, pause, the daemons' (Containerfile)
+	$(LAB) images
+
 .PHONY: lab-up
 lab-up: deps venv  ## start the local lab (idempotent); writes .lab/kubeconfig and .lab/lab.json
 	$(LAB) up --nodes $(NODES)
@@ -95,7 +99,7 @@ molecule: deps venv build  ## molecule test: its own lab, site.yml, idempotence,
 units: venv  ## ansible-test units (module_utils unit tests in ansible-test's own venv)
 	$(PY) tests/run_ansible_test.py units --python 3.11 --venv
 
-test: deps venv build lint ansible-lint sanity units collection  ## the full suite: lint, unit, real-namespace and lab tests
+test: deps venv build images lint ansible-lint sanity units collection  ## the full suite: lint, unit, real-namespace and lab tests
 	$(VENV)/bin/pytest
 
 .PHONY: clean

@@ -1,4 +1,4 @@
-"""`python -m lab up|down|status|build`: the lab's command line (make lab-up/lab-down wrap it)."""
+"""`python -m lab up|down|status|build|images`: the lab's command line (make lab-up/lab-down wrap it)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from . import build, daemons, lifecycle, netns, probe, routers
+from . import build, daemons, images, lifecycle, netns, probe, routers
 from .state import LabState
 
 
@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     status = sub.add_parser("status", help="show the lab")
     status.add_argument("--json", action="store_true", help="print lab.json")
     sub.add_parser("build", help="build (or find cached) control-plane binaries")
+    sub.add_parser(
+        "images", help="build (or find cached) the base, pause and daemons' images as OCI archives"
+    )
     sub.add_parser("daemons", help="start the baremetal.lb daemons in the lab's namespaces (idempotent)")
     sub.add_parser("probe", help="show who answers, from the client namespace, for each LoadBalancer IP")
     query = sub.add_parser("rib", help="print a router's routing table")
@@ -82,6 +85,12 @@ def _down(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     for name, path in sorted(build.ensure_all().items()):
         print(f"{name:<24} {path}")
+    return 0
+
+
+def _images(args: argparse.Namespace) -> int:
+    for name, image in sorted(images.ensure_all().images.items()):
+        print(f"{name:<8} {image.ref:<45} {image.digest[:19]}  {image.size / 1e6:5.1f} MB  {image.archive}")
     return 0
 
 
@@ -116,6 +125,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "down": _down,
     "status": lambda args: _status(args.state_dir, args.json),
     "build": _build,
+    "images": _images,
     "probe": _probe,
     "daemons": _daemons,
     "rib": _rib,
