@@ -10,8 +10,12 @@ _DAEMONS = ("controller", "speaker")
 
 def main() -> None:
     """Run the daemon named by the first argument with the rest of the arguments."""
+    usage = f"usage: python -m {__package__} {{{','.join(_DAEMONS)}}} [ARGS…]  (DAEMON --help: its flags)"
+    if sys.argv[1:2] in (["-h"], ["--help"]):
+        print(usage)
+        raise SystemExit(0)
     if len(sys.argv) < 2 or sys.argv[1] not in _DAEMONS:
-        print(f"usage: {sys.argv[0]} {{{','.join(_DAEMONS)}}} [ARGS…]", file=sys.stderr)
+        print(usage, file=sys.stderr)
         raise SystemExit(2)
     daemon = sys.argv.pop(1)
     runpy.run_module(f"{__package__}.{daemon}", run_name="__main__", alter_sys=True)

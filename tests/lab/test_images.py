@@ -89,6 +89,7 @@ def test_images_are_cached_and_exported_as_oci_archives(built, capsys):
     [
         ("pause", ["-v"], "pause.c v"),
         ("base", ["python", "-c", "import http.server, ssl, sys; print(sys.version_info[:2])"], "(3, 11)"),
+        ("daemons", [], "usage:"),  # the image's own CMD: --help
         ("daemons", ["controller", "--help"], "usage:"),
     ],
 )
