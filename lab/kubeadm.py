@@ -13,7 +13,7 @@ from typing import Any
 
 from kubernetes import client
 
-from . import topology
+from . import images, topology
 
 # config.conf as `kubeadm init` writes it for v1.37 (abridged to the keys that matter here).
 KUBE_PROXY_CONFIG = f"""\
@@ -79,9 +79,9 @@ def _daemonset() -> dict[str, Any]:
                     "containers": [
                         {
                             "name": "kube-proxy",
-                            "image": "registry.k8s.io/kube-proxy:v1.37.2",
+                            "image": images.kube_proxy_ref(),
                             "command": [
-                                "/usr/local/bin/kube-proxy",
+                                images.KUBE_PROXY_BINARY,
                                 "--config=/var/lib/kube-proxy/config.conf",
                             ],
                         }
