@@ -180,9 +180,10 @@ def _recipes() -> list[_Recipe]:
     base_key = _key(*base_argv)
     pause_ref = f"registry.k8s.io/pause:{_pause_tag(source)}"
     pause_c = source / "build/pause/linux/pause.c"
-    # The binary's path names the build (version and go.sum digest): build.binaries().
+    # The binary's directory is named after the build (version and go.sum digest): build.binaries().
     kube_proxy = build.binaries(_kubernetes()) / "kube-proxy"
     kube_proxy_hooks = (imagebuild.copy_in_hook(kube_proxy, KUBE_PROXY_BINARY),)
+    kube_proxy_argv = imagebuild.debian_argv(Path("-"), _NETFILTER_PACKAGES)
     recipes = [
         _Recipe(
             "base",
@@ -219,7 +220,7 @@ def _recipes() -> list[_Recipe]:
         _Recipe(
             "kube-proxy",
             kube_proxy_ref(),
-            _key(*imagebuild.debian_argv(Path("-"), _NETFILTER_PACKAGES, kube_proxy_hooks)),
+            _key(*kube_proxy_argv, kube_proxy.parent.name, KUBE_PROXY_BINARY),
             lambda tmp, say: _build_kube_proxy(kube_proxy, kube_proxy_hooks, tmp, say),
         ),
         _Recipe(
@@ -253,7 +254,7 @@ def _build_daemons(ref: str, say: Say) -> None:
 
 
 def _build_echo(name: str, tmp: Path, say: Say) -> None:
-    del tmp  # the context is the repository's directory
+    del tmp  # the build context is lab/containerfiles/echo
     args = {"BASE": BASE_REF}
     imagebuild.podman_build(echo_ref(name), _ECHO / "Containerfile", _ECHO, say, build_args=args, target=name)
 
