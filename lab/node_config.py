@@ -75,6 +75,11 @@ class NodeLayout:
         """Kubelet's kubeconfig (its own client certificate)."""
         return self.base / "kubelet.kubeconfig"
 
+    @property
+    def crictl_config(self) -> Path:
+        """Crictl's configuration for this node: `crictl --config PATH ps`."""
+        return self.base / "crictl.yaml"
+
     def fixed(self, path: str) -> Path:
         """The node's own directory that covers one of FIXED_PATHS."""
         return self.base / "fixed" / path.strip("/").replace("/", "-")
@@ -130,6 +135,12 @@ state = '{layout.containerd_state}'
 [plugins.'io.containerd.grpc.v1.cri']
   stream_server_address = '127.0.0.1'
 """
+
+
+def crictl_config(layout: NodeLayout) -> str:
+    """crictl.yaml pointing at the node's runtime."""
+    endpoint = f"unix://{layout.socket}"
+    return yaml.safe_dump({"runtime-endpoint": endpoint, "image-endpoint": endpoint, "timeout": 10})
 
 
 def cni_config(layout: NodeLayout, pod_cidrs: tuple[str, str]) -> str:

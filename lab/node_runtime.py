@@ -89,6 +89,7 @@ class NodeRuntime:
         pki.create_node(self.pki_dir, self.host.name, [self.host.ipv4, self.host.ipv6])
         write_kubeconfig(lay.kubeconfig, api_server, self.pki_dir, f"{self.host.name}-kubelet-client")
         lay.containerd_config.write_text(node_config.containerd_config(lay, sandbox_image))
+        lay.crictl_config.write_text(node_config.crictl_config(lay))
         (lay.cni_conf_dir / "10-bmlb.conflist").write_text(
             node_config.cni_config(lay, self.plan.pod_cidrs(self.host.name))
         )

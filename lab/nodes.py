@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kubernetes import client
 
-from . import machine_sysctls, node_runtime, process, topology
+from . import machine_sysctls, netns, node_runtime, process, topology
 from .state import LabState
 
 KWOK_ANNOTATION = {"kwok.x-k8s.io/node": "fake"}
@@ -89,10 +89,16 @@ def set_pod_cidrs(api: client.ApiClient, plan: topology.Plan, names: Sequence[st
 def stop(state: LabState) -> list[str]:
     """Remove what the nodes leave beyond their processes: pods' cgroups, mount points, sysctls.
 
-    Called after the recorded processes were stopped; returns cgroups that could not be removed.
+    Called after the recorded processes were stopped: what is left in a node's namespace (the
+    containerd shims, hostNetwork pods) is ours and is killed at once. Returns cgroups that
+    could not be removed.
     """
+    for host in state.hosts.values():
+        if host["role"] == "node":
+            netns.kill_pids(netns.pids_in(host["netns"]), grace=0)
     busy = [b for root in state.data.get("cgroup_roots", []) for b in node_runtime.remove_cgroups(root)]
-    node_runtime.remove_mount_points(state.data.get("created_paths", []))
+    if not node_runtime.stray_cgroup_roots(topology.NAMESPACE_PREFIX):  # no other lab's nodes use them
+        node_runtime.remove_mount_points(state.data.get("created_paths", []))
     machine_sysctls.restore(state.data.get("machine_sysctls", {}))
     return busy
 
