@@ -190,7 +190,8 @@ def down(state_dir: Path, everything: bool = False) -> list[str]:
     state = LabState.load(state_dir)
     removed: list[str] = []
     if state:
-        process.stop(state.pids())
+        # The API server drains its watches for long after SIGTERM; nothing of a lab is kept, so 2 s do.
+        process.stop(state.pids(), grace=2)
         nodes.stop(state)
         removed += network.teardown(state.prefix, state.data.get("root_interface"))
         shutil.rmtree(state.data.get("runtime_dir", "/nonexistent"), ignore_errors=True)

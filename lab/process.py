@@ -80,6 +80,6 @@ def log_tail(path: str, lines: int = 25) -> str:
         return "(no log)"
 
 
-def stop(pids: Sequence[int]) -> None:
-    """Stop processes by PID: SIGTERM, then SIGKILL after a grace period."""
-    netns.kill_pids([p for p in pids if netns.alive(p)])
+def stop(pids: Sequence[int], grace: float = 5.0) -> None:
+    """Stop processes by PID: SIGTERM, then SIGKILL after `grace` seconds."""
+    netns.kill_pids([p for p in pids if netns.alive(p)], grace)
