@@ -177,7 +177,7 @@ class Walkthrough:
             f"is announced by {owner}"
         )
         _say(f"    a request every {interval * 1000:.0f} ms from the client; then {owner}'s link is cut")
-        loop = _BackgroundLoop(self.state, f"http://{vip}/", int(loop_seconds / interval), interval)
+        loop = BackgroundLoop(self.state, f"http://{vip}/", int(loop_seconds / interval), interval)
         link = self.state.hosts[owner]
         cut_at = None
         try:
@@ -186,7 +186,7 @@ class Walkthrough:
             netns.set_link(link["netns"], link["interface"], up=False)
             _say(f"$ ip link set {link['interface']} down   # on {owner}")
             loop.wait_for(
-                lambda rs: any(r.ok and r.t > cut_at and self._answered_by(r) != owner for r in rs),
+                lambda rs: any(r.ok and r.t > cut_at and self.answered_by(r) != owner for r in rs),
                 loop_seconds,
                 "an answer from another node after the cut",
             )
@@ -198,17 +198,18 @@ class Walkthrough:
         self._report_failover(replies, cut_at, owner)
         _say(f"$ ip link set {link['interface']} up   # on {owner}")
 
-    def _answered_by(self, reply: Reply) -> str:
+    def answered_by(self, reply: Reply) -> str:
+        """The node of the pod that gave an echo-ip answer (from its pod_ip), or "?"."""
         fields = dict(part.split("=", 1) for part in reply.body.split() if "=" in part)
         return self.node_of_pod_ip(fields.get("pod_ip", "")) if "pod_ip" in fields else "?"
 
     def _report_failover(self, replies: list[Reply], cut_at: float, owner: str) -> None:
         before = [r for r in replies if r.ok and r.t < cut_at]
-        after = [r for r in replies if r.ok and r.t > cut_at and self._answered_by(r) != owner]
+        after = [r for r in replies if r.ok and r.t > cut_at and self.answered_by(r) != owner]
         failed = [r for r in replies if not r.ok and r.t > cut_at]
         for reply in [*before[-2:], *failed[:3], *after[:2]]:
             when = f"{(reply.t - cut_at) * 1000:+7.0f} ms"
-            text = f"{reply.body}  [{self._answered_by(reply)}]" if reply.ok else f"FAILED ({reply.body})"
+            text = f"{reply.body}  [{self.answered_by(reply)}]" if reply.ok else f"FAILED ({reply.body})"
             _say(f"    {when}  {text}")
         if not after:
             _say("    no other node answered within the loop: the failover did NOT happen")
@@ -216,12 +217,12 @@ class Walkthrough:
         outage = after[0].t - (before[-1].t if before else cut_at)
         _say(
             f"    {owner}'s link cut: {len(failed)} requests failed, "
-            f"then {self._answered_by(after[0])} answered; "
+            f"then {self.answered_by(after[0])} answered; "
             f"{outage * 1000:.0f} ms between the last answer before and the first after"
         )
 
 
-class _BackgroundLoop:
+class BackgroundLoop:
     """http_loop running in the client namespace while the caller acts; replies read as they come."""
 
     def __init__(self, state: LabState, url: str, count: int, interval: float) -> None:
