@@ -21,7 +21,6 @@ import pytest
 from lab import build, lifecycle, netns, node_runtime, probe, walkthrough
 from lab.http_loop import Reply
 from lab.state import LabState
-
 from tests.lab.speaker_harness import UNPLANNED_LIMIT
 
 REPO = Path(__file__).resolve().parents[2]
