@@ -54,6 +54,8 @@ from .imagebuild import SUITE, Say
 
 REPO = Path(__file__).resolve().parents[1]
 _MANIFEST = "images.json"
+# The images every lab node's containerd gets at start (pods use them with imagePullPolicy IfNotPresent).
+NODE_IMAGES = ("pause", "daemons")
 BASE_REF = f"localhost/baremetal-lb/debian-python:{SUITE}"
 _BASE_PACKAGES = ("python3", "python3-pip", "python-is-python3")
 _BASE_HOOKS = ('rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED',)
