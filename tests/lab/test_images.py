@@ -427,13 +427,23 @@ class Containers:
 
 
 def _remove_containers(names: list[str]) -> None:
-    """Stop and remove a test's containers, and the cgroups podman left."""
+    """Stop and remove a test's containers, and the cgroups podman left for them.
+
+    Other labs on the machine may run containers under the same cgroup parent at the same time,
+    so only the cgroups named after this test's containers must go.
+    """
+    ids = [podman("inspect", "--format={{.Id}}", name, check=False).stdout.strip() for name in names]
     for name in names:
         podman("rm", "--force", "--time=5", name, check=False)
     leftover = podman("ps", "--all", "--quiet", "--filter=name=bmlb-test-", check=False).stdout
     assert not leftover.strip(), f"containers left behind: {leftover}"
+
+    def ours_gone() -> bool:
+        busy = remove_cgroups()
+        return not [path for path in busy for each in ids if each and each in path.name]
+
     # conmon may still be leaving its cgroup when `podman rm` returns.
-    wait_for("podman's cgroups to empty", lambda: not remove_cgroups(), timeout=10)
+    wait_for("the test containers' cgroups to go", ours_gone, timeout=10)
 
 
 def _status_field(pid: str, field: str, base: int = 10) -> int:
