@@ -55,7 +55,7 @@ from .imagebuild import SUITE, Say
 REPO = Path(__file__).resolve().parents[1]
 _MANIFEST = "images.json"
 # The images every lab node's containerd gets at start (pods use them with imagePullPolicy IfNotPresent).
-NODE_IMAGES = ("pause", "daemons")
+NODE_IMAGES = ("pause", "daemons", "kube-proxy", "echo-hname", "echo-ip")
 BASE_REF = f"localhost/baremetal-lb/debian-python:{SUITE}"
 _BASE_PACKAGES = ("python3", "python3-pip", "python-is-python3")
 _BASE_HOOKS = ('rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED',)
@@ -299,8 +299,11 @@ def recorded() -> dict[str, Built]:
     return {name: Built(**entry) for name, entry in data.items()}
 
 
-def ensure_all(log: bool = True) -> Result:
+def ensure_all(log: bool = True, exclude: Iterable[str] = ()) -> Result:
     """Build every image whose recipe changed or whose archive is gone; load cached ones into podman.
+
+    `exclude` names images not to build now (a lab start skips the execution environment, which
+    only the AWX test runs).
 
     One caller at a time (a lock file in the images directory), so `make images` and a test
     session never build into each other.
@@ -310,7 +313,8 @@ def ensure_all(log: bool = True) -> Result:
     with open(images_dir() / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         record = recorded()
-        built = [recipe.name for recipe in _recipes() if _ensure(recipe, record, say)]
+        wanted = [recipe for recipe in _recipes() if recipe.name not in exclude]
+        built = [recipe.name for recipe in wanted if _ensure(recipe, record, say)]
         remove_cgroups()
     if not built:
         say(f"==> images: {', '.join(record)} cached, nothing to build ({images_dir()})")

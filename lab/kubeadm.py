@@ -61,9 +61,6 @@ portRange: ""
 """
 
 
-DEMO_NAMESPACE = "demo"
-
-
 def _daemonset() -> dict[str, Any]:
     labels = {"k8s-app": "kube-proxy"}
     return {
@@ -102,25 +99,6 @@ def install_kube_proxy(api: client.ApiClient) -> None:
     # The client accepts plain dicts wherever its stubs name a model class.
     _create_if_missing(lambda: core.create_namespaced_config_map("kube-system", configmap))  # type: ignore[arg-type]
     _create_if_missing(lambda: apps.create_namespaced_daemon_set("kube-system", _daemonset()))  # type: ignore[arg-type]
-
-
-def install_demo_workload(api: client.ApiClient) -> None:
-    """A Deployment `demo/web` (two kwok pods), the application `make demo` exposes."""
-    labels = {"app": "web"}
-    deployment = {
-        "metadata": {"name": "web", "namespace": DEMO_NAMESPACE, "labels": labels},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": "web", "image": "registry.invalid/demo/web:1"}]},
-            },
-        },
-    }
-    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
-    _create_if_missing(lambda: core.create_namespace({"metadata": {"name": DEMO_NAMESPACE}}))  # type: ignore[arg-type]
-    _create_if_missing(lambda: apps.create_namespaced_deployment(DEMO_NAMESPACE, deployment))  # type: ignore[arg-type]
 
 
 def _create_if_missing(create: Callable[[], object]) -> None:

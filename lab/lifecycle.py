@@ -29,6 +29,7 @@ from . import (
     process,
     routers,
     topology,
+    workloads,
 )
 from .state import LabState
 
@@ -87,7 +88,7 @@ def up(state_dir: Path, node_count: int = 3) -> LabState:
         _say("replacing the recorded lab, which is not healthy or has another size")
         down(state_dir)
     bins = build.ensure_all()
-    built = images.ensure_all()
+    built = images.ensure_all(exclude=("ee",))  # the AWX test builds its execution environment
     started = time.monotonic()
     plan = topology.Plan(
         lab_id=topology.new_lab_id(),
@@ -159,17 +160,16 @@ def _start(plan: topology.Plan, state: LabState, bins: dict[str, Path], built: i
     state.data["routers"] = router_facts
     state.save()
     api = api_client(state)
-    node_images = [b for name, b in built.images.items() if name in images.NODE_IMAGES]
-    refs = ", ".join(b.ref for b in node_images)
+    refs = ", ".join(built.images[name].ref for name in images.NODE_IMAGES)
     _say(f"starting {plan.nodes} nodes (containerd, kubelet) with images: {refs}")
-    names = nodes.start(plan, state, bins, [b.archive for b in node_images], built.images["pause"].ref)
+    names = nodes.start(plan, state, bins, images.NODE_IMAGES, built.images["pause"].ref)
     nodes.wait_ready(api, names)
     nodes.set_pod_cidrs(api, plan, names)
     machine_sysctls.restore(state.data["machine_sysctls"])
     _say("waiting for the controller-manager to create the default ServiceAccount")
     process.wait_until("the default ServiceAccount", lambda: _has_default_sa(api), 60)
     kubeadm.install_kube_proxy(api)
-    kubeadm.install_demo_workload(api)
+    workloads.install(api)
     dead = state.dead_processes()
     if dead:
         raise RuntimeError(

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from . import netns, node_config, pki, process, topology
+from . import images, netns, node_config, pki, process, topology
 from .controlplane import write_kubeconfig
 from .node_config import NodeLayout
 
@@ -141,10 +141,9 @@ class NodeRuntime:
         )
         return started
 
-    def import_images(self, archives: Sequence[str]) -> None:
-        """Import OCI archives into the node's containerd (namespace k8s.io, where CRI looks)."""
-        for archive in archives:
-            self._ctr("images", "import", "--no-unpack=false", archive)
+    def import_images(self, names: Sequence[str]) -> None:
+        """Load the lab's built images into the node's containerd, where kubelet's CRI looks."""
+        images.load_into_containerd(self.bins["ctr"], self.layout.socket, names)
 
     def start_kubelet(self, holder: int) -> process.Started:
         """Start kubelet in the holder's mount namespace."""

@@ -25,10 +25,10 @@ def start(
     plan: topology.Plan,
     state: LabState,
     bins: Mapping[str, Path],
-    archives: Sequence[str],
+    image_names: Sequence[str],
     sandbox_image: str,
 ) -> list[str]:
-    """Start every node's runtime (in parallel) with the image `archives` loaded; return the node names."""
+    """Start every node's runtime (in parallel) with the named images loaded; return the node names."""
     hosts = [h for h in plan.hosts() if h.role == "node"]
     state.data.setdefault("machine_sysctls", machine_sysctls.read())
     state.data.setdefault("created_paths", node_runtime.create_mount_points())
@@ -42,7 +42,7 @@ def start(
     def one(runtime: node_runtime.NodeRuntime) -> list[process.Started]:
         holder = runtime.start_holder()
         containerd = runtime.start_containerd(holder.pid)
-        runtime.import_images(archives)
+        runtime.import_images(image_names)
         return [holder, containerd, runtime.start_kubelet(holder.pid)]
 
     with ThreadPoolExecutor(max_workers=len(runtimes)) as pool:

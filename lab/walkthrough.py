@@ -23,14 +23,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import build, netns, probe
+from . import build, netns, probe, workloads
 from .http_loop import Reply, parse
 from .state import LabState
 
-NAMESPACE = "demo"
-CLUSTER_APP, LOCAL_APP = "echo-hname", "echo-ip"
+NAMESPACE = workloads.NAMESPACE
+CLUSTER_APP, LOCAL_APP = workloads.APPS  # exposed with externalTrafficPolicy Cluster and Local
 NODEPORT_SERVICE = f"{CLUSTER_APP}-nodeport"
-TARGET_PORT = 8080
 HTTP_LOOP = Path(__file__).resolve().with_name("http_loop.py")  # stdlib only: runs as a plain script
 
 
@@ -126,7 +125,8 @@ class Walkthrough:
             new = sorted(names - before)
             _say(f"    {count} requests to {vip}: {len(names)} pods answered; new ones: {', '.join(new)}")
         finally:
-            self.kubectl("-n", NAMESPACE, "scale", f"deployment/{CLUSTER_APP}", "--replicas=3", show=False)
+            back = f"--replicas={workloads.REPLICAS}"
+            self.kubectl("-n", NAMESPACE, "scale", f"deployment/{CLUSTER_APP}", back, show=False)
 
     def _pod_names(self) -> set[str]:
         out = self.kubectl(
@@ -147,7 +147,7 @@ class Walkthrough:
                 f"--name={NODEPORT_SERVICE}",
                 "--type=NodePort",
                 "--port=80",
-                f"--target-port={TARGET_PORT}",
+                f"--target-port={workloads.PORT}",
             )
         port = self.kubectl(
             "-n",

@@ -48,7 +48,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import 
     SERVICE_L2_STATUS,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.ownership import rank  # noqa: E402
-from lab import lifecycle  # noqa: E402
+from lab import lifecycle, workloads  # noqa: E402
 from lab.daemons import service_account_kubeconfig  # noqa: E402
 from lab.state import LabState  # noqa: E402
 from tests.lab.controller_harness import service_manifest, unique, wait_for  # noqa: E402
@@ -225,27 +225,15 @@ class L2Config:
         self._ads.append(name)
 
     def deploy(self, namespace: str, app: str, replicas: int = 1, node: str | None = None) -> None:
-        """A Deployment labelled ``app=<app>`` (kwok makes its pods ready), optionally on one node."""
-        pod_spec: dict[str, Any] = {"containers": [{"name": "web", "image": "registry.invalid/web:1"}]}
-        if node:
-            pod_spec["nodeSelector"] = {"kubernetes.io/hostname": node}
-        body = {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": app, "namespace": namespace},
-            "spec": {
-                "replicas": replicas,
-                "selector": {"matchLabels": {"app": app}},
-                "template": {"metadata": {"labels": {"app": app}}, "spec": pod_spec},
-            },
-        }
+        """A Deployment of echo-hname pods labelled ``app=<app>``, optionally on one node."""
+        body = workloads.deployment(app, namespace=namespace, replicas=replicas, node=node)
         self.api.request("POST", f"/apis/apps/v1/namespaces/{namespace}/deployments", body=body)
         self._deployments.append((namespace, app))
 
     def endpoint_slice(self, namespace: str, service: str, nodes: list[str]) -> None:
         """A hand-written IPv6 EndpointSlice for a selector-less Service, one ready endpoint per node.
 
-        kwok pods only have IPv4 addresses, so IPv6 Services get their endpoints this way.
+        Endpoints placed on nodes the test chooses, without pods behind them.
         """
         body = {
             "apiVersion": "discovery.k8s.io/v1",

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from lab import lifecycle, machine_sysctls, netns, node_runtime, process, topology
+from lab import images, lifecycle, machine_sysctls, netns, node_runtime, process, topology
 from lab.state import LabState
 
 REPO = Path(__file__).resolve().parents[2]
@@ -142,7 +142,8 @@ def test_nodes_carry_the_lab_addresses(kube, lab):
 
 
 def test_deployment_becomes_available_with_endpoint_slices(kubectl, kube, namespace):
-    kubectl("create", "deployment", "web", "--image=registry.invalid/web:1", "--replicas=3", "-n", namespace)
+    image = images.echo_ref("echo-hname")
+    kubectl("create", "deployment", "web", f"--image={image}", "--replicas=3", "--port=8080", "-n", namespace)
     kubectl("expose", "deployment", "web", "--port=80", "-n", namespace)
     kubectl("wait", "--for=condition=Available", "deployment/web", "-n", namespace, "--timeout=60s")
 

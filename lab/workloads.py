@@ -1,0 +1,78 @@
+"""The applications the lab ships for the walk-through: demo/echo-hname and demo/echo-ip.
+
+Two Deployments of three replicas from the lab's echo images (built locally, so
+`imagePullPolicy: IfNotPresent` finds them on every node): echo-hname answers with its pod's
+name, echo-ip with the request's source and the pod's address. `make demo`'s playbook exposes
+them (inventories/lab), echo-ip with externalTrafficPolicy Local.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from kubernetes import client
+
+from . import images
+
+NAMESPACE = "demo"
+APPS = ("echo-hname", "echo-ip")
+REPLICAS = 3
+PORT = 8080  # the echo images listen here as nobody; Services map port 80 to it
+
+
+def deployment(
+    name: str,
+    *,
+    namespace: str = NAMESPACE,
+    replicas: int = REPLICAS,
+    image: str = APPS[0],
+    node: str | None = None,
+) -> dict[str, Any]:
+    """A Deployment `name` (label app=NAME) of one echo image, optionally pinned to one node."""
+    labels = {"app": name}
+    probe = {"httpGet": {"path": "/", "port": PORT}, "periodSeconds": 2}
+    pod_spec: dict[str, Any] = {
+        "terminationGracePeriodSeconds": 2,
+        "containers": [
+            {
+                "name": image,
+                "image": images.echo_ref(image),
+                "imagePullPolicy": "IfNotPresent",
+                "ports": [{"containerPort": PORT, "name": "http"}],
+                "readinessProbe": probe,
+            }
+        ],
+    }
+    if node:
+        pod_spec["nodeSelector"] = {"kubernetes.io/hostname": node}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": pod_spec,
+            },
+        },
+    }
+
+
+def install(api: client.ApiClient) -> None:
+    """Create the demo namespace and both Deployments unless they exist."""
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    # The client accepts plain dicts wherever its stubs name a model class.
+    _create_if_missing(lambda: core.create_namespace({"metadata": {"name": NAMESPACE}}))  # type: ignore[arg-type]
+    for app in APPS:
+        _create_if_missing(lambda: apps.create_namespaced_deployment(NAMESPACE, deployment(app, image=app)))  # type: ignore[arg-type]  # noqa: B023
+
+
+def _create_if_missing(create: Callable[[], object]) -> None:
+    try:
+        create()
+    except client.ApiException as err:
+        if err.status != 409:
+            raise
