@@ -127,10 +127,11 @@ def _podman_flags(pod: dict[str, Any], node: str) -> list[str]:
     capabilities = security.get("capabilities", {})
     flags += [f"--cap-drop={c.lower()}" for c in capabilities.get("drop", [])]
     flags += [f"--cap-add={c.lower()}" for c in capabilities.get("add", [])]
+    downward = {"spec.nodeName": node, "metadata.namespace": _role_defaults()["install_namespace"]}
     for env in container.get("env", []):
         field = env.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
-        assert field in (None, "spec.nodeName"), f"the test does not know how to fill {field}"
-        flags.append(f"--env={env['name']}={node if field else env['value']}")
+        assert field in (None, *downward), f"the test does not know how to fill {field}"
+        flags.append(f"--env={env['name']}={downward[field] if field else env['value']}")
     return flags
 
 
@@ -161,11 +162,12 @@ class Containers:
         return name
 
     def ready(self, name: str, node: str) -> bool:
-        """True when the daemon's /readyz (port 7473 in the node's namespace) answers 200; fails
-        with the container's logs when it stopped."""
+        """True when the daemon's /readyz (the role's health port, in the node's namespace)
+        answers 200; fails with the container's logs when it stopped."""
         state = images.podman("inspect", "--format={{.State.Status}}", name).stdout.strip()
         assert state == "running", f"container {name} is {state}:\n{self.logs(name)[-3000:]}"
-        curl = ["curl", "-sf", "-o", "/dev/null", "--max-time", "2", "http://127.0.0.1:7473/readyz"]
+        url = f"http://127.0.0.1:{_role_defaults()['install_health_port']}/readyz"
+        curl = ["curl", "-sf", "-o", "/dev/null", "--max-time", "2", url]
         ns = self.lab.hosts[node]["netns"]
         return (
             subprocess.run(
@@ -250,7 +252,7 @@ def _started(containers: Containers, template: str, node: str) -> tuple[str, flo
     return name, time.monotonic() - started
 
 
-_CAP_NET_ADMIN, _CAP_NET_RAW = 12, 13
+_CAP_NET_RAW = 13
 
 
 def test_daemons_image_allocates_and_announces_as_the_role_runs_it(lab, cluster, l2, containers, namespace):
@@ -267,7 +269,7 @@ def test_daemons_image_allocates_and_announces_as_the_role_runs_it(lab, cluster,
     speaker, speaker_seconds = _started(containers, "speaker.yaml.j2", "node1")
     processes = containers.processes(speaker)
     assert any(cmd.endswith("speaker.layer2.engine") for _uid, cmd in processes[1:]), processes
-    assert containers.capabilities(speaker) == (1 << _CAP_NET_ADMIN) | (1 << _CAP_NET_RAW)
+    assert containers.capabilities(speaker) == 1 << _CAP_NET_RAW
     # Only node1 runs a speaker, so node1 answers ARP for the VIP on the lab's wire.
     wait_for(f"node1 to answer ARP for {vip}", lambda: answering_nodes(lab, vip) == ["node1"], timeout=30)
     print(f"container start to ready: controller {controller_seconds:.1f}s, speaker {speaker_seconds:.1f}s")
