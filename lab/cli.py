@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from . import build, daemons, images, lifecycle, netns, probe, routers
+from . import build, daemons, images, lifecycle, netns, probe, routers, walkthrough
 from .state import LabState
 
 
@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub.add_parser("daemons", help="start the baremetal.lb daemons in the lab's namespaces (idempotent)")
     sub.add_parser("probe", help="show who answers, from the client namespace, for each LoadBalancer IP")
+    sub.add_parser(
+        "walkthrough", help="the demo's walk-through: curl the LoadBalancer IPs, scale, NodePort, failover"
+    )
     query = sub.add_parser("rib", help="print a router's routing table")
     query.add_argument("router", choices=["bird", "frr", "gobgp"])
     args = parser.parse_args(argv)
@@ -115,6 +118,11 @@ def _daemons(args: argparse.Namespace) -> int:
     return 0
 
 
+def _walkthrough(args: argparse.Namespace) -> int:
+    walkthrough.run(_running_lab(args))
+    return 0
+
+
 def _rib(args: argparse.Namespace) -> int:
     print(routers.query(_running_lab(args).routers[args.router]))
     return 0
@@ -129,4 +137,5 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "probe": _probe,
     "daemons": _daemons,
     "rib": _rib,
+    "walkthrough": _walkthrough,
 }

@@ -153,7 +153,12 @@ class ControlPlane:
                 "--bind-address=0.0.0.0",
                 f"--secure-port={topology.API_PORT}",
                 f"--advertise-address={self.cp.ipv4}",
-                "--endpoint-reconciler-type=none",
+                "--endpoint-reconciler-type=lease",
+                # Reach kubelets (logs, exec) by address: node names are not in any DNS here.
+                "--kubelet-preferred-address-types=InternalIP,Hostname",
+                f"--kubelet-certificate-authority={p / 'ca.crt'}",
+                f"--kubelet-client-certificate={p / 'admin.crt'}",
+                f"--kubelet-client-key={p / 'admin.key'}",
                 "--authorization-mode=Node,RBAC",
                 f"--client-ca-file={p / 'ca.crt'}",
                 f"--tls-cert-file={p / 'apiserver.crt'}",

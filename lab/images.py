@@ -55,6 +55,8 @@ SUITE = "bookworm"
 _DEFAULT_MIRROR = "http://deb.debian.org/debian"
 _HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 _MANIFEST = "images.json"
+# The images every lab node's containerd gets at start (pods use them with imagePullPolicy IfNotPresent).
+NODE_IMAGES = ("pause", "daemons")
 # Files of the repository the daemons' image is made of (the Containerfile's COPY sources).
 _DAEMON_SOURCES = (
     "Containerfile",

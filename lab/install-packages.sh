@@ -2,7 +2,7 @@
 # Install the Debian packages the lab and the tests use; quick and silent when all are present.
 set -euo pipefail
 packages=(shellcheck iproute2 iputils-ping arping ndisc6 tcpdump bird2 frr gobgpd keepalived curl procps python3-venv
-  podman runc mmdebstrap gcc libc6-dev)
+  podman runc mmdebstrap gcc libc6-dev containernetworking-plugins)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -16,7 +16,20 @@ from typing import Any
 
 from kubernetes import client, config
 
-from . import build, controlplane, kubeadm, netns, network, nodes, process, routers, topology
+from . import (
+    build,
+    controlplane,
+    images,
+    kubeadm,
+    machine_sysctls,
+    netns,
+    network,
+    node_runtime,
+    nodes,
+    process,
+    routers,
+    topology,
+)
 from .state import LabState
 
 
@@ -74,6 +87,7 @@ def up(state_dir: Path, node_count: int = 3) -> LabState:
         _say("replacing the recorded lab, which is not healthy or has another size")
         down(state_dir)
     bins = build.ensure_all()
+    built = images.ensure_all()
     started = time.monotonic()
     plan = topology.Plan(
         lab_id=topology.new_lab_id(),
@@ -83,7 +97,7 @@ def up(state_dir: Path, node_count: int = 3) -> LabState:
     state = LabState(state_dir.resolve(), _initial_facts(plan, state_dir.resolve()))
     state.save()
     try:
-        _start(plan, state, bins)
+        _start(plan, state, bins, built)
     except BaseException:
         print("lab start failed; removing what was created", file=sys.stderr)
         down(state_dir)
@@ -120,6 +134,7 @@ def _initial_facts(plan: topology.Plan, state_dir: Path) -> dict[str, Any]:
         "node_asn": topology.NODE_ASN,
         "service_cidrs": topology.SERVICE_CIDRS.split(","),
         "pod_cidr": topology.POD_CIDR,
+        "pod_cidrs": {h.name: list(plan.pod_cidrs(h.name)) for h in plan.hosts() if h.role == "node"},
         "suggested_pools": {
             "layer2": [topology.L2_POOL4, topology.L2_POOL6],
             "bgp": [topology.BGP_POOL4, topology.BGP_POOL6],
@@ -127,7 +142,7 @@ def _initial_facts(plan: topology.Plan, state_dir: Path) -> dict[str, Any]:
     }
 
 
-def _start(plan: topology.Plan, state: LabState, bins: dict[str, Path]) -> None:
+def _start(plan: topology.Plan, state: LabState, bins: dict[str, Path], built: images.Result) -> None:
     _say(f"creating lab {plan.lab_id}: {plan.nodes} nodes, a client and {len(plan.routers)} routers")
     state.data["hosts"] = network.build(plan)
     state.save()
@@ -144,8 +159,13 @@ def _start(plan: topology.Plan, state: LabState, bins: dict[str, Path]) -> None:
     state.data["routers"] = router_facts
     state.save()
     api = api_client(state)
-    names = nodes.register(api, plan)
+    node_images = [b for name, b in built.images.items() if name in images.NODE_IMAGES]
+    refs = ", ".join(b.ref for b in node_images)
+    _say(f"starting {plan.nodes} nodes (containerd, kubelet) with images: {refs}")
+    names = nodes.start(plan, state, bins, [b.archive for b in node_images], built.images["pause"].ref)
     nodes.wait_ready(api, names)
+    nodes.set_pod_cidrs(api, plan, names)
+    machine_sysctls.restore(state.data["machine_sysctls"])
     _say("waiting for the controller-manager to create the default ServiceAccount")
     process.wait_until("the default ServiceAccount", lambda: _has_default_sa(api), 60)
     kubeadm.install_kube_proxy(api)
@@ -170,13 +190,17 @@ def down(state_dir: Path, everything: bool = False) -> list[str]:
     state = LabState.load(state_dir)
     removed: list[str] = []
     if state:
-        process.stop(state.pids())
+        # The API server drains its watches for long after SIGTERM; nothing of a lab is kept, so 2 s do.
+        process.stop(state.pids(), grace=2)
+        nodes.stop(state)
         removed += network.teardown(state.prefix, state.data.get("root_interface"))
         shutil.rmtree(state.data.get("runtime_dir", "/nonexistent"), ignore_errors=True)
     if everything:
         for name in netns.list_namespaces(topology.NAMESPACE_PREFIX):
             netns.delete(name)
             removed.append(name)
+        for root in node_runtime.stray_cgroup_roots(topology.NAMESPACE_PREFIX):
+            node_runtime.remove_cgroups(root)
         for runtime_dir in Path("/run").glob(f"{topology.NAMESPACE_PREFIX}*"):
             shutil.rmtree(runtime_dir, ignore_errors=True)
     if state_dir.is_dir():

@@ -44,8 +44,27 @@ def build(plan: topology.Plan) -> dict[str, dict[str, str]]:
             netns.sysctl(host.netns, "net.ipv4.ip_forward", "1")
             netns.sysctl(host.netns, "net.ipv6.conf.all.forwarding", "1")
     _client_routes(plan)
+    pod_routes(plan)
     _host_link(plan)
     return facts
+
+
+def pod_routes(plan: topology.Plan) -> None:
+    """Nodes forward for their pods; every node and the control plane route each node's pod ranges to it.
+
+    The control plane needs them because pods reach the API server (through the `kubernetes`
+    Service) with their own addresses.
+    """
+    nodes = [h for h in plan.hosts() if h.role == "node"]
+    for node in nodes:
+        netns.sysctl(node.netns, "net.ipv4.ip_forward", "1")
+        netns.sysctl(node.netns, "net.ipv6.conf.all.forwarding", "1")
+    for via in nodes:
+        v4, v6 = plan.pod_cidrs(via.name)
+        for host in [plan.host("cp"), *nodes]:
+            if host != via:
+                netns.add_route(host.netns, v4, via=via.ipv4)
+                netns.add_route(host.netns, v6, via=via.ipv6)
 
 
 def _client_routes(plan: topology.Plan) -> None:

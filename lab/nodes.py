@@ -1,70 +1,121 @@
-"""Register the lab's node namespaces as Kubernetes Nodes that kwok keeps Ready."""
+"""The lab's Kubernetes nodes: a real kubelet per node namespace, plus kwok's simulated nodes on demand.
+
+Real nodes (node_runtime) run pods through containerd, runc and the CNI bridge, registered with
+the API server under their own client certificates. kwok stays for what it is good at: many
+simulated nodes (simulated_node_manifest), e.g. in scale benches; it manages only Nodes that
+carry KWOK_ANNOTATION.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from kubernetes import client
 
-from . import topology
+from . import machine_sysctls, netns, node_runtime, process, topology
+from .state import LabState
 
 KWOK_ANNOTATION = {"kwok.x-k8s.io/node": "fake"}
 
 
-def node_manifest(host: topology.LanHost) -> dict[str, object]:
-    """A Node object carrying the namespace's real LAN addresses."""
+def start(
+    plan: topology.Plan,
+    state: LabState,
+    bins: Mapping[str, Path],
+    archives: Sequence[str],
+    sandbox_image: str,
+) -> list[str]:
+    """Start every node's runtime (in parallel) with the image `archives` loaded; return the node names."""
+    hosts = [h for h in plan.hosts() if h.role == "node"]
+    state.data.setdefault("machine_sysctls", machine_sysctls.read())
+    state.data.setdefault("created_paths", node_runtime.create_mount_points())
+    state.data["cgroup_roots"] = [node_runtime.cgroup_root(plan, h.name) for h in hosts]
+    state.save()
+    server = state.data["api_server"]["from_lab"]
+    runtimes = [node_runtime.NodeRuntime(plan, h, state.state_dir, bins) for h in hosts]
+    for runtime in runtimes:
+        runtime.prepare(server, sandbox_image)
+
+    def one(runtime: node_runtime.NodeRuntime) -> list[process.Started]:
+        holder = runtime.start_holder()
+        containerd = runtime.start_containerd(holder.pid)
+        runtime.import_images(archives)
+        return [holder, containerd, runtime.start_kubelet(holder.pid)]
+
+    with ThreadPoolExecutor(max_workers=len(runtimes)) as pool:
+        futures = [pool.submit(one, r) for r in runtimes]
+        started = [s for f in futures for s in f.result()]
+    for proc in started:
+        state.record_process(proc.name, proc.pid, proc.netns, proc.log)
+    return [h.name for h in hosts]
+
+
+def wait_ready(api: client.ApiClient, names: Sequence[str], timeout: float = 120) -> None:
+    """Wait until every named Node has registered and reports Ready (bounded; names the laggards)."""
+    core = client.CoreV1Api(api)
+    deadline = time.monotonic() + timeout
+    pending = set(names)
+    last: dict[str, str] = {}
+    while pending and time.monotonic() < deadline:
+        for node in core.list_node().items:
+            name = str(node.metadata.name) if node.metadata else ""
+            for c in (node.status.conditions if node.status else None) or []:
+                if c.type == "Ready":
+                    last[name] = f"{c.status} ({c.reason}: {c.message})"
+                    if c.status == "True":
+                        pending.discard(name)
+        if pending:
+            time.sleep(0.5)
+    if pending:
+        states = ", ".join(f"{n}: {last.get(n, 'not registered')}" for n in sorted(pending))
+        raise TimeoutError(
+            f"nodes not Ready after {timeout:.0f}s: {states}; see the kubelet logs in .lab/logs"
+        )
+
+
+def set_pod_cidrs(api: client.ApiClient, plan: topology.Plan, names: Sequence[str]) -> None:
+    """Record each node's pod ranges in spec.podCIDRs (what the CNI configuration hands out)."""
+    core = client.CoreV1Api(api)
+    for name in names:
+        node = core.read_node(name)
+        if not (node.spec and node.spec.pod_cidrs):
+            cidrs = list(plan.pod_cidrs(name))
+            core.patch_node(name, {"spec": {"podCIDR": cidrs[0], "podCIDRs": cidrs}})
+
+
+def stop(state: LabState) -> list[str]:
+    """Remove what the nodes leave beyond their processes: pods' cgroups, mount points, sysctls.
+
+    Called after the recorded processes were stopped: what is left in a node's namespace (the
+    containerd shims, hostNetwork pods) is ours and is killed at once. Returns cgroups that
+    could not be removed.
+    """
+    for host in state.hosts.values():
+        if host["role"] == "node":
+            netns.kill_pids(netns.pids_in(host["netns"]), grace=0)
+    busy = [b for root in state.data.get("cgroup_roots", []) for b in node_runtime.remove_cgroups(root)]
+    if not node_runtime.stray_cgroup_roots(topology.NAMESPACE_PREFIX):  # no other lab's nodes use them
+        node_runtime.remove_mount_points(state.data.get("created_paths", []))
+    machine_sysctls.restore(state.data.get("machine_sysctls", {}))
+    return busy
+
+
+def simulated_node_manifest(name: str, address: str) -> dict[str, object]:
+    """A Node that kwok keeps Ready without any process behind it (for scale benches)."""
     return {
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {
-            "name": host.name,
+            "name": name,
             "annotations": dict(KWOK_ANNOTATION),
-            "labels": {
-                "kubernetes.io/hostname": host.name,
-                "kubernetes.io/os": "linux",
-                "kubernetes.io/arch": "amd64",
-                "baremetal.lb/lab-netns": host.netns,
-            },
+            "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "type": "kwok"},
         },
         "status": {
-            "addresses": [
-                {"type": "InternalIP", "address": host.ipv4},
-                {"type": "InternalIP", "address": host.ipv6},
-                {"type": "Hostname", "address": host.name},
-            ],
+            "addresses": [{"type": "InternalIP", "address": address}],
             "capacity": {"cpu": "32", "memory": "64Gi", "pods": "110"},
             "allocatable": {"cpu": "32", "memory": "64Gi", "pods": "110"},
         },
     }
-
-
-def register(api: client.ApiClient, plan: topology.Plan) -> list[str]:
-    """Create (or keep) a Node per node namespace; return their names."""
-    core = client.CoreV1Api(api)
-    names = []
-    for host in plan.hosts():
-        if host.role != "node":
-            continue
-        try:
-            core.create_node(node_manifest(host))  # type: ignore[arg-type]  # the client takes dicts too
-        except client.ApiException as err:
-            if err.status != 409:
-                raise
-        names.append(host.name)
-    return names
-
-
-def wait_ready(api: client.ApiClient, names: list[str], timeout: float = 60) -> None:
-    """Wait until kwok has marked every named Node Ready."""
-    core = client.CoreV1Api(api)
-    deadline = time.monotonic() + timeout
-    pending = set(names)
-    while pending and time.monotonic() < deadline:
-        for node in core.list_node().items:
-            conditions = (node.status.conditions if node.status else None) or []
-            if node.metadata and any(c.type == "Ready" and c.status == "True" for c in conditions):
-                pending.discard(str(node.metadata.name))
-        if pending:
-            time.sleep(0.3)
-    if pending:
-        raise TimeoutError(f"nodes not Ready after {timeout:.0f}s: {sorted(pending)} (is kwok running?)")

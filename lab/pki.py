@@ -1,7 +1,9 @@
 """A small PKI for the lab.
 
 One CA, the API server's serving certificate, client certificates for the admin and the
-control-plane components, and the service-account signing key.
+control-plane components, the service-account signing key, and per node a kubelet client
+certificate (system:node:NAME in system:nodes, as the Node authorizer wants) and a kubelet
+serving certificate for the node's addresses.
 """
 
 from __future__ import annotations
@@ -97,14 +99,7 @@ def create(pki_dir: Path, server_names: Sequence[str], server_ips: Sequence[str]
     _write_cert(pki_dir / "apiserver.crt", server)
 
     for stem, (cn, org) in CLIENTS.items():
-        key = _key()
-        cert = (
-            _builder(_name(cn, org), ca_name, key.public_key())
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256())
-        )
-        _write_key(pki_dir / f"{stem}.key", key)
-        _write_cert(pki_dir / f"{stem}.crt", cert)
+        _client(pki_dir, stem, _name(cn, org), ca_name, ca_key)
 
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     _write_key(pki_dir / "sa.key", sa_key)
@@ -113,3 +108,35 @@ def create(pki_dir: Path, server_names: Sequence[str], server_ips: Sequence[str]
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
     )
+
+
+def _client(
+    pki_dir: Path, stem: str, subject: x509.Name, ca_name: x509.Name, ca_key: ec.EllipticCurvePrivateKey
+) -> None:
+    key = _key()
+    cert = (
+        _builder(subject, ca_name, key.public_key())
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write_key(pki_dir / f"{stem}.key", key)
+    _write_cert(pki_dir / f"{stem}.crt", cert)
+
+
+def create_node(pki_dir: Path, node: str, ips: Sequence[str]) -> None:
+    """Write NODE-kubelet-client.{crt,key} and NODE-kubelet.{crt,key}, signed by the lab's CA."""
+    ca_key = serialization.load_pem_private_key((pki_dir / "ca.key").read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    ca_name = x509.load_pem_x509_certificate((pki_dir / "ca.crt").read_bytes()).subject
+    _client(pki_dir, f"{node}-kubelet-client", _name(f"system:node:{node}", "system:nodes"), ca_name, ca_key)
+    key = _key()
+    sans: list[x509.GeneralName] = [x509.DNSName(node)]
+    sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ips]
+    serving = (
+        _builder(_name(f"system:node:{node}", "system:nodes"), ca_name, key.public_key())
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write_key(pki_dir / f"{node}-kubelet.key", key)
+    _write_cert(pki_dir / f"{node}-kubelet.crt", serving)

@@ -33,11 +33,22 @@ def start(
 
     `ip netns exec` replaces itself with the command, so the PID returned is the daemon's.
     """
+    return start_argv(name, namespace, ["ip", "netns", "exec", namespace, *argv], log_dir, env)
+
+
+def start_argv(
+    name: str,
+    namespace: str,
+    argv: Sequence[str],
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+) -> Started:
+    """Start a command line that enters `namespace` itself (e.g. through nsenter); as `start`."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{name}.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", namespace, *argv],
+            list(argv),
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -69,6 +80,6 @@ def log_tail(path: str, lines: int = 25) -> str:
         return "(no log)"
 
 
-def stop(pids: Sequence[int]) -> None:
-    """Stop processes by PID: SIGTERM, then SIGKILL after a grace period."""
-    netns.kill_pids([p for p in pids if netns.alive(p)])
+def stop(pids: Sequence[int], grace: float = 5.0) -> None:
+    """Stop processes by PID: SIGTERM, then SIGKILL after `grace` seconds."""
+    netns.kill_pids([p for p in pids if netns.alive(p)], grace)

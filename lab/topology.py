@@ -9,7 +9,8 @@ Only documentation prefixes are used (RFC 5737, RFC 3849):
 | 2001:db8:1::/64     | the lab LAN, IPv6; 2001:db8:1::1:0/112 the layer-2 pool    |
 | 203.0.113.0/26      | suggested BGP pool (off-link, reached through a router)    |
 | 2001:db8:2::/64     | suggested BGP pool, IPv6                                   |
-| 203.0.113.64/26     | pod addresses handed out by kwok                           |
+| 203.0.113.64/26     | pod addresses: a /28 per real node (kwok's fakes share it) |
+| 2001:db8:4::/64     | pod addresses, IPv6: a /80 per real node                   |
 | 203.0.113.128/25    | /30 links from the root namespace to a lab's control plane |
 | 198.51.100.0/24     | Service cluster IPs (IPv4)                                 |
 | 2001:db8:5e::/108   | Service cluster IPs (IPv6)                                 |
@@ -30,6 +31,8 @@ L2_POOL6 = "2001:db8:1::1:0/112"
 BGP_POOL4 = "203.0.113.0/26"
 BGP_POOL6 = "2001:db8:2::/64"
 POD_CIDR = "203.0.113.64/26"
+POD_CIDR6 = "2001:db8:4::/64"
+NODE_POD_PREFIX = (28, 80)  # each real node's share of POD_CIDR and POD_CIDR6
 HOST_LINKS = ipaddress.IPv4Network("203.0.113.128/25")
 SERVICE_CIDRS = "198.51.100.0/24,2001:db8:5e::/108"
 NAMESPACE_PREFIX = "bmlb-"
@@ -41,7 +44,8 @@ ROUTERS = {"bird": (201, 64512), "frr": (202, 64513), "gobgp": (203, 64514)}
 CONTROL_PLANE_HOST = 2
 CLIENT_HOST = 100
 FIRST_NODE_HOST = 11
-MAX_NODES = 40
+# Real nodes (kubelets) are limited by the pod range: POD_CIDR holds four /28s.
+MAX_NODES = 2 ** (NODE_POD_PREFIX[0] - ipaddress.ip_network(POD_CIDR).prefixlen)
 
 
 @dataclass(frozen=True)
@@ -110,12 +114,25 @@ class Plan:
         hosts += [LanHost("router", r, f"{self.prefix}{r}", ROUTERS[r][0]) for r in self.routers]
         return hosts
 
+    def pod_cidrs(self, node: str) -> tuple[str, str]:
+        """The (IPv4, IPv6) pod ranges of a node (node1 gets the first of each)."""
+        index = int(node.removeprefix("node")) - 1
+        return _nth_subnet(POD_CIDR, NODE_POD_PREFIX[0], index), _nth_subnet(
+            POD_CIDR6, NODE_POD_PREFIX[1], index
+        )
+
     def host(self, name: str) -> LanHost:
         """The LAN host with this logical name."""
         for host in self.hosts():
             if host.name == name:
                 return host
         raise KeyError(name)
+
+
+def _nth_subnet(cidr: str, prefixlen: int, index: int) -> str:
+    net = ipaddress.ip_network(cidr)
+    size = 2 ** (net.max_prefixlen - prefixlen)
+    return str(ipaddress.ip_network(f"{net.network_address + index * size}/{prefixlen}"))
 
 
 def new_lab_id() -> str:

@@ -55,6 +55,9 @@ from tests.lab.controller_harness import service_manifest, unique, wait_for  # n
 
 RBAC = REPO / "roles/install/files/rbac/speaker.yaml"
 NAMESPACE = "metallb-system"
+# An unplanned failover (owner killed or cut off) ends within this many seconds as the client
+# sees it; bench/l2_failover_bench.py measures the real figure.
+UNPLANNED_LIMIT = 1.0
 SECRET = "memberlist"
 L2ADS = f"{L2_ADVERTISEMENT.api_path}/namespaces/{NAMESPACE}/{L2_ADVERTISEMENT.plural}"
 L2STATUSES = f"{SERVICE_L2_STATUS.api_path}/namespaces/{NAMESPACE}/{SERVICE_L2_STATUS.plural}"

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from lab import lifecycle, netns, process, topology
+from lab import lifecycle, machine_sysctls, netns, node_runtime, process, topology
 from lab.state import LabState
 
 REPO = Path(__file__).resolve().parents[2]
@@ -312,6 +312,7 @@ def second_lab(tmp_path):
 
 
 def test_two_labs_run_side_by_side_and_down_leaves_nothing(lab, second_lab):
+    machine_sysctls_before = second_lab.data["machine_sysctls"]
     assert second_lab.prefix != lab.prefix
     assert second_lab.data["root_interface"] != lab.data["root_interface"]
     state_dir, prefix, pids = second_lab.state_dir, second_lab.prefix, second_lab.pids()
@@ -326,6 +327,8 @@ def test_two_labs_run_side_by_side_and_down_leaves_nothing(lab, second_lab):
     assert netns.list_namespaces(prefix) == []
     assert not any(netns.alive(p) for p in pids)
     assert netns.ip("link", "show", root_if, check=False) == ""
+    assert node_runtime.stray_cgroup_roots(prefix) == [], "the node's pods' cgroups are removed"
+    assert machine_sysctls.read() == machine_sysctls_before, "kubelet's machine-wide sysctls are restored"
     assert not state_dir.exists()
     assert lifecycle.healthy(lab), "taking one lab down must not touch another"
 

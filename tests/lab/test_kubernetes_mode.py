@@ -1,0 +1,178 @@
+"""The collection as users run it: site.yml installs the daemons as pods on real nodes.
+
+A lab of its own (the session lab's tests run daemons as processes, which would answer for the
+same pools), `playbooks/site.yml` with the lab inventory, as `make demo` does: the controller
+Deployment and speaker DaemonSet run from the daemons' image on the kubelets, kube-proxy forwards
+the LoadBalancer IPs' traffic to the echo pods, and the client checks it with HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lab import build, lifecycle, netns, node_runtime, probe, walkthrough
+from lab.http_loop import Reply
+from lab.state import LabState
+from tests.lab.speaker_harness import UNPLANNED_LIMIT
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+REQUEST_TIMEOUT = 0.3  # each request of the failover loop; a request lost to the dead node costs this much
+
+# Linux capability numbers (include/uapi/linux/capability.h) of the ones the speaker may hold.
+CAPABILITIES = {"NET_ADMIN": 12, "NET_RAW": 13}
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabState]:
+    """A lab of its own after `ansible-playbook -i inventories/lab playbooks/site.yml`."""
+    state_dir = tmp_path_factory.mktemp("k8s-mode-lab")
+    try:
+        state = lifecycle.up(state_dir, node_count=3)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("K8S_AUTH_", "KUBECONFIG"))}
+        env.update(PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}", ANSIBLE_FORCE_COLOR="0")
+        result = subprocess.run(
+            [
+                str(VENV_BIN / "ansible-playbook"),
+                "-i",
+                "inventories/lab",
+                "playbooks/site.yml",
+                "-e",
+                f"baremetal_lb_kubeconfig={state.kubeconfig}",
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        assert result.returncode == 0, f"site.yml failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+        yield state
+    finally:
+        lifecycle.down(state_dir)
+
+
+@pytest.fixture(scope="module")
+def walk(installed: LabState) -> walkthrough.Walkthrough:
+    """The walk-through's helpers (kubectl, requests from the client) on the installed lab."""
+    return walkthrough.Walkthrough(installed)
+
+
+def _json(walk: walkthrough.Walkthrough, *args: str) -> dict:
+    return json.loads(walk.kubectl(*args, "-o", "json", show=False))
+
+
+def test_the_controller_is_a_ready_pod_using_its_service_account(walk):
+    pods = _json(walk, "-n", "metallb-system", "get", "pods", "-l", "component=controller")["items"]
+    assert len(pods) == 1
+    pod = pods[0]
+    assert any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"]["conditions"])
+    assert pod["spec"]["serviceAccountName"] == "controller"
+    container = pod["spec"]["containers"][0]
+    assert not any("kubeconfig" in a for a in container.get("args", []) + container.get("command", []))
+    mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
+    assert "/var/run/secrets/kubernetes.io/serviceaccount" in mounts, "the in-cluster token is mounted"
+
+
+def test_speaker_pods_hold_exactly_the_capabilities_they_declare(installed, walk):
+    daemonset = _json(walk, "-n", "metallb-system", "get", "daemonset", "speaker")
+    status = daemonset["status"]
+    assert status["numberReady"] == status["desiredNumberScheduled"] == len(installed.nodes)
+    security = daemonset["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+    assert security["capabilities"]["drop"] == ["ALL"]
+    declared = {CAPABILITIES[c] for c in security["capabilities"]["add"]}
+    for node in installed.nodes:
+        pid = _container_pid(installed, node, "speaker")
+        effective = int(_proc_status(pid)["CapEff"], 16)
+        held = {bit for bit in range(64) if effective >> bit & 1}
+        assert held == declared, (
+            f"speaker on {node} holds capabilities {sorted(held)}, declared {sorted(declared)}"
+        )
+
+
+def _container_pid(state: LabState, node: str, name: str) -> int:
+    """The host PID of a container's main process on a node, asked from the node's runtime."""
+    crictl = str(build.ensure_all(log=False)["crictl"])
+    config = f"--config={node_runtime.layout(state.state_dir, node).crictl_config}"
+    ids = subprocess.run(
+        [crictl, config, "ps", "--name", f"^{name}$", "--state", "running", "-q"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout.split()
+    assert len(ids) == 1, f"{node} runs {len(ids)} {name} containers"
+    inspect = subprocess.run(
+        [crictl, config, "inspect", ids[0]], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+    return int(json.loads(inspect)["info"]["pid"])
+
+
+def _proc_status(pid: int) -> dict[str, str]:
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return dict(line.split(":\t", 1) for line in lines if ":\t" in line)
+
+
+def test_curl_to_the_ip_returns_the_pods_names(walk):
+    vip = walk.vip(walkthrough.CLUSTER_APP)
+    replies = walk.requests(f"http://{vip}/", 12)
+    pods = {
+        p["metadata"]["name"]
+        for p in _json(
+            walk, "-n", walkthrough.NAMESPACE, "get", "pods", "-l", f"app={walkthrough.CLUSTER_APP}"
+        )["items"]
+    }
+    assert all(r.ok for r in replies), [r.body for r in replies if not r.ok]
+    answered = {r.body for r in replies}
+    assert answered <= pods, f"answers {answered} are not pod names {pods}"
+    assert len(answered) > 1, "kube-proxy spreads the requests over the pods"
+
+
+def test_local_policy_answers_from_the_announcing_node_and_keeps_the_client_address(installed, walk):
+    vip = walk.vip(walkthrough.LOCAL_APP)
+    _mac, owner = probe.who_answers(installed, vip)
+    replies = walk.requests(f"http://{vip}/", 8)
+    assert all(r.ok for r in replies), [r.body for r in replies if not r.ok]
+    client_ip = installed.hosts["client"]["ipv4"]
+    for reply in replies:
+        fields = dict(part.split("=", 1) for part in reply.body.split())
+        assert fields["source"].rsplit(":", 1)[0] == client_ip, f"the client's address is kept: {reply.body}"
+        assert walk.node_of_pod_ip(fields["pod_ip"]) == owner, f"a pod on {owner} answers: {reply.body}"
+
+
+def test_cutting_the_owners_link_moves_the_ip_and_curl_works_again_within_the_bound(installed, walk):
+    vip = walk.vip(walkthrough.LOCAL_APP)
+    _mac, owner = probe.who_answers(installed, vip)
+    link = installed.hosts[owner]
+    loop = walkthrough.BackgroundLoop(installed, f"http://{vip}/", 200, 0.05)
+    try:
+        loop.wait_for(lambda rs: sum(r.ok for r in rs) >= 5, 10, "5 answers before the cut")
+        cut = time.monotonic()
+        netns.set_link(link["netns"], link["interface"], up=False)
+        loop.wait_for(
+            lambda rs: _answered_elsewhere(walk, rs, cut, owner) is not None, 10, "another node's answer"
+        )
+    finally:
+        netns.set_link(link["netns"], link["interface"], up=True)
+        replies = loop.finish()
+    last_before = max(r.t for r in replies if r.ok and r.t < cut)
+    first_after = _answered_elsewhere(walk, replies, cut, owner)
+    assert first_after is not None
+    outage = first_after.t - last_before
+    print(f"\nHTTP outage after cutting {owner}'s link: {outage * 1000:.0f} ms")
+    assert outage < UNPLANNED_LIMIT + REQUEST_TIMEOUT
+
+
+def _answered_elsewhere(
+    walk: walkthrough.Walkthrough, replies: list[Reply], since: float, owner: str
+) -> Reply | None:
+    return next((r for r in replies if r.ok and r.t > since and walk.answered_by(r) != owner), None)
