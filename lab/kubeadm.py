@@ -2,7 +2,7 @@
 
 kube-proxy exactly as ``kubeadm init`` installs it (its ServiceAccount and RBAC, the ConfigMap
 with the complete ``config.conf`` and ``kubeconfig.conf``, the DaemonSet), from
-``manifests/kube-proxy.yaml``, kubeadm's own output: the real kube-proxy runs on the lab's
+``manifests/kube-proxy/``, kubeadm's own output: the real kube-proxy runs on the lab's
 kubelets, and the collection's kube_proxy step meets in the lab what it meets in users' clusters.
 And an application to expose (`demo/web`).
 """
@@ -17,12 +17,12 @@ from typing import Any
 import yaml
 from kubernetes import client, utils
 
-KUBE_PROXY_MANIFEST = Path(__file__).with_name("manifests") / "kube-proxy.yaml"
+KUBE_PROXY_MANIFESTS = Path(__file__).with_name("manifests") / "kube-proxy"
 
 
 def kube_proxy_objects() -> list[dict[str, Any]]:
-    """The objects kubeadm creates for kube-proxy, in its order."""
-    return [doc for doc in yaml.safe_load_all(KUBE_PROXY_MANIFEST.read_text()) if doc]
+    """The objects kubeadm creates for kube-proxy, in its order (the files are numbered)."""
+    return [yaml.safe_load(path.read_text()) for path in sorted(KUBE_PROXY_MANIFESTS.glob("*.yaml"))]
 
 
 def install_kube_proxy(api: client.ApiClient) -> None:
