@@ -57,11 +57,14 @@ class ModeFailure:
         """What the node lacks, as far as the log line tells."""
         if _IPVS_REFUSED not in self.log_line:
             return f"kube-proxy exited in {self.mode} mode"
+        modules = f"the kernel modules ip_vs and ip_vs_{scheduler or 'rr'}"
         if "ipset" in self.log_line:
-            return "kube-proxy's IPVS mode needs the ipset tool in its image, and it failed"
-        modules = f"ip_vs and ip_vs_{scheduler or 'rr'}"
+            return (
+                "kube-proxy's IPVS mode needs the ipset tool in kube-proxy's image, which failed "
+                f"before the kernel was even asked, and {modules}"
+            )
         return (
-            f"the kernel cannot do IPVS: kube-proxy's IPVS mode needs the kernel modules {modules} "
+            f"the kernel cannot do IPVS: kube-proxy's IPVS mode needs {modules} "
             "(`modprobe ip_vs` on the node, or a kernel built with CONFIG_IP_VS)"
         )
 

@@ -7,10 +7,17 @@ The steps, each only when the one before changed something:
    (:mod:`.kube_proxy_failure`);
 2. restart the DaemonSet as ``kubectl rollout restart`` does (a new ``restartedAt`` annotation on
    the pod template), since kube-proxy reads its configuration only when it starts;
-3. wait, bounded, until every node runs a Ready pod of the new template (:mod:`.rollout_wait`);
+3. wait, bounded, until every node runs a Ready pod of the new template and they stay Ready for
+   :data:`SETTLE_SECONDS` (:mod:`.rollout_wait`): kube-proxy's pods have no readiness probe, so a
+   pod is Ready the moment its container starts, also one that exits a second later;
 4. if the mode changed and a new pod's container exits instead (IPVS asked of a kernel without
    it), put the previous mode back, record the failure on the ConfigMap, restart and wait again,
    and report the failure with the node, the pod's log line and what the node lacks.
+
+For the same reason a mode change restarts with ``minReadySeconds`` raised to
+:data:`GUARD_SECONDS` (put back afterwards): the DaemonSet controller then replaces the next node's
+pod only once the last new one has stayed Ready that long, so a node that cannot run the new mode
+stops the rollout there instead of every node losing its Service rules within seconds.
 
 In check mode (a server-side dry run) nothing is restarted; the outcome says whether it would be.
 """
@@ -28,10 +35,12 @@ except ImportError:  # modules report the missing library through kubernetes.cor
 
 from .kube_proxy_config import CONFIG_KEY, Change, edit, parse, restore_mode
 from .kube_proxy_failure import ANNOTATION, ModeFailure, crashed, failure_message, remembered_message
-from .rollout_state import PodIssue, last_error_line
-from .rollout_wait import NotRolledOut, Workload, container_log, wait
+from .rollout_state import PodIssue
+from .rollout_wait import NotRolledOut, Workload, last_log_line, wait
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+SETTLE_SECONDS = 10.0  # how long the new pods must stay Ready once all are
+GUARD_SECONDS = 5  # minReadySeconds while a mode change rolls out
 
 
 @dataclass(frozen=True)
@@ -114,8 +123,8 @@ class _Run:
         self.text: str = current.data[CONFIG_KEY]
         self.annotations: dict[str, str] = (meta.annotations if meta else None) or {}
         self.version: str | None = meta.resource_version if meta else None
-        self.image = _image(api, target)
-        self.workload = [Workload("DaemonSet", target.namespace, target.daemonset)]
+        self.daemonset = _read_daemonset(api, target)
+        self.image = _image(self.daemonset)
 
     def run(self) -> Outcome:
         """Edit, write, restart, watch and, if the new mode fails, undo it."""
@@ -170,14 +179,25 @@ class _Run:
             self.version = patched.metadata.resource_version
 
     def _restart_and_watch(self, outcome: Outcome, mode_changed: bool) -> None:
-        if self.request.dry_run:
-            outcome.would_restart = _daemonset_exists(self.api, self.target, outcome.warnings)
+        if self.daemonset is None:
+            outcome.warnings.append(_no_daemonset(self.target))
             return
-        outcome.restarted = _restart(self.api, self.target, self.request.field_manager, outcome.warnings)
-        if not (outcome.restarted and self.request.wait):
+        if self.request.dry_run:
+            outcome.would_restart = True
+            return
+        original = self.daemonset.spec.min_ready_seconds if self.daemonset.spec else None
+        # Only while the module watches: it puts minReadySeconds back once the rollout is over.
+        guard = max(original or 0, GUARD_SECONDS) if mode_changed and self.request.wait else original
+        workload = self._restart(guard)
+        outcome.restarted = True
+        if not self.request.wait:
             return
         give_up = (lambda rollouts: bool(crashed(rollouts))) if mode_changed else None
-        rollouts = wait(self.api, self.workload, self.request.timeout, give_up=give_up)
+        try:
+            rollouts = wait(self.api, workload, self.request.timeout, give_up=give_up, settle=SETTLE_SECONDS)
+        finally:
+            if guard != original:
+                self._set_min_ready(original)
         exited = crashed(rollouts)
         if exited:
             self._undo(outcome, exited)
@@ -192,18 +212,43 @@ class _Run:
         self._write(restored.text, {ANNOTATION: failure.to_annotation()})
         outcome.after, outcome.failure = restored.text, failure
         outcome.changes = _net_changes(self.text, restored.text)
-        _restart(self.api, self.target, self.request.field_manager, outcome.warnings)
+        workload = self._restart(None)
         try:
-            outcome.rollout = wait(self.api, self.workload, self.request.timeout)[0].as_dict()
+            rollouts = wait(self.api, workload, self.request.timeout, settle=SETTLE_SECONDS)
+            outcome.rollout = rollouts[0].as_dict()
             restarted = f"restarted kube-proxy: {outcome.rollout['progress']}"
         except NotRolledOut as err:
             restarted = f"restarted kube-proxy, which has not recovered: {err}"
         where = self.target.configmap_name
         outcome.failure_message = failure_message(failure, where, restarted, self._scheduler())
 
+    def _restart(self, min_ready_seconds: int | None) -> list[Workload]:
+        """Restart the DaemonSet as `kubectl rollout restart` does: a new pod-template annotation.
+
+        The stamp has microseconds, so a restart right after another still changes the template.
+        Returns the DaemonSet to wait for.
+        """
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        spec: dict[str, Any] = {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}
+        if min_ready_seconds is not None:
+            spec["minReadySeconds"] = min_ready_seconds
+        self._patch_daemonset(spec)
+        return [Workload("DaemonSet", self.target.namespace, self.target.daemonset)]
+
+    def _set_min_ready(self, seconds: int | None) -> None:
+        self._patch_daemonset({"minReadySeconds": seconds})
+
+    def _patch_daemonset(self, spec: dict[str, Any]) -> Any:
+        return client.AppsV1Api(self.api).patch_namespaced_daemon_set(
+            self.target.daemonset,
+            self.target.namespace,
+            {"spec": spec},
+            field_manager=self.request.field_manager,
+        )
+
     def _diagnose(self, issue: PodIssue, previous: str) -> ModeFailure:
         """The failure record of a new pod that exited, with its log line and its node's kernel."""
-        log = container_log(self.api, self.target.namespace, issue.pod, issue.container, issue.restarts > 0)
+        line = last_log_line(self.api, self.target.namespace, issue.pod, issue.container)
         return ModeFailure(
             mode=str(self.request.mode),
             previous_mode=previous,
@@ -211,7 +256,7 @@ class _Run:
             kernel=_kernel(self.core, issue.node),
             image=self.image,
             pod=issue.pod,
-            log_line=last_error_line(log) or issue.describe(),
+            log_line=line or issue.describe(),
             time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
 
@@ -234,14 +279,18 @@ def _net_changes(before: str, after: str) -> tuple[Change, ...]:
     return edit(before, strict_arp=strict_arp).changes
 
 
-def _image(api: Any, target: Target) -> str:
+def _read_daemonset(api: Any, target: Target) -> Any:
+    """kube-proxy's DaemonSet, or None when there is none."""
     try:
-        ds = client.AppsV1Api(api).read_namespaced_daemon_set(target.daemonset, target.namespace)
+        return client.AppsV1Api(api).read_namespaced_daemon_set(target.daemonset, target.namespace)
     except client.ApiException as err:
         if err.status == 404:
-            return ""
+            return None
         raise
-    pod = ds.spec.template.spec if ds.spec else None
+
+
+def _image(daemonset: Any) -> str:
+    pod = daemonset.spec.template.spec if daemonset is not None and daemonset.spec else None
     return str(pod.containers[0].image) if pod and pod.containers else ""
 
 
@@ -251,36 +300,6 @@ def _kernel(core: Any, node: str) -> str:
     except client.ApiException:
         return ""
     return str(info.kernel_version) if info else ""
-
-
-def _daemonset_exists(api: Any, target: Target, warnings: list[str]) -> bool:
-    try:
-        client.AppsV1Api(api).read_namespaced_daemon_set(target.daemonset, target.namespace)
-    except client.ApiException as err:
-        if err.status != 404:
-            raise
-        warnings.append(_no_daemonset(target))
-        return False
-    return True
-
-
-def _restart(api: Any, target: Target, field_manager: str, warnings: list[str]) -> bool:
-    """Restart a DaemonSet as `kubectl rollout restart` does: a new pod-template annotation.
-
-    The stamp has microseconds, so a restart right after another still changes the template.
-    """
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
-    try:
-        client.AppsV1Api(api).patch_namespaced_daemon_set(
-            target.daemonset, target.namespace, patch, field_manager=field_manager
-        )
-    except client.ApiException as err:
-        if err.status != 404:
-            raise
-        warnings.append(_no_daemonset(target))
-        return False
-    return True
 
 
 def _no_daemonset(target: Target) -> str:

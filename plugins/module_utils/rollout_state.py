@@ -22,10 +22,17 @@ from typing import Any
 JSON = Mapping[str, Any]
 
 KINDS = ("Deployment", "DaemonSet")
-# The label the DaemonSet controller puts on each pod: the DaemonSet generation it was made from.
+# How many times a DaemonSet's pod template changed (the API server keeps the count in this
+# annotation), and the labels the DaemonSet controller puts on each pod: that count when the pod
+# was made, and its template's hash.
+TEMPLATE_GENERATION_ANNOTATION = "deprecated.daemonset.template.generation"
 TEMPLATE_GENERATION = "pod-template-generation"
+TEMPLATE_HASH = "controller-revision-hash"
 
-_SEVERITY = re.compile(r'^[EF]\d{4} |"level":"error"|level=error|\berror\b|\bfailed\b', re.IGNORECASE)
+_SEVERITY = re.compile(
+    r'^[EFW]\d{4} |"level": ?"(error|warning|critical)"|level=(error|warning)|\berror\b|\bfailed\b',
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,7 @@ class PodIssue:
     container: str = ""
     restarts: int = 0
     crashed: bool = False  # the container exited at least once (now or before its last restart)
+    ran: bool = False  # the container has run, so it has a log to look at
 
     def describe(self, log_line: str = "") -> str:
         """One line for a person: pod, node, reason, detail and, when given, its last log line."""
@@ -100,20 +108,36 @@ def rollout(workload: JSON, pods: Iterable[JSON]) -> Rollout:
     else:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     meta = workload.get("metadata") or {}
+    namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
     issues = () if done else tuple(issue for pod in current for issue in pod_issues(pod))
-    return Rollout(
-        kind, str(meta.get("namespace") or ""), str(meta.get("name") or ""), done, progress, issues
-    )
+    return Rollout(kind, namespace, name, done, progress, issues)
 
 
 def current_daemon_pods(daemonset: JSON, pods: Iterable[JSON]) -> list[JSON]:
-    """The DaemonSet's pods made from its current template (not being deleted)."""
-    generation = str((daemonset.get("metadata") or {}).get("generation") or "")
-    return [
-        pod
-        for pod in _alive(pods)
-        if ((pod.get("metadata") or {}).get("labels") or {}).get(TEMPLATE_GENERATION) == generation
-    ]
+    """A DaemonSet's pods of its current template (not being deleted).
+
+    The API server counts the DaemonSet's template changes in an annotation, and the DaemonSet
+    controller labels each pod with that count; without the annotation, the pods of the template
+    of the most recently made pod.
+    """
+    alive = list(_alive(pods))
+    annotations = (daemonset.get("metadata") or {}).get("annotations") or {}
+    template = annotations.get(TEMPLATE_GENERATION_ANNOTATION)
+    if template is not None:
+        return [pod for pod in alive if _labels(pod).get(TEMPLATE_GENERATION) == str(template)]
+    if not alive:
+        return []
+    newest = _labels(max(alive, key=_generation)).get(TEMPLATE_HASH)
+    return [pod for pod in alive if _labels(pod).get(TEMPLATE_HASH) == newest]
+
+
+def _labels(pod: JSON) -> JSON:
+    return (pod.get("metadata") or {}).get("labels") or {}
+
+
+def _generation(pod: JSON) -> int:
+    value = str(_labels(pod).get(TEMPLATE_GENERATION) or "")
+    return int(value) if value.isdigit() else -1
 
 
 def _alive(pods: Iterable[JSON]) -> Iterable[JSON]:
@@ -181,6 +205,7 @@ def _container_issue(pod: str, node: str, status: JSON) -> PodIssue | None:
     container, restarts = str(status.get("name") or ""), int(status.get("restartCount") or 0)
     terminated = state.get("terminated")
     crashed = bool(last) or bool(terminated and terminated.get("exitCode"))
+    ran = crashed or terminated is not None or "running" in state
     if "waiting" in state:
         waiting = state["waiting"] or {}
         reason = str(waiting.get("reason") or "Waiting")
@@ -197,7 +222,7 @@ def _container_issue(pod: str, node: str, status: JSON) -> PodIssue | None:
             detail += f"; before its last restart: {_exit(last)}"
     else:
         reason, detail = "Unknown", ""
-    return PodIssue(pod, node, reason, detail, container, restarts, crashed)
+    return PodIssue(pod, node, reason, detail, container, restarts, crashed, ran)
 
 
 def _exit(terminated: JSON | None) -> str:
@@ -221,8 +246,13 @@ def _condition(status: JSON, kind: str) -> str:
 def last_error_line(log: str) -> str:
     """The line of a container's log that best says why it stopped: the last error, else the last line."""
     lines = [line.strip() for line in log.splitlines() if line.strip()]
-    errors = [line for line in lines if _SEVERITY.search(line)]
+    errors = [line for line in lines if is_error(line)]
     return (errors or lines or [""])[-1][:500]
+
+
+def is_error(line: str) -> bool:
+    """Whether a log line reports an error or a warning (klog E/W/F lines, JSON or logfmt levels)."""
+    return bool(_SEVERITY.search(line))
 
 
 def not_ready_message(rollouts: Sequence[Rollout], seconds: float, log_lines: Mapping[str, str]) -> str:

@@ -17,10 +17,21 @@ try:
 except ImportError:  # modules report the missing library through kubernetes.core's requires()
     client = None  # type: ignore[assignment]
 
-from .rollout_state import JSON, Rollout, last_error_line, missing, not_ready_message, rollout, selector
+from .rollout_state import (
+    JSON,
+    Rollout,
+    is_error,
+    last_error_line,
+    missing,
+    not_ready_message,
+    rollout,
+    selector,
+)
 
 _POLL_SECONDS = 1.0
 _LOG_TAIL = 30
+# What the API server answers, as if it were the log, when the kubelet has no log of a container.
+_NO_LOG = "unable to retrieve container logs"
 
 
 @dataclass(frozen=True)
@@ -35,9 +46,10 @@ class Workload:
 class NotRolledOut(Exception):
     """A workload does not exist or did not roll out in time; the message says which and why."""
 
-    def __init__(self, message: str, rollouts: Sequence[Rollout]) -> None:
+    def __init__(self, message: str, rollouts: Sequence[Rollout], seconds: float = 0.0) -> None:
         super().__init__(message)
         self.rollouts = list(rollouts)
+        self.seconds = seconds
 
 
 def read_object(api: Any, workload: Workload) -> JSON | None:
@@ -73,49 +85,92 @@ def wait(
     timeout: float,
     *,
     give_up: Callable[[list[Rollout]], bool] | None = None,
+    settle: float = 0.0,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[Rollout]:
-    """Poll until every workload has rolled out, or ``give_up`` says stop; return the last reading.
+    """Poll until every workload has rolled out and stayed so, or ``give_up`` says stop.
 
-    Raises :class:`NotRolledOut` at once when a workload does not exist, and after ``timeout``
-    seconds, its message naming what was not ready and why (see
-    :func:`rollout_state.not_ready_message`).
+    See :func:`poll`; this reads the cluster for it and, when it raises :class:`NotRolledOut`,
+    adds the last log lines of the containers that are not Ready to the message.
+    """
+    try:
+        return poll(
+            lambda: [read(api, workload)[0] for workload in workloads],
+            timeout,
+            give_up=give_up,
+            settle=settle,
+            clock=clock,
+            sleep=sleep,
+        )
+    except NotRolledOut as err:
+        message = not_ready_message(err.rollouts, err.seconds, log_lines(api, err.rollouts))
+        raise NotRolledOut(message, err.rollouts, err.seconds) from None
+
+
+def poll(
+    read_all: Callable[[], list[Rollout]],
+    timeout: float,
+    *,
+    give_up: Callable[[list[Rollout]], bool] | None = None,
+    settle: float = 0.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Rollout]:
+    """Read until every workload has rolled out and stayed so, or until ``give_up(rollouts)``.
+
+    Returns the last reading. Rolled out means for ``settle`` seconds in a row: that is for pods
+    without a readiness probe (kube-proxy's), which are Ready as soon as their container starts,
+    even one that exits a second later. Raises :class:`NotRolledOut` at once when a workload does
+    not exist, and after ``timeout`` seconds.
     """
     started = clock()
+    done_since: float | None = None
     while True:
-        rollouts = [read(api, workload)[0] for workload in workloads]
-        if all(each.done for each in rollouts) or (give_up is not None and give_up(rollouts)):
+        rollouts = read_all()
+        if give_up is not None and give_up(rollouts):
             return rollouts
-        if clock() - started >= timeout or not all(each.found for each in rollouts):
-            raise NotRolledOut(
-                not_ready_message(rollouts, clock() - started, log_lines(api, rollouts)), rollouts
-            )
+        if all(each.done for each in rollouts):
+            done_since = clock() if done_since is None else done_since
+            if clock() - done_since >= settle:
+                return rollouts
+        else:
+            done_since = None
+        elapsed = clock() - started
+        if elapsed >= timeout or not all(each.found for each in rollouts):
+            raise NotRolledOut(not_ready_message(rollouts, elapsed, {}), rollouts, elapsed)
         sleep(_POLL_SECONDS)
 
 
-def log_lines(api: Any, rollouts: Sequence[Rollout]) -> dict[str, str]:
-    """``pod/container`` -> the last error line of the log of each container that has exited."""
+def log_lines(api: Any, rollouts: Sequence[Rollout], most: int = 5) -> dict[str, str]:
+    """``pod/container`` -> the last error line of each container that has run and is not Ready.
+
+    Only ``most`` of them: the message stays short and the wait cheap on a big cluster.
+    """
     lines = {}
-    for each in rollouts:
-        for issue in each.issues:
-            if issue.crashed and issue.container:
-                log = container_log(api, each.namespace, issue.pod, issue.container, issue.restarts > 0)
-                if last_error_line(log):
-                    lines[f"{issue.pod}/{issue.container}"] = last_error_line(log)
+    issues = [(each.namespace, issue) for each in rollouts for issue in each.issues if issue.ran]
+    for namespace, issue in issues[:most]:
+        line = last_log_line(api, namespace, issue.pod, issue.container)
+        if line:
+            lines[f"{issue.pod}/{issue.container}"] = line
     return lines
 
 
-def container_log(api: Any, namespace: str, pod: str, container: str, previous: bool) -> str:
-    """The tail of a container's log (of its previous run when ``previous``); "" when there is none."""
+def last_log_line(api: Any, namespace: str, pod: str, container: str) -> str:
+    """The last error line of a container's log, from its current run or the one before.
+
+    "" when neither has a log the kubelet can give.
+    """
     core = client.CoreV1Api(api)
-    for earlier in dict.fromkeys((previous, False)):
+    found = []
+    for previous in (False, True):
         try:
             text = core.read_namespaced_pod_log(
-                pod, namespace, container=container, previous=earlier, tail_lines=_LOG_TAIL
+                pod, namespace, container=container, previous=previous, tail_lines=_LOG_TAIL
             )
         except client.ApiException:
             continue
-        if text:
-            return str(text)
-    return ""
+        line = last_error_line(str(text or ""))
+        if line and not line.startswith(_NO_LOG):
+            found.append(line)
+    return next((line for line in found if is_error(line)), found[0] if found else "")

@@ -17,7 +17,13 @@ description:
     C(strictARP) every node answers ARP for them and layer-2 announcements break.
   - When something changed, restarts the kube-proxy DaemonSet the way C(kubectl rollout restart)
     does (kube-proxy reads its configuration only when it starts) and, with O(wait), waits until
-    every node runs a Ready kube-proxy pod of the restarted template.
+    every node runs a Ready kube-proxy pod of the restarted template and they have stayed Ready
+    for 10 seconds (kube-proxy's pods have no readiness probe: a pod is Ready the moment its
+    container starts, also one that exits a second later).
+  - A mode change restarts with the DaemonSet's C(minReadySeconds) raised to 5 (put back once the
+    rollout is over), so the DaemonSet controller replaces the next node's pod only once the last
+    new one has stayed up that long, and a node that cannot run the new mode stops the rollout at
+    that node.
   - B(A mode a node cannot run.) kube-proxy checks its mode only when it starts, and a kube-proxy
     asked for IPVS on a kernel without C(ip_vs) first removes the rules of the mode it leaves, then
     exits, again and again, so that node forwards no Service traffic. With O(wait), when the mode

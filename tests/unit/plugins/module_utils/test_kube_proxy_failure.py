@@ -61,7 +61,8 @@ WHY = [
         "ipset missing in the image",
         'err="can\'t use the IPVS proxier: error getting ipset version, error: executable file not found"',
         "",
-        "needs the ipset tool in its image",
+        "needs the ipset tool in kube-proxy's image, which failed before the kernel was even asked, "
+        "and the kernel modules ip_vs and ip_vs_rr",
     ),
     ("another reason", 'E0102 "Error running ProxyServer" err="bad"', "", "kube-proxy exited in ipvs mode"),
 ]

@@ -16,6 +16,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.rollout_state import 
     rollout,
     selector,
 )
+from ansible_collections.baremetal.lb.plugins.module_utils.rollout_wait import NotRolledOut, poll
 
 
 def _pod(
@@ -26,6 +27,7 @@ def _pod(
     containers: list[dict[str, Any]] | None = None,
     conditions: list[dict[str, Any]] | None = None,
     generation: int = 2,
+    template: str = "b",
 ) -> dict[str, Any]:
     status: dict[str, Any] = {
         "phase": phase,
@@ -34,7 +36,10 @@ def _pod(
     if containers is not None:
         status["containerStatuses"] = containers
     return {
-        "metadata": {"name": name, "labels": {"pod-template-generation": str(generation)}},
+        "metadata": {
+            "name": name,
+            "labels": {"pod-template-generation": str(generation), "controller-revision-hash": template},
+        },
         "spec": {"nodeName": node},
         "status": status,
     }
@@ -104,6 +109,7 @@ POD_CASES = [
                 "speaker",
                 3,
                 crashed=True,
+                ran=True,
             )
         ],
     ),
@@ -112,12 +118,20 @@ POD_CASES = [
         _pod(
             containers=[_container({"terminated": {"exitCode": 2, "reason": "Error", "message": "bad flag"}})]
         ),
-        [PodIssue("speaker-abc", "node1", "Error", "exit code 2: bad flag", "speaker", crashed=True)],
+        [
+            PodIssue(
+                "speaker-abc", "node1", "Error", "exit code 2: bad flag", "speaker", crashed=True, ran=True
+            )
+        ],
     ),
     (
         "running, readiness probe failing",
         _pod(containers=[_container({"running": {}}, started=True)]),
-        [PodIssue("speaker-abc", "node1", "NotReady", "running, readiness probe not passed", "speaker")],
+        [
+            PodIssue(
+                "speaker-abc", "node1", "NotReady", "running, readiness probe not passed", "speaker", ran=True
+            )
+        ],
     ),
     (
         "running again after an OOM kill, not ready yet",
@@ -135,6 +149,7 @@ POD_CASES = [
                 "speaker",
                 1,
                 crashed=True,
+                ran=True,
             )
         ],
     ),
@@ -223,17 +238,22 @@ def test_rollout_progress(workload, done, progress):
 
 
 def test_a_daemonsets_issues_come_from_pods_of_its_current_template_only():
-    old = _pod(
-        "speaker-old", generation=1, containers=[_container({"waiting": {"reason": "CrashLoopBackOff"}})]
-    )
-    new = _pod("speaker-new", generation=2, containers=[_container({"waiting": {"reason": "ErrImagePull"}})])
-    leaving = {
-        **_pod("speaker-gone"),
-        "metadata": {"name": "gone", "deletionTimestamp": "2026-01-01T00:00:00Z"},
-    }
-    ds = _daemonset(ready=2)
-    assert [p["metadata"]["name"] for p in current_daemon_pods(ds, [old, new, leaving])] == ["speaker-new"]
-    assert [i.reason for i in rollout(ds, [old, new, leaving]).issues] == ["ErrImagePull"]
+    waiting = [_container({"waiting": {"reason": "ContainerCreating"}})]
+    old = _pod("speaker-old", generation=1, template="a", containers=waiting)
+    new = _pod("speaker-new", generation=2, template="b", containers=waiting)
+    leaving = {**_pod("gone"), "metadata": {**_pod("gone")["metadata"], "deletionTimestamp": "x"}}
+    pods = [old, new, leaving]
+    ds = _daemonset(generation=5, ready=1)  # its spec changed outside the template, too
+    ds["metadata"]["annotations"] = {"deprecated.daemonset.template.generation": "2"}
+    assert [p["metadata"]["name"] for p in current_daemon_pods(ds, pods)] == ["speaker-new"]
+    assert [i.pod for i in rollout(ds, pods).issues] == ["speaker-new"]
+
+
+def test_without_the_template_count_the_newest_pods_template_is_current():
+    old = _pod("speaker-old", generation=1, template="a")
+    new = _pod("speaker-new", generation=2, template="b")
+    assert [p["metadata"]["name"] for p in current_daemon_pods(_daemonset(), [new, old])] == ["speaker-new"]
+    assert current_daemon_pods(_daemonset(), []) == []
 
 
 def test_a_rolled_out_workload_reports_no_issues():
@@ -287,3 +307,75 @@ def test_not_ready_message_names_workload_progress_pods_reasons_and_log_lines():
         "pod speaker-x on node2: CrashLoopBackOff (4 restarts): back-off; "
         "last log line: OSError: [Errno 30] ro"
     )
+
+
+# -- polling: rolled out for `settle` seconds in a row, giving up, timing out ----------------------
+
+DONE = Rollout("DaemonSet", "kube-system", "kube-proxy", True, "3/3 updated, 3/3 ready")
+ROLLING = Rollout("DaemonSet", "kube-system", "kube-proxy", False, "1/3 updated, 2/3 ready")
+CRASHED = Rollout(
+    "DaemonSet",
+    "kube-system",
+    "kube-proxy",
+    False,
+    "3/3 updated, 2/3 ready",
+    (PodIssue("kube-proxy-a", "node1", "Error", "exit code 1", "kube-proxy", 0, crashed=True, ran=True),),
+)
+GONE = Rollout("DaemonSet", "kube-system", "kube-proxy", False, "not found", found=False)
+
+
+def _crashed(rollouts: list[Rollout]) -> bool:
+    return any(issue.crashed for each in rollouts for issue in each.issues)
+
+
+POLL_CASES = [
+    # (case, one reading per second, settle, timeout, give up on a crash, readings taken, outcome)
+    ("done at once", [DONE], 0, 10, False, 1, "done"),
+    ("done after rolling", [ROLLING, ROLLING, DONE], 0, 10, False, 3, "done"),
+    ("done and settled", [ROLLING, DONE, DONE, DONE, DONE], 3, 10, False, 5, "done"),
+    (
+        "ready for a moment, then a crash: the settle window sees it",
+        [DONE, DONE, CRASHED],
+        5,
+        10,
+        True,
+        3,
+        "gave up",
+    ),
+    ("a dip restarts the settle window", [DONE, DONE, ROLLING, DONE, DONE, DONE], 2, 10, False, 6, "done"),
+    ("never done", [ROLLING] * 20, 0, 5, False, 6, "timeout"),
+    ("crash without giving up waits on", [CRASHED] * 20, 0, 3, False, 4, "timeout"),
+    ("missing fails at once", [GONE], 0, 600, False, 1, "timeout"),
+]
+
+
+@pytest.mark.parametrize(
+    ("readings", "settle", "timeout", "give_up", "taken", "outcome"),
+    [c[1:] for c in POLL_CASES],
+    ids=[c[0] for c in POLL_CASES],
+)
+def test_poll(readings, settle, timeout, give_up, taken, outcome):
+    now = [0.0]
+    reads = []
+
+    def read_all() -> list[Rollout]:
+        reads.append(now[0])
+        return [readings[min(len(reads), len(readings)) - 1]]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    try:
+        poll(
+            read_all,
+            timeout,
+            give_up=_crashed if give_up else None,
+            settle=settle,
+            clock=lambda: now[0],
+            sleep=sleep,
+        )
+        result = "gave up" if give_up and _crashed([readings[len(reads) - 1]]) else "done"
+    except NotRolledOut as err:
+        result = "timeout"
+        assert err.rollouts == [readings[min(len(reads), len(readings)) - 1]]
+    assert (len(reads), result) == (taken, outcome)
