@@ -4,8 +4,8 @@ While the module restarts kube-proxy, the lab's client keeps requesting a NodePo
 every node's address, and every request must be answered: kube-proxy's nftables rules stay in
 place while its pod is replaced. Then IPVS, which this machine's kernel does not have: the module
 must notice the new pods exiting, put nftables back, leave kube-proxy Ready everywhere, say which
-node lacks what, and not try again on a later run. Each test puts kube-proxy's ConfigMap back as
-it found it.
+node lacks what, and not try again on a later run. Each test starts from, and leaves, kube-proxy
+as kubeadm installed it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 from kubernetes import client
 
 from ansible_collections.baremetal.lb.plugins.module_utils.kube_proxy_failure import ANNOTATION
-from lab import images, walkthrough
+from lab import images, kubeadm, walkthrough
 from lab.http_loop import Reply
 from lab.state import LabState
 from tests.lab.controller_harness import wait_for
@@ -70,24 +70,29 @@ def kube_proxy(lab: LabState, kube: client.ApiClient) -> None:
     wait_for("kube-proxy Ready on every node", lambda: _rolled_out(kube), timeout=180)
 
 
-@pytest.fixture()
-def configmap_restored(kube: client.ApiClient, kube_proxy: None) -> Iterator[None]:
-    """Put kube-proxy's ConfigMap back as it was (config and annotations) and wait for kube-proxy."""
+def _as_kubeadm_installed_it(kube: client.ApiClient) -> None:
+    """kube-proxy's ConfigMap as kubeadm wrote it (no failure recorded), and kube-proxy running it."""
     core = client.CoreV1Api(kube)
-    before = core.read_namespaced_config_map("kube-proxy", KUBE_SYSTEM)
-    yield
+    original = next(o for o in kubeadm.kube_proxy_objects() if o["kind"] == "ConfigMap")["data"]
     now = core.read_namespaced_config_map("kube-proxy", KUBE_SYSTEM)
-    if now.data != before.data or (now.metadata.annotations or {}) != (before.metadata.annotations or {}):
-        annotations = {key: None for key in now.metadata.annotations or {}}
-        annotations.update(before.metadata.annotations or {})
-        core.patch_namespaced_config_map(
-            "kube-proxy", KUBE_SYSTEM, {"metadata": {"annotations": annotations}, "data": before.data}
-        )
-        stamp = {RESTARTED_AT: f"{time.time():.6f}"}
-        client.AppsV1Api(kube).patch_namespaced_daemon_set(
-            "kube-proxy", KUBE_SYSTEM, {"spec": {"template": {"metadata": {"annotations": stamp}}}}
-        )
-        wait_for("kube-proxy Ready again with its old configuration", lambda: _rolled_out(kube), timeout=180)
+    if now.data == original and ANNOTATION not in (now.metadata.annotations or {}):
+        return
+    core.patch_namespaced_config_map(
+        "kube-proxy", KUBE_SYSTEM, {"metadata": {"annotations": {ANNOTATION: None}}, "data": original}
+    )
+    stamp = {RESTARTED_AT: f"{time.time():.6f}"}
+    client.AppsV1Api(kube).patch_namespaced_daemon_set(
+        "kube-proxy", KUBE_SYSTEM, {"spec": {"template": {"metadata": {"annotations": stamp}}}}
+    )
+    wait_for("kube-proxy Ready with kubeadm's configuration", lambda: _rolled_out(kube), timeout=180)
+
+
+@pytest.fixture()
+def kubeadms_kube_proxy(kube: client.ApiClient, kube_proxy: None) -> Iterator[None]:
+    """kube-proxy as kubeadm installed it, before the test and after it (whatever ran before)."""
+    _as_kubeadm_installed_it(kube)
+    yield
+    _as_kubeadm_installed_it(kube)
 
 
 @pytest.fixture()
@@ -152,7 +157,7 @@ def _kube_proxy_pods(kube: client.ApiClient) -> dict[str, str]:
 
 
 def test_a_restart_replaces_every_kube_proxy_pod_and_keeps_services_answering(
-    lab, kube, configmap_restored, nodeport
+    lab, kube, kubeadms_kube_proxy, nodeport
 ):
     _answered_on_every_node(lab, nodeport)
     before = _kube_proxy_pods(kube)
@@ -199,7 +204,7 @@ def _summary(failed: dict[str, list[Reply]]) -> str:
 
 
 def test_ipvs_on_a_kernel_without_it_is_undone_reported_and_not_retried(
-    lab, kube, configmap_restored, nodeport
+    lab, kube, kubeadms_kube_proxy, nodeport
 ):
     assert not Path("/proc/net/ip_vs").exists(), "this test needs a kernel without IPVS"
 
