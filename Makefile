@@ -41,7 +41,7 @@ build: deps venv  ## build (or find cached) the lab's Kubernetes, etcd and kwok 
 	$(LAB) build
 
 .PHONY: images
-images: deps venv  ## build (or find cached) the lab's images: Debian base, pause, the daemons' (Containerfile)
+images: deps venv  ## build (or find cached) the lab's images: base, pause, daemons, echo-hname/-ip, kube-proxy, AWX EE
 	$(LAB) images
 
 .PHONY: lab-up

@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     status.add_argument("--json", action="store_true", help="print lab.json")
     sub.add_parser("build", help="build (or find cached) control-plane binaries")
     sub.add_parser(
-        "images", help="build (or find cached) the base, pause and daemons' images as OCI archives"
+        "images",
+        help="build (or find cached) the lab's images as OCI archives: base, pause, daemons, "
+        "echo-hname, echo-ip, kube-proxy, ee",
     )
     sub.add_parser("daemons", help="start the baremetal.lb daemons in the lab's namespaces (idempotent)")
     sub.add_parser("probe", help="show who answers, from the client namespace, for each LoadBalancer IP")
@@ -93,7 +95,7 @@ def _build(args: argparse.Namespace) -> int:
 
 def _images(args: argparse.Namespace) -> int:
     for name, image in sorted(images.ensure_all().images.items()):
-        print(f"{name:<8} {image.ref:<45} {image.digest[:19]}  {image.size / 1e6:5.1f} MB  {image.archive}")
+        print(f"{name:<10} {image.ref:<45} {image.digest[:19]}  {image.size / 1e6:6.1f} MB  {image.archive}")
     return 0
 
 

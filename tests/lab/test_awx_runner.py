@@ -1,23 +1,31 @@
-"""The collection's playbooks run by ansible-runner the way AWX runs a job template, in the lab.
+"""The collection's playbooks run the way AWX runs a job template: in the execution environment.
 
 AWX gives a job a private data directory: the project checkout, an inventory, `env/extravars`
-and `env/envvars`, into which a credential injects its environment variables; then it runs
-`ansible-runner` on it. No kubeconfig variable exists anywhere here: the cluster is reached only
-through the `K8S_AUTH_*` variables, exactly as two kinds of AWX credential inject them:
+and `env/envvars`, into which a credential injects its environment variables and files; then
+ansible-runner runs the playbook inside the job's execution environment with podman
+(`--process-isolation --container-image`), the private data directory mounted at /runner. Here
+the image is the lab's build of execution-environment.yml (lab/ee.py: ansible-core,
+ansible-runner, kubernetes.core and this checkout's baremetal.lb), and the container joins the
+lab's client namespace, so the job reaches the API server over the lab's LAN, as a machine outside
+the cluster does; nothing of the host's network is involved. The container runs as root: podman
+runs as root here and ansible-runner makes the private data directory's folders 0700.
+
+No kubeconfig variable exists anywhere here: the cluster is reached only through the
+`K8S_AUTH_*` variables, exactly as two kinds of AWX credential inject them, with files written
+into the private data directory and named by their path inside the container:
 
 * AWX's built-in "OpenShift or Kubernetes API Bearer Token" credential (awx/main/models/
   credential/injectors.py, kubernetes_bearer_token): K8S_AUTH_HOST, K8S_AUTH_API_KEY,
-  K8S_AUTH_VERIFY_SSL and K8S_AUTH_SSL_CA_CERT naming a file it writes into the private data
-  directory; the token here is a ServiceAccount's, as an AWX admin would create one;
+  K8S_AUTH_VERIFY_SSL and K8S_AUTH_SSL_CA_CERT; the token here is a ServiceAccount's, as an AWX
+  admin would create one;
 * a custom credential type carrying a kubeconfig file: K8S_AUTH_KUBECONFIG (and K8S_AUTH_CONTEXT).
 
-The job's playbook is the lab's site playbook (lab/playbooks/site.yml: the collection's
-install.yml and configure.yml, imported by name, with the lab's daemons started in between, as a
-cluster's kubelet would start the pods). The job template's extra vars are the lab inventory's
-configuration (its layer-2 pool and demo/web exposed from it), so every role does real work.
-Each job runs twice; the second run must change nothing. The project carries the collection
-under test in `collections/` beside the playbook (where AWX's project sync installs
-`collections/requirements.yml`), so nothing outside the private data directory selects it.
+The job's playbook is the collection's own site playbook (``baremetal.lb.site``: install, then
+configure), with the lab inventory's configuration (its layer-2 pool and demo/web exposed from
+it) as the job template's extra vars, so every role does real work. The lab's nodes are kwok's and
+run no containers, so a stand-in for their kubelets starts the lab's daemons once the job has
+applied the controller Deployment and speaker DaemonSet (lab/daemons.py), as kubelets would
+start those pods. Each job runs twice; the second run must change nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +44,19 @@ import pytest
 import yaml
 from kubernetes import client
 
+from lab import daemons, images
+from lab.containers import CGROUP_PARENT, podman, podman_env, remove_cgroups
 from lab.state import LabState
-from tests.lab.conftest import LAB_VARS, REPO, delete_if_present
+from tests.lab.conftest import LAB_VARS, delete_if_present
 
 VENV_BIN = Path(sys.executable).parent
+RUNNER_DIR = "/runner"  # where the container sees the private data directory
+
+
+@pytest.fixture(scope="module")
+def ee_image() -> str:
+    """The execution environment's image, built now or found in the cache."""
+    return images.ensure_all().images["ee"].ref
 
 
 def _bearer_token_credential(
@@ -62,33 +81,47 @@ def _bearer_token_credential(
     )
     answer = core.create_namespaced_service_account_token("awx", namespace, request)
     assert answer.status is not None, "the API server answered a TokenRequest without a token"
-    token = answer.status.token
-    cluster = yaml.safe_load(lab.kubeconfig.read_text())["clusters"][0]["cluster"]
+    cluster = _lab_kubeconfig(lab)["clusters"][0]["cluster"]
     ca = pdd / "env" / "k8s-ca.crt"
     ca.write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
     ca.chmod(0o600)
     return {
         "K8S_AUTH_HOST": cluster["server"],
-        "K8S_AUTH_API_KEY": token,
+        "K8S_AUTH_API_KEY": answer.status.token,
         "K8S_AUTH_VERIFY_SSL": "True",
-        "K8S_AUTH_SSL_CA_CERT": str(ca),
+        "K8S_AUTH_SSL_CA_CERT": f"{RUNNER_DIR}/env/{ca.name}",
     }
 
 
-def _kubeconfig_credential(lab: LabState) -> dict[str, str]:
+def _kubeconfig_credential(lab: LabState, pdd: Path) -> dict[str, str]:
     """A custom credential type that injects a kubeconfig file."""
-    context = yaml.safe_load(lab.kubeconfig.read_text())["current-context"]
-    return {"K8S_AUTH_KUBECONFIG": str(lab.kubeconfig), "K8S_AUTH_CONTEXT": context}
+    kubeconfig = pdd / "env" / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(_lab_kubeconfig(lab)))
+    kubeconfig.chmod(0o600)
+    context = _lab_kubeconfig(lab)["current-context"]
+    return {"K8S_AUTH_KUBECONFIG": f"{RUNNER_DIR}/env/{kubeconfig.name}", "K8S_AUTH_CONTEXT": context}
 
 
-def _private_data_dir(pdd: Path, lab: LabState) -> None:
-    """Project (site.yml and the collection beside it), inventory and extra vars, as AWX lays them out."""
+def _lab_kubeconfig(lab: LabState) -> dict[str, Any]:
+    """The admin kubeconfig whose server address is reachable from the lab's namespaces."""
+    kubeconfig: dict[str, Any] = yaml.safe_load(Path(lab.data["kubeconfig_in_lab"]).read_text())
+    return kubeconfig
+
+
+def _private_data_dir(pdd: Path) -> None:
+    """Project, inventory and extra vars, as AWX lays them out."""
     project = pdd / "project"
     project.mkdir(parents=True)
-    (project / "site.yml").write_text((REPO / "lab" / "playbooks" / "site.yml").read_text())
-    collections = project / "collections" / "ansible_collections" / "baremetal"
-    collections.mkdir(parents=True)
-    (collections / "lb").symlink_to(REPO)
+    (project / "site.yml").write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "name": "The collection's site playbook",
+                    "ansible.builtin.import_playbook": "baremetal.lb.site",
+                }
+            ]
+        )
+    )
     (pdd / "inventory").mkdir()
     # A plain localhost inventory, as AWX's "localhost" inventory: no kubeconfig anywhere.
     (pdd / "inventory" / "hosts.yml").write_text(
@@ -106,31 +139,33 @@ def _private_data_dir(pdd: Path, lab: LabState) -> None:
         )
     )
     (pdd / "env").mkdir()
-    # The job template's extra vars, plus the lab playbook's: which lab to start the daemons in,
-    # and the checkout `python -m lab` runs from.
-    (pdd / "env" / "extravars").write_text(
-        json.dumps({**LAB_VARS, "lab_state_dir": str(lab.state_dir), "lab_checkout": str(REPO)})
-    )
+    (pdd / "env" / "extravars").write_text(json.dumps(LAB_VARS))
 
 
-def _run(pdd: Path, ident: str, home: Path) -> tuple[str, list[dict[str, Any]]]:
-    """`ansible-runner run` once; return its status and its job events."""
+def _run(pdd: Path, ident: str, home: Path, image: str, lab: LabState) -> tuple[str, list[dict[str, Any]]]:
+    """`ansible-runner run` once in the execution environment; return its status and its job events."""
     runner = VENV_BIN / "ansible-runner"
     assert runner.is_file(), f"{runner} is missing: run `make venv`"
-    # Nothing from this shell may reach the job: no kubeconfig, no Ansible settings, a fresh HOME
-    # (so no ~/.kube/config and no ~/.ansible/collections either).
+    # Nothing from this shell may reach the job: no kubeconfig, no Ansible settings, a fresh HOME.
     env = {
         k: v
-        for k, v in os.environ.items()
+        for k, v in podman_env().items()
         if not k.startswith(("K8S_AUTH_", "ANSIBLE_", "KUBECONFIG", "MOLECULE_")) and k != "HOME"
     }
     env.update(HOME=str(home), PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}")
-    subprocess.run(
-        [str(runner), "run", str(pdd), "--playbook", "site.yml", "--ident", ident],
-        env=env,
-        check=False,
-        timeout=900,
-    )
+    container = [
+        f"--network=ns:/run/netns/{lab.hosts['client']['netns']}",
+        f"--cgroup-parent={CGROUP_PARENT}",
+        "--user=root",
+    ]
+    argv = [str(runner), "run", str(pdd), "--playbook", "site.yml", "--ident", ident]
+    argv += ["--process-isolation", "--process-isolation-executable=podman", f"--container-image={image}"]
+    argv += [f"--container-option={option}" for option in container]
+    try:
+        subprocess.run(argv, env=env, check=False, timeout=900)
+    finally:
+        podman("rm", "--force", "--time=5", f"ansible_runner_{ident}", check=False)
+        remove_cgroups()
     artifacts = pdd / "artifacts" / ident
     status = (artifacts / "status").read_text().strip() if (artifacts / "status").exists() else "no status"
     events = [json.loads(p.read_text()) for p in sorted((artifacts / "job_events").glob("*.json"))]
@@ -145,30 +180,90 @@ def _changed_tasks(events: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+class KubeletStandIn:
+    """Starts the lab's daemons once the controller Deployment and speaker DaemonSet exist, as the
+    nodes' kubelets would start their pods; polls in a thread until then or until stopped."""
+
+    def __init__(self, lab: LabState, kube: client.ApiClient) -> None:
+        self.lab, self.kube = lab, kube
+        self.started: list[str] = []
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kubelet-stand-in", daemon=True)
+
+    def __enter__(self) -> KubeletStandIn:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+        assert not self._thread.is_alive(), "the kubelet stand-in did not stop within 60s"
+
+    def _run(self) -> None:
+        apps = client.AppsV1Api(self.kube)
+        pods_wanted = (
+            lambda: apps.read_namespaced_deployment("controller", daemons.NAMESPACE),
+            lambda: apps.read_namespaced_daemon_set("speaker", daemons.NAMESPACE),
+        )
+        try:
+            while not self._stop.wait(0.5):
+                if all(_exists(read) for read in pods_wanted):
+                    # A fresh view of lab.json: the session's LabState must not carry these daemons.
+                    state = LabState.load(self.lab.state_dir)
+                    assert state is not None, f"no lab recorded in {self.lab.state_dir}"
+                    self.started = daemons.up(state, self.kube)
+                    return
+        except BaseException as err:  # reported by the test
+            self.error = err
+
+
+def _exists(read: Callable[[], object]) -> bool:
+    try:
+        read()
+    except client.ApiException as err:
+        if err.status == 404:
+            return False
+        raise
+    return True
+
+
+@pytest.fixture()
+def kubelet_stand_in(lab: LabState, kube: client.ApiClient) -> Iterator[KubeletStandIn]:
+    """The stand-in for the nodes' kubelets, stopped at the end of the test."""
+    with KubeletStandIn(lab, kube) as stand_in:
+        yield stand_in
+
+
 @pytest.mark.parametrize("credential", ["bearer-token", "kubeconfig"])
-def test_site_playbook_as_an_awx_job(
+def test_site_playbook_as_an_awx_job_in_the_execution_environment(
     lab: LabState,
     kube: client.ApiClient,
     namespace: str,
     tmp_path: Path,
     credential: str,
+    ee_image: str,
     lab_config_removed_afterwards: None,
     lab_daemons_stopped_afterwards: None,
+    kubelet_stand_in: KubeletStandIn,
 ) -> None:
     pdd = tmp_path / "runner"
-    _private_data_dir(pdd, lab)
+    _private_data_dir(pdd)
     home = tmp_path / "home"
     home.mkdir()
     try:
         if credential == "bearer-token":
             envvars = _bearer_token_credential(kube, namespace, lab, pdd)
         else:
-            envvars = _kubeconfig_credential(lab)
+            envvars = _kubeconfig_credential(lab, pdd)
         (pdd / "env" / "envvars").write_text(json.dumps(envvars))
 
-        status, events = _run(pdd, "first", home)
+        status, events = _run(pdd, "first", home, ee_image, lab)
+        assert kubelet_stand_in.error is None, f"the kubelet stand-in failed: {kubelet_stand_in.error!r}"
         assert status == "successful", f"first run: {status} (ansible-runner's output is above)"
-        status, events = _run(pdd, "second", home)
+        command = json.loads((pdd / "artifacts" / "first" / "command").read_text())["command"]
+        assert command[:2] == ["podman", "run"] and ee_image in command, f"not run in the EE: {command}"
+        status, events = _run(pdd, "second", home, ee_image, lab)
         assert status == "successful", f"second run: {status} (ansible-runner's output is above)"
         stats = [e for e in events if e.get("event") == "playbook_on_stats"]
         assert stats, "the second run reported no play recap"

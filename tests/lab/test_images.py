@@ -1,32 +1,45 @@
-"""The lab's images are built locally and cached, and the daemons' image runs as the install role runs it.
+"""The lab's images are built locally and cached, each does its job, and they load into containerd.
 
 The images come from lab/images.py (Debian base from the mirror, the pause image from
-Kubernetes' pause.c, the daemons' image from the Containerfile). The daemons' image is then
-run for real with podman, inside the lab's node namespaces, with the arguments and security
-settings the install role's controller Deployment and speaker DaemonSet give it (rendered
-from the role's templates and defaults) and the in-cluster configuration kubelet would give
-them (ServiceAccount token and CA mounted, API server in the environment): the controller
-allocates an IP to a LoadBalancer Service and the speaker, with its engine child process,
-answers ARP for it from the wire. Containers are removed at the end, also when a test fails.
+Kubernetes' pause.c, the daemons' image from the Containerfile, the walk-through's echo-hname
+and echo-ip, kube-proxy, the AWX execution environment). The demo images answer HTTP from a lab
+node's namespace to the lab's client; kube-proxy's has the lab's release and the netfilter tools
+it calls; the execution environment holds ansible-core and the collections (the AWX test,
+test_awx_runner.py, runs playbooks in it). The archives import into a containerd of the lab's
+own build as kubelet's runtime would hold them.
+
+The daemons' image is run for real with podman, inside the lab's node namespaces, with the
+arguments and security settings the install role's controller Deployment and speaker DaemonSet
+give it (rendered from the role's templates and defaults) and the in-cluster configuration
+kubelet would give them (ServiceAccount token and CA mounted, API server in the environment):
+the controller allocates an IP to a LoadBalancer Service and the speaker, with its engine child
+process, answers ARP for it from the wire. Containers and processes are removed at the end,
+also when a test fails.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
+import shutil
 import subprocess
+import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import pytest
 import yaml
+from kubernetes import client
 
-from lab import images, lifecycle
+from lab import build, ee, images, lifecycle
+from lab.containers import podman, remove_cgroups
 from lab.daemons import service_account_kubeconfig
+from lab.imagebuild import debian_mirror
 from lab.state import LabState
 from tests.lab import controller_harness, speaker_harness
 from tests.lab.controller_harness import service_manifest, unique, wait_for
@@ -59,7 +72,7 @@ def test_mmdebstrap_uses_the_mirror_apt_uses(tmp_path, monkeypatch, sources, mir
     monkeypatch.delenv("BMLB_DEBIAN_MIRROR", raising=False)
     path = tmp_path / "sources"
     path.write_text(sources)
-    assert images.debian_mirror([path]) == mirror
+    assert debian_mirror([path]) == mirror
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +85,7 @@ def test_images_are_cached_and_exported_as_oci_archives(built, capsys):
     again = images.ensure_all(log=True)
     assert again.built == [], f"a second call rebuilt {again.built}"
     assert "cached, nothing to build" in capsys.readouterr().out
-    assert set(again.images) == {"base", "pause", "daemons"}
+    assert set(again.images) == {"base", "pause", "daemons", "echo-hname", "echo-ip", "kube-proxy", "ee"}
     for name, image in again.images.items():
         index = json.loads(
             subprocess.run(
@@ -96,9 +109,229 @@ def test_images_are_cached_and_exported_as_oci_archives(built, capsys):
 )
 def test_each_image_runs(built, image, argv, expected):
     ref = built.images[image].ref
-    out = images.podman("run", "--rm", "--network=none", ref, *argv)
-    images.remove_cgroups()
+    out = podman("run", "--rm", "--network=none", ref, *argv)
+    remove_cgroups()
     assert expected in out.stdout + out.stderr
+
+
+KUBERNETES_VERSION = next(c for c in build.COMPONENTS if c.name == "kubernetes").version()
+
+
+def test_the_labs_kube_proxy_daemonset_runs_the_built_kube_proxy(built, kube):
+    daemonset = client.AppsV1Api(kube).read_namespaced_daemon_set("kube-proxy", "kube-system")
+    container = daemonset.spec.template.spec.containers[0]
+    assert container.image == built.images["kube-proxy"].ref
+    assert container.image == f"registry.k8s.io/kube-proxy:{KUBERNETES_VERSION}"  # as kubeadm names it
+    out = podman("run", "--rm", "--network=none", container.image, container.command[0], "--version")
+    remove_cgroups()
+    assert out.stdout.strip() == f"Kubernetes {KUBERNETES_VERSION}"
+
+
+def test_kube_proxy_image_has_the_netfilter_tools_kube_proxy_calls(built):
+    """nft (nftables mode), iptables (iptables mode) and conntrack work against the kernel, in the
+    container's own network namespace (gone with the container)."""
+    script = (
+        "nft --version && iptables --version && conntrack --version"
+        " && nft add table inet bmlb_probe && nft list tables && iptables -S INPUT"
+    )
+    out = podman(
+        "run", "--rm", "--network=none", "--cap-drop=all", "--cap-add=net_admin",
+        built.images["kube-proxy"].ref, "sh", "-c", script,
+    )  # fmt: skip
+    remove_cgroups()
+    assert "table inet bmlb_probe" in out.stdout
+    assert "-P INPUT ACCEPT" in out.stdout
+    assert "conntrack v1" in out.stdout + out.stderr
+
+
+def test_ee_holds_ansible_and_the_collections_under_test(built):
+    ref = built.images["ee"].ref
+    listing = json.loads(
+        podman(
+            "run", "--rm", "--network=none", ref, "ansible-galaxy", "collection", "list", "--format=json"
+        ).stdout
+    )
+    versions = {name: c["version"] for found in listing.values() for name, c in found.items()}
+    galaxy = yaml.safe_load((REPO / "galaxy.yml").read_text())
+    pinned = yaml.safe_load((REPO / "requirements" / "ee-collections.yml").read_text())["collections"]
+    assert versions["baremetal.lb"] == galaxy["version"]
+    for collection in pinned:
+        assert f"=={versions[collection['name']]}" == collection["version"], collection["name"]
+    # The collection is this checkout's, not a release's.
+    defaults = (
+        "/usr/share/ansible/collections/ansible_collections/baremetal/lb/roles/install/defaults/main.yml"
+    )
+    inside = podman("run", "--rm", "--network=none", ref, "cat", defaults).stdout
+    assert inside == (ROLE / "defaults" / "main.yml").read_text()
+    core = podman("run", "--rm", "--network=none", ref, "ansible-playbook", "--version").stdout
+    remove_cgroups()
+    assert re.search(r"^ansible-playbook \[core (\S+)\]", core, re.MULTILINE)[1] == _pin("ansible-core")
+
+
+def _pin(package: str) -> str:
+    for line in (REPO / "requirements" / "dev.txt").read_text().splitlines():
+        if line.startswith(f"{package}=="):
+            return line.partition("==")[2].strip()
+    raise AssertionError(f"requirements/dev.txt does not pin {package}")
+
+
+def test_the_labs_ee_is_the_repositorys_definition_made_offline(tmp_path):
+    repository = yaml.safe_load(ee.DEFINITION.read_text())
+    tarball = tmp_path / "ns-name-1.0.0.tar.gz"
+    lab = ee.definition("localhost/some/base:1", [tarball])
+    assert lab["images"]["base_image"]["name"] == "localhost/some/base:1"
+    for pinned in ("ansible_core", "ansible_runner", "python_interpreter"):
+        assert lab["dependencies"][pinned] == repository["dependencies"][pinned], pinned
+    assert Path(lab["dependencies"]["python"]) == REPO / repository["dependencies"]["python"]
+    assert lab["dependencies"]["galaxy"] == {
+        "collections": [{"name": f"/build/collections/{tarball.name}", "type": "file"}]
+    }
+    assert lab["options"]["tags"] == [ee.ref()] == [f"localhost/{repository['options']['tags'][0]}"]
+
+
+# -- the demo images answer from a lab node --------------------------------------------------------
+
+
+@pytest.fixture()
+def run_in_lab(lab: LabState, built: images.Result) -> Iterator[Callable[..., str]]:
+    """``run(image, host, *flags)`` starts a built image in a lab host's network namespace and
+    returns the container's name; every container is removed afterwards, also on failure."""
+    names: list[str] = []
+
+    def run(image: str, host: str, *flags: str) -> str:
+        name = unique("bmlb-test")
+        names.append(name)
+        netns = lab.hosts[host]["netns"]
+        podman(
+            "run",
+            "--detach",
+            f"--name={name}",
+            f"--network=ns:/run/netns/{netns}",
+            *flags,
+            built.images[image].ref,
+        )
+        return name
+
+    try:
+        yield run
+    finally:
+        _remove_containers(names)
+
+
+def _get(lab: LabState, url: str) -> tuple[str, str, str] | None:
+    """One GET from the lab's client: (body, the client's address, its port); None when nothing answered."""
+    argv = ["curl", "-sS", "--max-time", "2", "-w", "\n%{local_ip} %{local_port}", url]
+    out = lab.exec("client", argv, check=False)
+    body, _newline, local = out.rpartition("\n")
+    if not body:
+        return None
+    address, port = local.split()
+    return body, address, port
+
+
+def _url(address: str) -> str:
+    host = f"[{address}]" if ":" in address else address
+    return f"http://{host}:{images.ECHO_PORT}/"
+
+
+def _uid(name: str) -> int:
+    pid = podman("inspect", "--format={{.State.Pid}}", name).stdout.strip()
+    return _status_field(pid, "Uid")
+
+
+def test_echo_hname_answers_with_its_pod_name(lab, run_in_lab):
+    pod = unique("echo-hname")
+    name = run_in_lab("echo-hname", "node1", f"--hostname={pod}")
+    url = _url(lab.hosts["node1"]["ipv4"])
+    body, _address, _port = wait_for(
+        f"echo-hname on node1 to answer {url}", lambda: _get(lab, url), timeout=30
+    )
+    assert body == f"{pod}\n"
+    assert _uid(name) == 65534, "the demo images run as nobody"
+
+
+@pytest.mark.parametrize("family", ["ipv4", "ipv6"])
+def test_echo_ip_answers_with_the_requests_source_and_its_own_ip(lab, run_in_lab, family):
+    pod = unique("echo-ip")
+    run_in_lab("echo-ip", "node2", f"--hostname={pod}")
+    own = lab.hosts["node2"][family]
+    body, address, port = wait_for(
+        f"echo-ip on node2 to answer {_url(own)}", lambda: _get(lab, _url(own)), timeout=30
+    )
+    client_address = lab.hosts["client"][family]
+    assert address == client_address
+    source = f"[{client_address}]:{port}" if ":" in client_address else f"{client_address}:{port}"
+    assert body == f"source={source} pod_ip={own} pod={pod}\n"
+
+
+# -- into a node's containerd ----------------------------------------------------------------------
+
+# A containerd of its own: everything under one temporary directory, CRI and NRI off.
+CONTAINERD_CONFIG = """\
+version = 3
+root = "{root}/root"
+state = "{root}/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images",
+                    "io.containerd.cri.v1.runtime", "io.containerd.nri.v1.nri"]
+[grpc]
+  address = "{root}/containerd.sock"
+[ttrpc]
+  address = "{root}/containerd.sock.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{root}/opt"
+"""
+
+
+@pytest.fixture()
+def containerd() -> Iterator[tuple[Path, Path]]:
+    """(ctr, socket) of a throwaway containerd of the lab's build; stopped by its PID, its files removed."""
+    binaries = build.ensure_all(log=False)
+    if "containerd" not in binaries:
+        pytest.skip("the lab builds no containerd yet (lab/build.py COMPONENTS)")
+    root = Path(tempfile.mkdtemp(prefix="bmlb-ctrd-"))  # short: a socket path has 107 bytes at most
+    (root / "config.toml").write_text(CONTAINERD_CONFIG.format(root=root))
+    socket = root / "containerd.sock"
+    log = root / "containerd.log"
+    ctr = binaries["ctr"]
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(binaries["containerd"]), "--config", str(root / "config.toml")], stdout=out, stderr=out
+        )
+
+    def answers() -> bool:
+        assert proc.poll() is None, f"containerd exited:\n{log.read_text()[-3000:]}"
+        version = [str(ctr), "--address", str(socket), "version"]
+        return subprocess.run(version, capture_output=True, check=False, timeout=10).returncode == 0
+
+    try:
+        wait_for(f"the throwaway containerd to answer on {socket}", answers, timeout=30)
+        yield ctr, socket
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        mounted = [line for line in Path("/proc/mounts").read_text().splitlines() if str(root) in line]
+        assert not mounted, f"containerd left mounts behind: {mounted}"
+        shutil.rmtree(root)
+
+
+def test_images_load_into_containerd_under_their_names(built, containerd):
+    ctr, socket = containerd
+    names = ["pause", "echo-hname", "echo-ip", "kube-proxy"]
+    assert images.load_into_containerd(ctr, socket, names) == names
+    check = [str(ctr), "--address", str(socket), "--namespace", "k8s.io", "images", "check"]
+    listing = subprocess.run(check, capture_output=True, text=True, check=True).stdout
+    rows = {row[0]: row for row in (line.split() for line in listing.splitlines()[1:])}
+    for name in names:
+        image = built.images[name]
+        assert image.ref in rows, f"{image.ref} is not in containerd:\n{listing}"
+        assert rows[image.ref][2] == image.digest, name
+        assert rows[image.ref][3] == "complete", name
+        assert rows[image.ref][-1] == "true", f"{name} is not unpacked for the snapshotter"
+    assert images.load_into_containerd(ctr, socket, names) == [], "a second load imported again"
 
 
 # -- the daemons' image as the install role runs it ------------------------------------------------
@@ -166,7 +399,7 @@ class Containers:
                 f"--env=KUBERNETES_SERVICE_PORT={self.port}",
             ]
             args = []
-        images.podman(
+        podman(
             "run", "--detach", f"--name={name}",
             f"--network=ns:/run/netns/{self.lab.hosts[node]['netns']}",
             *login, *_podman_flags(pod, node), self.ref, *pod["containers"][0]["args"], *args,
@@ -176,7 +409,7 @@ class Containers:
     def ready(self, name: str, node: str) -> bool:
         """True when the daemon's /readyz (the role's health port, in the node's namespace)
         answers 200; fails with the container's logs when it stopped."""
-        state = images.podman("inspect", "--format={{.State.Status}}", name).stdout.strip()
+        state = podman("inspect", "--format={{.State.Status}}", name).stdout.strip()
         assert state == "running", f"container {name} is {state}:\n{self.logs(name)[-3000:]}"
         url = f"http://127.0.0.1:{_role_defaults()['install_health_port']}/readyz"
         curl = ["curl", "-sf", "-o", "/dev/null", "--max-time", "2", url]
@@ -190,7 +423,7 @@ class Containers:
 
     def processes(self, name: str) -> list[tuple[int, str]]:
         """(uid, command line) of the container's main process and its children, from the host's /proc."""
-        pid = images.podman("inspect", "--format={{.State.Pid}}", name).stdout.strip()
+        pid = podman("inspect", "--format={{.State.Pid}}", name).stdout.strip()
         children = subprocess.run(
             ["pgrep", "-P", pid], capture_output=True, text=True, check=False
         ).stdout.split()
@@ -198,18 +431,23 @@ class Containers:
 
     def capabilities(self, name: str) -> int:
         """The effective capability set of the container's main process."""
-        pid = images.podman("inspect", "--format={{.State.Pid}}", name).stdout.strip()
+        pid = podman("inspect", "--format={{.State.Pid}}", name).stdout.strip()
         return _status_field(pid, "CapEff", base=16)
 
     def logs(self, name: str) -> str:
         """What the container logged."""
-        out = images.podman("logs", name, check=False)
+        out = podman("logs", name, check=False)
         return out.stdout + out.stderr
 
-    def remove_all(self) -> None:
-        """Stop and remove every container of the test (the finalizer)."""
-        for name in self.names:
-            images.podman("rm", "--force", "--time=5", name, check=False)
+
+def _remove_containers(names: list[str]) -> None:
+    """Stop and remove a test's containers, and the cgroups podman left."""
+    for name in names:
+        podman("rm", "--force", "--time=5", name, check=False)
+    leftover = podman("ps", "--all", "--quiet", "--filter=name=bmlb-test-", check=False).stdout
+    assert not leftover.strip(), f"containers left behind: {leftover}"
+    # conmon may still be leaving its cgroup when `podman rm` returns.
+    wait_for("podman's cgroups to empty", lambda: not remove_cgroups(), timeout=10)
 
 
 def _status_field(pid: str, field: str, base: int = 10) -> int:
@@ -249,11 +487,7 @@ def containers(
     try:
         yield group
     finally:
-        group.remove_all()
-        leftover = images.podman("ps", "--all", "--quiet", "--filter=name=bmlb-test-", check=False).stdout
-        assert not leftover.strip(), f"containers left behind: {leftover}"
-        # conmon may still be leaving its cgroup when `podman rm` returns.
-        wait_for("podman's cgroups to empty", lambda: not images.remove_cgroups(), timeout=10)
+        _remove_containers(group.names)
 
 
 def _started(

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from ansible_collections.baremetal.lb.plugins.module_utils.kube_proxy_config import edit
-from lab import build, kubeadm, topology
+from lab import build, images, kubeadm, topology
 
 OBJECTS = {(obj["kind"], obj["metadata"]["name"]): obj for obj in kubeadm.kube_proxy_objects()}
 
@@ -55,9 +55,12 @@ def test_the_manifest_names_this_labs_api_server_and_pod_ranges():
     assert _config()["clusterCIDR"] == f"{topology.POD_CIDR},{topology.POD_CIDR6}"
 
 
-def test_the_image_is_kube_proxy_of_the_labs_release():
+def test_the_image_is_the_kube_proxy_the_lab_builds():
     release = next(c for c in build.COMPONENTS if c.name == "kubernetes").version()
-    assert _pod()["containers"][0]["image"] == f"registry.k8s.io/kube-proxy:{release}"
+    container = _pod()["containers"][0]
+    assert container["image"] == images.kube_proxy_ref() == f"registry.k8s.io/kube-proxy:{release}"
+    assert container["command"][0] == images.KUBE_PROXY_BINARY
+    assert "kube-proxy" in images.NODE_IMAGES, "every node has the image"
 
 
 @pytest.mark.parametrize(

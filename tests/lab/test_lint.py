@@ -1,9 +1,9 @@
 """execution-environment.yml is accepted by ansible-builder and agrees with the repository's pins.
 
-`ansible-builder build` needs podman or docker, which the machines this project is built on do not
-have; `ansible-builder create` writes the same build context the build would use, so checking
-that context is as far as this machine can go. (ansible-lint, the other lint gate, also checks
-the file against its schema: `make ansible-lint`.)
+These checks need no container engine: `ansible-builder create` writes the build context a build
+would use. The lab also builds the image (`make images`, lab/ee.py; tests/lab/test_images.py and
+test_awx_runner.py run it). (ansible-lint, the other lint gate, also checks the file against its
+schema: `make ansible-lint`.)
 """
 
 from __future__ import annotations
