@@ -1,109 +1,42 @@
 """What a kubeadm cluster in use has and the bare control plane lacks.
 
-kube-proxy's ConfigMap and DaemonSet in kubeadm's shape, so the collection's kube_proxy step
-meets in the lab what it meets in users' clusters, and an application to expose (`demo/web`).
-
-The DaemonSet's pods are kwok's fakes (Ready, no process): there is no kubelet or IPVS here.
+kube-proxy exactly as ``kubeadm init`` installs it (its ServiceAccount and RBAC, the ConfigMap
+with the complete ``config.conf`` and ``kubeconfig.conf``, the DaemonSet), from
+``manifests/kube-proxy/``, kubeadm's own output: the real kube-proxy runs on the lab's
+kubelets, and the collection's kube_proxy step meets in the lab what it meets in users' clusters.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from kubernetes import client
+import yaml
+from kubernetes import client, utils
 
-from . import images, topology
-
-# config.conf as `kubeadm init` writes it for v1.37 (abridged to the keys that matter here).
-KUBE_PROXY_CONFIG = f"""\
-apiVersion: kubeproxy.config.k8s.io/v1alpha1
-bindAddress: 0.0.0.0
-bindAddressHardFail: false
-clientConnection:
-  acceptContentTypes: ""
-  burst: 0
-  contentType: ""
-  kubeconfig: /var/lib/kube-proxy/kubeconfig.conf
-  qps: 0
-clusterCIDR: {topology.POD_CIDR}
-configSyncPeriod: 0s
-conntrack:
-  maxPerCore: null
-  min: null
-  tcpCloseWaitTimeout: null
-  tcpEstablishedTimeout: null
-detectLocalMode: ""
-enableProfiling: false
-healthzBindAddress: ""
-hostnameOverride: ""
-iptables:
-  localhostNodePorts: null
-  masqueradeAll: false
-  masqueradeBit: null
-  minSyncPeriod: 0s
-  syncPeriod: 0s
-ipvs:
-  excludeCIDRs: null
-  minSyncPeriod: 0s
-  scheduler: ""
-  strictARP: false
-  syncPeriod: 0s
-  tcpFinTimeout: 0s
-  tcpTimeout: 0s
-  udpTimeout: 0s
-kind: KubeProxyConfiguration
-metricsBindAddress: ""
-mode: ""
-nodePortAddresses: null
-oomScoreAdj: null
-portRange: ""
-"""
+KUBE_PROXY_MANIFESTS = Path(__file__).with_name("manifests") / "kube-proxy"
 
 
-def _daemonset() -> dict[str, Any]:
-    labels = {"k8s-app": "kube-proxy"}
-    return {
-        "metadata": {"name": "kube-proxy", "namespace": "kube-system", "labels": labels},
-        "spec": {
-            "selector": {"matchLabels": labels},
-            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "hostNetwork": True,
-                    "priorityClassName": "system-node-critical",
-                    "containers": [
-                        {
-                            "name": "kube-proxy",
-                            "image": images.kube_proxy_ref(),
-                            "command": [
-                                images.KUBE_PROXY_BINARY,
-                                "--config=/var/lib/kube-proxy/config.conf",
-                            ],
-                        }
-                    ],
-                },
-            },
-        },
-    }
+def kube_proxy_objects() -> list[dict[str, Any]]:
+    """The objects kubeadm creates for kube-proxy, in its order (the files are numbered)."""
+    return [yaml.safe_load(path.read_text()) for path in sorted(KUBE_PROXY_MANIFESTS.glob("*.yaml"))]
 
 
 def install_kube_proxy(api: client.ApiClient) -> None:
-    """Create kube-system/kube-proxy (ConfigMap and DaemonSet) unless they exist."""
-    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
-    configmap = {
-        "metadata": {"name": "kube-proxy", "namespace": "kube-system", "labels": {"app": "kube-proxy"}},
-        "data": {"config.conf": KUBE_PROXY_CONFIG},
-    }
-    # The client accepts plain dicts wherever its stubs name a model class.
-    _create_if_missing(lambda: core.create_namespaced_config_map("kube-system", configmap))  # type: ignore[arg-type]
-    _create_if_missing(lambda: apps.create_namespaced_daemon_set("kube-system", _daemonset()))  # type: ignore[arg-type]
+    """Create kube-proxy's ServiceAccount, RBAC, ConfigMap and DaemonSet unless they exist."""
+    for obj in kube_proxy_objects():
+        create_if_missing(functools.partial(utils.create_from_dict, api, obj))
 
 
-def _create_if_missing(create: Callable[[], object]) -> None:
+def create_if_missing(create: Callable[[], object]) -> None:
+    """Run a create call; an object that already exists (409) is fine."""
     try:
         create()
     except client.ApiException as err:
         if err.status != 409:
+            raise
+    except utils.FailToCreateError as err:
+        if any(each.status != 409 for each in err.api_exceptions):
             raise

@@ -45,6 +45,7 @@ def build(plan: topology.Plan) -> dict[str, dict[str, str]]:
             netns.sysctl(host.netns, "net.ipv6.conf.all.forwarding", "1")
     _client_routes(plan)
     pod_routes(plan)
+    service_routes(plan)
     _host_link(plan)
     return facts
 
@@ -65,6 +66,19 @@ def pod_routes(plan: topology.Plan) -> None:
             if host != via:
                 netns.add_route(host.netns, v4, via=via.ipv4)
                 netns.add_route(host.netns, v6, via=via.ipv6)
+
+
+def service_routes(plan: topology.Plan) -> None:
+    """Nodes route the Service ranges to the LAN, as their default route would on a real network.
+
+    kube-proxy's rules rewrite a Service address only after the kernel has found a route for it;
+    without one a process in the node's own network namespace (a hostNetwork pod such as the
+    speaker, reaching the API server through the `kubernetes` Service) gets "Network is
+    unreachable". Pods have a default route through their node already.
+    """
+    for node in (h for h in plan.hosts() if h.role == "node"):
+        for cidr in topology.SERVICE_CIDRS.split(","):
+            netns.add_route(node.netns, cidr, dev=HOST_IF)
 
 
 def _client_routes(plan: topology.Plan) -> None:

@@ -8,12 +8,11 @@ them (inventories/lab), echo-ip with externalTrafficPolicy Local.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from kubernetes import client
 
-from . import images
+from . import images, kubeadm
 
 NAMESPACE = "demo"
 APPS = ("echo-hname", "echo-ip")
@@ -65,14 +64,8 @@ def install(api: client.ApiClient) -> None:
     """Create the demo namespace and both Deployments unless they exist."""
     core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
     # The client accepts plain dicts wherever its stubs name a model class.
-    _create_if_missing(lambda: core.create_namespace({"metadata": {"name": NAMESPACE}}))  # type: ignore[arg-type]
+    kubeadm.create_if_missing(lambda: core.create_namespace({"metadata": {"name": NAMESPACE}}))  # type: ignore[arg-type]
     for app in APPS:
-        _create_if_missing(lambda: apps.create_namespaced_deployment(NAMESPACE, deployment(app, image=app)))  # type: ignore[arg-type]  # noqa: B023
-
-
-def _create_if_missing(create: Callable[[], object]) -> None:
-    try:
-        create()
-    except client.ApiException as err:
-        if err.status != 409:
-            raise
+        kubeadm.create_if_missing(
+            lambda: apps.create_namespaced_deployment(NAMESPACE, deployment(app, image=app))
+        )  # type: ignore[arg-type]  # noqa: B023

@@ -15,6 +15,8 @@ from urllib.parse import urlencode
 
 from kubernetes import client, config
 
+from . import kubeconfig as kubeconfig_file
+
 JSON = dict[str, Any]
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -96,10 +98,14 @@ class KubeApi:
     def connect(
         cls, kubeconfig: str | None, pool_size: int = 16, field_manager: str | None = None
     ) -> KubeApi:
-        """Connect with ``kubeconfig``, or with the in-cluster service account when it is None."""
+        """Connect with ``kubeconfig``, or with the in-cluster service account when it is None.
+
+        Nothing is written to the filesystem either way (see :mod:`.kubeconfig`), so the daemons
+        run on a read-only root.
+        """
         configuration = client.Configuration()
         if kubeconfig:
-            config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)  # type: ignore[no-untyped-call]
+            kubeconfig_file.load(kubeconfig, configuration)
         else:
             config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         configuration.connection_pool_maxsize = pool_size

@@ -1,6 +1,7 @@
 """Edit kube-proxy's `config.conf` (a KubeProxyConfiguration) without disturbing the rest of it.
 
-Only `mode` and `ipvs.strictARP` are ever changed. The edit is made on the text, one line at a
+Only `mode` and `ipvs.strictARP` are ever changed (and `mode` put back after a failed switch).
+The edit is made on the text, one line at a
 time, so comments, key order and formatting survive byte for byte; the result is parsed again
 and compared with the intended configuration, and only if a line edit cannot express the change
 (flow-style YAML, say) is the document re-serialised as a whole.
@@ -69,6 +70,15 @@ def edit(text: str, mode: str | None = None, strict_arp: bool | None = None) -> 
     """Set `mode` and/or `ipvs.strictARP` (None leaves a setting alone); see the module docstring."""
     if mode is not None and mode not in MODES:
         raise KubeProxyConfigError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    return _edit(text, mode, strict_arp)
+
+
+def restore_mode(text: str, mode: str) -> Edit:
+    """Put `mode` back to what it was before an edit, whatever it was ("" included)."""
+    return _edit(text, mode, None)
+
+
+def _edit(text: str, mode: str | None, strict_arp: bool | None) -> Edit:
     doc = parse(text)
     now = current(doc)
     changes = []
@@ -83,7 +93,7 @@ def edit(text: str, mode: str | None = None, strict_arp: bool | None = None) -> 
     lines = text.splitlines(keepends=True)
     for change in changes:
         if change.path == "mode":
-            lines = _set_top_level(lines, "mode", str(mode))
+            lines = _set_top_level(lines, "mode", str(mode) or '""')
         else:
             lines = _set_nested(lines, "ipvs", "strictARP", "true" if strict_arp else "false")
     edited = "".join(lines)

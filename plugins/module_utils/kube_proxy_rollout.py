@@ -1,8 +1,29 @@
-"""Apply a kube-proxy configuration edit to a cluster and restart kube-proxy when it changed."""
+"""Apply a kube-proxy configuration edit to a cluster, restart kube-proxy, and undo a mode it cannot run.
+
+The steps, each only when the one before changed something:
+
+1. edit ``config.conf`` in the ConfigMap (:mod:`.kube_proxy_config`), leaving the mode alone when
+   the ConfigMap records that the same switch failed before and nothing has changed since
+   (:mod:`.kube_proxy_failure`);
+2. restart the DaemonSet as ``kubectl rollout restart`` does (a new ``restartedAt`` annotation on
+   the pod template), since kube-proxy reads its configuration only when it starts;
+3. wait, bounded, until every node runs a Ready pod of the new template and they stay Ready for
+   :data:`SETTLE_SECONDS` (:mod:`.rollout_wait`): kube-proxy's pods have no readiness probe, so a
+   pod is Ready the moment its container starts, also one that exits a second later;
+4. if the mode changed and a new pod's container exits instead (IPVS asked of a kernel without
+   it), put the previous mode back, record the failure on the ConfigMap, restart and wait again,
+   and report the failure with the node, the pod's log line and what the node lacks.
+
+For the same reason a mode change restarts with ``minReadySeconds`` raised to
+:data:`GUARD_SECONDS` (put back afterwards): the DaemonSet controller then replaces the next node's
+pod only once the last new one has stayed Ready that long, so a node that cannot run the new mode
+stops the rollout there instead of every node losing its Service rules within seconds.
+
+In check mode (a server-side dry run) nothing is restarted; the outcome says whether it would be.
+"""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -12,9 +33,14 @@ try:
 except ImportError:  # modules report the missing library through kubernetes.core's requires()
     client = None  # type: ignore[assignment]
 
-from .kube_proxy_config import CONFIG_KEY, Change, edit
+from .kube_proxy_config import CONFIG_KEY, Change, edit, parse, restore_mode
+from .kube_proxy_failure import ANNOTATION, ModeFailure, crashed, failure_message, remembered_message
+from .rollout_state import PodIssue
+from .rollout_wait import NotRolledOut, Workload, last_log_line, wait
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+SETTLE_SECONDS = 10.0  # how long the new pods must stay Ready once all are
+GUARD_SECONDS = 5  # minReadySeconds while a mode change rolls out
 
 
 @dataclass(frozen=True)
@@ -24,6 +50,25 @@ class Target:
     namespace: str = "kube-system"
     configmap: str = "kube-proxy"
     daemonset: str = "kube-proxy"
+
+    @property
+    def configmap_name(self) -> str:
+        """``namespace/name`` of the ConfigMap."""
+        return f"{self.namespace}/{self.configmap}"
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the caller asks for (None leaves a setting alone) and how."""
+
+    mode: str | None = None
+    strict_arp: bool | None = None
+    restart: bool = True
+    wait: bool = True
+    timeout: float = 300
+    on_mode_failure: str = "fail"  # or "warn"; either way the previous mode is put back
+    dry_run: str | None = None
+    field_manager: str = "baremetal.lb"
 
 
 class KubeProxyNotFound(LookupError):
@@ -39,6 +84,12 @@ class Outcome:
     changes: tuple[Change, ...]
     rewritten: bool
     restarted: bool = False
+    would_restart: bool = False
+    rollout: dict[str, Any] | None = None
+    failure: ModeFailure | None = None  # the new mode failed now; the previous one is back
+    failure_message: str = ""
+    remembered: ModeFailure | None = None  # the new mode failed before; left alone this time
+    remembered_message: str = ""
     warnings: list[str] = field(default_factory=list)
 
 
@@ -52,92 +103,204 @@ def not_found_message(namespace: str, name: str) -> str:
     )
 
 
-def configure(
-    api: client.ApiClient,
-    target: Target,
-    *,
-    mode: str | None,
-    strict_arp: bool | None,
-    restart: bool,
-    dry_run: str | None = None,
-    field_manager: str = "baremetal.lb",
-) -> Outcome:
-    """Edit the ConfigMap's config.conf and, if it changed and `restart`, restart the DaemonSet."""
-    core = client.CoreV1Api(api)
-    namespace, configmap = target.namespace, target.configmap
+def configure(api: Any, target: Target, request: Request) -> Outcome:
+    """Edit config.conf, restart and watch kube-proxy; see the module docstring for the steps.
+
+    Raises :class:`KubeProxyNotFound` without a ConfigMap and :class:`NotRolledOut` when the
+    rollout (or the one after a restore) is not done in time.
+    """
+    return _Run(api, target, request).run()
+
+
+class _Run:
+    """One call of :func:`configure`: the ConfigMap as read, and what was done to it."""
+
+    def __init__(self, api: Any, target: Target, request: Request) -> None:
+        self.api, self.target, self.request = api, target, request
+        self.core = client.CoreV1Api(api)
+        current = _read_configmap(self.core, target)
+        meta = current.metadata
+        self.text: str = current.data[CONFIG_KEY]
+        self.annotations: dict[str, str] = (meta.annotations if meta else None) or {}
+        self.version: str | None = meta.resource_version if meta else None
+        self.daemonset = _read_daemonset(api, target)
+        self.image = _image(self.daemonset)
+
+    def run(self) -> Outcome:
+        """Edit, write, restart, watch and, if the new mode fails, undo it."""
+        request = self.request
+        remembered = self._remembered()
+        result = edit(self.text, mode=None if remembered else request.mode, strict_arp=request.strict_arp)
+        outcome = Outcome(self.text, result.text, result.changes, result.rewritten, remembered=remembered)
+        if remembered:
+            where = self.target.configmap_name
+            outcome.remembered_message = remembered_message(remembered, where, self._scheduler())
+            if request.on_mode_failure == "fail":  # asked for what cannot be: change nothing
+                outcome.after, outcome.changes = self.text, ()
+                return outcome
+        if not result.changes:
+            return outcome
+        if result.rewritten:
+            outcome.warnings.append(f"{CONFIG_KEY} could not be edited line by line and was re-serialised")
+        mode_changed = any(change.path == "mode" for change in result.changes)
+        forget: dict[str, str | None] = {}
+        if mode_changed and ANNOTATION in self.annotations:
+            forget[ANNOTATION] = None
+        self._write(result.text, forget)
+        if request.restart:
+            self._restart_and_watch(outcome, mode_changed)
+        return outcome
+
+    def _scheduler(self) -> str:
+        return str((parse(self.text).get("ipvs") or {}).get("scheduler") or "")
+
+    def _remembered(self) -> ModeFailure | None:
+        """The recorded failure of the mode asked for, if asking again would fail the same way."""
+        mode = self.request.mode
+        remembered = ModeFailure.from_annotation(self.annotations.get(ANNOTATION))
+        if remembered is None or not mode or parse(self.text).get("mode") == mode:
+            return None
+        kernels = {remembered.node: _kernel(self.core, remembered.node)}
+        return remembered if remembered.still_holds(mode, self.image, kernels) else None
+
+    def _write(self, text: str, annotations: dict[str, str | None]) -> None:
+        """Write config.conf (and annotations) if the ConfigMap is still as read or last written."""
+        metadata: dict[str, Any] = {"resourceVersion": self.version}
+        if annotations:
+            metadata["annotations"] = annotations
+        patched = self.core.patch_namespaced_config_map(
+            self.target.configmap,
+            self.target.namespace,
+            {"metadata": metadata, "data": {CONFIG_KEY: text}},
+            dry_run=self.request.dry_run,
+            field_manager=self.request.field_manager,
+        )
+        if not self.request.dry_run and patched.metadata:
+            self.version = patched.metadata.resource_version
+
+    def _restart_and_watch(self, outcome: Outcome, mode_changed: bool) -> None:
+        if self.daemonset is None:
+            outcome.warnings.append(_no_daemonset(self.target))
+            return
+        if self.request.dry_run:
+            outcome.would_restart = True
+            return
+        original = self.daemonset.spec.min_ready_seconds if self.daemonset.spec else None
+        # Only while the module watches: it puts minReadySeconds back once the rollout is over.
+        guard = max(original or 0, GUARD_SECONDS) if mode_changed and self.request.wait else original
+        workload = self._restart(guard)
+        outcome.restarted = True
+        if not self.request.wait:
+            return
+        give_up = (lambda rollouts: bool(crashed(rollouts))) if mode_changed else None
+        try:
+            rollouts = wait(self.api, workload, self.request.timeout, give_up=give_up, settle=SETTLE_SECONDS)
+        finally:
+            if guard != original:
+                self._set_min_ready(original)
+        exited = crashed(rollouts)
+        if exited:
+            self._undo(outcome, exited)
+        else:
+            outcome.rollout = rollouts[0].as_dict()
+
+    def _undo(self, outcome: Outcome, exited: list[PodIssue]) -> None:
+        """Put the previous mode back, remember the failure, restart and wait again."""
+        previous = str(parse(self.text).get("mode") or "")
+        failure = self._diagnose(exited[0], previous)
+        restored = restore_mode(outcome.after, previous)
+        self._write(restored.text, {ANNOTATION: failure.to_annotation()})
+        outcome.after, outcome.failure = restored.text, failure
+        outcome.changes = _net_changes(self.text, restored.text)
+        workload = self._restart(None)
+        try:
+            rollouts = wait(self.api, workload, self.request.timeout, settle=SETTLE_SECONDS)
+            outcome.rollout = rollouts[0].as_dict()
+            restarted = f"restarted kube-proxy: {outcome.rollout['progress']}"
+        except NotRolledOut as err:
+            restarted = f"restarted kube-proxy, which has not recovered: {err}"
+        where = self.target.configmap_name
+        outcome.failure_message = failure_message(failure, where, restarted, self._scheduler())
+
+    def _restart(self, min_ready_seconds: int | None) -> list[Workload]:
+        """Restart the DaemonSet as `kubectl rollout restart` does: a new pod-template annotation.
+
+        The stamp has microseconds, so a restart right after another still changes the template.
+        Returns the DaemonSet to wait for.
+        """
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        spec: dict[str, Any] = {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}
+        if min_ready_seconds is not None:
+            spec["minReadySeconds"] = min_ready_seconds
+        self._patch_daemonset(spec)
+        return [Workload("DaemonSet", self.target.namespace, self.target.daemonset)]
+
+    def _set_min_ready(self, seconds: int | None) -> None:
+        self._patch_daemonset({"minReadySeconds": seconds})
+
+    def _patch_daemonset(self, spec: dict[str, Any]) -> Any:
+        return client.AppsV1Api(self.api).patch_namespaced_daemon_set(
+            self.target.daemonset,
+            self.target.namespace,
+            {"spec": spec},
+            field_manager=self.request.field_manager,
+        )
+
+    def _diagnose(self, issue: PodIssue, previous: str) -> ModeFailure:
+        """The failure record of a new pod that exited, with its log line and its node's kernel."""
+        line = last_log_line(self.api, self.target.namespace, issue.pod, issue.container)
+        return ModeFailure(
+            mode=str(self.request.mode),
+            previous_mode=previous,
+            node=issue.node,
+            kernel=_kernel(self.core, issue.node),
+            image=self.image,
+            pod=issue.pod,
+            log_line=line or issue.describe(),
+            time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+
+
+def _read_configmap(core: Any, target: Target) -> Any:
     try:
-        current = core.read_namespaced_config_map(configmap, namespace)
+        current = core.read_namespaced_config_map(target.configmap, target.namespace)
     except client.ApiException as err:
         if err.status == 404:
-            raise KubeProxyNotFound(not_found_message(namespace, configmap)) from err
+            raise KubeProxyNotFound(not_found_message(target.namespace, target.configmap)) from err
         raise
-    data = current.data or {}
-    if CONFIG_KEY not in data:
-        raise KubeProxyNotFound(f"ConfigMap {namespace}/{configmap} has no {CONFIG_KEY} key")
-    result = edit(data[CONFIG_KEY], mode=mode, strict_arp=strict_arp)
-    outcome = Outcome(data[CONFIG_KEY], result.text, result.changes, result.rewritten)
-    if not result.changes:
-        return outcome
-    if result.rewritten:
-        outcome.warnings.append(f"{CONFIG_KEY} could not be edited line by line and was re-serialised")
-    patch = {
-        "metadata": {"resourceVersion": current.metadata.resource_version if current.metadata else None},
-        "data": {CONFIG_KEY: result.text},
-    }
-    core.patch_namespaced_config_map(
-        configmap, namespace, patch, dry_run=dry_run, field_manager=field_manager
-    )
-    if restart:
-        outcome.restarted = _restart(api, target, dry_run, field_manager, outcome.warnings)
-    return outcome
+    if CONFIG_KEY not in (current.data or {}):
+        raise KubeProxyNotFound(f"ConfigMap {target.configmap_name} has no {CONFIG_KEY} key")
+    return current
 
 
-def _restart(
-    api: client.ApiClient, target: Target, dry_run: str | None, field_manager: str, warnings: list[str]
-) -> bool:
-    """Restart a DaemonSet as `kubectl rollout restart` does: a new pod-template annotation."""
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
+def _net_changes(before: str, after: str) -> tuple[Change, ...]:
+    """The changes from ``before`` to ``after`` when both have the same mode."""
+    strict_arp = bool((parse(after).get("ipvs") or {}).get("strictARP", False))
+    return edit(before, strict_arp=strict_arp).changes
+
+
+def _read_daemonset(api: Any, target: Target) -> Any:
+    """kube-proxy's DaemonSet, or None when there is none."""
     try:
-        client.AppsV1Api(api).patch_namespaced_daemon_set(
-            target.daemonset, target.namespace, patch, dry_run=dry_run, field_manager=field_manager
-        )
+        return client.AppsV1Api(api).read_namespaced_daemon_set(target.daemonset, target.namespace)
     except client.ApiException as err:
-        if err.status != 404:
-            raise
-        warnings.append(
-            f"DaemonSet {target.namespace}/{target.daemonset} not found: restart kube-proxy to apply this"
-        )
-        return False
-    return True
+        if err.status == 404:
+            return None
+        raise
 
 
-def wait_rolled_out(api: client.ApiClient, target: Target, timeout: float) -> dict[str, Any]:
-    """Wait until every kube-proxy pod runs the current template and is available."""
-    apps = client.AppsV1Api(api)
-    deadline = time.monotonic() + timeout
-    namespace, name = target.namespace, target.daemonset
-    while True:
-        ds = apps.read_namespaced_daemon_set(name, namespace)
-        status = ds.status or client.V1DaemonSetStatus(
-            current_number_scheduled=0, desired_number_scheduled=0, number_misscheduled=0, number_ready=0
-        )
-        desired = status.desired_number_scheduled or 0
-        done = (
-            (status.observed_generation or 0) >= ((ds.metadata.generation if ds.metadata else 0) or 0)
-            and (status.updated_number_scheduled or 0) >= desired
-            and (status.number_available or 0) >= desired
-        )
-        if done:
-            return {
-                "desired": desired,
-                "updated": status.updated_number_scheduled,
-                "available": status.number_available,
-            }
-        if time.monotonic() > deadline:
-            raise TimeoutError(
-                f"DaemonSet {namespace}/{name} not rolled out after {timeout:.0f}s: "
-                f"{status.updated_number_scheduled or 0}/{desired} updated, "
-                f"{status.number_available or 0}/{desired} available"
-            )
-        time.sleep(1)
+def _image(daemonset: Any) -> str:
+    pod = daemonset.spec.template.spec if daemonset is not None and daemonset.spec else None
+    return str(pod.containers[0].image) if pod and pod.containers else ""
+
+
+def _kernel(core: Any, node: str) -> str:
+    try:
+        info = core.read_node(node).status.node_info
+    except client.ApiException:
+        return ""
+    return str(info.kernel_version) if info else ""
+
+
+def _no_daemonset(target: Target) -> str:
+    return f"DaemonSet {target.namespace}/{target.daemonset} not found: restart kube-proxy to apply this"

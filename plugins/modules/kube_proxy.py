@@ -16,7 +16,24 @@ description:
   - In IPVS mode every node holds every LoadBalancer IP on C(kube-ipvs0); without
     C(strictARP) every node answers ARP for them and layer-2 announcements break.
   - When something changed, restarts the kube-proxy DaemonSet the way C(kubectl rollout restart)
-    does, and can wait for the rollout.
+    does (kube-proxy reads its configuration only when it starts) and, with O(wait), waits until
+    every node runs a Ready kube-proxy pod of the restarted template and they have stayed Ready
+    for 10 seconds (kube-proxy's pods have no readiness probe: a pod is Ready the moment its
+    container starts, also one that exits a second later).
+  - A mode change restarts with the DaemonSet's C(minReadySeconds) raised to 5 (put back once the
+    rollout is over), so the DaemonSet controller replaces the next node's pod only once the last
+    new one has stayed up that long, and a node that cannot run the new mode stops the rollout at
+    that node.
+  - B(A mode a node cannot run.) kube-proxy checks its mode only when it starts, and a kube-proxy
+    asked for IPVS on a kernel without C(ip_vs) first removes the rules of the mode it leaves, then
+    exits, again and again, so that node forwards no Service traffic. With O(wait), when the mode
+    changed and a new kube-proxy pod exits instead of becoming Ready, the module puts the previous
+    mode back (O(strict_arp) stays as asked), restarts kube-proxy again, waits for it, and fails
+    (or warns, see O(on_mode_failure)) naming the node, its kernel, the pod's last error line and
+    what the node lacks. It records the failure on the ConfigMap (annotation
+    C(baremetal.lb/kube-proxy-mode-failure)); later runs asking for the same mode leave the mode
+    alone, without restarting anything, while that node's kernel version and kube-proxy's image
+    stay the same. Remove the annotation to try again sooner.
   - Clusters without that ConfigMap (k3s, RKE2, OpenShift) get a message saying so instead of a change.
 options:
   mode:
@@ -43,13 +60,29 @@ options:
     type: bool
     default: true
   wait:
-    description: After a restart, wait until every kube-proxy pod runs the new configuration.
+    description:
+      - After a restart, wait until every node runs a Ready kube-proxy pod of the restarted
+        template (C(updatedNumberScheduled) and C(numberReady) equal C(desiredNumberScheduled)).
+      - Without it a mode the nodes cannot run is not noticed, nor undone.
     type: bool
-    default: false
+    default: true
   wait_timeout:
-    description: Seconds to wait for the rollout.
+    description:
+      - Seconds to wait for the rollout; as many again for the rollout after putting a failed mode back.
+      - On timeout the module fails naming each kube-proxy pod that is not Ready and why.
     type: int
     default: 300
+  on_mode_failure:
+    description:
+      - What to do when kube-proxy cannot run the new mode on a node (see above). Either way the
+        previous mode is put back and kube-proxy restarted.
+      - C(fail) fails the task; with a failure recorded earlier it fails at once, changing nothing.
+      - C(warn) warns and goes on, so a play that asks for IPVS keeps a working mode on kernels
+        without it (layer-2 announcements do not need IPVS; iptables and nftables modes do not
+        put LoadBalancer IPs on the nodes).
+    type: str
+    choices: [fail, warn]
+    default: fail
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
@@ -57,7 +90,11 @@ attributes:
     description: >-
       Can run in check_mode and return changed status prediction without modifying target.
     support: full
-    details: Sends the ConfigMap and DaemonSet patches as a server-side dry run.
+    details:
+      - Sends the ConfigMap patch as a server-side dry run, restarts nothing and returns
+        C(restarted=false) with C(would_restart).
+      - It cannot know whether the nodes can run a mode not tried yet; a failure recorded earlier
+        is predicted.
   diff_mode:
     description: >-
       Will return details on what has changed (or possibly needs changing in check_mode),
@@ -72,7 +109,12 @@ EXAMPLES = r"""
   baremetal.lb.kube_proxy:
     mode: ipvs
     strict_arp: true
-    wait: true
+
+- name: IPVS where the kernels can do it; elsewhere keep the mode, with a warning
+  baremetal.lb.kube_proxy:
+    mode: ipvs
+    strict_arp: true
+    on_mode_failure: warn
 
 - name: Only make sure strictARP is on, whatever the mode
   baremetal.lb.kube_proxy:
@@ -82,20 +124,66 @@ EXAMPLES = r"""
 
 RETURN = r"""
 changes:
-  description: Settings that differed, with their old and new values.
+  description:
+    - Settings that differed, with their old and new values.
+    - After a failed mode was put back, only what stayed changed.
   returned: always
   type: list
   elements: dict
   sample: [{path: ipvs.strictARP, before: false, after: true}]
 restarted:
-  description: Whether the DaemonSet was restarted (in check mode, whether it would be).
+  description: Whether the DaemonSet was restarted; always false in check mode.
+  returned: always
+  type: bool
+would_restart:
+  description: In check mode, whether the DaemonSet would be restarted; otherwise false.
   returned: always
   type: bool
 rollout:
-  description: Pod counts of the DaemonSet once rolled out.
-  returned: when I(wait) and the DaemonSet was restarted
+  description: The DaemonSet's rollout once done (after a failed mode was put back, the rollout after that).
+  returned: when the DaemonSet was restarted and O(wait)
   type: dict
-  sample: {desired: 3, updated: 3, available: 3}
+  sample:
+    kind: DaemonSet
+    namespace: kube-system
+    name: kube-proxy
+    ready: true
+    progress: 3/3 updated, 3/3 ready
+    issues: []
+mode_failure:
+  description:
+    - The mode kube-proxy could not run, now (the previous mode was put back) or recorded earlier
+      (the mode was left alone); as recorded in the ConfigMap's annotation.
+  returned: when a mode failed
+  type: dict
+  contains:
+    mode:
+      description: The mode asked for.
+      type: str
+    previous_mode:
+      description: The mode put back or kept ("" when it was unset).
+      type: str
+    node:
+      description: The node whose kube-proxy pod exited.
+      type: str
+    kernel:
+      description: That node's kernel version.
+      type: str
+    image:
+      description: kube-proxy's image.
+      type: str
+    pod:
+      description: The pod that exited.
+      type: str
+    log_line:
+      description: Its last error line.
+      type: str
+      sample: >-
+        E0102 10:11:12.131415 1 server.go:137] "Error running ProxyServer"
+        err="can't use the IPVS proxier: ipvs not supported by the kernel"
+    time:
+      description: When it was seen.
+      type: str
 """
 
 from ansible_collections.baremetal.lb.plugins.module_utils.ansible_k8s import (
@@ -110,10 +198,11 @@ from ansible_collections.baremetal.lb.plugins.module_utils.kube_proxy_config imp
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.kube_proxy_rollout import (
     KubeProxyNotFound,
+    Request,
     Target,
     configure,
-    wait_rolled_out,
 )
+from ansible_collections.baremetal.lb.plugins.module_utils.rollout_wait import NotRolledOut
 
 ARGUMENT_SPEC = {
     "mode": {"type": "str", "choices": list(MODES)},
@@ -122,8 +211,9 @@ ARGUMENT_SPEC = {
     "configmap": {"type": "str", "default": "kube-proxy"},
     "daemonset": {"type": "str", "default": "kube-proxy"},
     "restart": {"type": "bool", "default": True},
-    "wait": {"type": "bool", "default": False},
+    "wait": {"type": "bool", "default": True},
     "wait_timeout": {"type": "int", "default": 300},
+    "on_mode_failure": {"type": "str", "choices": ["fail", "warn"], "default": "fail"},
 }
 
 
@@ -133,36 +223,47 @@ def main() -> None:
     p = module.params
     api = api_client(module)
     target = Target(p["namespace"], p["configmap"], p["daemonset"])
+    request = Request(
+        mode=p["mode"],
+        strict_arp=p["strict_arp"],
+        restart=p["restart"],
+        wait=p["wait"],
+        timeout=p["wait_timeout"],
+        on_mode_failure=p["on_mode_failure"],
+        dry_run=dry_run(module),
+        field_manager=FIELD_MANAGER,
+    )
     try:
-        outcome = configure(
-            api,
-            target,
-            mode=p["mode"],
-            strict_arp=p["strict_arp"],
-            restart=p["restart"],
-            dry_run=dry_run(module),
-            field_manager=FIELD_MANAGER,
-        )
+        outcome = configure(api, target, request)
     except (KubeProxyNotFound, KubeProxyConfigError) as err:
         module.fail_json(msg=str(err))
+    except NotRolledOut as err:
+        module.fail_json(msg=str(err), changed=True, restarted=True, would_restart=False)
     for warning in outcome.warnings:
         module.warn(warning)
+    header = f"{p['namespace']}/{p['configmap']} config.conf"
     result = {
-        "changed": bool(outcome.changes),
+        "changed": bool(outcome.changes) or outcome.restarted,
         "changes": [{"path": c.path, "before": c.before, "after": c.after} for c in outcome.changes],
         "restarted": outcome.restarted,
+        "would_restart": outcome.would_restart,
         "diff": {
             "before": outcome.before,
             "after": outcome.after,
-            "before_header": f"{p['namespace']}/{p['configmap']} config.conf",
-            "after_header": f"{p['namespace']}/{p['configmap']} config.conf",
+            "before_header": header,
+            "after_header": header,
         },
     }
-    if outcome.restarted and p["wait"] and not module.check_mode:
-        try:
-            result["rollout"] = wait_rolled_out(api, target, p["wait_timeout"])
-        except TimeoutError as err:
-            module.fail_json(msg=str(err), **result)
+    if outcome.rollout is not None:
+        result["rollout"] = outcome.rollout
+    failure = outcome.failure or outcome.remembered
+    if failure is not None:
+        result["mode_failure"] = vars(failure)
+    message = outcome.failure_message or outcome.remembered_message
+    if message and p["on_mode_failure"] == "fail":
+        module.fail_json(msg=message, **result)
+    if message:
+        module.warn(message)
     module.exit_json(**result)
 
 

@@ -53,6 +53,7 @@ l2 = speaker_harness.l2
 REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "install"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+KUBECONFIG = "/etc/baremetal-lb/kubeconfig"
 
 
 @pytest.mark.parametrize(
@@ -360,10 +361,11 @@ def _podman_flags(pod: dict[str, Any], node: str) -> list[str]:
     capabilities = security.get("capabilities", {})
     flags += [f"--cap-drop={c.lower()}" for c in capabilities.get("drop", [])]
     flags += [f"--cap-add={c.lower()}" for c in capabilities.get("add", [])]
+    downward = {"spec.nodeName": node, "metadata.namespace": _role_defaults()["install_namespace"]}
     for env in container.get("env", []):
         field = env.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
-        assert field in (None, "spec.nodeName"), f"the test does not know how to fill {field}"
-        flags.append(f"--env={env['name']}={node if field else env['value']}")
+        assert field in (None, *downward), f"the test does not know how to fill {field}"
+        flags.append(f"--env={env['name']}={downward[field] if field else env['value']}")
     return flags
 
 
@@ -377,28 +379,40 @@ class Containers:
         self.host, _colon, self.port = server.removeprefix("https://").rpartition(":")
         self.names: list[str] = []
 
-    def run(self, template: str, node: str) -> str:
-        """Start the role's container of ``template`` in ``node``'s network namespace; its name."""
+    def run(self, template: str, node: str, kubeconfig: Path | None = None) -> str:
+        """Start the role's container of ``template`` in ``node``'s network namespace; its name.
+
+        With ``kubeconfig`` the daemon gets that file (``--kubeconfig``) instead of the in-cluster
+        configuration.
+        """
         pod = _role_pod(template)
         name = f"bmlb-test-{uuid.uuid4().hex[:8]}-{template.split('.', maxsplit=1)[0]}"
         self.names.append(name)
-        # In-cluster configuration, as kubelet gives a pod: the ServiceAccount's files and the
-        # API server's address in the environment.
+        if kubeconfig:
+            login = [f"--volume={kubeconfig}:{KUBECONFIG}:ro"]
+            args = [f"--kubeconfig={KUBECONFIG}"]
+        else:  # in-cluster configuration, as kubelet gives a pod: the ServiceAccount's files and
+            # the API server's address in the environment
+            login = [
+                f"--volume={self.accounts[pod['serviceAccountName']]}:{SERVICE_ACCOUNT_DIR}:ro",
+                f"--env=KUBERNETES_SERVICE_HOST={self.host}",
+                f"--env=KUBERNETES_SERVICE_PORT={self.port}",
+            ]
+            args = []
         podman(
             "run", "--detach", f"--name={name}",
             f"--network=ns:/run/netns/{self.lab.hosts[node]['netns']}",
-            f"--volume={self.accounts[pod['serviceAccountName']]}:{SERVICE_ACCOUNT_DIR}:ro",
-            f"--env=KUBERNETES_SERVICE_HOST={self.host}", f"--env=KUBERNETES_SERVICE_PORT={self.port}",
-            *_podman_flags(pod, node), self.ref, *pod["containers"][0]["args"],
+            *login, *_podman_flags(pod, node), self.ref, *pod["containers"][0]["args"], *args,
         )  # fmt: skip
         return name
 
     def ready(self, name: str, node: str) -> bool:
-        """True when the daemon's /readyz (port 7473 in the node's namespace) answers 200; fails
-        with the container's logs when it stopped."""
+        """True when the daemon's /readyz (the role's health port, in the node's namespace)
+        answers 200; fails with the container's logs when it stopped."""
         state = podman("inspect", "--format={{.State.Status}}", name).stdout.strip()
         assert state == "running", f"container {name} is {state}:\n{self.logs(name)[-3000:]}"
-        curl = ["curl", "-sf", "-o", "/dev/null", "--max-time", "2", "http://127.0.0.1:7473/readyz"]
+        url = f"http://127.0.0.1:{_role_defaults()['install_health_port']}/readyz"
+        curl = ["curl", "-sf", "-o", "/dev/null", "--max-time", "2", url]
         ns = self.lab.hosts[node]["netns"]
         return (
             subprocess.run(
@@ -486,15 +500,17 @@ def containers(
         _remove_containers(group.names)
 
 
-def _started(containers: Containers, template: str, node: str) -> tuple[str, float]:
+def _started(
+    containers: Containers, template: str, node: str, kubeconfig: Path | None = None
+) -> tuple[str, float]:
     """Run the role's container on ``node``, wait until it is ready; its name and the seconds it took."""
     started = time.monotonic()
-    name = containers.run(template, node)
+    name = containers.run(template, node, kubeconfig)
     wait_for(f"{name} to be ready", lambda: containers.ready(name, node), timeout=120, interval=0.1)
     return name, time.monotonic() - started
 
 
-_CAP_NET_ADMIN, _CAP_NET_RAW = 12, 13
+_CAP_NET_RAW = 13
 
 
 def test_daemons_image_allocates_and_announces_as_the_role_runs_it(lab, cluster, l2, containers, namespace):
@@ -511,7 +527,21 @@ def test_daemons_image_allocates_and_announces_as_the_role_runs_it(lab, cluster,
     speaker, speaker_seconds = _started(containers, "speaker.yaml.j2", "node1")
     processes = containers.processes(speaker)
     assert any(cmd.endswith("speaker.layer2.engine") for _uid, cmd in processes[1:]), processes
-    assert containers.capabilities(speaker) == (1 << _CAP_NET_ADMIN) | (1 << _CAP_NET_RAW)
+    assert containers.capabilities(speaker) == 1 << _CAP_NET_RAW
     # Only node1 runs a speaker, so node1 answers ARP for the VIP on the lab's wire.
     wait_for(f"node1 to answer ARP for {vip}", lambda: answering_nodes(lab, vip) == ["node1"], timeout=30)
     print(f"container start to ready: controller {controller_seconds:.1f}s, speaker {speaker_seconds:.1f}s")
+
+
+def test_a_kubeconfig_with_embedded_certificates_works_on_the_read_only_root(
+    lab, cluster, containers, tmp_path
+):
+    # Host mode's kind of kubeconfig (token, certificate-authority-data): the kubernetes client
+    # would write the CA to a temp file, which the read-only root without /tmp refuses.
+    kubeconfig = service_account_kubeconfig(lifecycle.api_client(lab), lab, "controller", tmp_path / "kc")
+    assert "certificate-authority-data" in kubeconfig.read_text()
+    kubeconfig.chmod(0o644)  # readable by the controller's user 65534
+    controller, seconds = _started(containers, "controller.yaml.j2", "node2", kubeconfig)
+    logs = containers.logs(controller)
+    assert "Read-only file system" not in logs and "Traceback" not in logs, logs[-3000:]
+    print(f"controller with a kubeconfig ready in {seconds:.1f}s")

@@ -5,6 +5,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.kube_proxy_config imp
     Change,
     KubeProxyConfigError,
     edit,
+    restore_mode,
 )
 
 # As kubeadm writes it (abridged), with a comment a human added.
@@ -85,3 +86,16 @@ def test_flow_style_falls_back_to_a_rewrite():
 def test_bad_input_says_what_is_wrong(text, mode, message):
     with pytest.raises(KubeProxyConfigError, match=message):
         edit(text, mode=mode)
+
+
+@pytest.mark.parametrize(
+    ("previous", "line"),
+    [("nftables", "mode: nftables"), ("iptables", "mode: iptables"), ("", 'mode: ""')],
+)
+def test_restore_mode_puts_back_any_previous_mode_keeping_the_rest(previous, line):
+    switched = edit(KUBEADM.replace('mode: ""', line), mode="ipvs", strict_arp=True)
+    restored = restore_mode(switched.text, previous)
+    assert restored.changes == (Change("mode", "ipvs", previous),)
+    assert restored.text.splitlines()[-1] == line
+    assert "strictARP: true" in restored.text and "# keep the conntrack defaults" in restored.text
+    assert not restored.rewritten
