@@ -8,9 +8,10 @@ them (inventories/lab), echo-ip with externalTrafficPolicy Local.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from kubernetes import client
+from kubernetes import client, utils
 
 from . import images, kubeadm
 
@@ -62,10 +63,6 @@ def deployment(
 
 def install(api: client.ApiClient) -> None:
     """Create the demo namespace and both Deployments unless they exist."""
-    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
-    # The client accepts plain dicts wherever its stubs name a model class.
-    kubeadm.create_if_missing(lambda: core.create_namespace({"metadata": {"name": NAMESPACE}}))  # type: ignore[arg-type]
-    for app in APPS:
-        kubeadm.create_if_missing(
-            lambda: apps.create_namespaced_deployment(NAMESPACE, deployment(app, image=app))
-        )  # type: ignore[arg-type]  # noqa: B023
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
+    for obj in [namespace, *(deployment(app, image=app) for app in APPS)]:
+        kubeadm.create_if_missing(functools.partial(utils.create_from_dict, api, obj))
