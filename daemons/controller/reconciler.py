@@ -19,7 +19,9 @@ from ansible_collections.baremetal.lb.plugins.module_utils.allocator import (
     PoolConfigError,
     RequestRefusedError,
 )
+from ansible_collections.baremetal.lb.plugins.module_utils.announcement import describe, unannounced
 from ansible_collections.baremetal.lb.plugins.module_utils.config_errors import InvalidConfigError
+from ansible_collections.baremetal.lb.plugins.module_utils.config_model import Config
 from ansible_collections.baremetal.lb.plugins.module_utils.services import (
     Service,
     ServiceRequestError,
@@ -71,6 +73,8 @@ class Reconciler:
         self._pending: set[str] = set()
         self._failures: dict[str, str] = {}
         self._pool_names: set[str] = set()
+        self._loaded = Config()
+        self._unannounced: dict[str, str] = {}
 
     @property
     def configured(self) -> bool:
@@ -111,7 +115,8 @@ class Reconciler:
 
     def _load_config(self) -> None:
         try:
-            pools = self._config.load().pools
+            loaded = self._config.load()
+            pools = loaded.pools
             lost = self._allocator.set_pools(pools)
         except (InvalidConfigError, PoolConfigError) as error:
             self._metrics.config_stale.set(1)
@@ -125,6 +130,7 @@ class Reconciler:
                     )
             return
         self._configured = True
+        self._loaded = loaded
         self._metrics.config_loaded.set(1)
         self._metrics.config_stale.set(0)
         log.info("configuration loaded: pools %s", ", ".join(pool.name for pool in pools) or "(none)")
@@ -207,6 +213,22 @@ class Reconciler:
             if before is not None and set(before.ips) - set(allocation.ips):
                 self._freed()
         self._writer.desire(key, Desired(tuple(ips), allocation.pool))
+        self._check_announced(obj, ips, allocation.pool)
+
+    def _check_announced(self, obj: JSON, ips: list[str], pool: str) -> None:
+        """Warn once (log and Event) when no advertisement announces what the Service got."""
+        key = ServiceView.of(obj).key
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        reason = unannounced(self._loaded, pool, labels)
+        if reason == self._unannounced.get(key):
+            return
+        if reason is None:
+            self._unannounced.pop(key, None)
+            return
+        self._unannounced[key] = reason
+        message = describe(ips, pool, reason)
+        log.warning("service %s: %s", key, message, extra={"service": key, "ips": ips, "pool": pool})
+        self._events.record(obj, WARNING, "NotAnnounced", message)
 
     def _fail(self, obj: JSON, reason: str, message: str, *, retry: bool, freed: bool) -> None:
         """Record a Service that gets no address; ``freed`` says it gave some up on the way."""
@@ -224,6 +246,7 @@ class Reconciler:
 
     def _release(self, key: str, why: str) -> None:
         self._pending.discard(key)
+        self._unannounced.pop(key, None)
         self._failures.pop(key, None)
         allocation = self._allocator.allocation_of(key)
         if allocation is None or not self._allocator.release(key):

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from ansible_collections.baremetal.lb.plugins.module_utils.announcement import unannounced_services
 from ansible_collections.baremetal.lb.plugins.module_utils.config_errors import InvalidConfigError
 from ansible_collections.baremetal.lb.plugins.module_utils.config_model import Config
 from ansible_collections.baremetal.lb.plugins.module_utils.services import ingress_ips
@@ -75,6 +76,7 @@ class _Speaker:
         self.queue = WorkQueue()
         self._exit_status = 0
         self._config: Config | None = None
+        self._unannounced: dict[str, str] = {}
         api = KubeApi.connect(options.kubeconfig, field_manager=SPEAKER_FIELD_MANAGER)
         self._metrics = SpeakerMetrics()
         self._health = (
@@ -174,6 +176,15 @@ class _Speaker:
         )
         for protocol in self._protocols:
             protocol.apply(situation)
+        self._warn_unannounced(situation)
+
+    def _warn_unannounced(self, situation: Situation) -> None:
+        """Log, once per Service and reason, addresses no advertisement announces."""
+        found = unannounced_services(situation.config, situation.services)
+        for key, message in sorted(found.items()):
+            if self._unannounced.get(key) != message:
+                log.warning("service %s: %s", key, message, extra={"service": key})
+        self._unannounced = found
 
     def _load_config(self) -> Config | None:
         try:

@@ -1,4 +1,8 @@
-"""The Ansible side of module ``lb_info``: read the objects its report is made of."""
+"""The Ansible side of module ``lb_info``: read the objects its report is made of.
+
+:func:`unannounced_warnings` gives other modules (``expose``) the report's warnings for one
+Service: its addresses are announced by nobody.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,10 @@ try:
 except ImportError:  # modules report the missing library through kubernetes.core's requires()
     client = None  # type: ignore[assignment]
 
+from .lb_report import build_report
 from .metallb_cluster import MetallbCluster
 from .metallb_kinds import SERVICE_L2_STATUS
+from .metallb_resources import DEFAULT_NAMESPACE
 
 _FORBIDDEN, _NOT_FOUND = 403, 404
 
@@ -62,3 +68,16 @@ def _l2_statuses(module: Any, cluster: MetallbCluster) -> list[dict[str, Any]]:
             raise
         module.warn("the ServiceL2Status CRD is not installed: no layer-2 announcers are reported")
         return []
+
+
+def unannounced_warnings(api: Any, service: dict[str, Any], namespace: str = DEFAULT_NAMESPACE) -> list[str]:
+    """``lb_info``'s warnings for ``service`` when no node announces its addresses.
+
+    ``namespace`` is the metallb.io configuration's; nothing is said when it cannot be read.
+    """
+    try:
+        config = MetallbCluster(api, namespace).list_all()
+    except client.ApiException:
+        return []
+    unannounced: list[str] = build_report(config, [service])["unannounced"]
+    return unannounced

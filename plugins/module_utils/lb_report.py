@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .addresses import IPAddress, IPFamily, family_of
+from .announcement import describe, unannounced
 from .config_model import Config
 from .metallb_kinds import (
     L2_STATUS_NODE_LABEL,
@@ -53,15 +54,24 @@ def build_report(
     protocols = _protocols(config)
     balancers = [svc for svc in services if (svc.get("spec") or {}).get("type") == LOAD_BALANCER]
     held = {ip for service in balancers for ip in ingress_ips(service)}  # a shared address counts once
-    reported = [
-        _service(svc, index, l2_statuses)
-        for svc in balancers
-        if service_namespace is None or _meta(svc, "namespace") == service_namespace
-    ]
+    reported = sorted(
+        (
+            _service(svc, index, l2_statuses, config)
+            for svc in balancers
+            if service_namespace is None or _meta(svc, "namespace") == service_namespace
+        ),
+        key=lambda item: (item["namespace"], item["name"]),
+    )
     return {
         "pools": [_pool_usage(pool, held, protocols.get(pool.name, [])) for pool in config.pools],
-        "services": sorted(reported, key=lambda item: (item["namespace"], item["name"])),
+        "services": reported,
         "config_errors": [str(error) for error in errors],
+        "unannounced": [
+            f"Service {item['namespace']}/{item['name']}: "
+            + describe(item["ips"], item["pool"], item["unannounced"])
+            for item in reported
+            if item["unannounced"]
+        ],
     }
 
 
@@ -97,7 +107,9 @@ def _pool_usage(pool: AddressPool, held: set[IPAddress], protocols: list[str]) -
     return usage
 
 
-def _service(service: Manifest, index: PoolIndex, l2_statuses: Sequence[Manifest]) -> dict[str, Any]:
+def _service(
+    service: Manifest, index: PoolIndex, l2_statuses: Sequence[Manifest], config: Config
+) -> dict[str, Any]:
     namespace, name = _meta(service, "namespace"), _meta(service, "name")
     spec = service.get("spec") or {}
     layer2 = _layer2_reports(namespace, name, l2_statuses)
@@ -113,16 +125,19 @@ def _service(service: Manifest, index: PoolIndex, l2_statuses: Sequence[Manifest
                 "bgp": None,
             }
         )
-    derived = {item["pool"] for item in announcements if item["pool"]}
+    derived = {str(item["pool"]) for item in announcements if item["pool"]}
+    pool = allocated_pool(service) or (derived.pop() if len(derived) == 1 else None)
+    labels = (service.get("metadata") or {}).get("labels") or {}
     return {
         "namespace": namespace,
         "name": name,
         "ips": [str(ip) for ip in ips],
-        "pool": allocated_pool(service) or (derived.pop() if len(derived) == 1 else None),
+        "pool": pool,
         "load_balancer_class": spec.get("loadBalancerClass"),
         "external_traffic_policy": spec.get("externalTrafficPolicy") or "Cluster",
         "pending": not ips,
         "announcements": announcements,
+        "unannounced": unannounced(config, pool, labels) if ips else None,
     }
 
 

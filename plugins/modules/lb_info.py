@@ -138,6 +138,12 @@ services:
     pending:
       description: True while the Service has no address.
       type: bool
+    unannounced:
+      description:
+        - Why no node announces the Service's addresses (no advertisement selects its pool, the
+          ones that do select other Services, or its pool is announced over BGP only and there
+          is no peer); null when they are announced, or while it has none.
+      type: str
     announcements:
       description:
         - One entry per address, with its C(ip), C(family), C(pool), C(layer2) (a list of
@@ -159,6 +165,17 @@ services:
           pool: lan
           layer2: [{node: node2, interfaces: [eth0]}]
           bgp: null
+      unannounced: null
+unannounced:
+  description:
+    - One line per reported Service whose addresses no node announces, naming the Service, its
+      addresses, its pool and why; each is also a warning of the module.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - "Service shop/web: 198.51.100.3 from pool 'bgp' is announced by no node: pool 'bgp' is
+      announced over BGP only (BGPAdvertisement 'bgpadvertisement1') and there is no BGPPeer"
 config_errors:
   description:
     - Errors in the namespace's metallb.io configuration, each naming the object (kind and name), the
@@ -184,6 +201,8 @@ def main() -> None:
     params = module.params
     objects = read_cluster(module, api_client(module), params["namespace"], params["service_namespace"])
     report = build_report(objects.config, objects.services, objects.l2_statuses, params["service_namespace"])
+    for warning in report["unannounced"]:
+        module.warn(warning)
     module.exit_json(changed=False, **report)
 
 

@@ -109,11 +109,26 @@ def test_services_with_ips_pool_and_layer2_announcer():
         "external_traffic_policy": "Cluster",
         "pending": True,
         "announcements": [],
+        "unannounced": None,
     }
     assert [(svc["namespace"], svc["name"]) for svc in report["services"]] == [
         ("ops", "api"),
         ("ops", "pending"),
         ("shop", "web"),
+    ]
+
+
+def test_an_address_nobody_announces_is_reported_with_the_reason():
+    # edge is announced over BGP only and there is no BGPPeer (what the legacy converter makes
+    # of a BGP pool without peers); lan has an L2Advertisement
+    services = [service("ops", "api", "198.51.100.12", pool="edge"), service("shop", "web", "192.0.2.10")]
+    report = build_report(CONFIG, services)
+    by_name = {svc["name"]: svc for svc in report["services"]}
+    reason = "pool 'edge' is announced over BGP only (BGPAdvertisement 'all-bgp') and there is no BGPPeer"
+    assert by_name["api"]["unannounced"] == reason
+    assert by_name["web"]["unannounced"] is None
+    assert report["unannounced"] == [
+        f"Service ops/api: 198.51.100.12 from pool 'edge' is announced by no node: {reason}"
     ]
 
 
