@@ -23,6 +23,9 @@ from ansible_collections.baremetal.lb.plugins.module_utils.announcement import d
 from ansible_collections.baremetal.lb.plugins.module_utils.config_errors import InvalidConfigError
 from ansible_collections.baremetal.lb.plugins.module_utils.config_model import Config
 from ansible_collections.baremetal.lb.plugins.module_utils.services import (
+    ALLOCATION_FAILED,
+    LOAD_BALANCER_FAILED,
+    NOT_ANNOUNCED,
     Service,
     ServiceRequestError,
     service_from_manifest,
@@ -166,7 +169,7 @@ class Reconciler:
             service = self._service(obj)
         except ServiceRequestError as error:
             message = f"invalid requested loadbalancer IPs: {error}"
-            self._fail(obj, "LoadBalancerFailed", message, retry=False, freed=self._allocator.release(key))
+            self._fail(obj, LOAD_BALANCER_FAILED, message, retry=False, freed=self._allocator.release(key))
             return
         self._try_keep_held(obj, view, service)
         before = self._allocator.allocation_of(key)
@@ -174,7 +177,7 @@ class Reconciler:
             allocation = self._allocator.allocate(service)
         except AllocationError as error:
             message = f"Failed to allocate IP for {go_quote(key)}: {error}"
-            self._fail(obj, "AllocationFailed", message, retry=True, freed=before is not None)
+            self._fail(obj, ALLOCATION_FAILED, message, retry=True, freed=before is not None)
             return
         self._succeeded(obj, before, allocation)
 
@@ -228,7 +231,7 @@ class Reconciler:
         self._unannounced[key] = reason
         message = describe(ips, pool, reason)
         log.warning("service %s: %s", key, message, extra={"service": key, "ips": ips, "pool": pool})
-        self._events.record(obj, WARNING, "NotAnnounced", message)
+        self._events.record(obj, WARNING, NOT_ANNOUNCED, message)
 
     def _fail(self, obj: JSON, reason: str, message: str, *, retry: bool, freed: bool) -> None:
         """Record a Service that gets no address; ``freed`` says it gave some up on the way."""

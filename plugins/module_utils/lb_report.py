@@ -23,7 +23,7 @@ from .metallb_kinds import (
     cluster_resources,
 )
 from .pools import AddressPool, PoolIndex
-from .services import allocated_pool, ingress_ips
+from .services import ADDRESS_POOL, allocated_pool, annotation_value, ingress_ips
 from .validation import parse_for_report
 
 Manifest = Mapping[str, Any]
@@ -36,12 +36,15 @@ def build_report(
     services: Sequence[Manifest],
     l2_statuses: Sequence[Manifest] = (),
     service_namespace: str | None = None,
+    pending_reasons: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The whole report.
 
     ``config_objects`` are the metallb.io configuration objects (each with ``kind``);
     ``services`` every Service whose addresses count towards pool usage; ``service_namespace``
-    only narrows the list of Services reported, never the usage.
+    only narrows the list of Services reported, never the usage; ``pending_reasons`` maps
+    ``namespace/name`` of Services without an address to the controller's latest reason (the
+    message of its ``AllocationFailed`` or ``LoadBalancerFailed`` Event).
 
     The configuration is read by the daemons' own parser (:mod:`.validation`). When it has
     errors, the daemons keep running on their last valid configuration; the report then lists
@@ -56,7 +59,7 @@ def build_report(
     held = {ip for service in balancers for ip in ingress_ips(service)}  # a shared address counts once
     reported = sorted(
         (
-            _service(svc, index, l2_statuses, config)
+            _service(svc, index, l2_statuses, config, pending_reasons or {})
             for svc in balancers
             if service_namespace is None or _meta(svc, "namespace") == service_namespace
         ),
@@ -108,7 +111,11 @@ def _pool_usage(pool: AddressPool, held: set[IPAddress], protocols: list[str]) -
 
 
 def _service(
-    service: Manifest, index: PoolIndex, l2_statuses: Sequence[Manifest], config: Config
+    service: Manifest,
+    index: PoolIndex,
+    l2_statuses: Sequence[Manifest],
+    config: Config,
+    pending_reasons: Mapping[str, str],
 ) -> dict[str, Any]:
     namespace, name = _meta(service, "namespace"), _meta(service, "name")
     spec = service.get("spec") or {}
@@ -127,7 +134,8 @@ def _service(
         )
     derived = {str(item["pool"]) for item in announcements if item["pool"]}
     pool = allocated_pool(service) or (derived.pop() if len(derived) == 1 else None)
-    labels = (service.get("metadata") or {}).get("labels") or {}
+    metadata = service.get("metadata") or {}
+    labels = metadata.get("labels") or {}
     return {
         "namespace": namespace,
         "name": name,
@@ -135,7 +143,9 @@ def _service(
         "pool": pool,
         "load_balancer_class": spec.get("loadBalancerClass"),
         "external_traffic_policy": spec.get("externalTrafficPolicy") or "Cluster",
+        "requested_pool": annotation_value(metadata.get("annotations") or {}, ADDRESS_POOL),
         "pending": not ips,
+        "pending_reason": None if ips else pending_reasons.get(f"{namespace}/{name}"),
         "announcements": announcements,
         "unannounced": unannounced(config, pool, labels) if ips else None,
     }

@@ -135,9 +135,18 @@ services:
     external_traffic_policy:
       description: C(Cluster) or C(Local).
       type: str
+    requested_pool:
+      description: The pool the Service asks for (annotation C(metallb.io/address-pool)); null when none.
+      type: str
     pending:
       description: True while the Service has no address.
       type: bool
+    pending_reason:
+      description:
+        - While the Service has no address, why, as the controller said it last (the message of
+          its C(AllocationFailed) or C(LoadBalancerFailed) Event); null otherwise or when the
+          controller has said nothing yet.
+      type: str
     unannounced:
       description:
         - Why no node announces the Service's addresses (no advertisement selects its pool, the
@@ -158,7 +167,9 @@ services:
       pool: lan
       load_balancer_class: null
       external_traffic_policy: Cluster
+      requested_pool: null
       pending: false
+      pending_reason: null
       announcements:
         - ip: 192.0.2.70
           family: IPv4
@@ -200,7 +211,13 @@ def main() -> None:
     module = new_module(ARGUMENT_SPEC)
     params = module.params
     objects = read_cluster(module, api_client(module), params["namespace"], params["service_namespace"])
-    report = build_report(objects.config, objects.services, objects.l2_statuses, params["service_namespace"])
+    report = build_report(
+        objects.config,
+        objects.services,
+        objects.l2_statuses,
+        params["service_namespace"],
+        objects.pending_reasons,
+    )
     for warning in report["unannounced"]:
         module.warn(warning)
     module.exit_json(changed=False, **report)

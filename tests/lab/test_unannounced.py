@@ -9,18 +9,11 @@ speaker logs a line, each with the same sentence.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-from typing import Any
-
-import yaml
 
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import BGP_ADVERTISEMENT
 from tests.lab import controller_harness, speaker_harness
-from tests.lab.controller_harness import REPO, unique, wait_for
+from tests.lab.ansible_harness import run_tasks
+from tests.lab.controller_harness import unique, wait_for
 
 controller_config = controller_harness.controller_config
 cluster = controller_harness.cluster
@@ -29,29 +22,6 @@ speaker_config = speaker_harness.speaker_config
 speakers = speaker_harness.speakers
 
 BGP_ADS = f"{BGP_ADVERTISEMENT.api_path}/namespaces/metallb-system/{BGP_ADVERTISEMENT.plural}"
-VENV_BIN = Path(sys.executable).parent
-
-
-def _playbook(lab: Any, tmp_path: Path, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Run ``tasks`` on localhost against the lab; return each task's result (json callback)."""
-    play = [{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]
-    path = tmp_path / "play.yml"
-    path.write_text(yaml.safe_dump(play))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("K8S_AUTH_", "KUBECONFIG"))}
-    env.update(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", K8S_AUTH_KUBECONFIG=str(lab.kubeconfig))
-    argv = [
-        str(VENV_BIN / "ansible-playbook"),
-        "-i",
-        "localhost,",
-        "-c",
-        "local",
-        "-e",
-        f"ansible_python_interpreter={sys.executable}",
-        str(path),
-    ]
-    done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, f"playbook failed:\n{done.stdout[-6000:]}\n{done.stderr[-3000:]}"
-    return [task["hosts"]["localhost"] for task in json.loads(done.stdout)["plays"][0]["tasks"]]
 
 
 def test_an_ip_of_a_bgp_pool_without_peers_is_reported_unannounced_everywhere(
@@ -72,7 +42,7 @@ def test_an_ip_of_a_bgp_pool_without_peers_is_reported_unannounced_everywhere(
     try:
         start_controller()
         (speaker,) = speakers.start(next(iter(lab.nodes)))
-        expose, info = _playbook(
+        expose, info = run_tasks(
             lab,
             tmp_path,
             [
