@@ -31,7 +31,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.services import (
     service_from_manifest,
 )
 
-from ..kube.config_loader import ConfigSources
+from ..kube.config_loader import ConfigHistory, ConfigSources
 from ..kube.events import NORMAL, WARNING, EventRecorder, go_quote
 from ..kube.informer import Informer
 from ..kube.kubeapi import JSON
@@ -77,6 +77,7 @@ class Reconciler:
         self._failures: dict[str, str] = {}
         self._pool_names: set[str] = set()
         self._loaded = Config()
+        self._history = ConfigHistory()
         self._unannounced: dict[str, str] = {}
 
     @property
@@ -91,11 +92,12 @@ class Reconciler:
         else:
             self._reconcile(key)
 
-    def reclaim_all(self) -> int:
+    def reclaim_all(self, first: bool = True) -> int:
         """Assign every address that Services already hold, oldest Service first; return how many kept.
 
         Run before any new allocation (at start and after the pools change), so a held
-        address is never handed to another Service.
+        address is never handed to another Service. After a change (not ``first``) the count is
+        logged only when some Service re-claimed, so a change is not logged twice.
         """
         kept = 0
         for obj in sorted(self._services.items(), key=_age):
@@ -111,7 +113,8 @@ class Reconciler:
                     "service %s cannot keep %s: %s", view.key, _ips(held), error, extra={"service": view.key}
                 )
         self._publish_usage()
-        log.info("re-claimed the addresses of %d services before allocating anything new", kept)
+        level = logging.INFO if kept or first else logging.DEBUG
+        log.log(level, "re-claimed the addresses of %d services before allocating anything new", kept)
         return kept
 
     # -- configuration -------------------------------------------------------------------------
@@ -123,6 +126,8 @@ class Reconciler:
             lost = self._allocator.set_pools(pools)
         except (InvalidConfigError, PoolConfigError) as error:
             self._metrics.config_stale.set(1)
+            if not self._history.rejected(error):
+                return
             log.error(
                 "configuration rejected, keeping the last good one: %s", error, extra={"reason": str(error)}
             )
@@ -132,11 +137,13 @@ class Reconciler:
                         obj, WARNING, "InvalidConfiguration", f"configuration not loaded: {error}"
                     )
             return
+        first = not self._configured
         self._configured = True
         self._loaded = loaded
         self._metrics.config_loaded.set(1)
         self._metrics.config_stale.set(0)
-        log.info("configuration loaded: pools %s", ", ".join(pool.name for pool in pools) or "(none)")
+        if self._history.loaded(loaded):
+            log.info("configuration loaded: pools %s", ", ".join(pool.name for pool in pools) or "(none)")
         for item in lost:
             log.info(
                 "service %s loses %s: %s",
@@ -145,7 +152,7 @@ class Reconciler:
                 item.reason,
                 extra={"service": item.service, "ips": _ips(item.ips)},
             )
-        self.reclaim_all()
+        self.reclaim_all(first)
         self._requeue([str(ServiceView.of(obj).key) for obj in self._services.items()])
 
     # -- Services ------------------------------------------------------------------------------
