@@ -19,11 +19,9 @@ from .label_selectors import LabelSelector, matches_any
 from .ownership import ServiceFacts
 from .pools import PoolIndex
 
-NO_LABELS: Mapping[str, str] = {}
-
 
 def unannounced(
-    config: Config, pool: str | None, service_labels: Mapping[str, str] = NO_LABELS
+    config: Config, pool: str | None, service_labels: Mapping[str, str] | None = None
 ) -> str | None:
     """Why the addresses a Service holds from ``pool`` are announced by nobody, or None.
 
@@ -38,8 +36,9 @@ def unannounced(
     bgp = [ad for ad in config.bgp_advertisements if pool in ad.pools]
     if not l2 and not bgp:
         return f"no L2Advertisement or BGPAdvertisement selects pool {pool!r}"
-    l2_selecting = [ad for ad in l2 if _selects(ad.service_selectors, service_labels)]
-    bgp_selecting = [ad for ad in bgp if _selects(ad.service_selectors, service_labels)]
+    labels = service_labels or {}
+    l2_selecting = [ad for ad in l2 if _selects(ad.service_selectors, labels)]
+    bgp_selecting = [ad for ad in bgp if _selects(ad.service_selectors, labels)]
     if not l2_selecting and not bgp_selecting:
         names = ", ".join(
             [f"L2Advertisement {ad.name!r}" for ad in l2] + [f"BGPAdvertisement {ad.name!r}" for ad in bgp]
