@@ -62,6 +62,7 @@ demo: lab-up  ## start the lab, run site.yml against it (lab/playbooks/site.yml)
 	@$(LAB) status
 	@echo "==> who answers for each LoadBalancer IP, asked from the lab's client namespace:"
 	@$(LAB) probe
+	@echo "==> to use the lab's kubectl (and crictl) in your shell: source $(CURDIR)/.lab/env"
 
 .PHONY: lint
 lint: venv  ## ruff, ruff format, mypy, changelog fragments

@@ -25,6 +25,8 @@ def _status(state_dir: Path, as_json: bool) -> int:
         f"(Kubernetes {state.data.get('kubernetes_version', '?')})"
     )
     print(f"  kubeconfig   {state.kubeconfig}")
+    if state.data.get("env_file"):
+        print(f"  shell        source {state.data['env_file']}  (KUBECONFIG, the lab's kubectl and crictl)")
     print(
         f"  API server   {state.data['api_server']['from_host']} (from the lab: "
         f"{state.data['api_server']['from_lab']})"

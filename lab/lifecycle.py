@@ -83,6 +83,8 @@ def up(state_dir: Path, node_count: int = 3) -> LabState:
     existing = LabState.load(state_dir)
     if existing and healthy(existing) and existing.data["node_count"] == node_count:
         _say(f"lab {existing.data['lab_id']} is already up")
+        write_env(existing, build.ensure_all(log=False))
+        existing.save()
         return existing
     if existing:
         _say("replacing the recorded lab, which is not healthy or has another size")
@@ -105,9 +107,29 @@ def up(state_dir: Path, node_count: int = 3) -> LabState:
         raise
     state.data["status"] = "ready"
     state.data["start_seconds"] = round(time.monotonic() - started, 1)
+    write_env(state, bins)
     state.save()
     _say(f"lab {plan.lab_id} up in {state.data['start_seconds']}s; kubeconfig: {state.kubeconfig}")
     return state
+
+
+ENV_BINARIES = ("kubectl", "crictl")
+
+
+def write_env(state: LabState, bins: dict[str, Path]) -> Path:
+    """Write ``env`` beside lab.json: ``source`` it for the lab's KUBECONFIG, kubectl and crictl.
+
+    Records its path as ``env_file`` in lab.json (the caller saves).
+    """
+    dirs = list(dict.fromkeys(str(bins[name].parent) for name in ENV_BINARIES if name in bins))
+    path = state.state_dir / "env"
+    path.write_text(
+        "# The lab's shell environment: source this file (. .lab/env), then use kubectl and crictl.\n"
+        f"export KUBECONFIG={state.kubeconfig}\n"
+        f'export PATH="{":".join(dirs)}:$PATH"\n'
+    )
+    state.data["env_file"] = str(path)
+    return path
 
 
 def _initial_facts(plan: topology.Plan, state_dir: Path) -> dict[str, Any]:

@@ -19,14 +19,19 @@ from ansible_collections.baremetal.lb.plugins.module_utils.allocator import (
     PoolConfigError,
     RequestRefusedError,
 )
+from ansible_collections.baremetal.lb.plugins.module_utils.announcement import describe, unannounced
 from ansible_collections.baremetal.lb.plugins.module_utils.config_errors import InvalidConfigError
+from ansible_collections.baremetal.lb.plugins.module_utils.config_model import Config
 from ansible_collections.baremetal.lb.plugins.module_utils.services import (
+    ALLOCATION_FAILED,
+    LOAD_BALANCER_FAILED,
+    NOT_ANNOUNCED,
     Service,
     ServiceRequestError,
     service_from_manifest,
 )
 
-from ..kube.config_loader import ConfigSources
+from ..kube.config_loader import ConfigHistory, ConfigSources
 from ..kube.events import NORMAL, WARNING, EventRecorder, go_quote
 from ..kube.informer import Informer
 from ..kube.kubeapi import JSON
@@ -71,6 +76,9 @@ class Reconciler:
         self._pending: set[str] = set()
         self._failures: dict[str, str] = {}
         self._pool_names: set[str] = set()
+        self._loaded = Config()
+        self._history = ConfigHistory()
+        self._unannounced: dict[str, str] = {}
 
     @property
     def configured(self) -> bool:
@@ -84,11 +92,12 @@ class Reconciler:
         else:
             self._reconcile(key)
 
-    def reclaim_all(self) -> int:
+    def reclaim_all(self, first: bool = True) -> int:
         """Assign every address that Services already hold, oldest Service first; return how many kept.
 
         Run before any new allocation (at start and after the pools change), so a held
-        address is never handed to another Service.
+        address is never handed to another Service. After a change (not ``first``) the count is
+        logged only when some Service re-claimed, so a change is not logged twice.
         """
         kept = 0
         for obj in sorted(self._services.items(), key=_age):
@@ -104,17 +113,21 @@ class Reconciler:
                     "service %s cannot keep %s: %s", view.key, _ips(held), error, extra={"service": view.key}
                 )
         self._publish_usage()
-        log.info("re-claimed the addresses of %d services before allocating anything new", kept)
+        level = logging.INFO if kept or first else logging.DEBUG
+        log.log(level, "re-claimed the addresses of %d services before allocating anything new", kept)
         return kept
 
     # -- configuration -------------------------------------------------------------------------
 
     def _load_config(self) -> None:
         try:
-            pools = self._config.load().pools
+            loaded = self._config.load()
+            pools = loaded.pools
             lost = self._allocator.set_pools(pools)
         except (InvalidConfigError, PoolConfigError) as error:
             self._metrics.config_stale.set(1)
+            if not self._history.rejected(error):
+                return
             log.error(
                 "configuration rejected, keeping the last good one: %s", error, extra={"reason": str(error)}
             )
@@ -124,10 +137,13 @@ class Reconciler:
                         obj, WARNING, "InvalidConfiguration", f"configuration not loaded: {error}"
                     )
             return
+        first = not self._configured
         self._configured = True
+        self._loaded = loaded
         self._metrics.config_loaded.set(1)
         self._metrics.config_stale.set(0)
-        log.info("configuration loaded: pools %s", ", ".join(pool.name for pool in pools) or "(none)")
+        if self._history.loaded(loaded):
+            log.info("configuration loaded: pools %s", ", ".join(pool.name for pool in pools) or "(none)")
         for item in lost:
             log.info(
                 "service %s loses %s: %s",
@@ -136,7 +152,7 @@ class Reconciler:
                 item.reason,
                 extra={"service": item.service, "ips": _ips(item.ips)},
             )
-        self.reclaim_all()
+        self.reclaim_all(first)
         self._requeue([str(ServiceView.of(obj).key) for obj in self._services.items()])
 
     # -- Services ------------------------------------------------------------------------------
@@ -160,7 +176,7 @@ class Reconciler:
             service = self._service(obj)
         except ServiceRequestError as error:
             message = f"invalid requested loadbalancer IPs: {error}"
-            self._fail(obj, "LoadBalancerFailed", message, retry=False, freed=self._allocator.release(key))
+            self._fail(obj, LOAD_BALANCER_FAILED, message, retry=False, freed=self._allocator.release(key))
             return
         self._try_keep_held(obj, view, service)
         before = self._allocator.allocation_of(key)
@@ -168,7 +184,7 @@ class Reconciler:
             allocation = self._allocator.allocate(service)
         except AllocationError as error:
             message = f"Failed to allocate IP for {go_quote(key)}: {error}"
-            self._fail(obj, "AllocationFailed", message, retry=True, freed=before is not None)
+            self._fail(obj, ALLOCATION_FAILED, message, retry=True, freed=before is not None)
             return
         self._succeeded(obj, before, allocation)
 
@@ -207,6 +223,22 @@ class Reconciler:
             if before is not None and set(before.ips) - set(allocation.ips):
                 self._freed()
         self._writer.desire(key, Desired(tuple(ips), allocation.pool))
+        self._check_announced(obj, ips, allocation.pool)
+
+    def _check_announced(self, obj: JSON, ips: list[str], pool: str) -> None:
+        """Warn once (log and Event) when no advertisement announces what the Service got."""
+        key = ServiceView.of(obj).key
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        reason = unannounced(self._loaded, pool, labels)
+        if reason == self._unannounced.get(key):
+            return
+        if reason is None:
+            self._unannounced.pop(key, None)
+            return
+        self._unannounced[key] = reason
+        message = describe(ips, pool, reason)
+        log.warning("service %s: %s", key, message, extra={"service": key, "ips": ips, "pool": pool})
+        self._events.record(obj, WARNING, NOT_ANNOUNCED, message)
 
     def _fail(self, obj: JSON, reason: str, message: str, *, retry: bool, freed: bool) -> None:
         """Record a Service that gets no address; ``freed`` says it gave some up on the way."""
@@ -224,6 +256,7 @@ class Reconciler:
 
     def _release(self, key: str, why: str) -> None:
         self._pending.discard(key)
+        self._unannounced.pop(key, None)
         self._failures.pop(key, None)
         allocation = self._allocator.allocation_of(key)
         if allocation is None or not self._allocator.release(key):

@@ -8,6 +8,7 @@ an error is about, so an Event can be put on it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from ansible_collections.baremetal.lb.plugins.module_utils.config_errors import InvalidConfigError
 from ansible_collections.baremetal.lb.plugins.module_utils.config_model import ClusterResources, Config
@@ -68,3 +69,29 @@ def _configured(obj: JSON) -> tuple[object, ...]:
     """The parts of a configuration object that the configuration is made of (not its status)."""
     meta = obj.get("metadata") or {}
     return meta.get("labels"), meta.get("annotations"), obj.get("spec")
+
+
+@dataclass
+class ConfigHistory:
+    """What a daemon last said about its configuration, so each change is logged once.
+
+    A reload happens on every change of any object and, in the speaker, on every replan; the
+    configuration it yields is often the one already running (an advertisement and its pool
+    written one after the other, a replan with nothing new), and an invalid one stays invalid
+    until someone fixes it. :meth:`loaded` and :meth:`rejected` say whether there is news.
+    """
+
+    config: Config | None = None
+    error: str | None = field(default=None)
+
+    def loaded(self, config: Config) -> bool:
+        """Record a good configuration; True when it differs from the last one (or fixes one)."""
+        news = config != self.config or self.error is not None
+        self.config, self.error = config, None
+        return news
+
+    def rejected(self, error: Exception) -> bool:
+        """Record a refused configuration; True when the reason is new."""
+        news = str(error) != self.error
+        self.error = str(error)
+        return news

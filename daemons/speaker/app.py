@@ -18,11 +18,12 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from ansible_collections.baremetal.lb.plugins.module_utils.announcement import unannounced_services
 from ansible_collections.baremetal.lb.plugins.module_utils.config_errors import InvalidConfigError
 from ansible_collections.baremetal.lb.plugins.module_utils.config_model import Config
 from ansible_collections.baremetal.lb.plugins.module_utils.services import ingress_ips
 
-from ..kube.config_loader import ConfigSources
+from ..kube.config_loader import ConfigHistory, ConfigSources
 from ..kube.events import EventRecorder
 from ..kube.health import HealthServer
 from ..kube.informer import Informer
@@ -75,6 +76,8 @@ class _Speaker:
         self.queue = WorkQueue()
         self._exit_status = 0
         self._config: Config | None = None
+        self._unannounced: dict[str, str] = {}
+        self._history = ConfigHistory()
         api = KubeApi.connect(options.kubeconfig, field_manager=SPEAKER_FIELD_MANAGER)
         self._metrics = SpeakerMetrics()
         self._health = (
@@ -174,15 +177,36 @@ class _Speaker:
         )
         for protocol in self._protocols:
             protocol.apply(situation)
+        self._warn_unannounced(situation)
+
+    def _warn_unannounced(self, situation: Situation) -> None:
+        """Log, once per Service and reason, addresses no advertisement announces."""
+        found = unannounced_services(situation.config, situation.services)
+        for key, message in sorted(found.items()):
+            if self._unannounced.get(key) != message:
+                log.warning("service %s: %s", key, message, extra={"service": key})
+        self._unannounced = found
 
     def _load_config(self) -> Config | None:
+        """The configuration to plan with; a change, or a new reason to refuse one, is logged once."""
         try:
-            self._config = self._config_sources.load()
+            config = self._config_sources.load()
         except InvalidConfigError as error:
-            log.error(
-                "invalid configuration, keeping the last good one: %s", error, extra={"reason": "invalid"}
+            if self._history.rejected(error):
+                log.error(
+                    "invalid configuration, keeping the last good one: %s", error, extra={"reason": "invalid"}
+                )
+            return self._config
+        if self._history.loaded(config):
+            log.info(
+                "configuration loaded: %d pools, %d L2 and %d BGP advertisements, %d BGP peers",
+                len(config.pools),
+                len(config.l2_advertisements),
+                len(config.bgp_advertisements),
+                len(config.bgp_peers),
             )
-        return self._config
+        self._config = config
+        return config
 
     # -- plumbing ------------------------------------------------------------------------------
 

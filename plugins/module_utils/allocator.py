@@ -20,7 +20,7 @@ from .addresses import IPAddress, IPFamily, family_of
 from .pool_state import FamilyUsage, PoolState
 from .pools import AddressPool, PoolIndex, describe_overlap, pool_overlaps
 from .services import FamilyPolicy, Service
-from .sharing import SharingKey
+from .sharing import SharingKey, quoted
 
 
 class AllocationError(Exception):
@@ -139,15 +139,15 @@ class Allocator:
         ips = tuple(ips)
         refusal = _family_refusal(service, ips)
         if refusal:
-            raise RequestRefusedError(f"{service.key}: {refusal}")
+            raise RequestRefusedError(refusal)
         pool, reason = self._pool_for(ips, service)
         if pool is None:
-            raise RequestRefusedError(f"{service.key}: {reason}")
+            raise RequestRefusedError(reason)
         key = SharingKey(service.sharing_key, service.backend_key)
         for address in ips:
             conflict = pool.refusal(address, service.key, key, service.ports)
             if conflict:
-                raise RequestRefusedError(f"{service.key}: address {address} cannot be shared: {conflict}")
+                raise RequestRefusedError(f"address {address} cannot be shared: {conflict}")
         self.release(service)
         return self._take(pool, service, ips)
 
@@ -170,7 +170,9 @@ class Allocator:
         if service.requested_ips:
             return self.assign(service, service.requested_ips)
         if service.pool:
-            return self._allocate_from([(f"pool {service.pool!r}", [self._named_pool(service)])], service)
+            return self._allocate_from(
+                [(f"pool {quoted(service.pool)}", [self._named_pool(service)])], service
+            )
         states = [state for _name, state in sorted(self._pools.items()) if state.pool.auto_assign]
         pinned = sorted(
             (
@@ -186,7 +188,7 @@ class Allocator:
         ]
         if not tiers:
             raise NoEligiblePoolError(
-                f"{service.key}: no pool serves it; add an autoAssign pool without serviceAllocation, "
+                "no pool serves it; add an autoAssign pool without serviceAllocation, "
                 "widen a pool's serviceAllocation, or name a pool in the metallb.io/address-pool annotation"
             )
         return self._allocate_from(tiers, service)
@@ -231,11 +233,11 @@ class Allocator:
         if pool is None:
             known = ", ".join(sorted(self._pools)) or "none"
             raise UnknownPoolError(
-                f"{service.key}: the address-pool annotation names pool {service.pool!r}, which does not "
+                f"the address-pool annotation names pool {quoted(service.pool)}, which does not "
                 f"exist (pools: {known}); fix the annotation or create the pool"
             )
         if not pool.pool.serves(*_who(service)):
-            raise RequestRefusedError(f"{service.key}: {_not_served(service.pool)}")
+            raise RequestRefusedError(_not_served(service.pool))
         return pool
 
     def _allocate_from(
@@ -248,7 +250,7 @@ class Allocator:
                 return self._take(choice[0], service, choice[1])
             failures.append(_exhausted_message(pools, service, which))
         raise PoolExhaustedError(
-            f"{service.key}: {'; '.join(failures)}; add addresses to a pool, free some, or allow sharing"
+            f"{'; '.join(failures)}; add addresses to a pool, free some, or allow sharing"
         )
 
     def _take(self, pool: PoolState, service: Service, ips: Sequence[IPAddress]) -> Allocation:
@@ -273,12 +275,16 @@ class Allocator:
         if not all(pool.pool.is_usable(address) for address in ips):
             return (
                 None,
-                f"{listed}: pool {name!r} sets avoidBuggyIPs, which rules out .0 and .255; pick others",
+                f"{listed}: pool {quoted(name)} sets avoidBuggyIPs, which rules out .0 and .255; pick others",
             )
         if not pool.pool.serves(*_who(service)):
             return None, _not_served(name)
         if service.pool and service.pool != name:
-            return None, f"{listed} are in pool {name!r}, not in {service.pool!r} (address-pool annotation)"
+            return (
+                None,
+                f"{listed} are in pool {quoted(name)}, "
+                f"not in {quoted(service.pool)} (address-pool annotation)",
+            )
         return pool, ""
 
 
@@ -292,7 +298,7 @@ def _who(service: Service) -> tuple[str, Mapping[str, str], Mapping[str, str]]:
 
 def _not_served(pool: str) -> str:
     return (
-        f"pool {pool!r} does not serve it (its serviceAllocation selects other namespaces or labels); "
+        f"pool {quoted(pool)} does not serve it (its serviceAllocation selects other namespaces or labels); "
         "widen that serviceAllocation or use another pool"
     )
 
@@ -304,7 +310,9 @@ def _priority_order(state: PoolState) -> tuple[tuple[int, int], str]:
 
 def _check_pools(pools: Sequence[AddressPool]) -> None:
     names = [pool.name for pool in pools]
-    problems = [f"pool name {name!r} is used twice" for name in sorted(set(names)) if names.count(name) > 1]
+    problems = [
+        f"pool name {quoted(name)} is used twice" for name in sorted(set(names)) if names.count(name) > 1
+    ]
     problems += [describe_overlap(overlap) for overlap in pool_overlaps(pools)]
     if problems:
         raise PoolConfigError("; ".join(problems))
@@ -350,11 +358,13 @@ def _exhausted_message(pools: Sequence[PoolState], service: Service, which: str)
     details = "; ".join(
         ", ".join(_family_detail(state, family) for family in service.ip_families) for state in pools
     )
+    if len(pools) == 1:
+        return f"pool {quoted(pools[0].pool.name)} has no free {families} address{same_pool} ({details})"
     return f"{which} have no free {families} address{same_pool} ({details})"
 
 
 def _family_detail(state: PoolState, family: IPFamily) -> str:
     usage = state.usage(family)
     if usage.total == 0:
-        return f"pool {state.pool.name!r} has no {family} addresses"
-    return f"pool {state.pool.name!r}: {family} {usage.in_use} of {usage.total} in use"
+        return f"pool {quoted(state.pool.name)} has no {family} addresses"
+    return f"pool {quoted(state.pool.name)}: {family} {usage.in_use} of {usage.total} in use"

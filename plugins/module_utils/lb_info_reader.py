@@ -1,4 +1,8 @@
-"""The Ansible side of module ``lb_info``: read the objects its report is made of."""
+"""The Ansible side of module ``lb_info``: read the objects its report is made of.
+
+:func:`unannounced_warnings` gives other modules (``expose``) the report's warnings for one
+Service: its addresses are announced by nobody.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,11 @@ try:
 except ImportError:  # modules report the missing library through kubernetes.core's requires()
     client = None  # type: ignore[assignment]
 
+from .lb_report import build_report
 from .metallb_cluster import MetallbCluster
 from .metallb_kinds import SERVICE_L2_STATUS
+from .metallb_resources import DEFAULT_NAMESPACE
+from .services import ALLOCATION_FAILED, LOAD_BALANCER_FAILED, ingress_ips
 
 _FORBIDDEN, _NOT_FOUND = 403, 404
 
@@ -23,6 +30,7 @@ class ClusterObjects:
     config: list[dict[str, Any]]
     services: list[dict[str, Any]]
     l2_statuses: list[dict[str, Any]]
+    pending_reasons: dict[str, str]
 
 
 def read_cluster(module: Any, api: Any, namespace: str, service_namespace: str | None) -> ClusterObjects:
@@ -32,10 +40,11 @@ def read_cluster(module: Any, api: Any, namespace: str, service_namespace: str |
         config = cluster.list_all()
         services = _services(module, api, service_namespace)
         statuses = _l2_statuses(module, cluster)
+        reasons = _pending_reasons(api, services, service_namespace)
     except client.ApiException as err:
         what = "the metallb.io CRDs are not installed" if err.status == _NOT_FOUND else err.reason
         module.fail_json(msg=f"cannot read the cluster: {what} ({err.status})", status=err.status)
-    return ClusterObjects(config, services, statuses)
+    return ClusterObjects(config, services, statuses, reasons)
 
 
 def _services(module: Any, api: Any, service_namespace: str | None) -> list[dict[str, Any]]:
@@ -54,6 +63,30 @@ def _services(module: Any, api: Any, service_namespace: str | None) -> list[dict
     return items
 
 
+def _pending_reasons(
+    api: Any, services: list[dict[str, Any]], service_namespace: str | None
+) -> dict[str, str]:
+    """``namespace/name`` -> the controller's latest reason, for reported Services without an address."""
+    core = client.CoreV1Api(api)
+    reasons = {}
+    for service in services:
+        metadata = service.get("metadata") or {}
+        namespace, name = str(metadata.get("namespace")), str(metadata.get("name"))
+        pending = (service.get("spec") or {}).get("type") == "LoadBalancer" and not ingress_ips(service)
+        if not pending or service_namespace not in (None, namespace):
+            continue
+        events = core.list_namespaced_event(
+            namespace, field_selector=f"involvedObject.kind=Service,involvedObject.name={name}"
+        ).items
+        failures = [e for e in events if e.reason in (ALLOCATION_FAILED, LOAD_BALANCER_FAILED)]
+        if failures:
+            latest = max(
+                failures, key=lambda e: str(e.last_timestamp or e.event_time or e.first_timestamp or "")
+            )
+            reasons[f"{namespace}/{name}"] = str(latest.message)
+    return reasons
+
+
 def _l2_statuses(module: Any, cluster: MetallbCluster) -> list[dict[str, Any]]:
     try:
         return cluster.objects(SERVICE_L2_STATUS)
@@ -62,3 +95,16 @@ def _l2_statuses(module: Any, cluster: MetallbCluster) -> list[dict[str, Any]]:
             raise
         module.warn("the ServiceL2Status CRD is not installed: no layer-2 announcers are reported")
         return []
+
+
+def unannounced_warnings(api: Any, service: dict[str, Any], namespace: str = DEFAULT_NAMESPACE) -> list[str]:
+    """``lb_info``'s warnings for ``service`` when no node announces its addresses.
+
+    ``namespace`` is the metallb.io configuration's; nothing is said when it cannot be read.
+    """
+    try:
+        config = MetallbCluster(api, namespace).list_all()
+    except client.ApiException:
+        return []
+    unannounced: list[str] = build_report(config, [service])["unannounced"]
+    return unannounced

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .addresses import IPAddress, IPFamily, family_of
+from .announcement import describe, unannounced
 from .config_model import Config
 from .metallb_kinds import (
     L2_STATUS_NODE_LABEL,
@@ -22,7 +23,7 @@ from .metallb_kinds import (
     cluster_resources,
 )
 from .pools import AddressPool, PoolIndex
-from .services import allocated_pool, ingress_ips
+from .services import ADDRESS_POOL, allocated_pool, annotation_value, ingress_ips
 from .validation import parse_for_report
 
 Manifest = Mapping[str, Any]
@@ -35,12 +36,15 @@ def build_report(
     services: Sequence[Manifest],
     l2_statuses: Sequence[Manifest] = (),
     service_namespace: str | None = None,
+    pending_reasons: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The whole report.
 
     ``config_objects`` are the metallb.io configuration objects (each with ``kind``);
     ``services`` every Service whose addresses count towards pool usage; ``service_namespace``
-    only narrows the list of Services reported, never the usage.
+    only narrows the list of Services reported, never the usage; ``pending_reasons`` maps
+    ``namespace/name`` of Services without an address to the controller's latest reason (the
+    message of its ``AllocationFailed`` or ``LoadBalancerFailed`` Event).
 
     The configuration is read by the daemons' own parser (:mod:`.validation`). When it has
     errors, the daemons keep running on their last valid configuration; the report then lists
@@ -53,15 +57,24 @@ def build_report(
     protocols = _protocols(config)
     balancers = [svc for svc in services if (svc.get("spec") or {}).get("type") == LOAD_BALANCER]
     held = {ip for service in balancers for ip in ingress_ips(service)}  # a shared address counts once
-    reported = [
-        _service(svc, index, l2_statuses)
-        for svc in balancers
-        if service_namespace is None or _meta(svc, "namespace") == service_namespace
-    ]
+    reported = sorted(
+        (
+            _service(svc, index, l2_statuses, config, pending_reasons or {})
+            for svc in balancers
+            if service_namespace is None or _meta(svc, "namespace") == service_namespace
+        ),
+        key=lambda item: (item["namespace"], item["name"]),
+    )
     return {
         "pools": [_pool_usage(pool, held, protocols.get(pool.name, [])) for pool in config.pools],
-        "services": sorted(reported, key=lambda item: (item["namespace"], item["name"])),
+        "services": reported,
         "config_errors": [str(error) for error in errors],
+        "unannounced": [
+            f"Service {item['namespace']}/{item['name']}: "
+            + describe(item["ips"], item["pool"], item["unannounced"])
+            for item in reported
+            if item["unannounced"]
+        ],
     }
 
 
@@ -97,7 +110,13 @@ def _pool_usage(pool: AddressPool, held: set[IPAddress], protocols: list[str]) -
     return usage
 
 
-def _service(service: Manifest, index: PoolIndex, l2_statuses: Sequence[Manifest]) -> dict[str, Any]:
+def _service(
+    service: Manifest,
+    index: PoolIndex,
+    l2_statuses: Sequence[Manifest],
+    config: Config,
+    pending_reasons: Mapping[str, str],
+) -> dict[str, Any]:
     namespace, name = _meta(service, "namespace"), _meta(service, "name")
     spec = service.get("spec") or {}
     layer2 = _layer2_reports(namespace, name, l2_statuses)
@@ -113,16 +132,22 @@ def _service(service: Manifest, index: PoolIndex, l2_statuses: Sequence[Manifest
                 "bgp": None,
             }
         )
-    derived = {item["pool"] for item in announcements if item["pool"]}
+    derived = {str(item["pool"]) for item in announcements if item["pool"]}
+    pool = allocated_pool(service) or (derived.pop() if len(derived) == 1 else None)
+    metadata = service.get("metadata") or {}
+    labels = metadata.get("labels") or {}
     return {
         "namespace": namespace,
         "name": name,
         "ips": [str(ip) for ip in ips],
-        "pool": allocated_pool(service) or (derived.pop() if len(derived) == 1 else None),
+        "pool": pool,
         "load_balancer_class": spec.get("loadBalancerClass"),
         "external_traffic_policy": spec.get("externalTrafficPolicy") or "Cluster",
+        "requested_pool": annotation_value(metadata.get("annotations") or {}, ADDRESS_POOL),
         "pending": not ips,
+        "pending_reason": None if ips else pending_reasons.get(f"{namespace}/{name}"),
         "announcements": announcements,
+        "unannounced": unannounced(config, pool, labels) if ips else None,
     }
 
 

@@ -24,6 +24,10 @@ ADDRESS_POOL = "address-pool"
 LOAD_BALANCER_IPS = "loadBalancerIPs"
 ALLOW_SHARED_IP = "allow-shared-ip"
 IP_ALLOCATED_FROM_POOL = "ip-allocated-from-pool"
+# Reasons of the Warning Events the controller puts on a Service (lb_info reads them back).
+ALLOCATION_FAILED = "AllocationFailed"  # no address now; retried when addresses free up
+LOAD_BALANCER_FAILED = "LoadBalancerFailed"  # the Service's request itself is invalid
+NOT_ANNOUNCED = "NotAnnounced"  # it has addresses, but no advertisement announces them
 
 
 class FamilyPolicy(StrEnum):

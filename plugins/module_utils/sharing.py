@@ -7,6 +7,7 @@ address may always change its own keys.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -21,6 +22,14 @@ class SharingKey:
     backend: str
 
 
+def quoted(name: str) -> str:
+    """``name`` in double quotes, as Kubernetes and MetalLB messages quote names (``"tiny"``).
+
+    The allocator's reasons end up in Events beside Go-quoted Service keys; they quote alike.
+    """
+    return json.dumps(name)
+
+
 def sharing_refusal(existing: SharingKey, new: SharingKey) -> str | None:
     """Return why a Service with key ``new`` may not join users holding ``existing``, or None."""
     if not existing.sharing:
@@ -28,11 +37,11 @@ def sharing_refusal(existing: SharingKey, new: SharingKey) -> str | None:
     if not new.sharing:
         return "it is in use; set the same allow-shared-ip annotation on both Services to share it"
     if existing.sharing != new.sharing:
-        return f"it is shared under allow-shared-ip {existing.sharing!r}, not {new.sharing!r}"
+        return f"it is shared under allow-shared-ip {quoted(existing.sharing)}, not {quoted(new.sharing)}"
     if existing.backend != new.backend:
         return (
             "the Services sharing it select other backends with externalTrafficPolicy Local "
-            f"({existing.backend!r} vs {new.backend!r}); use the same selector or Cluster policy"
+            f"({quoted(existing.backend)} vs {quoted(new.backend)}); use the same selector or Cluster policy"
         )
     return None
 

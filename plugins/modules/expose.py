@@ -157,6 +157,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.expose_runner import 
     deployment_selector,
     wait_for_ips,
 )
+from ansible_collections.baremetal.lb.plugins.module_utils.lb_info_reader import unannounced_warnings
 from ansible_collections.baremetal.lb.plugins.module_utils.service_expose import (
     ExposeError,
     ExposeRequest,
@@ -234,6 +235,8 @@ def main() -> None:
             service = wait_for_ips(api, name, p["namespace"], families, p["wait_timeout"])
         except TimeoutError as err:
             module.fail_json(msg=str(err), **result)
+    for warning in unannounced_warnings(api, service):
+        module.warn(warning)
     module.exit_json(ips=[str(ip) for ip in ingress_ips(service)], service=service, **result)
 
 

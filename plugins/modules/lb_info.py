@@ -135,9 +135,24 @@ services:
     external_traffic_policy:
       description: C(Cluster) or C(Local).
       type: str
+    requested_pool:
+      description: The pool the Service asks for (annotation C(metallb.io/address-pool)); null when none.
+      type: str
     pending:
       description: True while the Service has no address.
       type: bool
+    pending_reason:
+      description:
+        - While the Service has no address, why, as the controller said it last (the message of
+          its C(AllocationFailed) or C(LoadBalancerFailed) Event); null otherwise or when the
+          controller has said nothing yet.
+      type: str
+    unannounced:
+      description:
+        - Why no node announces the Service's addresses (no advertisement selects its pool, the
+          ones that do select other Services, or its pool is announced over BGP only and there
+          is no peer); null when they are announced, or while it has none.
+      type: str
     announcements:
       description:
         - One entry per address, with its C(ip), C(family), C(pool), C(layer2) (a list of
@@ -152,13 +167,26 @@ services:
       pool: lan
       load_balancer_class: null
       external_traffic_policy: Cluster
+      requested_pool: null
       pending: false
+      pending_reason: null
       announcements:
         - ip: 192.0.2.70
           family: IPv4
           pool: lan
           layer2: [{node: node2, interfaces: [eth0]}]
           bgp: null
+      unannounced: null
+unannounced:
+  description:
+    - One line per reported Service whose addresses no node announces, naming the Service, its
+      addresses, its pool and why; each is also a warning of the module.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - "Service shop/web: 198.51.100.3 from pool 'bgp' is announced by no node: pool 'bgp' is
+      announced over BGP only (BGPAdvertisement 'bgpadvertisement1') and there is no BGPPeer"
 config_errors:
   description:
     - Errors in the namespace's metallb.io configuration, each naming the object (kind and name), the
@@ -183,7 +211,15 @@ def main() -> None:
     module = new_module(ARGUMENT_SPEC)
     params = module.params
     objects = read_cluster(module, api_client(module), params["namespace"], params["service_namespace"])
-    report = build_report(objects.config, objects.services, objects.l2_statuses, params["service_namespace"])
+    report = build_report(
+        objects.config,
+        objects.services,
+        objects.l2_statuses,
+        params["service_namespace"],
+        objects.pending_reasons,
+    )
+    for warning in report["unannounced"]:
+        module.warn(warning)
     module.exit_json(changed=False, **report)
 
 

@@ -7,6 +7,7 @@ import ipaddress
 import json
 import os
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from lab import images, lifecycle, machine_sysctls, netns, node_runtime, process, topology
+from lab import build, images, lifecycle, machine_sysctls, netns, node_runtime, process, topology
 from lab.state import LabState
 
 REPO = Path(__file__).resolve().parents[2]
@@ -405,3 +406,28 @@ def test_kubeconfig_is_self_contained(lab):
     config = yaml.safe_load(lab.kubeconfig.read_text())
     assert "certificate-authority-data" in config["clusters"][0]["cluster"]
     assert config["clusters"][0]["cluster"]["server"] == lab.data["api_server"]["from_host"]
+
+
+def test_the_env_file_gives_a_shell_the_labs_kubectl_and_crictl(lab):
+    env_file = Path(lab.data["env_file"])
+    status = subprocess.run(
+        [sys.executable, "-m", "lab", "--state-dir", str(lab.state_dir), "status"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    assert f"source {env_file}" in status
+    clean = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")}
+    shell = subprocess.run(
+        ["bash", "-c", f". {env_file} && command -v kubectl crictl && kubectl get nodes -o name"],
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.split()
+    kubectl, crictl, *nodes = shell
+    built = build.ensure_all(log=False)
+    assert (Path(kubectl), Path(crictl)) == (built["kubectl"], built["crictl"])
+    assert sorted(nodes) == sorted(f"node/{name}" for name in lab.nodes)

@@ -9,7 +9,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.config_errors import 
     ConfigError,
     InvalidConfigError,
 )
-from ansible_collections.baremetal.lb.plugins.module_utils.config_model import Config
+from ansible_collections.baremetal.lb.plugins.module_utils.config_model import Config, L2Advertisement
 from ansible_collections.baremetal.lb.plugins.module_utils.pools import AddressPool
 
 
@@ -66,11 +66,14 @@ class FakeConfig:
     def __init__(self, pools):
         self.pools = pools
         self.error = None
+        self.advertised = True  # an L2Advertisement selects every pool
 
     def load(self):
         if self.error:
             raise self.error
-        return Config(pools=tuple(self.pools))
+        names = frozenset(pool.name for pool in self.pools)
+        ads = (L2Advertisement("all", names),) if self.advertised else ()
+        return Config(pools=tuple(self.pools), l2_advertisements=ads)
 
     def culprits(self, error):
         return [{"metadata": {"name": e.name, "namespace": "metallb-system"}} for e in error.errors]
@@ -231,3 +234,21 @@ def test_pool_usage_is_published_for_the_pool_status(tiny_pool):
     del world.services.objects["ns/a"]
     world.reconciler.handle("ns/a")
     assert world.pool_status.published[-1]["tiny"].ipv4.in_use == 0
+
+
+def test_an_address_nobody_announces_gets_one_warning_event_until_it_is_announced(tiny_pool):
+    world = World([_service("a", "1")], [tiny_pool])
+    world.config.advertised = False
+    world.reconciler.handle(CONFIG_KEY)
+    world.drain()
+    world.reconciler.handle("ns/a")  # again: no second Event for the same reason
+    assert world.ips("a") == ("192.0.2.64",)
+    assert world.events.reasons("a") == ["IPAllocated", "NotAnnounced"]
+    assert world.events.recorded[-1][2] == (
+        "192.0.2.64 from pool 'tiny' is announced by no node: "
+        "no L2Advertisement or BGPAdvertisement selects pool 'tiny'"
+    )
+    world.config.advertised = True
+    world.reconciler.handle(CONFIG_KEY)
+    world.drain()
+    assert world.events.reasons("a") == ["IPAllocated", "NotAnnounced"]

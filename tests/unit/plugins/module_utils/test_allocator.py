@@ -78,7 +78,7 @@ def test_requested_ip_in_a_pool_that_does_not_serve_the_service_is_refused():
 
 def test_requested_ip_must_agree_with_pool_annotation():
     allocator = Allocator([pool("a", "192.0.2.0/28"), pool("b", "198.51.100.0/28")])
-    with pytest.raises(RequestRefusedError, match="not in 'b'"):
+    with pytest.raises(RequestRefusedError, match='not in "b"'):
         allocator.allocate(svc("s", requested_ips=(ip("192.0.2.1"),), pool="b"))
 
 
@@ -128,8 +128,29 @@ def test_exhausted_message_counts_use():
         allocator.allocate(svc(f"s{i}", ip_families=(V6,)))
     with pytest.raises(PoolExhaustedError) as error:
         allocator.allocate(svc("late", ip_families=(V6,)))
-    assert "pool 'x': IPv6 16 of 16 in use" in str(error.value)
-    assert "no free IPv6 address" in str(error.value)
+    assert str(error.value) == (
+        'pool "x" has no free IPv6 address (pool "x": IPv6 16 of 16 in use); '
+        "add addresses to a pool, free some, or allow sharing"
+    )
+
+
+@pytest.mark.parametrize(
+    ("pools", "requested_pool", "says"),
+    [
+        (["tiny"], "tiny", 'pool "tiny" has no free IPv4 address'),
+        (["tiny"], None, 'pool "tiny" has no free IPv4 address'),
+        (["a", "b"], None, 'pools have no free IPv4 address (pool "a": IPv4 1 of 1 in use; pool "b"'),
+    ],
+)
+def test_exhausted_messages_read_as_sentences_and_do_not_name_the_service(pools, requested_pool, says):
+    addresses = iter(["192.0.2.1/32", "192.0.2.2/32"])
+    allocator = Allocator([pool(name, next(addresses)) for name in pools])
+    for index in range(len(pools)):
+        allocator.allocate(svc(f"s{index}", pool=requested_pool))
+    with pytest.raises(PoolExhaustedError) as error:
+        allocator.allocate(svc("late", pool=requested_pool))
+    assert str(error.value).startswith(says)
+    assert "late" not in str(error.value)
 
 
 # -- dual stack ---------------------------------------------------------------------------------

@@ -107,14 +107,43 @@ def test_services_with_ips_pool_and_layer2_announcer():
         "pool": None,
         "load_balancer_class": None,
         "external_traffic_policy": "Cluster",
+        "requested_pool": None,
         "pending": True,
+        "pending_reason": None,
         "announcements": [],
+        "unannounced": None,
     }
     assert [(svc["namespace"], svc["name"]) for svc in report["services"]] == [
         ("ops", "api"),
         ("ops", "pending"),
         ("shop", "web"),
     ]
+
+
+def test_an_address_nobody_announces_is_reported_with_the_reason():
+    # edge is announced over BGP only and there is no BGPPeer (what the legacy converter makes
+    # of a BGP pool without peers); lan has an L2Advertisement
+    services = [service("ops", "api", "198.51.100.12", pool="edge"), service("shop", "web", "192.0.2.10")]
+    report = build_report(CONFIG, services)
+    by_name = {svc["name"]: svc for svc in report["services"]}
+    reason = "pool 'edge' is announced over BGP only (BGPAdvertisement 'all-bgp') and there is no BGPPeer"
+    assert by_name["api"]["unannounced"] == reason
+    assert by_name["web"]["unannounced"] is None
+    assert report["unannounced"] == [
+        f"Service ops/api: 198.51.100.12 from pool 'edge' is announced by no node: {reason}"
+    ]
+
+
+def test_a_pending_service_shows_the_pool_it_asked_for_and_the_controllers_reason():
+    asked = service("ops", "t3")
+    asked["metadata"]["annotations"]["metallb.io/address-pool"] = "tiny"
+    why = 'Failed to allocate IP for "ops/t3": pool "tiny" has no free IPv4 address (...)'
+    (reported,) = build_report(CONFIG, [asked], pending_reasons={"ops/t3": why})["services"]
+    assert (reported["pending"], reported["requested_pool"], reported["pending_reason"]) == (
+        True,
+        "tiny",
+        why,
+    )
 
 
 def test_service_namespace_filters_the_list_not_the_usage():

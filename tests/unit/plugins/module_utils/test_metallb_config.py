@@ -1,0 +1,162 @@
+"""The metallb_config resource module's pure part: targets, plans, errors and round trips."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.baremetal.lb.plugins.module_utils.metallb_config import (
+    blocking_errors,
+    by_namespace,
+    config_from_objects,
+    declared_objects,
+    duplicate_names,
+    error_lines,
+    key,
+    plan,
+    target,
+)
+
+NS = "metallb-system"
+DMZ = {
+    "pools": [{"name": "dmz", "addresses": ["192.0.2.64/28"]}],
+    "l2_advertisements": [{"name": "dmz", "ip_address_pools": ["dmz"]}],
+}
+BGP = {
+    "bfd_profiles": [{"name": "fast", "receive_interval": 100}],
+    "pools": [{"name": "bgp", "addresses": ["198.51.100.0/28"]}],
+    "bgp_peers": [{"name": "tor", "my_asn": 64512, "peer_asn": 64513, "peer_address": "192.0.2.1"}],
+    "bgp_advertisements": [{"name": "bgp", "ip_address_pools": ["bgp"], "peers": ["tor"]}],
+}
+
+
+def objects(config):
+    return declared_objects(config, NS)
+
+
+def keys(objs):
+    return [key(obj) for obj in objs]
+
+
+def test_declared_objects_come_in_dependency_order_whatever_the_order_of_config():
+    config = {"bgp_advertisements": BGP["bgp_advertisements"], "bgp_peers": BGP["bgp_peers"], **BGP}
+    assert keys(objects(config)) == [
+        ("BFDProfile", "fast"),
+        ("IPAddressPool", "bgp"),
+        ("BGPPeer", "tor"),
+        ("BGPAdvertisement", "bgp"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("state", "declared", "applies", "deletes"),
+    [
+        ("merged", DMZ, [("IPAddressPool", "dmz"), ("L2Advertisement", "dmz")], []),
+        ("replaced", {"pools": DMZ["pools"]}, [("IPAddressPool", "dmz")], []),
+        (
+            "overridden",
+            DMZ,
+            [("IPAddressPool", "dmz"), ("L2Advertisement", "dmz")],
+            [
+                ("BGPAdvertisement", "bgp"),
+                ("BGPPeer", "tor"),
+                ("IPAddressPool", "bgp"),
+                ("BFDProfile", "fast"),
+            ],
+        ),
+        ("deleted", {"bgp_advertisements": [{"name": "bgp"}]}, [], [("BGPAdvertisement", "bgp")]),
+        (
+            "deleted",
+            {},
+            [],
+            [
+                ("BGPAdvertisement", "bgp"),
+                ("BGPPeer", "tor"),
+                ("IPAddressPool", "bgp"),
+                ("BFDProfile", "fast"),
+            ],
+        ),
+    ],
+)
+def test_plan_applies_in_dependency_order_and_deletes_in_reverse(state, declared, applies, deletes):
+    writes = plan(state, objects(BGP), objects(declared))
+    assert keys(writes.applies) == applies
+    assert list(writes.deletes) == deletes
+
+
+def test_merged_keeps_fields_and_labels_not_declared_and_replaced_drops_them():
+    existing = objects(
+        {"pools": [{"name": "p", "addresses": ["192.0.2.0/28"], "auto_assign": False, "labels": {"a": "1"}}]}
+    )
+    declared = objects({"pools": [{"name": "p", "addresses": ["192.0.2.16/28"], "labels": {"b": "2"}}]})
+    (merged,) = target("merged", existing, declared)
+    (replaced,) = target("replaced", existing, declared)
+    assert merged["spec"] == {"addresses": ["192.0.2.16/28"], "autoAssign": False}
+    assert merged["metadata"]["labels"] == {"a": "1", "b": "2"}
+    assert replaced["spec"] == {"addresses": ["192.0.2.16/28"]}
+    assert replaced["metadata"]["labels"] == {"b": "2"}
+
+
+@pytest.mark.parametrize(
+    ("state", "existing", "declared", "expected"),
+    [
+        # the README's pattern: a new pool and the advertisement naming it, as one
+        ("merged", {}, DMZ, []),
+        (
+            "merged",
+            {},
+            {"l2_advertisements": DMZ["l2_advertisements"]},
+            ["config.l2_advertisements[0].ip_address_pools[0]"],
+        ),
+        (
+            "merged",
+            DMZ,
+            {"pools": [{"name": "other", "addresses": ["192.0.2.70/32"]}]},
+            ["config.pools[0].addresses[0]"],
+        ),
+        ("deleted", DMZ, {"pools": [{"name": "dmz"}]}, ["L2Advertisement 'dmz', spec.ipAddressPools[0]"]),
+        ("deleted", DMZ, DMZ, []),
+        ("overridden", BGP, DMZ, []),
+        ("replaced", BGP, {"pools": [{"name": "bgp", "addresses": ["2001:db8::/64"]}]}, []),
+    ],
+)
+def test_blocking_errors_validate_the_declared_set_as_one_configuration(state, existing, declared, expected):
+    declared_objs = objects(declared)
+    lines = error_lines(declared_objs, blocking_errors(state, objects(existing), declared_objs))
+    assert [line.split(" (")[0].split(":")[0] for line in lines] == expected
+
+
+def test_gathered_config_round_trips_to_the_same_objects_with_passwords_masked():
+    config = {**BGP, "bgp_peers": [{**BGP["bgp_peers"][0], "password": "s3cret"}]}
+    gathered = config_from_objects(objects(config))
+    assert gathered["bgp_peers"][0]["password"] == "********"
+    assert gathered["bfd_profiles"] == [{"name": "fast", "receive_interval": 100}]
+    unmasked = {**gathered, "bgp_peers": config["bgp_peers"]}
+    assert objects(unmasked) == objects(config)
+
+
+def test_duplicate_names_are_named():
+    assert duplicate_names(objects({"pools": DMZ["pools"] * 2})) == ["IPAddressPool 'dmz'"]
+
+
+def test_role_lists_become_one_replaced_and_one_deleted_run_per_namespace():
+    lists = {
+        "pools": [
+            {"name": "a", "addresses": ["192.0.2.0/28"]},
+            {"name": "b", "state": "absent"},
+            {"name": "c", "namespace": "other", "addresses": ["192.0.2.16/28"], "state": "present"},
+        ],
+        "l2_advertisements": [{"name": "a", "ip_address_pools": ["a"]}],
+    }
+    assert by_namespace(lists, NS) == [
+        {
+            "namespace": NS,
+            "state": "replaced",
+            "config": {"pools": [lists["pools"][0]], "l2_advertisements": lists["l2_advertisements"]},
+        },
+        {"namespace": NS, "state": "deleted", "config": {"pools": [{"name": "b"}]}},
+        {
+            "namespace": "other",
+            "state": "replaced",
+            "config": {"pools": [{"name": "c", "addresses": ["192.0.2.16/28"]}]},
+        },
+    ]
