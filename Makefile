@@ -57,11 +57,10 @@ lab-status: venv  ## show the lab's hosts, addresses, routers and daemons
 	$(LAB) status
 
 .PHONY: demo
-demo: lab-up  ## start the lab, run site.yml against it (lab/playbooks/site.yml), show a LoadBalancer IP answering
-	$(VENV)/bin/ansible-playbook -i inventories/lab lab/playbooks/site.yml
+demo: lab-up  ## start the lab, run playbooks/site.yml against it, then the walk-through (curl, scale, NodePort, failover)
+	$(VENV)/bin/ansible-playbook -i inventories/lab playbooks/site.yml
 	@$(LAB) status
-	@echo "==> who answers for each LoadBalancer IP, asked from the lab's client namespace:"
-	@$(LAB) probe
+	@$(LAB) walkthrough
 	@echo "==> to use the lab's kubectl (and crictl) in your shell: source $(CURDIR)/.lab/env"
 
 .PHONY: lint

@@ -13,8 +13,8 @@ The lab reaches the Debian mirror and PyPI but no container registry, so every i
 - ``echo-hname`` and ``echo-ip``: the walk-through's demo applications
   (lab/containerfiles/echo), on the base; they answer HTTP on port 8080 as nobody with the pod's
   name, or with the request's source and the pod's IP.
-- ``kube-proxy``: Debian with nftables, iptables and conntrack (what kube-proxy runs in its
-  nftables and iptables modes) and the lab's kube-proxy build at /usr/local/bin, named as
+- ``kube-proxy``: Debian with nftables, iptables, ipset and conntrack (what kube-proxy runs in
+  its nftables, iptables and IPVS modes) and the lab's kube-proxy build at /usr/local/bin, named as
   kubeadm's DaemonSet names it (registry.k8s.io/kube-proxy:<release>).
 - ``ee``: the AWX execution environment of execution-environment.yml, built by ansible-builder
   onto the base, offline, with this checkout's collection in it (lab/ee.py).
@@ -60,8 +60,9 @@ BASE_REF = f"localhost/baremetal-lb/debian-python:{SUITE}"
 _BASE_PACKAGES = ("python3", "python3-pip", "python-is-python3")
 _BASE_HOOKS = ('rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED',)
 # What kube-proxy calls at run time: nft (nftables mode, through knftables), iptables and
-# iptables-restore (iptables mode), conntrack (clearing UDP flows); upstream's image has them too.
-_NETFILTER_PACKAGES = ("nftables", "iptables", "conntrack")
+# iptables-restore (iptables mode), ipset (IPVS mode), conntrack (clearing UDP flows); upstream's
+# image has them too.
+_NETFILTER_PACKAGES = ("nftables", "iptables", "ipset", "conntrack")
 KUBE_PROXY_BINARY = "/usr/local/bin/kube-proxy"
 # Files of the repository the daemons' image is made of (the Containerfile's COPY sources).
 _DAEMON_SOURCES = (

@@ -33,6 +33,12 @@ NODEPORT_SERVICE = f"{CLUSTER_APP}-nodeport"
 HTTP_LOOP = Path(__file__).resolve().with_name("http_loop.py")  # stdlib only: runs as a plain script
 
 
+def pod_of(reply: Reply) -> str:
+    """The pod that answered: echo-hname's whole answer, or echo-ip's pod= field."""
+    fields = dict(part.split("=", 1) for part in reply.body.split() if "=" in part)
+    return fields.get("pod", reply.body)
+
+
 def _say(text: str) -> None:
     print(text, flush=True)
 
@@ -67,6 +73,17 @@ class Walkthrough:
         argv += [f"--interval={interval}", f"--timeout={timeout}"]
         out = self.state.exec("client", argv, timeout=count * (interval + timeout) + 30)
         return [parse(line) for line in out.splitlines() if line.strip()]
+
+    def first_answer(self, url: str, what: str, timeout: float = 10) -> Reply:
+        """Ask `url` every 0.2 s until it answers (bounded); the last reply either way."""
+        deadline = time.monotonic() + timeout
+        reply = self.requests(url, 1)[0]
+        while not reply.ok and time.monotonic() < deadline:
+            time.sleep(0.2)
+            reply = self.requests(url, 1)[0]
+        if not reply.ok:
+            _say(f"    (gave up after {timeout:.0f} s waiting for {what})")
+        return reply
 
     def vip(self, service: str) -> str:
         """The Service's first LoadBalancer IP (IPv4)."""
@@ -110,8 +127,8 @@ class Walkthrough:
             replies = self.requests(f"http://{vip}/", count)
             for reply in replies:
                 _say(f"    {reply.body if reply.ok else 'FAILED: ' + reply.body}")
-            answered = {r.body for r in replies if r.ok}
-            _say(f"    {len(answered)} different answers from {sum(r.ok for r in replies)}/{count} requests")
+            pods = {pod_of(r) for r in replies if r.ok}
+            _say(f"    {len(pods)} different pods answered {sum(r.ok for r in replies)}/{count} requests")
 
     def scale(self, replicas: int = 5, count: int = 20) -> None:
         """Scale echo-hname and show the new pods answering; scale back afterwards."""
@@ -161,7 +178,8 @@ class Walkthrough:
         ).strip()
         for node in self.state.nodes:
             address = self.state.hosts[node]["ipv4"]
-            reply = self.requests(f"http://{address}:{port}/", 1)[0]
+            url = f"http://{address}:{port}/"
+            reply = self.first_answer(url, f"kube-proxy on {node} to open port {port}")
             text = reply.body if reply.ok else f"FAILED: {reply.body}"
             _say(f"    curl http://{address}:{port}/ ({node}) -> {text}")
 
