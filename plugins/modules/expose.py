@@ -90,6 +90,7 @@ options:
     default: 120
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - baremetal.lb.connection
 attributes:
   check_mode:
     description: >-
