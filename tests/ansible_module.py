@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,11 @@ COLLECTIONS = REPO / ".build" / "collections"
 
 @dataclass
 class ModuleRun:
-    """What one module run returned, and how long `ansible` took."""
+    """What one module run returned, how long `ansible` took, and how long the task itself took."""
 
     result: dict[str, Any]
     seconds: float
+    task_seconds: float
     output: str
 
     @property
@@ -68,8 +70,10 @@ def run_module(
     seconds = time.monotonic() - start
     output = f"{done.stdout[-6000:]}\n{done.stderr[-3000:]}"
     try:
-        plays = json.loads(done.stdout)["plays"]
-        result = plays[0]["tasks"][0]["hosts"]["localhost"]
+        task = json.loads(done.stdout)["plays"][0]["tasks"][0]
+        result = task["hosts"]["localhost"]
+        duration = task["task"]["duration"]
     except (ValueError, KeyError, IndexError) as err:
         raise AssertionError(f"no module result from ansible (rc={done.returncode}): {output}") from err
-    return ModuleRun(result, seconds, output)
+    start_end = [datetime.fromisoformat(duration[key].replace("Z", "+00:00")) for key in ("start", "end")]
+    return ModuleRun(result, seconds, (start_end[1] - start_end[0]).total_seconds(), output)

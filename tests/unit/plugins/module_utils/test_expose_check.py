@@ -72,12 +72,13 @@ def test_a_service_of_another_load_balancer_class_does_not_take_the_ip():
     assert refusal(service("web", ips=["192.0.2.70"]), [elsewhere]) is None
 
 
-def test_a_pool_that_does_not_exist_is_refused():
-    desired = service("web")
-    desired["metadata"]["annotations"]["metallb.io/address-pool"] = "nope"
+def test_a_pool_named_with_an_ip_outside_it_is_refused():
+    other = {"kind": "IPAddressPool", "metadata": {"name": "dmz"}, "spec": {"addresses": ["198.51.100.0/28"]}}
+    desired = service("web", ips=["192.0.2.70"])
+    desired["metadata"]["annotations"]["metallb.io/address-pool"] = "dmz"
+    message = request_refusal(desired, [*POOLS, other], [desired], {"shop": {}})
     assert (
-        refusal(desired)
-        == "pool: pool 'nope' does not exist (pools: web); name an existing pool or create it"
+        message == "load_balancer_ips: 192.0.2.70 are in pool 'web', not in 'dmz' (address-pool annotation)"
     )
 
 
