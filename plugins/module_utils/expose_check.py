@@ -30,7 +30,7 @@ def request_refusal(
     services: Sequence[Manifest],
     namespace_labels: Mapping[str, Mapping[str, str]],
 ) -> str | None:
-    """Why the controller would refuse ``desired`` (its requested IPs or pool), or None.
+    """Why the controller would refuse the IPs ``desired`` requests, or None.
 
     ``desired`` is the Service as the API server would store it (a dry run, so its IP families
     are known); ``pool_objects`` the IPAddressPools; ``services`` every Service, whose held
@@ -42,14 +42,9 @@ def request_refusal(
         wanted = service_from_manifest(desired, labels)
     except ServiceRequestError as error:
         return f"load_balancer_ips: {error}"
-    pools = parse_for_report(cluster_resources(pool_objects))[0].pools
-    if wanted.pool and wanted.pool not in {pool.name for pool in pools}:
-        known = ", ".join(sorted(pool.name for pool in pools)) or "none"
-        return (
-            f"pool: pool {wanted.pool!r} does not exist (pools: {known}); name an existing pool or create it"
-        )
     if not wanted.requested_ips:
         return None
+    pools = parse_for_report(cluster_resources(pool_objects))[0].pools
     try:
         allocator = Allocator(pools)
     except PoolConfigError:

@@ -101,7 +101,7 @@ def refusal(api: Any, desired: dict[str, Any], pool_namespace: str) -> tuple[str
         if err.status not in (_FORBIDDEN, _NOT_FOUND):
             raise
         what = "the metallb.io CRDs are not installed" if err.status == _NOT_FOUND else err.reason
-        return None, f"requested IPs and pool not checked before the write: {what} ({err.status})"
+        return None, f"requested IPs not checked before the write: {what} ({err.status})"
     return request_refusal(desired, pools, services, labels), None
 
 

@@ -17,7 +17,7 @@ description:
     checks it, against the IPAddressPools of I(metallb_namespace) and the IPs other Services hold:
     an IP outside every pool, taken by a Service it may not share with (see I(sharing_key)), of a
     family the Service does not have, or outside the I(pool) it names, fails the module with the
-    option to change, and nothing is written. So does a I(pool) that does not exist.
+    option to change, and nothing is written.
   - With I(wait), returns the IP(s) the baremetal.lb controller assigned. When the controller
     reports that it gives the Service no IP (an C(AllocationFailed) Event, for example a pool
     that is exhausted), the module fails at once with that reason; when no IP comes within
@@ -106,7 +106,7 @@ options:
   metallb_namespace:
     description:
       - Namespace of the IPAddressPools (where the controller runs), read to check I(load_balancer_ips)
-        and I(pool) before anything is written.
+        before anything is written.
       - When the pools cannot be read (no metallb.io CRDs, no permission), the check is skipped with a
         warning and the controller has the last word.
     type: str
@@ -121,7 +121,7 @@ attributes:
     support: full
     details:
       - The apply is sent as a server-side dry run, after the same checks of I(load_balancer_ips)
-        and I(pool) as a real run, which fail check mode as they would fail the run.
+        as a real run, which fail check mode as they would fail the run.
       - C(changed) and the diff are those of the real run; no IP is waited for, and C(ips) are
         predicted (see C(ips)).
   diff_mode:
