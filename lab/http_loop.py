@@ -47,7 +47,7 @@ def get(url: str, timeout: float) -> Reply:
 def loop(url: str, count: int, interval: float, timeout: float) -> Iterator[Reply]:
     """COUNT requests, one every INTERVAL seconds (a slow request delays the next, never overlaps)."""
     next_at = time.monotonic()
-    for _ in range(count):
+    for _request in range(count):
         yield get(url, timeout)
         next_at += interval
         time.sleep(max(0.0, next_at - time.monotonic()))

@@ -14,7 +14,7 @@ description:
     idempotently (server-side apply), plus the MetalLB annotations for a requested IP, an address
     pool and IP sharing.
   - Before anything is written, a requested IP (I(load_balancer_ips)) is checked as the controller
-    checks it, against the IPAddressPools of I(metallb_namespace) and the IPs other Services hold:
+    checks it, against the IPAddressPools of I(metallb_namespace) and the IPs other Services hold;
     an IP outside every pool, taken by a Service it may not share with (see I(sharing_key)), of a
     family the Service does not have, or outside the I(pool) it names, fails the module with the
     option to change, and nothing is written.

@@ -1,5 +1,7 @@
 """Each way the API server can fail to answer is told apart, in one line naming the server."""
 
+from __future__ import annotations
+
 import errno
 import json
 
