@@ -1,4 +1,7 @@
-"""Apply an exposed Service to the cluster and wait for its LoadBalancer IPs."""
+"""Apply an exposed Service to the cluster and wait for its LoadBalancer IPs.
+
+The checks and the reading of Events are pure (:mod:`.expose_check`); this module does the I/O.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from .expose_check import allocation_failure, request_refusal
+from .metallb_cluster import MetallbCluster
+from .metallb_kinds import IP_ADDRESS_POOL
 from .service_expose import ExposeError, ExposeRequest, manifest, selector_of
 from .services import ingress_ips
 
@@ -15,6 +21,11 @@ except ImportError:  # modules report the missing library through kubernetes.cor
     client = None  # type: ignore[assignment]
 
 _APPLY = "application/apply-patch+yaml"
+_FORBIDDEN, _NOT_FOUND = 403, 404
+
+
+class AllocationFailedError(RuntimeError):
+    """The controller reported that it gives the Service no address; the message is its reason."""
 
 
 @dataclass
@@ -59,7 +70,7 @@ def deployment_selector(api: Any, name: str, namespace: str) -> dict[str, str]:
 
 
 def apply(api: Any, request: ExposeRequest, dry_run: str | None, field_manager: str) -> Applied:
-    """Server-side apply the Service."""
+    """Server-side apply the Service (a dry run when ``dry_run`` is ``All``)."""
     before = _read(api, request.name, request.namespace)
     after = client.CoreV1Api(api).patch_namespaced_service(
         request.name,
@@ -73,6 +84,27 @@ def apply(api: Any, request: ExposeRequest, dry_run: str | None, field_manager: 
     return Applied(before, dict(api.sanitize_for_serialization(after)))
 
 
+def refusal(api: Any, desired: dict[str, Any], pool_namespace: str) -> tuple[str | None, str | None]:
+    """Why the controller would refuse ``desired`` (the dry run's Service), and a warning.
+
+    Reads the IPAddressPools of ``pool_namespace``, every Service and the namespaces' labels.
+    When they cannot be read (no CRDs, no permission), there is no refusal, and the warning says
+    the check was skipped.
+    """
+    try:
+        pools = MetallbCluster(api, pool_namespace).objects(IP_ADDRESS_POOL)
+        core = client.CoreV1Api(api)
+        services = api.sanitize_for_serialization(core.list_service_for_all_namespaces()).get("items") or []
+        namespaces = api.sanitize_for_serialization(core.list_namespace()).get("items") or []
+        labels = {str(ns["metadata"]["name"]): dict(ns["metadata"].get("labels") or {}) for ns in namespaces}
+    except client.ApiException as err:
+        if err.status not in (_FORBIDDEN, _NOT_FOUND):
+            raise
+        what = "the metallb.io CRDs are not installed" if err.status == _NOT_FOUND else err.reason
+        return None, f"requested IPs not checked before the write: {what} ({err.status})"
+    return request_refusal(desired, pools, services, labels), None
+
+
 def delete(api: Any, name: str, namespace: str, dry_run: str | None) -> Applied:
     """Delete the Service if it exists."""
     before = _read(api, name, namespace)
@@ -81,13 +113,23 @@ def delete(api: Any, name: str, namespace: str, dry_run: str | None) -> Applied:
     return Applied(before, None)
 
 
-def wait_for_ips(api: Any, name: str, namespace: str, count: int, timeout: float) -> dict[str, Any]:
-    """Wait until the Service has `count` ingress IPs; on timeout say why, from its Events."""
+def wait_for_ips(
+    api: Any, name: str, namespace: str, count: int, timeout: float, *, changed: bool
+) -> dict[str, Any]:
+    """Wait until the Service has ``count`` ingress IPs.
+
+    Raises :class:`AllocationFailedError` as soon as the controller's Events say it gives the
+    Service no address (``changed``: this run wrote the Service, so only Events about the
+    version it wrote count), and ``TimeoutError`` naming the latest Events after ``timeout``.
+    """
     deadline = time.monotonic() + timeout
     while True:
         service = _read(api, name, namespace) or {}
         if len(ingress_ips(service)) >= count:
             return service
+        failure = allocation_failure(_events(api, name, namespace), service, changed)
+        if failure:
+            raise AllocationFailedError(f"the controller gives Service {namespace}/{name} no IP: {failure}")
         if time.monotonic() > deadline:
             raise TimeoutError(
                 f"Service {namespace}/{name} has no LoadBalancer IP after {timeout:.0f}s"
@@ -95,6 +137,14 @@ def wait_for_ips(api: Any, name: str, namespace: str, count: int, timeout: float
                 + "; is the baremetal.lb controller running, and does a pool match this Service?"
             )
         time.sleep(0.5)
+
+
+def _events(api: Any, name: str, namespace: str) -> list[dict[str, Any]]:
+    events = client.CoreV1Api(api).list_namespaced_event(
+        namespace, field_selector=f"involvedObject.kind=Service,involvedObject.name={name}"
+    )
+    items: list[dict[str, Any]] = api.sanitize_for_serialization(events).get("items") or []
+    return items
 
 
 def _latest_events(api: Any, name: str, namespace: str) -> str:

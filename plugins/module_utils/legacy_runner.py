@@ -27,10 +27,11 @@ except ImportError:  # modules report the missing library through kubernetes.cor
 
 from .ansible_k8s import api_client, dry_run, new_module
 from .config_errors import ConfigError
+from .declared import content
 from .legacy_config import Conversion, LegacyConfigError, convert, load_yaml
 from .metallb_cluster import MetallbCluster
 from .metallb_kinds import BY_KIND, cluster_resources
-from .metallb_resources import RESOURCES, Object, content, new_errors, redact, same_content
+from .metallb_resources import RESOURCES, Object, new_errors, redact, same_content
 from .validation import validate_resources
 
 CONFIG_KEY = "config"

@@ -36,6 +36,7 @@ except ImportError:  # kubernetes.core requires PyYAML too
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from .ansible_k8s import api_client, new_module
+from .declared import content
 from .metallb_cluster import MetallbCluster
 from .metallb_config import (
     APPLY_ORDER,
@@ -55,7 +56,7 @@ from .metallb_config import (
     resource_of,
 )
 from .metallb_kinds import BY_KIND, cluster_resources
-from .metallb_resources import DEFAULT_NAMESPACE, Object, content, redact, same_content
+from .metallb_resources import DEFAULT_NAMESPACE, Object, redact, same_content
 from .validation import validate_resources
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config_errors import ConfigError
+from .declared import content
 from .metallb_kinds import (
     BFD_PROFILE,
     BGP_ADVERTISEMENT,
@@ -286,17 +287,6 @@ def normalise(value: Any) -> Any:
         items = [normalise(item) for item in value]
         return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
     return value
-
-
-def content(obj: Mapping[str, Any] | None) -> Object:
-    """The part of an object this module manages: name, namespace, labels and spec."""
-    if not obj:
-        return {}
-    metadata = obj.get("metadata") or {}
-    kept: Object = {"name": metadata.get("name"), "namespace": metadata.get("namespace")}
-    if metadata.get("labels"):
-        kept["labels"] = dict(metadata["labels"])
-    return {"metadata": kept, "spec": copy.deepcopy(obj.get("spec") or {})}
 
 
 def same_content(first: Mapping[str, Any] | None, second: Mapping[str, Any] | None) -> bool:

@@ -26,6 +26,7 @@ except ImportError:  # modules report the missing library through kubernetes.cor
 
 from .ansible_k8s import api_client, new_module
 from .config_errors import ConfigError
+from .declared import content
 from .metallb_cluster import MetallbCluster
 from .metallb_kinds import cluster_resources
 from .metallb_resources import (
@@ -34,7 +35,6 @@ from .metallb_resources import (
     Resource,
     build_object,
     configuration_with,
-    content,
     error_messages,
     new_errors,
     redact,

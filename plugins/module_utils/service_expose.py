@@ -5,11 +5,22 @@ Plus the MetalLB annotations for a requested IP, a pool and a sharing key. Pure 
 
 from __future__ import annotations
 
+import copy
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .services import ADDRESS_POOL, ALLOW_SHARED_IP, LOAD_BALANCER_IPS, annotation
+from .declared import content
+from .services import (
+    ADDRESS_POOL,
+    ALLOW_SHARED_IP,
+    LOAD_BALANCER_IPS,
+    allocated_pool,
+    annotation,
+    annotation_value,
+    ingress_ips,
+)
 
 _PROTOCOLS = ("TCP", "UDP", "SCTP")
 
@@ -148,3 +159,44 @@ def selector_of(deployment: dict[str, Any]) -> dict[str, str]:
     if not labels:
         raise ExposeError("the Deployment has no spec.selector.matchLabels; give `selector` explicitly")
     return dict(labels)
+
+
+# The annotations `expose` writes; its diff shows these and no others.
+MANAGED_ANNOTATIONS = (annotation(LOAD_BALANCER_IPS), annotation(ADDRESS_POOL), annotation(ALLOW_SHARED_IP))
+# The spec fields `expose` declares; the server fills in the rest (cluster IPs, session affinity ...).
+_DECLARED_SPEC = ("type", "selector", "externalTrafficPolicy", "ports", "loadBalancerClass", "ipFamilyPolicy")
+
+
+def diff_view(service: dict[str, Any] | None, request: ExposeRequest | None) -> dict[str, Any]:
+    """What the diff shows of ``service``: the fields ``request`` declares, no server bookkeeping.
+
+    Ports keep ``nodePort`` only when the request declares node ports, so a check-mode diff
+    (whose dry run picks throwaway node ports and cluster IPs) equals the real run's.
+    """
+    node_ports = request is not None and any(port.node_port for port in request.ports)
+
+    def declared_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+        picked = {key: copy.deepcopy(spec[key]) for key in _DECLARED_SPEC if key in spec}
+        picked["ports"] = [
+            {key: value for key, value in port.items() if key != "nodePort" or node_ports}
+            for port in picked.get("ports") or []
+        ]
+        return picked
+
+    return content(service, MANAGED_ANNOTATIONS, declared_spec)
+
+
+def predicted_ips(before: Mapping[str, Any] | None, request: ExposeRequest) -> list[str]:
+    """The IPs the Service will have after applying ``request`` over ``before``, as far as known.
+
+    The requested IPs (the module checked them first); else those it holds when the request
+    leaves its pool alone, since the controller keeps them; else none: the controller picks.
+    """
+    if request.load_balancer_ips:
+        return [str(ipaddress.ip_address(ip)) for ip in request.load_balancer_ips]
+    if not before:
+        return []
+    held = [str(ip) for ip in ingress_ips(before)]
+    annotations = (before.get("metadata") or {}).get("annotations") or {}
+    pool = allocated_pool(before) or annotation_value(annotations, ADDRESS_POOL) or ""
+    return held if not request.pool or request.pool == pool else []

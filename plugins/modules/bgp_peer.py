@@ -99,6 +99,7 @@ extends_documentation_fragment:
   - baremetal.lb.metallb
   - baremetal.lb.metallb.node_selectors
   - kubernetes.core.k8s_auth_options
+  - baremetal.lb.connection
 author:
   - baremetal.lb maintainers (@baremetal-lb)
 """

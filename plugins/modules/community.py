@@ -31,6 +31,7 @@ options:
 extends_documentation_fragment:
   - baremetal.lb.metallb
   - kubernetes.core.k8s_auth_options
+  - baremetal.lb.connection
 author:
   - baremetal.lb maintainers (@baremetal-lb)
 """

@@ -13,8 +13,17 @@ description:
   - What C(kubectl expose deployment NAME --type=LoadBalancer --port=...) does, declaratively and
     idempotently (server-side apply), plus the MetalLB annotations for a requested IP, an address
     pool and IP sharing.
-  - With I(wait), returns the IP(s) the baremetal.lb controller assigned; if none comes, the error
-    quotes the Service's latest Events (for example a pool that is exhausted).
+  - Before anything is written, a requested IP (I(load_balancer_ips)) is checked as the controller
+    checks it, against the IPAddressPools of I(metallb_namespace) and the IPs other Services hold;
+    an IP outside every pool, taken by a Service it may not share with (see I(sharing_key)), of a
+    family the Service does not have, or outside the I(pool) it names, fails the module with the
+    option to change, and nothing is written.
+  - With I(wait), returns the IP(s) the baremetal.lb controller assigned. When the controller
+    reports that it gives the Service no IP (an C(AllocationFailed) Event, for example a pool
+    that is exhausted), the module fails at once with that reason; when no IP comes within
+    I(wait_timeout), the error quotes the Service's latest Events.
+  - On such a failure, a Service this run created is deleted again (unless I(keep_on_failure)),
+    so C(changed) is false and nothing stays; a Service that existed keeps this run's change.
 options:
   name:
     description: Name of the Service. Defaults to I(deployment).
@@ -88,19 +97,42 @@ options:
     description: Seconds to wait for the IP.
     type: int
     default: 120
+  keep_on_failure:
+    description:
+      - Keep a Service this run created when it gets no IP (the controller's C(AllocationFailed), or
+        I(wait_timeout) passes), instead of deleting it again.
+    type: bool
+    default: false
+  metallb_namespace:
+    description:
+      - Namespace of the IPAddressPools (where the controller runs), read to check I(load_balancer_ips)
+        before anything is written.
+      - When the pools cannot be read (no metallb.io CRDs, no permission), the check is skipped with a
+        warning and the controller has the last word.
+    type: str
+    default: metallb-system
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - baremetal.lb.connection
 attributes:
   check_mode:
     description: >-
       Can run in check_mode and return changed status prediction without modifying target.
     support: full
-    details: The apply is sent as a server-side dry run; no IP is waited for.
+    details:
+      - The apply is sent as a server-side dry run, after the same checks of I(load_balancer_ips)
+        as a real run, which fail check mode as they would fail the run.
+      - C(changed) and the diff are those of the real run; no IP is waited for, and C(ips) are
+        predicted (see C(ips)).
   diff_mode:
     description: >-
       Will return details on what has changed (or possibly needs changing in check_mode),
       when in diff mode.
     support: full
+    details:
+      - Name, namespace, labels, the C(metallb.io/) annotations and the spec fields this module
+        declares, before and after; no server bookkeeping (C(managedFields), C(resourceVersion),
+        C(uid), timestamps, C(status)) nor the cluster IPs and node ports the server picks.
 author:
   - baremetal.lb maintainers (@baremetal-lb)
 """
@@ -134,27 +166,38 @@ EXAMPLES = r"""
 
 RETURN = r"""
 ips:
-  description: The LoadBalancer IPs of the Service (empty in check mode or without I(wait) until assigned).
+  description:
+    - The LoadBalancer IPs of the Service; without I(wait), those it has at the end of the run
+      (possibly none yet).
+    - In check mode, the IPs it would have; the requested I(load_balancer_ips) (checked to be
+      free), else those the Service has when this run leaves its requested IPs and pool alone,
+      else none (the controller picks them).
   returned: when I(state=present)
   type: list
   elements: str
   sample: [192.0.2.64]
 service:
-  description: The Service as the API server returned it.
+  description: The Service as the API server returned it (in check mode, its dry run).
   returned: when I(state=present)
   type: dict
 """
 
+from typing import Any
+
 from ansible_collections.baremetal.lb.plugins.module_utils.ansible_k8s import (
+    DRY_RUN_ALL,
     FIELD_MANAGER,
     api_client,
     dry_run,
     new_module,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.expose_runner import (
+    AllocationFailedError,
+    Applied,
     apply,
     delete,
     deployment_selector,
+    refusal,
     wait_for_ips,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.lb_info_reader import unannounced_warnings
@@ -162,7 +205,9 @@ from ansible_collections.baremetal.lb.plugins.module_utils.service_expose import
     ExposeError,
     ExposeRequest,
     check_ips,
+    diff_view,
     parse_ports,
+    predicted_ips,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.services import ingress_ips
 
@@ -188,6 +233,8 @@ ARGUMENT_SPEC = {
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
     "wait": {"type": "bool", "default": True},
     "wait_timeout": {"type": "int", "default": 120},
+    "keep_on_failure": {"type": "bool", "default": False},
+    "metallb_namespace": {"type": "str", "default": "metallb-system"},
 }
 
 
@@ -208,7 +255,7 @@ def main() -> None:
     try:
         if p["state"] == "absent":
             gone = delete(api, name, p["namespace"], dry_run(module))
-            module.exit_json(changed=gone.changed, diff={"before": gone.before or {}, "after": {}})
+            module.exit_json(changed=gone.changed, diff={"before": diff_view(gone.before, None), "after": {}})
         request = ExposeRequest(
             name=name,
             namespace=p["namespace"],
@@ -221,23 +268,65 @@ def main() -> None:
             load_balancer_class=p["load_balancer_class"],
             ip_family_policy=p["ip_family_policy"],
         )
-        applied = apply(api, request, dry_run(module), FIELD_MANAGER)
+        predicted = apply(api, request, DRY_RUN_ALL, FIELD_MANAGER)
+        refused, skipped = refusal(api, predicted.after or {}, p["metallb_namespace"])
+        if skipped:
+            module.warn(skipped)
+        if refused:
+            raise ExposeError(f"{refused}; nothing was changed")
     except ExposeError as err:
-        module.fail_json(msg=str(err))
+        module.fail_json(msg=str(err), changed=False)
+    if module.check_mode:
+        module.exit_json(
+            ips=predicted_ips(predicted.before, request),
+            service=predicted.after,
+            **_result(predicted, request),
+        )
+    applied = apply(api, request, None, FIELD_MANAGER)
     service = applied.after or {}
-    result = {
-        "changed": applied.changed,
-        "diff": {"before": applied.before or {}, "after": service},
-    }
-    if p["wait"] and not module.check_mode:
-        families = len(request.load_balancer_ips) or 1
+    if p["wait"]:
         try:
-            service = wait_for_ips(api, name, p["namespace"], families, p["wait_timeout"])
-        except TimeoutError as err:
-            module.fail_json(msg=str(err), **result)
+            service = wait_for_ips(
+                api,
+                name,
+                p["namespace"],
+                len(request.load_balancer_ips) or 1,
+                p["wait_timeout"],
+                changed=applied.changed,
+            )
+        except (AllocationFailedError, TimeoutError) as err:
+            _fail_and_clean_up(module, api, applied, request, str(err))
     for warning in unannounced_warnings(api, service):
         module.warn(warning)
-    module.exit_json(ips=[str(ip) for ip in ingress_ips(service)], service=service, **result)
+    module.exit_json(
+        ips=[str(ip) for ip in ingress_ips(service)], service=service, **_result(applied, request)
+    )
+
+
+def _result(applied: Applied, request: ExposeRequest) -> dict[str, Any]:
+    return {
+        "changed": applied.changed,
+        "diff": {"before": diff_view(applied.before, request), "after": diff_view(applied.after, request)},
+    }
+
+
+def _fail_and_clean_up(module: Any, api: Any, applied: Applied, request: ExposeRequest, why: str) -> None:
+    """Fail the module; delete the Service first when this run created it and may not keep it."""
+    if applied.before is None and not module.params["keep_on_failure"]:
+        delete(api, request.name, request.namespace, None)
+        gone = Applied(None, None)
+        module.fail_json(
+            msg=f"{why}; the Service this run created was deleted again (keep_on_failure: true keeps it)",
+            **_result(gone, request),
+        )
+    stays = (
+        "this run created the Service, and it stays"
+        if applied.before is None
+        else "the Service keeps this run's change"
+    )
+    if not applied.changed:
+        stays = "the Service was left as it was"
+    module.fail_json(msg=f"{why}; {stays}", **_result(applied, request))
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ extends_documentation_fragment:
   - baremetal.lb.metallb
   - baremetal.lb.metallb.service_allocation
   - kubernetes.core.k8s_auth_options
+  - baremetal.lb.connection
 author:
   - baremetal.lb maintainers (@baremetal-lb)
 """

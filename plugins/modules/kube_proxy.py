@@ -85,6 +85,7 @@ options:
     default: fail
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - baremetal.lb.connection
 attributes:
   check_mode:
     description: >-

@@ -27,6 +27,7 @@ extends_documentation_fragment:
   - baremetal.lb.metallb.node_selectors
   - baremetal.lb.metallb.service_selectors
   - kubernetes.core.k8s_auth_options
+  - baremetal.lb.connection
 author:
   - baremetal.lb maintainers (@baremetal-lb)
 """

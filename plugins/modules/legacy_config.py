@@ -63,6 +63,7 @@ notes:
   - Addresses are read as MetalLB read them, a CIDR with host bits set means its network.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - baremetal.lb.connection
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.

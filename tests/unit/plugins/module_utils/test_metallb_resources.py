@@ -4,11 +4,11 @@ import pytest
 import yaml
 
 from ansible_collections.baremetal.lb.plugins.module_utils.config_errors import ConfigError
+from ansible_collections.baremetal.lb.plugins.module_utils.declared import content
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_resources import (
     RESOURCES,
     build_object,
     configuration_with,
-    content,
     error_messages,
     field_name,
     new_errors,

@@ -4,8 +4,10 @@ from ansible_collections.baremetal.lb.plugins.module_utils.service_expose import
     ExposeError,
     ExposeRequest,
     check_ips,
+    diff_view,
     manifest,
     parse_ports,
+    predicted_ips,
     selector_of,
 )
 
@@ -71,3 +73,63 @@ def test_selector_comes_from_match_labels_only():
     assert selector_of({"spec": {"selector": {"matchLabels": {"app": "web"}}}}) == {"app": "web"}
     with pytest.raises(ExposeError, match="matchExpressions"):
         selector_of({"spec": {"selector": {"matchExpressions": [{"key": "a", "operator": "Exists"}]}}})
+
+
+def server_side(name="web", **annotations):
+    """A Service as the API server returns it: bookkeeping, defaults and status included."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": name,
+            "namespace": "shop",
+            "uid": "0d5c",
+            "resourceVersion": "812",
+            "creationTimestamp": "2026-12-02T17:00:00Z",
+            "managedFields": [{"manager": "baremetal.lb", "operation": "Apply"}],
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}", **annotations},
+        },
+        "spec": {
+            "type": "LoadBalancer",
+            "selector": {"app": "web"},
+            "externalTrafficPolicy": "Cluster",
+            "clusterIP": "10.96.0.12",
+            "clusterIPs": ["10.96.0.12"],
+            "sessionAffinity": "None",
+            "ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080, "nodePort": 31234}],
+        },
+        "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.64"}]}},
+    }
+
+
+WEB = ExposeRequest(
+    "web", "shop", {"app": "web"}, parse_ports([{"port": 80, "target_port": 8080}]), pool="lab"
+)
+
+
+def test_the_diff_shows_what_expose_declares_and_no_bookkeeping():
+    view = diff_view(server_side(**{"metallb.io/address-pool": "lab"}), WEB)
+    assert view == {
+        "metadata": {"name": "web", "namespace": "shop", "annotations": {"metallb.io/address-pool": "lab"}},
+        "spec": {
+            "type": "LoadBalancer",
+            "selector": {"app": "web"},
+            "externalTrafficPolicy": "Cluster",
+            "ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080}],
+        },
+    }
+
+
+def test_declared_node_ports_stay_in_the_diff():
+    request = ExposeRequest("web", "shop", {"app": "web"}, parse_ports([{"port": 80, "node_port": 31234}]))
+    assert diff_view(server_side(), request)["spec"]["ports"][0]["nodePort"] == 31234
+
+
+def test_check_mode_predicts_requested_ips_then_held_ones():
+    requested = ExposeRequest(
+        "web", "shop", {}, parse_ports([{"port": 80}]), load_balancer_ips=("192.0.2.70",)
+    )
+    assert predicted_ips(None, requested) == ["192.0.2.70"]
+    assert predicted_ips(None, WEB) == []
+    assert predicted_ips(server_side(**{"metallb.io/ip-allocated-from-pool": "lab"}), WEB) == ["192.0.2.64"]
+    assert predicted_ips(server_side(**{"metallb.io/ip-allocated-from-pool": "other"}), WEB) == []

@@ -1,0 +1,128 @@
+"""expose refuses, before writing, what the controller would refuse, and reads its verdict from Events."""
+
+from ansible_collections.baremetal.lb.plugins.module_utils.expose_check import (
+    allocation_failure,
+    request_refusal,
+)
+
+POOLS = [
+    {
+        "kind": "IPAddressPool",
+        "metadata": {"name": "web", "namespace": "metallb-system"},
+        "spec": {"addresses": ["192.0.2.64/28", "2001:db8:1::/120"]},
+    }
+]
+
+
+def service(name, ips=(), held=(), sharing="", families=("IPv4",), ports=((80, "TCP"),), **spec):
+    annotations = {}
+    if ips:
+        annotations["metallb.io/loadBalancerIPs"] = ",".join(ips)
+    if sharing:
+        annotations["metallb.io/allow-shared-ip"] = sharing
+    cluster_ips = {"IPv4": "10.96.0.10", "IPv6": "fd00::10"}
+    return {
+        "metadata": {"name": name, "namespace": "shop", "annotations": annotations, "uid": f"uid-{name}"},
+        "spec": {
+            "type": "LoadBalancer",
+            "clusterIPs": [cluster_ips[f] for f in families],
+            "ipFamilies": list(families),
+            "ports": [{"port": port, "protocol": proto} for port, proto in ports],
+            **spec,
+        },
+        "status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in held]}},
+    }
+
+
+def refusal(desired, others=()):
+    return request_refusal(desired, POOLS, [desired, *others], {"shop": {}})
+
+
+def test_an_ip_outside_every_pool_is_refused_naming_the_option():
+    assert refusal(service("web", ips=["198.51.100.9"])) == (
+        "load_balancer_ips: 198.51.100.9 is in no pool; use addresses of a pool or add them to one"
+    )
+
+
+def test_an_ip_another_service_holds_is_refused_with_the_holder():
+    taken = service("other", held=["192.0.2.70"])
+    message = refusal(service("web", ips=["192.0.2.70"]), [taken])
+    assert message.startswith("load_balancer_ips: address 192.0.2.70 cannot be shared: ")
+    assert "shop/other" in message
+
+
+def test_sharing_under_one_key_on_other_ports_is_allowed():
+    taken = service("other", held=["192.0.2.70"], sharing="k", ports=((53, "UDP"),))
+    assert refusal(service("web", ips=["192.0.2.70"], sharing="k"), [taken]) is None
+
+
+def test_an_ip_of_a_family_the_service_lacks_is_refused():
+    message = refusal(service("web", ips=["2001:db8:1::5"]))
+    assert message.startswith(
+        "load_balancer_ips: addresses 2001:db8:1::5 do not match the Service's IP families"
+    )
+
+
+def test_the_service_keeps_its_own_ip_on_a_rerun():
+    assert refusal(service("web", ips=["192.0.2.70"], held=["192.0.2.70"])) is None
+
+
+def test_a_service_of_another_load_balancer_class_does_not_take_the_ip():
+    elsewhere = service("other", held=["192.0.2.70"], loadBalancerClass="other.example/lb")
+    assert refusal(service("web", ips=["192.0.2.70"]), [elsewhere]) is None
+
+
+def test_a_pool_named_with_an_ip_outside_it_is_refused():
+    other = {"kind": "IPAddressPool", "metadata": {"name": "dmz"}, "spec": {"addresses": ["198.51.100.0/28"]}}
+    desired = service("web", ips=["192.0.2.70"])
+    desired["metadata"]["annotations"]["metallb.io/address-pool"] = "dmz"
+    message = request_refusal(desired, [*POOLS, other], [desired], {"shop": {}})
+    assert (
+        message == 'load_balancer_ips: 192.0.2.70 are in pool "web", not in "dmz" (address-pool annotation)'
+    )
+
+
+def test_no_request_no_refusal():
+    assert refusal(service("web")) is None
+
+
+def event(reason, message, uid="uid-web", version="7", when="2026-12-02T17:00:00Z"):
+    return {
+        "involvedObject": {"uid": uid, "resourceVersion": version},
+        "reason": reason,
+        "message": message,
+        "lastTimestamp": when,
+    }
+
+
+def current(version="7"):
+    svc = service("web")
+    svc["metadata"]["resourceVersion"] = version
+    return svc
+
+
+def test_allocation_failed_about_the_written_version_is_the_answer():
+    events = [event("AllocationFailed", "pool 'web' has no free IPv4 address")]
+    assert allocation_failure(events, current(), changed=True) == (
+        "AllocationFailed: pool 'web' has no free IPv4 address"
+    )
+
+
+def test_a_failure_about_an_older_version_does_not_count_after_a_change():
+    events = [event("AllocationFailed", "old news", version="6")]
+    assert allocation_failure(events, current(), changed=True) is None
+
+
+def test_an_unchanged_service_answers_with_the_latest_verdict():
+    events = [
+        event("AllocationFailed", "old news", version="5", when="2026-12-02T16:00:00Z"),
+        event("IPAllocated", "Assigned IP", version="6", when="2026-12-02T16:10:00Z"),
+        event("AllocationFailed", "pool 'web' is full", version="6", when="2026-12-02T16:20:00Z"),
+    ]
+    assert allocation_failure(events, current(), changed=False) == "AllocationFailed: pool 'web' is full"
+    assert allocation_failure(events[:2], current(), changed=False) is None
+
+
+def test_events_of_a_deleted_namesake_do_not_count():
+    events = [event("AllocationFailed", "about a Service deleted since", uid="uid-gone")]
+    assert allocation_failure(events, current(), changed=False) is None
