@@ -136,6 +136,22 @@ def lab_daemons_stopped_afterwards(lab: LabState) -> Iterator[None]:
 
 
 @pytest.fixture()
+def installed_daemons_removed_afterwards(kube: client.ApiClient) -> Iterator[None]:
+    """Delete the controller Deployment and speaker DaemonSet a playbook installed in the session lab
+    and wait (bounded) until their pods are gone, so later tests run their own daemons."""
+    yield
+    apps, core = client.AppsV1Api(kube), client.CoreV1Api(kube)
+    delete_if_present(partial(apps.delete_namespaced_deployment, "controller", CONFIG_NAMESPACE))
+    delete_if_present(partial(apps.delete_namespaced_daemon_set, "speaker", CONFIG_NAMESPACE))
+    selector = "app=metallb"
+    process.wait_until(
+        "the installed daemons' pods to be gone",
+        lambda: not core.list_namespaced_pod(CONFIG_NAMESPACE, label_selector=selector).items,
+        120,
+    )
+
+
+@pytest.fixture()
 def lab_config_removed_afterwards(kube: client.ApiClient) -> Iterator[None]:
     """Remove the Services, advertisements and pools the job declares, so later tests start clean."""
     yield

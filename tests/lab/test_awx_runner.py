@@ -21,11 +21,11 @@ into the private data directory and named by their path inside the container:
 * a custom credential type carrying a kubeconfig file: K8S_AUTH_KUBECONFIG (and K8S_AUTH_CONTEXT).
 
 The job's playbook is the collection's own site playbook (``baremetal.lb.site``: install, then
-configure), with the lab inventory's configuration (its layer-2 pool and demo/web exposed from
-it) as the job template's extra vars, so every role does real work. The lab's nodes are kwok's and
-run no containers, so a stand-in for their kubelets starts the lab's daemons once the job has
-applied the controller Deployment and speaker DaemonSet (lab/daemons.py), as kubelets would
-start those pods. Each job runs twice; the second run must change nothing.
+configure), with the lab inventory's configuration (its layer-2 pool and the demo applications
+exposed from it) as the job template's extra vars, so every role does real work: the lab's
+kubelets run the controller and speaker pods the job installs, and the expose step waits for
+their IPs. Each job runs twice; the second run must change nothing. The daemons are removed
+afterwards.
 """
 
 from __future__ import annotations
@@ -35,8 +35,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +42,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from lab import daemons, images
+from lab import images
 from lab.containers import CGROUP_PARENT, podman, podman_env, remove_cgroups
 from lab.state import LabState
 from tests.lab.conftest import LAB_VARS, delete_if_present
@@ -180,61 +178,6 @@ def _changed_tasks(events: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-class KubeletStandIn:
-    """Starts the lab's daemons once the controller Deployment and speaker DaemonSet exist, as the
-    nodes' kubelets would start their pods; polls in a thread until then or until stopped."""
-
-    def __init__(self, lab: LabState, kube: client.ApiClient) -> None:
-        self.lab, self.kube = lab, kube
-        self.started: list[str] = []
-        self.error: BaseException | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="kubelet-stand-in", daemon=True)
-
-    def __enter__(self) -> KubeletStandIn:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=60)
-        assert not self._thread.is_alive(), "the kubelet stand-in did not stop within 60s"
-
-    def _run(self) -> None:
-        apps = client.AppsV1Api(self.kube)
-        pods_wanted = (
-            lambda: apps.read_namespaced_deployment("controller", daemons.NAMESPACE),
-            lambda: apps.read_namespaced_daemon_set("speaker", daemons.NAMESPACE),
-        )
-        try:
-            while not self._stop.wait(0.5):
-                if all(_exists(read) for read in pods_wanted):
-                    # A fresh view of lab.json: the session's LabState must not carry these daemons.
-                    state = LabState.load(self.lab.state_dir)
-                    assert state is not None, f"no lab recorded in {self.lab.state_dir}"
-                    self.started = daemons.up(state, self.kube)
-                    return
-        except BaseException as err:  # reported by the test
-            self.error = err
-
-
-def _exists(read: Callable[[], object]) -> bool:
-    try:
-        read()
-    except client.ApiException as err:
-        if err.status == 404:
-            return False
-        raise
-    return True
-
-
-@pytest.fixture()
-def kubelet_stand_in(lab: LabState, kube: client.ApiClient) -> Iterator[KubeletStandIn]:
-    """The stand-in for the nodes' kubelets, stopped at the end of the test."""
-    with KubeletStandIn(lab, kube) as stand_in:
-        yield stand_in
-
-
 @pytest.mark.parametrize("credential", ["bearer-token", "kubeconfig"])
 def test_site_playbook_as_an_awx_job_in_the_execution_environment(
     lab: LabState,
@@ -244,8 +187,7 @@ def test_site_playbook_as_an_awx_job_in_the_execution_environment(
     credential: str,
     ee_image: str,
     lab_config_removed_afterwards: None,
-    lab_daemons_stopped_afterwards: None,
-    kubelet_stand_in: KubeletStandIn,
+    installed_daemons_removed_afterwards: None,
 ) -> None:
     pdd = tmp_path / "runner"
     _private_data_dir(pdd)
@@ -259,7 +201,6 @@ def test_site_playbook_as_an_awx_job_in_the_execution_environment(
         (pdd / "env" / "envvars").write_text(json.dumps(envvars))
 
         status, events = _run(pdd, "first", home, ee_image, lab)
-        assert kubelet_stand_in.error is None, f"the kubelet stand-in failed: {kubelet_stand_in.error!r}"
         assert status == "successful", f"first run: {status} (ansible-runner's output is above)"
         command = json.loads((pdd / "artifacts" / "first" / "command").read_text())["command"]
         assert command[:2] == ["podman", "run"] and ee_image in command, f"not run in the EE: {command}"
