@@ -184,8 +184,13 @@ def _start(plan: topology.Plan, state: LabState, bins: dict[str, Path], built: i
     api = api_client(state)
     refs = ", ".join(built.images[name].ref for name in images.NODE_IMAGES)
     _say(f"starting {plan.nodes} nodes (containerd, kubelet) with images: {refs}")
+    began = time.monotonic()
     names = nodes.start(plan, state, bins, images.NODE_IMAGES, built.images["pause"].ref)
+    kubelets = time.monotonic()
     nodes.wait_ready(api, names)
+    # How long the runtimes took to start with their images, and the kubelets to join as Ready.
+    state.data["node_runtime_seconds"] = round(kubelets - began, 1)
+    state.data["node_ready_seconds"] = round(time.monotonic() - kubelets, 1)
     nodes.set_pod_cidrs(api, plan, names)
     machine_sysctls.restore(state.data["machine_sysctls"])
     _say("waiting for the controller-manager to create the default ServiceAccount")
