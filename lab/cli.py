@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from . import build, daemons, images, lifecycle, netns, probe, routers, walkthrough
+from . import build, images, lifecycle, netns, probe, routers, walkthrough
 from .state import LabState
 
 
@@ -67,7 +67,6 @@ def main(argv: list[str] | None = None) -> int:
         help="build (or find cached) the lab's images as OCI archives: base, pause, daemons, "
         "echo-hname, echo-ip, kube-proxy, ee",
     )
-    sub.add_parser("daemons", help="start the baremetal.lb daemons in the lab's namespaces (idempotent)")
     sub.add_parser("probe", help="show who answers, from the client namespace, for each LoadBalancer IP")
     sub.add_parser(
         "walkthrough", help="the demo's walk-through: curl the LoadBalancer IPs, scale, NodePort, failover"
@@ -115,13 +114,6 @@ def _probe(args: argparse.Namespace) -> int:
     return 0 if answers and all(a.mac for a in answers) else 1
 
 
-def _daemons(args: argparse.Namespace) -> int:
-    state = _running_lab(args)
-    started = daemons.up(state, lifecycle.api_client(state))
-    print("started: " + (", ".join(started) or "nothing, all were running"))
-    return 0
-
-
 def _walkthrough(args: argparse.Namespace) -> int:
     walkthrough.run(_running_lab(args))
     return 0
@@ -139,7 +131,6 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "build": _build,
     "images": _images,
     "probe": _probe,
-    "daemons": _daemons,
     "rib": _rib,
     "walkthrough": _walkthrough,
 }

@@ -27,7 +27,7 @@ from ansible_collections.baremetal.lb.daemons.kube.kubeapi import KubeApi
 from ansible_collections.baremetal.lb.plugins.module_utils import services
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import IP_ADDRESS_POOL
 from lab import lifecycle
-from lab.daemons import service_account_kubeconfig
+from lab.service_accounts import service_account_kubeconfig
 from lab.state import LabState
 
 REPO = Path(__file__).resolve().parents[2]

@@ -49,7 +49,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import 
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.ownership import rank  # noqa: E402
 from lab import lifecycle, workloads  # noqa: E402
-from lab.daemons import service_account_kubeconfig  # noqa: E402
+from lab.service_accounts import service_account_kubeconfig  # noqa: E402
 from lab.state import LabState  # noqa: E402
 from tests.lab.controller_harness import service_manifest, unique, wait_for  # noqa: E402
 

@@ -38,8 +38,8 @@ from kubernetes import client
 
 from lab import build, ee, images, lifecycle
 from lab.containers import podman, remove_cgroups
-from lab.daemons import service_account_kubeconfig
 from lab.imagebuild import debian_mirror
+from lab.service_accounts import service_account_kubeconfig
 from lab.state import LabState
 from tests.lab import controller_harness, speaker_harness
 from tests.lab.controller_harness import service_manifest, unique, wait_for
