@@ -28,10 +28,9 @@ import time
 import uuid
 from pathlib import Path
 
-from lab import build, netns, workloads
+from lab import build, http_loop, netns, workloads
 from lab.state import LabState
 
-HTTP_LOOP = Path(__file__).resolve().parents[1] / "lab" / "http_loop.py"
 WAIT = 120.0  # seconds any one step may take before the repetition counts as failed
 
 
@@ -49,7 +48,7 @@ def _kubectl(state: LabState, *args: str, stdin: str | None = None) -> str:
 
 def _answers(state: LabState, host: str, url: str) -> bool:
     out = netns.exec_in(
-        state.hosts[host]["netns"], [sys.executable, str(HTTP_LOOP), url, "--count=1"], check=False
+        state.hosts[host]["netns"], [sys.executable, str(http_loop.SCRIPT), url, "--count=1"], check=False
     )
     return bool(out.strip()) and json.loads(out.splitlines()[0])["ok"]
 

@@ -16,6 +16,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve()  # stdlib only: run it as a plain script inside a namespace
 
 
 @dataclass(frozen=True)

@@ -21,16 +21,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from . import build, netns, probe, workloads
-from .http_loop import Reply, parse
+from .http_loop import SCRIPT, Reply, parse
 from .state import LabState
 
 NAMESPACE = workloads.NAMESPACE
 CLUSTER_APP, LOCAL_APP = workloads.APPS  # exposed with externalTrafficPolicy Cluster and Local
 NODEPORT_SERVICE = f"{CLUSTER_APP}-nodeport"
-HTTP_LOOP = Path(__file__).resolve().with_name("http_loop.py")  # stdlib only: runs as a plain script
 
 
 def pod_of(reply: Reply) -> str:
@@ -69,7 +67,7 @@ class Walkthrough:
 
     def requests(self, url: str, count: int, interval: float = 0.05, timeout: float = 1.0) -> list[Reply]:
         """`count` GETs of `url` from the client namespace."""
-        argv = [sys.executable, str(HTTP_LOOP), url, f"--count={count}"]
+        argv = [sys.executable, str(SCRIPT), url, f"--count={count}"]
         argv += [f"--interval={interval}", f"--timeout={timeout}"]
         out = self.state.exec("client", argv, timeout=count * (interval + timeout) + 30)
         return [parse(line) for line in out.splitlines() if line.strip()]
@@ -244,7 +242,7 @@ class BackgroundLoop:
     """http_loop running in the client namespace while the caller acts; replies read as they come."""
 
     def __init__(self, state: LabState, url: str, count: int, interval: float) -> None:
-        argv = [sys.executable, str(HTTP_LOOP), url, f"--count={count}", f"--interval={interval}"]
+        argv = [sys.executable, str(SCRIPT), url, f"--count={count}", f"--interval={interval}"]
         argv.append("--timeout=0.3")
         self.process = subprocess.Popen(
             ["ip", "netns", "exec", state.hosts["client"]["netns"], *argv],
