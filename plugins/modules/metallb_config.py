@@ -83,6 +83,7 @@ options:
     type: str
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - baremetal.lb.connection
 notes:
   - Validation fails on errors of the declared objects and on errors the change causes in the
     objects it keeps (an advertisement naming a deleted pool), with the checks the controller and
