@@ -8,6 +8,7 @@ marked where they are made; design.md §4 has the error each one avoids.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ FIXED_PATHS = (
 CNI_BIN_DIR = "/usr/lib/cni"  # Debian's containernetworking-plugins
 RUNC = "/usr/sbin/runc"
 CNI_NETWORK = "bmlb-pods"
+RUN_PREFIX = "bmlb-node-"  # /run/bmlb-node-*: every lab's node sockets (lab down --everything removes bmlb-*)
 POD_BRIDGE = "cni0"
 
 
@@ -51,9 +53,19 @@ class NodeLayout:
         return self.base / "containerd" / "config.toml"
 
     @property
+    def run_dir(self) -> Path:
+        """A short directory under /run for the node's sockets.
+
+        A unix socket path holds 107 bytes, and the lab's state directory can be deep (pytest's
+        or molecule's temporary directories).
+        """
+        digest = hashlib.sha256(str(self.base).encode()).hexdigest()[:12]
+        return Path("/run") / f"{RUN_PREFIX}{digest}"
+
+    @property
     def socket(self) -> Path:
         """Containerd's gRPC socket, the CRI endpoint kubelet and crictl use."""
-        return self.base / "containerd" / "containerd.sock"
+        return self.run_dir / "containerd.sock"
 
     @property
     def cni_conf_dir(self) -> Path:

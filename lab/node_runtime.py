@@ -82,7 +82,13 @@ class NodeRuntime:
     def prepare(self, api_server: str, sandbox_image: str) -> None:
         """Write the node's certificates, configuration files and cgroups."""
         lay = self.layout
-        for directory in [lay.containerd_root, lay.containerd_state, lay.cni_conf_dir, lay.ipam_dir]:
+        for directory in [
+            lay.containerd_root,
+            lay.containerd_state,
+            lay.cni_conf_dir,
+            lay.ipam_dir,
+            lay.run_dir,
+        ]:
             directory.mkdir(parents=True, exist_ok=True)
         for path in node_config.FIXED_PATHS:
             lay.fixed(path).mkdir(parents=True, exist_ok=True)

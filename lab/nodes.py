@@ -8,6 +8,7 @@ carry KWOK_ANNOTATION.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -93,9 +94,10 @@ def stop(state: LabState) -> list[str]:
     containerd shims, hostNetwork pods) is ours and is killed at once. Returns cgroups that
     could not be removed.
     """
-    for host in state.hosts.values():
+    for name, host in state.hosts.items():
         if host["role"] == "node":
             netns.kill_pids(netns.pids_in(host["netns"]), grace=0)
+            shutil.rmtree(node_runtime.layout(state.state_dir, name).run_dir, ignore_errors=True)
     busy = [b for root in state.data.get("cgroup_roots", []) for b in node_runtime.remove_cgroups(root)]
     if not node_runtime.stray_cgroup_roots(topology.NAMESPACE_PREFIX):  # no other lab's nodes use them
         node_runtime.remove_mount_points(state.data.get("created_paths", []))

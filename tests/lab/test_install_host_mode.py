@@ -5,8 +5,8 @@ The lab's nodes are network namespaces on this machine, so each "host" is reache
 connection and gets its own install prefix. There is no systemd here: the units are written
 (`install_host_service_manager: none`), checked with `systemd-analyze verify`, and their
 ExecStart lines are run in the nodes' namespaces by the lab (lab/units.py), as systemd would run
-them. The playbook is site.yml, run three times: install; then with the lab's pool and demo/web
-exposed (the expose role waits for the IP the host-mode controller assigns); then once more, which
+them. The playbook is site.yml, run three times: install; then with the lab's pool and its
+applications exposed (the expose role waits for the IP the host-mode controller assigns); then once more, which
 must change nothing, and once in check mode, which must predict no change.
 """
 
@@ -116,9 +116,11 @@ def test_host_mode_installs_units_that_serve_a_loadbalancer_ip(
     units.start(lab, controller_units[0], lab.nodes[0])
 
     exposed = _site(inventory, LAB_VARS)
-    assert exposed["localhost"]["changed"], "the pool and demo/web were not created"
-    status = client.CoreV1Api(kube).read_namespaced_service_status("web", "demo").status
-    assert status and status.load_balancer and status.load_balancer.ingress, "demo/web has no IP"
+    first = LAB_VARS["expose_services"][0]
+    name, namespace = first.get("name", first["deployment"]), first["namespace"]
+    assert exposed["localhost"]["changed"], f"the pool and {namespace}/{name} were not created"
+    status = client.CoreV1Api(kube).read_namespaced_service_status(name, namespace).status
+    assert status and status.load_balancer and status.load_balancer.ingress, f"{namespace}/{name} has no IP"
     ips = [str(entry.ip) for entry in status.load_balancer.ingress]
     owner = predicted_owner(ips, set(lab.nodes))
     wait_for(f"{ips[0]} answered by {owner}", lambda: who_answers(lab, ips[0])[1] == owner, timeout=20)
