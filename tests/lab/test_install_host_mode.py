@@ -6,8 +6,8 @@ connection and gets its own install prefix. There is no systemd here: the units 
 (`install_host_service_manager: none`), checked with `systemd-analyze verify`, and their
 ExecStart lines are run in the nodes' namespaces by the lab (lab/units.py), as systemd would run
 them. The playbook is site.yml, run three times: install; then with the lab's pool and its
-applications exposed (the expose role waits for the IP the host-mode controller assigns); then once more, which
-must change nothing, and once in check mode, which must predict no change.
+applications exposed (the expose role waits for the IP the host-mode controller assigns); then
+once more, which must change nothing, and once in check mode, which must predict no change.
 """
 
 from __future__ import annotations
