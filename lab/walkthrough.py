@@ -31,10 +31,14 @@ CLUSTER_APP, LOCAL_APP = workloads.APPS  # exposed with externalTrafficPolicy Cl
 NODEPORT_SERVICE = f"{CLUSTER_APP}-nodeport"
 
 
+def fields(reply: Reply) -> dict[str, str]:
+    """The key=value fields of an echo-ip answer (source, pod_ip, pod); none for echo-hname's."""
+    return dict(part.split("=", 1) for part in reply.body.split() if "=" in part)
+
+
 def pod_of(reply: Reply) -> str:
     """The pod that answered: echo-hname's whole answer, or echo-ip's pod= field."""
-    fields = dict(part.split("=", 1) for part in reply.body.split() if "=" in part)
-    return fields.get("pod", reply.body)
+    return fields(reply).get("pod", reply.body)
 
 
 def _say(text: str) -> None:
@@ -216,8 +220,8 @@ class Walkthrough:
 
     def answered_by(self, reply: Reply) -> str:
         """The node of the pod that gave an echo-ip answer (from its pod_ip), or "?"."""
-        fields = dict(part.split("=", 1) for part in reply.body.split() if "=" in part)
-        return self.node_of_pod_ip(fields.get("pod_ip", "")) if "pod_ip" in fields else "?"
+        pod_ip = fields(reply).get("pod_ip")
+        return self.node_of_pod_ip(pod_ip) if pod_ip else "?"
 
     def _report_failover(self, replies: list[Reply], cut_at: float, owner: str) -> None:
         before = [r for r in replies if r.ok and r.t < cut_at]

@@ -144,9 +144,9 @@ def test_local_policy_answers_from_the_announcing_node_and_keeps_the_client_addr
     assert all(r.ok for r in replies), [r.body for r in replies if not r.ok]
     client_ip = installed.hosts["client"]["ipv4"]
     for reply in replies:
-        fields = dict(part.split("=", 1) for part in reply.body.split())
-        assert fields["source"].rsplit(":", 1)[0] == client_ip, f"the client's address is kept: {reply.body}"
-        assert walk.node_of_pod_ip(fields["pod_ip"]) == owner, f"a pod on {owner} answers: {reply.body}"
+        answer = walkthrough.fields(reply)
+        assert answer["source"].rsplit(":", 1)[0] == client_ip, f"the client's address is kept: {reply.body}"
+        assert walk.node_of_pod_ip(answer["pod_ip"]) == owner, f"a pod on {owner} answers: {reply.body}"
 
 
 def test_cutting_the_owners_link_moves_the_ip_and_curl_works_again_within_the_bound(installed, walk):
