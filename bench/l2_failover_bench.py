@@ -321,7 +321,7 @@ def _links_up(lab: LabState) -> None:
 
 
 def _link(lab: LabState, node: str, up: bool) -> None:
-    lab.exec(node, ["ip", "link", "set", lab.hosts[node]["interface"], "up" if up else "down"])
+    lab.set_cable(node, plugged=up)
 
 
 # -- our speaker ---------------------------------------------------------------------------------

@@ -28,8 +28,8 @@ def build(plan: topology.Plan) -> dict[str, dict[str, str]]:
     facts: dict[str, dict[str, str]] = {}
     for host in plan.hosts():
         netns.create(host.netns)
-        netns.add_veth(host.netns, HOST_IF, plan.switch_netns, host.name)
-        netns.enslave(plan.switch_netns, host.name, BRIDGE)
+        netns.add_veth(host.netns, HOST_IF, plan.switch_netns, switch_port(host.name))
+        netns.enslave(plan.switch_netns, switch_port(host.name), BRIDGE)
         netns.add_address(host.netns, HOST_IF, f"{host.ipv4}/{topology.LAN4.prefixlen}")
         netns.add_address(host.netns, HOST_IF, f"{host.ipv6}/{topology.LAN6.prefixlen}")
         facts[host.name] = {
@@ -48,6 +48,11 @@ def build(plan: topology.Plan) -> dict[str, dict[str, str]]:
     service_routes(plan)
     _host_link(plan)
     return facts
+
+
+def switch_port(host: str) -> str:
+    """The name of a LAN host's port on the lab switch (the bridge side of its veth)."""
+    return host
 
 
 def pod_routes(plan: topology.Plan) -> None:

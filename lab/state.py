@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import netns
+from . import netns, network
 
 STATE_FILE = "lab.json"
 
@@ -78,6 +78,17 @@ class LabState:
     def dead_processes(self) -> list[str]:
         """Names of recorded daemons that are no longer running."""
         return [n for n, p in self.data.get("processes", {}).items() if not netns.alive(int(p["pid"]))]
+
+    def set_cable(self, host: str, plugged: bool) -> None:
+        """Pull or plug a LAN host's cable: its port on the lab switch goes down or up.
+
+        The host's own interface stays administratively up and sees what a pulled cable shows:
+        no carrier. Its addresses and routes stay, as on a real machine; `ip link set down`
+        inside the host would make the kernel drop its IPv6 address and every route through the
+        link, which nothing puts back when the link returns.
+        """
+        switch = self.data["lan"]["bridge"]["netns"]
+        netns.set_link(switch, network.switch_port(host), up=plugged)
 
     def exec(self, host: str, argv: list[str], check: bool = True, timeout: float = 60) -> str:
         """Run a command inside a LAN host's namespace and return its stdout."""

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from . import build, netns, probe, workloads
+from . import build, probe, workloads
 from .http_loop import SCRIPT, Reply, parse
 from .state import LabState
 
@@ -198,25 +198,24 @@ class Walkthrough:
         )
         _say(f"    a request every {interval * 1000:.0f} ms from the client; then {owner}'s link is cut")
         loop = BackgroundLoop(self.state, f"http://{vip}/", int(loop_seconds / interval), interval)
-        link = self.state.hosts[owner]
         cut_at = None
         try:
             loop.wait_for(lambda rs: sum(r.ok for r in rs) >= 10, 10, "10 answers before the cut")
             cut_at = time.monotonic()
-            netns.set_link(link["netns"], link["interface"], up=False)
-            _say(f"$ ip link set {link['interface']} down   # on {owner}")
+            self.state.set_cable(owner, plugged=False)
+            _say(f"    {owner}'s cable is pulled (its port on the lab switch goes down)")
             loop.wait_for(
                 lambda rs: any(r.ok and r.t > cut_at and self.answered_by(r) != owner for r in rs),
                 loop_seconds,
                 "an answer from another node after the cut",
             )
         finally:
-            netns.set_link(link["netns"], link["interface"], up=True)
+            self.state.set_cable(owner, plugged=True)
             replies = loop.finish()
         if cut_at is None:
             return
         self._report_failover(replies, cut_at, owner)
-        _say(f"$ ip link set {link['interface']} up   # on {owner}")
+        _say(f"    {owner}'s cable is plugged back in")
 
     def answered_by(self, reply: Reply) -> str:
         """The node of the pod that gave an echo-ip answer (from its pod_ip), or "?"."""

@@ -23,7 +23,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import 
     IP_ADDRESS_POOL,
     L2_ADVERTISEMENT,
 )
-from lab import build, lifecycle, process
+from lab import build, lifecycle, netns, process
 from lab.state import LabState
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,6 +45,49 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabState]:
         yield lifecycle.up(state_dir, node_count=3)
     finally:
         lifecycle.down(state_dir)
+
+
+DAEMON_MARK = "baremetal.lb.daemons"
+
+
+def daemons_in_lab(state: LabState) -> dict[int, str]:
+    """The project's daemon processes (speakers, their engines, hostNetwork pods) in the lab's
+    host namespaces: "node: command line" by PID."""
+    found = {}
+    for host, facts in state.hosts.items():
+        for pid in netns.pids_in(facts["netns"]):
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            except OSError:  # ended meanwhile
+                continue
+            if DAEMON_MARK in argv:
+                found[pid] = f"{host}: {argv}"
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_daemon_outlives_its_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test that leaves a daemon running in the session lab's namespaces: a leftover
+    speaker answers ARP beside the next test's and breaks it, far from the cause."""
+    if "lab" not in request.fixturenames:
+        yield
+        return
+    state: LabState = request.getfixturevalue("lab")
+    before = set(daemons_in_lab(state))
+    yield
+    left: dict[int, str] = {}
+
+    def all_gone() -> bool:
+        left.clear()
+        left.update({pid: what for pid, what in daemons_in_lab(state).items() if pid not in before})
+        return not left
+
+    try:
+        process.wait_until("the test's daemons to end", all_gone, 15)
+    except TimeoutError:  # say what is left, and remove it so the next test starts clean
+        process.stop(list(left))
+        listing = "\n".join(f"{pid} {what}" for pid, what in left.items())
+        pytest.fail(f"daemons outlived the test (now stopped):\n{listing}")
 
 
 @pytest.fixture(scope="session")

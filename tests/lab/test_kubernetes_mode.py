@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import build, lifecycle, netns, node_runtime, probe, walkthrough
+from lab import build, lifecycle, node_runtime, probe, walkthrough
 from lab.http_loop import Reply
 from lab.state import LabState
 from tests.lab.speaker_harness import UNPLANNED_LIMIT
@@ -152,17 +152,16 @@ def test_local_policy_answers_from_the_announcing_node_and_keeps_the_client_addr
 def test_cutting_the_owners_link_moves_the_ip_and_curl_works_again_within_the_bound(installed, walk):
     vip = walk.vip(walkthrough.LOCAL_APP)
     _mac, owner = probe.who_answers(installed, vip)
-    link = installed.hosts[owner]
     loop = walkthrough.BackgroundLoop(installed, f"http://{vip}/", 200, 0.05)
     try:
         loop.wait_for(lambda rs: sum(r.ok for r in rs) >= 5, 10, "5 answers before the cut")
         cut = time.monotonic()
-        netns.set_link(link["netns"], link["interface"], up=False)
+        installed.set_cable(owner, plugged=False)
         loop.wait_for(
             lambda rs: _answered_elsewhere(walk, rs, cut, owner) is not None, 10, "another node's answer"
         )
     finally:
-        netns.set_link(link["netns"], link["interface"], up=True)
+        installed.set_cable(owner, plugged=True)
         replies = loop.finish()
     last_before = max(r.t for r in replies if r.ok and r.t < cut)
     first_after = _answered_elsewhere(walk, replies, cut, owner)

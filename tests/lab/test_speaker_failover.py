@@ -68,15 +68,12 @@ def test_sigkill_of_the_main_process_hands_over_through_the_engine(lab, speakers
 
 def test_link_cut_moves_the_vip_and_it_returns_with_the_link(lab, speakers, vip):
     address, owner, following = vip
-    iface = lab.hosts[owner]["interface"]
     try:
-        outage, new = _outage(
-            lab, address, owner, lambda: lab.exec(owner, ["ip", "link", "set", iface, "down"])
-        )
+        outage, new = _outage(lab, address, owner, lambda: lab.set_cable(owner, plugged=False))
         assert new == following
         assert outage < UNPLANNED_LIMIT
     finally:
-        lab.exec(owner, ["ip", "link", "set", iface, "up"])
+        lab.set_cable(owner, plugged=True)
     wait_for("the owner to take the VIP back", lambda: answering_nodes(lab, address) == [owner], timeout=15)
 
 

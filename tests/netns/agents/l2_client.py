@@ -1,8 +1,12 @@
 """Client-side probes written with scapy (an implementation independent of the code under test).
 
-arp IFACE IP WAIT            -> [{"mac": ..., "ip": ...}] every ARP reply for IP within WAIT s
+arp IFACE IP WAIT            -> [{"mac": ..., "ip": ...}] every ARP reply to our request within WAIT s
 ns IFACE IP6 WAIT            -> [{"mac": ..., "target": ..., "tlla": ..., "S": .., "O": .., "R": ..}]
+                                every advertisement sent to us within WAIT s
 dad IFACE IP6 WAIT           -> like ns, but a DAD probe from :: (answers go to ff02::1)
+
+Gratuitous ARP replies and unsolicited advertisements (a new owner repeats them for 5 s after
+a takeover) are not answers: they are left out, except for dad, whose answers go to ff02::1.
 flood IFACE COUNT IP...      -> sends COUNT ARP requests cycling through the IPs, prints {"sent": n}
 """
 
@@ -26,10 +30,14 @@ conf.verb = 0
 
 
 def arp(iface: str, ip: str, wait: float) -> list[dict[str, str]]:
-    mac = get_if_hwaddr(iface)
-    probe = Ether(dst="ff:ff:ff:ff:ff:ff", src=mac) / ARP(op=1, pdst=ip, hwsrc=mac, psrc=get_if_addr(iface))
+    mac, own_ip = get_if_hwaddr(iface), get_if_addr(iface)
+    probe = Ether(dst="ff:ff:ff:ff:ff:ff", src=mac) / ARP(op=1, pdst=ip, hwsrc=mac, psrc=own_ip)
     answered, _unused = srp(probe, iface=iface, timeout=wait, multi=True)
-    return [{"mac": r[ARP].hwsrc, "ip": r[ARP].psrc, "eth_src": r[Ether].src} for _unused, r in answered]
+    return [
+        {"mac": r[ARP].hwsrc, "ip": r[ARP].psrc, "eth_src": r[Ether].src}
+        for _unused, r in answered
+        if r[ARP].pdst == own_ip  # scapy also pairs a gratuitous reply (target = the VIP itself)
+    ]
 
 
 def ns(iface: str, ip: str, wait: float, dad: bool) -> list[dict[str, object]]:
@@ -50,6 +58,8 @@ def ns(iface: str, ip: str, wait: float, dad: bool) -> list[dict[str, object]]:
     time.sleep(wait)
     out = []
     for r in sniffer.stop() or []:
+        if not dad and r[IPv6].dst != src:  # unsolicited, to ff02::1
+            continue
         na = r[ICMPv6ND_NA]
         out.append(
             {
