@@ -8,13 +8,20 @@ when the test fails. ``BfdAgent`` keeps the agent's state-change events apart fr
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lab import netns, process
-from tests.netns.conftest import HOST_IF, Agent, Host, Lan
+from tests.netns.conftest import HOST_IF, Agent, Host, Lan, wait_for
+
+FAST = {"receive_interval_ms": 100, "transmit_interval_ms": 100, "detect_multiplier": 3}
+DETECTION_S = 0.3  # FAST's detection time
+MARGIN_S = 0.1  # scheduling on a shared 2-core machine
+UP_WITHIN_S = 5.0  # the slow 1 s start plus the handshake
 
 
 @dataclass
@@ -33,10 +40,10 @@ class BfdAgent:
         return line["reply"]
 
     def _reply_or_keep(self, line: dict[str, Any]) -> bool:
-        if "event" in line:
-            self.events.append(line["event"])
-            return False
-        return True
+        if "event" not in line:
+            return True
+        self.events.append(line["event"])
+        return False
 
     def add(self, peer: str, local: str, **settings: Any) -> None:
         """Start a session (settings: BFDSettings fields)."""
@@ -51,17 +58,40 @@ class BfdAgent:
         """The first event (at or after monotonic time ``after``) where ``peer`` entered ``state``."""
 
         def match(event: dict[str, Any]) -> bool:
-            return event["peer"] == peer and event["new"] == state and event["at"] >= after
+            return bool(event["peer"] == peer and event["new"] == state and event["at"] >= after)
 
         for event in self.events:
             if match(event):
                 return event
-        line = self.agent.read_until(
-            f"BFD session {peer} {state}",
-            lambda line: "event" in line and (self.events.append(line["event"]) or match(line["event"])),
-            timeout,
-        )
+
+        def keep_and_match(line: dict[str, Any]) -> bool:
+            if "event" not in line:
+                return False
+            self.events.append(line["event"])
+            return match(line["event"])
+
+        line = self.agent.read_until(f"BFD session {peer} {state}", keep_and_match, timeout)
         return dict(line["event"])
+
+    def up_at_fast(self, peer: str, local: str) -> dict[str, Any]:
+        """Add a FAST session, wait for Up and for the Poll Sequence to settle; its status then."""
+        self.add(peer, local, **FAST)
+        self.wait_state(peer, "UP", UP_WITHIN_S)
+
+        def settled() -> dict[str, Any] | None:
+            session: dict[str, Any] = self.sessions()[peer]
+            done = session["transmit_interval_ms"] == 100 and not session["polling"]
+            return session if done else None
+
+        result: dict[str, Any] = wait_for("the Poll Sequence to settle on 100 ms", settled, UP_WITHIN_S)
+        return result
+
+    def assert_detected(self, peer: str, since: float) -> None:
+        """The session to ``peer`` timed out within FAST's detection time (+ margin) of ``since``."""
+        down = self.wait_state(peer, "DOWN", 2.0, after=since)
+        assert down["diag"] == "CONTROL_DETECTION_TIME_EXPIRED"
+        took = down["at"] - since
+        assert took <= DETECTION_S + MARGIN_S, f"Down {took:.3f}s after the failure"
 
 
 def start_agent(lan: Lan, host: Host) -> BfdAgent:
@@ -73,6 +103,12 @@ def _daemon(lan: Lan, host: Host, name: str, argv: list[str], work: Path) -> pro
     started = process.start(name, host.netns, argv, work / "logs")
     lan.pids.append(started.pid)
     return started
+
+
+def _sigkill(name: str, pid: int) -> None:
+    """SIGKILL (no SIGTERM first: that would let the daemon say goodbye) and wait for the end."""
+    os.kill(pid, signal.SIGKILL)
+    process.wait_until(f"{name} to die", lambda: not netns.alive(pid), 5)
 
 
 @dataclass
@@ -116,8 +152,8 @@ class Bird:
     def kill(self) -> None:
         """SIGKILL BIRD: its sessions fall silent without a goodbye."""
         assert self.started is not None
-        netns.kill_pids([self.started.pid], grace=0)  # SIGTERM first would let BIRD say AdminDown
-        process.wait_until("BIRD to die", lambda: not netns.alive(self.started.pid), 5)  # type: ignore[union-attr]
+        pid = self.started.pid
+        _sigkill("BIRD", pid)
 
 
 @dataclass
@@ -150,6 +186,12 @@ class Frr:
         bfdd += ["--bfdctl", str(self.work / "bfdd.sock")]
         self.bfdd = _daemon(self.lan, self.host, "bfdd", bfdd, self.work)
         process.wait_until("bfdd's vty socket", (self.work / "bfdd.vty").exists, 20, self.bfdd)
+
+    def kill_bfdd(self) -> None:
+        """SIGKILL bfdd: its sessions fall silent without a goodbye."""
+        assert self.bfdd is not None
+        pid = self.bfdd.pid
+        _sigkill("bfdd", pid)
 
     def vtysh(self, *commands: str) -> str:
         """vtysh -c … for each command, against this FRR's private sockets."""

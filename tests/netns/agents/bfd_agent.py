@@ -1,7 +1,7 @@
 """Run the speaker's BFD engine in this namespace, driven by JSON lines.
 
 In:  {"add": {"peer", "local", "settings": {BFDSettings fields}, "interface"?}}, {"update": {"peer",
-     "settings"}}, {"remove": peer}, {"sessions": true}, {"stop": linger_seconds}.
+     "settings"}}, {"remove": peer}, {"sessions": true}, {"discarded": true}, {"stop": linger_seconds}.
 Out: {"ready": true}; {"reply": ...} or {"error": "..."} per command; and, whenever a session
      changes state, {"event": {"peer", "old", "new", "diag", "at": time.monotonic()}} (the
      monotonic clock is the machine's, so the test can compare it with its own).
@@ -59,6 +59,8 @@ for raw in sys.stdin:
             reply = True
         elif "sessions" in command:
             reply = status(engine)
+        elif "discarded" in command:
+            reply = engine.discarded()
         elif "stop" in command:
             engine.stop(command["stop"])
             say({"reply": True})

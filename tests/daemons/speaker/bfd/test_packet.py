@@ -4,6 +4,7 @@ the session-independent discard rules of RFC 5880 §6.8.6."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 from scapy.contrib.bfd import BFD
@@ -70,8 +71,9 @@ def test_trailing_bytes_beyond_length_are_ignored() -> None:
     assert decode(UP.encode() + b"\x00" * 8) == UP
 
 
-def _bytes(**changes: object) -> bytes:
-    return dataclasses.replace(UP, **changes).encode()  # type: ignore[arg-type]
+def _bytes(**changes: Any) -> bytes:
+    packet: ControlPacket = dataclasses.replace(UP, **changes)
+    return packet.encode()
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ FAST = BFDSettings(receive_interval_ms=100, transmit_interval_ms=100, detect_mul
 OURS, THEIRS = 11, 22
 
 
-def peer(state: State, **fields: object) -> ControlPacket:
+def peer(state: State, **fields: Any) -> ControlPacket:
     """A packet from the peer, running 100 ms x 3 like us unless told otherwise."""
     base = ControlPacket(
         state=state,
@@ -25,7 +26,7 @@ def peer(state: State, **fields: object) -> ControlPacket:
         required_min_rx_us=100_000,
         detect_mult=3,
     )
-    return dataclasses.replace(base, **fields)  # type: ignore[arg-type]
+    return dataclasses.replace(base, **fields)
 
 
 def session(settings: BFDSettings = FAST, state: State = State.DOWN, now: float = 0.0) -> Session:
