@@ -13,6 +13,7 @@ import secrets
 import select
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -158,6 +159,15 @@ def lan() -> Iterator[Lan]:
         netns.kill_pids(lan.pids, grace=3.0)
         for ns in netns.list_namespaces(prefix + "-"):
             netns.delete(ns)
+
+
+@pytest.fixture()
+def private_dir() -> Iterator[Path]:
+    """A temporary directory for a daemon's private paths, enterable by daemons that drop to
+    their own user (FRR); removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="bmlbt-") as path:
+        Path(path).chmod(0o755)
+        yield Path(path)
 
 
 def wait_for(what: str, check: Any, timeout: float, step: float = 0.05) -> Any:
