@@ -1,7 +1,7 @@
 """The timing-critical half of layer 2: membership heartbeats, ownership, ARP/NDP answers.
 
 Runs as a child process of the Kubernetes half (``python -m …daemons.speaker.layer2.engine``,
-started by :mod:`.engine_client`), fed JSON lines on stdin (:mod:`.engine_messages`). It
+started by :mod:`..engine_process`), fed JSON lines on stdin (:mod:`.engine_messages`). It
 decides ownership itself from the plan it was last given and the live set its own membership
 reports, so a failover never waits for the Kubernetes half: a 10 s API stall or a resync of
 10 000 Services delays neither a heartbeat, nor an answer, nor a takeover. It imports nothing
@@ -15,28 +15,22 @@ dies, it stops answering and sends LEAVE, so peers take over at once.
 
 from __future__ import annotations
 
-import ctypes
-import json
 import logging
-import os
 import queue
-import signal
-import sys
 import threading
 import time
 from collections.abc import Mapping
-from types import FrameType
 from typing import Any, BinaryIO
 
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim, by_interface, owned
 
-from ...kube.logs import configure_logs
+from ..engine_child import serve
+from ..engine_process import encode
 from ..membership.service import Membership
-from .engine_messages import StartOrder, claims_from_json, encode, peers_from_json
+from .engine_messages import StartOrder, claims_from_json, peers_from_json
 from .responder import Responder
 
 _COUNTERS_EVERY = 1.0
-_PR_SET_PDEATHSIG = 1
 
 # Named after the module even when run as __main__, so log lines say where they come from.
 log = logging.getLogger(__spec__.name if __spec__ else __name__)
@@ -170,48 +164,9 @@ class Engine:
                 self._stopping.set()
 
 
-def _read_orders(engine: Engine, source: BinaryIO) -> None:
-    """Feed the engine from ``source`` until it ends; the end means the parent is gone."""
-    for line in source:
-        try:
-            message = json.loads(line)
-        except ValueError:
-            log.warning("ignoring a malformed order")
-            continue
-        for kind, value in message.items():
-            engine.submit(kind, value)
-    engine.submit("stop", None)
-
-
-def _die_with_parent() -> None:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: stdin's end still stops us
-        log.debug("no PR_SET_PDEATHSIG here")
-
-
 def main() -> int:
     """Read the start order, then serve until SIGTERM, SIGINT or the end of stdin."""
-    configure_logs("info")  # until the start order gives the speaker's level
-    _die_with_parent()
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    first = stdin.readline()
-    if not first:
-        return 0
-    order = StartOrder.from_json(json.loads(first)["start"])
-    configure_logs(order.log_level)
-    engine = Engine(order, stdout)
-
-    def _stop(_signum: int, _frame: FrameType | None) -> None:
-        engine.submit("stop", None)
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    threading.Thread(target=_read_orders, args=(engine, stdin), name="orders", daemon=True).start()
-    engine.run()
-    sys.stdout.flush()
-    os._exit(0)  # the stdin reader may be blocked in a read; do not wait for it
+    return serve(lambda order, out: Engine(StartOrder.from_json(order), out))
 
 
 if __name__ == "__main__":

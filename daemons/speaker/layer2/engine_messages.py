@@ -1,4 +1,4 @@
-"""The JSON lines the two halves of the speaker exchange over the engine's stdin and stdout.
+"""The layer-2 engine's orders and reports (JSON lines, see :mod:`..engine_process`).
 
 Kubernetes half to engine: ``{"start": {...}}`` once, then ``{"plan": [claim, ...]}`` and
 ``{"peers": {...}}`` whenever they change. Engine to Kubernetes half: ``{"ready": true}``,
@@ -8,7 +8,6 @@ about once a second while they move.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,18 +31,16 @@ class StartOrder:
     log_level: str = "info"
 
     def to_json(self) -> dict[str, Any]:
-        """The ``start`` message."""
+        """The ``start`` message's body."""
         return {
-            "start": {
-                "node": self.node,
-                "key": self.key.hex(),
-                "bind": list(self.bind),
-                "peers": peers_to_json(self.peers),
-                "interval": self.interval,
-                "dead_after": self.dead_after,
-                "watch_links": list(self.watch_links),
-                "log_level": self.log_level,
-            }
+            "node": self.node,
+            "key": self.key.hex(),
+            "bind": list(self.bind),
+            "peers": peers_to_json(self.peers),
+            "interval": self.interval,
+            "dead_after": self.dead_after,
+            "watch_links": list(self.watch_links),
+            "log_level": self.log_level,
         }
 
     @classmethod
@@ -104,8 +101,3 @@ def claims_from_json(data: Iterable[Mapping[str, Any]]) -> list[IPClaim]:
                 )
             )
     return claims
-
-
-def encode(message: Mapping[str, Any]) -> bytes:
-    """One line of JSON."""
-    return json.dumps(message, separators=(",", ":")).encode() + b"\n"

@@ -17,13 +17,15 @@ from typing import Any
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim, plan_service
 
 from .. import facts
+from ..engine_process import EngineProcess
 from ..handler import Situation, SpeakerContext
 from ..reporter import Reporter
-from .engine_client import EngineProcess
-from .engine_messages import StartOrder
+from .engine_messages import StartOrder, claims_to_json, peers_to_json
 from .interfaces import interface_of, suitable_interfaces
 from .metrics import Layer2Metrics
 from .status import L2StatusWriter
+
+ENGINE = f"{__package__}.engine"  # run with ``python -m`` under the speaker's own import root
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,9 @@ class Layer2Handler:
             metrics=context.metrics,
         )
         self._metrics = Layer2Metrics(context.metrics.registry)
-        self._engine = EngineProcess(self._report, lambda status: context.failed("the engine", status))
+        self._engine = EngineProcess(
+            ENGINE, self._report, lambda status: context.failed("the layer-2 engine", status)
+        )
 
     def start(self) -> str | None:
         """Read the membership key, start the engine and the ServiceL2Status writer."""
@@ -74,7 +78,8 @@ class Layer2Handler:
         if self._context.stop.is_set():
             return None
         order = self._start_order(key)
-        self._engine.start(order)  # from the main thread: the engine dies with it
+        # From the main thread: the engine dies with it.
+        self._engine.start(order.to_json(), remembered={"peers": peers_to_json(order.peers)})
         self._statuses.start(self._context.stop)
         host, port = order.bind
         return f"membership on {host}:{port}, watching {','.join(order.watch_links) or 'no link'}"
@@ -82,8 +87,8 @@ class Layer2Handler:
     def apply(self, situation: Situation) -> None:
         """Plan every Service's IPs and send the engine the plan and the peers when they changed."""
         claims = plan(situation, suitable_interfaces())
-        self._engine.peers(self._peers())
-        if self._engine.plan(claims):
+        self._engine.send_if_changed("peers", peers_to_json(self._peers()))
+        if self._engine.send_if_changed("plan", claims_to_json(claims)):
             log.debug("new plan: %d IPs", len(claims))
 
     def shutdown(self) -> None:

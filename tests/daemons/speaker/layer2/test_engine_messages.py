@@ -5,11 +5,11 @@ from __future__ import annotations
 import ipaddress
 import json
 
+from ansible_collections.baremetal.lb.daemons.speaker.engine_process import encode
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages import (
     StartOrder,
     claims_from_json,
     claims_to_json,
-    encode,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim
 
@@ -26,7 +26,7 @@ ORDER = StartOrder(
 
 
 def test_the_start_order_survives_one_line_of_json():
-    line = encode(ORDER.to_json())
+    line = encode({"start": ORDER.to_json()})
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert StartOrder.from_json(json.loads(line)["start"]) == ORDER
 

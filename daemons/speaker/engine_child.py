@@ -1,0 +1,81 @@
+"""The child side of :mod:`.engine_process`: how an engine process starts, listens and ends.
+
+An engine reads its start order from the first line of stdin, then feeds every later order to
+``submit(kind, value)`` from a reader thread; the end of stdin (the parent is gone), SIGTERM and
+SIGINT all become ``submit("stop", None)``. The engine also asks the kernel for SIGTERM when
+its parent dies (PR_SET_PDEATHSIG), so it never outlives the speaker.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from types import FrameType
+from typing import Any, BinaryIO, Protocol
+
+from ..kube.logs import configure_logs
+
+_PR_SET_PDEATHSIG = 1
+
+log = logging.getLogger(__name__)
+
+
+class Engine(Protocol):
+    """What :func:`serve` drives."""
+
+    def submit(self, kind: str, value: Any) -> None:
+        """Take an order (or ``stop``); thread-safe."""
+
+    def run(self) -> None:
+        """Serve until a ``stop`` order; emit ``{"ready": true}`` once serving."""
+
+
+def die_with_parent() -> None:
+    """Ask the kernel for SIGTERM when the parent process dies."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the end of stdin still stops us
+        log.debug("no PR_SET_PDEATHSIG here")
+
+
+def read_orders(submit: Callable[[str, Any], None], source: BinaryIO) -> None:
+    """Feed ``submit`` every order read from ``source`` until it ends; the end means the parent is gone."""
+    for line in source:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            log.warning("ignoring a malformed order")
+            continue
+        for kind, value in message.items():
+            submit(kind, value)
+    submit("stop", None)
+
+
+def serve(make_engine: Callable[[Mapping[str, Any], BinaryIO], Engine]) -> int:
+    """Run an engine process: ``make_engine(start order body, stdout)`` builds the engine."""
+    configure_logs("info")  # until the start order gives the speaker's level
+    die_with_parent()
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    first = stdin.readline()
+    if not first:
+        return 0
+    order = json.loads(first)["start"]
+    configure_logs(str(order.get("log_level", "info")))
+    engine = make_engine(order, stdout)
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        engine.submit("stop", None)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    threading.Thread(target=read_orders, args=(engine.submit, stdin), name="orders", daemon=True).start()
+    engine.run()
+    sys.stdout.flush()
+    os._exit(0)  # the stdin reader may be blocked in a read; do not wait for it
