@@ -11,12 +11,22 @@ from collections.abc import Iterable
 from typing import Any
 
 # The readers lb_info shares live in module_utils; re-exported here for the speaker's modules.
-from ansible_collections.baremetal.lb.plugins.module_utils.cluster_facts import (  # noqa: F401
+from ansible_collections.baremetal.lb.plugins.module_utils.cluster_facts import (
     SERVICE_NAME_LABEL,
     endpoints_by_service,
     node_facts,
     service_facts,
 )
+
+__all__ = [
+    "SERVICE_NAME_LABEL",
+    "endpoints_by_service",
+    "internal_ip",
+    "node_facts",
+    "peers",
+    "served",
+    "service_facts",
+]
 
 JSON = dict[str, Any]
 

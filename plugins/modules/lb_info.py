@@ -204,8 +204,8 @@ services:
           pool: routed
           layer2: []
           bgp:
-            - {node: node1, peer: tor-a, prefix: 198.51.100.7/32, local_pref: null, communities: ["64512:100"]}
-            - {node: node1, peer: tor-b, prefix: 198.51.100.7/32, local_pref: null, communities: ["64512:100"]}
+            - {node: node1, peer: tor-a, prefix: 198.51.100.7/32, local_pref: null, communities: ["64512:1"]}
+            - {node: node1, peer: tor-b, prefix: 198.51.100.7/32, local_pref: 100, communities: ["64512:1"]}
       unannounced: null
 unannounced:
   description:
