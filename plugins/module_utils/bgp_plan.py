@@ -34,8 +34,8 @@ a Service) and the tests share these rules, which follow MetalLB's speaker:
 
 :class:`Announcement` is one advertisement's route for one IP of one Service, from one node to
 one peer; :func:`merged_routes` folds announcements into the routes sent. :func:`plan_node` is
-the speaker's whole plan for its node; :func:`plan_service` is every node's announcements of one
-Service (``lb_info``).
+the speaker's whole plan for its node; :func:`plan_service` is the announcements of one Service,
+from every node (``lb_info``) or from some.
 """
 
 from __future__ import annotations
@@ -176,49 +176,14 @@ def route_for(ip: IPAddress, advertisement: BGPAdvertisement, peer: BGPPeer) -> 
     return Route(prefix_of(ip, advertisement), local_pref, _sorted_communities(advertisement.communities))
 
 
+def sends_to(advertisement: BGPAdvertisement, peer: BGPPeer) -> bool:
+    """Return True when ``advertisement``'s ``peers`` list names ``peer``, or is empty."""
+    return not advertisement.peers or peer.name in advertisement.peers
+
+
 def advertised_peers(config: Config, advertisement: BGPAdvertisement) -> tuple[BGPPeer, ...]:
-    """The BGPPeers ``advertisement`` sends to: those its ``peers`` list names, else every peer."""
-    names = set(advertisement.peers)
-    return tuple(peer for peer in config.bgp_peers if not names or peer.name in names)
-
-
-def announcements(
-    config: Config,
-    service: ServiceFacts,
-    *,
-    nodes: Mapping[str, NodeFacts],
-    announcers: Iterable[str],
-    ignore_exclude_label: bool = False,
-) -> Iterator[Announcement]:
-    """Every announcement of ``service`` from the nodes among ``announcers`` (nodes with a speaker).
-
-    ``nodes`` holds the facts (labels, conditions) of every Node; a name missing from it has
-    none. Ordered by IP (as in the Service's status), node, advertisement (config order), then
-    peer (config order).
-    """
-    speakers = sorted(announcers)
-    for ip in service.ips:
-        ads = selecting(config.bgp_advertisements, pool_of_address(config, service, ip), service.labels)
-        if not ads:
-            continue
-        eligible = eligible_nodes(
-            speakers=speakers,
-            nodes=nodes,
-            advertised_to=speakers,  # each advertisement's nodeSelectors are applied below
-            endpoints=service.endpoints,
-            local_traffic_policy=service.local_traffic_policy,
-            ignore_exclude_label=ignore_exclude_label,
-        )
-        for node in sorted(eligible):
-            facts = nodes.get(node, NodeFacts())
-            sessions = peers_of_node(config, facts)
-            for ad in ads:
-                if not selected(ad.node_selectors, facts.labels):
-                    continue
-                for peer in sessions:
-                    if (ad.peers and peer.name not in ad.peers) or ip.version not in session_families(peer):
-                        continue
-                    yield Announcement(service.key, ip, node, peer.name, ad.name, route_for(ip, ad, peer))
+    """The BGPPeers ``advertisement`` sends to (:func:`sends_to`), in config order."""
+    return tuple(peer for peer in config.bgp_peers if sends_to(advertisement, peer))
 
 
 def merged_routes(items: Iterable[Announcement]) -> dict[tuple[str, str], tuple[Route, ...]]:
@@ -235,18 +200,20 @@ def merged_routes(items: Iterable[Announcement]) -> dict[tuple[str, str], tuple[
 
 def plan_node(
     config: Config,
-    *,
     me: str,
     nodes: Mapping[str, NodeFacts],
     services: Sequence[ServiceFacts],
     ignore_exclude_label: bool = False,
 ) -> NodePlan:
-    """The sessions, routes and announcements of node ``me`` for the served ``services``."""
+    """The sessions, routes and announcements of node ``me``.
+
+    ``nodes`` holds every Node's facts by name, ``services`` the served Services' facts.
+    """
     sessions = peers_of_node(config, nodes.get(me, NodeFacts()))
     found = tuple(
         item
         for service in services
-        for item in announcements(
+        for item in plan_service(
             config, service, nodes=nodes, announcers=(me,), ignore_exclude_label=ignore_exclude_label
         )
     )
@@ -260,14 +227,43 @@ def plan_service(
     service: ServiceFacts,
     *,
     nodes: Mapping[str, NodeFacts],
+    announcers: Iterable[str] | None = None,
     ignore_exclude_label: bool = False,
 ) -> tuple[Announcement, ...]:
-    """Every node's announcements of ``service``, every node of ``nodes`` running a speaker."""
+    """Every announcement of ``service`` from the nodes among ``announcers`` (nodes with a speaker).
+
+    ``nodes`` holds the facts (labels, conditions) of every Node (a name missing from it has
+    none); ``announcers`` defaults to all of them. Ordered by IP (as in the Service's status),
+    node, advertisement (config order), then peer (config order).
+    """
+    speakers = sorted(nodes if announcers is None else announcers)
     return tuple(
-        announcements(
-            config, service, nodes=nodes, announcers=nodes, ignore_exclude_label=ignore_exclude_label
+        Announcement(service.key, ip, node, peer.name, ad.name, route_for(ip, ad, peer))
+        for ip, ads in _advertisements_by_ip(config, service)
+        for node in sorted(
+            eligible_nodes(
+                speakers=speakers,
+                nodes=nodes,
+                advertised_to=speakers,  # each advertisement's nodeSelectors are applied below
+                endpoints=service.endpoints,
+                local_traffic_policy=service.local_traffic_policy,
+                ignore_exclude_label=ignore_exclude_label,
+            )
         )
+        for ad in ads
+        if selected(ad.node_selectors, nodes.get(node, NodeFacts()).labels)
+        for peer in peers_of_node(config, nodes.get(node, NodeFacts()))
+        if sends_to(ad, peer) and ip.version in session_families(peer)
     )
+
+
+def _advertisements_by_ip(
+    config: Config, service: ServiceFacts
+) -> Iterator[tuple[IPAddress, list[BGPAdvertisement]]]:
+    for ip in service.ips:
+        ads = selecting(config.bgp_advertisements, pool_of_address(config, service, ip), service.labels)
+        if ads:
+            yield ip, ads
 
 
 def _merge(first: Route, second: Route) -> Route:
