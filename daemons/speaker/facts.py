@@ -1,62 +1,40 @@
-"""Read the Kubernetes objects the speaker watches into the plain facts the decisions take."""
+"""Read the Kubernetes objects the speaker watches into the plain facts the decisions take.
+
+Services, EndpointSlices and Nodes are read by module_utils' ``cluster_facts`` (shared with
+``lb_info``).
+"""
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
-from ansible_collections.baremetal.lb.plugins.module_utils.ownership import Endpoint, NodeFacts, ServiceFacts
-from ansible_collections.baremetal.lb.plugins.module_utils.services import allocated_pool, ingress_ips
+# The readers lb_info shares live in module_utils; re-exported here for the speaker's modules.
+from ansible_collections.baremetal.lb.plugins.module_utils.cluster_facts import (
+    SERVICE_NAME_LABEL,
+    endpoints_by_service,
+    node_facts,
+    service_facts,
+)
+
+__all__ = [
+    "SERVICE_NAME_LABEL",
+    "endpoints_by_service",
+    "internal_ip",
+    "node_facts",
+    "peers",
+    "served",
+    "service_facts",
+]
 
 JSON = dict[str, Any]
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
 def served(service: JSON, lb_class: str) -> bool:
     """True for a LoadBalancer Service of our class (``""``: only Services without a class)."""
     spec = service.get("spec") or {}
     return spec.get("type") == "LoadBalancer" and str(spec.get("loadBalancerClass") or "") == lb_class
-
-
-def endpoints_by_service(slices: Iterable[JSON]) -> dict[str, list[Endpoint]]:
-    """Every endpoint of every EndpointSlice, by ``namespace/service``."""
-    found: dict[str, list[Endpoint]] = {}
-    for item in slices:
-        meta = item.get("metadata") or {}
-        service = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
-        if not service:
-            continue
-        bucket = found.setdefault(f"{meta.get('namespace')}/{service}", [])
-        for endpoint in item.get("endpoints") or []:
-            conditions = endpoint.get("conditions") or {}
-            bucket.append(
-                Endpoint(endpoint.get("nodeName"), conditions.get("ready"), conditions.get("serving"))
-            )
-    return found
-
-
-def service_facts(service: JSON, endpoints: Mapping[str, list[Endpoint]]) -> ServiceFacts:
-    """The facts of one Service that the announcement protocols plan from."""
-    meta, spec = service["metadata"], service.get("spec") or {}
-    key = f"{meta['namespace']}/{meta['name']}"
-    return ServiceFacts(
-        key=key,
-        ips=ingress_ips(service),
-        local_traffic_policy=spec.get("externalTrafficPolicy") == "Local",
-        endpoints=tuple(endpoints.get(key, ())),
-        pool=allocated_pool(service),
-        labels=dict(meta.get("labels") or {}),
-    )
-
-
-def node_facts(node: JSON) -> NodeFacts:
-    """Labels and the NetworkUnavailable condition of a Node."""
-    conditions = (node.get("status") or {}).get("conditions") or []
-    unavailable = any(c.get("type") == "NetworkUnavailable" and c.get("status") == "True" for c in conditions)
-    return NodeFacts(
-        labels=dict((node.get("metadata") or {}).get("labels") or {}), network_unavailable=unavailable
-    )
 
 
 def internal_ip(node: JSON, version: int) -> str | None:

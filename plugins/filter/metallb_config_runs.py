@@ -11,11 +11,11 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_config import by_namespace
 
 
-def metallb_config_runs(lists: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
+def metallb_config_runs(lists: dict[str, Any], namespace: str, prune: bool = False) -> list[dict[str, Any]]:
     """One ``metallb_config`` run per namespace and state; bad input is a filter error."""
     if not isinstance(lists, dict):
         raise AnsibleFilterError(f"metallb_config_runs takes a dict of lists, not {type(lists).__name__}")
-    return by_namespace(lists, namespace)
+    return by_namespace(lists, namespace, prune=bool(prune))
 
 
 class FilterModule:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from .config_model import BGPAdvertisement, Config
-from .label_selectors import LabelSelector, matches_any
+from .advertised import pool_of_address, selecting
+from .bgp_plan import advertised_peers
+from .config_model import Config
 from .ownership import ServiceFacts
-from .pools import PoolIndex
 
 
 def unannounced(
@@ -37,29 +37,19 @@ def unannounced(
     if not l2 and not bgp:
         return f"no L2Advertisement or BGPAdvertisement selects pool {pool!r}"
     labels = service_labels or {}
-    l2_selecting = [ad for ad in l2 if _selects(ad.service_selectors, labels)]
-    bgp_selecting = [ad for ad in bgp if _selects(ad.service_selectors, labels)]
+    l2_selecting = selecting(l2, pool, labels)
+    bgp_selecting = selecting(bgp, pool, labels)
     if not l2_selecting and not bgp_selecting:
         names = ", ".join(
             [f"L2Advertisement {ad.name!r}" for ad in l2] + [f"BGPAdvertisement {ad.name!r}" for ad in bgp]
         )
         return f"the advertisements of pool {pool!r} ({names}) select other Services by their labels"
-    if l2_selecting or any(_peers_of(config, ad) for ad in bgp_selecting):
+    if l2_selecting or any(advertised_peers(config, ad) for ad in bgp_selecting):
         return None
     names = ", ".join(repr(ad.name) for ad in bgp_selecting)
     return f"pool {pool!r} is announced over BGP only (BGPAdvertisement {names}) and " + (
         "there is no BGPPeer" if not config.bgp_peers else "none of the BGPPeers it names exists"
     )
-
-
-def _selects(selectors: tuple[LabelSelector, ...], labels: Mapping[str, str]) -> bool:
-    return not selectors or matches_any(selectors, labels)
-
-
-def _peers_of(config: Config, ad: BGPAdvertisement) -> list[str]:
-    """The peers ``ad`` announces to: the ones it names, else every peer."""
-    names = [peer.name for peer in config.bgp_peers]
-    return [name for name in names if name in ad.peers] if ad.peers else names
 
 
 def describe(ips: Sequence[str], pool: str, reason: str) -> str:
@@ -70,14 +60,13 @@ def describe(ips: Sequence[str], pool: str, reason: str) -> str:
 def unannounced_services(config: Config, services: Iterable[ServiceFacts]) -> dict[str, str]:
     """Service key -> :func:`describe` sentence, for the Services with addresses nobody announces.
 
-    A Service's pool is the controller's annotation, else the pool holding its first address.
+    A Service's pool is the one its first address comes from (:func:`.advertised.pool_of_address`).
     """
-    index = PoolIndex(config.pools)
     found = {}
     for service in services:
         if not service.ips:
             continue
-        pool = service.pool or index.pool_of(service.ips[0])
+        pool = pool_of_address(config, service, service.ips[0])
         reason = unannounced(config, pool, service.labels)
         if pool and reason:
             found[service.key] = describe([str(ip) for ip in service.ips], pool, reason)

@@ -16,10 +16,9 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .addresses import IPAddress, parse_address
+from .advertised import pool_of_address, selected, selecting
 from .config_model import Config, L2Advertisement
-from .label_selectors import matches_any
 from .ownership import NodeFacts, ServiceFacts, announcing_node, eligible_nodes, ownership_key
-from .pools import PoolIndex
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,9 @@ def plan_service(
     key = ownership_key(service.ips)
     claims = []
     for ip in service.ips:
-        advertisements = _advertisements_for(ip, service, config)
+        advertisements = selecting(
+            config.l2_advertisements, pool_of_address(config, service, ip), service.labels
+        )
         if not advertisements:
             continue
         advertised_to = {
@@ -106,25 +107,8 @@ def parse_ips(texts: Iterable[str]) -> tuple[IPAddress, ...]:
     return tuple(ips)
 
 
-def _advertisements_for(ip: IPAddress, service: ServiceFacts, config: Config) -> list[L2Advertisement]:
-    pool = service.pool if _pool_holds(service.pool, ip, config) else PoolIndex(config.pools).pool_of(ip)
-    if not pool:
-        return []
-    return [
-        ad
-        for ad in config.l2_advertisements
-        if pool in ad.pools
-        and (not ad.service_selectors or matches_any(ad.service_selectors, service.labels))
-    ]
-
-
-def _pool_holds(name: str, ip: IPAddress, config: Config) -> bool:
-    return any(pool.name == name and any(ip in entry for entry in pool.ranges) for pool in config.pools)
-
-
 def _selects(advertisement: L2Advertisement, labels: Mapping[str, str]) -> bool:
-    selectors = advertisement.node_selectors
-    return not selectors or matches_any(selectors, labels)
+    return selected(advertisement.node_selectors, labels)
 
 
 def _selected_by_any(advertisements: Iterable[L2Advertisement], labels: Mapping[str, str]) -> bool:

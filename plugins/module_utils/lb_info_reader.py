@@ -6,6 +6,7 @@ Service: its addresses are announced by nobody.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ except ImportError:  # modules report the missing library through kubernetes.cor
 
 from .lb_report import build_report
 from .metallb_cluster import MetallbCluster
-from .metallb_kinds import SERVICE_L2_STATUS
+from .metallb_kinds import BGP_ADVERTISEMENT, SERVICE_L2_STATUS
 from .metallb_resources import DEFAULT_NAMESPACE
 from .services import ALLOCATION_FAILED, LOAD_BALANCER_FAILED, ingress_ips
 
@@ -25,12 +26,18 @@ _FORBIDDEN, _NOT_FOUND = 403, 404
 
 @dataclass(frozen=True)
 class ClusterObjects:
-    """The metallb.io configuration, the Services and the ServiceL2Status objects, as dicts."""
+    """The metallb.io configuration, the Services and the ServiceL2Status objects, as dicts.
+
+    ``nodes`` and ``endpoint_slices`` are read when some BGPAdvertisement exists (the BGP
+    planner needs them); None when not read.
+    """
 
     config: list[dict[str, Any]]
     services: list[dict[str, Any]]
     l2_statuses: list[dict[str, Any]]
     pending_reasons: dict[str, str]
+    nodes: list[dict[str, Any]] | None = None
+    endpoint_slices: list[dict[str, Any]] | None = None
 
 
 def read_cluster(module: Any, api: Any, namespace: str, service_namespace: str | None) -> ClusterObjects:
@@ -41,10 +48,39 @@ def read_cluster(module: Any, api: Any, namespace: str, service_namespace: str |
         services = _services(module, api, service_namespace)
         statuses = _l2_statuses(module, cluster)
         reasons = _pending_reasons(api, services, service_namespace)
+        nodes = slices = None
+        if any(item.get("kind") == BGP_ADVERTISEMENT.kind for item in config):
+            nodes = _listed(module, api, "Nodes", lambda: client.CoreV1Api(api).list_node())
+            slices = _endpoint_slices(module, api, service_namespace)
     except client.ApiException as err:
         what = "the metallb.io CRDs are not installed" if err.status == _NOT_FOUND else err.reason
         module.fail_json(msg=f"cannot read the cluster: {what} ({err.status})", status=err.status)
-    return ClusterObjects(config, services, statuses, reasons)
+    return ClusterObjects(config, services, statuses, reasons, nodes, slices)
+
+
+def _listed(module: Any, api: Any, what: str, call: Callable[[], Any]) -> list[dict[str, Any]] | None:
+    """The items ``call`` lists, as dicts; None, with a warning, when listing them is forbidden."""
+    try:
+        listed = call()
+    except client.ApiException as err:
+        if err.status != _FORBIDDEN:
+            raise
+        module.warn(f"may not list {what}: the BGP announcements are not reported")
+        return None
+    items: list[dict[str, Any]] = api.sanitize_for_serialization(listed).get("items") or []
+    return items
+
+
+def _endpoint_slices(module: Any, api: Any, service_namespace: str | None) -> list[dict[str, Any]] | None:
+    discovery = client.DiscoveryV1Api(api)
+    if service_namespace is None:
+        return _listed(module, api, "EndpointSlices", discovery.list_endpoint_slice_for_all_namespaces)
+    return _listed(
+        module,
+        api,
+        f"the EndpointSlices of namespace {service_namespace}",
+        lambda: discovery.list_namespaced_endpoint_slice(service_namespace),
+    )
 
 
 def _services(module: Any, api: Any, service_namespace: str | None) -> list[dict[str, Any]]:

@@ -1,9 +1,12 @@
 """What module ``lb_info`` reports: pools with their usage, and who announces each Service IP.
 
 Pure: takes the objects as plain dicts (IPAddressPools and advertisements, Services,
-ServiceL2Statuses) and returns plain dicts. Pool sizes come from :meth:`.pools.AddressPool.capacity`,
-so a /64 costs what a /28 costs; usage counts the distinct addresses Services hold
-(``status.loadBalancer.ingress``), each in the pool whose range holds it.
+ServiceL2Statuses, Nodes, EndpointSlices) and returns plain dicts. Layer 2 is reported as the
+speakers report it (ServiceL2Status); BGP as the speakers' planner decides it
+(:func:`.bgp_plan.plan_service`), from the same configuration, Nodes and endpoints. Pool sizes
+come from :meth:`.pools.AddressPool.capacity`, so a /64 costs what a /28 costs; usage counts the
+distinct addresses Services hold (``status.loadBalancer.ingress``), each in the pool whose range
+holds it.
 
 Standard library only.
 """
@@ -11,10 +14,13 @@ Standard library only.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .addresses import IPAddress, IPFamily, family_of
 from .announcement import describe, unannounced
+from .bgp_plan import Announcement, merged_routes, plan_service
+from .cluster_facts import endpoints_by_service, node_facts, service_facts
 from .config_model import Config
 from .metallb_kinds import (
     L2_STATUS_NODE_LABEL,
@@ -22,6 +28,7 @@ from .metallb_kinds import (
     L2_STATUS_SERVICE_NAMESPACE_LABEL,
     cluster_resources,
 )
+from .ownership import Endpoint, NodeFacts
 from .pools import AddressPool, PoolIndex
 from .services import ADDRESS_POOL, allocated_pool, annotation_value, ingress_ips
 from .validation import parse_for_report
@@ -37,6 +44,9 @@ def build_report(
     l2_statuses: Sequence[Manifest] = (),
     service_namespace: str | None = None,
     pending_reasons: Mapping[str, str] | None = None,
+    *,
+    nodes: Sequence[Manifest] | None = None,
+    endpoint_slices: Sequence[Manifest] | None = None,
 ) -> dict[str, Any]:
     """The whole report.
 
@@ -45,6 +55,10 @@ def build_report(
     only narrows the list of Services reported, never the usage; ``pending_reasons`` maps
     ``namespace/name`` of Services without an address to the controller's latest reason (the
     message of its ``AllocationFailed`` or ``LoadBalancerFailed`` Event).
+
+    With ``nodes`` (every Node, each taken to run a speaker) and ``endpoint_slices`` (those of
+    the reported Services at least), each address says which nodes announce it over BGP to
+    which peers, with which prefix and attributes; without them its ``bgp`` is None.
 
     The configuration is read by the daemons' own parser (:mod:`.validation`). When it has
     errors, the daemons keep running on their last valid configuration; the report then lists
@@ -57,9 +71,19 @@ def build_report(
     protocols = _protocols(config)
     balancers = [svc for svc in services if (svc.get("spec") or {}).get("type") == LOAD_BALANCER]
     held = {ip for service in balancers for ip in ingress_ips(service)}  # a shared address counts once
+    inputs = _Inputs(config, index, l2_statuses, pending_reasons or {})
+    if nodes is not None and endpoint_slices is not None:
+        inputs = _Inputs(
+            config,
+            index,
+            l2_statuses,
+            pending_reasons or {},
+            {_meta(node, "name"): node_facts(node) for node in nodes},
+            endpoints_by_service(endpoint_slices),
+        )
     reported = sorted(
         (
-            _service(svc, index, l2_statuses, config, pending_reasons or {})
+            _service(svc, inputs)
             for svc in balancers
             if service_namespace is None or _meta(svc, "namespace") == service_namespace
         ),
@@ -110,17 +134,31 @@ def _pool_usage(pool: AddressPool, held: set[IPAddress], protocols: list[str]) -
     return usage
 
 
-def _service(
-    service: Manifest,
-    index: PoolIndex,
-    l2_statuses: Sequence[Manifest],
-    config: Config,
-    pending_reasons: Mapping[str, str],
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Inputs:
+    """What every Service's report is made from; ``nodes`` and ``endpoints`` None when not read."""
+
+    config: Config
+    index: PoolIndex
+    l2_statuses: Sequence[Manifest]
+    pending_reasons: Mapping[str, str]
+    nodes: Mapping[str, NodeFacts] | None = None
+    endpoints: Mapping[str, list[Endpoint]] | None = None
+
+    def bgp_plan(self, service: Manifest) -> tuple[Announcement, ...] | None:
+        """Every node's BGP announcements of ``service``; None when Nodes or endpoints are unknown."""
+        if self.nodes is None or self.endpoints is None:
+            return None
+        return plan_service(self.config, service_facts(service, self.endpoints), nodes=self.nodes)
+
+
+def _service(service: Manifest, inputs: _Inputs) -> dict[str, Any]:
+    config, index = inputs.config, inputs.index
     namespace, name = _meta(service, "namespace"), _meta(service, "name")
     spec = service.get("spec") or {}
-    layer2 = _layer2_reports(namespace, name, l2_statuses)
+    layer2 = _layer2_reports(namespace, name, inputs.l2_statuses)
     ips = ingress_ips(service)
+    planned = inputs.bgp_plan(service) if ips else ()
     announcements = []
     for ip in ips:
         announcements.append(
@@ -129,7 +167,7 @@ def _service(
                 "family": str(family_of(ip)),
                 "pool": index.pool_of(ip),
                 "layer2": layer2,
-                "bgp": None,
+                "bgp": None if planned is None else _bgp_reports([item for item in planned if item.ip == ip]),
             }
         )
     derived = {str(item["pool"]) for item in announcements if item["pool"]}
@@ -145,10 +183,25 @@ def _service(
         "external_traffic_policy": spec.get("externalTrafficPolicy") or "Cluster",
         "requested_pool": annotation_value(metadata.get("annotations") or {}, ADDRESS_POOL),
         "pending": not ips,
-        "pending_reason": None if ips else pending_reasons.get(f"{namespace}/{name}"),
+        "pending_reason": None if ips else inputs.pending_reasons.get(f"{namespace}/{name}"),
         "announcements": announcements,
         "unannounced": unannounced(config, pool, labels) if ips else None,
     }
+
+
+def _bgp_reports(announcements: Sequence[Announcement]) -> list[dict[str, Any]]:
+    """The routes of one address: one per node, peer and prefix, as the speakers send them."""
+    return [
+        {
+            "node": node,
+            "peer": peer,
+            "prefix": str(route.prefix),
+            "local_pref": route.local_pref,
+            "communities": [str(community) for community in route.communities],
+        }
+        for (node, peer), routes in sorted(merged_routes(announcements).items())
+        for route in routes
+    ]
 
 
 def _layer2_reports(namespace: str, name: str, statuses: Sequence[Manifest]) -> list[dict[str, Any]]:

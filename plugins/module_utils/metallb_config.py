@@ -270,7 +270,7 @@ def _validate(objects: Sequence[Mapping[str, Any]]) -> list[ConfigError]:
 
 
 def by_namespace(
-    lists: Mapping[str, Sequence[Mapping[str, Any]]], default_namespace: str
+    lists: Mapping[str, Sequence[Mapping[str, Any]]], default_namespace: str, prune: bool = False
 ) -> list[dict[str, Any]]:
     """The config role's lists as one ``metallb_config`` run per namespace and state.
 
@@ -278,6 +278,10 @@ def by_namespace(
     ``namespace`` and ``state``. Returns ``[{namespace, state, config}]``: ``replaced`` with the
     present entries, then ``deleted`` with the absent ones, per namespace in order of first
     appearance (the default namespace first); the entries lose their ``namespace`` and ``state``.
+
+    With ``prune`` each namespace named (the default one always) gets one ``overridden`` run
+    with its present entries instead: what is no longer declared there is deleted, absent
+    entries included.
     """
     runs: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
     for field in config_fields():
@@ -287,6 +291,11 @@ def by_namespace(
             kept = {option: value for option, value in entry.items() if option not in ("namespace", "state")}
             runs.setdefault((namespace, state), {}).setdefault(field, []).append(kept)
     namespaces = list(dict.fromkeys([default_namespace, *(namespace for namespace, _state in runs)]))
+    if prune:
+        return [
+            {"namespace": namespace, "state": "overridden", "config": runs.get((namespace, "replaced"), {})}
+            for namespace in namespaces
+        ]
     return [
         {"namespace": namespace, "state": state, "config": runs[(namespace, state)]}
         for namespace in namespaces

@@ -19,6 +19,11 @@ description:
     C(metallb.io/ip-allocated-from-pool), else the pool holding the address), and, for each
     address, the node that announces it in layer 2 and on which interfaces, from the speakers'
     C(ServiceL2Status) objects.
+  - When the namespace has BGPAdvertisements, also which nodes announce each address over BGP, to
+    which BGPPeers, with which prefix, LOCAL_PREF and communities, as the speakers decide it (the
+    same planner, from the configuration, the Nodes and the Services' EndpointSlices; every Node
+    is taken to run a speaker). If the credentials may not list Nodes or EndpointSlices, the
+    module warns and reports no BGP announcements.
   - Reads the namespace's metallb.io configuration with the same parser the controller and the
     speakers use, and reports its errors, if any, each naming the object, the field and the fix.
     While the configuration has errors the daemons keep running on their last valid one; the report
@@ -158,7 +163,13 @@ services:
       description:
         - One entry per address, with its C(ip), C(family), C(pool), C(layer2) (a list of
           C(node) and C(interfaces), empty when no speaker reports announcing it) and C(bgp).
-        - C(bgp) is always null, the speakers do not publish BGP announcements yet.
+        - C(bgp) is a list of the routes that carry the address, one per C(node), C(peer) (the
+          BGPPeer's name) and C(prefix) (the address masked to the advertisement's aggregation
+          length), with C(local_pref) (null on eBGP sessions, which do not carry it) and
+          C(communities) (C(AA:NN) and C(large:G:L1:L2), aliases resolved); empty when no node
+          announces it over BGP (no BGPAdvertisement selects it, no peer, no node selected, or
+          no serving endpoint where the traffic policy needs one); null when the namespace has
+          no BGPAdvertisement or the Nodes or EndpointSlices could not be read.
       type: list
       elements: dict
   sample:
@@ -177,6 +188,24 @@ services:
           pool: lan
           layer2: [{node: node2, interfaces: [eth0]}]
           bgp: null
+      unannounced: null
+    - namespace: shop
+      name: api
+      ips: [198.51.100.7]
+      pool: routed
+      load_balancer_class: null
+      external_traffic_policy: Local
+      requested_pool: null
+      pending: false
+      pending_reason: null
+      announcements:
+        - ip: 198.51.100.7
+          family: IPv4
+          pool: routed
+          layer2: []
+          bgp:
+            - {node: node1, peer: tor-a, prefix: 198.51.100.7/32, local_pref: null, communities: ["64512:1"]}
+            - {node: node1, peer: tor-b, prefix: 198.51.100.7/32, local_pref: 100, communities: ["64512:1"]}
       unannounced: null
 unannounced:
   description:
@@ -218,6 +247,8 @@ def main() -> None:
         objects.l2_statuses,
         params["service_namespace"],
         objects.pending_reasons,
+        nodes=objects.nodes,
+        endpoint_slices=objects.endpoint_slices,
     )
     for warning in report["unannounced"]:
         module.warn(warning)

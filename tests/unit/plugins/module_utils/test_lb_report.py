@@ -229,3 +229,63 @@ def test_a_broken_configuration_is_reported_and_good_entries_still_counted():
         "L2Advertisement 'l2', spec.ipAddressPools[0]: IPAddressPool 'missing' does not exist; "
         "create that pool or fix the name"
     )
+
+
+def node(name, **labels):
+    return {"metadata": {"name": name, "labels": labels}, "status": {"conditions": []}}
+
+
+def endpoint_slice(namespace, name, *endpoints):
+    return {
+        "metadata": {"namespace": namespace, "labels": {"kubernetes.io/service-name": name}},
+        "endpoints": [{"nodeName": host, "conditions": {"ready": ready}} for host, ready in endpoints],
+    }
+
+
+BGP_CONFIG = [
+    *CONFIG,
+    obj("Community", "aliases", {"communities": [{"name": "edge", "value": "64512:100"}]}),
+    obj("BGPPeer", "tor-a", {"myASN": 64512, "peerASN": 64513, "peerAddress": "192.0.2.1"}),
+    obj(
+        "BGPPeer",
+        "tor-b",
+        {
+            "myASN": 64512,
+            "peerASN": 64512,
+            "peerAddress": "192.0.2.2",
+            "nodeSelectors": [{"matchLabels": {"rack": "b"}}],
+        },
+    ),
+    obj(
+        "BGPAdvertisement", "routed", {"ipAddressPools": ["edge"], "communities": ["edge"], "localPref": 150}
+    ),
+]
+NODES = [node("node1", rack="a"), node("node2", rack="b"), node("node3", rack="b")]
+
+
+def test_bgp_announcements_say_which_nodes_send_which_prefix_to_which_peer():
+    svc = service("ops", "api", "198.51.100.12", pool="edge", externalTrafficPolicy="Local")
+    slices = [endpoint_slice("ops", "api", ("node1", True), ("node2", True), ("node3", False))]
+    report = build_report(BGP_CONFIG, [svc], nodes=NODES, endpoint_slices=slices)
+    (announcement,) = report["services"][0]["announcements"]
+    route = {"prefix": "198.51.100.12/32", "communities": ["64512:100"]}
+    assert announcement["bgp"] == [
+        {"node": "node1", "peer": "tor-a", "local_pref": None, **route},  # eBGP: no LOCAL_PREF
+        {"node": "node2", "peer": "tor-a", "local_pref": None, **route},
+        {"node": "node2", "peer": "tor-b", "local_pref": 150, **route},  # iBGP, rack b only
+    ]  # node3's only endpoint is not ready: with policy Local it announces nothing
+    assert report["services"][0]["unannounced"] is None
+
+
+@pytest.mark.parametrize(
+    ("nodes", "slices", "bgp"),
+    [
+        (None, None, None),  # not read: not known
+        (NODES, None, None),
+        (NODES, [], []),  # no endpoint anywhere: nobody announces
+    ],
+)
+def test_bgp_announcements_are_unknown_without_nodes_and_endpoints(nodes, slices, bgp):
+    svc = service("ops", "api", "198.51.100.12", pool="edge")
+    report = build_report(BGP_CONFIG, [svc], nodes=nodes, endpoint_slices=slices)
+    assert report["services"][0]["announcements"][0]["bgp"] == bgp

@@ -160,3 +160,46 @@ def test_role_lists_become_one_replaced_and_one_deleted_run_per_namespace():
             "config": {"pools": [{"name": "c", "addresses": ["192.0.2.16/28"]}]},
         },
     ]
+
+
+@pytest.mark.parametrize(
+    ("lists", "runs"),
+    [
+        pytest.param(
+            {
+                "bgp_peers": BGP["bgp_peers"],
+                "communities": [{"name": "gone", "state": "absent"}],
+                "bgp_advertisements": [{"name": "b", "namespace": "other", "peers": ["tor"]}],
+            },
+            [
+                {"namespace": NS, "state": "overridden", "config": {"bgp_peers": BGP["bgp_peers"]}},
+                {
+                    "namespace": "other",
+                    "state": "overridden",
+                    "config": {"bgp_advertisements": [{"name": "b", "peers": ["tor"]}]},
+                },
+            ],
+            id="one overridden run per namespace, absent entries left undeclared",
+        ),
+        pytest.param(
+            {}, [{"namespace": NS, "state": "overridden", "config": {}}], id="nothing declared: all goes"
+        ),
+    ],
+)
+def test_role_lists_with_prune_become_one_overridden_run_per_namespace(lists, runs):
+    assert by_namespace(lists, NS, prune=True) == runs
+
+
+def test_pruning_deletes_every_kind_no_longer_declared_in_reverse_dependency_order():
+    existing = objects(
+        {**BGP, "communities": [{"name": "c", "communities": [{"name": "x", "value": "1:1"}]}]}
+    )
+    (run,) = by_namespace({"pools": BGP["pools"]}, NS, prune=True)
+    result = plan(run["state"], existing, objects(run["config"]))
+    assert [obj["kind"] for obj in result.applies] == ["IPAddressPool"]
+    assert result.deletes == (
+        ("BGPAdvertisement", "bgp"),
+        ("BGPPeer", "tor"),
+        ("Community", "c"),
+        ("BFDProfile", "fast"),
+    )

@@ -1,0 +1,58 @@
+"""Read Kubernetes objects (plain dicts) into the facts the announcement planners take.
+
+The speaker reads what it watches through these, and ``lb_info`` what it lists, so both plan
+from the same facts (:class:`.ownership.ServiceFacts`, :class:`.ownership.NodeFacts`).
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .ownership import Endpoint, NodeFacts, ServiceFacts
+from .services import allocated_pool, ingress_ips
+
+JSON = dict[str, Any]
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+
+def endpoints_by_service(slices: Iterable[Mapping[str, Any]]) -> dict[str, list[Endpoint]]:
+    """Every endpoint of every EndpointSlice, by ``namespace/service``."""
+    found: dict[str, list[Endpoint]] = {}
+    for item in slices:
+        meta = item.get("metadata") or {}
+        service = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
+        if not service:
+            continue
+        bucket = found.setdefault(f"{meta.get('namespace')}/{service}", [])
+        for endpoint in item.get("endpoints") or []:
+            conditions = endpoint.get("conditions") or {}
+            bucket.append(
+                Endpoint(endpoint.get("nodeName"), conditions.get("ready"), conditions.get("serving"))
+            )
+    return found
+
+
+def service_facts(service: Mapping[str, Any], endpoints: Mapping[str, list[Endpoint]]) -> ServiceFacts:
+    """The facts of one Service that the announcement protocols plan from."""
+    meta, spec = service["metadata"], service.get("spec") or {}
+    key = f"{meta['namespace']}/{meta['name']}"
+    return ServiceFacts(
+        key=key,
+        ips=ingress_ips(service),
+        local_traffic_policy=spec.get("externalTrafficPolicy") == "Local",
+        endpoints=tuple(endpoints.get(key, ())),
+        pool=allocated_pool(service),
+        labels=dict(meta.get("labels") or {}),
+    )
+
+
+def node_facts(node: Mapping[str, Any]) -> NodeFacts:
+    """Labels and the NetworkUnavailable condition of a Node."""
+    conditions = (node.get("status") or {}).get("conditions") or []
+    unavailable = any(c.get("type") == "NetworkUnavailable" and c.get("status") == "True" for c in conditions)
+    return NodeFacts(
+        labels=dict((node.get("metadata") or {}).get("labels") or {}), network_unavailable=unavailable
+    )
