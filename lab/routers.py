@@ -8,6 +8,7 @@ as recorded in lab.json.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -23,11 +24,16 @@ class RouterHost(Protocol):
     """Where a router runs: its namespace and addresses (a lab host or a test's host)."""
 
     @property
-    def netns(self) -> str: ...
+    def netns(self) -> str:
+        """The namespace the router runs in."""
+
     @property
-    def ipv4(self) -> str: ...
+    def ipv4(self) -> str:
+        """The router's IPv4 address (also its router ID)."""
+
     @property
-    def ipv6(self) -> str: ...
+    def ipv6(self) -> str:
+        """The router's IPv6 address."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,27 @@ def _gobgp_conf(host: RouterHost, asn: int, peering: Peering) -> str:
   [peer-groups.config]
     peer-group-name = "nodes"
     peer-as = {peering.asn}
-{options}{timers}{families}[[dynamic-neighbors]]
+{options}{timers}{families}{_gobgp_neighbors(peering)}"""
+
+
+def _gobgp_neighbors(peering: Peering) -> str:
+    """The neighbour section of GoBGP's configuration.
+
+    GoBGP installs TCP MD5 keys only for configured neighbours, so a keyed single-address
+    peering becomes one passive neighbour; everything else stays a dynamic-neighbour range.
+    """
+    network = ipaddress.ip_network(peering.neighbors)
+    if peering.password and network.num_addresses == 1:
+        return f"""\
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "{network.network_address}"
+    peer-group = "nodes"
+  [neighbors.transport.config]
+    passive-mode = true
+"""
+    return f"""\
+[[dynamic-neighbors]]
   [dynamic-neighbors.config]
     prefix = "{peering.neighbors}"
     peer-group = "nodes"
@@ -129,7 +155,7 @@ def start(plan: topology.Plan, state_dir: Path) -> tuple[list[process.Started], 
         asn = topology.ROUTERS[name][1]
         work = (plan.runtime_dir if name == "frr" else state_dir / "routers") / name
         work.mkdir(parents=True, exist_ok=True)
-        procs, query = start_router(name, host, asn, _LAB_PEERING, work, log_dir)
+        procs, query = start_router(name, host, asn, _LAB_PEERING, work=work, log_dir=log_dir)
         started += procs
         facts[name] = {
             "kind": name,
@@ -143,10 +169,11 @@ def start(plan: topology.Plan, state_dir: Path) -> tuple[list[process.Started], 
 
 
 def start_router(
-    kind: str, host: RouterHost, asn: int, peering: Peering, work: Path, log_dir: Path
+    kind: str, host: RouterHost, asn: int, peering: Peering, *, work: Path, log_dir: Path
 ) -> tuple[list[process.Started], list[str]]:
-    """Start one router (``bird``, ``frr`` or ``gobgp``) in ``host``'s namespace, private paths
-    under ``work``; return its processes and the command that reads its IPv4 RIB.
+    """Start one router (``bird``, ``frr`` or ``gobgp``) in ``host``'s namespace.
+
+    Its files live under ``work``; returns its processes and the command that reads its RIB.
     """
     return _STARTERS[kind](host, asn, peering, work, log_dir)
 

@@ -54,7 +54,7 @@ def start_router(lan: Lan, kind: str, peering: routers.Peering, asn: int = ROUTE
     host = lan.add_host("router")
     work = Path(tempfile.mkdtemp(prefix="bmlbt-bgp-"))
     work.chmod(0o755)
-    procs, _ = routers.start_router(kind, host, asn, peering, work, work / "logs")
+    procs, _ = routers.start_router(kind, host, asn, peering, work=work, log_dir=work / "logs")
     lan.pids.extend(p.pid for p in procs)
     router = Router(kind, host, work, [p.pid for p in procs])
     lan.cleanups.append(lambda: shutil.rmtree(work, ignore_errors=True))
@@ -71,15 +71,21 @@ def _bird(router: Router, prefix: str) -> RibEntry | None:
     large = re.search(r"BGP\.large_community: (.*)", out)
     return RibEntry(
         frozenset(hops.group(1).split()) if hops else frozenset(),
-        frozenset(f"{a}:{b}" for a, b in re.findall(r"\((\d+), ?(\d+)\)", comms.group(1))) if comms else frozenset(),
-        frozenset(":".join(t) for t in re.findall(r"\((\d+), (\d+), (\d+)\)", large.group(1))) if large else frozenset(),
+        frozenset(f"{a}:{b}" for a, b in re.findall(r"\((\d+), ?(\d+)\)", comms.group(1)))
+        if comms
+        else frozenset(),
+        frozenset(":".join(t) for t in re.findall(r"\((\d+), (\d+), (\d+)\)", large.group(1)))
+        if large
+        else frozenset(),
         int(pref.group(1)) if pref else None,
     )
 
 
 def _frr(router: Router, prefix: str) -> RibEntry | None:
     family = "ipv6" if ":" in prefix else "ipv4"
-    out = router.run("vtysh", "--vty_socket", str(router.work), "-c", f"show bgp {family} unicast {prefix} json")
+    out = router.run(
+        "vtysh", "--vty_socket", str(router.work), "-c", f"show bgp {family} unicast {prefix} json"
+    )
     paths = json.loads(out or "{}").get("paths", [])
     if not paths:
         return None

@@ -31,15 +31,27 @@ def answer(agent: Agent, command: dict[str, Any]) -> Any:
 
 @pytest.mark.parametrize("kind", ROUTERS)
 @pytest.mark.parametrize("internal", [False, True], ids=["ebgp", "ibgp"])
-def test_routes_reach_the_router_with_their_attributes_and_go_on_withdraw(lan: Lan, kind: str, internal: bool) -> None:
+def test_routes_reach_the_router_with_their_attributes_and_go_on_withdraw(
+    lan: Lan, kind: str, internal: bool
+) -> None:
     speaker_host = lan.add_host("speaker")
     asn = SPEAKER_ASN if internal else 64500
     router = start_router(lan, kind, routers.Peering(f"{speaker_host.ipv4}/32", SPEAKER_ASN), asn=asn)
     agent = lan.start(speaker_host, "bgp_speaker_agent.py")
     answer(agent, {"peers": [peer(router, peer_asn=asn)]})
     routes = [
-        {"prefix": "198.51.100.0/24", "communities": [COMMUNITY], "large_communities": [LARGE], "local_pref": 250},
-        {"prefix": "2001:db8:100::/48", "communities": [COMMUNITY], "large_communities": [LARGE], "local_pref": 250},
+        {
+            "prefix": "198.51.100.0/24",
+            "communities": [COMMUNITY],
+            "large_communities": [LARGE],
+            "local_pref": 250,
+        },
+        {
+            "prefix": "2001:db8:100::/48",
+            "communities": [COMMUNITY],
+            "large_communities": [LARGE],
+            "local_pref": 250,
+        },
     ]
     answer(agent, {"routes": kind, "set": routes})
     established(agent, kind)
@@ -60,4 +72,6 @@ def test_routes_reach_the_router_with_their_attributes_and_go_on_withdraw(lan: L
     answer(agent, {"routes": kind, "set": []})
     wait_for("the IPv6 route withdrawn", lambda: router.rib("2001:db8:100::/48") is None, 15)
     status = answer(agent, {"sessions": True})["sessions"][kind]
-    assert status["state"] == "Established" and status["updates_sent"] >= 4 and status["prefixes_announced"] == 0
+    assert (
+        status["state"] == "Established" and status["updates_sent"] >= 4 and status["prefixes_announced"] == 0
+    )

@@ -80,8 +80,10 @@ class Session:
         self._end(Notification(errors.CEASE, errors.ADMINISTRATIVE_RESET), reason)
 
     async def stop(self, notification: Notification | None, reason: str) -> None:
-        """End the session for good; with ``notification`` None the TCP connection just closes
-        (graceful restart: the peer keeps our routes for the restart time).
+        """End the session for good.
+
+        With ``notification`` None the TCP connection just closes (graceful restart: the peer
+        keeps our routes for the restart time).
         """
         self._end(notification, reason)
         if self._task is not None:
@@ -182,7 +184,7 @@ class Session:
         s = self.settings
         outgoing = asyncio.create_task(
             sockets.connect(
-                s.peer_address, s.peer_port, s.source_address, s.password, max(3.0, s.connect_time)
+                s.peer_address, s.peer_port, s.source_address, s.password, timeout=max(3.0, s.connect_time)
             )
         )
         incoming = asyncio.create_task(self._incoming.get())
@@ -373,7 +375,7 @@ class Session:
             updates, unsendable = self._rib.changes(self._routes(), facts)
             if unsendable:
                 log.warning(
-                    "bgp peer %s: %d route(s) cannot go on this session (family not negotiated or no next hop): %s",
+                    "bgp peer %s: %d route(s) cannot go (family not negotiated or no next hop): %s",
                     self.settings.name,
                     len(unsendable),
                     ", ".join(map(str, unsendable[:5])),

@@ -57,7 +57,7 @@ def bgp_socket(peer: str, source: str | None, password: str, ttl: int = BGP_TTL)
 
 
 async def connect(
-    peer: str, port: int, source: str | None, password: str, timeout: float, ttl: int = BGP_TTL
+    peer: str, port: int, source: str | None, password: str, *, timeout: float, ttl: int = BGP_TTL
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Open the session's TCP connection; OSError or TimeoutError when it does not come up in time."""
     sock = bgp_socket(peer, source, password, ttl)

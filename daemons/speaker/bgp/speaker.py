@@ -76,8 +76,10 @@ class BGPSpeaker:
         return {name: s.status() for name, s in self._sessions.items()}
 
     async def stop(self, graceful: bool = False) -> None:
-        """Stop every session: Cease/administrative shutdown, or with ``graceful`` just close the
-        connections so that routers keep our routes for the graceful-restart time.
+        """Stop every session.
+
+        Sends Cease/administrative shutdown, or with ``graceful`` just closes the connections so
+        that routers keep our routes for the graceful-restart time.
         """
         for server in self._servers:
             server.close()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from daemons.speaker.bgp import BGPSpeaker, PeerSettings, Route  # noqa: E402
+from daemons.speaker.bgp import BGPSpeaker, PeerSettings, Route
 
 
 def emit(obj: object) -> None:
