@@ -8,16 +8,51 @@ as recorded in lab.json.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from . import netns, process, topology
 
 _NODE_RANGE = topology.LAN_HOSTS4
 
 
-def _bird_conf(host: topology.LanHost, asn: int) -> str:
+class RouterHost(Protocol):
+    """Where a router runs: its namespace and addresses (a lab host or a test's host)."""
+
+    @property
+    def netns(self) -> str:
+        """The namespace the router runs in."""
+
+    @property
+    def ipv4(self) -> str:
+        """The router's IPv4 address (also its router ID)."""
+
+    @property
+    def ipv6(self) -> str:
+        """The router's IPv6 address."""
+
+
+@dataclass(frozen=True)
+class Peering:
+    """Whom a router accepts BGP sessions from (a prefix of dynamic neighbours) and how."""
+
+    neighbors: str
+    asn: int
+    password: str = field(default="", repr=False)
+    hold_time: int | None = None  # the router's default when None
+
+
+_LAB_PEERING = Peering(_NODE_RANGE, topology.NODE_ASN)
+
+
+def _bird_conf(host: RouterHost, asn: int, peering: Peering) -> str:
+    options = f'  password "{peering.password}";\n' if peering.password else ""
+    options += f"  hold time {peering.hold_time};\n" if peering.hold_time else ""
+    options += "  direct;\n" if peering.asn == asn else ""  # iBGP neighbours are on the LAN too
     return f"""\
 router id {host.ipv4};
 protocol device {{ }}
@@ -27,17 +62,20 @@ template bgp lab_nodes {{
   local {host.ipv4} as {asn};
   error wait time 1, 5;
   connect retry time 1;
-  ipv4 {{ import all; export none; }};
-  ipv6 {{ import all; export none; extended next hop on; }};
+{options}  ipv4 {{ import all; export none; gateway direct; }};
+  ipv6 {{ import all; export none; extended next hop on; gateway direct; }};
 }}
 protocol bgp nodes from lab_nodes {{
-  neighbor range {_NODE_RANGE} as {topology.NODE_ASN};
+  neighbor range {peering.neighbors} as {peering.asn};
   dynamic name "node";
 }}
 """
 
 
-def _frr_conf(host: topology.LanHost, asn: int) -> str:
+def _frr_conf(host: RouterHost, asn: int, peering: Peering) -> str:
+    options = f" neighbor NODES password {peering.password}\n" if peering.password else ""
+    if peering.hold_time:
+        options += f" neighbor NODES timers {max(1, peering.hold_time // 3)} {peering.hold_time}\n"
     return f"""\
 frr defaults traditional
 hostname lab-frr
@@ -47,9 +85,9 @@ router bgp {asn}
  no bgp ebgp-requires-policy
  no bgp network import-check
  neighbor NODES peer-group
- neighbor NODES remote-as {topology.NODE_ASN}
+ neighbor NODES remote-as {peering.asn}
  neighbor NODES timers connect 1
- bgp listen range {_NODE_RANGE} peer-group NODES
+{options} bgp listen range {peering.neighbors} peer-group NODES
  address-family ipv4 unicast
   neighbor NODES activate
  exit-address-family
@@ -59,10 +97,17 @@ router bgp {asn}
 """
 
 
-def _gobgp_conf(host: topology.LanHost, asn: int) -> str:
+def _gobgp_conf(host: RouterHost, asn: int, peering: Peering) -> str:
     families = "".join(
         f'  [[peer-groups.afi-safis]]\n    [peer-groups.afi-safis.config]\n      afi-safi-name = "{f}"\n'
         for f in ("ipv4-unicast", "ipv6-unicast")
+    )
+    options = f'    auth-password = "{peering.password}"\n' if peering.password else ""
+    timers = (
+        f"  [peer-groups.timers.config]\n    hold-time = {peering.hold_time}\n"
+        f"    keepalive-interval = {max(1, peering.hold_time // 3)}\n"
+        if peering.hold_time
+        else ""
     )
     return f"""\
 [global.config]
@@ -72,10 +117,30 @@ def _gobgp_conf(host: topology.LanHost, asn: int) -> str:
 [[peer-groups]]
   [peer-groups.config]
     peer-group-name = "nodes"
-    peer-as = {topology.NODE_ASN}
-{families}[[dynamic-neighbors]]
+    peer-as = {peering.asn}
+{options}{timers}{families}{_gobgp_neighbors(peering)}"""
+
+
+def _gobgp_neighbors(peering: Peering) -> str:
+    """The neighbour section of GoBGP's configuration.
+
+    GoBGP installs TCP MD5 keys only for configured neighbours, so a keyed single-address
+    peering becomes one passive neighbour; everything else stays a dynamic-neighbour range.
+    """
+    network = ipaddress.ip_network(peering.neighbors)
+    if peering.password and network.num_addresses == 1:
+        return f"""\
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "{network.network_address}"
+    peer-group = "nodes"
+  [neighbors.transport.config]
+    passive-mode = true
+"""
+    return f"""\
+[[dynamic-neighbors]]
   [dynamic-neighbors.config]
-    prefix = "{_NODE_RANGE}"
+    prefix = "{peering.neighbors}"
     peer-group = "nodes"
 """
 
@@ -90,7 +155,7 @@ def start(plan: topology.Plan, state_dir: Path) -> tuple[list[process.Started], 
         asn = topology.ROUTERS[name][1]
         work = (plan.runtime_dir if name == "frr" else state_dir / "routers") / name
         work.mkdir(parents=True, exist_ok=True)
-        procs, query = _STARTERS[name](host, asn, work, log_dir)
+        procs, query = start_router(name, host, asn, _LAB_PEERING, work=work, log_dir=log_dir)
         started += procs
         facts[name] = {
             "kind": name,
@@ -103,22 +168,32 @@ def start(plan: topology.Plan, state_dir: Path) -> tuple[list[process.Started], 
     return started, facts
 
 
+def start_router(
+    kind: str, host: RouterHost, asn: int, peering: Peering, *, work: Path, log_dir: Path
+) -> tuple[list[process.Started], list[str]]:
+    """Start one router (``bird``, ``frr`` or ``gobgp``) in ``host``'s namespace.
+
+    Its files live under ``work``; returns its processes and the command that reads its RIB.
+    """
+    return _STARTERS[kind](host, asn, peering, work, log_dir)
+
+
 def _start_bird(
-    host: topology.LanHost, asn: int, work: Path, log_dir: Path
+    host: RouterHost, asn: int, peering: Peering, work: Path, log_dir: Path
 ) -> tuple[list[process.Started], list[str]]:
     conf, sock = work / "bird.conf", work / "bird.ctl"
-    conf.write_text(_bird_conf(host, asn))
+    conf.write_text(_bird_conf(host, asn, peering))
     bird = process.start("bird", host.netns, ["bird", "-f", "-c", str(conf), "-s", str(sock)], log_dir)
     process.wait_until("BIRD's control socket", sock.exists, 20, bird)
     return [bird], ["birdc", "-s", str(sock), "show", "route", "all"]
 
 
 def _start_frr(
-    host: topology.LanHost, asn: int, work: Path, log_dir: Path
+    host: RouterHost, asn: int, peering: Peering, work: Path, log_dir: Path
 ) -> tuple[list[process.Started], list[str]]:
     # FRR drops privileges to user frr: its directory must belong to that user.
     conf = work / "frr.conf"
-    conf.write_text(_frr_conf(host, asn).replace("{log}", str(work / "bgpd.log")))
+    conf.write_text(_frr_conf(host, asn, peering).replace("{log}", str(work / "bgpd.log")))
     for path in (work, conf):
         shutil.chown(path, "frr", "frr")
     zapi = str(work / "zserv.api")
@@ -141,10 +216,10 @@ def _start_frr(
 
 
 def _start_gobgp(
-    host: topology.LanHost, asn: int, work: Path, log_dir: Path
+    host: RouterHost, asn: int, peering: Peering, work: Path, log_dir: Path
 ) -> tuple[list[process.Started], list[str]]:
     conf = work / "gobgpd.toml"
-    conf.write_text(_gobgp_conf(host, asn))
+    conf.write_text(_gobgp_conf(host, asn, peering))
     api = "127.0.0.1:50051"
     gobgpd = process.start(
         "gobgpd",

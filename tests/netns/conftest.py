@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,6 +103,7 @@ class Lan:
     switch: str
     hosts: dict[str, Host] = field(default_factory=dict)
     pids: list[int] = field(default_factory=list)
+    cleanups: list[Callable[[], None]] = field(default_factory=list)  # run after the PIDs are gone
     _count: int = 0
 
     def add_host(self, name: str) -> Host:
@@ -157,6 +158,8 @@ def lan() -> Iterator[Lan]:
         yield lan
     finally:
         netns.kill_pids(lan.pids, grace=3.0)
+        for cleanup in lan.cleanups:
+            cleanup()
         for ns in netns.list_namespaces(prefix + "-"):
             netns.delete(ns)
 
