@@ -18,7 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from daemons.speaker.bgp import BGPSpeaker, PeerSettings, Route
+from ansible_collections.baremetal.lb.daemons.speaker import bgp
+from ansible_collections.baremetal.lb.daemons.speaker.bgp import BGPSpeaker, PeerSettings, Route
 
 
 def emit(obj: object) -> None:
@@ -42,8 +43,8 @@ def route(spec: dict) -> Route:
 
 
 async def main() -> None:
-    logging.getLogger("daemons.speaker.bgp").addHandler(Lines(logging.WARNING))
-    logging.getLogger("daemons.speaker.bgp").setLevel(logging.INFO)
+    logging.getLogger(bgp.__name__).addHandler(Lines(logging.WARNING))
+    logging.getLogger(bgp.__name__).setLevel(logging.INFO)
     speaker = BGPSpeaker(
         on_state_change=lambda *change: emit({"state": list(change)}),
         listen=sys.argv[1:],

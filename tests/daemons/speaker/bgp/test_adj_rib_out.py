@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv6Address, ip_network
 
-from daemons.speaker.bgp.adj_rib_out import AdjRibOut, SessionFacts
-from daemons.speaker.bgp.framing import decode_all
-from daemons.speaker.bgp.messages import IPV4_UNICAST, IPV6_UNICAST
-from daemons.speaker.bgp.model import Route
-from daemons.speaker.bgp.update import Update
+from ansible_collections.baremetal.lb.daemons.speaker.bgp.adj_rib_out import AdjRibOut, SessionFacts
+from ansible_collections.baremetal.lb.daemons.speaker.bgp.framing import decode_all
+from ansible_collections.baremetal.lb.daemons.speaker.bgp.messages import IPV4_UNICAST, IPV6_UNICAST
+from ansible_collections.baremetal.lb.daemons.speaker.bgp.model import Route
+from ansible_collections.baremetal.lb.daemons.speaker.bgp.update import Update
 
 FACTS = SessionFacts(
     my_asn=64512,

@@ -7,10 +7,10 @@ from ipaddress import IPv4Address, IPv6Address, ip_network
 
 import pytest
 
-from daemons.speaker.bgp import errors, messages, update
-from daemons.speaker.bgp.errors import BGPError, TreatAsWithdraw
-from daemons.speaker.bgp.framing import decode_all
-from daemons.speaker.bgp.messages import (
+from ansible_collections.baremetal.lb.daemons.speaker.bgp import errors, messages, update
+from ansible_collections.baremetal.lb.daemons.speaker.bgp.errors import BGPError, TreatAsWithdraw
+from ansible_collections.baremetal.lb.daemons.speaker.bgp.framing import decode_all
+from ansible_collections.baremetal.lb.daemons.speaker.bgp.messages import (
     IPV4_UNICAST,
     IPV6_UNICAST,
     Capabilities,
@@ -19,7 +19,13 @@ from daemons.speaker.bgp.messages import (
     Open,
     RouteRefresh,
 )
-from daemons.speaker.bgp.update import AsPathSegment, Attributes, MpReach, MpUnreach, Update
+from ansible_collections.baremetal.lb.daemons.speaker.bgp.update import (
+    AsPathSegment,
+    Attributes,
+    MpReach,
+    MpUnreach,
+    Update,
+)
 
 RID = IPv4Address("192.0.2.1")
 FULL_CAPS = Capabilities(
