@@ -1,0 +1,195 @@
+"""The BGP protocol handler: plan with ``bgp_plan``, turn BGPPeers into sessions, feed the engine.
+
+The engine (:mod:`.engine`, a child process) runs the sessions and BFD; this handler decides,
+from the speaker's :class:`~..handler.Situation`, which peers this node talks to with which
+settings (passwords read from Secrets of the speaker's own namespace only) and which routes each
+one carries, and reports what the node announces: Events, ServiceBGPStatus objects, metrics.
+
+A BGPPeer field the speaker cannot honour (``vrf``, ``interface``, a password Secret outside the
+speaker's namespace or without a ``password`` key) keeps that peer down, with a log line and an
+Event on the peer that say which field and why; it is never silently ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from ansible_collections.baremetal.lb.plugins.module_utils import bgp_plan
+from ansible_collections.baremetal.lb.plugins.module_utils.config_model import BGPPeer, Config
+from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import BGP_PEER, SERVICE_BGP_STATUS
+
+from .. import facts
+from ..engine_process import EngineProcess
+from ..handler import Situation, SpeakerContext
+from ..kube.events import WARNING
+from ..reporter import Reporter
+from ..service_status import ServiceStatusWriter
+from ..bfd.settings import BFDSettings
+from .metrics import BGPMetrics
+from .model import DynamicASN, PeerSettings, Route
+from .orders import PeerOrder, routes_to_json
+
+ENGINE = f"{__package__}.engine"  # run with ``python -m`` under the speaker's own import root
+DEFAULT_HOLD_TIME = 90  # seconds, as MetalLB
+DEFAULT_CONNECT_TIME = 5.0  # seconds between connection attempts (backing off from there)
+
+log = logging.getLogger(__name__)
+
+
+class PeerRefused(ValueError):
+    """A BGPPeer this speaker cannot run; the message names the field and the fix."""
+
+
+def router_id(peer: BGPPeer, node_ipv4: str | None, node: str) -> str:
+    """The BGP identifier: the peer's routerID, else the node's IPv4 InternalIP, else (an
+    IPv6-only node) four bytes of sha256(node name), stable across restarts."""
+    if peer.router_id is not None:
+        return str(peer.router_id)
+    if node_ipv4:
+        return node_ipv4
+    digest = hashlib.sha256(node.encode()).digest()
+    return str(ipaddress.IPv4Address(digest[:4]))
+
+
+def wire_route(route: bgp_plan.Route) -> Route:
+    """The planner's route as the session sends it (communities split into classic and large)."""
+    classic = tuple(c.parts[0] << 16 | c.parts[1] for c in route.communities if not c.is_large)
+    large = tuple((c.parts[0], c.parts[1], c.parts[2]) for c in route.communities if c.is_large)
+    return Route(route.prefix, None, route.local_pref, classic, large)
+
+
+class BGPHandler:
+    """BGP (with BFD) behind the speaker's :class:`~..handler.ProtocolHandler` seam."""
+
+    name = "bgp"
+
+    def __init__(self, context: SpeakerContext) -> None:
+        self._context = context
+        options = context.options
+        self._statuses = ServiceStatusWriter(context.api, options.namespace, options.node_name, SERVICE_BGP_STATUS)
+        self._reporter = Reporter(
+            options.node_name,
+            protocol=self.name,
+            where="peers",
+            service=context.service,
+            events=context.events,
+            statuses=self._statuses,
+            metrics=context.metrics,
+        )
+        self._metrics = BGPMetrics(context.metrics.registry)
+        self._engine = EngineProcess(ENGINE, self._report, lambda status: context.failed("the BGP engine", status))
+        self._refused: dict[str, str] = {}  # peer name -> why, as last logged
+
+    def start(self) -> str | None:
+        """Start the engine and the ServiceBGPStatus writer."""
+        if self._context.stop.is_set():
+            return None
+        self._engine.start({"log_level": self._context.options.log_level})  # from the main thread
+        self._statuses.start(self._context.stop)
+        return "BGP engine started"
+
+    def apply(self, situation: Situation) -> None:
+        """Plan this node's sessions and routes; send the engine what changed; report."""
+        plan = bgp_plan.plan_node(
+            situation.config, situation.me, situation.nodes, situation.services, situation.ignore_exclude_label
+        )
+        orders, refused = [], {}
+        for peer in plan.sessions:
+            try:
+                orders.append(self._order(peer, situation.config))
+            except PeerRefused as why:
+                refused[peer.name] = str(why)
+        self._log_refusals(refused)
+        running = {order.settings.name for order in orders}
+        self._engine.send_if_changed("peers", [order.to_json() for order in orders])
+        routes = {peer: [wire_route(r) for r in items] for peer, items in plan.routes.items() if peer in running}
+        self._engine.send_if_changed("routes", routes_to_json(routes))
+        announced: dict[tuple[str, str], set[str]] = {}
+        for item in plan.announcements:
+            if item.peer in running:
+                announced.setdefault((item.service, str(item.ip)), set()).add(item.peer)
+        self._reporter.announcing({key: sorted(peers) for key, peers in announced.items()})
+
+    def shutdown(self) -> None:
+        """Stop the sessions (the engine decides graceful or not), then this node's ServiceBGPStatus objects."""
+        self._engine.stop()
+        self._statuses.delete_all()
+
+    def _order(self, peer: BGPPeer, config: Config) -> PeerOrder:
+        if peer.vrf:
+            raise PeerRefused(f"vrf {peer.vrf!r}: VRFs are not supported by this speaker; remove vrf")
+        if peer.interface or peer.address is None:
+            raise PeerRefused("interface: unnumbered BGP is not supported; set peerAddress instead")
+        bfd = None
+        if peer.bfd_profile:
+            profile = config.bfd_profiles.get(peer.bfd_profile)
+            if profile is None:
+                raise PeerRefused(f"bfdProfile {peer.bfd_profile!r} names no BFDProfile; create it or remove it")
+            bfd = BFDSettings.from_profile(profile)
+        try:
+            settings = PeerSettings(
+                name=peer.name,
+                my_asn=peer.local_asn or peer.my_asn,
+                peer_asn=peer.peer_asn,
+                peer_address=str(peer.address),
+                router_id=router_id(peer, self._node_ipv4(), self._context.options.node_name),
+                dynamic_asn=DynamicASN(peer.dynamic_asn) if peer.dynamic_asn else DynamicASN.NONE,
+                peer_port=peer.port,
+                source_address=str(peer.source_address) if peer.source_address else None,
+                hold_time=int(peer.hold_time if peer.hold_time is not None else DEFAULT_HOLD_TIME),
+                keepalive_time=int(peer.keepalive_time) if peer.keepalive_time is not None else None,
+                connect_time=float(peer.connect_time or DEFAULT_CONNECT_TIME),
+                ebgp_multihop=peer.ebgp_multihop,
+                password=self._password(peer),
+                graceful_restart=peer.graceful_restart,
+            )
+        except ValueError as invalid:
+            raise PeerRefused(str(invalid)) from invalid
+        return PeerOrder(settings, bfd)
+
+    def _password(self, peer: BGPPeer) -> str:
+        if peer.password or peer.password_secret is None:
+            return peer.password
+        name, namespace = peer.password_secret
+        own = self._context.options.namespace
+        if namespace and namespace != own:
+            raise PeerRefused(
+                f"passwordSecret {namespace}/{name}: the speaker reads Secrets only in its own "
+                f"namespace {own}; put the Secret there"
+            )
+        secret = self._context.api.request("GET", f"/api/v1/namespaces/{own}/secrets/{name}")
+        encoded = (secret.get("data") or {}).get("password")
+        if not encoded:
+            raise PeerRefused(f"passwordSecret {own}/{name} has no key 'password'; add it")
+        return base64.b64decode(encoded).decode()
+
+    def _node_ipv4(self) -> str | None:
+        me = self._context.options.node_name
+        node = next((n for n in self._context.nodes() if n["metadata"]["name"] == me), None)
+        return facts.internal_ip(node, 4) if node else None
+
+    def _log_refusals(self, refused: Mapping[str, str]) -> None:
+        for name, why in sorted(refused.items()):
+            if self._refused.get(name) != why:
+                log.warning("bgp peer %s stays down: %s", name, why, extra={"peer": name})
+                self._event_on_peer(name, why)
+        self._refused = dict(refused)
+
+    def _event_on_peer(self, name: str, why: str) -> None:
+        namespace = self._context.options.namespace
+        peer = {
+            "apiVersion": BGP_PEER.api_version,
+            "kind": BGP_PEER.kind,
+            "metadata": {"name": name, "namespace": namespace},
+        }
+        self._context.events.record(peer, WARNING, "PeerRefused", f"node {self._context.options.node_name}: {why}")
+
+    def _report(self, message: Mapping[str, Any]) -> None:
+        sessions = message.get("sessions")
+        if sessions is not None:
+            self._metrics.set_sessions(sessions)
