@@ -49,12 +49,8 @@ from .addresses import IPAddress
 from .advertised import pool_of_address, selected, selecting
 from .communities import Community
 from .config_model import BGPAdvertisement, BGPPeer, Config
-from .metallb_kinds import (
-    L2_STATUS_NODE_LABEL,
-    L2_STATUS_SERVICE_NAME_LABEL,
-    L2_STATUS_SERVICE_NAMESPACE_LABEL,
-)
 from .ownership import NodeFacts, ServiceFacts, eligible_nodes
+from .status_objects import BGP_STATUS_KIND, status_labels
 
 # Union, not `|`: ansible-test's pylint misreads `|` between classes outside annotations.
 Prefix = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]  # noqa: UP007
@@ -101,22 +97,11 @@ class ServiceBGPStatus:
 
     def labels(self) -> dict[str, str]:
         """The labels MetalLB puts on the object (the same as on ServiceL2Status objects)."""
-        namespace, name = self.service.split("/", 1)
-        return {
-            L2_STATUS_NODE_LABEL: self.node,
-            L2_STATUS_SERVICE_NAME_LABEL: name,
-            L2_STATUS_SERVICE_NAMESPACE_LABEL: namespace,
-        }
+        return status_labels(self.service, self.node)
 
     def status(self) -> dict[str, Any]:
         """The object's ``status``, field for field as MetalLB writes it."""
-        namespace, name = self.service.split("/", 1)
-        return {
-            "node": self.node,
-            "serviceName": name,
-            "serviceNamespace": namespace,
-            "peers": list(self.peers),
-        }
+        return BGP_STATUS_KIND.status(self.service, self.node, self.peers)
 
 
 @dataclass(frozen=True)

@@ -22,15 +22,11 @@ from .announcement import describe, unannounced
 from .bgp_plan import Announcement, merged_routes, plan_service
 from .cluster_facts import endpoints_by_service, node_facts, service_facts
 from .config_model import Config
-from .metallb_kinds import (
-    L2_STATUS_NODE_LABEL,
-    L2_STATUS_SERVICE_NAME_LABEL,
-    L2_STATUS_SERVICE_NAMESPACE_LABEL,
-    cluster_resources,
-)
+from .metallb_kinds import cluster_resources
 from .ownership import Endpoint, NodeFacts
 from .pools import AddressPool, PoolIndex
 from .services import ADDRESS_POOL, allocated_pool, annotation_value, ingress_ips
+from .status_objects import L2_STATUS_KIND, reported_service
 from .validation import parse_for_report
 
 Manifest = Mapping[str, Any]
@@ -212,15 +208,8 @@ def _layer2_reports(namespace: str, name: str, statuses: Sequence[Manifest]) -> 
     """
     reports = []
     for obj in statuses:
-        status = obj.get("status") or {}
-        labels = (obj.get("metadata") or {}).get("labels") or {}
-        service_namespace = status.get("serviceNamespace") or labels.get(L2_STATUS_SERVICE_NAMESPACE_LABEL)
-        service_name = status.get("serviceName") or labels.get(L2_STATUS_SERVICE_NAME_LABEL)
-        node = status.get("node") or labels.get(L2_STATUS_NODE_LABEL)
+        service_namespace, service_name, node = reported_service(obj)
         if (service_namespace, service_name) != (namespace, name) or not node:
             continue
-        interfaces = sorted(
-            str(item.get("name")) for item in status.get("interfaces") or [] if item.get("name")
-        )
-        reports.append({"node": node, "interfaces": interfaces})
+        reports.append({"node": node, "interfaces": list(L2_STATUS_KIND.where(obj.get("status")))})
     return sorted(reports, key=lambda item: item["node"])

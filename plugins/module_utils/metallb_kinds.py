@@ -28,7 +28,7 @@ class MetallbKind:
     ``versions`` are the served versions, oldest first; ``version`` is the storage version,
     the one everything here reads and writes. ``module`` is the Ansible module managing the
     kind and ``resources_field`` the :class:`.config_model.ClusterResources` field holding its
-    objects (both None for ServiceL2Status, which only the speakers write); ``model`` is the
+    objects (both None for the status kinds, which only the speakers write); ``model`` is the
     Python type :func:`.validation.parse_config` turns an object (a Community: each entry) into.
     """
 
@@ -89,10 +89,14 @@ BFD_PROFILE = MetallbKind(
 SERVICE_L2_STATUS = MetallbKind(
     "ServiceL2Status", "servicel2statuses", ("v1beta1",), "v1beta1", None, None, None
 )
-# The labels the speakers put on ServiceL2Status objects, as MetalLB's do: who announces what.
-L2_STATUS_NODE_LABEL = f"{GROUP}/node"
-L2_STATUS_SERVICE_NAME_LABEL = f"{GROUP}/service-name"
-L2_STATUS_SERVICE_NAMESPACE_LABEL = f"{GROUP}/service-namespace"
+SERVICE_BGP_STATUS = MetallbKind(
+    "ServiceBGPStatus", "servicebgpstatuses", ("v1beta1",), "v1beta1", None, None, None
+)
+# The labels the speakers put on their status objects (both kinds), as MetalLB's do: who
+# announces what.
+STATUS_NODE_LABEL = f"{GROUP}/node"
+STATUS_SERVICE_NAME_LABEL = f"{GROUP}/service-name"
+STATUS_SERVICE_NAMESPACE_LABEL = f"{GROUP}/service-namespace"
 
 # The configuration kinds, in the order the configuration is read and applied.
 CONFIG_KINDS: tuple[MetallbKind, ...] = (
@@ -103,7 +107,9 @@ CONFIG_KINDS: tuple[MetallbKind, ...] = (
     COMMUNITY,
     BFD_PROFILE,
 )
-ALL_KINDS: tuple[MetallbKind, ...] = (*CONFIG_KINDS, SERVICE_L2_STATUS)
+# The kinds the speakers write, one object per (Service, node) announcing it.
+STATUS_KINDS: tuple[MetallbKind, ...] = (SERVICE_L2_STATUS, SERVICE_BGP_STATUS)
+ALL_KINDS: tuple[MetallbKind, ...] = (*CONFIG_KINDS, *STATUS_KINDS)
 BY_KIND: Mapping[str, MetallbKind] = {kind.kind: kind for kind in ALL_KINDS}
 
 

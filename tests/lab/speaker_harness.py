@@ -43,9 +43,9 @@ from ansible_collections.baremetal.lb.daemons.speaker.layer2 import arp  # noqa:
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.ethernet import ETH_P_ARP, mac_to_str  # noqa: E402
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import (  # noqa: E402
     L2_ADVERTISEMENT,
-    L2_STATUS_SERVICE_NAME_LABEL,
-    L2_STATUS_SERVICE_NAMESPACE_LABEL,
     SERVICE_L2_STATUS,
+    STATUS_SERVICE_NAME_LABEL,
+    STATUS_SERVICE_NAMESPACE_LABEL,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.ownership import rank  # noqa: E402
 from lab import lifecycle, workloads  # noqa: E402
@@ -270,8 +270,8 @@ class L2Config:
             "GET",
             L2STATUSES,
             {
-                "labelSelector": f"{L2_STATUS_SERVICE_NAME_LABEL}={service},"
-                f"{L2_STATUS_SERVICE_NAMESPACE_LABEL}={namespace}"
+                "labelSelector": f"{STATUS_SERVICE_NAME_LABEL}={service},"
+                f"{STATUS_SERVICE_NAMESPACE_LABEL}={namespace}"
             },
         )["items"]
         return items

@@ -1037,3 +1037,23 @@ def test_service_l2_status_is_written_through_status_and_pins_its_node(crds, kub
     table = kubectl("get", "servicel2statuses", "-n", namespace).stdout.splitlines()
     assert table[0].split()[:7] == ["NAME", "ALLOCATED", "NODE", "SERVICE", "NAME", "SERVICE", "NAMESPACE"]
     assert table[1].split()[:4] == ["l2-web", "node1", "web", "default"]
+
+
+def test_service_bgp_status_is_written_through_status_and_pins_its_service(crds, kube, kubectl, namespace):
+    api = client.CustomObjectsApi(kube)
+    assert _create(kubectl, namespace, _obj("ServiceBGPStatus", "bgp-web", None)).returncode == 0
+    status = {"node": "node1", "serviceName": "web", "serviceNamespace": "default", "peers": ["tor-a"]}
+    args = (GROUP, "v1beta1", namespace, "servicebgpstatuses", "bgp-web")
+    api.patch_namespaced_custom_object_status(*args, {"status": status})
+    assert _get(kube, namespace, "ServiceBGPStatus", "bgp-web")["status"] == status
+
+    # The peers follow the configuration; the Service reported may not change.
+    api.patch_namespaced_custom_object_status(*args, {"status": {"peers": ["tor-a", "tor-b"]}})
+    with pytest.raises(client.ApiException) as moved:
+        api.patch_namespaced_custom_object_status(*args, {"status": {"serviceName": "api"}})
+    assert moved.value.status == 422
+    assert "status.serviceName is immutable once set" in moved.value.body
+
+    table = kubectl("get", "servicebgpstatuses", "-n", namespace).stdout.splitlines()
+    assert table[0].split()[:6] == ["NAME", "NODE", "SERVICE", "NAME", "SERVICE", "NAMESPACE"]
+    assert table[1].split()[:4] == ["bgp-web", "node1", "web", "default"]

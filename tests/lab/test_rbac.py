@@ -10,7 +10,6 @@ apply) and kept: other tests of the same lab share them.
 from __future__ import annotations
 
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,12 @@ from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import 
     CONFIG_KINDS,
     GROUP,
     IP_ADDRESS_POOL,
-    SERVICE_L2_STATUS,
+    STATUS_KINDS,
+)
+from ansible_collections.baremetal.lb.plugins.module_utils.status_objects import (
+    BGP_STATUS_KIND,
+    L2_STATUS_KIND,
+    status_labels,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,6 +33,7 @@ RBAC_DIR = REPO / "roles" / "install" / "files" / "rbac"
 CRD_DIR = REPO / "roles" / "install" / "files" / "crds"
 NS = "metallb-system"
 CONFIG = [kind.plural for kind in CONFIG_KINDS]
+STATUSES = [f"metallb.io/{kind.plural}" for kind in STATUS_KINDS]  # written by the speakers only
 OTHER = "default"  # a namespace that is not ours; Services of users live in namespaces like it
 
 
@@ -101,7 +106,7 @@ CONTROLLER_DENIED = [
     *_cases("create update patch delete", [f"metallb.io/{r}" for r in CONFIG], NS),
     *_cases(READ, ["metallb.io/ipaddresspools"], OTHER),
     ("update", "metallb.io/ipaddresspools/status", OTHER, ""),
-    *_cases("create update", ["metallb.io/servicel2statuses"], NS),
+    *_cases("create update", STATUSES, NS),
     *_cases("list", ["nodes", "pods", "configmaps", "discovery.k8s.io/endpointslices"], None),
     ("update", "namespaces", None, ""),
     ("impersonate", "serviceaccounts", NS, ""),
@@ -113,8 +118,8 @@ SPEAKER_ALLOWED = [
     *_cases(READ, ["services", "discovery.k8s.io/endpointslices"], OTHER),
     *_cases("create patch", ["events", "events.k8s.io/events"], OTHER),
     *_cases(READ, [f"metallb.io/{r}" for r in CONFIG], NS),
-    *_cases(f"{READ} create update patch delete", ["metallb.io/servicel2statuses"], NS),
-    *_cases("update patch", ["metallb.io/servicel2statuses/status"], NS),
+    *_cases(f"{READ} create update patch delete", STATUSES, NS),
+    *_cases("update patch", [f"{plural}/status" for plural in STATUSES], NS),
     *_cases(READ, ["secrets"], NS),
     ("get", "secrets", NS, "memberlist"),
 ]
@@ -126,10 +131,10 @@ SPEAKER_DENIED = [
     *_cases("create update delete", ["secrets"], NS),
     *_cases("create update patch delete", [f"metallb.io/{r}" for r in CONFIG], NS),
     ("patch", "metallb.io/ipaddresspools/status", NS, ""),
-    *_cases("create list", ["metallb.io/servicel2statuses"], OTHER),
+    *_cases("create list", STATUSES, OTHER),
     *_cases("create", ["pods", "discovery.k8s.io/endpointslices"], OTHER),
     *_cases("list", ["pods", "configmaps"], None),
-    ("deletecollection", "metallb.io/servicel2statuses", NS, ""),
+    *_cases("deletecollection", STATUSES, NS),
 ]
 
 
@@ -186,6 +191,8 @@ def test_kubectl_auth_can_i_agrees(rbac, kube, kubectl):
     assert can_i("controller", "get", "secrets", "-n", OTHER) == "no"
     assert can_i("controller", "create", "ipaddresspools.metallb.io", "-n", NS) == "no"
     assert can_i("speaker", "create", "servicel2statuses.metallb.io", "-n", NS) == "yes"
+    status = "--subresource=status"
+    assert can_i("speaker", "patch", "servicebgpstatuses.metallb.io", status, "-n", NS) == "yes"
     assert can_i("speaker", "list", "endpointslices.discovery.k8s.io", "--all-namespaces") == "yes"
     assert can_i("speaker", "update", "services", "-n", OTHER) == "no"
 
@@ -255,34 +262,42 @@ def test_controller_token_reads_services_but_cannot_delete_them_or_read_secrets(
     assert _status(lambda: core.list_namespaced_secret(NS, field_selector="metadata.name=memberlist")) == 200
 
 
-def test_speaker_token_writes_its_l2_status_and_nothing_else(rbac, kube, kubectl, namespace):
+@pytest.mark.parametrize(
+    ("kind", "where"),
+    [(L2_STATUS_KIND, ["eth0"]), (BGP_STATUS_KIND, ["peer-a", "peer-b"])],
+    ids=["ServiceL2Status", "ServiceBGPStatus"],
+)
+def test_speaker_token_writes_its_status_objects(rbac, kube, kubectl, namespace, kind, where):
     kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=bmlb-tests", "-f", str(CRD_DIR))
-    kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/servicel2statuses.metallb.io")
-    assert _wait_allowed(kube, "speaker", "create", "metallb.io/servicel2statuses", NS)
+    kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{kind.metallb.resource_name}")
+    assert _wait_allowed(kube, "speaker", "create", f"metallb.io/{kind.metallb.plural}", NS)
     speaker = _as(kube, kubectl, "speaker")
     crs = client.CustomObjectsApi(speaker)
-    name = f"l2-test-{uuid.uuid4().hex[:8]}"
-    args = (GROUP, SERVICE_L2_STATUS.version, NS, SERVICE_L2_STATUS.plural)
-    crs.create_namespaced_custom_object(
+    args = (GROUP, kind.metallb.version, NS, kind.metallb.plural)
+    service = f"{namespace}/web"
+    created = crs.create_namespaced_custom_object(
         *args,
         {
-            "apiVersion": SERVICE_L2_STATUS.api_version,
-            "kind": SERVICE_L2_STATUS.kind,
-            "metadata": {"name": name},
+            "apiVersion": kind.metallb.api_version,
+            "kind": kind.metallb.kind,
+            "metadata": {"generateName": kind.generate_name, "labels": status_labels(service, "node1")},
         },
     )
+    name = created["metadata"]["name"]
     try:
-        status = {
-            "node": "node1",
-            "serviceName": "web",
-            "serviceNamespace": namespace,
-            "interfaces": [{"name": "eth0"}],
-        }
+        status = kind.status(service, "node1", where)
         crs.patch_namespaced_custom_object_status(*args, name, {"status": status})
         assert crs.get_namespaced_custom_object(*args, name)["status"] == status
     finally:
         crs.delete_namespaced_custom_object(*args, name)
 
+
+def test_speaker_token_reads_nodes_but_writes_no_configuration_nor_reads_other_secrets(
+    rbac, kube, kubectl, namespace
+):
+    assert _wait_allowed(kube, "speaker", "list", "nodes", None)
+    speaker = _as(kube, kubectl, "speaker")
+    crs = client.CustomObjectsApi(speaker)
     core = client.CoreV1Api(speaker)
     assert len(core.list_node().items) >= 1
     pool = {

@@ -4,6 +4,6 @@
 engine child process (:mod:`.engine`, through :mod:`..engine_process` and the JSON lines of
 :mod:`.engine_messages`), which runs the membership and the responder that answers ARP and NDP
 for the addresses this node owns (:mod:`.responder`, with :mod:`.arp`, :mod:`.ndp`, kernel-side
-filters in :mod:`.bpf`). :mod:`.status` writes ServiceL2Status objects, :mod:`.metrics` the
-layer-2 counters. Only the handler and the status writer talk to Kubernetes; the engine does not.
+filters in :mod:`.bpf`). :mod:`..service_status` writes the ServiceL2Status objects, :mod:`.metrics`
+keeps the layer-2 counters. Only the handler and the status writer talk to Kubernetes; the engine does not.
 """

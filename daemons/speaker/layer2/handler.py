@@ -15,15 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim, plan_service
+from ansible_collections.baremetal.lb.plugins.module_utils.status_objects import L2_STATUS_KIND
 
 from .. import facts
 from ..engine_process import EngineProcess
 from ..handler import Situation, SpeakerContext
 from ..reporter import Reporter
+from ..service_status import ServiceStatusWriter
 from .engine_messages import StartOrder, claims_to_json, peers_to_json
 from .interfaces import interface_of, suitable_interfaces
 from .metrics import Layer2Metrics
-from .status import L2StatusWriter
 
 ENGINE = f"{__package__}.engine"  # run with ``python -m`` under the speaker's own import root
 
@@ -57,7 +58,9 @@ class Layer2Handler:
     def __init__(self, context: SpeakerContext) -> None:
         self._context = context
         options = context.options
-        self._statuses = L2StatusWriter(context.api, options.namespace, options.node_name)
+        self._statuses = ServiceStatusWriter(
+            context.api, options.namespace, options.node_name, kind=L2_STATUS_KIND
+        )
         self._reporter = Reporter(
             options.node_name,
             protocol=self.name,

@@ -13,7 +13,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import 
     BY_KIND,
     CONFIG_KINDS,
     GROUP,
-    SERVICE_L2_STATUS,
+    STATUS_KINDS,
     cluster_resources,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_resources import RESOURCES
@@ -48,7 +48,7 @@ def test_group_plural_and_versions_are_the_crds(kind):
 
 def test_the_modules_are_the_table_s_modules_and_each_runs_its_kind():
     assert set(RESOURCES) == {kind.module for kind in CONFIG_KINDS}
-    assert SERVICE_L2_STATUS.module is None
+    assert all(kind.module is None and kind.resources_field is None for kind in STATUS_KINDS)
     for name, resource in RESOURCES.items():
         assert resource.definition.module == name
         source = (ROOT / "plugins" / "modules" / f"{name}.py").read_text()
@@ -93,8 +93,8 @@ def test_cluster_resources_sorts_by_kind_keeps_nodes_and_ignores_the_rest():
     pool = {"kind": "IPAddressPool", "metadata": {"name": "p"}}
     peer = {"kind": "BGPPeer", "metadata": {"name": "q"}}
     node = {"kind": "Node", "metadata": {"name": "n"}}
-    status = {"kind": "ServiceL2Status", "metadata": {"name": "s"}}
-    resources = cluster_resources([pool, peer, node, status, {"kind": "ConfigMap"}])
+    statuses = [{"kind": kind.kind, "metadata": {"name": "s"}} for kind in STATUS_KINDS]
+    resources = cluster_resources([pool, peer, node, *statuses, {"kind": "ConfigMap"}])
     assert {name: list(value) for name, value in dataclasses.asdict(resources).items()} == {
         "pools": [pool],
         "l2_advertisements": [],

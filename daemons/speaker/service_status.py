@@ -1,0 +1,165 @@
+"""A protocol's status objects (ServiceL2Status, ServiceBGPStatus): one per (Service, node).
+
+:class:`ServiceStatusWriter` keeps this node's objects of one kind equal to the latest wanted
+``{service key: where it is announced}``, from a thread of its own (older wanted states are
+skipped), so a slow API server never holds up a decision. The API server drops ``status`` on
+create, so an object is created and then its status patched. The kind
+(:data:`~.status_objects.L2_STATUS_KIND`, :data:`~.status_objects.BGP_STATUS_KIND`) says
+everything that differs; :func:`reported` and :func:`changes` are the pure decisions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import STATUS_NODE_LABEL
+from ansible_collections.baremetal.lb.plugins.module_utils.status_objects import (
+    StatusKind,
+    reported_service,
+    status_labels,
+)
+
+from ..kube.kubeapi import JSON, MERGE_PATCH, ApiError, KubeApi, Resource
+
+_RETRY_SECONDS = 2.0
+
+log = logging.getLogger(__name__)
+
+Wanted = Mapping[str, tuple[str, ...]]  # service key -> where it is announced, sorted
+
+
+@dataclass(frozen=True)
+class Report:
+    """One status object of this node: its name and where it says the Service is announced."""
+
+    name: str
+    where: tuple[str, ...]
+
+
+def reported(items: Sequence[JSON], kind: StatusKind) -> tuple[dict[str, Report], list[str]]:
+    """The listed objects of this node by service key, and the names of the surplus ones to delete.
+
+    A Service reported twice (a crash between create and patch, or a race with an older
+    speaker) keeps its first object; the others are surplus.
+    """
+    reports: dict[str, Report] = {}
+    surplus: list[str] = []
+    for item in items:
+        namespace, name, _node = reported_service(item)
+        key = f"{namespace}/{name}"
+        if key in reports:
+            surplus.append(item["metadata"]["name"])
+        else:
+            reports[key] = Report(item["metadata"]["name"], kind.where(item.get("status")))
+    return reports, surplus
+
+
+def changes(reports: Mapping[str, Report], wanted: Wanted) -> tuple[list[str], list[str]]:
+    """``(service keys whose object goes, service keys whose object is created or patched)``."""
+    gone = sorted(reports.keys() - wanted.keys())
+    write = sorted(key for key, where in wanted.items() if key not in reports or reports[key].where != where)
+    return gone, write
+
+
+class ServiceStatusWriter:
+    """Keeps this node's objects of ``kind`` equal to ``{service key: where it is announced}``."""
+
+    def __init__(self, api: KubeApi, namespace: str, node: str, *, kind: StatusKind) -> None:
+        self._api = api
+        self._kind = kind
+        self._resource = Resource(kind.metallb.api_path, kind.metallb.plural, namespace)
+        self._namespace = namespace
+        self._node = node
+        self._wanted: dict[str, tuple[str, ...]] | None = None
+        self._changed = threading.Condition()
+        self._reports: dict[str, Report] = {}
+        self._loaded = False
+
+    def want(self, services: Mapping[str, Sequence[str]]) -> None:
+        """Ask for exactly these reports from this node: ``{service key: where}``."""
+        with self._changed:
+            self._wanted = {key: tuple(sorted(where)) for key, where in services.items()}
+            self._changed.notify()
+
+    def start(self, stop: threading.Event) -> None:
+        """Converge from a daemon thread until ``stop`` is set."""
+        name = f"{self._kind.metallb.plural}-writer"
+        threading.Thread(target=self._run, args=(stop,), name=name, daemon=True).start()
+
+    def delete_all(self) -> None:
+        """Remove every report of this node (on a graceful stop); errors are only logged."""
+        try:
+            for item in self._list():
+                self._delete(item["metadata"]["name"])
+        except Exception as error:  # best effort on the way out
+            log.warning("could not delete %s objects: %s", self._kind.metallb.kind, error)
+
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            with self._changed:
+                self._changed.wait_for(lambda: self._wanted is not None or stop.is_set(), timeout=1.0)
+                wanted, self._wanted = self._wanted, None
+            if wanted is None:
+                continue
+            try:
+                self._converge(wanted)
+            except Exception as error:  # retried with the newest wanted state
+                log.warning("writing %s failed: %s; retrying", self._kind.metallb.kind, error)
+                self._loaded = False
+                with self._changed:
+                    if self._wanted is None:
+                        self._wanted = wanted
+                stop.wait(_RETRY_SECONDS)
+
+    def _converge(self, wanted: Wanted) -> None:
+        if not self._loaded:
+            self._reports, surplus = reported(self._list(), self._kind)
+            for name in surplus:
+                self._delete(name)
+            self._loaded = True
+        gone, write = changes(self._reports, wanted)
+        for key in gone:
+            self._delete(self._reports.pop(key).name)
+        for key in write:
+            known = self._reports.get(key)
+            name = known.name if known else self._create(key)
+            self._patch_status(name, key, wanted[key])
+            self._reports[key] = Report(name, wanted[key])
+
+    def _list(self) -> list[JSON]:
+        selector = {"labelSelector": f"{STATUS_NODE_LABEL}={self._node}"}
+        answer = self._api.request("GET", self._resource.collection(), selector)
+        items: list[JSON] = answer.get("items") or []
+        return items
+
+    def _create(self, key: str) -> str:
+        body = {
+            "apiVersion": self._kind.metallb.api_version,
+            "kind": self._kind.metallb.kind,
+            "metadata": {
+                "generateName": self._kind.generate_name,
+                "namespace": self._namespace,
+                "labels": status_labels(key, self._node),
+            },
+            "spec": {},
+        }
+        created = self._api.request("POST", self._resource.collection(), body=body)
+        return str(created["metadata"]["name"])
+
+    def _patch_status(self, name: str, key: str, where: tuple[str, ...]) -> None:
+        self._api.request(
+            "PATCH",
+            self._resource.item(self._namespace, name, "status"),
+            body={"status": self._kind.status(key, self._node, where)},
+            content_type=MERGE_PATCH,
+        )
+
+    def _delete(self, name: str) -> None:
+        try:
+            self._api.request("DELETE", self._resource.item(self._namespace, name))
+        except ApiError as error:
+            if not error.not_found:
+                raise
