@@ -93,7 +93,9 @@ class Engine:
             if time.monotonic() >= next_report:
                 self._report()
                 next_report = time.monotonic() + _REPORT_EVERY
-        log.info("stopping every BGP session (%s)", "graceful restart" if graceful else "administrative shutdown")
+        log.info(
+            "stopping every BGP session (%s)", "graceful restart" if graceful else "administrative shutdown"
+        )
         self._bfd.stop(linger=_BFD_LINGER)
         await self._speaker.stop(graceful=graceful)
         self._report()

@@ -21,15 +21,16 @@ from typing import Any
 
 from ansible_collections.baremetal.lb.plugins.module_utils import bgp_plan
 from ansible_collections.baremetal.lb.plugins.module_utils.config_model import BGPPeer, Config
-from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import BGP_PEER, SERVICE_BGP_STATUS
+from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import BGP_PEER
+from ansible_collections.baremetal.lb.plugins.module_utils.status_objects import BGP_STATUS_KIND
 
+from ...kube.events import WARNING
 from .. import facts
+from ..bfd.settings import BFDSettings
 from ..engine_process import EngineProcess
 from ..handler import Situation, SpeakerContext
-from ..kube.events import WARNING
 from ..reporter import Reporter
 from ..service_status import ServiceStatusWriter
-from ..bfd.settings import BFDSettings
 from .metrics import BGPMetrics
 from .model import DynamicASN, PeerSettings, Route
 from .orders import PeerOrder, routes_to_json
@@ -46,8 +47,11 @@ class PeerRefused(ValueError):
 
 
 def router_id(peer: BGPPeer, node_ipv4: str | None, node: str) -> str:
-    """The BGP identifier: the peer's routerID, else the node's IPv4 InternalIP, else (an
-    IPv6-only node) four bytes of sha256(node name), stable across restarts."""
+    """The BGP identifier of a session.
+
+    The peer's routerID, else the node's IPv4 InternalIP, else (an IPv6-only node) four bytes
+    of sha256(node name), stable across restarts.
+    """
     if peer.router_id is not None:
         return str(peer.router_id)
     if node_ipv4:
@@ -71,7 +75,9 @@ class BGPHandler:
     def __init__(self, context: SpeakerContext) -> None:
         self._context = context
         options = context.options
-        self._statuses = ServiceStatusWriter(context.api, options.namespace, options.node_name, SERVICE_BGP_STATUS)
+        self._statuses = ServiceStatusWriter(
+            context.api, options.namespace, options.node_name, kind=BGP_STATUS_KIND
+        )
         self._reporter = Reporter(
             options.node_name,
             protocol=self.name,
@@ -82,7 +88,9 @@ class BGPHandler:
             metrics=context.metrics,
         )
         self._metrics = BGPMetrics(context.metrics.registry)
-        self._engine = EngineProcess(ENGINE, self._report, lambda status: context.failed("the BGP engine", status))
+        self._engine = EngineProcess(
+            ENGINE, self._report, lambda status: context.failed("the BGP engine", status)
+        )
         self._refused: dict[str, str] = {}  # peer name -> why, as last logged
 
     def start(self) -> str | None:
@@ -96,7 +104,11 @@ class BGPHandler:
     def apply(self, situation: Situation) -> None:
         """Plan this node's sessions and routes; send the engine what changed; report."""
         plan = bgp_plan.plan_node(
-            situation.config, situation.me, situation.nodes, situation.services, situation.ignore_exclude_label
+            situation.config,
+            situation.me,
+            situation.nodes,
+            situation.services,
+            situation.ignore_exclude_label,
         )
         orders, refused = [], {}
         for peer in plan.sessions:
@@ -107,7 +119,9 @@ class BGPHandler:
         self._log_refusals(refused)
         running = {order.settings.name for order in orders}
         self._engine.send_if_changed("peers", [order.to_json() for order in orders])
-        routes = {peer: [wire_route(r) for r in items] for peer, items in plan.routes.items() if peer in running}
+        routes = {
+            peer: [wire_route(r) for r in items] for peer, items in plan.routes.items() if peer in running
+        }
         self._engine.send_if_changed("routes", routes_to_json(routes))
         announced: dict[tuple[str, str], set[str]] = {}
         for item in plan.announcements:
@@ -116,7 +130,7 @@ class BGPHandler:
         self._reporter.announcing({key: sorted(peers) for key, peers in announced.items()})
 
     def shutdown(self) -> None:
-        """Stop the sessions (the engine decides graceful or not), then this node's ServiceBGPStatus objects."""
+        """Stop the sessions (the engine decides how), then remove this node's ServiceBGPStatus objects."""
         self._engine.stop()
         self._statuses.delete_all()
 
@@ -129,7 +143,9 @@ class BGPHandler:
         if peer.bfd_profile:
             profile = config.bfd_profiles.get(peer.bfd_profile)
             if profile is None:
-                raise PeerRefused(f"bfdProfile {peer.bfd_profile!r} names no BFDProfile; create it or remove it")
+                raise PeerRefused(
+                    f"bfdProfile {peer.bfd_profile!r} names no BFDProfile; create it or remove it"
+                )
             bfd = BFDSettings.from_profile(profile)
         try:
             settings = PeerSettings(
@@ -154,7 +170,7 @@ class BGPHandler:
 
     def _password(self, peer: BGPPeer) -> str:
         if peer.password or peer.password_secret is None:
-            return peer.password
+            return str(peer.password)
         name, namespace = peer.password_secret
         own = self._context.options.namespace
         if namespace and namespace != own:
@@ -166,7 +182,7 @@ class BGPHandler:
         encoded = (secret.get("data") or {}).get("password")
         if not encoded:
             raise PeerRefused(f"passwordSecret {own}/{name} has no key 'password'; add it")
-        return base64.b64decode(encoded).decode()
+        return base64.b64decode(str(encoded)).decode()
 
     def _node_ipv4(self) -> str | None:
         me = self._context.options.node_name
@@ -187,7 +203,9 @@ class BGPHandler:
             "kind": BGP_PEER.kind,
             "metadata": {"name": name, "namespace": namespace},
         }
-        self._context.events.record(peer, WARNING, "PeerRefused", f"node {self._context.options.node_name}: {why}")
+        self._context.events.record(
+            peer, WARNING, "PeerRefused", f"node {self._context.options.node_name}: {why}"
+        )
 
     def _report(self, message: Mapping[str, Any]) -> None:
         sessions = message.get("sessions")

@@ -18,7 +18,9 @@ from prometheus_client.registry import Collector
 _GAUGES = {
     "metallb_bgp_session_up": "BGP session state (1 is up, 0 is down)",
     "metallb_bfd_session_up": "BFD session state (1 is up, 0 is down)",
-    "metallb_bgp_announced_prefixes_total": "Number of prefixes currently being advertised on the BGP session",
+    "metallb_bgp_announced_prefixes_total": (
+        "Number of prefixes currently being advertised on the BGP session"
+    ),
 }
 _COUNTERS = {"metallb_bgp_updates_total": "Number of BGP UPDATE messages sent"}
 
@@ -39,7 +41,9 @@ class _Sessions(Collector):
         for session in sessions.values():
             peer = str(session.get("peer_address", ""))
             values["metallb_bgp_session_up"].append((peer, float(session.get("state") == "Established")))
-            values["metallb_bgp_announced_prefixes_total"].append((peer, float(session.get("prefixes_announced", 0))))
+            values["metallb_bgp_announced_prefixes_total"].append(
+                (peer, float(session.get("prefixes_announced", 0)))
+            )
             values["metallb_bgp_updates_total"].append((peer, float(session.get("updates_sent", 0))))
             if session.get("bfd") is not None:
                 values["metallb_bfd_session_up"].append((peer, float(session.get("bfd") == "UP")))
