@@ -8,6 +8,7 @@ node announcing the prefix, so a prefix reads as a list of :class:`RibPath`, bes
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import netns
+from .state import LabState
 
 # GoBGP's JSON path attributes, by BGP attribute type code (RFC 4271, 1997, 4760, 8092).
 _AS_PATH, _NEXT_HOP, _LOCAL_PREF, _COMMUNITIES, _MP_REACH, _LARGE_COMMUNITIES = 2, 3, 5, 8, 14, 32
@@ -39,6 +41,12 @@ class RibPath:
 def paths(router: Mapping[str, Any], prefix: str) -> list[RibPath]:
     """Every path ``router`` (its lab.json facts) holds for ``prefix``, best first; [] when none."""
     return _READERS[str(router["kind"])](router, prefix)
+
+
+def lab_paths(state: LabState, ip: str) -> dict[str, list[RibPath]]:
+    """Each lab router's paths for a LoadBalancer IP's host route (/32 or /128), by router name."""
+    prefix = str(ipaddress.ip_network(ip))
+    return {name: paths(router, prefix) for name, router in state.routers.items()}
 
 
 def table_argv(router: Mapping[str, Any]) -> list[str]:

@@ -47,6 +47,8 @@ class Peering:
 
 
 _LAB_PEERING = Peering(_NODE_RANGE, topology.NODE_ASN)
+# FRR installs a route with up to this many next hops (one per node announcing it): ECMP.
+_ECMP_PATHS = topology.MAX_NODES
 
 
 def _bird_conf(host: RouterHost, asn: int, peering: Peering) -> str:
@@ -90,9 +92,11 @@ router bgp {asn}
 {options} bgp listen range {peering.neighbors} peer-group NODES
  address-family ipv4 unicast
   neighbor NODES activate
+  maximum-paths {_ECMP_PATHS}
  exit-address-family
  address-family ipv6 unicast
   neighbor NODES activate
+  maximum-paths {_ECMP_PATHS}
  exit-address-family
 """
 
