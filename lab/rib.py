@@ -51,12 +51,12 @@ def lab_paths(state: LabState, ip: str) -> dict[str, list[RibPath]]:
 
 def table_argv(router: Mapping[str, Any]) -> list[str]:
     """The command that prints the router's whole IPv4 table in its own format (`lab rib`)."""
-    control = str(router["control"])
-    return {
-        "bird": ["birdc", "-s", control, "show", "route", "all"],
-        "frr": ["vtysh", "--vty_socket", control, "-c", "show bgp ipv4 unicast json"],
-        "gobgp": [*gobgp_cli(control), "global", "rib", "-j"],
-    }[str(router["kind"])]
+    kind, control = str(router["kind"]), str(router["control"])
+    if kind == "bird":
+        return ["birdc", "-s", control, "show", "route", "all"]
+    if kind == "frr":
+        return ["vtysh", "--vty_socket", control, "-c", "show bgp ipv4 unicast json"]
+    return [*gobgp_cli(control), "global", "rib", "-j"]
 
 
 def _run(router: Mapping[str, Any], argv: list[str]) -> str:
