@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from . import build, images, lifecycle, netns, probe, routers, walkthrough
+from . import build, images, lifecycle, netns, probe, rib, walkthrough
 from .state import LabState
 
 
@@ -39,7 +39,7 @@ def _status(state_dir: Path, as_json: bool) -> int:
     for name, router in state.routers.items():
         print(
             f"  router {name}: AS{router['asn']}, RIB: ip netns exec {router['netns']} "
-            f"{' '.join(router['query'])}"
+            f"{' '.join(rib.table_argv(router))}"
         )
     for name, daemon in state.data.get("daemons", {}).items():
         alive = "running" if netns.alive(int(daemon["pid"])) else "STOPPED"
@@ -71,8 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "walkthrough", help="the demo's walk-through: curl the LoadBalancer IPs, scale, NodePort, failover"
     )
-    query = sub.add_parser("rib", help="print a router's routing table")
+    query = sub.add_parser("rib", help="print a router's routing table, or its paths for one prefix")
     query.add_argument("router", choices=["bird", "frr", "gobgp"])
+    query.add_argument("prefix", nargs="?", help="e.g. 203.0.113.1/32: one line per path (ECMP: per node)")
     args = parser.parse_args(argv)
     return int(_COMMANDS[args.command](args))
 
@@ -120,7 +121,13 @@ def _walkthrough(args: argparse.Namespace) -> int:
 
 
 def _rib(args: argparse.Namespace) -> int:
-    print(routers.query(_running_lab(args).routers[args.router]))
+    router = _running_lab(args).routers[args.router]
+    if not args.prefix:
+        print(netns.exec_in(str(router["netns"]), rib.table_argv(router)))
+        return 0
+    for path in rib.paths(router, args.prefix):
+        print(path)
+    return 0
     return 0
 
 

@@ -43,6 +43,9 @@ def build(plan: topology.Plan) -> dict[str, dict[str, str]]:
         if host.role == "router":
             netns.sysctl(host.netns, "net.ipv4.ip_forward", "1")
             netns.sysctl(host.netns, "net.ipv6.conf.all.forwarding", "1")
+            # ECMP spreads connections (by ports too), not just source/destination pairs.
+            netns.sysctl(host.netns, "net.ipv4.fib_multipath_hash_policy", "1")
+            netns.sysctl(host.netns, "net.ipv6.fib_multipath_hash_policy", "1")
     _client_routes(plan)
     pod_routes(plan)
     service_routes(plan)

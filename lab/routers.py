@@ -2,8 +2,8 @@
 
 Each router accepts BGP sessions from any node address on the LAN (dynamic neighbours), so the
 speakers can peer with it without the lab reconfiguring anything; every daemon runs with private
-paths under the lab's state directory. `query_argv` gives the command that reads a router's RIB,
-as recorded in lab.json.
+paths under the lab's state directory. lab.json records each router's control endpoint, from
+which lab/rib.py reads its RIB.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from . import netns, process, topology
+from . import netns, process, rib, topology
 
 _NODE_RANGE = topology.LAN_HOSTS4
 
@@ -47,6 +47,8 @@ class Peering:
 
 
 _LAB_PEERING = Peering(_NODE_RANGE, topology.NODE_ASN)
+# FRR installs a route with up to this many next hops (one per node announcing it): ECMP.
+_ECMP_PATHS = topology.MAX_NODES
 
 
 def _bird_conf(host: RouterHost, asn: int, peering: Peering) -> str:
@@ -90,9 +92,11 @@ router bgp {asn}
 {options} bgp listen range {peering.neighbors} peer-group NODES
  address-family ipv4 unicast
   neighbor NODES activate
+  maximum-paths {_ECMP_PATHS}
  exit-address-family
  address-family ipv6 unicast
   neighbor NODES activate
+  maximum-paths {_ECMP_PATHS}
  exit-address-family
 """
 
@@ -155,7 +159,7 @@ def start(plan: topology.Plan, state_dir: Path) -> tuple[list[process.Started], 
         asn = topology.ROUTERS[name][1]
         work = (plan.runtime_dir if name == "frr" else state_dir / "routers") / name
         work.mkdir(parents=True, exist_ok=True)
-        procs, query = start_router(name, host, asn, _LAB_PEERING, work=work, log_dir=log_dir)
+        procs, control = start_router(name, host, asn, _LAB_PEERING, work=work, log_dir=log_dir)
         started += procs
         facts[name] = {
             "kind": name,
@@ -163,34 +167,35 @@ def start(plan: topology.Plan, state_dir: Path) -> tuple[list[process.Started], 
             "ipv4": host.ipv4,
             "ipv6": host.ipv6,
             "asn": asn,
-            "query": query,
+            "control": control,
         }
     return started, facts
 
 
 def start_router(
     kind: str, host: RouterHost, asn: int, peering: Peering, *, work: Path, log_dir: Path
-) -> tuple[list[process.Started], list[str]]:
+) -> tuple[list[process.Started], str]:
     """Start one router (``bird``, ``frr`` or ``gobgp``) in ``host``'s namespace.
 
-    Its files live under ``work``; returns its processes and the command that reads its RIB.
+    Its files live under ``work``; returns its processes and its control endpoint (BIRD's control
+    socket, FRR's vty directory, GoBGP's API ``host:port``), what lab/rib.py talks to.
     """
     return _STARTERS[kind](host, asn, peering, work, log_dir)
 
 
 def _start_bird(
     host: RouterHost, asn: int, peering: Peering, work: Path, log_dir: Path
-) -> tuple[list[process.Started], list[str]]:
+) -> tuple[list[process.Started], str]:
     conf, sock = work / "bird.conf", work / "bird.ctl"
     conf.write_text(_bird_conf(host, asn, peering))
     bird = process.start("bird", host.netns, ["bird", "-f", "-c", str(conf), "-s", str(sock)], log_dir)
     process.wait_until("BIRD's control socket", sock.exists, 20, bird)
-    return [bird], ["birdc", "-s", str(sock), "show", "route", "all"]
+    return [bird], str(sock)
 
 
 def _start_frr(
     host: RouterHost, asn: int, peering: Peering, work: Path, log_dir: Path
-) -> tuple[list[process.Started], list[str]]:
+) -> tuple[list[process.Started], str]:
     # FRR drops privileges to user frr: its directory must belong to that user.
     conf = work / "frr.conf"
     conf.write_text(_frr_conf(host, asn, peering).replace("{log}", str(work / "bgpd.log")))
@@ -212,12 +217,12 @@ def _start_frr(
         log_dir,
     )
     process.wait_until("bgpd's vty socket", (work / "bgpd.vty").exists, 20, bgpd)
-    return [zebra, bgpd], ["vtysh", "--vty_socket", str(work), "-c", "show bgp ipv4 unicast json"]
+    return [zebra, bgpd], str(work)
 
 
 def _start_gobgp(
     host: RouterHost, asn: int, peering: Peering, work: Path, log_dir: Path
-) -> tuple[list[process.Started], list[str]]:
+) -> tuple[list[process.Started], str]:
     conf = work / "gobgpd.toml"
     conf.write_text(_gobgp_conf(host, asn, peering))
     api = "127.0.0.1:50051"
@@ -227,14 +232,13 @@ def _start_gobgp(
         ["gobgpd", "-f", str(conf), "-p", f"--api-hosts={api}", "--pprof-disable"],
         log_dir,
     )
-    query = ["gobgp", "-u", "127.0.0.1", "-p", "50051", "global", "rib", "-j"]
     process.wait_until(
         "gobgpd's API",
-        lambda: _answers(host.netns, ["gobgp", "-u", "127.0.0.1", "-p", "50051", "global"]),
+        lambda: _answers(host.netns, [*rib.gobgp_cli(api), "global"]),
         20,
         gobgpd,
     )
-    return [gobgpd], query
+    return [gobgpd], api
 
 
 def _answers(namespace: str, argv: list[str]) -> bool:
@@ -246,13 +250,6 @@ def _answers(namespace: str, argv: list[str]) -> bool:
 
 
 _STARTERS = {"bird": _start_bird, "frr": _start_frr, "gobgp": _start_gobgp}
-
-
-def query(facts: dict[str, object]) -> str:
-    """Run a router's RIB query (as recorded in lab.json) inside its namespace."""
-    argv = facts["query"]
-    assert isinstance(argv, list)
-    return netns.exec_in(str(facts["netns"]), [str(a) for a in argv])
 
 
 def missing_binaries() -> list[str]:

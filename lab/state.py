@@ -65,6 +65,10 @@ class LabState:
         routers: dict[str, dict[str, Any]] = self.data.get("routers", {})
         return routers
 
+    def host_of(self, address: str) -> str | None:
+        """The LAN host (cp, node1…, client, a router) that has this IPv4 or IPv6 address, if any."""
+        return next((n for n, h in self.hosts.items() if address in (h["ipv4"], h["ipv6"])), None)
+
     def pids(self) -> list[int]:
         """PIDs of every process the lab recorded: its own and the baremetal.lb daemons."""
         recorded = [*self.data.get("processes", {}).values(), *self.data.get("daemons", {}).values()]

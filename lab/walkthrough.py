@@ -4,10 +4,14 @@ After `playbooks/site.yml` has installed the daemons and exposed the lab's two a
 (demo/echo-hname with externalTrafficPolicy Cluster, demo/echo-ip with Local), this shows:
 
 1. the nodes, the daemons' pods and the Services with their LoadBalancer IPs;
-2. `curl` to each IP several times, replies rotating across the pods;
-3. the Deployment scaled to 5: new pod names answer (then back to 3);
-4. a NodePort Service answering on every node's address;
-5. the link of the node that announces echo-ip's IP cut while a request loop runs: the loop
+2. who announces each IP: the node answering ARP/NDP for a layer-2 IP; for an IP of the BGP
+   pool (demo/echo-hname-bgp), which routers (BIRD, FRR, GoBGP) carry its route, with which
+   next hops (the nodes) and communities, and FRR's kernel route to it;
+3. `curl` to each IP several times, replies rotating across the pods; the BGP IP from the
+   client, which reaches it through FRR (ECMP over the nodes that announce it);
+4. the Deployment scaled to 5: new pod names answer (then back to 3);
+5. a NodePort Service answering on every node's address;
+6. the link of the node that announces echo-ip's IP cut while a request loop runs: the loop
    shows the outage and the node that took over; the link is restored afterwards.
 
 Every command it runs is printed first, as the user would type it.
@@ -22,13 +26,20 @@ import threading
 import time
 from collections.abc import Callable
 
-from . import build, probe, workloads
+from . import build, probe, rib, topology, workloads
 from .http_loop import SCRIPT, Reply, parse
 from .state import LabState
 
 NAMESPACE = workloads.NAMESPACE
 CLUSTER_APP, LOCAL_APP = workloads.APPS  # exposed with externalTrafficPolicy Cluster and Local
 NODEPORT_SERVICE = f"{CLUSTER_APP}-nodeport"
+BGP_SERVICE = f"{CLUSTER_APP}-bgp"  # echo-hname again, on an IP of the BGP pool (inventories/lab)
+
+
+def on_lan(ip: str) -> bool:
+    """Whether a LoadBalancer IP is on the lab LAN (layer 2) rather than routed to it (BGP)."""
+    address = ipaddress.ip_address(ip)
+    return address in (topology.LAN4 if address.version == 4 else topology.LAN6)
 
 
 def fields(reply: Reply) -> dict[str, str]:
@@ -121,6 +132,53 @@ class Walkthrough:
         self.kubectl("-n", "metallb-system", "get", "pods", "-o", "wide")
         self.kubectl("-n", NAMESPACE, "get", "services")
 
+    def announcements(self) -> None:
+        """Who announces each LoadBalancer IP: ARP/NDP on the LAN, or BGP routes in the routers."""
+        _say("\n==> who announces each LoadBalancer IP")
+        for service, ip in self.load_balancer_ips():
+            if on_lan(ip):
+                mac, host = probe.who_answers(self.state, ip)
+                owner = f"{host or 'an unknown host'} ({mac})" if mac else "NOBODY"
+                _say(f"    {ip:<15} {service:<22} layer 2: {owner} answers ARP/NDP from the client")
+                continue
+            _say(f"    {ip:<15} {service:<22} BGP:")
+            for router, found in rib.lab_paths(self.state, ip).items():
+                _say(f"        {router:<6} AS{self.state.routers[router]['asn']}: {self.describe(found)}")
+            _say(f"        FRR's kernel route: {self.frr_kernel_route(ip)}")
+
+    def load_balancer_ips(self) -> list[tuple[str, str]]:
+        """(namespace/name, IP) of every LoadBalancer IP in the cluster."""
+        out = self.kubectl(
+            "get",
+            "services",
+            "-A",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}"
+            " {.status.loadBalancer.ingress[*].ip}{'\\n'}{end}",
+            show=False,
+        )
+        return [(line.split()[0], ip) for line in out.splitlines() for ip in line.split()[1:]]
+
+    def describe(self, paths: list[rib.RibPath]) -> str:
+        """One line for a router's paths to an IP: next hops by node, then the communities."""
+        if not paths:
+            return "no route"
+        hops = sorted({hop for path in paths for hop in path.next_hops if not hop.startswith("fe80:")})
+        via = ", ".join(f"{self.state.host_of(hop) or '?'} {hop}" for hop in hops)
+        communities = sorted({c for path in paths for c in path.communities})
+        large = sorted({c for path in paths for c in path.large_communities})
+        return f"via {via}; communities {' '.join(communities) or '-'}; large {' '.join(large) or '-'}"
+
+    def frr_kernel_route(self, ip: str) -> str:
+        """FRR's forwarding entry for an IP (what the client's packets follow), nodes by name."""
+        route = self.state.exec("frr", ["ip", "route", "show", ip], check=False).split()
+        return (
+            " ".join(
+                f"{word}({self.state.host_of(word)})" if self.state.host_of(word) else word for word in route
+            )
+            or "none"
+        )
+
     def curl_each(self, count: int = 6) -> None:
         """Curl each LoadBalancer IP a few times."""
         for service in (CLUSTER_APP, LOCAL_APP):
@@ -131,6 +189,37 @@ class Walkthrough:
                 _say(f"    {reply.body if reply.ok else 'FAILED: ' + reply.body}")
             pods = {pod_of(r) for r in replies if r.ok}
             _say(f"    {len(pods)} different pods answered {sum(r.ok for r in replies)}/{count} requests")
+
+    def curl_bgp(self, count: int = 12) -> None:
+        """Curl the BGP pool's IP from the client, whose packets reach it through FRR."""
+        vip = self.vip(BGP_SERVICE)
+        _say(f"\n==> curl http://{vip}/ ({NAMESPACE}/{BGP_SERVICE}, BGP pool), {count} times from the client")
+        _say(f"    the client routes {topology.BGP_POOL4} through FRR ({self.state.routers['frr']['ipv4']})")
+        replies = self.requests(f"http://{vip}/", count)
+        nodes = self.pod_nodes()
+        for reply in replies:
+            _say(
+                f"    {reply.body}  [{nodes.get(reply.body, '?')}]"
+                if reply.ok
+                else f"    FAILED: {reply.body}"
+            )
+        answered = ", ".join(sorted({nodes.get(r.body, "?") for r in replies if r.ok})) or "no node"
+        _say(f"    {sum(r.ok for r in replies)}/{count} answered, from pods on {answered}")
+
+    def pod_nodes(self) -> dict[str, str]:
+        """Pod name -> node of the cluster app's pods."""
+        out = self.kubectl(
+            "-n",
+            NAMESPACE,
+            "get",
+            "pods",
+            "-l",
+            f"app={CLUSTER_APP}",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName}{'\\n'}{end}",
+            show=False,
+        )
+        return dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
 
     def scale(self, replicas: int = 5, count: int = 20) -> None:
         """Scale echo-hname and show the new pods answering; scale back afterwards."""
@@ -289,7 +378,9 @@ def run(state: LabState) -> None:
     """Every step, in order."""
     walk = Walkthrough(state)
     walk.overview()
+    walk.announcements()
     walk.curl_each()
+    walk.curl_bgp()
     walk.scale()
     walk.nodeport()
     walk.failover()

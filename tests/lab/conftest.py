@@ -19,9 +19,14 @@ import yaml
 from kubernetes import client
 
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import (
+    BFD_PROFILE,
+    BGP_ADVERTISEMENT,
+    BGP_PEER,
+    COMMUNITY,
     GROUP,
     IP_ADDRESS_POOL,
     L2_ADVERTISEMENT,
+    MetallbKind,
 )
 from lab import build, lifecycle, netns, process
 from lab.state import LabState
@@ -141,6 +146,15 @@ LAB_VARS = {
     if k not in ("baremetal_lb_kubeconfig", "lab_state_dir")
 }
 CONFIG_NAMESPACE = "metallb-system"
+# The config role's lists, in the order their objects can be deleted (what refers to others first).
+_CONFIG_KINDS: tuple[tuple[MetallbKind, str], ...] = (
+    (L2_ADVERTISEMENT, "config_l2_advertisements"),
+    (BGP_ADVERTISEMENT, "config_bgp_advertisements"),
+    (BGP_PEER, "config_bgp_peers"),
+    (COMMUNITY, "config_communities"),
+    (BFD_PROFILE, "config_bfd_profiles"),
+    (IP_ADDRESS_POOL, "config_pools"),
+)
 
 
 @pytest.fixture(scope="session")
@@ -196,7 +210,7 @@ def installed_daemons_removed_afterwards(kube: client.ApiClient) -> Iterator[Non
 
 @pytest.fixture()
 def lab_config_removed_afterwards(kube: client.ApiClient) -> Iterator[None]:
-    """Remove the Services, advertisements and pools the job declares, so later tests start clean."""
+    """Remove the Services and metallb.io objects the job declares, so later tests start clean."""
     yield
     core = client.CoreV1Api(kube)
     custom = client.CustomObjectsApi(kube)
@@ -208,7 +222,7 @@ def lab_config_removed_afterwards(kube: client.ApiClient) -> Iterator[None]:
                 svc.get("namespace", "default"),
             )
         )
-    for kind, key in ((L2_ADVERTISEMENT, "config_l2_advertisements"), (IP_ADDRESS_POOL, "config_pools")):
+    for kind, key in _CONFIG_KINDS:
         for obj in LAB_VARS.get(key, []):
             delete_if_present(
                 partial(

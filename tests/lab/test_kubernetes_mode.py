@@ -3,7 +3,8 @@
 A lab of its own (the session lab's tests run daemons as processes, which would answer for the
 same pools), `playbooks/site.yml` with the lab inventory, as `make demo` does: the controller
 Deployment and speaker DaemonSet run from the daemons' image on the kubelets, kube-proxy forwards
-the LoadBalancer IPs' traffic to the echo pods, and the client checks it with HTTP.
+the LoadBalancer IPs' traffic to the echo pods, and the client checks it with HTTP: on the LAN
+(layer 2) and through the FRR router that learnt the BGP pool's IP from the nodes.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import build, lifecycle, node_runtime, probe, walkthrough
+from lab import build, lifecycle, node_runtime, probe, process, rib, walkthrough
 from lab.http_loop import Reply
 from lab.state import LabState
+from tests.lab.conftest import LAB_VARS
 from tests.lab.speaker_harness import UNPLANNED_LIMIT
 
 REPO = Path(__file__).resolve().parents[2]
@@ -147,6 +149,55 @@ def test_local_policy_answers_from_the_announcing_node_and_keeps_the_client_addr
         answer = walkthrough.fields(reply)
         assert answer["source"].rsplit(":", 1)[0] == client_ip, f"the client's address is kept: {reply.body}"
         assert walk.node_of_pod_ip(answer["pod_ip"]) == owner, f"a pod on {owner} answers: {reply.body}"
+
+
+def _declared_communities() -> tuple[set[str], set[str]]:
+    """(classic, large) communities the inventory's BGPAdvertisement declares, aliases resolved."""
+    aliases = {a["name"]: a["value"] for c in LAB_VARS["config_communities"] for a in c["communities"]}
+    (advertisement,) = LAB_VARS["config_bgp_advertisements"]
+    values = [aliases.get(c, c) for c in advertisement["communities"]]
+    return {v for v in values if not v.startswith("large:")}, {
+        v.removeprefix("large:") for v in values if v.startswith("large:")
+    }
+
+
+def test_every_router_carries_the_bgp_ip_through_every_node_with_the_declared_communities(installed, walk):
+    vip = walk.vip(walkthrough.BGP_SERVICE)
+    assert not walkthrough.on_lan(vip), f"{vip} is from the BGP pool"
+    nodes = {installed.hosts[n]["ipv4"] for n in installed.nodes}  # Cluster policy: every node announces
+
+    def hops(found: list[rib.RibPath]) -> set[str]:
+        return {hop for path in found for hop in path.next_hops}
+
+    found: dict[str, list[rib.RibPath]] = {}
+
+    def complete() -> bool:
+        found.update(rib.lab_paths(installed, vip))
+        return all(hops(paths) == nodes for paths in found.values())
+
+    try:
+        process.wait_until(f"every router to hold {vip} via {sorted(nodes)}", complete, 60)
+    except TimeoutError as late:
+        raise AssertionError(f"{late}; the routers hold {found}") from None
+    communities, large = _declared_communities()
+    assert set(found) == {"bird", "frr", "gobgp"}
+    for router, paths in found.items():
+        assert len(paths) == len(nodes), f"{router}: one path per node (ECMP candidates): {paths}"
+        for path in paths:
+            assert path.communities == communities, f"{router}: {path}"
+            assert path.large_communities == large, f"{router}: {path}"
+            assert path.as_path == (LAB_VARS["config_bgp_peers"][0]["my_asn"],), f"{router}: {path}"
+
+
+def test_curl_to_the_bgp_ip_goes_through_frr_and_reaches_the_pods(installed, walk):
+    vip = walk.vip(walkthrough.BGP_SERVICE)
+    route = json.loads(installed.exec("frr", ["ip", "-j", "route", "show", vip]))
+    gateways = {hop["gateway"] for r in route for hop in r.get("nexthops", [r])}
+    assert gateways == {installed.hosts[n]["ipv4"] for n in installed.nodes}, f"FRR's ECMP route: {route}"
+    replies = walk.requests(f"http://{vip}/", 12)
+    assert all(r.ok for r in replies), [r.body for r in replies if not r.ok]
+    pods = walk.pod_nodes()
+    assert {r.body for r in replies} <= set(pods), f"answers are pod names {sorted(pods)}"
 
 
 def test_cutting_the_owners_link_moves_the_ip_and_curl_works_again_within_the_bound(installed, walk):
