@@ -1,0 +1,226 @@
+"""BGP on the lab's wire: speakers in the node namespaces peer with BIRD2, FRR and GoBGP.
+
+Each lab router accepts every node as a dynamic neighbour (lab/routers.py); the test declares
+one BGPPeer per router, a pool from the lab's BGP range and a BGPAdvertisement, and reads what
+each router really holds (lab/rib.py): one path per announcing node, with the declared
+communities. Speakers run as processes (tests/lab/speaker_harness.py), so a test restarts or
+stops one at will.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import (
+    BGP_ADVERTISEMENT,
+    BGP_PEER,
+    SERVICE_BGP_STATUS,
+    STATUS_NODE_LABEL,
+    STATUS_SERVICE_NAME_LABEL,
+)
+from lab import rib, topology
+from tests.lab import controller_harness, speaker_harness
+from tests.lab.controller_harness import service_manifest, unique, wait_for
+from tests.lab.speaker_harness import NAMESPACE
+
+cluster = controller_harness.cluster
+controller_config = controller_harness.controller_config
+start_controller = controller_harness.start_controller
+speaker_config = speaker_harness.speaker_config
+speakers = speaker_harness.speakers
+l2 = speaker_harness.l2
+
+COMMUNITY = "64512:100"
+LARGE = "large:64512:1:2"
+PEERS = f"{BGP_PEER.api_path}/namespaces/{NAMESPACE}/{BGP_PEER.plural}"
+ADS = f"{BGP_ADVERTISEMENT.api_path}/namespaces/{NAMESPACE}/{BGP_ADVERTISEMENT.plural}"
+STATUSES = f"{SERVICE_BGP_STATUS.api_path}/namespaces/{NAMESPACE}/{SERVICE_BGP_STATUS.plural}"
+# Two pools from the lab's BGP range: pools may not overlap.
+POOL = "203.0.113.0/27"
+BIRD_ONLY_POOL = "203.0.113.32/27"
+ROUTE_WAIT = 20  # seconds for a route to reach or leave every router (sessions connect within 5 s)
+
+
+class BGPConfig:
+    """The BGPPeers and BGPAdvertisements a test declares; removed afterwards."""
+
+    def __init__(self, api: Any, lab: Any) -> None:
+        self.api = api
+        self.lab = lab
+        self.created: list[str] = []
+
+    def peer_every_router(self, **spec: Any) -> dict[str, str]:
+        """One BGPPeer per lab router; returns BGPPeer name by router name."""
+        names = {}
+        for router, facts in self.lab.routers.items():
+            name = unique(f"bgp-{router}")
+            body = {
+                "myASN": topology.NODE_ASN,
+                "peerASN": facts["asn"],
+                "peerAddress": facts["ipv4"],
+                "holdTime": "9s",
+                "connectTime": "1s",
+                **spec,
+            }
+            self._create(PEERS, BGP_PEER, name, body)
+            names[router] = name
+        return names
+
+    def advertise(self, pool: str, **spec: Any) -> str:
+        """A BGPAdvertisement of ``pool``."""
+        name = unique("bgp-ad")
+        self._create(ADS, BGP_ADVERTISEMENT, name, {"ipAddressPools": [pool], **spec})
+        return name
+
+    def _create(self, collection: str, kind: Any, name: str, spec: dict[str, Any]) -> None:
+        body = {
+            "apiVersion": kind.api_version,
+            "kind": kind.kind,
+            "metadata": {"name": name, "namespace": NAMESPACE},
+            "spec": spec,
+        }
+        self.api.request("POST", collection, body=body)
+        self.created.append(f"{collection}/{name}")
+
+    def cleanup(self) -> None:
+        """Delete what this helper created."""
+        for path in self.created:
+            try:
+                self.api.request("DELETE", path)
+            except Exception:  # already gone
+                continue
+
+
+@pytest.fixture()
+def bgp(cluster: Any, lab: Any) -> Iterator[BGPConfig]:
+    """BGPPeers and advertisements, removed afterwards."""
+    helper = BGPConfig(cluster.api, lab)
+    try:
+        yield helper
+    finally:
+        helper.cleanup()
+
+
+def next_hops(lab: Any, ip: str) -> dict[str, frozenset[str]]:
+    """Per router, the next hops of every path it holds for the IP's host route."""
+    return {
+        router: frozenset(hop for path in paths for hop in path.next_hops)
+        for router, paths in rib.lab_paths(lab, ip).items()
+    }
+
+
+def node_ips(lab: Any, nodes: Any) -> frozenset[str]:
+    """The LAN IPv4 addresses of ``nodes``."""
+    return frozenset(lab.hosts[node]["ipv4"] for node in nodes)
+
+
+@pytest.fixture()
+def announced(
+    lab: Any,
+    cluster: Any,
+    l2: Any,
+    bgp: BGPConfig,
+    start_controller: Callable[[], Any],
+    speakers: Any,
+    namespace: str,
+) -> tuple[str, dict[str, str]]:
+    """Service ``web`` (one pod, Cluster policy) from a BGP pool, peered with every router.
+
+    Returns (its IP, BGPPeer name by router) once every router holds a path via every node.
+    """
+    pool = cluster.create_pool(unique("bgp"), [POOL])
+    peers = bgp.peer_every_router()
+    bgp.advertise(pool, communities=[COMMUNITY, LARGE])
+    start_controller()
+    speakers.start()
+    l2.deploy(namespace, "web")
+    cluster.create_service(namespace, service_manifest("web"))
+    ip = cluster.wait_ips(namespace, "web")[0]
+    every = node_ips(lab, lab.nodes)
+    wait_for(
+        "every router to hold a path via every node",
+        lambda: all(hops == every for hops in next_hops(lab, ip).values()),
+        timeout=ROUTE_WAIT,
+    )
+    return ip, peers
+
+
+def test_every_router_carries_the_ip_via_every_node_with_the_declared_communities(lab, announced):
+    ip, _peers = announced
+    for router, paths in rib.lab_paths(lab, ip).items():
+        assert len(paths) == len(lab.nodes), f"{router}: {paths}"
+        for path in paths:
+            assert path.communities == {COMMUNITY}, f"{router}: {path}"
+            assert path.large_communities == {LARGE.removeprefix("large:")}, f"{router}: {path}"
+            assert path.origin_as == topology.NODE_ASN, f"{router}: {path}"
+
+
+def test_deleting_the_service_withdraws_it_from_every_router(lab, cluster, namespace, announced):
+    ip, _peers = announced
+    cluster.delete_service(namespace, "web")
+    wait_for(
+        "every router to drop the route",
+        lambda: not any(next_hops(lab, ip).values()),
+        timeout=ROUTE_WAIT,
+    )
+
+
+def test_local_policy_is_announced_only_by_nodes_with_a_serving_pod(lab, cluster, namespace, announced):
+    ip, _peers = announced
+    cluster.patch_service(namespace, "web", {"spec": {"externalTrafficPolicy": "Local"}})
+    serving = speaker_harness.L2Config(cluster.api).ready_endpoint_nodes(namespace, "web")
+    assert len(serving) == 1, serving
+    wait_for(
+        f"every router to keep only the path via {serving}",
+        lambda: all(hops == node_ips(lab, serving) for hops in next_hops(lab, ip).values()),
+        timeout=ROUTE_WAIT,
+    )
+
+
+def test_a_stopped_speaker_takes_its_paths_away_and_the_others_stay(lab, speakers, announced):
+    ip, _peers = announced
+    gone = lab.nodes[0]
+    speakers[gone].stop()
+    rest = node_ips(lab, lab.nodes[1:])
+    wait_for(
+        f"every router to drop the path via {gone}",
+        lambda: all(hops == rest for hops in next_hops(lab, ip).values()),
+        timeout=ROUTE_WAIT,
+    )
+
+
+def test_the_peers_filter_sends_the_route_to_the_named_peer_only(lab, cluster, bgp, namespace, announced):
+    ip, peers = announced
+    pool = cluster.create_pool(unique("bgp-bird-only"), [BIRD_ONLY_POOL])
+    bgp.advertise(pool, peers=[peers["bird"]])
+    cluster.create_service(
+        namespace,
+        service_manifest("web-bird", annotations={"metallb.io/address-pool": pool}, selector={"app": "web"}),
+    )
+    only_bird = cluster.wait_ips(namespace, "web-bird")[0]
+    every = node_ips(lab, lab.nodes)
+    wait_for(
+        "BIRD to carry the route via every node",
+        lambda: next_hops(lab, only_bird)["bird"] == every,
+        timeout=ROUTE_WAIT,
+    )
+    assert next_hops(lab, only_bird) == {"bird": every, "frr": frozenset(), "gobgp": frozenset()}
+    assert ip != only_bird
+
+
+def test_status_objects_and_metrics_say_who_announces_to_whom(lab, cluster, speakers, namespace, announced):
+    _ip, peers = announced
+    items = cluster.api.request("GET", STATUSES, {"labelSelector": f"{STATUS_SERVICE_NAME_LABEL}=web"})[
+        "items"
+    ]
+    by_node = {item["metadata"]["labels"][STATUS_NODE_LABEL]: item["status"] for item in items}
+    assert set(by_node) == set(lab.nodes)
+    for node, status in by_node.items():
+        assert status["serviceNamespace"] == namespace, node
+        assert sorted(status["peers"]) == sorted(peers.values()), node
+    metrics = speakers[lab.nodes[0]].metrics()
+    for facts in lab.routers.values():
+        assert f'metallb_bgp_session_up{{peer="{facts["ipv4"]}"}} 1.0' in metrics, metrics
