@@ -128,7 +128,6 @@ def _rib(args: argparse.Namespace) -> int:
     for path in rib.paths(router, args.prefix):
         print(path)
     return 0
-    return 0
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

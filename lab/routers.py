@@ -44,9 +44,15 @@ class Peering:
     asn: int
     password: str = field(default="", repr=False)
     hold_time: int | None = None  # the router's default when None
+    bfd: bool = False  # BIRD and FRR run BFD with every neighbour (GoBGP has no BFD)
 
 
-_LAB_PEERING = Peering(_NODE_RANGE, topology.NODE_ASN)
+# BFD as the lab's routers run it: a node whose BGPPeer has a bfdProfile gets a session; one
+# without keeps its BGP session (neither router holds BGP down while BFD has never been up).
+BFD_INTERVAL_MS = 100
+BFD_MULTIPLIER = 3
+_LAB_PEERING = Peering(_NODE_RANGE, topology.NODE_ASN, bfd=True)
+_FRR_BFD_PROFILE = "lab"
 # FRR installs a route with up to this many next hops (one per node announcing it): ECMP.
 _ECMP_PATHS = topology.MAX_NODES
 
@@ -55,9 +61,17 @@ def _bird_conf(host: RouterHost, asn: int, peering: Peering) -> str:
     options = f'  password "{peering.password}";\n' if peering.password else ""
     options += f"  hold time {peering.hold_time};\n" if peering.hold_time else ""
     options += "  direct;\n" if peering.asn == asn else ""  # iBGP neighbours are on the LAN too
+    options += "  bfd on;\n" if peering.bfd else ""
+    bfd = (
+        f'protocol bfd {{ interface "*" {{ min rx interval {BFD_INTERVAL_MS} ms; '
+        f"min tx interval {BFD_INTERVAL_MS} ms; multiplier {BFD_MULTIPLIER}; }}; }}\n"
+        if peering.bfd
+        else ""
+    )
     return f"""\
 router id {host.ipv4};
 protocol device {{ }}
+{bfd}
 protocol kernel kernel4 {{ ipv4 {{ export all; import none; }}; merge paths on; }}
 protocol kernel kernel6 {{ ipv6 {{ export all; import none; }}; merge paths on; }}
 template bgp lab_nodes {{
@@ -78,6 +92,7 @@ def _frr_conf(host: RouterHost, asn: int, peering: Peering) -> str:
     options = f" neighbor NODES password {peering.password}\n" if peering.password else ""
     if peering.hold_time:
         options += f" neighbor NODES timers {max(1, peering.hold_time // 3)} {peering.hold_time}\n"
+    options += f" neighbor NODES bfd profile {_FRR_BFD_PROFILE}\n" if peering.bfd else ""
     return f"""\
 frr defaults traditional
 hostname lab-frr
@@ -98,6 +113,19 @@ router bgp {asn}
   neighbor NODES activate
   maximum-paths {_ECMP_PATHS}
  exit-address-family
+"""
+
+
+def _frr_bfd_conf() -> str:
+    """The configuration of FRR's bfdd: the profile bgpd's neighbours use."""
+    return f"""\
+bfd
+ profile {_FRR_BFD_PROFILE}
+  receive-interval {BFD_INTERVAL_MS}
+  transmit-interval {BFD_INTERVAL_MS}
+  detect-multiplier {BFD_MULTIPLIER}
+ exit
+exit
 """
 
 
@@ -217,7 +245,19 @@ def _start_frr(
         log_dir,
     )
     process.wait_until("bgpd's vty socket", (work / "bgpd.vty").exists, 20, bgpd)
-    return [zebra, bgpd], str(work)
+    if not peering.bfd:
+        return [zebra, bgpd], str(work)
+    bfd_conf = work / "bfdd.conf"
+    bfd_conf.write_text(_frr_bfd_conf())
+    shutil.chown(bfd_conf, "frr", "frr")
+    bfdd = process.start(
+        "frr-bfdd",
+        host.netns,
+        ["/usr/lib/frr/bfdd", "-i", str(work / "bfdd.pid"), *common, "-f", str(bfd_conf)],
+        log_dir,
+    )
+    process.wait_until("bfdd's vty socket", (work / "bfdd.vty").exists, 20, bfdd)
+    return [zebra, bgpd, bfdd], str(work)
 
 
 def _start_gobgp(
@@ -254,5 +294,6 @@ _STARTERS = {"bird": _start_bird, "frr": _start_frr, "gobgp": _start_gobgp}
 
 def missing_binaries() -> list[str]:
     """Router programs that are not installed (the lab installs them with `make deps`)."""
-    needed = ["bird", "birdc", "/usr/lib/frr/zebra", "/usr/lib/frr/bgpd", "vtysh", "gobgpd", "gobgp"]
+    needed = ["bird", "birdc", "/usr/lib/frr/zebra", "/usr/lib/frr/bgpd", "/usr/lib/frr/bfdd", "vtysh"]
+    needed += ["gobgpd", "gobgp"]
     return [b for b in needed if not (shutil.which(b) or os.access(b, os.X_OK))]

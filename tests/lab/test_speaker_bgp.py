@@ -9,12 +9,14 @@ stops one at will.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import (
+    BFD_PROFILE,
     BGP_ADVERTISEMENT,
     BGP_PEER,
     SERVICE_BGP_STATUS,
@@ -37,11 +39,17 @@ COMMUNITY = "64512:100"
 LARGE = "large:64512:1:2"
 PEERS = f"{BGP_PEER.api_path}/namespaces/{NAMESPACE}/{BGP_PEER.plural}"
 ADS = f"{BGP_ADVERTISEMENT.api_path}/namespaces/{NAMESPACE}/{BGP_ADVERTISEMENT.plural}"
+PROFILES = f"{BFD_PROFILE.api_path}/namespaces/{NAMESPACE}/{BFD_PROFILE.plural}"
 STATUSES = f"{SERVICE_BGP_STATUS.api_path}/namespaces/{NAMESPACE}/{SERVICE_BGP_STATUS.plural}"
 # Two pools from the lab's BGP range: pools may not overlap.
 POOL = "203.0.113.0/27"
 BIRD_ONLY_POOL = "203.0.113.32/27"
-ROUTE_WAIT = 20  # seconds for a route to reach or leave every router (sessions connect within 5 s)
+ROUTE_WAIT = 20
+BFD_ROUTERS = ("bird", "frr")  # GoBGP has no BFD
+BFD_MS, BFD_MULTIPLIER = (
+    100,
+    3,
+)  # seconds for a route to reach or leave every router (sessions connect within 5 s)
 
 
 class BGPConfig:
@@ -52,10 +60,19 @@ class BGPConfig:
         self.lab = lab
         self.created: list[str] = []
 
-    def peer_every_router(self, **spec: Any) -> dict[str, str]:
-        """One BGPPeer per lab router; returns BGPPeer name by router name."""
+    def bfd_profile(self, **spec: Any) -> str:
+        """A BFDProfile."""
+        name = unique("bfd")
+        self._create(PROFILES, BFD_PROFILE, name, spec)
+        return name
+
+    def peer_every_router(self, bfd_profile: str = "", **spec: Any) -> dict[str, str]:
+        """One BGPPeer per lab router, with ``bfd_profile`` where the router runs BFD (not GoBGP);
+        returns BGPPeer name by router name."""
         names = {}
         for router, facts in self.lab.routers.items():
+            if bfd_profile and router in BFD_ROUTERS:
+                spec = {**spec, "bfdProfile": bfd_profile}
             name = unique(f"bgp-{router}")
             body = {
                 "myASN": topology.NODE_ASN,
@@ -224,3 +241,48 @@ def test_status_objects_and_metrics_say_who_announces_to_whom(lab, cluster, spea
     metrics = speakers[lab.nodes[0]].metrics()
     for facts in lab.routers.values():
         assert f'metallb_bgp_session_up{{peer="{facts["ipv4"]}"}} 1.0' in metrics, metrics
+
+
+def test_bfd_comes_up_and_a_pulled_cable_takes_the_nodes_paths_away_within_the_detection_time(
+    lab, cluster, l2, bgp, start_controller, speakers, namespace
+):
+    profile = bgp.bfd_profile(
+        receiveInterval=BFD_MS, transmitInterval=BFD_MS, detectMultiplier=BFD_MULTIPLIER
+    )
+    pool = cluster.create_pool(unique("bgp"), [POOL])
+    bgp.peer_every_router(bfd_profile=profile)
+    bgp.advertise(pool)
+    start_controller()
+    speakers.start()
+    l2.deploy(namespace, "web")
+    cluster.create_service(namespace, service_manifest("web"))
+    ip = cluster.wait_ips(namespace, "web")[0]
+    every = node_ips(lab, lab.nodes)
+    wait_for("BIRD and FRR to hold a path via every node", lambda: _bfd_hops(lab, ip) == [every, every])
+    cut = lab.nodes[0]
+    wait_for(
+        f"BFD up from {cut} to BIRD and FRR",
+        lambda: all(
+            f'metallb_bfd_session_up{{peer="{lab.routers[r]["ipv4"]}"}} 1.0' in speakers[cut].metrics()
+            for r in BFD_ROUTERS
+        ),
+    )
+    rest = node_ips(lab, lab.nodes[1:])
+    try:
+        lab.set_cable(cut, plugged=False)
+        started = time.monotonic()
+        wait_for(
+            f"BIRD and FRR to drop the path via {cut}", lambda: _bfd_hops(lab, ip) == [rest, rest], timeout=9
+        )
+        took = time.monotonic() - started
+    finally:
+        lab.set_cable(cut, plugged=True)
+    print(f"\npaths via {cut} gone from BIRD and FRR {took * 1000:.0f} ms after its cable was pulled")
+    # BFD detects in 3 x 100 ms; without it the 9 s hold time would keep the paths.
+    assert took < 1.5
+    wait_for(f"the paths via {cut} to come back", lambda: _bfd_hops(lab, ip) == [every, every], timeout=30)
+
+
+def _bfd_hops(lab: Any, ip: str) -> list[frozenset[str]]:
+    hops = next_hops(lab, ip)
+    return [hops[router] for router in BFD_ROUTERS]

@@ -23,7 +23,7 @@ def _ipv6_table() -> list[tuple[IPv6Address, int, str]]:
     try:
         with open("/proc/net/if_inet6") as table:
             for line in table:
-                raw, _, _, scope, _, name = line.split()
+                raw, _index, _length, scope, _flags, name = line.split()
                 rows.append((IPv6Address(bytes.fromhex(raw)), int(scope, 16), name))
     except OSError:
         return []
@@ -43,8 +43,8 @@ def interface_of(local: str) -> str | None:
     """The interface that holds a local address, or None."""
     address = ip_address(local.split("%", maxsplit=1)[0])
     if isinstance(address, IPv6Address):
-        return next((name for a, _, name in _ipv6_table() if a == address), None)
-    return next((name for _, name in socket.if_nameindex() if _ipv4_of(name) == address), None)
+        return next((name for a, _scope, name in _ipv6_table() if a == address), None)
+    return next((name for _index, name in socket.if_nameindex() if _ipv4_of(name) == address), None)
 
 
 def ipv4_on(interface: str) -> IPv4Address | None:

@@ -161,7 +161,7 @@ def _decode_capabilities(data: bytes) -> Capabilities:
         value = data[pos + 2 : pos + 2 + length]
         pos += 2 + length
         if code == CAP_MULTIPROTOCOL and length == 4:
-            afi, _, safi = struct.unpack("!HBB", value)
+            afi, _reserved, safi = struct.unpack("!HBB", value)
             families.append((afi, safi))
         elif code == CAP_FOUR_OCTET_AS and length == 4:
             four_octet = struct.unpack("!I", value)[0]
@@ -236,5 +236,5 @@ def decode_route_refresh(body: bytes) -> RouteRefresh:
     """Decode a ROUTE-REFRESH body."""
     if len(body) != 4:
         raise BGPError(errors.ROUTE_REFRESH_MESSAGE, 1, detail=f"length {len(body)}")
-    afi, _, safi = struct.unpack("!HBB", body)
+    afi, _reserved, safi = struct.unpack("!HBB", body)
     return RouteRefresh((afi, safi))

@@ -98,7 +98,7 @@ class Session:
         Established, or in OpenConfirm with the higher router ID, the session keeps its own
         connection and refuses the new one with Cease/connection collision resolution.
         """
-        _, writer = connection
+        _reader, writer = connection
         ours_wins = self.state == State.ESTABLISHED or (
             self.state == State.OPEN_CONFIRM
             and self._peer_open is not None
@@ -192,7 +192,7 @@ class Session:
         if incoming.done():
             outgoing.cancel()
             with contextlib.suppress(BaseException):
-                _, writer = await outgoing
+                _reader, writer = await outgoing
                 writer.close()
             return incoming.result()
         incoming.cancel()
@@ -302,7 +302,7 @@ class Session:
 
     def _facts(self, writer: asyncio.StreamWriter, peer: Open) -> SessionFacts:
         peer_families = set(peer.capabilities.families) or {IPV4_UNICAST}
-        local = str(writer.get_extra_info("sockname")[0]).split("%")[0]
+        local = str(writer.get_extra_info("sockname")[0]).split("%", maxsplit=1)[0]
         interface = local_addresses.interface_of(local)
         hops: dict[tuple[int, int], tuple[Address, ...]] = {}
         if ip_address(local).version == 4:
@@ -335,7 +335,7 @@ class Session:
             asyncio.create_task(self._write_loop(writer, interval, facts)),
         }
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in tasks:
                 task.cancel()

@@ -115,7 +115,7 @@ class BGPSpeaker:
             self._servers.append(await asyncio.start_server(self._accepted, sock=sock))
 
     async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        remote = ip_address(str(writer.get_extra_info("peername")[0]).split("%")[0])
+        remote = ip_address(str(writer.get_extra_info("peername")[0]).split("%", maxsplit=1)[0])
         for session in self._sessions.values():
             if ip_address(session.settings.peer_address) == remote:
                 log.info("bgp peer %s: accepted its connection", session.settings.name)

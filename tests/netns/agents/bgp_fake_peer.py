@@ -36,7 +36,7 @@ def main() -> None:
     listener.listen(1)
     listener.settimeout(30)
     print(json.dumps({"ready": True}), flush=True)
-    conn, _ = listener.accept()
+    conn, _address = listener.accept()
     conn.settimeout(10)
     read_message(conn)  # the speaker's OPEN
     conn.sendall(message(1, struct.pack("!BHH4sB", 4, asn, 3, socket.inet_aton("192.0.2.99"), 0)))

@@ -50,5 +50,5 @@ def test_changes_send_withdrawals_and_only_the_changed_routes() -> None:
 
 def test_routes_of_a_family_the_peer_lacks_are_reported_unsendable() -> None:
     facts = SessionFacts(64512, False, True, frozenset({IPV4_UNICAST}), FACTS.next_hops)
-    _, unsendable = AdjRibOut().changes([A, V6], facts)
+    _sendable, unsendable = AdjRibOut().changes([A, V6], facts)
     assert unsendable == [V6.prefix]
