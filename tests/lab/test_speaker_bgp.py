@@ -9,6 +9,7 @@ stops one at will.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -46,6 +47,7 @@ POOL = "203.0.113.0/27"
 BIRD_ONLY_POOL = "203.0.113.32/27"
 ROUTE_WAIT = 20
 BFD_ROUTERS = ("bird", "frr")  # GoBGP has no BFD
+GR_ROUTERS = ("bird", "frr")  # GoBGP keeps stale paths only with its graceful-restart helper configured
 BFD_MS, BFD_MULTIPLIER = (
     100,
     3,
@@ -286,3 +288,56 @@ def test_bfd_comes_up_and_a_pulled_cable_takes_the_nodes_paths_away_within_the_d
 def _bfd_hops(lab: Any, ip: str) -> list[frozenset[str]]:
     hops = next_hops(lab, ip)
     return [hops[router] for router in BFD_ROUTERS]
+
+
+def test_graceful_restart_keeps_the_routers_paths_through_a_speaker_restart(
+    lab, cluster, l2, bgp, start_controller, speakers, namespace
+):
+    pool = cluster.create_pool(unique("bgp"), [POOL])
+    bgp.peer_every_router(enableGracefulRestart=True)
+    bgp.advertise(pool)
+    start_controller()
+    speakers.start()
+    l2.deploy(namespace, "web")
+    cluster.create_service(namespace, service_manifest("web"))
+    ip = cluster.wait_ips(namespace, "web")[0]
+    every = node_ips(lab, lab.nodes)
+    wait_for("BIRD and FRR to hold a path via every node", lambda: _gr_hops(lab, ip) == [every, every])
+    restarted = lab.nodes[0]
+    samples: list[list[frozenset[str]]] = []
+    done = threading.Event()
+
+    def watch() -> None:  # what BIRD and FRR hold, every 100 ms, until the restart is over
+        while not done.is_set():
+            samples.append(_gr_hops(lab, ip))
+            done.wait(0.1)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        speakers[restarted].stop()
+        assert speakers[restarted].wait() == 0
+        speakers[restarted].start()
+        wait_for(
+            f"{restarted}'s new sessions with BIRD and FRR",
+            lambda: all(
+                f'metallb_bgp_session_up{{peer="{lab.routers[r]["ipv4"]}"}} 1.0'
+                in speakers[restarted].metrics()
+                for r in GR_ROUTERS
+            ),
+        )
+    finally:
+        done.set()
+        watcher.join(5)
+    lost = [sample for sample in samples if sample != [every, every]]
+    print(
+        f"\n{len(samples)} samples of BIRD's and FRR's paths during {restarted}'s restart, {len(lost)} short"
+    )
+    assert len(samples) >= 5
+    assert not lost, f"paths lost during the restart of {restarted}: {lost}"
+    assert "stopping every BGP session (graceful restart)" in speakers[restarted].logs()
+
+
+def _gr_hops(lab: Any, ip: str) -> list[frozenset[str]]:
+    hops = next_hops(lab, ip)
+    return [hops[router] for router in GR_ROUTERS]
