@@ -178,7 +178,7 @@ def test_speaker_may_not(rbac, kube, verb, resource, namespace, name):
     assert not _allowed(kube, "speaker", verb, resource, namespace, name)
 
 
-def test_kubectl_auth_can_i_agrees(rbac, kube, kubectl):
+def test_kubectl_auth_can_i_agrees(rbac, crds, kube, kubectl):  # kubectl resolves kinds by discovery
     assert _wait_allowed(kube, "controller", "patch", "services/status", OTHER)
     assert _wait_allowed(kube, "speaker", "create", "metallb.io/servicel2statuses", NS)
 
