@@ -20,6 +20,7 @@ Every command it runs is printed first, as the user would type it.
 from __future__ import annotations
 
 import ipaddress
+import json
 import subprocess
 import sys
 import threading
@@ -170,13 +171,12 @@ class Walkthrough:
         return f"via {via}; communities {' '.join(communities) or '-'}; large {' '.join(large) or '-'}"
 
     def frr_kernel_route(self, ip: str) -> str:
-        """FRR's forwarding entry for an IP (what the client's packets follow), nodes by name."""
-        route = self.state.exec("frr", ["ip", "route", "show", ip], check=False).split()
+        """FRR's forwarding entry for an IP (what the client's packets follow): its next hops by node."""
+        routes = json.loads(self.state.exec("frr", ["ip", "-j", "route", "show", ip], check=False) or "[]")
+        hops = [hop["gateway"] for r in routes for hop in r.get("nexthops", [r]) if "gateway" in hop]
+        kind = "ECMP " if len(hops) > 1 else ""
         return (
-            " ".join(
-                f"{word}({self.state.host_of(word)})" if self.state.host_of(word) else word for word in route
-            )
-            or "none"
+            f"{kind}via " + ", ".join(f"{self.state.host_of(h) or '?'} {h}" for h in hops) if hops else "none"
         )
 
     def curl_each(self, count: int = 6) -> None:
