@@ -60,6 +60,27 @@ def router_id(peer: BGPPeer, node_ipv4: str | None, node: str) -> str:
     return str(ipaddress.IPv4Address(digest[:4]))
 
 
+def check_peer(peer: BGPPeer, config: Config, namespace: str) -> None:
+    """Raise PeerRefused, naming the field and the fix, for a BGPPeer this speaker cannot run.
+
+    ``namespace`` is the speaker's own: the only one it reads password Secrets from.
+    """
+    if peer.vrf:
+        raise PeerRefused(f"vrf {peer.vrf!r}: VRFs are not supported by this speaker; remove vrf")
+    if peer.interface or peer.address is None:
+        raise PeerRefused("interface: unnumbered BGP is not supported; set peerAddress instead")
+    if peer.bfd_profile and peer.bfd_profile not in config.bfd_profiles:
+        raise PeerRefused(f"bfdProfile {peer.bfd_profile!r} names no BFDProfile; create it or remove it")
+    if peer.bfd_profile and peer.ebgp_multihop:
+        raise PeerRefused("bfdProfile: multi-hop BFD (ebgpMultiHop) is not supported; remove one of them")
+    secret = peer.password_secret
+    if not peer.password and secret and secret[1] and secret[1] != namespace:
+        raise PeerRefused(
+            f"passwordSecret {secret[1]}/{secret[0]}: the speaker reads Secrets only in its own "
+            f"namespace {namespace}; put the Secret there"
+        )
+
+
 def wire_route(route: bgp_plan.Route) -> Route:
     """The planner's route as the session sends it (communities split into classic and large)."""
     classic = tuple(c.parts[0] << 16 | c.parts[1] for c in route.communities if not c.is_large)
@@ -135,18 +156,9 @@ class BGPHandler:
         self._statuses.delete_all()
 
     def _order(self, peer: BGPPeer, config: Config) -> PeerOrder:
-        if peer.vrf:
-            raise PeerRefused(f"vrf {peer.vrf!r}: VRFs are not supported by this speaker; remove vrf")
-        if peer.interface or peer.address is None:
-            raise PeerRefused("interface: unnumbered BGP is not supported; set peerAddress instead")
-        bfd = None
-        if peer.bfd_profile:
-            profile = config.bfd_profiles.get(peer.bfd_profile)
-            if profile is None:
-                raise PeerRefused(
-                    f"bfdProfile {peer.bfd_profile!r} names no BFDProfile; create it or remove it"
-                )
-            bfd = BFDSettings.from_profile(profile)
+        check_peer(peer, config, self._context.options.namespace)
+        profile = config.bfd_profiles.get(peer.bfd_profile) if peer.bfd_profile else None
+        bfd = BFDSettings.from_profile(profile) if profile else None
         try:
             settings = PeerSettings(
                 name=peer.name,
@@ -171,13 +183,8 @@ class BGPHandler:
     def _password(self, peer: BGPPeer) -> str:
         if peer.password or peer.password_secret is None:
             return str(peer.password)
-        name, namespace = peer.password_secret
+        name, _namespace = peer.password_secret  # check_peer made sure it is ours
         own = self._context.options.namespace
-        if namespace and namespace != own:
-            raise PeerRefused(
-                f"passwordSecret {namespace}/{name}: the speaker reads Secrets only in its own "
-                f"namespace {own}; put the Secret there"
-            )
         secret = self._context.api.request("GET", f"/api/v1/namespaces/{own}/secrets/{name}")
         encoded = (secret.get("data") or {}).get("password")
         if not encoded:
