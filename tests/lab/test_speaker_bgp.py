@@ -137,7 +137,7 @@ def node_ips(lab: Any, nodes: Any) -> frozenset[str]:
 
 
 @pytest.fixture()
-def announced(
+def serve_web(
     lab: Any,
     cluster: Any,
     l2: Any,
@@ -145,26 +145,53 @@ def announced(
     start_controller: Callable[[], Any],
     speakers: Any,
     namespace: str,
-) -> tuple[str, dict[str, str]]:
-    """Service ``web`` (one pod, Cluster policy) from a BGP pool, peered with every router.
+) -> Callable[..., tuple[str, dict[str, str]]]:
+    """Call with BGPPeer fields (and ``communities``): Service ``web`` (one pod, Cluster policy)
+    from a BGP pool, peered with every router.
 
     Returns (its IP, BGPPeer name by router) once every router holds a path via every node.
     """
-    pool = cluster.create_pool(unique("bgp"), [POOL])
-    peers = bgp.peer_every_router()
-    bgp.advertise(pool, communities=[COMMUNITY, LARGE])
-    start_controller()
-    speakers.start()
-    l2.deploy(namespace, "web")
-    cluster.create_service(namespace, service_manifest("web"))
-    ip = cluster.wait_ips(namespace, "web")[0]
-    every = node_ips(lab, lab.nodes)
-    wait_for(
-        "every router to hold a path via every node",
-        lambda: all(hops == every for hops in next_hops(lab, ip).values()),
-        timeout=ROUTE_WAIT,
+
+    def serve(
+        communities: tuple[str, ...] = (), bfd_profile: str = "", **peer: Any
+    ) -> tuple[str, dict[str, str]]:
+        pool = cluster.create_pool(unique("bgp"), [POOL])
+        peers = bgp.peer_every_router(bfd_profile, **peer)
+        bgp.advertise(pool, communities=list(communities))
+        start_controller()
+        speakers.start()
+        l2.deploy(namespace, "web")
+        cluster.create_service(namespace, service_manifest("web"))
+        ip = cluster.wait_ips(namespace, "web")[0]
+        every = node_ips(lab, lab.nodes)
+        wait_for(
+            "every router to hold a path via every node",
+            lambda: all(hops == every for hops in next_hops(lab, ip).values()),
+            timeout=ROUTE_WAIT,
+        )
+        return ip, peers
+
+    return serve
+
+
+@pytest.fixture()
+def announced(serve_web: Callable[..., tuple[str, dict[str, str]]]) -> tuple[str, dict[str, str]]:
+    """:func:`serve_web` with the test's communities."""
+    return serve_web(communities=(COMMUNITY, LARGE))
+
+
+def hops_at(lab: Any, ip: str, routers: tuple[str, ...]) -> list[frozenset[str]]:
+    """The next hops of ``routers`` for the IP, in that order."""
+    hops = next_hops(lab, ip)
+    return [hops[router] for router in routers]
+
+
+def sessions_up(speaker: Any, lab: Any, routers: tuple[str, ...], protocol: str = "bgp") -> bool:
+    """True when ``speaker``'s metrics show its BGP (or BFD) sessions to ``routers`` up."""
+    metrics = speaker.metrics()
+    return all(
+        f'metallb_{protocol}_session_up{{peer="{lab.routers[r]["ipv4"]}"}} 1.0' in metrics for r in routers
     )
-    return ip, peers
 
 
 def test_every_router_carries_the_ip_via_every_node_with_the_declared_communities(lab, announced):
@@ -240,41 +267,29 @@ def test_status_objects_and_metrics_say_who_announces_to_whom(lab, cluster, spea
     for node, status in by_node.items():
         assert status["serviceNamespace"] == namespace, node
         assert sorted(status["peers"]) == sorted(peers.values()), node
-    metrics = speakers[lab.nodes[0]].metrics()
-    for facts in lab.routers.values():
-        assert f'metallb_bgp_session_up{{peer="{facts["ipv4"]}"}} 1.0' in metrics, metrics
+    assert sessions_up(speakers[lab.nodes[0]], lab, tuple(lab.routers)), speakers[lab.nodes[0]].metrics()
 
 
 def test_bfd_comes_up_and_a_pulled_cable_takes_the_nodes_paths_away_within_the_detection_time(
-    lab, cluster, l2, bgp, start_controller, speakers, namespace
+    lab, bgp, speakers, serve_web
 ):
     profile = bgp.bfd_profile(
         receiveInterval=BFD_MS, transmitInterval=BFD_MS, detectMultiplier=BFD_MULTIPLIER
     )
-    pool = cluster.create_pool(unique("bgp"), [POOL])
-    bgp.peer_every_router(bfd_profile=profile)
-    bgp.advertise(pool)
-    start_controller()
-    speakers.start()
-    l2.deploy(namespace, "web")
-    cluster.create_service(namespace, service_manifest("web"))
-    ip = cluster.wait_ips(namespace, "web")[0]
+    ip, _peers = serve_web(bfd_profile=profile)
     every = node_ips(lab, lab.nodes)
-    wait_for("BIRD and FRR to hold a path via every node", lambda: _bfd_hops(lab, ip) == [every, every])
     cut = lab.nodes[0]
     wait_for(
-        f"BFD up from {cut} to BIRD and FRR",
-        lambda: all(
-            f'metallb_bfd_session_up{{peer="{lab.routers[r]["ipv4"]}"}} 1.0' in speakers[cut].metrics()
-            for r in BFD_ROUTERS
-        ),
+        f"BFD up from {cut} to BIRD and FRR", lambda: sessions_up(speakers[cut], lab, BFD_ROUTERS, "bfd")
     )
     rest = node_ips(lab, lab.nodes[1:])
     try:
         lab.set_cable(cut, plugged=False)
         started = time.monotonic()
         wait_for(
-            f"BIRD and FRR to drop the path via {cut}", lambda: _bfd_hops(lab, ip) == [rest, rest], timeout=9
+            f"BIRD and FRR to drop the path via {cut}",
+            lambda: hops_at(lab, ip, BFD_ROUTERS) == [rest, rest],
+            timeout=9,
         )
         took = time.monotonic() - started
     finally:
@@ -282,34 +297,23 @@ def test_bfd_comes_up_and_a_pulled_cable_takes_the_nodes_paths_away_within_the_d
     print(f"\npaths via {cut} gone from BIRD and FRR {took * 1000:.0f} ms after its cable was pulled")
     # BFD detects in 3 x 100 ms; without it the 9 s hold time would keep the paths.
     assert took < 1.5
-    wait_for(f"the paths via {cut} to come back", lambda: _bfd_hops(lab, ip) == [every, every], timeout=30)
+    wait_for(
+        f"the paths via {cut} to come back",
+        lambda: hops_at(lab, ip, BFD_ROUTERS) == [every, every],
+        timeout=30,
+    )
 
 
-def _bfd_hops(lab: Any, ip: str) -> list[frozenset[str]]:
-    hops = next_hops(lab, ip)
-    return [hops[router] for router in BFD_ROUTERS]
-
-
-def test_graceful_restart_keeps_the_routers_paths_through_a_speaker_restart(
-    lab, cluster, l2, bgp, start_controller, speakers, namespace
-):
-    pool = cluster.create_pool(unique("bgp"), [POOL])
-    bgp.peer_every_router(enableGracefulRestart=True)
-    bgp.advertise(pool)
-    start_controller()
-    speakers.start()
-    l2.deploy(namespace, "web")
-    cluster.create_service(namespace, service_manifest("web"))
-    ip = cluster.wait_ips(namespace, "web")[0]
+def test_graceful_restart_keeps_the_routers_paths_through_a_speaker_restart(lab, speakers, serve_web):
+    ip, _peers = serve_web(enableGracefulRestart=True)
     every = node_ips(lab, lab.nodes)
-    wait_for("BIRD and FRR to hold a path via every node", lambda: _gr_hops(lab, ip) == [every, every])
     restarted = lab.nodes[0]
     samples: list[list[frozenset[str]]] = []
     done = threading.Event()
 
     def watch() -> None:  # what BIRD and FRR hold, every 100 ms, until the restart is over
         while not done.is_set():
-            samples.append(_gr_hops(lab, ip))
+            samples.append(hops_at(lab, ip, GR_ROUTERS))
             done.wait(0.1)
 
     watcher = threading.Thread(target=watch, daemon=True)
@@ -320,11 +324,7 @@ def test_graceful_restart_keeps_the_routers_paths_through_a_speaker_restart(
         speakers[restarted].start()
         wait_for(
             f"{restarted}'s new sessions with BIRD and FRR",
-            lambda: all(
-                f'metallb_bgp_session_up{{peer="{lab.routers[r]["ipv4"]}"}} 1.0'
-                in speakers[restarted].metrics()
-                for r in GR_ROUTERS
-            ),
+            lambda: sessions_up(speakers[restarted], lab, GR_ROUTERS),
         )
     finally:
         done.set()
@@ -336,8 +336,3 @@ def test_graceful_restart_keeps_the_routers_paths_through_a_speaker_restart(
     assert len(samples) >= 5
     assert not lost, f"paths lost during the restart of {restarted}: {lost}"
     assert "stopping every BGP session (graceful restart)" in speakers[restarted].logs()
-
-
-def _gr_hops(lab: Any, ip: str) -> list[frozenset[str]]:
-    hops = next_hops(lab, ip)
-    return [hops[router] for router in GR_ROUTERS]

@@ -29,8 +29,7 @@ from .. import facts
 from ..bfd.settings import BFDSettings
 from ..engine_process import EngineProcess
 from ..handler import Situation, SpeakerContext
-from ..reporter import Reporter
-from ..service_status import ServiceStatusWriter
+from ..outputs import status_and_reporter
 from .metrics import BGPMetrics
 from .model import DynamicASN, PeerSettings, Route
 from .orders import PeerOrder, routes_to_json
@@ -95,19 +94,7 @@ class BGPHandler:
 
     def __init__(self, context: SpeakerContext) -> None:
         self._context = context
-        options = context.options
-        self._statuses = ServiceStatusWriter(
-            context.api, options.namespace, options.node_name, kind=BGP_STATUS_KIND
-        )
-        self._reporter = Reporter(
-            options.node_name,
-            protocol=self.name,
-            where="peers",
-            service=context.service,
-            events=context.events,
-            statuses=self._statuses,
-            metrics=context.metrics,
-        )
+        self._statuses, self._reporter = status_and_reporter(context, self.name, "peers", BGP_STATUS_KIND)
         self._metrics = BGPMetrics(context.metrics.registry)
         self._engine = EngineProcess(
             ENGINE, self._report, lambda status: context.failed("the BGP engine", status)

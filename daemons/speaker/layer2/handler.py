@@ -20,8 +20,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.status_objects import
 from .. import facts
 from ..engine_process import EngineProcess
 from ..handler import Situation, SpeakerContext
-from ..reporter import Reporter
-from ..service_status import ServiceStatusWriter
+from ..outputs import status_and_reporter
 from .engine_messages import StartOrder, claims_to_json, peers_to_json
 from .interfaces import interface_of, suitable_interfaces
 from .metrics import Layer2Metrics
@@ -57,19 +56,7 @@ class Layer2Handler:
 
     def __init__(self, context: SpeakerContext) -> None:
         self._context = context
-        options = context.options
-        self._statuses = ServiceStatusWriter(
-            context.api, options.namespace, options.node_name, kind=L2_STATUS_KIND
-        )
-        self._reporter = Reporter(
-            options.node_name,
-            protocol=self.name,
-            where="interfaces",
-            service=context.service,
-            events=context.events,
-            statuses=self._statuses,
-            metrics=context.metrics,
-        )
+        self._statuses, self._reporter = status_and_reporter(context, self.name, "interfaces", L2_STATUS_KIND)
         self._metrics = Layer2Metrics(context.metrics.registry)
         self._engine = EngineProcess(
             ENGINE, self._report, lambda status: context.failed("the layer-2 engine", status)
