@@ -20,6 +20,7 @@ from types import FrameType
 from typing import Any, BinaryIO, Protocol
 
 from ..kube.logs import configure_logs
+from .engine_process import encode
 
 _PR_SET_PDEATHSIG = 1
 
@@ -34,6 +35,24 @@ class Engine(Protocol):
 
     def run(self) -> None:
         """Serve until a ``stop`` order; emit ``{"ready": true}`` once serving."""
+
+
+class Reports:
+    """An engine's report channel (its stdout); thread-safe. ``on_gone`` runs when the parent is gone."""
+
+    def __init__(self, out: BinaryIO, on_gone: Callable[[], None]) -> None:
+        self._out = out
+        self._on_gone = on_gone
+        self._lock = threading.Lock()
+
+    def emit(self, message: Mapping[str, Any]) -> None:
+        """Write one report line."""
+        with self._lock:
+            try:
+                self._out.write(encode(message))
+                self._out.flush()
+            except (BrokenPipeError, ValueError):  # the Kubernetes half is gone
+                self._on_gone()
 
 
 def die_with_parent() -> None:

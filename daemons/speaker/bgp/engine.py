@@ -18,7 +18,6 @@ import asyncio
 import logging
 import queue
 import socket
-import threading
 import time
 from collections.abc import Mapping
 from typing import Any, BinaryIO
@@ -27,8 +26,7 @@ from ..bfd.engine import BFDEngine, BFDError
 from ..bfd.packet import Diag
 from ..bfd.packet import State as BFDState
 from ..bfd.settings import BFDSettings, InvalidSettings, UnsupportedProfile
-from ..engine_child import serve
-from ..engine_process import encode
+from ..engine_child import Reports, serve
 from .model import State
 from .orders import PeerOrder, routes_from_json
 from .speaker import BGPSpeaker
@@ -52,10 +50,9 @@ class Engine:
     """The BGP speaker and the BFD engine of one node; orders arrive through :meth:`submit`."""
 
     def __init__(self, order: Mapping[str, Any], out: BinaryIO) -> None:
-        self._out = out
-        self._out_lock = threading.Lock()
         self._inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._reports = Reports(out, lambda: self.submit("stop", None))
         self._speaker = BGPSpeaker(on_state_change=self._bgp_changed)
         self._bfd = BFDEngine(self._bfd_changed)
         self._peers: dict[str, PeerOrder] = {}
@@ -74,7 +71,7 @@ class Engine:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._bfd.start()
-        self._emit({"ready": True})
+        self._reports.emit({"ready": True})
         graceful = False
         next_report = time.monotonic()
         while True:
@@ -170,15 +167,7 @@ class Engine:
         report = {"sessions": sessions}
         if report != self._last_report:
             self._last_report = report
-            self._emit(report)
-
-    def _emit(self, message: Mapping[str, Any]) -> None:
-        with self._out_lock:
-            try:
-                self._out.write(encode(message))
-                self._out.flush()
-            except (BrokenPipeError, ValueError):  # the Kubernetes half is gone
-                self.submit("stop", None)
+            self._reports.emit(report)
 
 
 def main() -> int:

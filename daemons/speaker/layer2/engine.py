@@ -19,13 +19,11 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Mapping
 from typing import Any, BinaryIO
 
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim, by_interface, owned
 
-from ..engine_child import serve
-from ..engine_process import encode
+from ..engine_child import Reports, serve
 from ..membership.service import Membership
 from .engine_messages import StartOrder, claims_from_json, peers_from_json
 from .responder import Responder
@@ -41,8 +39,6 @@ class Engine:
 
     def __init__(self, order: StartOrder, out: BinaryIO) -> None:
         self._order = order
-        self._out = out
-        self._out_lock = threading.Lock()
         self._inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._claims: list[IPClaim] | None = None
         self._members: frozenset[str] = frozenset()
@@ -52,6 +48,7 @@ class Engine:
         self._responder = Responder()
         self._membership: Membership | None = None
         self._stopping = threading.Event()
+        self._reports = Reports(out, self._stopping.set)
         self._peers = dict(order.peers)
 
     def submit(self, kind: str, value: Any) -> None:
@@ -62,7 +59,7 @@ class Engine:
         """Serve until told to stop; then stop answering and leave the membership."""
         responder = threading.Thread(target=self._responder.run, name="responder", daemon=True)
         responder.start()
-        self._emit({"ready": True})
+        self._reports.emit({"ready": True})
         next_counters = time.monotonic() + _COUNTERS_EVERY
         try:
             while not self._stopping.is_set():
@@ -135,7 +132,7 @@ class Engine:
                 self._responder.announce(ip)
         if announced != self._announced or self._members != self._reported_members:
             self._announced, self._reported_members = announced, self._members
-            self._emit({"announcing": announced, "members": sorted(self._members), "t": time.time()})
+            self._reports.emit({"announcing": announced, "members": sorted(self._members), "t": time.time()})
 
     def _report_counters(self) -> None:
         counters = self._responder.counters
@@ -146,22 +143,14 @@ class Engine:
         }
         if snapshot != self._last_counters:
             self._last_counters = snapshot
-            self._emit({"counters": snapshot})
+            self._reports.emit({"counters": snapshot})
 
     def _shutdown(self, responder: threading.Thread) -> None:
         self._responder.stop()  # stop answering first: the peers take over on our LEAVE
         responder.join(2)
         if self._membership is not None:
             self._membership.stop()
-        self._emit({"stopped": True})
-
-    def _emit(self, message: Mapping[str, Any]) -> None:
-        with self._out_lock:
-            try:
-                self._out.write(encode(message))
-                self._out.flush()
-            except (BrokenPipeError, ValueError):  # the Kubernetes half is gone
-                self._stopping.set()
+        self._reports.emit({"stopped": True})
 
 
 def main() -> int:
