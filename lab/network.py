@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from . import netns, topology
+from . import netns, node_config, topology
 
 BRIDGE = "br0"
 HOST_IF = "eth0"
@@ -48,6 +48,7 @@ def build(plan: topology.Plan) -> dict[str, dict[str, str]]:
             netns.sysctl(host.netns, "net.ipv6.fib_multipath_hash_policy", "1")
     _client_routes(plan)
     pod_routes(plan)
+    pod_bridges(plan)
     service_routes(plan)
     _host_link(plan)
     return facts
@@ -56,6 +57,26 @@ def build(plan: topology.Plan) -> dict[str, dict[str, str]]:
 def switch_port(host: str) -> str:
     """The name of a LAN host's port on the lab switch (the bridge side of its veth)."""
     return host
+
+
+# A new pod often gets an address an earlier pod of its node had (host-local cycles through a /28
+# quickly). The node still holds a neighbour entry with the old pod's MAC and, by the kernel's
+# defaults, keeps sending to it for about 8 s (a 5 s delay, then 3 unicast probes) before it
+# asks by broadcast: the new pod's readiness probes and first requests are lost. The lab's pod
+# bridges re-resolve such an entry by broadcast at once.
+_POD_BRIDGE_NEIGHBOUR = {"delay_first_probe_time": "0", "ucast_solicit": "0", "mcast_resolicit": "3"}
+
+
+def pod_bridges(plan: topology.Plan) -> None:
+    """Each node's pod bridge, made before the CNI plugin adopts it, with the neighbour settings above.
+
+    A network namespace has no `neigh.default` to inherit them from.
+    """
+    for node in (h for h in plan.hosts() if h.role == "node"):
+        netns.add_bridge(node.netns, node_config.POD_BRIDGE)
+        for family in ("ipv4", "ipv6"):
+            for key, value in _POD_BRIDGE_NEIGHBOUR.items():
+                netns.sysctl(node.netns, f"net.{family}.neigh.{node_config.POD_BRIDGE}.{key}", value)
 
 
 def pod_routes(plan: topology.Plan) -> None:

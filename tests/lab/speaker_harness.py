@@ -307,8 +307,22 @@ def announced_web(
     cluster.create_service(namespace, service_manifest("web"))
     ips: list[str] = cluster.wait_ips(namespace, "web")
     owner = predicted_owner(ips, set(lab.nodes))
-    wait_for("the owner to answer", lambda: answering_nodes(lab, ips[0]) == [owner], timeout=10)
+    answered_by_only(lab, ips[0], owner)
     return ips, owner
+
+
+def answered_by_only(lab: LabState, vip: str, owner: str, timeout: float = 10) -> None:
+    """Wait until ``owner``, and only it, answers for ``vip``; the failure names who answered last."""
+    last: list[str] = []
+
+    def only_owner() -> bool:
+        last[:] = answering_nodes(lab, vip)
+        return last == [owner]
+
+    try:
+        wait_for(f"{vip} answered by {owner} only", only_owner, timeout=timeout)
+    except AssertionError as late:
+        raise AssertionError(f"{late}; the last answers came from {last or 'nobody'}") from None
 
 
 def predicted_owner(ips: list[str], candidates: set[str]) -> str:

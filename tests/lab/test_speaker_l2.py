@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from tests.lab import controller_harness, speaker_harness
 from tests.lab.controller_harness import service_manifest, unique, wait_for
-from tests.lab.speaker_harness import POOL4, POOL6, answering_nodes, predicted_owner
+from tests.lab.speaker_harness import POOL4, POOL6, answered_by_only, answering_nodes, predicted_owner
 
 controller_config = controller_harness.controller_config
 cluster = controller_harness.cluster
@@ -28,9 +28,7 @@ def _setup(cluster, l2, start_controller, speakers, **advertisement):
 
 
 def _answered_by(lab, vip, expected, timeout=10):
-    return wait_for(
-        f"{vip} answered by {expected} only", lambda: answering_nodes(lab, vip) == [expected], timeout
-    )
+    answered_by_only(lab, vip, expected, timeout)
 
 
 def test_arp_and_ndp_answered_by_the_predicted_node_only(

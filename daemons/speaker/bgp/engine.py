@@ -59,6 +59,7 @@ class Engine:
         self._bfd_peers: dict[str, BFDSettings] = {}  # peer address -> profile now running
         self._refused: dict[str, str] = {}  # peer name -> why its BFD profile cannot run
         self._last_report: dict[str, Any] | None = None
+        self._stopping = False  # no reports once BFD is stopped: the parent is going away
 
     def submit(self, kind: str, value: Any) -> None:
         """Hand over an order (``peers``, ``routes``, ``stop``); thread-safe."""
@@ -93,9 +94,9 @@ class Engine:
         log.info(
             "stopping every BGP session (%s)", "graceful restart" if graceful else "administrative shutdown"
         )
+        self._stopping = True
         self._bfd.stop(linger=_BFD_LINGER)
         await self._speaker.stop(graceful=graceful)
-        self._report()
 
     async def _set_peers(self, peers: list[PeerOrder]) -> None:
         self._peers = {p.settings.name: p for p in peers}
@@ -151,6 +152,8 @@ class Engine:
         self._report()
 
     def _report(self) -> None:
+        if self._stopping:
+            return
         bfd = {address: status.state.name for address, status in self._bfd.sessions().items()}
         sessions = {
             name: {
