@@ -16,7 +16,12 @@ COMMUNITY = (65000 << 16) | 100
 LARGE = (SPEAKER_ASN, 1, 2)
 
 
-def established(agent: Agent, name: str, timeout: float = 20) -> None:
+# A router that refuses the first attempts (BIRD waits up to 5 s after an error) meets our
+# connect backoff (1, 2, 4, 8 s... with connect_time 1 s): the fifth attempt starts at 15 s.
+ESTABLISHED_WITHIN = 45
+
+
+def established(agent: Agent, name: str, timeout: float = ESTABLISHED_WITHIN) -> None:
     agent.read_until(
         f"session {name} Established",
         lambda line: line.get("state", [None, None, None])[0] == name and line["state"][2] == "Established",
