@@ -231,33 +231,24 @@ def _start_frr(
         shutil.chown(path, "frr", "frr")
     zapi = str(work / "zserv.api")
     common = ["--vty_socket", str(work), "-z", zapi, "-u", "frr", "-g", "frr"]
-    zebra = process.start(
-        "frr-zebra",
-        host.netns,
-        ["/usr/lib/frr/zebra", "-i", str(work / "zebra.pid"), *common, "-f", "/dev/null"],
-        log_dir,
-    )
-    process.wait_until("zebra's vty socket", (work / "zebra.vty").exists, 20, zebra)
-    bgpd = process.start(
-        "frr-bgpd",
-        host.netns,
-        ["/usr/lib/frr/bgpd", "-i", str(work / "bgpd.pid"), *common, "-f", str(conf)],
-        log_dir,
-    )
-    process.wait_until("bgpd's vty socket", (work / "bgpd.vty").exists, 20, bgpd)
-    if not peering.bfd:
-        return [zebra, bgpd], str(work)
-    bfd_conf = work / "bfdd.conf"
-    bfd_conf.write_text(_frr_bfd_conf())
-    shutil.chown(bfd_conf, "frr", "frr")
-    bfdd = process.start(
-        "frr-bfdd",
-        host.netns,
-        ["/usr/lib/frr/bfdd", "-i", str(work / "bfdd.pid"), *common, "-f", str(bfd_conf)],
-        log_dir,
-    )
-    process.wait_until("bfdd's vty socket", (work / "bfdd.vty").exists, 20, bfdd)
-    return [zebra, bgpd, bfdd], str(work)
+
+    def daemon(name: str, config: Path | str) -> process.Started:
+        started = process.start(
+            f"frr-{name}",
+            host.netns,
+            [f"/usr/lib/frr/{name}", "-i", str(work / f"{name}.pid"), *common, "-f", str(config)],
+            log_dir,
+        )
+        process.wait_until(f"{name}'s vty socket", (work / f"{name}.vty").exists, 20, started)
+        return started
+
+    daemons = [daemon("zebra", "/dev/null"), daemon("bgpd", conf)]
+    if peering.bfd:
+        bfd_conf = work / "bfdd.conf"
+        bfd_conf.write_text(_frr_bfd_conf())
+        shutil.chown(bfd_conf, "frr", "frr")
+        daemons.append(daemon("bfdd", bfd_conf))
+    return daemons, str(work)
 
 
 def _start_gobgp(
