@@ -165,14 +165,19 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+def metallb_manifest(kind: Any, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """A metallb.io object of ``kind`` (a ``metallb_kinds`` descriptor) in the config namespace."""
+    return {
+        "apiVersion": kind.api_version,
+        "kind": kind.kind,
+        "metadata": {"name": name, "namespace": CONFIG_NAMESPACE},
+        "spec": spec,
+    }
+
+
 def pool_manifest(name: str, addresses: Iterable[str], **spec: Any) -> dict[str, Any]:
     """An IPAddressPool object in the config namespace."""
-    return {
-        "apiVersion": IP_ADDRESS_POOL.api_version,
-        "kind": IP_ADDRESS_POOL.kind,
-        "metadata": {"name": name, "namespace": CONFIG_NAMESPACE},
-        "spec": {"addresses": list(addresses), **spec},
-    }
+    return metallb_manifest(IP_ADDRESS_POOL, name, {"addresses": list(addresses), **spec})
 
 
 def service_manifest(

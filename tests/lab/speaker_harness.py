@@ -51,7 +51,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.ownership import rank
 from lab import lifecycle, workloads  # noqa: E402
 from lab.service_accounts import service_account_kubeconfig  # noqa: E402
 from lab.state import LabState  # noqa: E402
-from tests.lab.controller_harness import service_manifest, unique, wait_for  # noqa: E402
+from tests.lab.controller_harness import metallb_manifest, service_manifest, unique, wait_for  # noqa: E402
 
 RBAC = REPO / "roles/install/files/rbac/speaker.yaml"
 NAMESPACE = "metallb-system"
@@ -215,13 +215,7 @@ class L2Config:
 
     def advertise(self, name: str, **spec: Any) -> None:
         """Create an L2Advertisement."""
-        body = {
-            "apiVersion": L2_ADVERTISEMENT.api_version,
-            "kind": L2_ADVERTISEMENT.kind,
-            "metadata": {"name": name, "namespace": NAMESPACE},
-            "spec": spec,
-        }
-        self.api.request("POST", L2ADS, body=body)
+        self.api.request("POST", L2ADS, body=metallb_manifest(L2_ADVERTISEMENT, name, spec))
         self._ads.append(name)
 
     def deploy(self, namespace: str, app: str, replicas: int = 1, node: str | None = None) -> None:

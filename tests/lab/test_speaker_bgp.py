@@ -26,7 +26,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import 
 )
 from lab import rib, topology
 from tests.lab import controller_harness, speaker_harness
-from tests.lab.controller_harness import service_manifest, unique, wait_for
+from tests.lab.controller_harness import metallb_manifest, service_manifest, unique, wait_for
 from tests.lab.speaker_harness import NAMESPACE
 
 cluster = controller_harness.cluster
@@ -95,13 +95,7 @@ class BGPConfig:
         return name
 
     def _create(self, collection: str, kind: Any, name: str, spec: dict[str, Any]) -> None:
-        body = {
-            "apiVersion": kind.api_version,
-            "kind": kind.kind,
-            "metadata": {"name": name, "namespace": NAMESPACE},
-            "spec": spec,
-        }
-        self.api.request("POST", collection, body=body)
+        self.api.request("POST", collection, body=metallb_manifest(kind, name, spec))
         self.created.append(f"{collection}/{name}")
 
     def cleanup(self) -> None:
