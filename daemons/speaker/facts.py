@@ -37,6 +37,11 @@ def served(service: JSON, lb_class: str) -> bool:
     return spec.get("type") == "LoadBalancer" and str(spec.get("loadBalancerClass") or "") == lb_class
 
 
+def node_named(nodes: Iterable[JSON], name: str) -> JSON:
+    """The Node object called ``name``, or {} when it is not (yet) known."""
+    return next((node for node in nodes if node["metadata"]["name"] == name), {})
+
+
 def internal_ip(node: JSON, version: int) -> str | None:
     """The Node's first InternalIP of IP ``version``, or None."""
     for address in (node.get("status") or {}).get("addresses") or []:

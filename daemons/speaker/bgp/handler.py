@@ -119,9 +119,11 @@ class BGPHandler:
             situation.ignore_exclude_label,
         )
         orders, refused = [], {}
+        me = facts.node_named(self._context.nodes(), situation.me)
+        node_ipv4 = facts.internal_ip(me, 4) if me else None
         for peer in plan.sessions:
             try:
-                orders.append(self._order(peer, situation.config))
+                orders.append(self._order(peer, situation.config, node_ipv4))
             except PeerRefused as why:
                 refused[peer.name] = str(why)
         self._log_refusals(refused)
@@ -142,7 +144,7 @@ class BGPHandler:
         self._engine.stop()
         self._statuses.delete_all()
 
-    def _order(self, peer: BGPPeer, config: Config) -> PeerOrder:
+    def _order(self, peer: BGPPeer, config: Config, node_ipv4: str | None) -> PeerOrder:
         check_peer(peer, config, self._context.options.namespace)
         profile = config.bfd_profiles.get(peer.bfd_profile) if peer.bfd_profile else None
         bfd = BFDSettings.from_profile(profile) if profile else None
@@ -152,7 +154,7 @@ class BGPHandler:
                 my_asn=peer.local_asn or peer.my_asn,
                 peer_asn=peer.peer_asn,
                 peer_address=str(peer.address),
-                router_id=router_id(peer, self._node_ipv4(), self._context.options.node_name),
+                router_id=router_id(peer, node_ipv4, self._context.options.node_name),
                 dynamic_asn=DynamicASN(peer.dynamic_asn) if peer.dynamic_asn else DynamicASN.NONE,
                 peer_port=peer.port,
                 source_address=str(peer.source_address) if peer.source_address else None,
@@ -177,11 +179,6 @@ class BGPHandler:
         if not encoded:
             raise PeerRefused(f"passwordSecret {own}/{name} has no key 'password'; add it")
         return base64.b64decode(str(encoded)).decode()
-
-    def _node_ipv4(self) -> str | None:
-        me = self._context.options.node_name
-        node = next((n for n in self._context.nodes() if n["metadata"]["name"] == me), None)
-        return facts.internal_ip(node, 4) if node else None
 
     def _log_refusals(self, refused: Mapping[str, str]) -> None:
         for name, why in sorted(refused.items()):

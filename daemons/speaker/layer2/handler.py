@@ -107,7 +107,7 @@ class Layer2Handler:
         options = self._context.options
         if options.ml_bind_addr:
             return options.ml_bind_addr
-        node = next((n for n in self._context.nodes() if n["metadata"]["name"] == options.node_name), {})
+        node = facts.node_named(self._context.nodes(), options.node_name)
         address = facts.internal_ip(node, 4) or facts.internal_ip(node, 6)
         if not address:
             raise RuntimeError(f"node {options.node_name} has no InternalIP; set --ml-bind-addr")
