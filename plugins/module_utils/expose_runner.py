@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .expose_check import allocation_failure, request_refusal
+from .expose_check import allocation_failure, answers_request, request_refusal
 from .metallb_cluster import MetallbCluster
 from .metallb_kinds import IP_ADDRESS_POOL
 from .service_expose import ExposeError, ExposeRequest, manifest, selector_of
@@ -114,20 +114,28 @@ def delete(api: Any, name: str, namespace: str, dry_run: str | None) -> Applied:
 
 
 def wait_for_ips(
-    api: Any, name: str, namespace: str, count: int, timeout: float, *, changed: bool
+    api: Any, request: ExposeRequest, timeout: float, *, written_version: str | None
 ) -> dict[str, Any]:
-    """Wait until the Service has ``count`` ingress IPs.
+    """Wait until the Service holds the IPs the controller gives it for ``request``.
 
-    Raises :class:`AllocationFailedError` as soon as the controller's Events say it gives the
-    Service no address (``changed``: this run wrote the Service, so only Events about the
-    version it wrote count), and ``TimeoutError`` naming the latest Events after ``timeout``.
+    One IP per requested IP (at least one), every requested IP among them, and from the
+    requested pool (:func:`.expose_check.answers_request`): what the Service held before this
+    run wrote it is not the answer. Raises :class:`AllocationFailedError` as soon as the
+    controller's Events say it gives the Service no address (``written_version``: the
+    resourceVersion this run's write returned, None when the run changed nothing, so only
+    Events about that version count), and ``TimeoutError`` naming the latest Events after
+    ``timeout``.
     """
+    name, namespace = request.name, request.namespace
+    count = len(request.load_balancer_ips) or 1
     deadline = time.monotonic() + timeout
     while True:
         service = _read(api, name, namespace) or {}
-        if len(ingress_ips(service)) >= count:
+        if len(ingress_ips(service)) >= count and answers_request(
+            service, request.load_balancer_ips, request.pool
+        ):
             return service
-        failure = allocation_failure(_events(api, name, namespace), service, changed)
+        failure = allocation_failure(_events(api, name, namespace), service, written_version)
         if failure:
             raise AllocationFailedError(f"the controller gives Service {namespace}/{name} no IP: {failure}")
         if time.monotonic() > deadline:

@@ -18,7 +18,9 @@ description:
     an IP outside every pool, taken by a Service it may not share with (see I(sharing_key)), of a
     family the Service does not have, or outside the I(pool) it names, fails the module with the
     option to change, and nothing is written.
-  - With I(wait), returns the IP(s) the baremetal.lb controller assigned. When the controller
+  - With I(wait), returns the IP(s) the baremetal.lb controller assigned for this run's request:
+    every requested IP, from the requested I(pool); the IPs a Service held before a run that
+    changes them are not the answer. When the controller
     reports that it gives the Service no IP (an C(AllocationFailed) Event, for example a pool
     that is exhausted), the module fails at once with that reason; when no IP comes within
     I(wait_timeout), the error quotes the Service's latest Events.
@@ -286,14 +288,7 @@ def main() -> None:
     service = applied.after or {}
     if p["wait"]:
         try:
-            service = wait_for_ips(
-                api,
-                name,
-                p["namespace"],
-                len(request.load_balancer_ips) or 1,
-                p["wait_timeout"],
-                changed=applied.changed,
-            )
+            service = wait_for_ips(api, request, p["wait_timeout"], written_version=_written_version(applied))
         except (AllocationFailedError, TimeoutError) as err:
             _fail_and_clean_up(module, api, applied, request, str(err))
     for warning in unannounced_warnings(api, service):
@@ -308,6 +303,13 @@ def _result(applied: Applied, request: ExposeRequest) -> dict[str, Any]:
         "changed": applied.changed,
         "diff": {"before": diff_view(applied.before, request), "after": diff_view(applied.after, request)},
     }
+
+
+def _written_version(applied: Applied) -> str | None:
+    """The resourceVersion this run's write made, or None when it changed nothing."""
+    if not applied.changed:
+        return None
+    return str(((applied.after or {}).get("metadata") or {}).get("resourceVersion") or "") or None
 
 
 def _fail_and_clean_up(module: Any, api: Any, applied: Applied, request: ExposeRequest, why: str) -> None:

@@ -141,3 +141,45 @@ def test_check_mode_predicts_the_run_and_the_diff_shows_no_bookkeeping(
         assert ingress_ips(cluster.service(namespace, "web")) == ["192.0.2.75"]
     finally:
         cluster.delete_service(namespace, "web")
+
+
+def test_a_changed_request_returns_the_new_ip_not_the_one_held_before(
+    lab, cluster, start_controller, namespace
+):
+    cluster.create_pool(unique("ux"), ["192.0.2.64/28"])
+    start_controller()
+    first = expose(lab, namespace, "web")
+    try:
+        assert not first.failed, first.msg
+        (held,) = first.result["ips"]
+        wanted = "192.0.2.76" if held == "192.0.2.75" else "192.0.2.75"
+        moved = expose(lab, namespace, "web", load_balancer_ips=[wanted])
+        assert not moved.failed, moved.msg
+        assert (moved.result["changed"], moved.result["ips"]) == (True, [wanted])
+        assert ingress_ips(cluster.service(namespace, "web")) == [wanted]
+    finally:
+        cluster.delete_service(namespace, "web")
+
+
+def test_a_full_pool_asked_of_an_existing_service_fails_at_once_and_the_change_stays(
+    lab, cluster, start_controller, namespace
+):
+    cluster.create_pool(unique("ux"), ["192.0.2.64/28"])
+    tiny = cluster.create_pool(unique("tiny"), ["192.0.2.80/32"], autoAssign=False)
+    start_controller()
+    cluster.create_service(
+        namespace, service_manifest("holder", annotations={"metallb.io/address-pool": tiny})
+    )
+    assert cluster.wait_ips(namespace, "holder") == ["192.0.2.80"]
+    first = expose(lab, namespace, "web")
+    try:
+        assert not first.failed, first.msg
+        run = expose(lab, namespace, "web", pool=tiny, wait_timeout=120)
+        assert run.failed, f"returned {run.result.get('ips')}, the IP the Service held before"
+        assert run.task_seconds < 30, f"waited {run.task_seconds:.0f} s of wait_timeout 120: {run.msg}"
+        assert "AllocationFailed: " in run.msg, run.msg
+        assert run.msg.endswith("; the Service keeps this run's change"), run.msg
+        assert run.result["changed"] is True
+        assert "web" in cluster.services(namespace)
+    finally:
+        cluster.delete_service(namespace, "web")
