@@ -20,10 +20,10 @@ description:
     option to change, and nothing is written.
   - With I(wait), returns the IP(s) the baremetal.lb controller assigned for this run's request:
     every requested IP, from the requested I(pool); the IPs a Service held before a run that
-    changes them are not the answer. When the controller
-    reports that it gives the Service no IP (an C(AllocationFailed) Event, for example a pool
-    that is exhausted), the module fails at once with that reason; when no IP comes within
-    I(wait_timeout), the error quotes the Service's latest Events.
+    changes them are not the answer. When the controller reports that it gives the Service no IP
+    (an C(AllocationFailed) Event, for example a pool that is exhausted), the module fails at once
+    with that reason; when no IP comes within I(wait_timeout), the error quotes the Service's
+    latest Events.
   - On such a failure, a Service this run created is deleted again (unless I(keep_on_failure)),
     so C(changed) is false and nothing stays; a Service that existed keeps this run's change.
 options:
@@ -107,8 +107,9 @@ options:
     default: false
   metallb_namespace:
     description:
-      - Namespace of the IPAddressPools (where the controller runs), read to check I(load_balancer_ips)
-        before anything is written.
+      - Namespace of the metallb.io configuration (where the controller runs): its IPAddressPools are
+        read to check I(load_balancer_ips) before anything is written, and its advertisements and
+        BGPPeers to warn when no node announces the IPs the Service got.
       - When the pools cannot be read (no metallb.io CRDs, no permission), the check is skipped with a
         warning and the controller has the last word.
     type: str
@@ -291,7 +292,7 @@ def main() -> None:
             service = wait_for_ips(api, request, p["wait_timeout"], written_version=_written_version(applied))
         except (AllocationFailedError, TimeoutError) as err:
             _fail_and_clean_up(module, api, applied, request, str(err))
-    for warning in unannounced_warnings(api, service):
+    for warning in unannounced_warnings(api, service, p["metallb_namespace"]):
         module.warn(warning)
     module.exit_json(
         ips=[str(ip) for ip in ingress_ips(service)], service=service, **_result(applied, request)
