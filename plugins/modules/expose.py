@@ -18,8 +18,8 @@ description:
     an IP outside every pool, taken by a Service it may not share with (see I(sharing_key)), of a
     family the Service does not have, or outside the I(pool) it names, fails the module with the
     option to change, and nothing is written.
-  - With I(wait), returns the IP(s) the baremetal.lb controller assigned for this run's request:
-    every requested IP, from the requested I(pool); the IPs a Service held before a run that
+  - With I(wait), returns the IP(s) the baremetal.lb controller assigned for this run's request,
+    every requested IP and from the requested I(pool); the IPs a Service held before a run that
     changes them are not the answer. When the controller reports that it gives the Service no IP
     (an C(AllocationFailed) Event, for example a pool that is exhausted), the module fails at once
     with that reason; when no IP comes within I(wait_timeout), the error quotes the Service's
@@ -107,7 +107,7 @@ options:
     default: false
   metallb_namespace:
     description:
-      - Namespace of the metallb.io configuration (where the controller runs): its IPAddressPools are
+      - Namespace of the metallb.io configuration (where the controller runs); its IPAddressPools are
         read to check I(load_balancer_ips) before anything is written, and its advertisements and
         BGPPeers to warn when no node announces the IPs the Service got.
       - When the pools cannot be read (no metallb.io CRDs, no permission), the check is skipped with a
