@@ -18,13 +18,20 @@ from typing import Any
 from .addresses import parse_address
 from .allocator import AllocationError, Allocator, PoolConfigError
 from .metallb_kinds import cluster_resources
-from .services import ServiceRequestError, allocated_pool, ingress_ips, service_from_manifest
+from .services import (
+    ALLOCATION_FAILED,
+    LOAD_BALANCER_FAILED,
+    ServiceRequestError,
+    allocated_pool,
+    ingress_ips,
+    service_from_manifest,
+)
 from .validation import parse_for_report
 
 Manifest = Mapping[str, Any]
 LOAD_BALANCER = "LoadBalancer"
 # The reasons of the Warning Events the controller records when a Service gets no address.
-FAILURE_REASONS = frozenset({"AllocationFailed", "LoadBalancerFailed"})
+FAILURE_REASONS = frozenset({ALLOCATION_FAILED, LOAD_BALANCER_FAILED})
 
 
 def request_refusal(
@@ -67,16 +74,16 @@ def request_refusal(
     return None
 
 
-def allocation_failure(
-    events: Sequence[Manifest], service: Manifest, written_version: str | None
-) -> str | None:
-    """The controller's reason when it gave ``service`` no address, from the Service's Events.
+def latest_failure(
+    events: Sequence[Manifest], service: Manifest, written_version: str | None = None
+) -> Manifest | None:
+    """The controller's Event saying it gives ``service`` no address, or None.
 
-    An Event counts when it is about this object (``uid``) and, when this run wrote the Service
-    (``written_version``: the resourceVersion its write returned), about that version: the
-    controller's own status write after a failure makes a newer version, so the Service as read
-    now is not the one the Event names. Otherwise the latest verdict stands: a failure not
-    followed by an ``IPAllocated``.
+    An Event counts when it is about this object (``uid``: not a deleted namesake) and, when a
+    run wrote the Service (``written_version``: the resourceVersion its write returned), about
+    that version: the controller's own status write after a failure makes a newer version, so
+    the Service as read now is not the one the Event names. The latest counting Event decides:
+    a failure not followed by an ``IPAllocated``.
     """
     meta = service.get("metadata") or {}
     mine = [
@@ -92,9 +99,15 @@ def allocation_failure(
     if not mine:
         return None
     latest = max(mine, key=_when)
-    if latest.get("reason") not in FAILURE_REASONS:
-        return None
-    return f"{latest.get('reason')}: {latest.get('message')}"
+    return latest if latest.get("reason") in FAILURE_REASONS else None
+
+
+def allocation_failure(
+    events: Sequence[Manifest], service: Manifest, written_version: str | None
+) -> str | None:
+    """``Reason: message`` of :func:`latest_failure`, or None."""
+    failure = latest_failure(events, service, written_version)
+    return f"{failure.get('reason')}: {failure.get('message')}" if failure else None
 
 
 def answers_request(service: Manifest, requested_ips: Sequence[str], pool: str | None) -> bool:

@@ -5,6 +5,7 @@ import pytest
 from ansible_collections.baremetal.lb.plugins.module_utils.expose_check import (
     allocation_failure,
     answers_request,
+    latest_failure,
     request_refusal,
 )
 
@@ -138,6 +139,16 @@ def test_an_unchanged_service_answers_with_the_latest_verdict():
 def test_events_of_a_deleted_namesake_do_not_count():
     events = [event("AllocationFailed", "about a Service deleted since", uid="uid-gone")]
     assert allocation_failure(events, current(), written_version=None) is None
+
+
+def test_lb_info_quotes_the_latest_failure_about_this_service_only():
+    why = 'Failed to allocate IP for "shop/web": pool "tiny" has no free IPv4 address'
+    events = [
+        event("AllocationFailed", "about a deleted namesake", uid="uid-gone", when="2026-12-02T18:00:00Z"),
+        event("AllocationFailed", why, version="5"),
+    ]
+    assert latest_failure(events, current())["message"] == why
+    assert latest_failure(events[:1], current()) is None
 
 
 def allocated(held, pool=""):
