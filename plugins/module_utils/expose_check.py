@@ -98,7 +98,7 @@ def latest_failure(
     ]
     if not mine:
         return None
-    latest = max(mine, key=_when)
+    latest = max(mine, key=event_time)
     return latest if latest.get("reason") in FAILURE_REASONS else None
 
 
@@ -123,7 +123,8 @@ def answers_request(service: Manifest, requested_ips: Sequence[str], pool: str |
     return not pool or allocated_pool(service) == pool
 
 
-def _when(event: Manifest) -> str:
+def event_time(event: Manifest) -> str:
+    """When an Event last happened, as its ISO timestamp (compares in time order)."""
     return str(
         event.get("lastTimestamp")
         or event.get("eventTime")

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .expose_check import allocation_failure, answers_request, request_refusal
+from .expose_check import allocation_failure, answers_request, event_time, request_refusal
 from .metallb_cluster import MetallbCluster
 from .metallb_kinds import IP_ADDRESS_POOL
 from .service_expose import ExposeError, ExposeRequest, manifest, selector_of
@@ -156,10 +156,7 @@ def _events(api: Any, name: str, namespace: str) -> list[dict[str, Any]]:
 
 
 def _latest_events(api: Any, name: str, namespace: str) -> str:
-    events = client.CoreV1Api(api).list_namespaced_event(
-        namespace, field_selector=f"involvedObject.kind=Service,involvedObject.name={name}"
-    )
-    recent = sorted(events.items, key=lambda e: str(e.last_timestamp or e.event_time or ""))[-3:]
+    recent = sorted(_events(api, name, namespace), key=event_time)[-3:]
     if not recent:
         return " (no Events on it)"
-    return " (latest Events: " + "; ".join(f"{e.reason}: {e.message}" for e in recent) + ")"
+    return " (latest Events: " + "; ".join(f"{e.get('reason')}: {e.get('message')}" for e in recent) + ")"
