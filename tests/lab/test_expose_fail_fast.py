@@ -75,7 +75,7 @@ def test_an_ip_of_the_wrong_family_is_refused(lab, cluster, start_controller, na
     cluster.create_pool(unique("ux"), ["192.0.2.64/28", "2001:db8:64::/120"])
     run = expose(lab, namespace, "web", load_balancer_ips=["2001:db8:64::5"], ip_family_policy="SingleStack")
     refused_fast_and_left_nothing(run, cluster, namespace, "web")
-    assert "do not match the Service's IP families (IPv4)" in run.msg
+    assert "address 2001:db8:64::5 does not match the Service's IP families (IPv4)" in run.msg
 
 
 def test_check_mode_fails_as_the_run_would(lab, cluster, start_controller, namespace):

@@ -63,7 +63,7 @@ def test_sharing_under_one_key_on_other_ports_is_allowed():
 def test_an_ip_of_a_family_the_service_lacks_is_refused():
     message = refusal(service("web", ips=["2001:db8:1::5"]))
     assert message.startswith(
-        "load_balancer_ips: addresses 2001:db8:1::5 do not match the Service's IP families"
+        "load_balancer_ips: address 2001:db8:1::5 does not match the Service's IP families"
     )
 
 
@@ -81,9 +81,7 @@ def test_a_pool_named_with_an_ip_outside_it_is_refused():
     desired = service("web", ips=["192.0.2.70"])
     desired["metadata"]["annotations"]["metallb.io/address-pool"] = "dmz"
     message = request_refusal(desired, [*POOLS, other], [desired], {"shop": {}})
-    assert (
-        message == 'load_balancer_ips: 192.0.2.70 are in pool "web", not in "dmz" (address-pool annotation)'
-    )
+    assert message == 'load_balancer_ips: 192.0.2.70 is in pool "web", not in "dmz" (address-pool annotation)'
 
 
 def test_no_request_no_refusal():
