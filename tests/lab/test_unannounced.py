@@ -14,7 +14,7 @@ import contextlib
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import BGP_ADVERTISEMENT, BGP_PEER
 from tests.lab import controller_harness, speaker_harness
 from tests.lab.ansible_harness import run_tasks
-from tests.lab.controller_harness import unique, wait_for
+from tests.lab.controller_harness import metallb_manifest, unique, wait_for
 
 controller_config = controller_harness.controller_config
 cluster = controller_harness.cluster
@@ -35,14 +35,7 @@ def test_an_ip_of_a_bgp_pool_without_peers_is_reported_unannounced_everywhere_un
     pool = cluster.create_pool(unique("bgp-only"), ["198.51.100.48/28"])
     advertisement, peer = unique("bgp-only"), unique("nowhere")
     cluster.api.request(
-        "POST",
-        BGP_ADS,
-        body={
-            "apiVersion": BGP_ADVERTISEMENT.api_version,
-            "kind": BGP_ADVERTISEMENT.kind,
-            "metadata": {"name": advertisement, "namespace": "metallb-system"},
-            "spec": {"ipAddressPools": [pool]},
-        },
+        "POST", BGP_ADS, body=metallb_manifest(BGP_ADVERTISEMENT, advertisement, {"ipAddressPools": [pool]})
     )
     try:
         start_controller()
@@ -80,21 +73,13 @@ def test_an_ip_of_a_bgp_pool_without_peers_is_reported_unannounced_everywhere_un
 
         # A BGPPeer makes the pool announced (node selectors aside, which are the speakers'
         # business: this one selects no node, so no session starts in the lab).
-        cluster.api.request(
-            "POST",
-            BGP_PEERS,
-            body={
-                "apiVersion": BGP_PEER.api_version,
-                "kind": BGP_PEER.kind,
-                "metadata": {"name": peer, "namespace": "metallb-system"},
-                "spec": {
-                    "myASN": 64512,
-                    "peerASN": 64513,
-                    "peerAddress": "203.0.113.254",
-                    "nodeSelectors": [{"matchLabels": {"example.com/no-such-node": "none"}}],
-                },
-            },
-        )
+        nowhere = {
+            "myASN": 64512,
+            "peerASN": 64513,
+            "peerAddress": "203.0.113.254",
+            "nodeSelectors": [{"matchLabels": {"example.com/no-such-node": "none"}}],
+        }
+        cluster.api.request("POST", BGP_PEERS, body=metallb_manifest(BGP_PEER, peer, nowhere))
         (announced,) = run_tasks(
             lab, tmp_path, [{"name": "lb_info", "baremetal.lb.lb_info": {"service_namespace": namespace}}]
         )
