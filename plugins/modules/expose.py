@@ -285,12 +285,15 @@ def main() -> None:
             service=predicted.after,
             **_result(predicted, request),
         )
-    applied = apply(api, request, None, FIELD_MANAGER)
+    try:
+        applied = apply(api, request, None, FIELD_MANAGER)
+    except ExposeError as err:
+        module.fail_json(msg=str(err), changed=False)
     service = applied.after or {}
     if p["wait"]:
         try:
             service = wait_for_ips(api, request, p["wait_timeout"], written_version=_written_version(applied))
-        except (AllocationFailedError, TimeoutError) as err:
+        except (AllocationFailedError, TimeoutError, ExposeError) as err:
             _fail_and_clean_up(module, api, applied, request, str(err))
     for warning in unannounced_warnings(api, service, p["metallb_namespace"]):
         module.warn(warning)
@@ -316,7 +319,11 @@ def _written_version(applied: Applied) -> str | None:
 def _fail_and_clean_up(module: Any, api: Any, applied: Applied, request: ExposeRequest, why: str) -> None:
     """Fail the module; delete the Service first when this run created it and may not keep it."""
     if applied.before is None and not module.params["keep_on_failure"]:
-        delete(api, request.name, request.namespace, None)
+        try:
+            delete(api, request.name, request.namespace, None)
+        except ExposeError as err:
+            failed = f"{why}; deleting the Service this run created failed, so it stays: {err}"
+            module.fail_json(msg=failed, **_result(applied, request))
         gone = Applied(None, None)
         module.fail_json(
             msg=f"{why}; the Service this run created was deleted again (keep_on_failure: true keeps it)",

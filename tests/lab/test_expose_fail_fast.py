@@ -183,3 +183,13 @@ def test_a_full_pool_asked_of_an_existing_service_fails_at_once_and_the_change_s
         assert "web" in cluster.services(namespace)
     finally:
         cluster.delete_service(namespace, "web")
+
+
+def test_a_namespace_that_does_not_exist_is_named_without_a_traceback(lab, namespace):
+    missing = f"{namespace}-missing"
+    run = expose(lab, missing, "web")
+    assert run.failed
+    assert run.msg.startswith(f"Service {missing}/web: the API server refused the request (404): "), run.msg
+    assert run.msg.endswith("; nothing was changed") and missing in run.msg.split("(404): ")[1], run.msg
+    assert run.result["changed"] is False
+    assert "Traceback" not in run.output
