@@ -5,6 +5,8 @@ A line has ``ts``, ``level``, ``logger`` and ``msg``, then each field the call p
 as a top-level key, then ``exception`` (the traceback) and ``stack`` when the record has them.
 ``json.dumps`` writes the line, so a Service name or message with a quote, a newline or non-ASCII
 text stays one line that parses; the output is plain ASCII whatever the terminal's encoding.
+Python's own output on stderr goes through the same lines: warnings (logger ``py.warnings``)
+and an exception nobody caught, in the main thread or another one (with its traceback).
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from datetime import UTC, datetime
+from types import TracebackType
 
 # What every LogRecord carries by itself; any other attribute came from ``extra=``.
 _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", logging.INFO, "", 0, "", None, None))) | {
@@ -76,3 +80,27 @@ def configure_logs(level: str) -> None:
     root.setLevel(level.upper())
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+
+
+def _log_uncaught(kind: type[BaseException], value: BaseException, traceback: TracebackType | None) -> None:
+    """Log an exception nobody caught as one line (Python would print a bare traceback)."""
+    logging.getLogger(__name__).critical(
+        "uncaught %s: %s", kind.__name__, value, exc_info=(kind, value, traceback)
+    )
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    """Log an exception that ended a thread as one line; a thread's SystemExit stays silent."""
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread else "?"
+    logging.getLogger(__name__).critical(
+        "thread %s ended by uncaught %s: %s",
+        name,
+        args.exc_type.__name__,
+        args.exc_value,
+        exc_info=(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback),
+    )

@@ -265,9 +265,10 @@ class Allocator:
     def _pool_for(self, ips: Sequence[IPAddress], service: Service) -> tuple[PoolState | None, str]:
         listed = ", ".join(map(str, ips))
         names = [self.pool_of(address) for address in ips]
-        outside = ", ".join(str(address) for address, name in zip(ips, names, strict=True) if name is None)
+        outside = [str(address) for address, name in zip(ips, names, strict=True) if name is None]
         if outside:
-            return None, f"{outside} is in no pool; use addresses of a pool or add them to one"
+            verb = "is" if len(outside) == 1 else "are"
+            return None, f"{', '.join(outside)} {verb} in no pool; use addresses of a pool or add them to one"
         if len(set(names)) > 1:
             return None, f"{listed} come from different pools; request addresses from one pool"
         pool = self._pools[str(names[0])]
@@ -282,7 +283,7 @@ class Allocator:
         if service.pool and service.pool != name:
             return (
                 None,
-                f"{listed} are in pool {quoted(name)}, "
+                f"{listed} {'is' if len(ips) == 1 else 'are'} in pool {quoted(name)}, "
                 f"not in {quoted(service.pool)} (address-pool annotation)",
             )
         return pool, ""
@@ -327,8 +328,9 @@ def _family_refusal(service: Service, ips: Sequence[IPAddress]) -> str:
         return ""
     if service.ip_family_policy is FamilyPolicy.PREFER_DUAL_STACK and set(families) < wanted:
         return ""
+    subject = f"address {ips[0]} does" if len(ips) == 1 else f"addresses {', '.join(map(str, ips))} do"
     return (
-        f"addresses {', '.join(map(str, ips))} do not match the Service's IP families "
+        f"{subject} not match the Service's IP families "
         f"({', '.join(service.ip_families)}); request one address per family of the Service"
     )
 

@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 try:
@@ -113,6 +114,26 @@ def version_problem(attempt: Attempt, status: int, body: bytes) -> str | None:
         f"{attempt.server} is not a Kubernetes API server: {attempt.what} answered {status}"
         f"{_body_hint(body)}; check the kubeconfig's server or `host` (scheme, address and port)"
     )
+
+
+def refused_message(error: Any, where: str = "") -> str:
+    """One line for a request the API server answered with an error (``kubernetes.client.ApiException``).
+
+    The API server's own message, so CEL rule messages come through verbatim; a 404 for a
+    resource type the server does not know says the metallb.io CRDs are missing. ``where``
+    (``Service shop/web``) starts the line when given.
+    """
+    try:
+        message = json.loads(error.body).get("message") or error.reason
+    except (TypeError, ValueError, AttributeError):
+        message = error.reason
+    prefix = f"{where}: " if where else ""
+    if error.status == 404 and "the server could not find the requested resource" in str(message):
+        return (
+            f"{prefix}the metallb.io CRDs are not installed in this cluster; "
+            "install them first (role baremetal.lb.install)"
+        )
+    return f"{prefix}the API server refused the request ({error.status}): {message}"
 
 
 def missing_kubeconfig_message(path: str, origin: str, directory_exists: bool) -> str:

@@ -3,7 +3,9 @@
 Before anything is written, :func:`request_refusal` runs the controller's own allocator over the
 pools and the addresses other Services hold, so a requested IP outside every pool, taken by a
 Service it may not share with, or of the wrong family, fails the module at once. After the write,
-:func:`allocation_failure` reads the controller's verdict from the Service's Events.
+:func:`allocation_failure` reads the controller's verdict from the Service's Events, and
+:func:`answers_request` whether the addresses a Service shows are the controller's answer to
+what this run asked for (not the ones it held before).
 
 Pure data, no I/O.
 """
@@ -13,15 +15,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .addresses import parse_address
 from .allocator import AllocationError, Allocator, PoolConfigError
 from .metallb_kinds import cluster_resources
-from .services import ServiceRequestError, ingress_ips, service_from_manifest
+from .services import (
+    ALLOCATION_FAILED,
+    LOAD_BALANCER_FAILED,
+    ServiceRequestError,
+    allocated_pool,
+    ingress_ips,
+    service_from_manifest,
+)
 from .validation import parse_for_report
 
 Manifest = Mapping[str, Any]
 LOAD_BALANCER = "LoadBalancer"
 # The reasons of the Warning Events the controller records when a Service gets no address.
-FAILURE_REASONS = frozenset({"AllocationFailed", "LoadBalancerFailed"})
+FAILURE_REASONS = frozenset({ALLOCATION_FAILED, LOAD_BALANCER_FAILED})
 
 
 def request_refusal(
@@ -64,12 +74,16 @@ def request_refusal(
     return None
 
 
-def allocation_failure(events: Sequence[Manifest], service: Manifest, changed: bool) -> str | None:
-    """The controller's reason when it gave ``service`` no address, from the Service's Events.
+def latest_failure(
+    events: Sequence[Manifest], service: Manifest, written_version: str | None = None
+) -> Manifest | None:
+    """The controller's Event saying it gives ``service`` no address, or None.
 
-    An Event counts when it is about this object (``uid``) and, when this run changed the
-    Service, about the version this run wrote (``resourceVersion``); otherwise the latest
-    verdict stands: a failure not followed by an ``IPAllocated``.
+    An Event counts when it is about this object (``uid``: not a deleted namesake) and, when a
+    run wrote the Service (``written_version``: the resourceVersion its write returned), about
+    that version: the controller's own status write after a failure makes a newer version, so
+    the Service as read now is not the one the Event names. The latest counting Event decides:
+    a failure not followed by an ``IPAllocated``.
     """
     meta = service.get("metadata") or {}
     mine = [
@@ -77,20 +91,40 @@ def allocation_failure(events: Sequence[Manifest], service: Manifest, changed: b
         for event in events
         if (event.get("involvedObject") or {}).get("uid") == meta.get("uid")
         and (
-            not changed
-            or (event.get("involvedObject") or {}).get("resourceVersion") == meta.get("resourceVersion")
+            written_version is None
+            or (event.get("involvedObject") or {}).get("resourceVersion") == written_version
         )
         and event.get("reason") in {*FAILURE_REASONS, "IPAllocated"}
     ]
     if not mine:
         return None
-    latest = max(mine, key=_when)
-    if latest.get("reason") not in FAILURE_REASONS:
-        return None
-    return f"{latest.get('reason')}: {latest.get('message')}"
+    latest = max(mine, key=event_time)
+    return latest if latest.get("reason") in FAILURE_REASONS else None
 
 
-def _when(event: Manifest) -> str:
+def allocation_failure(
+    events: Sequence[Manifest], service: Manifest, written_version: str | None
+) -> str | None:
+    """``Reason: message`` of :func:`latest_failure`, or None."""
+    failure = latest_failure(events, service, written_version)
+    return f"{failure.get('reason')}: {failure.get('message')}" if failure else None
+
+
+def answers_request(service: Manifest, requested_ips: Sequence[str], pool: str | None) -> bool:
+    """Whether the addresses ``service`` holds answer a request for ``requested_ips`` from ``pool``.
+
+    Right after a write the Service still shows what it held before; those addresses are the
+    answer only when they include every requested IP and, when a pool is asked for, come from
+    that pool (the controller's ``ip-allocated-from-pool`` annotation, written with them).
+    """
+    held = set(ingress_ips(service))
+    if not held or any(parse_address(ip) not in held for ip in requested_ips):
+        return False
+    return not pool or allocated_pool(service) == pool
+
+
+def event_time(event: Manifest) -> str:
+    """When an Event last happened, as its ISO timestamp (compares in time order)."""
     return str(
         event.get("lastTimestamp")
         or event.get("eventTime")

@@ -6,10 +6,13 @@ The checks and the reading of Events are pure (:mod:`.expose_check`); this modul
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from .expose_check import allocation_failure, request_refusal
+from .api_reach import refused_message
+from .expose_check import allocation_failure, answers_request, event_time, request_refusal
 from .metallb_cluster import MetallbCluster
 from .metallb_kinds import IP_ADDRESS_POOL
 from .service_expose import ExposeError, ExposeRequest, manifest, selector_of
@@ -22,6 +25,15 @@ except ImportError:  # modules report the missing library through kubernetes.cor
 
 _APPLY = "application/apply-patch+yaml"
 _FORBIDDEN, _NOT_FOUND = 403, 404
+
+
+@contextmanager
+def _explained(name: str, namespace: str, outcome: str = "") -> Iterator[None]:
+    """Turn the API server's refusal into an :class:`ExposeError` naming the Service (plus ``outcome``)."""
+    try:
+        yield
+    except client.ApiException as err:
+        raise ExposeError(refused_message(err, f"Service {namespace}/{name}") + outcome) from err
 
 
 class AllocationFailedError(RuntimeError):
@@ -70,17 +82,21 @@ def deployment_selector(api: Any, name: str, namespace: str) -> dict[str, str]:
 
 
 def apply(api: Any, request: ExposeRequest, dry_run: str | None, field_manager: str) -> Applied:
-    """Server-side apply the Service (a dry run when ``dry_run`` is ``All``)."""
-    before = _read(api, request.name, request.namespace)
-    after = client.CoreV1Api(api).patch_namespaced_service(
-        request.name,
-        request.namespace,
-        manifest(request),
-        field_manager=field_manager,
-        force=True,
-        dry_run=dry_run,
-        _content_type=_APPLY,
-    )
+    """Server-side apply the Service (a dry run when ``dry_run`` is ``All``).
+
+    Raises :class:`.service_expose.ExposeError` with the API server's reason when it refuses.
+    """
+    with _explained(request.name, request.namespace, "; nothing was changed"):
+        before = _read(api, request.name, request.namespace)
+        after = client.CoreV1Api(api).patch_namespaced_service(
+            request.name,
+            request.namespace,
+            manifest(request),
+            field_manager=field_manager,
+            force=True,
+            dry_run=dry_run,
+            _content_type=_APPLY,
+        )
     return Applied(before, dict(api.sanitize_for_serialization(after)))
 
 
@@ -106,34 +122,45 @@ def refusal(api: Any, desired: dict[str, Any], pool_namespace: str) -> tuple[str
 
 
 def delete(api: Any, name: str, namespace: str, dry_run: str | None) -> Applied:
-    """Delete the Service if it exists."""
-    before = _read(api, name, namespace)
-    if before is not None:
-        client.CoreV1Api(api).delete_namespaced_service(name, namespace, dry_run=dry_run)
+    """Delete the Service if it exists; :class:`.service_expose.ExposeError` when the server refuses."""
+    with _explained(name, namespace):
+        before = _read(api, name, namespace)
+        if before is not None:
+            client.CoreV1Api(api).delete_namespaced_service(name, namespace, dry_run=dry_run)
     return Applied(before, None)
 
 
 def wait_for_ips(
-    api: Any, name: str, namespace: str, count: int, timeout: float, *, changed: bool
+    api: Any, request: ExposeRequest, timeout: float, *, written_version: str | None
 ) -> dict[str, Any]:
-    """Wait until the Service has ``count`` ingress IPs.
+    """Wait until the Service holds the IPs the controller gives it for ``request``.
 
-    Raises :class:`AllocationFailedError` as soon as the controller's Events say it gives the
-    Service no address (``changed``: this run wrote the Service, so only Events about the
-    version it wrote count), and ``TimeoutError`` naming the latest Events after ``timeout``.
+    One IP per requested IP (at least one), every requested IP among them, and from the
+    requested pool (:func:`.expose_check.answers_request`): what the Service held before this
+    run wrote it is not the answer. Raises :class:`AllocationFailedError` as soon as the
+    controller's Events say it gives the Service no address (``written_version``: the
+    resourceVersion this run's write returned, None when the run changed nothing, so only
+    Events about that version count), and ``TimeoutError`` naming the latest Events after
+    ``timeout``.
     """
+    name, namespace = request.name, request.namespace
+    count = len(request.load_balancer_ips) or 1
     deadline = time.monotonic() + timeout
     while True:
-        service = _read(api, name, namespace) or {}
-        if len(ingress_ips(service)) >= count:
+        with _explained(name, namespace):
+            service = _read(api, name, namespace) or {}
+            events = _events(api, name, namespace)
+        if len(ingress_ips(service)) >= count and answers_request(
+            service, request.load_balancer_ips, request.pool
+        ):
             return service
-        failure = allocation_failure(_events(api, name, namespace), service, changed)
+        failure = allocation_failure(events, service, written_version)
         if failure:
             raise AllocationFailedError(f"the controller gives Service {namespace}/{name} no IP: {failure}")
         if time.monotonic() > deadline:
             raise TimeoutError(
                 f"Service {namespace}/{name} has no LoadBalancer IP after {timeout:.0f}s"
-                + _latest_events(api, name, namespace)
+                + _latest(events)
                 + "; is the baremetal.lb controller running, and does a pool match this Service?"
             )
         time.sleep(0.5)
@@ -147,11 +174,8 @@ def _events(api: Any, name: str, namespace: str) -> list[dict[str, Any]]:
     return items
 
 
-def _latest_events(api: Any, name: str, namespace: str) -> str:
-    events = client.CoreV1Api(api).list_namespaced_event(
-        namespace, field_selector=f"involvedObject.kind=Service,involvedObject.name={name}"
-    )
-    recent = sorted(events.items, key=lambda e: str(e.last_timestamp or e.event_time or ""))[-3:]
+def _latest(events: list[dict[str, Any]]) -> str:
+    recent = sorted(events, key=event_time)[-3:]
     if not recent:
         return " (no Events on it)"
-    return " (latest Events: " + "; ".join(f"{e.reason}: {e.message}" for e in recent) + ")"
+    return " (latest Events: " + "; ".join(f"{e.get('reason')}: {e.get('message')}" for e in recent) + ")"

@@ -15,11 +15,12 @@ try:
 except ImportError:  # modules report the missing library through kubernetes.core's requires()
     client = None  # type: ignore[assignment]
 
+from .expose_check import latest_failure
 from .lb_report import build_report
 from .metallb_cluster import MetallbCluster
 from .metallb_kinds import BGP_ADVERTISEMENT, SERVICE_L2_STATUS
 from .metallb_resources import DEFAULT_NAMESPACE
-from .services import ALLOCATION_FAILED, LOAD_BALANCER_FAILED, ingress_ips
+from .services import ingress_ips
 
 _FORBIDDEN, _NOT_FOUND = 403, 404
 
@@ -113,13 +114,10 @@ def _pending_reasons(
             continue
         events = core.list_namespaced_event(
             namespace, field_selector=f"involvedObject.kind=Service,involvedObject.name={name}"
-        ).items
-        failures = [e for e in events if e.reason in (ALLOCATION_FAILED, LOAD_BALANCER_FAILED)]
-        if failures:
-            latest = max(
-                failures, key=lambda e: str(e.last_timestamp or e.event_time or e.first_timestamp or "")
-            )
-            reasons[f"{namespace}/{name}"] = str(latest.message)
+        )
+        failure = latest_failure(api.sanitize_for_serialization(events).get("items") or [], service)
+        if failure:
+            reasons[f"{namespace}/{name}"] = str(failure.get("message"))
     return reasons
 
 

@@ -16,7 +16,6 @@ Applying and comparing are the configuration modules' own (:mod:`.metallb_runner
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,6 +25,7 @@ except ImportError:  # modules report the missing library through kubernetes.cor
     client = None  # type: ignore[assignment]
 
 from .ansible_k8s import api_client, dry_run, new_module
+from .api_reach import refused_message
 from .config_errors import ConfigError
 from .declared import content
 from .legacy_config import Conversion, LegacyConfigError, convert, load_yaml
@@ -57,7 +57,7 @@ def run() -> None:
     try:
         result = _run(module, api)
     except client.ApiException as err:
-        module.fail_json(msg=_api_message(err), status=err.status)
+        module.fail_json(msg=refused_message(err), status=err.status)
     module.exit_json(**result)
 
 
@@ -150,7 +150,7 @@ def _plan(
     except client.ApiException as err:
         origin = conversion.origins[(kind, name)].path or "config"
         module.fail_json(
-            msg=_refused([f"{origin}: converted to {kind} {name!r}, {_api_message(err)}"]),
+            msg=_refused([f"{origin}: converted to {kind} {name!r}, {refused_message(err)}"]),
             status=err.status,
         )
     if current is None:
@@ -215,14 +215,3 @@ def _refused(lines: Sequence[str]) -> str:
 
 def _name(obj: Mapping[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("name") or "")
-
-
-def _api_message(err: Any) -> str:
-    """The API server's reason for refusing a request; CEL rule messages come through verbatim."""
-    try:
-        message = json.loads(err.body).get("message") or err.reason
-    except (TypeError, ValueError, AttributeError):
-        message = err.reason
-    if err.status == 404 and "the server could not find the requested resource" in str(message):
-        return "the metallb.io CRDs are not installed; install them first (role baremetal.lb.install)"
-    return f"the API server refused the request ({err.status}): {message}"

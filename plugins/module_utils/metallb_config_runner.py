@@ -19,7 +19,6 @@ own (:class:`.metallb_cluster.MetallbCluster`, server-side apply as field manage
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -36,6 +35,7 @@ except ImportError:  # kubernetes.core requires PyYAML too
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from .ansible_k8s import api_client, new_module
+from .api_reach import refused_message
 from .declared import content
 from .metallb_cluster import MetallbCluster
 from .metallb_config import (
@@ -104,7 +104,7 @@ def run() -> None:
         _refuse_errors(module, declared, blocking_errors(state, existing, declared))
         result = _write(module, cluster, state, existing, declared)
     except client.ApiException as err:
-        module.fail_json(msg=_api_message(namespace, err), status=err.status)
+        module.fail_json(msg=refused_message(err, f"namespace {namespace}"), status=err.status)
     module.exit_json(**result)
 
 
@@ -224,17 +224,3 @@ def _parsed(module: Any, text: str) -> dict[str, list[dict[str, Any]]]:
 
 
 _CONFIG_KIND_NAMES = frozenset(kind.kind for kind in APPLY_ORDER)
-
-
-def _api_message(namespace: str, err: Any) -> str:
-    """Explain an API error; the API server's message carries CEL rule messages verbatim."""
-    try:
-        message = json.loads(err.body).get("message") or err.reason
-    except (TypeError, ValueError, AttributeError):
-        message = err.reason
-    if err.status == 404 and "the server could not find the requested resource" in str(message):
-        return (
-            f"the metallb.io CRDs are not installed in this cluster (namespace {namespace}); "
-            "install them first (role baremetal.lb.install)"
-        )
-    return f"namespace {namespace}: the API server refused the request ({err.status}): {message}"

@@ -15,7 +15,6 @@ the deletion leaves broken, such as an advertisement naming the deleted pool.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,6 +24,7 @@ except ImportError:  # modules report the missing library through kubernetes.cor
     client = None  # type: ignore[assignment]
 
 from .ansible_k8s import api_client, new_module
+from .api_reach import refused_message
 from .config_errors import ConfigError
 from .declared import content
 from .metallb_cluster import MetallbCluster
@@ -56,7 +56,10 @@ def run(module_name: str) -> None:
         else:
             result = _present(module, resource, cluster, existing)
     except client.ApiException as err:
-        module.fail_json(msg=_api_error(resource, params, err), status=err.status)
+        module.fail_json(
+            msg=refused_message(err, f"{resource.kind} {params['namespace']}/{params['name']}"),
+            status=err.status,
+        )
     module.exit_json(**result)
 
 
@@ -129,18 +132,3 @@ def _result(resource: Resource, changed: bool, before: Object | None, after: Obj
             "after": content(redact(resource, after)),
         },
     }
-
-
-def _api_error(resource: Resource, params: Mapping[str, Any], err: Any) -> str:
-    """Explain an API error; the API server's message carries CEL rule messages verbatim."""
-    try:
-        message = json.loads(err.body).get("message") or err.reason
-    except (TypeError, ValueError, AttributeError):
-        message = err.reason
-    where = f"{resource.kind} {params['namespace']}/{params['name']}"
-    if err.status == 404 and "the server could not find the requested resource" in str(message):
-        return (
-            f"{where}: the metallb.io CRDs are not installed in this cluster; "
-            "install them first (role baremetal.lb.install)"
-        )
-    return f"{where}: the API server refused the request ({err.status}): {message}"

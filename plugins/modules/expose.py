@@ -18,10 +18,12 @@ description:
     an IP outside every pool, taken by a Service it may not share with (see I(sharing_key)), of a
     family the Service does not have, or outside the I(pool) it names, fails the module with the
     option to change, and nothing is written.
-  - With I(wait), returns the IP(s) the baremetal.lb controller assigned. When the controller
-    reports that it gives the Service no IP (an C(AllocationFailed) Event, for example a pool
-    that is exhausted), the module fails at once with that reason; when no IP comes within
-    I(wait_timeout), the error quotes the Service's latest Events.
+  - With I(wait), returns the IP(s) the baremetal.lb controller assigned for this run's request,
+    every requested IP and from the requested I(pool); the IPs a Service held before a run that
+    changes them are not the answer. When the controller reports that it gives the Service no IP
+    (an C(AllocationFailed) Event, for example a pool that is exhausted), the module fails at once
+    with that reason; when no IP comes within I(wait_timeout), the error quotes the Service's
+    latest Events.
   - On such a failure, a Service this run created is deleted again (unless I(keep_on_failure)),
     so C(changed) is false and nothing stays; a Service that existed keeps this run's change.
 options:
@@ -105,8 +107,9 @@ options:
     default: false
   metallb_namespace:
     description:
-      - Namespace of the IPAddressPools (where the controller runs), read to check I(load_balancer_ips)
-        before anything is written.
+      - Namespace of the metallb.io configuration (where the controller runs); its IPAddressPools are
+        read to check I(load_balancer_ips) before anything is written, and its advertisements and
+        BGPPeers to warn when no node announces the IPs the Service got.
       - When the pools cannot be read (no metallb.io CRDs, no permission), the check is skipped with a
         warning and the controller has the last word.
     type: str
@@ -282,21 +285,17 @@ def main() -> None:
             service=predicted.after,
             **_result(predicted, request),
         )
-    applied = apply(api, request, None, FIELD_MANAGER)
+    try:
+        applied = apply(api, request, None, FIELD_MANAGER)
+    except ExposeError as err:
+        module.fail_json(msg=str(err), changed=False)
     service = applied.after or {}
     if p["wait"]:
         try:
-            service = wait_for_ips(
-                api,
-                name,
-                p["namespace"],
-                len(request.load_balancer_ips) or 1,
-                p["wait_timeout"],
-                changed=applied.changed,
-            )
-        except (AllocationFailedError, TimeoutError) as err:
+            service = wait_for_ips(api, request, p["wait_timeout"], written_version=_written_version(applied))
+        except (AllocationFailedError, TimeoutError, ExposeError) as err:
             _fail_and_clean_up(module, api, applied, request, str(err))
-    for warning in unannounced_warnings(api, service):
+    for warning in unannounced_warnings(api, service, p["metallb_namespace"]):
         module.warn(warning)
     module.exit_json(
         ips=[str(ip) for ip in ingress_ips(service)], service=service, **_result(applied, request)
@@ -310,10 +309,21 @@ def _result(applied: Applied, request: ExposeRequest) -> dict[str, Any]:
     }
 
 
+def _written_version(applied: Applied) -> str | None:
+    """The resourceVersion this run's write made, or None when it changed nothing."""
+    if not applied.changed:
+        return None
+    return str(((applied.after or {}).get("metadata") or {}).get("resourceVersion") or "") or None
+
+
 def _fail_and_clean_up(module: Any, api: Any, applied: Applied, request: ExposeRequest, why: str) -> None:
     """Fail the module; delete the Service first when this run created it and may not keep it."""
     if applied.before is None and not module.params["keep_on_failure"]:
-        delete(api, request.name, request.namespace, None)
+        try:
+            delete(api, request.name, request.namespace, None)
+        except ExposeError as err:
+            failed = f"{why}; deleting the Service this run created failed, so it stays: {err}"
+            module.fail_json(msg=failed, **_result(applied, request))
         gone = Applied(None, None)
         module.fail_json(
             msg=f"{why}; the Service this run created was deleted again (keep_on_failure: true keeps it)",

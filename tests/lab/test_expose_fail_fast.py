@@ -75,7 +75,7 @@ def test_an_ip_of_the_wrong_family_is_refused(lab, cluster, start_controller, na
     cluster.create_pool(unique("ux"), ["192.0.2.64/28", "2001:db8:64::/120"])
     run = expose(lab, namespace, "web", load_balancer_ips=["2001:db8:64::5"], ip_family_policy="SingleStack")
     refused_fast_and_left_nothing(run, cluster, namespace, "web")
-    assert "do not match the Service's IP families (IPv4)" in run.msg
+    assert "address 2001:db8:64::5 does not match the Service's IP families (IPv4)" in run.msg
 
 
 def test_check_mode_fails_as_the_run_would(lab, cluster, start_controller, namespace):
@@ -141,3 +141,55 @@ def test_check_mode_predicts_the_run_and_the_diff_shows_no_bookkeeping(
         assert ingress_ips(cluster.service(namespace, "web")) == ["192.0.2.75"]
     finally:
         cluster.delete_service(namespace, "web")
+
+
+def test_a_changed_request_returns_the_new_ip_not_the_one_held_before(
+    lab, cluster, start_controller, namespace
+):
+    cluster.create_pool(unique("ux"), ["192.0.2.64/28"])
+    start_controller()
+    first = expose(lab, namespace, "web")
+    try:
+        assert not first.failed, first.msg
+        (held,) = first.result["ips"]
+        wanted = "192.0.2.76" if held == "192.0.2.75" else "192.0.2.75"
+        moved = expose(lab, namespace, "web", load_balancer_ips=[wanted])
+        assert not moved.failed, moved.msg
+        assert (moved.result["changed"], moved.result["ips"]) == (True, [wanted])
+        assert ingress_ips(cluster.service(namespace, "web")) == [wanted]
+    finally:
+        cluster.delete_service(namespace, "web")
+
+
+def test_a_full_pool_asked_of_an_existing_service_fails_at_once_and_the_change_stays(
+    lab, cluster, start_controller, namespace
+):
+    cluster.create_pool(unique("ux"), ["192.0.2.64/28"])
+    tiny = cluster.create_pool(unique("tiny"), ["192.0.2.80/32"], autoAssign=False)
+    start_controller()
+    cluster.create_service(
+        namespace, service_manifest("holder", annotations={"metallb.io/address-pool": tiny})
+    )
+    assert cluster.wait_ips(namespace, "holder") == ["192.0.2.80"]
+    first = expose(lab, namespace, "web")
+    try:
+        assert not first.failed, first.msg
+        run = expose(lab, namespace, "web", pool=tiny, wait_timeout=120)
+        assert run.failed, f"returned {run.result.get('ips')}, the IP the Service held before"
+        assert run.task_seconds < 30, f"waited {run.task_seconds:.0f} s of wait_timeout 120: {run.msg}"
+        assert "AllocationFailed: " in run.msg, run.msg
+        assert run.msg.endswith("; the Service keeps this run's change"), run.msg
+        assert run.result["changed"] is True
+        assert "web" in cluster.services(namespace)
+    finally:
+        cluster.delete_service(namespace, "web")
+
+
+def test_a_namespace_that_does_not_exist_is_named_without_a_traceback(lab, namespace):
+    missing = f"{namespace}-missing"
+    run = expose(lab, missing, "web")
+    assert run.failed
+    assert run.msg.startswith(f"Service {missing}/web: the API server refused the request (404): "), run.msg
+    assert run.msg.endswith("; nothing was changed") and missing in run.msg.split("(404): ")[1], run.msg
+    assert run.result["changed"] is False
+    assert "Traceback" not in run.output

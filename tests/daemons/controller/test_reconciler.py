@@ -5,11 +5,17 @@ import pytest
 from ansible_collections.baremetal.lb.daemons.controller.metrics import ControllerMetrics
 from ansible_collections.baremetal.lb.daemons.controller.reconciler import CONFIG_KEY, Reconciler
 from ansible_collections.baremetal.lb.daemons.controller.status_writer import Desired
+from ansible_collections.baremetal.lb.plugins.module_utils.addresses import parse_address
 from ansible_collections.baremetal.lb.plugins.module_utils.config_errors import (
     ConfigError,
     InvalidConfigError,
 )
-from ansible_collections.baremetal.lb.plugins.module_utils.config_model import Config, L2Advertisement
+from ansible_collections.baremetal.lb.plugins.module_utils.config_model import (
+    BGPAdvertisement,
+    BGPPeer,
+    Config,
+    L2Advertisement,
+)
 from ansible_collections.baremetal.lb.plugins.module_utils.pools import AddressPool
 
 
@@ -67,11 +73,15 @@ class FakeConfig:
         self.pools = pools
         self.error = None
         self.advertised = True  # an L2Advertisement selects every pool
+        self.bgp_peers = None  # a tuple of BGPPeers: a BGPAdvertisement selects every pool instead
 
     def load(self):
         if self.error:
             raise self.error
         names = frozenset(pool.name for pool in self.pools)
+        if self.bgp_peers is not None:
+            ads = (BGPAdvertisement("all-bgp", names),)
+            return Config(pools=tuple(self.pools), bgp_advertisements=ads, bgp_peers=self.bgp_peers)
         ads = (L2Advertisement("all", names),) if self.advertised else ()
         return Config(pools=tuple(self.pools), l2_advertisements=ads)
 
@@ -252,3 +262,24 @@ def test_an_address_nobody_announces_gets_one_warning_event_until_it_is_announce
     world.reconciler.handle(CONFIG_KEY)
     world.drain()
     assert world.events.reasons("a") == ["IPAllocated", "NotAnnounced"]
+
+
+def test_a_bgp_only_pool_is_unannounced_while_no_bgppeer_exists(tiny_pool):
+    no_peer = (
+        "192.0.2.64 from pool 'tiny' is announced by no node: pool 'tiny' is announced over BGP only "
+        "(BGPAdvertisement 'all-bgp') and there is no BGPPeer"
+    )
+    world = World([_service("a", "1")], [tiny_pool])
+    world.config.bgp_peers = ()
+    world.reconciler.handle(CONFIG_KEY)
+    world.drain()
+    assert _messages(world, "a", "NotAnnounced") == [no_peer]
+    tor = BGPPeer("tor", my_asn=64512, peer_asn=64513, address=parse_address("192.0.2.1"))
+    world.config.bgp_peers = (tor,)
+    world.reconciler.handle(CONFIG_KEY)
+    world.drain()
+    assert _messages(world, "a", "NotAnnounced") == [no_peer]  # announced now: no new Event
+    world.config.bgp_peers = ()  # the peer is deleted again: said again
+    world.reconciler.handle(CONFIG_KEY)
+    world.drain()
+    assert _messages(world, "a", "NotAnnounced") == [no_peer, no_peer]

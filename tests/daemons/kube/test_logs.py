@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+import threading
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -97,9 +100,12 @@ def root_logging() -> Iterator[None]:
     """Give the test the root logger and restore its handlers and level afterwards."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    hooks = sys.excepthook, threading.excepthook
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    sys.excepthook, threading.excepthook = hooks
+    logging.captureWarnings(False)
 
 
 def test_configure_logs_writes_exceptions_with_their_traceback(
@@ -121,3 +127,28 @@ def test_configure_logs_writes_exceptions_with_their_traceback(
     assert "Traceback (most recent call last)" in failed["exception"]
     assert 'RuntimeError: bad "value"\nin two lines' in failed["exception"]
     assert "test_configure_logs_writes_exceptions_with_their_traceback" in stacked["stack"]
+
+
+def test_warnings_and_uncaught_exceptions_are_lines_of_the_same_shape(
+    root_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logs("info")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn("certificate not verified", stacklevel=1)
+    try:
+        _fail("the main loop broke")
+    except RuntimeError:
+        sys.excepthook(*sys.exc_info())  # what Python calls for an exception nobody caught
+    worker = threading.Thread(target=_fail, args=("the informer broke",), name="informer-services")
+    worker.start()
+    worker.join(timeout=10)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [list(line)[:4] for line in lines] == [["ts", "level", "logger", "msg"]] * 3, lines
+    warned, main, thread = lines
+    assert (warned["logger"], warned["level"]) == ("py.warnings", "warning")
+    assert "UserWarning: certificate not verified" in warned["msg"]
+    assert main["msg"] == "uncaught RuntimeError: the main loop broke"
+    assert thread["msg"] == "thread informer-services ended by uncaught RuntimeError: the informer broke"
+    for line in (main, thread):
+        assert line["level"] == "critical" and "Traceback (most recent call last)" in line["exception"]

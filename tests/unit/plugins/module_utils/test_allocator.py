@@ -68,6 +68,25 @@ def test_requested_ip_wins_and_must_be_in_a_pool():
         allocator.allocate(svc("u", requested_ips=(ip("192.0.2.9"),)))
 
 
+@pytest.mark.parametrize(
+    ("requested", "pool_asked", "says"),
+    [
+        (["198.51.100.1"], None, "198.51.100.1 is in no pool; "),
+        (["198.51.100.1", "2001:db8:9::1"], None, "198.51.100.1, 2001:db8:9::1 are in no pool; "),
+        (["192.0.2.9"], "b", '192.0.2.9 is in pool "a", not in "b" (address-pool annotation)'),
+        (["192.0.2.9", "2001:db8::9"], "b", '192.0.2.9, 2001:db8::9 are in pool "a", not in "b"'),
+        (["2001:db8::9"], None, "address 2001:db8::9 does not match the Service's IP families (IPv4)"),
+    ],
+)
+def test_refusals_of_requested_ips_agree_in_number(requested, pool_asked, says):
+    allocator = Allocator([pool("a", "192.0.2.0/28", "2001:db8::/124"), pool("b", "203.0.113.0/28")])
+    families = (V4, V6)[: len(requested)]
+    wanted = svc("s", requested_ips=tuple(map(ip, requested)), ip_families=families, pool=pool_asked)
+    with pytest.raises(RequestRefusedError) as refused:
+        allocator.allocate(wanted)
+    assert says in str(refused.value)
+
+
 def test_requested_ip_in_a_pool_that_does_not_serve_the_service_is_refused():
     only_a = ServiceAllocation(namespaces=frozenset({"a"}))
     allocator = Allocator([pool("p", "192.0.2.0/28", service_allocation=only_a)])
@@ -193,7 +212,7 @@ def test_prefer_dual_stack_gains_the_missing_family_later():
 
 def test_requested_ips_must_match_families():
     allocator = Allocator([pool("p", "192.0.2.0/30", "2001:db8::/126")])
-    with pytest.raises(RequestRefusedError, match="do not match the Service's IP families"):
+    with pytest.raises(RequestRefusedError, match=r"address 2001:db8::1 does not match the Service.s IP"):
         allocator.allocate(svc("s", requested_ips=(ip("2001:db8::1"),)))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 
 from ansible_collections.baremetal.lb.plugins.module_utils.addresses import parse_address
@@ -9,6 +11,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.announcement import (
     unannounced,
     unannounced_services,
 )
+from ansible_collections.baremetal.lb.plugins.module_utils.legacy_config import convert, load_yaml
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_config import declared_objects
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import cluster_resources
 from ansible_collections.baremetal.lb.plugins.module_utils.ownership import ServiceFacts
@@ -89,3 +92,33 @@ def test_unannounced_services_takes_the_pool_from_the_annotation_or_the_address(
         "no L2Advertisement or BGPAdvertisement selects pool 'p'",
     }
     assert unannounced_services(config(l2_advertisements=[{"name": "l2"}]), services) == {}
+
+
+LEGACY_BGP_POOL = """
+address-pools:
+- name: edge
+  protocol: bgp
+  addresses: [198.51.100.0/28]
+"""
+LEGACY_PEER = """
+peers:
+- peer-address: 192.0.2.1
+  peer-asn: 64513
+  my-asn: 64512
+"""
+
+
+@pytest.mark.parametrize(
+    ("legacy", "reason"),
+    [
+        (  # what issue 11 names: the converter's BGPAdvertisement for a pool, and no BGPPeer
+            LEGACY_BGP_POOL,
+            "pool 'edge' is announced over BGP only (BGPAdvertisement 'bgpadvertisement1') "
+            "and there is no BGPPeer",
+        ),
+        (LEGACY_BGP_POOL + LEGACY_PEER, None),
+    ],
+)
+def test_the_legacy_converters_bgp_pool_is_unannounced_exactly_when_it_has_no_peers(legacy, reason):
+    objects = convert(load_yaml(textwrap.dedent(legacy)), "metallb-system").objects
+    assert unannounced(parse_config(cluster_resources(objects)), "edge") == reason

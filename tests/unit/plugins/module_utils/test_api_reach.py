@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+from types import SimpleNamespace
 
 import pytest
 from urllib3.exceptions import (
@@ -17,6 +18,7 @@ from urllib3.exceptions import (
 from ansible_collections.baremetal.lb.plugins.module_utils.api_reach import (
     Attempt,
     missing_kubeconfig_message,
+    refused_message,
     unreachable_message,
     version_problem,
 )
@@ -122,3 +124,40 @@ def test_a_missing_directory_is_named():
         "kubeconfig (from K8S_AUTH_KUBECONFIG): the directory /nowhere does not exist, "
         "so neither does the kubeconfig 'kubeconfig'"
     )
+
+
+def api_error(status: int, body: object, reason: str = "Reason") -> SimpleNamespace:
+    """What kubernetes.client.ApiException carries: status, body (the server's Status) and reason."""
+    return SimpleNamespace(
+        status=status, body=json.dumps(body) if isinstance(body, dict) else body, reason=reason
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "where", "message"),
+    [
+        (
+            api_error(404, {"message": 'namespaces "nope" not found'}),
+            "Service nope/web",
+            'Service nope/web: the API server refused the request (404): namespaces "nope" not found',
+        ),
+        (
+            api_error(422, {"message": "spec.myASN: Invalid value: must be at most 4294967295"}),
+            "",
+            "the API server refused the request (422): spec.myASN: Invalid value: must be at most 4294967295",
+        ),
+        (
+            api_error(404, {"message": "the server could not find the requested resource"}),
+            "IPAddressPool metallb-system/dmz",
+            "IPAddressPool metallb-system/dmz: the metallb.io CRDs are not installed in this cluster; "
+            "install them first (role baremetal.lb.install)",
+        ),
+        (
+            api_error(403, "<html>no</html>", reason="Forbidden"),
+            "",
+            "the API server refused the request (403): Forbidden",
+        ),
+    ],
+)
+def test_a_refused_request_says_the_servers_reason_once(error, where, message):
+    assert refused_message(error, where) == message
