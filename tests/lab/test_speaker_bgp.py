@@ -9,6 +9,8 @@ stops one at will.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -71,22 +73,30 @@ class BGPConfig:
     def peer_every_router(self, bfd_profile: str = "", **spec: Any) -> dict[str, str]:
         """One BGPPeer per lab router, with ``bfd_profile`` where the router runs BFD (not GoBGP);
         returns BGPPeer name by router name."""
-        names = {}
-        for router, facts in self.lab.routers.items():
-            if bfd_profile and router in BFD_ROUTERS:
-                spec = {**spec, "bfdProfile": bfd_profile}
-            name = unique(f"bgp-{router}")
-            body = {
-                "myASN": topology.NODE_ASN,
-                "peerASN": facts["asn"],
-                "peerAddress": facts["ipv4"],
-                "holdTime": "9s",
-                "connectTime": "1s",
+        return {
+            router: self.peer(
+                router,
+                **({"bfdProfile": bfd_profile} if bfd_profile and router in BFD_ROUTERS else {}),
                 **spec,
-            }
-            self._create(PEERS, BGP_PEER, name, body)
-            names[router] = name
-        return names
+            )
+            for router in self.lab.routers
+        }
+
+    def peer(self, router: str, **spec: Any) -> str:
+        """A BGPPeer from every node to the lab router ``router`` (short timers); a ``None`` in
+        ``spec`` removes that field (e.g. ``peerASN=None`` with ``dynamicASN``). Returns its name."""
+        facts = self.lab.routers[router]
+        name = unique(f"bgp-{router}")
+        body = {
+            "myASN": topology.NODE_ASN,
+            "peerASN": facts["asn"],
+            "peerAddress": facts["ipv4"],
+            "holdTime": "9s",
+            "connectTime": "1s",
+            **spec,
+        }
+        self._create(PEERS, BGP_PEER, name, {k: v for k, v in body.items() if v is not None})
+        return name
 
     def advertise(self, pool: str, **spec: Any) -> str:
         """A BGPAdvertisement of ``pool``."""
@@ -118,16 +128,24 @@ def bgp(cluster: Any, lab: Any) -> Iterator[BGPConfig]:
 
 
 def next_hops(lab: Any, ip: str) -> dict[str, frozenset[str]]:
-    """Per router, the next hops of every path it holds for the IP's host route."""
+    """Per router, the next hops of every path it holds for the IP's host route (an IPv6 path's
+    link-local next hop left out: it names the same node as its global one)."""
     return {
-        router: frozenset(hop for path in paths for hop in path.next_hops)
+        router: frozenset(
+            hop for path in paths for hop in path.next_hops if not ipaddress.ip_address(hop).is_link_local
+        )
         for router, paths in rib.lab_paths(lab, ip).items()
     }
 
 
-def node_ips(lab: Any, nodes: Any) -> frozenset[str]:
-    """The LAN IPv4 addresses of ``nodes``."""
-    return frozenset(lab.hosts[node]["ipv4"] for node in nodes)
+def node_ips(lab: Any, nodes: Any, version: int = 4) -> frozenset[str]:
+    """The LAN addresses (IPv4, or IPv6 with ``version=6``) of ``nodes``."""
+    return frozenset(lab.hosts[node][f"ipv{version}"] for node in nodes)
+
+
+def every_router_via(lab: Any, ip: str, via: frozenset[str]) -> bool:
+    """True when every router holds paths to ``ip`` via exactly the addresses ``via``."""
+    return all(hops == via for hops in next_hops(lab, ip).values())
 
 
 @pytest.fixture()
@@ -140,30 +158,45 @@ def serve_web(
     speakers: Any,
     namespace: str,
 ) -> Callable[..., tuple[str, dict[str, str]]]:
-    """Call with BGPPeer fields (and ``communities``): Service ``web`` (one pod, Cluster policy)
-    from a BGP pool, peered with every router.
+    """Call with BGPPeer fields (and ``communities``): Service ``web`` (one pod, Cluster policy,
+    unless ``replicas`` and ``service`` fields say otherwise) from a BGP pool, peered with every
+    router and advertised with ``advertisement`` fields.
 
-    Returns (its IP, BGPPeer name by router) once every router holds a path via every node.
+    Returns (its first IP, BGPPeer name by router) once every router holds a path via every node
+    (or via the ``announcing`` nodes).
     """
 
     def serve(
-        communities: tuple[str, ...] = (), bfd_profile: str = "", **peer: Any
+        communities: tuple[str, ...] = (),
+        bfd_profile: str = "",
+        *,
+        pools: tuple[str, ...] = (POOL,),
+        advertisement: dict[str, Any] | None = None,
+        service: dict[str, Any] | None = None,
+        replicas: int = 1,
+        announcing: list[str] | None = None,
+        **peer: Any,
     ) -> tuple[str, dict[str, str]]:
-        pool = cluster.create_pool(unique("bgp"), [POOL])
+        pool = cluster.create_pool(unique("bgp"), list(pools))
         peers = bgp.peer_every_router(bfd_profile, **peer)
-        bgp.advertise(pool, communities=list(communities))
+        bgp.advertise(pool, communities=list(communities), **(advertisement or {}))
         start_controller()
         speakers.start()
-        l2.deploy(namespace, "web")
-        cluster.create_service(namespace, service_manifest("web"))
-        ip = cluster.wait_ips(namespace, "web")[0]
-        every = node_ips(lab, lab.nodes)
-        wait_for(
-            "every router to hold a path via every node",
-            lambda: all(hops == every for hops in next_hops(lab, ip).values()),
-            timeout=ROUTE_WAIT,
-        )
-        return ip, peers
+        l2.deploy(namespace, "web", replicas=replicas, one_per_node=replicas > 1)
+        cluster.create_service(namespace, service_manifest("web", **(service or {})))
+        ips = cluster.wait_ips(namespace, "web", count=len((service or {}).get("ipFamilies", "1")))
+        nodes = announcing if announcing is not None else lab.nodes
+        for ip in ips:
+            via = node_ips(lab, nodes, ipaddress.ip_address(ip).version)
+            try:
+                wait_for(
+                    f"every router to hold a path to {ip} via {sorted(via)}",
+                    functools.partial(every_router_via, lab, ip, via),
+                    timeout=ROUTE_WAIT,
+                )
+            except AssertionError as late:
+                raise AssertionError(f"{late}; the routers held {rib.lab_paths(lab, ip)}") from None
+        return ips[0], peers
 
     return serve
 
