@@ -144,7 +144,10 @@ def test_md5_from_a_secret_comes_up_and_a_wrong_key_stays_down_naming_the_peer(
         speaker = speakers.start(node)[0]
         wait_for(
             f"{node} to log a failed connection to {peer}",
-            lambda: log_has(speaker, f"bgp peer {peer}: Connect -> Active (connect to {router['ipv4']}"),
+            lambda: log_has(
+                speaker,
+                f"bgp peer {peer}: Connect -> Active (connect to {router['ipv4']}: timed out (TCP MD5 is on",
+            ),
             timeout=20,
         )
         assert not session_up(speaker, router["ipv4"]), speaker.metrics()

@@ -36,6 +36,18 @@ StateCallback = Callable[[str, State, State, str], None]
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
+def connect_failure(peer_address: str, problem: OSError, keyed: bool) -> str:
+    """Why a connection attempt failed, as logged: the system's error, else "timed out".
+
+    A timeout with a TCP MD5 key (``keyed``) also says that a key mismatch looks this way: the
+    peer's kernel drops a SYN whose signature fails, without an answer (RFC 2385).
+    """
+    why = str(problem) or "timed out"
+    if keyed and isinstance(problem, TimeoutError):
+        why += " (TCP MD5 is on: a wrong or missing key at the peer looks the same)"
+    return f"connect to {peer_address}: {why}"
+
+
 class _Closed(Exception):
     """The connection ended; ``reason`` says why (already logged)."""
 
@@ -163,7 +175,7 @@ class Session:
             try:
                 connection = await self._connection()
             except (OSError, TimeoutError) as problem:
-                reason = f"connect to {self.settings.peer_address}: {problem or 'timed out'}"
+                reason = connect_failure(self.settings.peer_address, problem, bool(self.settings.password))
                 failures += 1
             else:
                 established = await self._serve(connection)
