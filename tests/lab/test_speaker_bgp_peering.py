@@ -39,7 +39,7 @@ EXTRA_HOST = 210  # the extra router's host number on both LAN prefixes
 # node would send to the old one for up to a minute: reachable time, delay, unicast probes).
 EXTRA_MAC = "02:00:00:00:02:10"
 EXTRA_ASN = 64520
-SESSION_WAIT = 20  # a refused attempt is retried within connectTime (1 s), BIRD's error wait is 5 s at most
+SESSION_WAIT = 30  # a refused attempt is retried within connectTime (1 s); BIRD's error wait is 5 s at most
 SECRETS = f"/api/v1/namespaces/{NAMESPACE}/secrets"
 
 
