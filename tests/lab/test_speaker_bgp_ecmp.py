@@ -15,19 +15,10 @@ from typing import Any
 
 from lab import http_loop, workloads
 from lab.http_loop import Reply
-from tests.lab import test_speaker_bgp as base
+from tests.lab.bgp_harness import *  # noqa: F403  (the fixtures)
+from tests.lab.bgp_harness import BFD_MS, BFD_MULTIPLIER, BFD_ROUTERS, hops_at, node_ips, sessions_up
 from tests.lab.controller_harness import wait_for
 from tests.lab.speaker_harness import L2Config
-from tests.lab.test_speaker_bgp import BFD_MS, BFD_MULTIPLIER, BFD_ROUTERS, hops_at, node_ips, sessions_up
-
-cluster = base.cluster
-controller_config = base.controller_config
-start_controller = base.start_controller
-speaker_config = base.speaker_config
-speakers = base.speakers
-l2 = base.l2
-bgp = base.bgp
-serve_web = base.serve_web
 
 REQUEST_TIMEOUT = 0.3  # seconds per request: a request sent to a cut node fails after this
 INTERVAL = 0.02

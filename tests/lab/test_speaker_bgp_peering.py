@@ -20,18 +20,10 @@ import pytest
 
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import BGP_PEER
 from lab import netns, network, routers, topology
-from tests.lab import test_speaker_bgp as base
+from tests.lab.bgp_harness import *  # noqa: F403  (the fixtures)
+from tests.lab.bgp_harness import PEERS
 from tests.lab.controller_harness import metallb_manifest, unique, wait_for
 from tests.lab.speaker_harness import NAMESPACE
-from tests.lab.test_speaker_bgp import PEERS
-
-cluster = base.cluster
-controller_config = base.controller_config
-start_controller = base.start_controller
-speaker_config = base.speaker_config
-speakers = base.speakers
-l2 = base.l2
-bgp = base.bgp
 
 EXTRA_HOST = 210  # the extra router's host number on both LAN prefixes
 # One MAC for every extra router: the nodes' neighbour caches keep pointing at the right host

@@ -13,19 +13,17 @@ from typing import Any
 import pytest
 
 from ansible_collections.baremetal.lb.plugins.module_utils.ownership import EXCLUDE_LB_LABEL
-from lab import rib, topology
-from tests.lab import test_speaker_bgp as base
+from tests.lab.bgp_harness import *  # noqa: F403  (the fixtures)
+from tests.lab.bgp_harness import (
+    COMMUNITY,
+    LARGE,
+    POOL,
+    ROUTE_WAIT,
+    assert_a_path_per_node,
+    next_hops,
+    node_ips,
+)
 from tests.lab.controller_harness import wait_for
-from tests.lab.test_speaker_bgp import COMMUNITY, LARGE, ROUTE_WAIT, next_hops, node_ips
-
-cluster = base.cluster
-controller_config = base.controller_config
-start_controller = base.start_controller
-speaker_config = base.speaker_config
-speakers = base.speakers
-l2 = base.l2
-bgp = base.bgp
-serve_web = base.serve_web
 
 POOL6 = "2001:db8:2::/124"  # from the lab's IPv6 BGP range (lab/topology.py BGP_POOL6)
 DUAL_STACK = {"ipFamilies": ["IPv4", "IPv6"], "ipFamilyPolicy": "RequireDualStack"}
@@ -63,19 +61,14 @@ def test_an_ipv6_route_reaches_every_router_over_the_ipv4_sessions_via_each_node
     # dualStackAddressFamily asks (MP-BGP, RFC 4760), with the node's global IPv6 next hop.
     serve_web(
         communities=(COMMUNITY, LARGE),
-        pools=(base.POOL, POOL6),
+        pools=(POOL, POOL6),
         service=DUAL_STACK,
         dualStackAddressFamily=True,
     )
     ips = cluster.wait_ips(namespace, "web", count=2)
     (ip6,) = [ip for ip in ips if ":" in ip]
     assert ip6.startswith("2001:db8:2::"), ips
-    for router, paths in rib.lab_paths(lab, ip6).items():
-        assert len(paths) == len(lab.nodes), f"{router}: {paths}"
-        for path in paths:
-            assert path.communities == {COMMUNITY}, f"{router}: {path}"
-            assert path.large_communities == {LARGE.removeprefix("large:")}, f"{router}: {path}"
-            assert path.origin_as == topology.NODE_ASN, f"{router}: {path}"
+    assert_a_path_per_node(lab, ip6, {COMMUNITY}, {LARGE.removeprefix("large:")})
     assert set(next_hops(lab, ip6).values()) == {node_ips(lab, lab.nodes, 6)}
 
 
