@@ -46,12 +46,29 @@ def build(plan: topology.Plan) -> dict[str, dict[str, str]]:
             # ECMP spreads connections (by ports too), not just source/destination pairs.
             netns.sysctl(host.netns, "net.ipv4.fib_multipath_hash_policy", "1")
             netns.sysctl(host.netns, "net.ipv6.fib_multipath_hash_policy", "1")
+        if host.role in ("router", "client"):
+            no_redirects(host.netns, host.role)
     _client_routes(plan)
     pod_routes(plan)
     pod_bridges(plan)
     service_routes(plan)
     _host_link(plan)
     return facts
+
+
+def no_redirects(namespace: str, role: str) -> None:
+    """No ICMP redirects between the routers and the client, which share the LAN with the nodes.
+
+    A router forwarding the client's packet to a node on that same LAN would otherwise tell the
+    client to go to the node directly; the client then sends every later connection to that one
+    node, past the router and its ECMP. Routers send none (IPv4), the client accepts none.
+    """
+    if role == "router":
+        keys = [f"net.ipv4.conf.{i}.send_redirects" for i in ("all", HOST_IF)]
+    else:
+        keys = [f"net.ipv{v}.conf.{i}.accept_redirects" for v in (4, 6) for i in ("all", HOST_IF)]
+    for key in keys:
+        netns.sysctl(namespace, key, "0")
 
 
 def switch_port(host: str) -> str:

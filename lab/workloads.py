@@ -28,8 +28,12 @@ def deployment(
     replicas: int = REPLICAS,
     image: str = APPS[0],
     node: str | None = None,
+    one_per_node: bool = False,
 ) -> dict[str, Any]:
-    """A Deployment `name` (label app=NAME) of one echo image, optionally pinned to one node."""
+    """A Deployment `name` (label app=NAME) of one echo image.
+
+    Optionally pinned to one node, or spread with at most one pod per node (``one_per_node``).
+    """
     labels = {"app": name}
     probe = {"httpGet": {"path": "/", "port": PORT}, "periodSeconds": 2}
     pod_spec: dict[str, Any] = {
@@ -46,6 +50,14 @@ def deployment(
     }
     if node:
         pod_spec["nodeSelector"] = {"kubernetes.io/hostname": node}
+    if one_per_node:
+        pod_spec["affinity"] = {
+            "podAntiAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [
+                    {"labelSelector": {"matchLabels": labels}, "topologyKey": "kubernetes.io/hostname"}
+                ]
+            }
+        }
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",

@@ -187,15 +187,20 @@ def service_manifest(
     labels: dict[str, str] | None = None,
     ipv6: bool = False,
     ports: Iterable[int] = (80,),
+    target_port: int | None = None,
     **spec: Any,
 ) -> dict[str, Any]:
-    """A LoadBalancer Service; ``ipv6`` makes it IPv6 single-stack (the lab's IPv4 range is small)."""
+    """A LoadBalancer Service; ``ipv6`` makes it IPv6 single-stack (the lab's IPv4 range is small);
+    ``target_port`` is the pods' port behind every port (default: the same port)."""
     body: dict[str, Any] = {
         "type": "LoadBalancer",
         # The NodePort range (2,768 ports) would run out long before 10,000 Services.
         "allocateLoadBalancerNodePorts": False,
         "selector": {"app": name},
-        "ports": [{"name": f"p{port}", "port": port, "protocol": "TCP"} for port in ports],
+        "ports": [
+            {"name": f"p{port}", "port": port, "protocol": "TCP", "targetPort": target_port or port}
+            for port in ports
+        ],
     }
     if ipv6:
         body.update(ipFamilies=["IPv6"], ipFamilyPolicy="SingleStack")

@@ -218,9 +218,13 @@ class L2Config:
         self.api.request("POST", L2ADS, body=metallb_manifest(L2_ADVERTISEMENT, name, spec))
         self._ads.append(name)
 
-    def deploy(self, namespace: str, app: str, replicas: int = 1, node: str | None = None) -> None:
-        """A Deployment of echo-hname pods labelled ``app=<app>``, optionally on one node."""
-        body = workloads.deployment(app, namespace=namespace, replicas=replicas, node=node)
+    def deploy(
+        self, namespace: str, app: str, replicas: int = 1, node: str | None = None, one_per_node: bool = False
+    ) -> None:
+        """A Deployment of echo-hname pods labelled ``app=<app>``, optionally on one node or one per node."""
+        body = workloads.deployment(
+            app, namespace=namespace, replicas=replicas, node=node, one_per_node=one_per_node
+        )
         self.api.request("POST", f"/apis/apps/v1/namespaces/{namespace}/deployments", body=body)
         self._deployments.append((namespace, app))
 

@@ -11,161 +11,33 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import (
-    BFD_PROFILE,
-    BGP_ADVERTISEMENT,
-    BGP_PEER,
-    SERVICE_BGP_STATUS,
     STATUS_NODE_LABEL,
     STATUS_SERVICE_NAME_LABEL,
 )
-from lab import rib, topology
-from tests.lab import controller_harness, speaker_harness
-from tests.lab.controller_harness import metallb_manifest, service_manifest, unique, wait_for
-from tests.lab.speaker_harness import NAMESPACE
-
-cluster = controller_harness.cluster
-controller_config = controller_harness.controller_config
-start_controller = controller_harness.start_controller
-speaker_config = speaker_harness.speaker_config
-speakers = speaker_harness.speakers
-l2 = speaker_harness.l2
-
-COMMUNITY = "64512:100"
-LARGE = "large:64512:1:2"
-PEERS = f"{BGP_PEER.api_path}/namespaces/{NAMESPACE}/{BGP_PEER.plural}"
-ADS = f"{BGP_ADVERTISEMENT.api_path}/namespaces/{NAMESPACE}/{BGP_ADVERTISEMENT.plural}"
-PROFILES = f"{BFD_PROFILE.api_path}/namespaces/{NAMESPACE}/{BFD_PROFILE.plural}"
-STATUSES = f"{SERVICE_BGP_STATUS.api_path}/namespaces/{NAMESPACE}/{SERVICE_BGP_STATUS.plural}"
-# Two pools from the lab's BGP range: pools may not overlap.
-POOL = "203.0.113.0/27"
-BIRD_ONLY_POOL = "203.0.113.32/27"
-ROUTE_WAIT = 20
-BFD_ROUTERS = ("bird", "frr")  # GoBGP has no BFD
-GR_ROUTERS = ("bird", "frr")  # GoBGP keeps stale paths only with its graceful-restart helper configured
-BFD_MS, BFD_MULTIPLIER = (
-    100,
-    3,
-)  # seconds for a route to reach or leave every router (sessions connect within 5 s)
-
-
-class BGPConfig:
-    """The BGPPeers and BGPAdvertisements a test declares; removed afterwards."""
-
-    def __init__(self, api: Any, lab: Any) -> None:
-        self.api = api
-        self.lab = lab
-        self.created: list[str] = []
-
-    def bfd_profile(self, **spec: Any) -> str:
-        """A BFDProfile."""
-        name = unique("bfd")
-        self._create(PROFILES, BFD_PROFILE, name, spec)
-        return name
-
-    def peer_every_router(self, bfd_profile: str = "", **spec: Any) -> dict[str, str]:
-        """One BGPPeer per lab router, with ``bfd_profile`` where the router runs BFD (not GoBGP);
-        returns BGPPeer name by router name."""
-        names = {}
-        for router, facts in self.lab.routers.items():
-            if bfd_profile and router in BFD_ROUTERS:
-                spec = {**spec, "bfdProfile": bfd_profile}
-            name = unique(f"bgp-{router}")
-            body = {
-                "myASN": topology.NODE_ASN,
-                "peerASN": facts["asn"],
-                "peerAddress": facts["ipv4"],
-                "holdTime": "9s",
-                "connectTime": "1s",
-                **spec,
-            }
-            self._create(PEERS, BGP_PEER, name, body)
-            names[router] = name
-        return names
-
-    def advertise(self, pool: str, **spec: Any) -> str:
-        """A BGPAdvertisement of ``pool``."""
-        name = unique("bgp-ad")
-        self._create(ADS, BGP_ADVERTISEMENT, name, {"ipAddressPools": [pool], **spec})
-        return name
-
-    def _create(self, collection: str, kind: Any, name: str, spec: dict[str, Any]) -> None:
-        self.api.request("POST", collection, body=metallb_manifest(kind, name, spec))
-        self.created.append(f"{collection}/{name}")
-
-    def cleanup(self) -> None:
-        """Delete what this helper created."""
-        for path in self.created:
-            try:
-                self.api.request("DELETE", path)
-            except Exception:  # already gone
-                continue
-
-
-@pytest.fixture()
-def bgp(cluster: Any, lab: Any) -> Iterator[BGPConfig]:
-    """BGPPeers and advertisements, removed afterwards."""
-    helper = BGPConfig(cluster.api, lab)
-    try:
-        yield helper
-    finally:
-        helper.cleanup()
-
-
-def next_hops(lab: Any, ip: str) -> dict[str, frozenset[str]]:
-    """Per router, the next hops of every path it holds for the IP's host route."""
-    return {
-        router: frozenset(hop for path in paths for hop in path.next_hops)
-        for router, paths in rib.lab_paths(lab, ip).items()
-    }
-
-
-def node_ips(lab: Any, nodes: Any) -> frozenset[str]:
-    """The LAN IPv4 addresses of ``nodes``."""
-    return frozenset(lab.hosts[node]["ipv4"] for node in nodes)
-
-
-@pytest.fixture()
-def serve_web(
-    lab: Any,
-    cluster: Any,
-    l2: Any,
-    bgp: BGPConfig,
-    start_controller: Callable[[], Any],
-    speakers: Any,
-    namespace: str,
-) -> Callable[..., tuple[str, dict[str, str]]]:
-    """Call with BGPPeer fields (and ``communities``): Service ``web`` (one pod, Cluster policy)
-    from a BGP pool, peered with every router.
-
-    Returns (its IP, BGPPeer name by router) once every router holds a path via every node.
-    """
-
-    def serve(
-        communities: tuple[str, ...] = (), bfd_profile: str = "", **peer: Any
-    ) -> tuple[str, dict[str, str]]:
-        pool = cluster.create_pool(unique("bgp"), [POOL])
-        peers = bgp.peer_every_router(bfd_profile, **peer)
-        bgp.advertise(pool, communities=list(communities))
-        start_controller()
-        speakers.start()
-        l2.deploy(namespace, "web")
-        cluster.create_service(namespace, service_manifest("web"))
-        ip = cluster.wait_ips(namespace, "web")[0]
-        every = node_ips(lab, lab.nodes)
-        wait_for(
-            "every router to hold a path via every node",
-            lambda: all(hops == every for hops in next_hops(lab, ip).values()),
-            timeout=ROUTE_WAIT,
-        )
-        return ip, peers
-
-    return serve
+from tests.lab import speaker_harness
+from tests.lab.bgp_harness import *  # noqa: F403  (the fixtures)
+from tests.lab.bgp_harness import (
+    BFD_MS,
+    BFD_MULTIPLIER,
+    BFD_ROUTERS,
+    BIRD_ONLY_POOL,
+    COMMUNITY,
+    GR_ROUTERS,
+    LARGE,
+    ROUTE_WAIT,
+    STATUSES,
+    assert_a_path_per_node,
+    hops_at,
+    next_hops,
+    node_ips,
+    sessions_up,
+)
+from tests.lab.controller_harness import service_manifest, unique, wait_for
 
 
 @pytest.fixture()
@@ -174,28 +46,9 @@ def announced(serve_web: Callable[..., tuple[str, dict[str, str]]]) -> tuple[str
     return serve_web(communities=(COMMUNITY, LARGE))
 
 
-def hops_at(lab: Any, ip: str, routers: tuple[str, ...]) -> list[frozenset[str]]:
-    """The next hops of ``routers`` for the IP, in that order."""
-    hops = next_hops(lab, ip)
-    return [hops[router] for router in routers]
-
-
-def sessions_up(speaker: Any, lab: Any, routers: tuple[str, ...], protocol: str = "bgp") -> bool:
-    """True when ``speaker``'s metrics show its BGP (or BFD) sessions to ``routers`` up."""
-    metrics = speaker.metrics()
-    return all(
-        f'metallb_{protocol}_session_up{{peer="{lab.routers[r]["ipv4"]}"}} 1.0' in metrics for r in routers
-    )
-
-
 def test_every_router_carries_the_ip_via_every_node_with_the_declared_communities(lab, announced):
     ip, _peers = announced
-    for router, paths in rib.lab_paths(lab, ip).items():
-        assert len(paths) == len(lab.nodes), f"{router}: {paths}"
-        for path in paths:
-            assert path.communities == {COMMUNITY}, f"{router}: {path}"
-            assert path.large_communities == {LARGE.removeprefix("large:")}, f"{router}: {path}"
-            assert path.origin_as == topology.NODE_ASN, f"{router}: {path}"
+    assert_a_path_per_node(lab, ip, {COMMUNITY}, {LARGE.removeprefix("large:")})
 
 
 def test_deleting_the_service_withdraws_it_from_every_router(lab, cluster, namespace, announced):

@@ -36,7 +36,7 @@ from .orders import PeerOrder, routes_to_json
 
 ENGINE = f"{__package__}.engine"  # run with ``python -m`` under the speaker's own import root
 DEFAULT_HOLD_TIME = 90  # seconds, as MetalLB
-DEFAULT_CONNECT_TIME = 5.0  # seconds between connection attempts (backing off from there)
+DEFAULT_CONNECT_TIME = 5.0  # seconds: the longest wait between connection attempts
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """One BGP session's finite state machine (RFC 4271 §8), active side plus an accepted connection.
 
 The session connects (Connect; Active while it waits to retry, with the delay doubling from
-``connect_time`` up to :data:`RETRY_CAP`), sends its OPEN (OpenSent), checks the peer's OPEN and
+:data:`FIRST_RETRY` up to ``connect_time``), sends its OPEN (OpenSent), checks the peer's OPEN and
 sends a KEEPALIVE (OpenConfirm), and on the peer's KEEPALIVE is Established: it sends the
 desired routes, End-of-RIB per family, keepalives every hold/3 and then only the changes.
 The negotiated hold timer is enforced: a silent peer gets a "hold timer expired" NOTIFICATION.
@@ -28,12 +28,35 @@ from .update import Update, end_of_rib
 
 log = logging.getLogger(__name__)
 
-RETRY_CAP = 60.0  # seconds: the longest wait between connection attempts
+FIRST_RETRY = 1.0  # seconds: the wait after the first failed attempt (doubling up to connect_time)
 OPEN_HOLD = 240.0  # seconds: RFC 4271's large hold time while the OPENs are exchanged
 FAMILIES = (IPV4_UNICAST, IPV6_UNICAST)
 
 StateCallback = Callable[[str, State, State, str], None]
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+def retry_delay(connect_time: float, failures: int) -> float:
+    """Seconds to wait before the next connection attempt, after ``failures`` failed ones in a row.
+
+    Doubling from :data:`FIRST_RETRY`, never longer than ``connect_time``: MetalLB's connectTime
+    is how long BGP waits between connection attempts (FRR's ``timers connect``, RFC 4271's
+    ConnectRetryTime), so the user's value bounds the wait, while quick first retries catch a
+    peer that is just coming up (BIRD refuses for its error-wait time after a session ends).
+    """
+    return min(FIRST_RETRY * 2.0 ** max(failures - 1, 0), connect_time)
+
+
+def connect_failure(peer_address: str, problem: OSError, keyed: bool) -> str:
+    """Why a connection attempt failed, as logged: the system's error, else "timed out".
+
+    A timeout with a TCP MD5 key (``keyed``) also says that a key mismatch looks this way: the
+    peer's kernel drops a SYN whose signature fails, without an answer (RFC 2385).
+    """
+    why = str(problem) or "timed out"
+    if keyed and isinstance(problem, TimeoutError):
+        why += " (TCP MD5 is on: a wrong or missing key at the peer looks the same)"
+    return f"connect to {peer_address}: {why}"
 
 
 class _Closed(Exception):
@@ -163,17 +186,14 @@ class Session:
             try:
                 connection = await self._connection()
             except (OSError, TimeoutError) as problem:
-                reason = f"connect to {self.settings.peer_address}: {problem or 'timed out'}"
+                reason = connect_failure(self.settings.peer_address, problem, bool(self.settings.password))
                 failures += 1
             else:
                 established = await self._serve(connection)
                 reason = self.reason
                 failures = 0 if established else failures + 1
             self._set(State.ACTIVE, reason)
-            delay = min(
-                self.settings.connect_time * 2 ** max(failures - 1, 0),
-                max(RETRY_CAP, self.settings.connect_time),
-            )
+            delay = retry_delay(self.settings.connect_time, failures)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     self._incoming.put_nowait(await self._incoming.get())  # a peer connecting ends the wait
