@@ -23,8 +23,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.status_objects import
 )
 
 from ..kube.kubeapi import JSON, MERGE_PATCH, ApiError, KubeApi, Resource
-
-_RETRY_SECONDS = 2.0
+from .latest_wanted import LatestWanted
 
 log = logging.getLogger(__name__)
 
@@ -73,21 +72,19 @@ class ServiceStatusWriter:
         self._resource = Resource(kind.metallb.api_path, kind.metallb.plural, namespace)
         self._namespace = namespace
         self._node = node
-        self._wanted: dict[str, tuple[str, ...]] | None = None
-        self._changed = threading.Condition()
         self._reports: dict[str, Report] = {}
         self._loaded = False
+        self._latest: LatestWanted[Wanted] = LatestWanted(
+            f"{kind.metallb.plural}-writer", self._converge, self._forget, kind.metallb.kind
+        )
 
     def want(self, services: Mapping[str, Sequence[str]]) -> None:
         """Ask for exactly these reports from this node: ``{service key: where}``."""
-        with self._changed:
-            self._wanted = {key: tuple(sorted(where)) for key, where in services.items()}
-            self._changed.notify()
+        self._latest.want({key: tuple(sorted(where)) for key, where in services.items()})
 
     def start(self, stop: threading.Event) -> None:
         """Converge from a daemon thread until ``stop`` is set."""
-        name = f"{self._kind.metallb.plural}-writer"
-        threading.Thread(target=self._run, args=(stop,), name=name, daemon=True).start()
+        self._latest.start(stop)
 
     def delete_all(self) -> None:
         """Remove every report of this node (on a graceful stop); errors are only logged."""
@@ -97,22 +94,8 @@ class ServiceStatusWriter:
         except Exception as error:  # best effort on the way out
             log.warning("could not delete %s objects: %s", self._kind.metallb.kind, error)
 
-    def _run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            with self._changed:
-                self._changed.wait_for(lambda: self._wanted is not None or stop.is_set(), timeout=1.0)
-                wanted, self._wanted = self._wanted, None
-            if wanted is None:
-                continue
-            try:
-                self._converge(wanted)
-            except Exception as error:  # retried with the newest wanted state
-                log.warning("writing %s failed: %s; retrying", self._kind.metallb.kind, error)
-                self._loaded = False
-                with self._changed:
-                    if self._wanted is None:
-                        self._wanted = wanted
-                stop.wait(_RETRY_SECONDS)
+    def _forget(self) -> None:
+        self._loaded = False
 
     def _converge(self, wanted: Wanted) -> None:
         if not self._loaded:
