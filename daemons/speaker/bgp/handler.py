@@ -17,7 +17,7 @@ import hashlib
 import ipaddress
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ansible_collections.baremetal.lb.plugins.module_utils import bgp_plan
@@ -31,6 +31,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.session_states import
 from ansible_collections.baremetal.lb.plugins.module_utils.status_objects import BGP_STATUS_KIND
 
 from ...kube.events import WARNING
+from ...kube.kubeapi import JSON
 from .. import facts
 from ..bfd.settings import BFDSettings
 from ..engine_process import EngineProcess
@@ -85,6 +86,27 @@ def check_peer(peer: BGPPeer, config: Config, namespace: str) -> None:
             f"passwordSecret {secret[1]}/{secret[0]}: the speaker reads Secrets only in its own "
             f"namespace {namespace}; put the Secret there"
         )
+
+
+def peer_password(peer: BGPPeer, secret: Callable[[str], JSON | None], namespace: str) -> str:
+    """The TCP MD5 key of ``peer``: its password, else the ``password`` key of its Secret.
+
+    ``secret`` looks a Secret of the speaker's ``namespace`` up by name in the speaker's cache
+    (no API request per plan); :func:`check_peer` has refused Secrets of other namespaces.
+    """
+    if peer.password or peer.password_secret is None:
+        return str(peer.password)
+    name, _namespace = peer.password_secret
+    found = secret(name)
+    if found is None:
+        raise PeerRefused(f"passwordSecret {namespace}/{name} does not exist; create it")
+    encoded = (found.get("data") or {}).get("password")
+    if not encoded:
+        raise PeerRefused(f"passwordSecret {namespace}/{name} has no key 'password'; add it")
+    try:
+        return base64.b64decode(str(encoded), validate=True).decode()
+    except ValueError as invalid:  # binascii.Error and UnicodeDecodeError; the value is not shown
+        raise PeerRefused(f"passwordSecret {namespace}/{name}: key 'password' is not text") from invalid
 
 
 def wire_route(route: bgp_plan.Route) -> Route:
@@ -181,23 +203,12 @@ class BGPHandler:
                 keepalive_time=int(peer.keepalive_time) if peer.keepalive_time is not None else None,
                 connect_time=float(peer.connect_time or DEFAULT_CONNECT_TIME),
                 ebgp_multihop=peer.ebgp_multihop,
-                password=self._password(peer),
+                password=peer_password(peer, self._context.secret, self._context.options.namespace),
                 graceful_restart=peer.graceful_restart,
             )
         except ValueError as invalid:
             raise PeerRefused(str(invalid)) from invalid
         return PeerOrder(settings, bfd)
-
-    def _password(self, peer: BGPPeer) -> str:
-        if peer.password or peer.password_secret is None:
-            return str(peer.password)
-        name, _namespace = peer.password_secret  # check_peer made sure it is ours
-        own = self._context.options.namespace
-        secret = self._context.api.request("GET", f"/api/v1/namespaces/{own}/secrets/{name}")
-        encoded = (secret.get("data") or {}).get("password")
-        if not encoded:
-            raise PeerRefused(f"passwordSecret {own}/{name} has no key 'password'; add it")
-        return base64.b64decode(str(encoded)).decode()
 
     def _log_refusals(self, refused: Mapping[str, str]) -> None:
         for name, why in sorted(refused.items()):
