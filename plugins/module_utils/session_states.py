@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -185,6 +185,40 @@ def read_session(obj: Mapping[str, Any]) -> SessionState | None:
         bfd=str(status.get("bfdStatus") or NO_BFD),
         vrf=str(status.get("vrf") or ""),
     )
+
+
+Sessions = Mapping[tuple[str, str], SessionState]
+"""Sessions by (node, BGPPeer name as its label says it): what :func:`sessions_by_peer` builds."""
+
+
+def sessions_by_peer(objects: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], SessionState]:
+    """The sessions the objects report, by (node, BGPPeer label); objects naming neither are skipped."""
+    found = {}
+    for obj in objects:
+        session = read_session(obj)
+        if session is not None:
+            found[(session.node, session.bgppeer)] = session
+    return found
+
+
+def session_of(sessions: Sessions, node: str, bgppeer: str) -> SessionState | None:
+    """The session of ``node`` to the BGPPeer named ``bgppeer``; None when no object says it."""
+    return sessions.get((node, label_value(bgppeer)))
+
+
+def not_established(pairs: Iterable[tuple[str, str]], sessions: Sessions) -> str | None:
+    """Why none of the (node, BGPPeer) ``pairs`` carries a route; None when one is Established.
+
+    E.g. ``node1/tor-a: Active, node2/tor-a: no BGPSessionState``; None too when there is no
+    pair (then nobody announces, which is said elsewhere).
+    """
+    states = []
+    for node, peer in sorted(set(pairs)):
+        session = session_of(sessions, node, peer)
+        if session is not None and session.established:
+            return None
+        states.append(f"{node}/{peer}: {session.bgp if session else 'no BGPSessionState'}")
+    return ", ".join(states) or None
 
 
 def _digest(text: str) -> str:

@@ -15,11 +15,14 @@ from ansible_collections.baremetal.lb.plugins.module_utils.session_states import
     bgp_status,
     label_value,
     node_sessions,
+    not_established,
     object_name,
     pod_owner,
     read_session,
     session_labels,
     session_object,
+    session_of,
+    sessions_by_peer,
 )
 
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
@@ -161,3 +164,13 @@ def test_an_object_reads_back_as_its_session():
 )
 def test_node_sessions_one_per_configured_peer(configured, reported, expected):
     assert node_sessions("node1", configured, reported) == expected
+
+
+def test_a_bgppeer_with_a_name_too_long_for_a_label_is_still_found():
+    long_name = "peer-" + "x" * 100
+    state = SessionState("node1", long_name, "192.0.2.1", "Established")
+    sessions = sessions_by_peer([session_object(state, "ns"), {"metadata": {}}])  # the second names nothing
+    assert session_of(sessions, "node1", long_name).established
+    assert not_established([("node1", long_name)], sessions) is None
+    assert not_established([], sessions) is None  # nobody announces: said elsewhere
+    assert not_established([("node2", long_name)], sessions) == f"node2/{long_name}: no BGPSessionState"
