@@ -88,6 +88,12 @@ class BGPConfig:
             names[router] = name
         return names
 
+    def peer(self, prefix: str, **spec: Any) -> str:
+        """One BGPPeer with ``spec``; returns its name."""
+        name = unique(prefix)
+        self._create(PEERS, BGP_PEER, name, spec)
+        return name
+
     def advertise(self, pool: str, **spec: Any) -> str:
         """A BGPAdvertisement of ``pool``."""
         name = unique("bgp-ad")
