@@ -28,6 +28,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.session_states import
 
 from ...kube.kubeapi import JSON, MERGE_PATCH, ApiError, KubeApi, Resource
 from ..latest_wanted import LatestWanted
+from ..node_objects import NodeObjects
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class SessionStateWriter:
         self._node = node
         self._owner = owner
         self._resource = Resource(BGP_SESSION_STATE.api_path, BGP_SESSION_STATE.plural, namespace)
+        self._objects = NodeObjects(api, self._resource, namespace, NODE_LABEL, label_value(node))
         self._written: dict[str, Written] | None = None  # None: list first
         self._latest: LatestWanted[dict[str, JSON]] = LatestWanted(
             "bgpsessionstates-writer", self._converge, self._forget, BGP_SESSION_STATE.kind
@@ -119,24 +121,20 @@ class SessionStateWriter:
 
     def delete_all(self) -> None:
         """Remove every object of this node (on a graceful stop); errors are only logged."""
-        try:
-            for item in self._list():
-                self._delete(str(item["metadata"]["name"]))
-        except Exception as error:  # best effort on the way out
-            log.warning("could not delete %s objects: %s", BGP_SESSION_STATE.kind, error)
+        self._objects.delete_all(BGP_SESSION_STATE.kind)
 
     def _forget(self) -> None:
         self._written = None
 
     def _converge(self, wanted: Mapping[str, JSON]) -> None:
         if self._written is None:
-            written, stale = adoptable(self._list(), str((self._owner or {}).get("uid") or ""))
+            written, stale = adoptable(self._objects.list(), str((self._owner or {}).get("uid") or ""))
             for name in stale:
-                self._delete(name)
+                self._objects.delete(name)
             self._written = written
         todo = changes(self._written, wanted)
         for name in todo.delete:
-            self._delete(name)
+            self._objects.delete(name)
             del self._written[name]
         for name in todo.create:
             self._create(wanted[name])
@@ -150,12 +148,6 @@ class SessionStateWriter:
             body = wanted[name]
             self._written[name] = Written(body["metadata"]["labels"], body["status"])
 
-    def _list(self) -> list[JSON]:
-        selector = {"labelSelector": f"{NODE_LABEL}={label_value(self._node)}"}
-        answer = self._api.request("GET", self._resource.collection(), selector)
-        items: list[JSON] = answer.get("items") or []
-        return items
-
     def _create(self, body: JSON) -> None:
         without_status = {key: value for key, value in body.items() if key != "status"}
         try:
@@ -166,10 +158,3 @@ class SessionStateWriter:
 
     def _patch(self, path: str, body: JSON) -> None:
         self._api.request("PATCH", path, body=body, content_type=MERGE_PATCH)
-
-    def _delete(self, name: str) -> None:
-        try:
-            self._api.request("DELETE", self._resource.item(self._namespace, name))
-        except ApiError as error:
-            if not error.not_found:
-                raise

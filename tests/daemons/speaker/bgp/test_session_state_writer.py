@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
 
 import pytest
 
@@ -24,6 +23,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.session_states import
     read_session,
     session_object,
 )
+from tests.daemons.speaker.conftest import until
 
 NS = "metallb-system"
 UP = SessionState("node1", "tor-a", "192.0.2.1", "Established", "Up")
@@ -112,37 +112,23 @@ class _Collection:
         return [r for r in self.requests if r[0] != "GET"]
 
 
-def _until(what, check, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
-        time.sleep(0.01)
-
-
-@pytest.fixture
-def stop():
-    event = threading.Event()
-    yield event
-    event.set()
-
-
 def test_writer_creates_updates_and_removes_and_writes_nothing_when_nothing_changed(stop):
     api = _Collection()
     writer = SessionStateWriter(api, NS, "node1", OWNER)
     writer.start(stop)
 
     writer.want({"tor-a": UP, "tor-b": OTHER})
-    _until("both sessions written", lambda: api.sessions() == {UP, OTHER})
+    until("both sessions written", lambda: api.sessions() == {UP, OTHER})
     assert api.objects[A]["metadata"]["ownerReferences"] == [OWNER]
 
     before = len(api.writes())
     writer.want({"tor-a": UP, "tor-b": OTHER})  # e.g. a report whose counters alone changed
     writer.want({"tor-a": DOWN, "tor-b": OTHER})
-    _until("tor-a to go down", lambda: api.sessions() == {DOWN, OTHER})
+    until("tor-a to go down", lambda: api.sessions() == {DOWN, OTHER})
     assert len(api.writes()) - before == 1  # one status patch: no create, nothing for tor-b
 
     writer.want({"tor-a": MOVED})  # tor-b no longer configured on this node; tor-a moved
-    _until("tor-b to go and tor-a to move", lambda: api.sessions() == {MOVED})
+    until("tor-b to go and tor-a to move", lambda: api.sessions() == {MOVED})
     assert api.objects[A]["metadata"]["labels"]["frrk8s.metallb.io/peer"] == "192.0.2.9"
 
     writer.delete_all()
@@ -161,7 +147,7 @@ def test_writer_replaces_another_pod_s_objects_and_leaves_other_nodes_alone(stop
     writer = SessionStateWriter(api, NS, "node1", OWNER)
     writer.start(stop)
     writer.want({"tor-a": UP})
-    _until(
+    until(
         "tor-a owned by this Pod and tor-b gone",
         lambda: (
             api.objects.get(A, {}).get("metadata", {}).get("ownerReferences") == [OWNER]
@@ -176,7 +162,7 @@ def test_a_lost_object_is_written_again_after_the_error(stop):
     writer = SessionStateWriter(api, NS, "node1", None)
     writer.start(stop)
     writer.want({"tor-a": UP})
-    _until("tor-a written", lambda: api.sessions() == {UP})
+    until("tor-a written", lambda: api.sessions() == {UP})
     del api.objects[A]  # someone deleted it
     writer.want({"tor-a": DOWN})  # the status patch fails (404): list again, create
-    _until("tor-a written again", lambda: api.sessions() == {DOWN}, timeout=10.0)
+    until("tor-a written again", lambda: api.sessions() == {DOWN}, timeout=10.0)
