@@ -26,6 +26,16 @@ def _parse(argv: list[str] | None = None) -> Options:
         default=os.environ.get("METALLB_NAMESPACE") or "metallb-system",
         help="namespace of the metallb.io objects and the memberlist Secret",
     )
+    add(
+        "--pod-name",
+        default=os.environ.get("METALLB_POD_NAME", ""),
+        help="this speaker's Pod, owner of its BGPSessionState objects (default: METALLB_POD_NAME)",
+    )
+    add(
+        "--pod-uid",
+        default=os.environ.get("METALLB_POD_UID", ""),
+        help="the UID of that Pod (default: METALLB_POD_UID); both unset outside Kubernetes",
+    )
     add("--kubeconfig", default=None, help="kubeconfig file (default: in-cluster service account)")
     add(
         "--lb-class", default="", help="serve only Services of this loadBalancerClass; empty: class-less only"

@@ -52,6 +52,14 @@ _RETRY_SECONDS = 2.0
 log = logging.getLogger(__name__)
 
 
+def secret_data_changed(old: JSON | None, new: JSON | None) -> bool:
+    """Whether a Secret event can change a password: it came, went, or its data changed.
+
+    A write of its labels or annotations alone re-plans nothing.
+    """
+    return old is None or new is None or old.get("data") != new.get("data")
+
+
 def run(options: Options) -> int:
     """Run the speaker until SIGTERM or SIGINT; return the exit status."""
     configure_logs(options.log_level)
@@ -87,13 +95,23 @@ class _Speaker:
         self._slices = Informer(api, ENDPOINT_SLICES, self._changed)
         self._nodes = Informer(api, NODES, self._changed)
         self._config_sources = ConfigSources(api, options.namespace, lambda: self.queue.add(_PLAN))
-        self._informers = [self._nodes, *self._config_sources.informers, self._services, self._slices]
+        # The Secrets of our own namespace only (RBAC allows no more): BGPPeer passwords are read
+        # from this cache, and a changed one re-plans, so the peers using it reset with the new key.
+        self._secrets = Informer(api, Resource("/api/v1", "secrets", options.namespace), self._secret_changed)
+        self._informers = [
+            self._nodes,
+            *self._config_sources.informers,
+            self._secrets,
+            self._services,
+            self._slices,
+        ]
         self._events = EventRecorder(api, idle=lambda: True, component="metallb-speaker")
         context = SpeakerContext(
             options=options,
             api=api,
             nodes=self._nodes.items,
             service=self._services.get,
+            secret=lambda name: self._secrets.get(f"{options.namespace}/{name}"),
             events=self._events,
             metrics=self._metrics,
             stop=self.stop,
@@ -221,6 +239,10 @@ class _Speaker:
 
     def _changed(self, _key: str, _old: JSON | None, _new: JSON | None) -> None:
         self.queue.add(_PLAN)
+
+    def _secret_changed(self, _key: str, old: JSON | None, new: JSON | None) -> None:
+        if secret_data_changed(old, new):
+            self.queue.add(_PLAN)  # never logged: the data is a key
 
     def _failed(self, what: str, status: int) -> None:
         if not self.stop.is_set():

@@ -55,6 +55,7 @@ class SpeakerContext:
     api: KubeApi
     nodes: Callable[[], list[JSON]]  # the Node objects as currently known
     service: Callable[[str], JSON | None]  # a Service by namespace/name, None when gone
+    secret: Callable[[str], JSON | None]  # a Secret of the speaker's namespace by name, None when absent
     events: EventRecorder
     metrics: SpeakerMetrics
     stop: threading.Event  # set when the speaker stops

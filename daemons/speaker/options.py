@@ -13,6 +13,8 @@ class Options:
 
     node_name: str
     namespace: str = "metallb-system"
+    pod_name: str = ""  # this speaker's Pod and its UID, when it runs in one (downward API)
+    pod_uid: str = ""
     kubeconfig: str | None = None
     lb_class: str = ""
     ignore_exclude_lb: bool = False

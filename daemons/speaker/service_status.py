@@ -22,9 +22,9 @@ from ansible_collections.baremetal.lb.plugins.module_utils.status_objects import
     status_labels,
 )
 
-from ..kube.kubeapi import JSON, MERGE_PATCH, ApiError, KubeApi, Resource
-
-_RETRY_SECONDS = 2.0
+from ..kube.kubeapi import JSON, MERGE_PATCH, KubeApi, Resource
+from .latest_wanted import LatestWanted
+from .node_objects import NodeObjects
 
 log = logging.getLogger(__name__)
 
@@ -73,67 +73,42 @@ class ServiceStatusWriter:
         self._resource = Resource(kind.metallb.api_path, kind.metallb.plural, namespace)
         self._namespace = namespace
         self._node = node
-        self._wanted: dict[str, tuple[str, ...]] | None = None
-        self._changed = threading.Condition()
+        self._objects = NodeObjects(api, self._resource, namespace, STATUS_NODE_LABEL, node)
         self._reports: dict[str, Report] = {}
         self._loaded = False
+        self._latest: LatestWanted[Wanted] = LatestWanted(
+            f"{kind.metallb.plural}-writer", self._converge, self._forget, kind.metallb.kind
+        )
 
     def want(self, services: Mapping[str, Sequence[str]]) -> None:
         """Ask for exactly these reports from this node: ``{service key: where}``."""
-        with self._changed:
-            self._wanted = {key: tuple(sorted(where)) for key, where in services.items()}
-            self._changed.notify()
+        self._latest.want({key: tuple(sorted(where)) for key, where in services.items()})
 
     def start(self, stop: threading.Event) -> None:
         """Converge from a daemon thread until ``stop`` is set."""
-        name = f"{self._kind.metallb.plural}-writer"
-        threading.Thread(target=self._run, args=(stop,), name=name, daemon=True).start()
+        self._latest.start(stop)
 
     def delete_all(self) -> None:
         """Remove every report of this node (on a graceful stop); errors are only logged."""
-        try:
-            for item in self._list():
-                self._delete(item["metadata"]["name"])
-        except Exception as error:  # best effort on the way out
-            log.warning("could not delete %s objects: %s", self._kind.metallb.kind, error)
+        self._objects.delete_all(self._kind.metallb.kind)
 
-    def _run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            with self._changed:
-                self._changed.wait_for(lambda: self._wanted is not None or stop.is_set(), timeout=1.0)
-                wanted, self._wanted = self._wanted, None
-            if wanted is None:
-                continue
-            try:
-                self._converge(wanted)
-            except Exception as error:  # retried with the newest wanted state
-                log.warning("writing %s failed: %s; retrying", self._kind.metallb.kind, error)
-                self._loaded = False
-                with self._changed:
-                    if self._wanted is None:
-                        self._wanted = wanted
-                stop.wait(_RETRY_SECONDS)
+    def _forget(self) -> None:
+        self._loaded = False
 
     def _converge(self, wanted: Wanted) -> None:
         if not self._loaded:
-            self._reports, surplus = reported(self._list(), self._kind)
+            self._reports, surplus = reported(self._objects.list(), self._kind)
             for name in surplus:
-                self._delete(name)
+                self._objects.delete(name)
             self._loaded = True
         gone, write = changes(self._reports, wanted)
         for key in gone:
-            self._delete(self._reports.pop(key).name)
+            self._objects.delete(self._reports.pop(key).name)
         for key in write:
             known = self._reports.get(key)
             name = known.name if known else self._create(key)
             self._patch_status(name, key, wanted[key])
             self._reports[key] = Report(name, wanted[key])
-
-    def _list(self) -> list[JSON]:
-        selector = {"labelSelector": f"{STATUS_NODE_LABEL}={self._node}"}
-        answer = self._api.request("GET", self._resource.collection(), selector)
-        items: list[JSON] = answer.get("items") or []
-        return items
 
     def _create(self, key: str) -> str:
         body = {
@@ -156,10 +131,3 @@ class ServiceStatusWriter:
             body={"status": self._kind.status(key, self._node, where)},
             content_type=MERGE_PATCH,
         )
-
-    def _delete(self, name: str) -> None:
-        try:
-            self._api.request("DELETE", self._resource.item(self._namespace, name))
-        except ApiError as error:
-            if not error.not_found:
-                raise

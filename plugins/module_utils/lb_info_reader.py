@@ -18,7 +18,7 @@ except ImportError:  # modules report the missing library through kubernetes.cor
 from .expose_check import latest_failure
 from .lb_report import build_report
 from .metallb_cluster import MetallbCluster
-from .metallb_kinds import BGP_ADVERTISEMENT, SERVICE_L2_STATUS
+from .metallb_kinds import BGP_ADVERTISEMENT, BGP_SESSION_STATE, SERVICE_L2_STATUS
 from .metallb_resources import DEFAULT_NAMESPACE
 from .services import ingress_ips
 
@@ -29,8 +29,9 @@ _FORBIDDEN, _NOT_FOUND = 403, 404
 class ClusterObjects:
     """The metallb.io configuration, the Services and the ServiceL2Status objects, as dicts.
 
-    ``nodes`` and ``endpoint_slices`` are read when some BGPAdvertisement exists (the BGP
-    planner needs them); None when not read.
+    ``nodes``, ``endpoint_slices`` and ``session_states`` (the speakers' BGPSessionState
+    objects) are read when some BGPAdvertisement exists (the BGP planner needs the first two);
+    None when not read.
     """
 
     config: list[dict[str, Any]]
@@ -39,6 +40,7 @@ class ClusterObjects:
     pending_reasons: dict[str, str]
     nodes: list[dict[str, Any]] | None = None
     endpoint_slices: list[dict[str, Any]] | None = None
+    session_states: list[dict[str, Any]] | None = None
 
 
 def read_cluster(module: Any, api: Any, namespace: str, service_namespace: str | None) -> ClusterObjects:
@@ -49,14 +51,15 @@ def read_cluster(module: Any, api: Any, namespace: str, service_namespace: str |
         services = _services(module, api, service_namespace)
         statuses = _l2_statuses(module, cluster)
         reasons = _pending_reasons(api, services, service_namespace)
-        nodes = slices = None
+        nodes = slices = sessions = None
         if any(item.get("kind") == BGP_ADVERTISEMENT.kind for item in config):
             nodes = _listed(module, api, "Nodes", lambda: client.CoreV1Api(api).list_node())
             slices = _endpoint_slices(module, api, service_namespace)
+            sessions = _session_states(module, cluster)
     except client.ApiException as err:
         what = "the metallb.io CRDs are not installed" if err.status == _NOT_FOUND else err.reason
         module.fail_json(msg=f"cannot read the cluster: {what} ({err.status})", status=err.status)
-    return ClusterObjects(config, services, statuses, reasons, nodes, slices)
+    return ClusterObjects(config, services, statuses, reasons, nodes, slices, sessions)
 
 
 def _listed(module: Any, api: Any, what: str, call: Callable[[], Any]) -> list[dict[str, Any]] | None:
@@ -129,6 +132,18 @@ def _l2_statuses(module: Any, cluster: MetallbCluster) -> list[dict[str, Any]]:
             raise
         module.warn("the ServiceL2Status CRD is not installed: no layer-2 announcers are reported")
         return []
+
+
+def _session_states(module: Any, cluster: MetallbCluster) -> list[dict[str, Any]] | None:
+    """The BGPSessionState objects; None, with a warning, when they cannot be read."""
+    try:
+        return cluster.objects(BGP_SESSION_STATE)
+    except client.ApiException as err:
+        if err.status not in (_NOT_FOUND, _FORBIDDEN):
+            raise
+        why = "CRD is not installed" if err.status == _NOT_FOUND else "objects may not be listed"
+        module.warn(f"the {BGP_SESSION_STATE.kind} {why}: BGP session states are not reported")
+        return None
 
 
 def unannounced_warnings(api: Any, service: dict[str, Any], namespace: str = DEFAULT_NAMESPACE) -> list[str]:

@@ -26,6 +26,7 @@ from .metallb_kinds import cluster_resources
 from .ownership import Endpoint, NodeFacts
 from .pools import AddressPool, PoolIndex
 from .services import ADDRESS_POOL, allocated_pool, annotation_value, ingress_ips
+from .session_states import Sessions, SessionState, not_established, session_of, sessions_by_peer
 from .status_objects import L2_STATUS_KIND, reported_service
 from .validation import parse_for_report
 
@@ -43,6 +44,7 @@ def build_report(
     *,
     nodes: Sequence[Manifest] | None = None,
     endpoint_slices: Sequence[Manifest] | None = None,
+    session_states: Sequence[Manifest] | None = None,
 ) -> dict[str, Any]:
     """The whole report.
 
@@ -56,6 +58,12 @@ def build_report(
     the reported Services at least), each address says which nodes announce it over BGP to
     which peers, with which prefix and attributes; without them its ``bgp`` is None.
 
+    With ``session_states`` (the speakers' BGPSessionState objects), ``sessions`` lists each
+    node's session to each peer with its BGP and BFD state, each BGP route says the state of
+    the session it goes out on (``session``; None when no object says it), and
+    ``unestablished`` has a line for each address announced over BGP on no Established
+    session. Without them, ``sessions`` is None and nothing is said about sessions.
+
     The configuration is read by the daemons' own parser (:mod:`.validation`). When it has
     errors, the daemons keep running on their last valid configuration; the report then lists
     every error (``config_errors``: object, field, problem and fix) and still shows each
@@ -67,7 +75,8 @@ def build_report(
     protocols = _protocols(config)
     balancers = [svc for svc in services if (svc.get("spec") or {}).get("type") == LOAD_BALANCER]
     held = {ip for service in balancers for ip in ingress_ips(service)}  # a shared address counts once
-    inputs = _Inputs(config, index, l2_statuses, pending_reasons or {})
+    sessions = None if session_states is None else sessions_by_peer(session_states)
+    inputs = _Inputs(config, index, l2_statuses, pending_reasons or {}, sessions=sessions)
     if nodes is not None and endpoint_slices is not None:
         inputs = _Inputs(
             config,
@@ -76,6 +85,7 @@ def build_report(
             pending_reasons or {},
             {_meta(node, "name"): node_facts(node) for node in nodes},
             endpoints_by_service(endpoint_slices),
+            sessions,
         )
     reported = sorted(
         (
@@ -95,7 +105,35 @@ def build_report(
             for item in reported
             if item["unannounced"]
         ],
+        "sessions": None
+        if sessions is None
+        else [_session_report(item) for _key, item in sorted(sessions.items())],
+        "unestablished": [] if sessions is None else _unestablished(reported, sessions),
     }
+
+
+def _session_report(session: SessionState) -> dict[str, str]:
+    return {
+        "node": session.node,
+        "peer": session.bgppeer,
+        "address": session.address,
+        "bgp": session.bgp,
+        "bfd": session.bfd,
+    }
+
+
+def _unestablished(reported: Sequence[Mapping[str, Any]], sessions: Sessions) -> list[str]:
+    """One line per address routed over BGP on no Established session (each node's, each peer's)."""
+    lines = []
+    for item in reported:
+        for announcement in item["announcements"]:
+            why = not_established(((r["node"], r["peer"]) for r in announcement["bgp"] or ()), sessions)
+            if why:
+                lines.append(
+                    f"Service {item['namespace']}/{item['name']}: {announcement['ip']} is announced over "
+                    f"BGP on no Established session ({why})"
+                )
+    return lines
 
 
 def _meta(obj: Manifest, key: str) -> str:
@@ -140,6 +178,7 @@ class _Inputs:
     pending_reasons: Mapping[str, str]
     nodes: Mapping[str, NodeFacts] | None = None
     endpoints: Mapping[str, list[Endpoint]] | None = None
+    sessions: Sessions | None = None
 
     def bgp_plan(self, service: Manifest) -> tuple[Announcement, ...] | None:
         """Every node's BGP announcements of ``service``; None when Nodes or endpoints are unknown."""
@@ -163,7 +202,9 @@ def _service(service: Manifest, inputs: _Inputs) -> dict[str, Any]:
                 "family": str(family_of(ip)),
                 "pool": index.pool_of(ip),
                 "layer2": layer2,
-                "bgp": None if planned is None else _bgp_reports([item for item in planned if item.ip == ip]),
+                "bgp": None
+                if planned is None
+                else _bgp_reports([item for item in planned if item.ip == ip], inputs.sessions),
             }
         )
     derived = {str(item["pool"]) for item in announcements if item["pool"]}
@@ -185,8 +226,11 @@ def _service(service: Manifest, inputs: _Inputs) -> dict[str, Any]:
     }
 
 
-def _bgp_reports(announcements: Sequence[Announcement]) -> list[dict[str, Any]]:
-    """The routes of one address: one per node, peer and prefix, as the speakers send them."""
+def _bgp_reports(announcements: Sequence[Announcement], sessions: Sessions | None) -> list[dict[str, Any]]:
+    """The routes of one address: one per node, peer and prefix, as the speakers send them.
+
+    ``session`` is the BGP state of the node's session to the peer; None when not known.
+    """
     return [
         {
             "node": node,
@@ -194,10 +238,15 @@ def _bgp_reports(announcements: Sequence[Announcement]) -> list[dict[str, Any]]:
             "prefix": str(route.prefix),
             "local_pref": route.local_pref,
             "communities": [str(community) for community in route.communities],
+            "session": _state(session_of(sessions, node, peer)) if sessions is not None else None,
         }
         for (node, peer), routes in sorted(merged_routes(announcements).items())
         for route in routes
     ]
+
+
+def _state(session: SessionState | None) -> str | None:
+    return None if session is None else str(session.bgp)
 
 
 def _layer2_reports(namespace: str, name: str, statuses: Sequence[Manifest]) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ except ImportError:  # modules report the missing library through kubernetes.cor
     client = None  # type: ignore[assignment]
 
 from .ansible_k8s import DRY_RUN_ALL, FIELD_MANAGER
-from .metallb_kinds import CONFIG_KINDS, GROUP, MetallbKind
+from .metallb_kinds import CONFIG_KINDS, MetallbKind
 
 Object = dict[str, Any]
 
@@ -37,7 +37,7 @@ class MetallbCluster:
     def objects(self, kind: MetallbKind) -> list[Object]:
         """The namespace's objects of ``kind``, each with its ``kind`` set."""
         listed: Object = self.custom.list_namespaced_custom_object(  # type: ignore[assignment]
-            GROUP, kind.version, self.namespace, kind.plural
+            kind.group, kind.version, self.namespace, kind.plural
         )
         return [{**item, "kind": kind.kind} for item in listed.get("items") or []]
 
@@ -52,7 +52,7 @@ class MetallbCluster:
         and an apply that creates the object answers 201.
         """
         response = self.custom.patch_namespaced_custom_object(
-            GROUP,
+            kind.group,
             kind.version,
             self.namespace,
             kind.plural,
@@ -70,7 +70,7 @@ class MetallbCluster:
     def delete(self, kind: MetallbKind, name: str, dry_run: bool) -> None:
         """Delete the object (a server-side dry run when ``dry_run``)."""
         self.custom.delete_namespaced_custom_object(
-            GROUP,
+            kind.group,
             kind.version,
             self.namespace,
             kind.plural,

@@ -1,5 +1,9 @@
 """The metallb.io kinds: one table of their API group, versions, plurals, modules and models.
 
+One kind lives in another group: BGPSessionState is frr-k8s's ``frrk8s.metallb.io`` kind,
+written by this speaker under frr-k8s's name so that what users of MetalLB's FRR mode type
+(``kubectl get bgpsessionstates``) works unchanged.
+
 Every place that names a metallb.io kind (the configuration modules, the runners, the daemons'
 config loader, the lab and the tests) reads it from here, so a version bump or a new kind is
 one edit. :func:`cluster_resources` sorts a mixed list of objects into
@@ -19,6 +23,7 @@ from .config_model import BFDProfile, BGPAdvertisement, BGPPeer, ClusterResource
 from .pools import AddressPool
 
 GROUP = "metallb.io"
+FRRK8S_GROUP = "frrk8s.metallb.io"
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,8 @@ class MetallbKind:
     """One metallb.io kind as the API server serves it and as this collection uses it.
 
     ``versions`` are the served versions, oldest first; ``version`` is the storage version,
-    the one everything here reads and writes. ``module`` is the Ansible module managing the
+    the one everything here reads and writes; ``group`` the API group (metallb.io but for
+    BGPSessionState). ``module`` is the Ansible module managing the
     kind and ``resources_field`` the :class:`.config_model.ClusterResources` field holding its
     objects (both None for the status kinds, which only the speakers write); ``model`` is the
     Python type :func:`.validation.parse_config` turns an object (a Community: each entry) into.
@@ -39,21 +45,22 @@ class MetallbKind:
     module: str | None
     resources_field: str | None
     model: type | None
+    group: str = GROUP
 
     @property
     def api_version(self) -> str:
         """``apiVersion`` of the objects, e.g. ``metallb.io/v1beta1``."""
-        return f"{GROUP}/{self.version}"
+        return f"{self.group}/{self.version}"
 
     @property
     def api_path(self) -> str:
         """The API path of the storage version, e.g. ``/apis/metallb.io/v1beta1``."""
-        return f"/apis/{GROUP}/{self.version}"
+        return f"/apis/{self.group}/{self.version}"
 
     @property
     def resource_name(self) -> str:
         """The CRD's name and RBAC resource, e.g. ``ipaddresspools.metallb.io``."""
-        return f"{self.plural}.{GROUP}"
+        return f"{self.plural}.{self.group}"
 
 
 IP_ADDRESS_POOL = MetallbKind(
@@ -92,6 +99,9 @@ SERVICE_L2_STATUS = MetallbKind(
 SERVICE_BGP_STATUS = MetallbKind(
     "ServiceBGPStatus", "servicebgpstatuses", ("v1beta1",), "v1beta1", None, None, None
 )
+BGP_SESSION_STATE = MetallbKind(
+    "BGPSessionState", "bgpsessionstates", ("v1beta1",), "v1beta1", None, None, None, FRRK8S_GROUP
+)
 # The labels the speakers put on their status objects (both kinds), as MetalLB's do: who
 # announces what.
 STATUS_NODE_LABEL = f"{GROUP}/node"
@@ -109,7 +119,9 @@ CONFIG_KINDS: tuple[MetallbKind, ...] = (
 )
 # The kinds the speakers write, one object per (Service, node) announcing it.
 STATUS_KINDS: tuple[MetallbKind, ...] = (SERVICE_L2_STATUS, SERVICE_BGP_STATUS)
-ALL_KINDS: tuple[MetallbKind, ...] = (*CONFIG_KINDS, *STATUS_KINDS)
+# The kinds the speakers write, one object per (node, BGP peer) with the session's state.
+SESSION_KINDS: tuple[MetallbKind, ...] = (BGP_SESSION_STATE,)
+ALL_KINDS: tuple[MetallbKind, ...] = (*CONFIG_KINDS, *STATUS_KINDS, *SESSION_KINDS)
 BY_KIND: Mapping[str, MetallbKind] = {kind.kind: kind for kind in ALL_KINDS}
 
 

@@ -24,6 +24,11 @@ description:
     same planner, from the configuration, the Nodes and the Services' EndpointSlices; every Node
     is taken to run a speaker). If the credentials may not list Nodes or EndpointSlices, the
     module warns and reports no BGP announcements.
+  - Then also each node's BGP session to each peer, with its BGP and BFD state, from the
+    speakers' C(BGPSessionState) objects (frr-k8s's kind, C(frrk8s.metallb.io/v1beta1), in the
+    namespace); each BGP route says the state of the session it goes out on, and the module
+    warns for each address announced over BGP on no Established session. If the objects
+    cannot be read (CRD missing, access denied), the module warns and C(sessions) is null.
   - Reads the namespace's metallb.io configuration with the same parser the controller and the
     speakers use, and reports its errors, if any, each naming the object, the field and the fix.
     While the configuration has errors the daemons keep running on their last valid one; the report
@@ -166,7 +171,8 @@ services:
         - C(bgp) is a list of the routes that carry the address, one per C(node), C(peer) (the
           BGPPeer's name) and C(prefix) (the address masked to the advertisement's aggregation
           length), with C(local_pref) (null on eBGP sessions, which do not carry it) and
-          C(communities) (C(AA:NN) and C(large:G:L1:L2), aliases resolved); empty when no node
+          C(communities) (C(AA:NN) and C(large:G:L1:L2), aliases resolved) and C(session) (the
+          BGP state of the node's session to the peer, null when unknown); empty when no node
           announces it over BGP (no BGPAdvertisement selects it, no peer, no node selected, or
           no serving endpoint where the traffic policy needs one); null when the namespace has
           no BGPAdvertisement or the Nodes or EndpointSlices could not be read.
@@ -204,8 +210,10 @@ services:
           pool: routed
           layer2: []
           bgp:
-            - {node: node1, peer: tor-a, prefix: 198.51.100.7/32, local_pref: null, communities: ["64512:1"]}
-            - {node: node1, peer: tor-b, prefix: 198.51.100.7/32, local_pref: 100, communities: ["64512:1"]}
+            - {node: node1, peer: tor-a, prefix: 198.51.100.7/32, local_pref: null, communities: ["64512:1"],
+               session: Established}
+            - {node: node1, peer: tor-b, prefix: 198.51.100.7/32, local_pref: 100, communities: ["64512:1"],
+               session: Active}
       unannounced: null
 unannounced:
   description:
@@ -217,6 +225,28 @@ unannounced:
   sample:
     - "Service shop/web: 198.51.100.3 from pool 'bgp' is announced by no node: pool 'bgp' is
       announced over BGP only (BGPAdvertisement 'bgpadvertisement1') and there is no BGPPeer"
+sessions:
+  description:
+    - Each node's BGP session to each BGPPeer, as the speakers' C(BGPSessionState) objects say it
+      (BGP state C(Idle), C(Connect), C(Active), C(OpenSent), C(OpenConfirm) or C(Established);
+      BFD state C(Up), C(Down), C(Init), C(AdminDown) or C(N/A) without a BFD profile).
+    - Null when no BGPAdvertisement exists or the objects cannot be read.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {node: node1, peer: tor-a, address: 192.0.2.1, bgp: Established, bfd: Up}
+    - {node: node1, peer: tor-b, address: 192.0.2.2, bgp: Active, bfd: N/A}
+unestablished:
+  description:
+    - One line per address announced over BGP on no Established session, naming the Service, the
+      address and the state of each session it would go out on; each is also a warning.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - "Service shop/api: 198.51.100.7 is announced over BGP on no Established session
+      (node1/tor-a: Active, node2/tor-a: no BGPSessionState)"
 config_errors:
   description:
     - Errors in the namespace's metallb.io configuration, each naming the object (kind and name), the
@@ -249,8 +279,9 @@ def main() -> None:
         objects.pending_reasons,
         nodes=objects.nodes,
         endpoint_slices=objects.endpoint_slices,
+        session_states=objects.session_states,
     )
-    for warning in report["unannounced"]:
+    for warning in (*report["unannounced"], *report["unestablished"]):
         module.warn(warning)
     module.exit_json(changed=False, **report)
 

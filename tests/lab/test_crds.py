@@ -16,10 +16,12 @@ import pytest
 import yaml
 from kubernetes import client
 
-from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import ALL_KINDS, GROUP
+from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import ALL_KINDS, FRRK8S_GROUP, GROUP
+from ansible_collections.baremetal.lb.plugins.module_utils.session_states import SessionState, session_object
 from tests.lab.conftest import CRD_DIR
 
 PLURALS = {kind.kind: kind.plural for kind in ALL_KINDS}
+KINDS = {kind.kind: kind for kind in ALL_KINDS}
 
 
 def _obj(kind: str, name: str, spec: dict | None, version: str = "v1beta1") -> dict:
@@ -44,8 +46,8 @@ def _get(kube, namespace: str, kind: str, name: str, version: str = "v1beta1") -
 def test_every_crd_is_established_namespaced_and_in_the_metallb_category(crds, kube):
     assert set(crds) == set(PLURALS)
     ext = client.ApiextensionsV1Api(kube)
-    for kind, plural in PLURALS.items():
-        live = ext.read_custom_resource_definition(f"{plural}.{GROUP}")
+    for kind in PLURALS:
+        live = ext.read_custom_resource_definition(KINDS[kind].resource_name)
         assert live.spec.scope == "Namespaced"
         assert live.spec.names.kind == kind
         assert "metallb" in live.spec.names.categories
@@ -56,8 +58,9 @@ def test_every_crd_is_established_namespaced_and_in_the_metallb_category(crds, k
 
 def test_served_versions_match_metallb(crds, kube):
     ext = client.ApiextensionsV1Api(kube)
-    for kind, plural in PLURALS.items():
-        versions = {v.name: v for v in ext.read_custom_resource_definition(f"{plural}.{GROUP}").spec.versions}
+    for kind in PLURALS:
+        crd = ext.read_custom_resource_definition(KINDS[kind].resource_name)
+        versions = {v.name: v for v in crd.spec.versions}
         if kind == "BGPPeer":
             assert set(versions) == {"v1beta1", "v1beta2"}
             assert versions["v1beta2"].storage and not versions["v1beta1"].storage
@@ -1057,3 +1060,36 @@ def test_service_bgp_status_is_written_through_status_and_pins_its_service(crds,
     table = kubectl("get", "servicebgpstatuses", "-n", namespace).stdout.splitlines()
     assert table[0].split()[:6] == ["NAME", "NODE", "SERVICE", "NAME", "SERVICE", "NAMESPACE"]
     assert table[1].split()[:4] == ["bgp-web", "node1", "web", "default"]
+
+
+def test_bgp_session_state_is_frr_k8s_s_kind_and_prints_node_peer_bgp_and_bfd(crds, kube, kubectl, namespace):
+    api = client.CustomObjectsApi(kube)
+    state = SessionState("node1", "tor-a", "2001:db8::1", "Established", "Up")
+    body = session_object(state, namespace)
+    status = body.pop("status")
+    assert _create(kubectl, namespace, body).returncode == 0
+    name = body["metadata"]["name"]
+    args = (FRRK8S_GROUP, "v1beta1", namespace, "bgpsessionstates", name)
+    api.patch_namespaced_custom_object_status(*args, {"status": status})
+    assert api.get_namespaced_custom_object(*args)["status"] == status
+
+    # Only the FSM's states and BFD's; the node a session belongs to may not change.
+    for bad in ({"bgpStatus": "Up"}, {"bfdStatus": "up"}, {"node": "node2"}):
+        with pytest.raises(client.ApiException) as refused:
+            api.patch_namespaced_custom_object_status(*args, {"status": bad})
+        assert refused.value.status == 422, bad
+
+    table = kubectl("get", "bgpsessionstates", "-n", namespace).stdout.splitlines()
+    assert table[0].split() == ["NAME", "NODE", "PEER", "VRF", "BGP", "BFD"]
+    assert table[1].split() == [name, "node1", "2001:db8::1", "Established", "Up"]  # VRF empty
+    selected = kubectl(
+        "get",
+        "bgpsessionstates",
+        "-n",
+        namespace,
+        "-o",
+        "name",
+        "-l",
+        "frrk8s.metallb.io/node=node1,frrk8s.metallb.io/peer=2001-db8--1",
+    ).stdout.split()
+    assert selected == [f"bgpsessionstate.frrk8s.metallb.io/{name}"]

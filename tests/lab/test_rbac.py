@@ -10,6 +10,7 @@ apply) and kept: other tests of the same lab share them.
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,11 +18,15 @@ import yaml
 from kubernetes import client
 
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import (
+    BGP_SESSION_STATE,
     CONFIG_KINDS,
+    FRRK8S_GROUP,
     GROUP,
     IP_ADDRESS_POOL,
+    SESSION_KINDS,
     STATUS_KINDS,
 )
+from ansible_collections.baremetal.lb.plugins.module_utils.session_states import SessionState, session_object
 from ansible_collections.baremetal.lb.plugins.module_utils.status_objects import (
     BGP_STATUS_KIND,
     L2_STATUS_KIND,
@@ -33,7 +38,8 @@ RBAC_DIR = REPO / "roles" / "install" / "files" / "rbac"
 CRD_DIR = REPO / "roles" / "install" / "files" / "crds"
 NS = "metallb-system"
 CONFIG = [kind.plural for kind in CONFIG_KINDS]
-STATUSES = [f"metallb.io/{kind.plural}" for kind in STATUS_KINDS]  # written by the speakers only
+# written by the speakers only (BGPSessionState in frr-k8s's group)
+STATUSES = [f"{kind.group}/{kind.plural}" for kind in (*STATUS_KINDS, *SESSION_KINDS)]
 OTHER = "default"  # a namespace that is not ours; Services of users live in namespaces like it
 
 
@@ -286,6 +292,24 @@ def test_speaker_token_writes_its_status_objects(rbac, kube, kubectl, namespace,
     name = created["metadata"]["name"]
     try:
         status = kind.status(service, "node1", where)
+        crs.patch_namespaced_custom_object_status(*args, name, {"status": status})
+        assert crs.get_namespaced_custom_object(*args, name)["status"] == status
+    finally:
+        crs.delete_namespaced_custom_object(*args, name)
+
+
+def test_speaker_token_writes_its_bgp_session_states(rbac, kube, kubectl):
+    kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=bmlb-tests", "-f", str(CRD_DIR))
+    kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{BGP_SESSION_STATE.resource_name}")
+    assert _wait_allowed(kube, "speaker", "create", f"{FRRK8S_GROUP}/{BGP_SESSION_STATE.plural}", NS)
+    crs = client.CustomObjectsApi(_as(kube, kubectl, "speaker"))
+    args = (FRRK8S_GROUP, BGP_SESSION_STATE.version, NS, BGP_SESSION_STATE.plural)
+    state = SessionState("node1", f"rbac-{uuid.uuid4().hex[:6]}", "2001:db8::1", "Established", "Up")
+    body = session_object(state, NS)
+    status = body.pop("status")
+    created = crs.create_namespaced_custom_object(*args, body)
+    name = created["metadata"]["name"]
+    try:
         crs.patch_namespaced_custom_object_status(*args, name, {"status": status})
         assert crs.get_namespaced_custom_object(*args, name)["status"] == status
     finally:

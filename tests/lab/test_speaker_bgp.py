@@ -4,7 +4,8 @@ Each lab router accepts every node as a dynamic neighbour (lab/routers.py); the 
 one BGPPeer per router, a pool from the lab's BGP range and a BGPAdvertisement, and reads what
 each router really holds (lab/rib.py): one path per announcing node, with the declared
 communities. Speakers run as processes (tests/lab/speaker_harness.py), so a test restarts or
-stops one at will.
+stops one at will. Each node's session to each peer is a BGPSessionState object
+(frrk8s.metallb.io/v1beta1), which `kubectl get bgpsessionstates` prints and lb_info reports.
 """
 
 from __future__ import annotations
@@ -12,14 +13,22 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import (
+    BGP_SESSION_STATE,
     STATUS_NODE_LABEL,
     STATUS_SERVICE_NAME_LABEL,
 )
+from ansible_collections.baremetal.lb.plugins.module_utils.session_states import (
+    BGPPEER_LABEL,
+    label_value,
+    read_session,
+)
 from tests.lab import speaker_harness
+from tests.lab.ansible_harness import run_tasks
 from tests.lab.bgp_harness import *  # noqa: F403  (the fixtures)
 from tests.lab.bgp_harness import (
     BFD_MS,
@@ -29,6 +38,7 @@ from tests.lab.bgp_harness import (
     COMMUNITY,
     GR_ROUTERS,
     LARGE,
+    PEERS,
     ROUTE_WAIT,
     STATUSES,
     assert_a_path_per_node,
@@ -38,6 +48,11 @@ from tests.lab.bgp_harness import (
     sessions_up,
 )
 from tests.lab.controller_harness import service_manifest, unique, wait_for
+from tests.lab.speaker_harness import NAMESPACE
+
+SESSION_STATES = f"{BGP_SESSION_STATE.api_path}/namespaces/{NAMESPACE}/{BGP_SESSION_STATE.plural}"
+SESSION_WAIT = 45  # a session may take up to the fifth connect attempt (router error-wait meets our backoff)
+CLOSED_PORT = 1790  # nothing listens there on the lab's routers: a session to it never comes up
 
 
 @pytest.fixture()
@@ -183,3 +198,90 @@ def test_graceful_restart_keeps_the_routers_paths_through_a_speaker_restart(lab,
     assert len(samples) >= 5
     assert not lost, f"paths lost during the restart of {restarted}: {lost}"
     assert "stopping every BGP session (graceful restart)" in speakers[restarted].logs()
+
+
+def states_of(cluster: Any, peer: str) -> dict[str, Any]:
+    """The sessions to BGPPeer ``peer``, by node, as their BGPSessionState objects say."""
+    selector = {"labelSelector": f"{BGPPEER_LABEL}={label_value(peer)}"}
+    items = cluster.api.request("GET", SESSION_STATES, selector)
+    return {session.node: session for session in map(read_session, items["items"]) if session}
+
+
+def test_session_states_are_objects_kubectl_and_lb_info_show(
+    lab, cluster, bgp, speakers, serve_web, namespace, kubectl, tmp_path
+):
+    _ip, peers = serve_web()
+    for router, peer in peers.items():
+        wait_for(
+            f"every node's session to {router} Established in its BGPSessionState",
+            lambda peer=peer: (
+                {n: s.bgp for n, s in states_of(cluster, peer).items()}
+                == dict.fromkeys(lab.nodes, "Established")
+            ),
+            timeout=SESSION_WAIT,
+        )
+        for node, session in states_of(cluster, peer).items():
+            assert session.address == lab.routers[router]["ipv4"], node
+            assert session.bfd == "N/A", node  # no BFD profile
+
+    # kubectl: node, peer, BGP and BFD state in columns; selectable by frr-k8s's labels.
+    node, router = lab.nodes[0], "frr"
+    address = lab.routers[router]["ipv4"]
+    table = kubectl(
+        "get", "bgpsessionstates", "-n", NAMESPACE,
+        "-l", f"frrk8s.metallb.io/node={node},frrk8s.metallb.io/peer={label_value(address)},"
+        f"{BGPPEER_LABEL}={peers[router]}",
+    ).stdout.splitlines()  # fmt: skip
+    assert table[0].split() == ["NAME", "NODE", "PEER", "VRF", "BGP", "BFD"]
+    assert [row.split()[1:] for row in table[1:]] == [[node, address, "Established", "N/A"]]
+
+    # A peer nobody answers: its sessions stay down, and an address only it carries is warned.
+    dead = bgp.peer("bird", peerPort=CLOSED_PORT)
+    pool = cluster.create_pool(unique("bgp-dead"), [BIRD_ONLY_POOL])
+    bgp.advertise(pool, peers=[dead])
+    cluster.create_service(
+        namespace,
+        service_manifest("web-dead", annotations={"metallb.io/address-pool": pool}, selector={"app": "web"}),
+    )
+    unreachable = cluster.wait_ips(namespace, "web-dead")[0]
+    wait_for(
+        "a BGPSessionState, not Established, for every node's session to the dead peer",
+        lambda: (
+            set(states_of(cluster, dead)) == set(lab.nodes)
+            and not any(s.established for s in states_of(cluster, dead).values())
+        ),
+        timeout=SESSION_WAIT,
+    )
+
+    (info,) = run_tasks(
+        lab, tmp_path, [{"name": "lb_info", "baremetal.lb.lb_info": {"service_namespace": namespace}}]
+    )
+    reported = {(s["node"], s["peer"]): s for s in info["sessions"]}
+    for router, peer in peers.items():
+        for node in lab.nodes:
+            assert reported[(node, peer)]["bgp"] == "Established", (node, router)
+            assert reported[(node, peer)]["bfd"] == "N/A", (node, router)
+    web = next(s for s in info["services"] if s["name"] == "web")
+    # web's pool is advertised to every peer, the dead one too: its routes there wait on a session
+    # that is down, but the routers' sessions carry it, so it is not warned about.
+    on = {(r["node"], r["peer"]): r["session"] for r in web["announcements"][0]["bgp"]}
+    assert on == {
+        **{(node, peer): "Established" for node in lab.nodes for peer in peers.values()},
+        **{(node, dead): reported[(node, dead)]["bgp"] for node in lab.nodes},
+    }
+    assert all(on[(node, dead)] != "Established" for node in lab.nodes)
+    warned = [line for line in info["unestablished"] if f"{namespace}/web-dead" in line]
+    assert len(warned) == 1 and unreachable in warned[0], info["unestablished"]
+    assert not [line for line in info["unestablished"] if f"{namespace}/web:" in line]
+    assert any(unreachable in w and "no Established session" in w for w in info.get("warnings", []))
+
+    # A peer no longer configured loses its objects; a stopped speaker removes its own.
+    bgp.api.request("DELETE", f"{PEERS}/{dead}")
+    wait_for("the dead peer's objects to go", lambda: not states_of(cluster, dead), timeout=30)
+    gone = lab.nodes[0]
+    speakers[gone].stop()
+    wait_for(
+        f"{gone}'s objects to go when its speaker stops",
+        lambda: all(gone not in states_of(cluster, peer) for peer in peers.values()),
+        timeout=30,
+    )

@@ -16,15 +16,22 @@ import base64
 import hashlib
 import ipaddress
 import logging
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ansible_collections.baremetal.lb.plugins.module_utils import bgp_plan
 from ansible_collections.baremetal.lb.plugins.module_utils.config_model import BGPPeer, Config
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import BGP_PEER
+from ansible_collections.baremetal.lb.plugins.module_utils.session_states import (
+    SessionState,
+    node_sessions,
+    pod_owner,
+)
 from ansible_collections.baremetal.lb.plugins.module_utils.status_objects import BGP_STATUS_KIND
 
 from ...kube.events import WARNING
+from ...kube.kubeapi import JSON
 from .. import facts
 from ..bfd.settings import BFDSettings
 from ..engine_process import EngineProcess
@@ -33,6 +40,7 @@ from ..outputs import status_and_reporter
 from .metrics import BGPMetrics
 from .model import DynamicASN, PeerSettings, Route
 from .orders import PeerOrder, routes_to_json
+from .session_states import SessionStateWriter
 
 ENGINE = f"{__package__}.engine"  # run with ``python -m`` under the speaker's own import root
 DEFAULT_HOLD_TIME = 90  # seconds, as MetalLB
@@ -80,6 +88,27 @@ def check_peer(peer: BGPPeer, config: Config, namespace: str) -> None:
         )
 
 
+def peer_password(peer: BGPPeer, secret: Callable[[str], JSON | None], namespace: str) -> str:
+    """The TCP MD5 key of ``peer``: its password, else the ``password`` key of its Secret.
+
+    ``secret`` looks a Secret of the speaker's ``namespace`` up by name in the speaker's cache
+    (no API request per plan); :func:`check_peer` has refused Secrets of other namespaces.
+    """
+    if peer.password or peer.password_secret is None:
+        return str(peer.password)
+    name, _namespace = peer.password_secret
+    found = secret(name)
+    if found is None:
+        raise PeerRefused(f"passwordSecret {namespace}/{name} does not exist; create it")
+    encoded = (found.get("data") or {}).get("password")
+    if not encoded:
+        raise PeerRefused(f"passwordSecret {namespace}/{name} has no key 'password'; add it")
+    try:
+        return base64.b64decode(str(encoded), validate=True).decode()
+    except ValueError as invalid:  # binascii.Error and UnicodeDecodeError; the value is not shown
+        raise PeerRefused(f"passwordSecret {namespace}/{name}: key 'password' is not text") from invalid
+
+
 def wire_route(route: bgp_plan.Route) -> Route:
     """The planner's route as the session sends it (communities split into classic and large)."""
     classic = tuple(c.parts[0] << 16 | c.parts[1] for c in route.communities if not c.is_large)
@@ -100,6 +129,13 @@ class BGPHandler:
             ENGINE, self._report, lambda status: context.failed("the BGP engine", status)
         )
         self._refused: dict[str, str] = {}  # peer name -> why, as last logged
+        options = context.options
+        owner = pod_owner(options.pod_name, options.pod_uid) if options.pod_name and options.pod_uid else None
+        self._session_states = SessionStateWriter(context.api, options.namespace, options.node_name, owner)
+        self._sessions_lock = threading.Lock()  # apply() and the engine's reports come on two threads
+        self._configured: dict[str, str] = {}  # this node's BGPPeers: name -> address
+        self._reported: Mapping[str, Mapping[str, Any]] = {}  # the engine's latest sessions
+        self._published: dict[str, SessionState] | None = None
 
     def start(self) -> str | None:
         """Start the engine and the ServiceBGPStatus writer."""
@@ -107,6 +143,7 @@ class BGPHandler:
             return None
         self._engine.start({"log_level": self._context.options.log_level})  # from the main thread
         self._statuses.start(self._context.stop)
+        self._session_states.start(self._context.stop)
         return "BGP engine started"
 
     def apply(self, situation: Situation) -> None:
@@ -127,6 +164,9 @@ class BGPHandler:
             except PeerRefused as why:
                 refused[peer.name] = str(why)
         self._log_refusals(refused)
+        self._sessions_changed(
+            configured={peer.name: str(peer.address or peer.interface or "") for peer in plan.sessions}
+        )
         running = {order.settings.name for order in orders}
         self._engine.send_if_changed("peers", [order.to_json() for order in orders])
         routes = {
@@ -140,9 +180,10 @@ class BGPHandler:
         self._reporter.announcing({key: sorted(peers) for key, peers in announced.items()})
 
     def shutdown(self) -> None:
-        """Stop the sessions (the engine decides how), then remove this node's ServiceBGPStatus objects."""
+        """Stop the sessions (the engine decides how), then remove this node's status objects."""
         self._engine.stop()
         self._statuses.delete_all()
+        self._session_states.delete_all()
 
     def _order(self, peer: BGPPeer, config: Config, node_ipv4: str | None) -> PeerOrder:
         check_peer(peer, config, self._context.options.namespace)
@@ -162,23 +203,12 @@ class BGPHandler:
                 keepalive_time=int(peer.keepalive_time) if peer.keepalive_time is not None else None,
                 connect_time=float(peer.connect_time or DEFAULT_CONNECT_TIME),
                 ebgp_multihop=peer.ebgp_multihop,
-                password=self._password(peer),
+                password=peer_password(peer, self._context.secret, self._context.options.namespace),
                 graceful_restart=peer.graceful_restart,
             )
         except ValueError as invalid:
             raise PeerRefused(str(invalid)) from invalid
         return PeerOrder(settings, bfd)
-
-    def _password(self, peer: BGPPeer) -> str:
-        if peer.password or peer.password_secret is None:
-            return str(peer.password)
-        name, _namespace = peer.password_secret  # check_peer made sure it is ours
-        own = self._context.options.namespace
-        secret = self._context.api.request("GET", f"/api/v1/namespaces/{own}/secrets/{name}")
-        encoded = (secret.get("data") or {}).get("password")
-        if not encoded:
-            raise PeerRefused(f"passwordSecret {own}/{name} has no key 'password'; add it")
-        return base64.b64decode(str(encoded)).decode()
 
     def _log_refusals(self, refused: Mapping[str, str]) -> None:
         for name, why in sorted(refused.items()):
@@ -202,3 +232,20 @@ class BGPHandler:
         sessions = message.get("sessions")
         if sessions is not None:
             self._metrics.set_sessions(sessions)
+            self._sessions_changed(reported=sessions)
+
+    def _sessions_changed(
+        self,
+        configured: Mapping[str, str] | None = None,
+        reported: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Hand the writer this node's session states when they changed (counters alone do not)."""
+        with self._sessions_lock:
+            if configured is not None:
+                self._configured = dict(configured)
+            if reported is not None:
+                self._reported = reported
+            states = node_sessions(self._context.options.node_name, self._configured, self._reported)
+            if states != self._published:
+                self._published = states
+                self._session_states.want(states)  # under the lock: never an older state last

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
 
 import pytest
 
@@ -20,6 +19,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.status_objects import
     L2_STATUS_KIND,
     status_labels,
 )
+from tests.daemons.speaker.conftest import until
 
 NS = "metallb-system"
 
@@ -123,20 +123,6 @@ class _Collection:
         return by_service
 
 
-def _until(what, check, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
-        time.sleep(0.01)
-
-
-@pytest.fixture
-def stop():
-    event = threading.Event()
-    yield event
-    event.set()
-
-
 @pytest.mark.parametrize("kind", [L2_STATUS_KIND, BGP_STATUS_KIND], ids=lambda k: k.metallb.kind)
 def test_writer_creates_patches_and_deletes_this_node_s_objects(kind, stop):
     api = _Collection(kind)
@@ -144,7 +130,7 @@ def test_writer_creates_patches_and_deletes_this_node_s_objects(kind, stop):
     writer.start(stop)
 
     writer.want({"shop/web": ["b", "a"]})
-    _until("a status for shop/web", lambda: "status" in api.by_service("node1").get("shop/web", {}))
+    until("a status for shop/web", lambda: "status" in api.by_service("node1").get("shop/web", {}))
     (obj,) = api.objects.values()
     assert obj["apiVersion"] == kind.metallb.api_version and obj["kind"] == kind.metallb.kind
     assert obj["metadata"]["name"].startswith(kind.generate_name)
@@ -152,13 +138,11 @@ def test_writer_creates_patches_and_deletes_this_node_s_objects(kind, stop):
     assert obj["status"] == kind.status("shop/web", "node1", ["a", "b"])
 
     writer.want({"shop/web": ["a"]})
-    _until(
-        "the status to shrink", lambda: kind.where(api.by_service("node1")["shop/web"]["status"]) == ("a",)
-    )
+    until("the status to shrink", lambda: kind.where(api.by_service("node1")["shop/web"]["status"]) == ("a",))
     assert list(api.objects) == [obj["metadata"]["name"]]  # patched in place, not recreated
 
     writer.want({})
-    _until("the object to go", lambda: not api.objects)
+    until("the object to go", lambda: not api.objects)
 
 
 def test_writer_adopts_what_is_there_deletes_duplicates_and_leaves_other_nodes_alone(stop):
@@ -174,7 +158,7 @@ def test_writer_adopts_what_is_there_deletes_duplicates_and_leaves_other_nodes_a
     writer = ServiceStatusWriter(api, NS, "node1", kind=BGP_STATUS_KIND)
     writer.start(stop)
     writer.want({"shop/web": ["tor-a"]})
-    _until("the duplicate and the stale object to go", lambda: set(api.objects) == {"bgp-old", "bgp-other"})
+    until("the duplicate and the stale object to go", lambda: set(api.objects) == {"bgp-old", "bgp-other"})
     assert not [r for r in api.requests if r[0] in ("POST", "PATCH")]  # already as wanted
 
     writer.delete_all()

@@ -1,6 +1,7 @@
 import pytest
 
 from ansible_collections.baremetal.lb.plugins.module_utils.lb_report import build_report
+from ansible_collections.baremetal.lb.plugins.module_utils.session_states import SessionState, session_object
 
 
 def obj(kind, name, spec, labels=None):
@@ -269,11 +270,13 @@ def test_bgp_announcements_say_which_nodes_send_which_prefix_to_which_peer():
     report = build_report(BGP_CONFIG, [svc], nodes=NODES, endpoint_slices=slices)
     (announcement,) = report["services"][0]["announcements"]
     route = {"prefix": "198.51.100.12/32", "communities": ["64512:100"]}
+    route = {**route, "session": None}  # no BGPSessionState read: the sessions are not known
     assert announcement["bgp"] == [
         {"node": "node1", "peer": "tor-a", "local_pref": None, **route},  # eBGP: no LOCAL_PREF
         {"node": "node2", "peer": "tor-a", "local_pref": None, **route},
         {"node": "node2", "peer": "tor-b", "local_pref": 150, **route},  # iBGP, rack b only
     ]  # node3's only endpoint is not ready: with policy Local it announces nothing
+    assert report["sessions"] is None and report["unestablished"] == []
     assert report["services"][0]["unannounced"] is None
 
 
@@ -289,3 +292,70 @@ def test_bgp_announcements_are_unknown_without_nodes_and_endpoints(nodes, slices
     svc = service("ops", "api", "198.51.100.12", pool="edge")
     report = build_report(BGP_CONFIG, [svc], nodes=nodes, endpoint_slices=slices)
     assert report["services"][0]["announcements"][0]["bgp"] == bgp
+
+
+# -- BGP sessions, from the speakers' BGPSessionState objects ------------------------------------
+
+
+def session_state(node, peer, bgp, bfd="N/A"):
+    address = {"tor-a": "192.0.2.1", "tor-b": "192.0.2.2"}[peer]
+    return session_object(SessionState(node, peer, address, bgp, bfd), "metallb-system")
+
+
+LOCAL_API = service("ops", "api", "198.51.100.12", pool="edge", externalTrafficPolicy="Local")
+ENDPOINTS = [endpoint_slice("ops", "api", ("node1", True), ("node2", True))]
+# Routes of 198.51.100.12: node1 -> tor-a, node2 -> tor-a, node2 -> tor-b (rack b only).
+WHY = "Service ops/api: 198.51.100.12 is announced over BGP on no Established session"
+
+
+@pytest.mark.parametrize(
+    ("states", "sessions", "unestablished"),
+    [
+        (  # one Established session carrying the address is enough
+            [session_state("node1", "tor-a", "Established", "Up"), session_state("node2", "tor-a", "Active")],
+            {("node1", "tor-a"): "Established", ("node2", "tor-a"): "Active", ("node2", "tor-b"): None},
+            [],
+        ),
+        (  # none Established: a warning naming each session's state
+            [session_state("node1", "tor-a", "Active"), session_state("node2", "tor-a", "Connect")],
+            {("node1", "tor-a"): "Active", ("node2", "tor-a"): "Connect", ("node2", "tor-b"): None},
+            [f"{WHY} (node1/tor-a: Active, node2/tor-a: Connect, node2/tor-b: no BGPSessionState)"],
+        ),
+        (  # an Established session to a peer the address does not go to does not count
+            [session_state("node3", "tor-b", "Established")],
+            {("node1", "tor-a"): None, ("node2", "tor-a"): None, ("node2", "tor-b"): None},
+            [
+                f"{WHY} (node1/tor-a: no BGPSessionState, node2/tor-a: no BGPSessionState, "
+                "node2/tor-b: no BGPSessionState)"
+            ],
+        ),
+    ],
+    ids=["one-established", "none-established", "established-elsewhere"],
+)
+def test_each_route_says_its_session_and_an_address_on_no_established_session_is_warned(
+    states, sessions, unestablished
+):
+    report = build_report(
+        BGP_CONFIG, [LOCAL_API], nodes=NODES, endpoint_slices=ENDPOINTS, session_states=states
+    )
+    (announcement,) = report["services"][0]["announcements"]
+    assert {(r["node"], r["peer"]): r["session"] for r in announcement["bgp"]} == sessions
+    assert report["unestablished"] == unestablished
+
+
+def test_sessions_are_listed_per_node_and_peer_with_bgp_and_bfd_state():
+    states = [
+        session_state("node2", "tor-b", "OpenSent"),
+        session_state("node1", "tor-a", "Established", "Up"),
+    ]
+    report = build_report(BGP_CONFIG, [], nodes=NODES, endpoint_slices=[], session_states=states)
+    assert report["sessions"] == [
+        {"node": "node1", "peer": "tor-a", "address": "192.0.2.1", "bgp": "Established", "bfd": "Up"},
+        {"node": "node2", "peer": "tor-b", "address": "192.0.2.2", "bgp": "OpenSent", "bfd": "N/A"},
+    ]
+
+
+def test_an_address_nobody_announces_over_bgp_is_not_also_warned_about_sessions():
+    report = build_report(BGP_CONFIG, [LOCAL_API], nodes=NODES, endpoint_slices=[], session_states=[])
+    assert report["services"][0]["announcements"][0]["bgp"] == []
+    assert report["unestablished"] == [] and report["sessions"] == []
