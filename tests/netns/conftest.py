@@ -134,6 +134,14 @@ class Lan:
         assert agent.read(30) == {"ready": True}
         return agent
 
+    def remove(self) -> None:
+        """Stop the recorded PIDs, run the cleanups, delete every namespace of the prefix."""
+        netns.kill_pids(self.pids, grace=3.0)
+        for cleanup in self.cleanups:
+            cleanup()
+        for ns in netns.list_namespaces(self.prefix + "-"):
+            netns.delete(ns)
+
     def run(self, host: Host, *argv: str, timeout: float = 30, check: bool = True) -> str:
         """Run a command inside a host's namespace and return its stdout."""
         return netns.exec_in(host.netns, list(argv), timeout=timeout, check=check)
@@ -157,11 +165,7 @@ def lan() -> Iterator[Lan]:
         netns.add_bridge(switch, BRIDGE)
         yield lan
     finally:
-        netns.kill_pids(lan.pids, grace=3.0)
-        for cleanup in lan.cleanups:
-            cleanup()
-        for ns in netns.list_namespaces(prefix + "-"):
-            netns.delete(ns)
+        lan.remove()
 
 
 @pytest.fixture()
