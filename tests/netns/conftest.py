@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,14 +135,6 @@ class Lan:
         assert agent.read(30) == {"ready": True}
         return agent
 
-    def remove(self) -> None:
-        """Stop the recorded PIDs, run the cleanups, delete every namespace of the prefix."""
-        netns.kill_pids(self.pids, grace=3.0)
-        for cleanup in self.cleanups:
-            cleanup()
-        for ns in netns.list_namespaces(self.prefix + "-"):
-            netns.delete(ns)
-
     def run(self, host: Host, *argv: str, timeout: float = 30, check: bool = True) -> str:
         """Run a command inside a host's namespace and return its stdout."""
         return netns.exec_in(host.netns, list(argv), timeout=timeout, check=check)
@@ -152,12 +145,14 @@ class Lan:
         return json.loads(out)
 
 
-@pytest.fixture()
-def lan() -> Iterator[Lan]:
-    """A fresh bridge namespace; hosts are added by the test. Everything goes afterwards."""
-    if os.geteuid() != 0:
-        pytest.fail("network namespaces need root: run the suite as root (make test does)")
-    prefix = f"bmlbt-{secrets.token_hex(3)}"
+@contextmanager
+def open_lan(kind: str = "bmlbt") -> Iterator[Lan]:
+    """A fresh bridge namespace named ``<kind>-<6 hex>-sw``; hosts are added by the caller.
+
+    Afterwards, also on failure, the recorded PIDs are killed, the cleanups run and every
+    namespace of the prefix is deleted.
+    """
+    prefix = f"{kind}-{secrets.token_hex(3)}"
     switch = f"{prefix}-sw"
     lan = Lan(prefix, switch)
     try:
@@ -165,7 +160,20 @@ def lan() -> Iterator[Lan]:
         netns.add_bridge(switch, BRIDGE)
         yield lan
     finally:
-        lan.remove()
+        netns.kill_pids(lan.pids, grace=3.0)
+        for cleanup in lan.cleanups:
+            cleanup()
+        for ns in netns.list_namespaces(prefix + "-"):
+            netns.delete(ns)
+
+
+@pytest.fixture()
+def lan() -> Iterator[Lan]:
+    """A fresh bridge namespace; hosts are added by the test. Everything goes afterwards."""
+    if os.geteuid() != 0:
+        pytest.fail("network namespaces need root: run the suite as root (make test does)")
+    with open_lan() as fresh:
+        yield fresh
 
 
 @pytest.fixture()
