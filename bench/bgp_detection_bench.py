@@ -510,7 +510,8 @@ def _sampled_since(samples: Mapping[str, int], taken: Mapping[str, int]) -> bool
 def report(figures: Figures, gaps: Mapping[str, list[float]], restart: RestartFigures | None) -> None:
     """Print the detection table, the RIB poll resolution and the planned-restart counts."""
     print(
-        "\n| fault | setting | router | trials | RIB median s | min s | max s | failed | kernel median (min-max) s |"
+        "\n| fault | setting | router | trials | RIB median s | min s | max s | failed "
+        "| kernel median (min-max) s |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for key in figures.times:
