@@ -46,8 +46,9 @@ never dropped. Before every trial the bench waits (bounded, naming what) for the
 router's RIB and kernel table and, with BFD, for the router's BFD session Up; after the fault the
 cable is plugged back and the engine restarted fresh (its connect backoff starts over).
 
-Planned restart: graceful restart on (``enableGracefulRestart``), no BFD, BIRD and FRR (GoBGP is
-not configured as a graceful-restart helper by lab/routers.py). The engine is stopped as the
+Planned restart: graceful restart on (``enableGracefulRestart``), no BFD, BIRD, FRR and GoBGP
+(GoBGP with its graceful-restart helper configured: lab/routers.py's
+``Peering.gobgp_graceful_restart_helper``; BIRD and FRR help by default). The engine is stopped as the
 shipped speaker stops it on SIGTERM (``EngineProcess.stop``: no NOTIFICATION), started again and
 waited for until Established with the route sent, and watched for 20 more RIB samples (a router
 sweeps stale paths at End-of-RIB); meanwhile a thread reads every router's RIB in turn. Printed:
@@ -277,10 +278,15 @@ class Bench:
     poll_gaps: dict[str, list[float]] = field(default_factory=dict)  # seconds between RIB looks, by router
     kernel_only: bool = False  # BIRD and FRR: watch only their kernel table, never ask their CLI
 
-    def start_routers(self, kinds: tuple[str, ...], bfd: bool) -> None:
+    def start_routers(self, kinds: tuple[str, ...], bfd: bool, graceful_restart_helper: bool = False) -> None:
         """Start fresh routers (earlier ones stopped) and their kernel watches."""
         self.stop_routers()
-        peering = routers.Peering(f"{self.speaker_host.ipv4}/32", SPEAKER_ASN, bfd=bfd)
+        peering = routers.Peering(
+            f"{self.speaker_host.ipv4}/32",
+            SPEAKER_ASN,
+            bfd=bfd,
+            gobgp_graceful_restart_helper=graceful_restart_helper,
+        )
         for kind in kinds:
             if kind not in self.hosts:
                 self.hosts[kind] = self.lan.add_host(kind)
@@ -456,9 +462,9 @@ class RestartFigures:
 
 def planned_restarts(bench: Bench, restarts: int) -> RestartFigures:
     """Restart the engine ``restarts`` times with graceful restart on, sampling the routers' RIBs."""
-    kinds = KERNEL_WATCHED
+    kinds = ROUTERS
     setting = Setting("graceful restart", None, DEFAULT_HOLD_TIME, kinds, 0.0)
-    bench.start_routers(kinds, bfd=False)
+    bench.start_routers(kinds, bfd=False, graceful_restart_helper=True)
     bench.speaker.start(setting, kinds, bench.routers, graceful=True)
     bench.ready(kinds, bfd=False)
     wait_until("every session Established", lambda: bench.speaker.established(kinds), ESTABLISHED_WITHIN)
