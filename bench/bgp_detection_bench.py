@@ -101,7 +101,7 @@ PREFIX = "198.51.100.10/32"
 ROUTERS = ("bird", "frr", "gobgp")
 KERNEL_WATCHED = ("bird", "frr")  # routers that install their routes in their namespace's kernel
 FAULTS = ("link cut", "SIGKILL")
-POLL_EVERY = 0.01  # seconds: the shortest interval between two looks at GoBGP's RIB
+POLL_EVERY = 0.01  # seconds: the shortest interval between two looks at a router's RIB
 RESTORE_WITHIN = 90.0  # seconds for the route (and BFD) to be back everywhere after a trial
 ESTABLISHED_WITHIN = 45.0  # seconds for a restarted engine's sessions (BIRD's error wait meets our backoff)
 SAMPLES_AFTER_RESTART = 20  # RIB samples of each router after a restarted engine is Established
@@ -287,9 +287,10 @@ class Bench:
             bfd=bfd,
             gobgp_graceful_restart_helper=graceful_restart_helper,
         )
-        for kind in kinds:
+        for kind in kinds:  # every host first: `ip monitor` complains when a veth appears beside it
             if kind not in self.hosts:
                 self.hosts[kind] = self.lan.add_host(kind)
+        for kind in kinds:
             router = start_router(self.lan, kind, peering, host=self.hosts[kind])
             self.routers[kind] = router
             if kind in KERNEL_WATCHED:
