@@ -40,18 +40,19 @@ SIGKILL kills the engine process, not the host: its kernel closes the TCP connec
 the routers see the session end without waiting for BFD or the hold timer (a host or kernel crash
 is the link-cut case).
 
-A trial fails when the route is not gone within the window (5 s with BFD, 10 s with the hold
-timer), or the RIB still holds it afterwards; failures are counted and printed with their reason,
-never dropped. Before every trial the bench waits (bounded, naming what) for the route in every
-router's RIB and kernel table and, with BFD, for the router's BFD session Up; after the fault the
-cable is plugged back and the engine restarted fresh (its connect backoff starts over).
+A trial fails when the route is not gone from a router's RIB (and, for BIRD and FRR, its kernel
+table) within the window (5 s with BFD, 10 s with the hold timer), or when the routers were not
+ready before it; failures are counted and printed with their reason, never dropped. Before every
+trial the bench waits (bounded, naming what) for the route in every router's RIB and kernel table
+and, with BFD, for the router's BFD session Up; after the fault the cable is plugged back and the
+engine restarted fresh (its connect backoff starts over).
 
 Planned restart: graceful restart on (``enableGracefulRestart``), no BFD, BIRD, FRR and GoBGP
 (GoBGP with its graceful-restart helper configured: lab/routers.py's
-``Peering.gobgp_graceful_restart_helper``; BIRD and FRR help by default). The engine is stopped as the
-shipped speaker stops it on SIGTERM (``EngineProcess.stop``: no NOTIFICATION), started again and
-waited for until Established with the route sent, and watched for 20 more RIB samples (a router
-sweeps stale paths at End-of-RIB); meanwhile a thread reads every router's RIB in turn. Printed:
+``Peering.gobgp_graceful_restart_helper``; BIRD and FRR help by default). The engine is stopped as
+the shipped speaker stops it on SIGTERM (``EngineProcess.stop``: no NOTIFICATION), started again
+and waited for until Established with the route sent, and watched for 20 more RIB samples (a
+router sweeps stale paths at End-of-RIB); meanwhile a thread reads every router's RIB in turn. Printed:
 samples taken and samples that found the route missing, per router (goal: 0), plus the kernel
 deletions the watch saw.
 
@@ -95,7 +96,7 @@ from ansible_collections.baremetal.lb.daemons.speaker.engine_process import Engi
 from lab import netns, routers  # noqa: E402
 from lab.rib import paths  # noqa: E402
 from tests.netns.bgp_lab import ROUTER_ASN, SPEAKER_ASN, Router, start_router  # noqa: E402
-from tests.netns.conftest import Host, Lan, open_lan  # noqa: E402
+from tests.netns.conftest import Host, Lan, open_lan, switch_port  # noqa: E402
 
 PREFIX = "198.51.100.10/32"
 ROUTERS = ("bird", "frr", "gobgp")
@@ -361,7 +362,7 @@ class Bench:
 
     def cable(self, plugged: bool) -> None:
         """Plug or pull the speaker's cable: its port on the bridge (carrier, as LabState.set_cable)."""
-        netns.set_link(self.lan.switch, f"p-{self.speaker_host.name}"[:15], up=plugged)
+        netns.set_link(self.lan.switch, switch_port(self.speaker_host.name), up=plugged)
 
 
 def _facts(router: Router) -> dict[str, str]:

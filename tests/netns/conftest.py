@@ -31,6 +31,11 @@ HOST_IF = "eth0"
 BRIDGE = "br0"
 
 
+def switch_port(host_name: str) -> str:
+    """The name of a host's port on the bridge (its cable's far end)."""
+    return f"p-{host_name}"[:15]
+
+
 @dataclass
 class Host:
     """One namespace on the LAN with its interface facts."""
@@ -112,7 +117,7 @@ class Lan:
         self._count += 1
         ns = f"{self.prefix}-{name}"
         netns.create(ns)
-        port = f"p-{name}"[:15]
+        port = switch_port(name)
         netns.add_veth(ns, HOST_IF, self.switch, port)
         netns.enslave(self.switch, port, BRIDGE)
         ipv4, ipv6 = f"192.0.2.{self._count}", f"2001:db8::{self._count}"
