@@ -611,6 +611,9 @@ def main(argv: list[str] | None = None) -> int:
                 restart = planned_restarts(bench, restarts)
         except (KeyboardInterrupt, TimeoutError, OSError, subprocess.SubprocessError) as why:
             stopped = f"{type(why).__name__}: {why}"
+        finally:  # nothing interrupts the cleanup that follows (it is bounded: kills by PID)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     report(figures, gaps, restart)
     lost = restart is not None and any(restart.missing.values())
     print(f"\nfailed trials: {figures.failed}" + ("; a planned restart lost the route" if lost else ""))

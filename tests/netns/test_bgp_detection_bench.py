@@ -9,15 +9,12 @@ hangs is stopped with SIGTERM, which its cleanup handles, rather than left behin
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-from lab import routers
 
 REPO = Path(__file__).resolve().parents[2]
 QUICK_WITHIN = 150  # seconds; about 40 s on a quiet machine
@@ -52,8 +49,6 @@ def rows(out: str) -> dict[tuple[str, str], list[str]]:
     return table
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
-@pytest.mark.skipif(bool(routers.missing_binaries()), reason="BIRD, FRR or GoBGP missing (make deps)")
 def test_quick_bench_measures_every_trial_and_keeps_the_route_through_planned_restarts() -> None:
     out = run_quick()
     table = rows(out)
