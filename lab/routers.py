@@ -45,6 +45,9 @@ class Peering:
     password: str = field(default="", repr=False)
     hold_time: int | None = None  # the router's default when None
     bfd: bool = False  # BIRD and FRR run BFD with every neighbour (GoBGP has no BFD)
+    # GoBGP keeps a restarting neighbour's paths (RFC 4724 helper) only when configured to;
+    # BIRD ("graceful restart aware") and FRR (helper mode) do it by default.
+    gobgp_graceful_restart_helper: bool = False
 
 
 # BFD as the lab's routers run it: a node whose BGPPeer has a bfdProfile gets a session; one
@@ -130,8 +133,10 @@ exit
 
 
 def _gobgp_conf(host: RouterHost, asn: int, peering: Peering) -> str:
+    helper = peering.gobgp_graceful_restart_helper
     families = "".join(
         f'  [[peer-groups.afi-safis]]\n    [peer-groups.afi-safis.config]\n      afi-safi-name = "{f}"\n'
+        + ("    [peer-groups.afi-safis.mp-graceful-restart.config]\n      enabled = true\n" if helper else "")
         for f in ("ipv4-unicast", "ipv6-unicast")
     )
     options = f'    auth-password = "{peering.password}"\n' if peering.password else ""
@@ -141,6 +146,8 @@ def _gobgp_conf(host: RouterHost, asn: int, peering: Peering) -> str:
         if peering.hold_time
         else ""
     )
+    if helper:
+        timers += "  [peer-groups.graceful-restart.config]\n    enabled = true\n    helper-only = true\n"
     return f"""\
 [global.config]
   as = {asn}

@@ -36,9 +36,12 @@ class Router:
         return found[0] if found else None
 
 
-def start_router(lan: Lan, kind: str, peering: routers.Peering, asn: int = ROUTER_ASN) -> Router:
-    """Start ``kind`` in a new host ``router`` of the LAN; its PIDs join the LAN's cleanup list."""
-    host = lan.add_host("router")
+def start_router(
+    lan: Lan, kind: str, peering: routers.Peering, asn: int = ROUTER_ASN, host: Host | None = None
+) -> Router:
+    """Start ``kind`` in ``host`` (default: a new host ``router`` of the LAN); its PIDs join the
+    LAN's cleanup list."""
+    host = host or lan.add_host("router")
     work = Path(tempfile.mkdtemp(prefix="bmlbt-bgp-"))
     work.chmod(0o755)
     procs, control = routers.start_router(kind, host, asn, peering, work=work, log_dir=work / "logs")

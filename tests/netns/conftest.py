@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,11 @@ AGENTS = Path(__file__).parent / "agents"
 PYTHON = str(Path(sys.executable))
 HOST_IF = "eth0"
 BRIDGE = "br0"
+
+
+def switch_port(host_name: str) -> str:
+    """The name of a host's port on the bridge (its cable's far end)."""
+    return f"p-{host_name}"[:15]
 
 
 @dataclass
@@ -111,7 +117,7 @@ class Lan:
         self._count += 1
         ns = f"{self.prefix}-{name}"
         netns.create(ns)
-        port = f"p-{name}"[:15]
+        port = switch_port(name)
         netns.add_veth(ns, HOST_IF, self.switch, port)
         netns.enslave(self.switch, port, BRIDGE)
         ipv4, ipv6 = f"192.0.2.{self._count}", f"2001:db8::{self._count}"
@@ -144,12 +150,14 @@ class Lan:
         return json.loads(out)
 
 
-@pytest.fixture()
-def lan() -> Iterator[Lan]:
-    """A fresh bridge namespace; hosts are added by the test. Everything goes afterwards."""
-    if os.geteuid() != 0:
-        pytest.fail("network namespaces need root: run the suite as root (make test does)")
-    prefix = f"bmlbt-{secrets.token_hex(3)}"
+@contextmanager
+def open_lan(kind: str = "bmlbt") -> Iterator[Lan]:
+    """A fresh bridge namespace named ``<kind>-<6 hex>-sw``; hosts are added by the caller.
+
+    Afterwards, also on failure, the recorded PIDs are killed, the cleanups run and every
+    namespace of the prefix is deleted.
+    """
+    prefix = f"{kind}-{secrets.token_hex(3)}"
     switch = f"{prefix}-sw"
     lan = Lan(prefix, switch)
     try:
@@ -162,6 +170,15 @@ def lan() -> Iterator[Lan]:
             cleanup()
         for ns in netns.list_namespaces(prefix + "-"):
             netns.delete(ns)
+
+
+@pytest.fixture()
+def lan() -> Iterator[Lan]:
+    """A fresh bridge namespace; hosts are added by the test. Everything goes afterwards."""
+    if os.geteuid() != 0:
+        pytest.fail("network namespaces need root: run the suite as root (make test does)")
+    with open_lan() as fresh:
+        yield fresh
 
 
 @pytest.fixture()
