@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,12 +145,14 @@ class Lan:
         return json.loads(out)
 
 
-@pytest.fixture()
-def lan() -> Iterator[Lan]:
-    """A fresh bridge namespace; hosts are added by the test. Everything goes afterwards."""
-    if os.geteuid() != 0:
-        pytest.fail("network namespaces need root: run the suite as root (make test does)")
-    prefix = f"bmlbt-{secrets.token_hex(3)}"
+@contextmanager
+def open_lan(kind: str = "bmlbt") -> Iterator[Lan]:
+    """A fresh bridge namespace named ``<kind>-<6 hex>-sw``; hosts are added by the caller.
+
+    Afterwards, also on failure, the recorded PIDs are killed, the cleanups run and every
+    namespace of the prefix is deleted.
+    """
+    prefix = f"{kind}-{secrets.token_hex(3)}"
     switch = f"{prefix}-sw"
     lan = Lan(prefix, switch)
     try:
@@ -162,6 +165,15 @@ def lan() -> Iterator[Lan]:
             cleanup()
         for ns in netns.list_namespaces(prefix + "-"):
             netns.delete(ns)
+
+
+@pytest.fixture()
+def lan() -> Iterator[Lan]:
+    """A fresh bridge namespace; hosts are added by the test. Everything goes afterwards."""
+    if os.geteuid() != 0:
+        pytest.fail("network namespaces need root: run the suite as root (make test does)")
+    with open_lan() as fresh:
+        yield fresh
 
 
 @pytest.fixture()
