@@ -26,9 +26,13 @@ That counter is BIRD's count of routes now in its table from that protocol, kept
 imported, so reading it costs O(1), unlike ``show route count`` which walks the table. Then the
 sender withdraws everything and the bench waits for 0 before the next trial.
 
-Systems alternate A B A B ...; per system and size the median and the spread (min-max) are
-printed, the ratio of medians (speaker / GoBGP; the goal is <= 2), and failed trials (counted,
-never dropped; a failed trial has no figure). Memory: the engine process's RSS (VmRSS; VmHWM is
+Systems alternate A B A B ..., after one untimed warm-up round at the largest size (each
+sender's first announcement pays one-off costs: the gRPC channel, first allocations). Per system
+and size the median and the spread (min-max) are printed, the median hand-over (how long the
+call that hands the routes over took: A's pipe write, B's whole AddPathStream, of which building
+the requests in Python is about 10 ms per 10,000 paths), the ratio of medians (speaker / GoBGP;
+the goal is <= 2), and failed trials, warm-up ones included (counted, never dropped; a failed
+trial has no figure). Memory: the engine process's RSS (VmRSS; VmHWM is
 its peak) with the session up and no routes, and after the largest size arrived. It is the whole
 engine child: the Python interpreter, the speaker's modules, the asyncio loop and the BFD thread,
 the session's Adj-RIB-Out and the last routes order. It excludes the Kubernetes half (here the
@@ -142,12 +146,13 @@ class Results:
     """Every trial and the memory figures of a run."""
 
     trials: list[Trial] = field(default_factory=list)
+    warmups: list[Trial] = field(default_factory=list)  # untimed: not in the figures
     memory: dict[str, dict[str, int]] = field(default_factory=dict)  # what -> VmRSS/VmHWM KiB
 
     @property
     def failed(self) -> list[Trial]:
-        """The trials without a figure."""
-        return [t for t in self.trials if t.seconds is None]
+        """The trials without a figure, warm-up trials included."""
+        return [t for t in self.warmups + self.trials if t.seconds is None]
 
 
 @dataclass
@@ -279,15 +284,17 @@ def run(lan: Lan, sizes: list[int], reps: int, say: Callable[[str], None] = prin
             raise RuntimeError(why)
         bench.memory["speaker, session up, no routes"] = rss_kib(bench.pids["speaker"])
         bench.memory["gobgp, session up, no routes"] = rss_kib(bench.pids["gobgp"])
-        for size in sizes:
-            for rep in range(reps):
-                for system in SYSTEMS:
-                    trial = bench.trial(system, size, measure_memory=size == max(sizes) and rep == reps - 1)
-                    results.trials.append(trial)
-                    figure = (
-                        f"{trial.seconds:.3f} s" if trial.seconds is not None else f"FAILED: {trial.error}"
-                    )
-                    say(f"{size:>6} prefixes  rep {rep + 1}/{reps}  {system:<8} {figure}")
+        # One untimed round first: each sender's first announcement pays one-off costs (the gRPC
+        # channel, gobgpd's and the engine's first allocations) that no later trial pays.
+        rounds = [("warm-up", max(sizes), results.warmups)]
+        rounds += [(f"rep {rep + 1}/{reps}", size, results.trials) for size in sizes for rep in range(reps)]
+        for label, size, into in rounds:
+            for system in SYSTEMS:
+                last = into is results.trials and size == max(sizes) and label == f"rep {reps}/{reps}"
+                trial = bench.trial(system, size, measure_memory=last)
+                into.append(trial)
+                figure = f"{trial.seconds:.3f} s" if trial.seconds is not None else f"FAILED: {trial.error}"
+                say(f"{size:>6} prefixes  {label:<9} {system:<8} {figure}")
         results.memory = bench.memory
     return results
 
