@@ -43,6 +43,7 @@ Exit status 1 when a trial failed.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import signal
@@ -329,7 +330,12 @@ def report(results: Results, sizes: list[int]) -> str:
             ratio = medians["speaker"] / medians["gobgp"]
             ratios.append(f"- {size} prefixes: speaker / GoBGP = {ratio:.2f}x (goal <= 2x)")
     lines += ["", "Ratio of medians:", *(ratios or ["- none: a system has no successful trial"])]
-    lines += ["", "Memory (VmRSS, peak VmHWM; the speaker's figure is its engine process):"]
+    lines += [
+        "",
+        "Memory (VmRSS, peak VmHWM). The speaker's figure is its engine process alone: the Python",
+        "interpreter, the speaker's modules, the asyncio loop, the BFD thread, the session's",
+        "Adj-RIB-Out and the last routes order; not the Kubernetes half, not kernel socket buffers.",
+    ]
     lines += [
         f"- {what}: RSS {kib.get('VmRSS', 0) / 1024:.1f} MiB, peak {kib.get('VmHWM', 0) / 1024:.1f} MiB"
         for what, kib in results.memory.items()
@@ -355,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(size) for size in args.prefixes.split(",")]
     if args.reps < 1 or any(size < 1 or size > 65535 for size in sizes):
         parser.error("--reps must be at least 1 and every size between 1 and 65535")
+    if os.geteuid() != 0:
+        parser.error("network namespaces need root: run it as root")
     signal.signal(signal.SIGTERM, _stop)
     version = subprocess.run(
         ["gobgp", "--version"], check=False, capture_output=True, text=True, timeout=10
