@@ -8,7 +8,7 @@ protocol per sender, IPv6 unicast imported, nothing exported and no kernel proto
 receiver's work is the same for both senders and no netlink writes dilute the comparison:
 
 * A, ``speaker`` (AS 64512): our shipped runtime, the BGP engine as a child process through
-  EngineProcess, fed one peer order with the handler's default timers (hold 90 s, connect 5 s)
+  EngineProcess, fed one peer order with the handler's default hold and connect times
   and then one routes order with all N routes, as daemons/speaker/bgp/handler.py feeds it;
 * B, ``gobgp`` (AS 64513): gobgpd (Debian's package, started as the lab starts it), fed the same
   prefixes through its own gRPC API in batch: ``AddPathStream``, 1000 paths per request, stubs
@@ -36,7 +36,9 @@ trial has no figure). Memory: the engine process's RSS (VmRSS; VmHWM is
 its peak) with the session up and no routes, and after the largest size arrived. It is the whole
 engine child: the Python interpreter, the speaker's modules, the asyncio loop and the BFD thread,
 the session's Adj-RIB-Out and the last routes order. It excludes the Kubernetes half (here the
-agent stands in for it) and kernel socket buffers. gobgpd's RSS is printed beside it for scale.
+agent stands in for it) and kernel socket buffers. gobgpd's RSS is printed beside it for scale
+(its whole process: global RIB, Adj-RIB-Out, the Go runtime, whose garbage collector lets RSS
+run ahead of the live heap).
 Exit status 1 when a trial failed.
 """
 
@@ -148,7 +150,8 @@ class Results:
 
     trials: list[Trial] = field(default_factory=list)
     warmups: list[Trial] = field(default_factory=list)  # untimed: not in the figures
-    memory: dict[str, dict[str, int]] = field(default_factory=dict)  # what -> VmRSS/VmHWM KiB
+    # (system, routes held) -> VmRSS/VmHWM in KiB; 0 routes: the session up and idle
+    memory: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[Trial]:
@@ -163,7 +166,7 @@ class Bench:
     bird: BirdControl
     agents: dict[str, Agent]
     pids: dict[str, int]  # speaker: the engine process, gobgp: gobgpd
-    memory: dict[str, dict[str, int]] = field(default_factory=dict)
+    memory: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)  # as Results.memory
 
     def wait_established(self) -> str:
         """Wait until BIRD has every session Established and the engine says so too; '' or why not."""
@@ -196,7 +199,7 @@ class Bench:
         if arrived is None:
             trial.error = f"the receiver did not hold {size} routes within {bound:.0f}s"
         elif measure_memory:
-            self.memory[f"{system} holding {size} routes"] = rss_kib(self.pids[system])
+            self.memory[system, size] = rss_kib(self.pids[system])
         agent.send({"announce": 0})
         if self._wait_count(system, 0, bound) is None:
             trial.seconds = None
@@ -283,8 +286,8 @@ def run(lan: Lan, sizes: list[int], reps: int, say: Callable[[str], None] = prin
         why = bench.wait_established()
         if why:
             raise RuntimeError(why)
-        bench.memory["speaker, session up, no routes"] = rss_kib(bench.pids["speaker"])
-        bench.memory["gobgp, session up, no routes"] = rss_kib(bench.pids["gobgp"])
+        for system in SYSTEMS:
+            bench.memory[system, 0] = rss_kib(bench.pids[system])
         # One untimed round first: each sender's first announcement pays one-off costs (the gRPC
         # channel, gobgpd's and the engine's first allocations) that no later trial pays.
         rounds = [("warm-up", max(sizes), results.warmups)]
@@ -336,10 +339,17 @@ def report(results: Results, sizes: list[int]) -> str:
         "interpreter, the speaker's modules, the asyncio loop, the BFD thread, the session's",
         "Adj-RIB-Out and the last routes order; not the Kubernetes half, not kernel socket buffers.",
     ]
-    lines += [
-        f"- {what}: RSS {kib.get('VmRSS', 0) / 1024:.1f} MiB, peak {kib.get('VmHWM', 0) / 1024:.1f} MiB"
-        for what, kib in results.memory.items()
-    ]
+    for (system, routes), kib in sorted(
+        results.memory.items(), key=lambda m: (SYSTEMS.index(m[0][0]), m[0][1])
+    ):
+        rss, peak = kib.get("VmRSS", 0), kib.get("VmHWM", 0)
+        line = (
+            f"- {system}, session up, {routes} routes: RSS {rss / 1024:.1f} MiB, peak {peak / 1024:.1f} MiB"
+        )
+        idle = results.memory.get((system, 0), {}).get("VmRSS")
+        if routes and idle:
+            line += f" ({(rss - idle) / routes:.2f} KiB per route over idle)"
+        lines.append(line)
     lines += [
         "",
         f"Failed trials: {len(results.failed)}",

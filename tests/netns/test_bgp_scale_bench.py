@@ -22,7 +22,7 @@ def test_our_speaker_and_gobgp_each_deliver_every_prefix_and_withdraw_them(lan: 
     assert results.failed == []
     assert [(t.system, t.size) for t in results.trials] == [("speaker", PREFIXES), ("gobgp", PREFIXES)]
     assert all(t.seconds is not None and t.seconds > 0 for t in results.trials)
-    held = results.memory[f"speaker holding {PREFIXES} routes"]
+    held = results.memory["speaker", PREFIXES]
     assert held["VmRSS"] > 0 and held["VmHWM"] >= held["VmRSS"]
     table = bgp_scale_bench.report(results, [PREFIXES])
     assert f"{PREFIXES} prefixes: speaker / GoBGP = " in table
