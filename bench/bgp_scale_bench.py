@@ -233,7 +233,12 @@ def start_agent(lan: Lan, host: Host, log: Path, *args: str) -> tuple[Agent, int
         )
     lan.pids.append(proc.pid)
     agent = Agent(proc)
-    ready = agent.read(60)
+    try:
+        ready = agent.read(60)
+    except (RuntimeError, TimeoutError) as failed:
+        raise RuntimeError(
+            f"the {args[0]} agent did not start: {failed}\n{process.log_tail(str(log))}"
+        ) from None
     engine = int(ready["pid"]) if ready.get("pid") else None
     if engine:
         lan.pids.append(engine)
@@ -243,6 +248,7 @@ def start_agent(lan: Lan, host: Host, log: Path, *args: str) -> tuple[Agent, int
 @contextmanager
 def topology(lan: Lan) -> Iterator[Bench]:
     """Receiver, our speaker and gobgpd on ``lan``; everything is removed with the LAN."""
+    gobgp_api.stubs_dir(gobgp_api.installed_version())  # here: the namespaces have no way out
     work = Path(tempfile.mkdtemp(prefix="bmlbs-"))
     work.chmod(0o755)
     lan.cleanups.append(lambda: shutil.rmtree(work, ignore_errors=True))

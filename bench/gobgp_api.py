@@ -53,8 +53,10 @@ def stubs_dir(version: str) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     archive = CACHE / f"gobgp-v{version}.zip"
     if not archive.exists():
+        partial = archive.with_suffix(".part")
         with urllib.request.urlopen(PROXY.format(version=version), timeout=60) as answer:
-            archive.write_bytes(answer.read())
+            partial.write_bytes(answer.read())
+        partial.rename(archive)
     protos = out / "proto"
     protos.mkdir(exist_ok=True)
     with zipfile.ZipFile(archive) as module:
