@@ -272,7 +272,7 @@ def topology(lan: Lan) -> Iterator[Bench]:
         str(SPEAKER_ASN),
         str(RECEIVER_ASN),
     )
-    theirs, _ = start_agent(lan, gobgp, work / "gobgp-agent.log", "gobgp", api, gobgp.ipv6)
+    theirs, _agent_engine = start_agent(lan, gobgp, work / "gobgp-agent.log", "gobgp", api, gobgp.ipv6)
     if engine is None:
         raise RuntimeError("the speaker agent reported no engine PID")
     bird_control = BirdControl(str(control))
@@ -370,7 +370,7 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, run the bench in fresh namespaces, print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--prefixes", default="1000,10000", help="comma-separated sizes (default 1000,10000)")
     parser.add_argument("--reps", type=int, default=5, help="trials per system and size (default 5)")
     args = parser.parse_args(argv)

@@ -2,8 +2,8 @@
 
 Each lab router accepts every node as a dynamic neighbour (lab/routers.py); a test declares
 BGPPeers (:class:`BGPConfig`), a pool from the lab's BGP range and a BGPAdvertisement, and reads
-what each router really holds (lab/rib.py). Used by tests/lab/test_speaker_bgp*.py, which load
-its fixtures with ``from tests.lab.bgp_harness import *`` (``__all__`` names the fixtures only).
+what each router really holds (lab/rib.py). Used by tests/lab/test_speaker_bgp*.py; its fixtures
+are registered in tests/lab/conftest.py.
 """
 
 from __future__ import annotations
@@ -22,27 +22,8 @@ from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import 
     SERVICE_BGP_STATUS,
 )
 from lab import rib, topology
-from tests.lab import controller_harness, speaker_harness
 from tests.lab.controller_harness import metallb_manifest, service_manifest, unique, wait_for
 from tests.lab.speaker_harness import NAMESPACE
-
-__all__ = [
-    "bgp",
-    "cluster",
-    "controller_config",
-    "l2",
-    "serve_web",
-    "speaker_config",
-    "speakers",
-    "start_controller",
-]
-
-cluster = controller_harness.cluster
-controller_config = controller_harness.controller_config
-start_controller = controller_harness.start_controller
-speaker_config = speaker_harness.speaker_config
-speakers = speaker_harness.speakers
-l2 = speaker_harness.l2
 
 COMMUNITY = "64512:100"
 LARGE = "large:64512:1:2"

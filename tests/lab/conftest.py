@@ -30,6 +30,18 @@ from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import 
 )
 from lab import build, lifecycle, netns, process
 from lab.state import LabState
+from tests.lab import bgp_harness, controller_harness, speaker_harness
+
+# The harnesses' fixtures, for any lab test that names them: a controller and speakers run as
+# processes, the cluster's pools and L2 or BGP configuration, a served Service over BGP.
+controller_config = controller_harness.controller_config
+cluster = controller_harness.cluster
+start_controller = controller_harness.start_controller
+speaker_config = speaker_harness.speaker_config
+speakers = speaker_harness.speakers
+l2 = speaker_harness.l2
+bgp = bgp_harness.bgp
+serve_web = bgp_harness.serve_web
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_DIR = REPO / "roles" / "install" / "files" / "crds"

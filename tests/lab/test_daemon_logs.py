@@ -5,16 +5,8 @@ from __future__ import annotations
 
 import json
 
-from tests.lab import controller_harness, speaker_harness
 from tests.lab.controller_harness import service_manifest, unique, wait_for
 from tests.lab.speaker_harness import L2ADS
-
-controller_config = controller_harness.controller_config
-cluster = controller_harness.cluster
-start_controller = controller_harness.start_controller
-speaker_config = speaker_harness.speaker_config
-speakers = speaker_harness.speakers
-l2 = speaker_harness.l2
 
 LOADED = "configuration loaded"
 

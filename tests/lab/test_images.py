@@ -41,14 +41,8 @@ from lab.containers import podman, remove_cgroups
 from lab.imagebuild import debian_mirror
 from lab.service_accounts import service_account_kubeconfig
 from lab.state import LabState
-from tests.lab import controller_harness, speaker_harness
 from tests.lab.controller_harness import service_manifest, unique, wait_for
 from tests.lab.speaker_harness import POOL4, answering_nodes
-
-controller_config = controller_harness.controller_config
-cluster = controller_harness.cluster
-speaker_config = speaker_harness.speaker_config
-l2 = speaker_harness.l2
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "install"

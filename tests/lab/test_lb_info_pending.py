@@ -3,13 +3,8 @@ in a sentence that names the Service once and quotes like the rest of the Event.
 
 from __future__ import annotations
 
-from tests.lab import controller_harness
 from tests.lab.ansible_harness import run_tasks
 from tests.lab.controller_harness import service_manifest, unique, wait_for
-
-controller_config = controller_harness.controller_config
-cluster = controller_harness.cluster
-start_controller = controller_harness.start_controller
 
 
 def test_a_pending_service_shows_the_pool_it_asked_for_and_why(

@@ -29,7 +29,6 @@ from ansible_collections.baremetal.lb.plugins.module_utils.session_states import
 )
 from tests.lab import speaker_harness
 from tests.lab.ansible_harness import run_tasks
-from tests.lab.bgp_harness import *  # noqa: F403  (the fixtures)
 from tests.lab.bgp_harness import (
     BFD_MS,
     BFD_MULTIPLIER,

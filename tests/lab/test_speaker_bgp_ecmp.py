@@ -15,7 +15,6 @@ from typing import Any
 
 from lab import http_loop, workloads
 from lab.http_loop import Reply
-from tests.lab.bgp_harness import *  # noqa: F403  (the fixtures)
 from tests.lab.bgp_harness import BFD_MS, BFD_MULTIPLIER, BFD_ROUTERS, hops_at, node_ips, sessions_up
 from tests.lab.controller_harness import wait_for
 from tests.lab.speaker_harness import L2Config

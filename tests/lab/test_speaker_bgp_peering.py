@@ -20,7 +20,6 @@ import pytest
 
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import BGP_PEER
 from lab import netns, network, routers, topology
-from tests.lab.bgp_harness import *  # noqa: F403  (the fixtures)
 from tests.lab.bgp_harness import PEERS
 from tests.lab.controller_harness import metallb_manifest, unique, wait_for
 from tests.lab.speaker_harness import NAMESPACE

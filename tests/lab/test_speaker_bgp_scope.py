@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from ansible_collections.baremetal.lb.plugins.module_utils.ownership import EXCLUDE_LB_LABEL
-from tests.lab.bgp_harness import *  # noqa: F403  (the fixtures)
 from tests.lab.bgp_harness import (
     COMMUNITY,
     LARGE,

@@ -12,16 +12,9 @@ import time
 import pytest
 
 from ansible_collections.baremetal.lb.daemons.speaker.membership.wire import Kind, Message, encode
-from tests.lab import controller_harness, speaker_harness
+from tests.lab import speaker_harness
 from tests.lab.controller_harness import wait_for
 from tests.lab.speaker_harness import Probe, announced_web, answering_nodes, handover, predicted_owner
-
-controller_config = controller_harness.controller_config
-cluster = controller_harness.cluster
-start_controller = controller_harness.start_controller
-speaker_config = speaker_harness.speaker_config
-speakers = speaker_harness.speakers
-l2 = speaker_harness.l2
 
 UNPLANNED_LIMIT = speaker_harness.UNPLANNED_LIMIT
 PLANNED_LIMIT = 0.3

@@ -7,16 +7,8 @@ of the answers with the node the MetalLB rule predicts.
 
 from __future__ import annotations
 
-from tests.lab import controller_harness, speaker_harness
 from tests.lab.controller_harness import service_manifest, unique, wait_for
 from tests.lab.speaker_harness import POOL4, POOL6, answered_by_only, answering_nodes, predicted_owner
-
-controller_config = controller_harness.controller_config
-cluster = controller_harness.cluster
-start_controller = controller_harness.start_controller
-speaker_config = speaker_harness.speaker_config
-speakers = speaker_harness.speakers
-l2 = speaker_harness.l2
 
 
 def _setup(cluster, l2, start_controller, speakers, **advertisement):

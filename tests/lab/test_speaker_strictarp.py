@@ -11,15 +11,7 @@ from __future__ import annotations
 
 import contextlib
 
-from tests.lab import controller_harness, speaker_harness
 from tests.lab.speaker_harness import announced_web, answering_nodes
-
-controller_config = controller_harness.controller_config
-cluster = controller_harness.cluster
-start_controller = controller_harness.start_controller
-speaker_config = speaker_harness.speaker_config
-speakers = speaker_harness.speakers
-l2 = speaker_harness.l2
 
 IPVS = "kube-ipvs0"
 

@@ -12,15 +12,8 @@ from __future__ import annotations
 import contextlib
 
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import BGP_ADVERTISEMENT, BGP_PEER
-from tests.lab import controller_harness, speaker_harness
 from tests.lab.ansible_harness import run_tasks
 from tests.lab.controller_harness import metallb_manifest, unique, wait_for
-
-controller_config = controller_harness.controller_config
-cluster = controller_harness.cluster
-start_controller = controller_harness.start_controller
-speaker_config = speaker_harness.speaker_config
-speakers = speaker_harness.speakers
 
 BGP_ADS = f"{BGP_ADVERTISEMENT.api_path}/namespaces/metallb-system/{BGP_ADVERTISEMENT.plural}"
 BGP_PEERS = f"{BGP_PEER.api_path}/namespaces/metallb-system/{BGP_PEER.plural}"
