@@ -26,21 +26,19 @@ That counter is BIRD's count of routes now in its table from that protocol, kept
 imported, so reading it costs O(1), unlike ``show route count`` which walks the table. Then the
 sender withdraws everything and the bench waits for 0 before the next trial.
 
-Systems alternate A B A B ..., after one untimed warm-up round at the largest size (each
-sender's first announcement pays one-off costs: the gRPC channel, first allocations). Per system
-and size the median and the spread (min-max) are printed, the median hand-over (how long the
-call that hands the routes over took: A's pipe write, B's whole AddPathStream, of which building
-the requests in Python is about 10 ms per 10,000 paths), the ratio of medians (speaker / GoBGP;
-the goal is <= 2), and failed trials, warm-up ones included (counted, never dropped; a failed
-trial has no figure). Memory: the engine process's RSS (VmRSS; VmHWM is
-its peak) with the session up and no routes, and after the largest size arrived. It is the whole
-engine child: the Python interpreter, the speaker's modules, the asyncio loop and the BFD thread,
-the session's Adj-RIB-Out and the last routes order. It excludes the Kubernetes half (here the
-agent stands in for it) and kernel socket buffers. gobgpd's RSS is printed beside it for scale
-(its whole process: global RIB, Adj-RIB-Out, the Go runtime, whose garbage collector lets RSS
-run ahead of the live heap).
-Exit status 1 when a trial failed.
-"""
+Systems alternate, and so does who goes first (A B, B A, A B, ...), after one untimed warm-up round
+at the largest size (each sender's first announcement pays one-off costs: the gRPC channel, first
+allocations). Per system and size the median and the spread (min-max) are printed, the median
+hand-over (how long the call that hands the routes over took: A's pipe write, B's whole
+AddPathStream, of which building the requests in Python is about 10 ms per 10,000 paths), the ratio
+of medians (speaker / GoBGP; the goal is <= 2), and failed trials, warm-up ones included (counted,
+never dropped; a failed trial has no figure). Memory: the engine process's RSS (VmRSS; VmHWM is its
+peak) with the session up and no routes, and after the largest size arrived. It is the whole engine
+child: the Python interpreter, the speaker's modules, the asyncio loop and the BFD thread, the
+session's Adj-RIB-Out and the last routes order. It excludes the Kubernetes half (here the agent
+stands in for it) and kernel socket buffers. gobgpd's RSS is printed beside it for scale (its whole
+process: global RIB, Adj-RIB-Out, the Go runtime, whose garbage collector lets RSS run ahead of the
+live heap). Exit status 1 when a trial failed."""
 
 from __future__ import annotations
 
@@ -70,7 +68,7 @@ from lab import process, routers  # noqa: E402
 from tests.netns.conftest import Agent, Host, Lan, open_lan  # noqa: E402
 
 RECEIVER_ASN, SPEAKER_ASN, GOBGP_ASN = 64500, 64512, 64513
-SYSTEMS = ("speaker", "gobgp")  # the order of every round: A B A B ...
+SYSTEMS = ("speaker", "gobgp")  # A, B; every other round runs them B, A
 POLL = 0.01  # seconds between reads of BIRD's counter
 ESTABLISHED_WITHIN = 60.0  # our connect backoff meets BIRD's error wait: see tests/netns/test_bgp_routes.py
 SECONDS_PER_PREFIX = 0.01  # the bound of one trial: 10 s plus this per prefix, generous on a busy machine
@@ -285,7 +283,7 @@ def topology(lan: Lan) -> Iterator[Bench]:
 
 
 def run(lan: Lan, sizes: list[int], reps: int, say: Callable[[str], None] = print) -> Results:
-    """Time ``reps`` announcements of every size for each system, alternating A B A B."""
+    """Time ``reps`` announcements of every size for each system: A B, then B A, and so on."""
     results = Results()
     with topology(lan) as bench:
         say(f"receiver: {bench.bird.greeting}")
@@ -298,8 +296,8 @@ def run(lan: Lan, sizes: list[int], reps: int, say: Callable[[str], None] = prin
         # channel, gobgpd's and the engine's first allocations) that no later trial pays.
         rounds = [("warm-up", max(sizes), results.warmups)]
         rounds += [(f"rep {rep + 1}/{reps}", size, results.trials) for size in sizes for rep in range(reps)]
-        for label, size, into in rounds:
-            for system in SYSTEMS:
+        for number, (label, size, into) in enumerate(rounds):
+            for system in SYSTEMS if number % 2 == 0 else SYSTEMS[::-1]:
                 last = into is results.trials and size == max(sizes) and label == f"rep {reps}/{reps}"
                 trial = bench.trial(system, size, measure_memory=last)
                 into.append(trial)
