@@ -210,33 +210,50 @@ class ApiProxy:
                 return  # a black-holed client is never told that the API server left
             if link.dead:
                 continue  # black-holed: swallowed, never answered
-            hold = await self._note_requests(data) if requests else None
+            hold = self._note_requests(data) if requests else None
+            if hold is not None:
+                data = await self._hold(reader, data, hold)
             if link.dead:  # the outage began while this request was held
                 continue
             writer.write(data)
             await writer.drain()
             if hold is not None and hold.outage_after:
-                self._start_blackhole()  # before the answer can come back: it is swallowed
+                self._start_blackhole()  # the request is on its way, its answer will be swallowed
 
-    async def _note_requests(self, data: bytes) -> Hold | None:
-        """Record the request lines in ``data``; wait while a request a test holds is among them."""
+    def _note_requests(self, data: bytes) -> Hold | None:
+        """Record the request lines in ``data``; return the hold one of them is waited for by."""
         found = None
-        for match in _REQUEST_LINE.finditer(data):
-            method, target = match.group(1).decode(), match.group(2).decode()
-            path = target.split("?", 1)[0]
-            with self._lock:
+        with self._lock:
+            for match in _REQUEST_LINE.finditer(data):
+                method, target = match.group(1).decode(), match.group(2).decode()
                 self.requests.append(f"{method} {target}")
+                path = target.split("?", 1)[0]
                 hold = next((h for h in self._holds if (h.method, h.path) == (method, path)), None)
-                if hold is not None:
+                if hold is not None and found is None:
                     self._holds.remove(hold)
-            if hold is not None:
-                hold.request = data
-                hold.held.set()
-                await asyncio.get_running_loop().run_in_executor(
-                    None, hold.released.wait, _HOLD_LIMIT_SECONDS
-                )
-                found = hold
+                    found = hold
         return found
+
+    async def _hold(self, reader: asyncio.StreamReader, data: bytes, hold: Hold) -> bytes:
+        """Read the rest of a held request (clients write headers and body apart), then wait
+        until the test releases it (at most :data:`_HOLD_LIMIT_SECONDS`); return all of it."""
+        while (missing := _body_missing(data)) > 0:
+            more = await asyncio.wait_for(reader.read(missing), _HOLD_LIMIT_SECONDS)
+            if not more:
+                break
+            data += more
+        hold.request = data
+        hold.held.set()
+        await asyncio.get_running_loop().run_in_executor(None, hold.released.wait, _HOLD_LIMIT_SECONDS)
+        return data
+
+
+def _body_missing(request: bytes) -> int:
+    """How many bytes of its body a request that starts with ``request`` has not shown yet
+    (clients send the headers and the body of one request in separate writes)."""
+    head, _sep, body = request.partition(b"\r\n\r\n")
+    length = re.search(rb"(?im)^content-length:\s*(\d+)\s*$", head)
+    return (int(length.group(1)) if length else 0) - len(body)
 
 
 def proxied_kubeconfig(kubeconfig: Path, proxy: ApiProxy, path: Path) -> Path:
