@@ -22,6 +22,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.allocator import Pool
 from ansible_collections.baremetal.lb.plugins.module_utils.pool_state import FamilyUsage
 
 from ..kube.backoff import Backoff
+from ..kube.config_loader import configured_part
 from ..kube.informer import Informer
 from ..kube.kubeapi import JSON, MERGE_PATCH, ApiError, KubeApi
 
@@ -115,7 +116,12 @@ class PoolStatusWriter:
             self._wake.set()
             return False
         self._backoff.reset()
-        self._pools.store(answer)
+        cached = self._pools.get(f"{namespace}/{name}")
+        if cached is not None and configured_part(cached) == configured_part(answer):
+            self._pools.store(answer)  # only our status changed: no need to write it again
+        # Otherwise someone edited the pool since the watch last said: the answer must not
+        # replace the cached pool, or the watch's event of that edit would look like no change
+        # and the new configuration would never load. The watch brings both soon.
         log.info(
             "pool %s: %d IPv4 and %d IPv6 addresses assigned",
             name,

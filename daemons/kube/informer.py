@@ -51,7 +51,12 @@ class Informer:
             return list(self._cache.values())
 
     def store(self, obj: JSON) -> None:
-        """Put an object we just wrote into the cache unless the cache already holds a newer one."""
+        """Put an object we just wrote into the cache unless the cache already holds a newer one.
+
+        The handler is not told: the watch's event of the same version will find it cached and
+        report no change. So store only an answer whose every other part the cache already shows
+        (a conditional write, or a write of our own status over an unchanged object).
+        """
         key = object_key(obj)
         with self._lock:
             cached = self._cache.get(key)
