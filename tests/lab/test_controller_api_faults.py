@@ -135,6 +135,7 @@ def test_an_outage_of_the_api_server_loses_and_duplicates_nothing(
         "the outage to last its length", lambda: time.monotonic() - began >= OUTAGE_SECONDS, remaining + 5
     )
     proxy.restore()
+    back = time.monotonic()
     assert controller.process.poll() is None, "the controller died during the outage"
 
     expected = {"s1", "s2", "s3", "n0", "n1", "n2", "n3", "wants81"}
@@ -143,6 +144,7 @@ def test_an_outage_of_the_api_server_loses_and_duplicates_nothing(
         lambda: (now := _ips(cluster, namespace)).keys() == expected and all(now.values()) and now,
         timeout=CATCH_UP_SECONDS,
     )
+    print(f"outage {back - began:.0f}s; every Service served {time.monotonic() - back:.1f}s after it ended")
     for name in ("s1", "s2", "s3"):
         assert after[name] == before[name], f"{name} changed from {before[name]} to {after[name]}"
     assert after["s3"] == s3
