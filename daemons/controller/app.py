@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from types import FrameType
 
+from ..kube.backoff import Backoff
 from ..kube.config_loader import ConfigSources
 from ..kube.events import EventRecorder
 from ..kube.health import HealthServer
@@ -134,13 +135,21 @@ class _Controller:
                 self._queue.done(key)
 
     def _list_until_done(self, informer: Informer) -> None:
+        backoff = Backoff()
         while not self._stop.is_set():
             try:
                 informer.list_now()
                 return
             except Exception as error:  # the API server or a CRD may not be there yet
-                log.warning("listing %s failed: %s; retrying", informer.resource.plural, error)
-                self._stop.wait(_RETRY_SECONDS)
+                delay = backoff.next_delay()
+                log.warning(
+                    "listing %s failed: %s; retrying in %.1fs (attempt %d)",
+                    informer.resource.plural,
+                    error,
+                    delay,
+                    backoff.attempts,
+                )
+                self._stop.wait(delay)
 
     def _on_service(self, key: str, _old: JSON | None, _new: JSON | None) -> None:
         if self._live:

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from ansible_collections.baremetal.lb.plugins.module_utils.allocator import PoolUsage
 from ansible_collections.baremetal.lb.plugins.module_utils.pool_state import FamilyUsage
 
+from ..kube.backoff import Backoff
+from ..kube.config_loader import configured_part
 from ..kube.informer import Informer
 from ..kube.kubeapi import JSON, MERGE_PATCH, ApiError, KubeApi
 
@@ -58,6 +60,8 @@ class PoolStatusWriter:
         self._wanted: dict[str, dict[str, int]] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._backoff = Backoff()
+        self._retry_in = 0.0
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -89,7 +93,9 @@ class PoolStatusWriter:
             self._wake.wait()
             self._wake.clear()
             self.write_changed()
-            time.sleep(self._interval)  # the coalescing window: later changes wait for one write
+            # The coalescing window (later changes wait for one write), or the wait after a failure.
+            time.sleep(max(self._interval, self._retry_in))
+            self._retry_in = 0.0
 
     def _write(self, namespace: str, name: str, status: dict[str, int]) -> bool:
         path = self._pools.resource.item(namespace, name, "status")
@@ -98,10 +104,24 @@ class PoolStatusWriter:
         except Exception as error:  # a refusal, a 5xx or a dropped connection
             if isinstance(error, ApiError) and error.not_found:
                 return False  # the pool is gone: nothing to show
-            log.warning("writing status of pool %s failed: %s; retrying", name, error, extra={"pool": name})
+            self._retry_in = self._backoff.next_delay()
+            log.warning(
+                "writing status of pool %s failed: %s; retrying in %.1fs (attempt %d)",
+                name,
+                error,
+                self._retry_in,
+                self._backoff.attempts,
+                extra={"pool": name, "attempt": self._backoff.attempts},
+            )
             self._wake.set()
             return False
-        self._pools.store(answer)
+        self._backoff.reset()
+        cached = self._pools.get(f"{namespace}/{name}")
+        if cached is not None and configured_part(cached) == configured_part(answer):
+            self._pools.store(answer)  # only our status changed: no need to write it again
+        # Otherwise someone edited the pool since the watch last said: the answer must not
+        # replace the cached pool, or the watch's event of that edit would look like no change
+        # and the new configuration would never load. The watch brings both soon.
         log.info(
             "pool %s: %d IPv4 and %d IPv6 addresses assigned",
             name,

@@ -145,12 +145,18 @@ class Reconciler:
         if self._history.loaded(loaded):
             log.info("configuration loaded: pools %s", ", ".join(pool.name for pool in pools) or "(none)")
         for item in lost:
-            log.info(
-                "service %s loses %s: %s",
+            log.warning(
+                "service %s loses %s of pool %s: %s",
                 item.service,
-                _ips(item.ips),
+                ", ".join(_ips(item.ips)),
+                item.pool,
                 item.reason,
-                extra={"service": item.service, "ips": _ips(item.ips)},
+                extra={
+                    "service": item.service,
+                    "ips": _ips(item.ips),
+                    "pool": item.pool,
+                    "reason": item.reason,
+                },
             )
         self.reclaim_all(first)
         self._requeue([str(ServiceView.of(obj).key) for obj in self._services.items()])
@@ -198,11 +204,12 @@ class Reconciler:
         try:
             self._allocator.assign(service, held)
         except RequestRefusedError as error:
+            came_from = f" (it came from pool {go_quote(view.allocated_from)})" if view.allocated_from else ""
             message = (
                 f"current IP for {go_quote(view.key)} not allowed by config, "
-                f"will attempt for new IP assignment: {error}"
+                f"will attempt for new IP assignment: {error}{came_from}"
             )
-            log.info(message, extra={"service": view.key, "ips": _ips(held)})
+            log.info(message, extra={"service": view.key, "ips": _ips(held), "pool": view.allocated_from})
             self._events.record(obj, NORMAL, "ClearAssignment", message)
 
     def _succeeded(self, obj: JSON, before: Allocation | None, allocation: Allocation) -> None:

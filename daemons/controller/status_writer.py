@@ -6,7 +6,9 @@ through the status subresource of a Service), so the two are never seen apart. E
 names the resourceVersion it was computed from: when someone changed the Service meanwhile the
 API server answers 409, the write is dropped and the Service goes back to the reconciler, which
 decides again from the fresh object. A few threads write in parallel; a Service is only ever
-written by one of them at a time.
+written by one of them at a time. A write that fails otherwise (the API server unreachable, a
+5xx) is retried with a capped backoff per Service, logged with the wait, until it lands or a
+newer decision replaces it.
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ from ansible_collections.baremetal.lb.plugins.module_utils.services import (
     ingress,
 )
 
+from ..kube.backoff import Backoff
 from ..kube.informer import Informer
 from ..kube.kubeapi import JSON, MERGE_PATCH, SERVICES, ApiError, KubeApi
 from ..kube.workqueue import WorkQueue
 from .metrics import ControllerMetrics
 
-_RETRY_SECONDS = 0.5
 _POOL_ANNOTATION = annotation(IP_ALLOCATED_FROM_POOL)
 _DEPRECATED_POOL_ANNOTATION = annotation(IP_ALLOCATED_FROM_POOL, deprecated=True)
 
@@ -78,6 +80,7 @@ class StatusWriter:
         self._on_conflict = on_conflict
         self._queue = WorkQueue()
         self._desired: dict[str, Desired] = {}
+        self._backoffs: dict[str, Backoff] = {}
         self._lock = threading.Lock()
         self._workers = workers
 
@@ -101,6 +104,7 @@ class StatusWriter:
         """Drop any pending write for a Service that is gone or no longer ours."""
         with self._lock:
             self._desired.pop(key, None)
+            self._backoffs.pop(key, None)
 
     def idle(self) -> bool:
         """True when no write waits or runs."""
@@ -148,6 +152,7 @@ class StatusWriter:
 
     def _settle(self, key: str, desired: Desired | None) -> None:
         with self._lock:
+            self._backoffs.pop(key, None)
             if self._desired.get(key) == desired:
                 self._desired.pop(key, None)
 
@@ -162,8 +167,20 @@ class StatusWriter:
             self._refresh(key)
             self._on_conflict(key)
             return
-        log.warning("writing status of service %s failed: %s; retrying", key, error, extra={"service": key})
-        threading.Timer(_RETRY_SECONDS, self._queue.add, (key,)).start()
+        with self._lock:
+            backoff = self._backoffs.setdefault(key, Backoff())
+            delay = backoff.next_delay()
+        log.warning(
+            "writing status of service %s failed: %s; retrying in %.1fs (attempt %d)",
+            key,
+            error,
+            delay,
+            backoff.attempts,
+            extra={"service": key, "attempt": backoff.attempts},
+        )
+        timer = threading.Timer(delay, self._queue.add, (key,))
+        timer.daemon = True
+        timer.start()
 
     def _refresh(self, key: str) -> None:
         namespace, name = key.split("/", 1)

@@ -24,7 +24,7 @@ class ConfigSources:
 
     def __init__(self, api: KubeApi, namespace: str, on_change: Callable[[], None]) -> None:
         def _handler(_key: str, old: JSON | None, new: JSON | None) -> None:
-            if old is None or new is None or _configured(old) != _configured(new):
+            if old is None or new is None or configured_part(old) != configured_part(new):
                 on_change()  # a status write (the controller's pool counters) changes nothing
 
         handler: Handler = _handler
@@ -65,7 +65,7 @@ class ConfigSources:
         return found
 
 
-def _configured(obj: JSON) -> tuple[object, ...]:
+def configured_part(obj: JSON) -> tuple[object, ...]:
     """The parts of a configuration object that the configuration is made of (not its status)."""
     meta = obj.get("metadata") or {}
     return meta.get("labels"), meta.get("annotations"), obj.get("spec")

@@ -12,12 +12,11 @@ import logging
 import threading
 from collections.abc import Callable
 
-from .kubeapi import JSON, ApiError, KubeApi, Resource
+from .backoff import Backoff
+from .kubeapi import JSON, ApiError, KubeApi, Resource, WatchSilentError
 
 Handler = Callable[[str, JSON | None, JSON | None], None]
 """Called as ``handler(key, old, new)``; ``new`` is None for a deletion, ``old`` for an addition."""
-
-_RETRY_SECONDS = 1.0
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +38,7 @@ class Informer:
         self._cache: dict[str, JSON] = {}
         self._version = ""
         self._lock = threading.Lock()
+        self._backoff = Backoff()
 
     def get(self, key: str) -> JSON | None:
         """Return the cached object for ``key``, or None."""
@@ -51,7 +51,12 @@ class Informer:
             return list(self._cache.values())
 
     def store(self, obj: JSON) -> None:
-        """Put an object we just wrote into the cache unless the cache already holds a newer one."""
+        """Put an object we just wrote into the cache unless the cache already holds a newer one.
+
+        The handler is not told: the watch's event of the same version will find it cached and
+        report no change. So store only an answer whose every other part the cache already shows
+        (a conditional write, or a write of our own status over an unchanged object).
+        """
         key = object_key(obj)
         with self._lock:
             cached = self._cache.get(key)
@@ -80,24 +85,37 @@ class Informer:
                 if error.gone:
                     log.info("watch of %s expired (410 Gone); listing again", self.resource.plural)
                 else:
-                    log.warning("watch of %s failed: %s", self.resource.plural, error)
-                    stop.wait(_RETRY_SECONDS)
+                    self._wait_to_retry(stop, f"watch of {self.resource.plural} failed: {error}")
                 self._relist(stop)
+            except WatchSilentError as error:  # a dead connection: resume on a new one at once
+                log.warning("watch of %s went silent (%s); resuming", self.resource.plural, error)
             except Exception as error:  # a broken connection must not end the watch
-                log.warning("watch of %s broke: %s; resuming", self.resource.plural, error)
-                stop.wait(_RETRY_SECONDS)
+                self._wait_to_retry(stop, f"watch of {self.resource.plural} broke: {error}")
+
+    def _wait_to_retry(self, stop: threading.Event, what: str) -> None:
+        delay = self._backoff.next_delay()
+        log.warning(
+            "%s; retrying in %.1fs (attempt %d)",
+            what,
+            delay,
+            self._backoff.attempts,
+            extra={"resource": self.resource.plural, "attempt": self._backoff.attempts},
+        )
+        stop.wait(delay)
 
     def _relist(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 self.list_now()
-                return
             except Exception as error:  # keep trying until the API server answers
-                log.warning("listing %s failed: %s; retrying", self.resource.plural, error)
-                stop.wait(_RETRY_SECONDS)
+                self._wait_to_retry(stop, f"listing {self.resource.plural} failed: {error}")
+            else:
+                self._backoff.reset()
+                return
 
     def _watch_once(self, stop: threading.Event) -> None:
         for event in self._api.watch(self.resource, self._version):
+            self._backoff.reset()  # the API server answered
             obj = event["object"]
             self._version = str(obj["metadata"]["resourceVersion"])
             if event["type"] == "BOOKMARK":

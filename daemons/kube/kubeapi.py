@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+import urllib3
 from kubernetes import client, config
+from urllib3.exceptions import ReadTimeoutError
 
 from . import kubeconfig as kubeconfig_file
 
@@ -28,6 +30,22 @@ SPEAKER_FIELD_MANAGER = "baremetal-lb-speaker"
 """The field manager (and User-Agent) of the speaker's writes."""
 
 _WRITES = frozenset({"POST", "PUT", "PATCH"})
+
+WATCH_IDLE_SECONDS = 90.0
+"""A watch that brings no byte for this long is dead (a hung server, a black-holing network):
+the API server sends a bookmark about every minute, even when nothing changes."""
+
+_ANSWER_SECONDS = 10.0
+"""How long a watch request may wait for the answer's headers (the API server sends them at once)."""
+
+_RETRIES = urllib3.Retry(total=3, connect=3, read=0, redirect=0, status=0)
+"""urllib3 retries only a connection it could not open; a request that got no answer (a read
+timeout, a dropped connection) fails at once, so the caller's backoff and log see every one,
+instead of urllib3 silently waiting out three more timeouts."""
+
+
+class WatchSilentError(Exception):
+    """A watch brought nothing, not even a bookmark, for :data:`WATCH_IDLE_SECONDS`."""
 
 
 class ApiError(Exception):
@@ -109,6 +127,7 @@ class KubeApi:
         else:
             config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         configuration.connection_pool_maxsize = pool_size
+        configuration.retries = _RETRIES
         return cls(client.ApiClient(configuration), field_manager)
 
     def request(
@@ -143,10 +162,18 @@ class KubeApi:
                 return items, str(page["metadata"]["resourceVersion"])
             query["continue"] = token
 
-    def watch(self, resource: Resource, resource_version: str, timeout_seconds: int = 300) -> Iterator[JSON]:
+    def watch(
+        self,
+        resource: Resource,
+        resource_version: str,
+        timeout_seconds: int = 300,
+        idle_seconds: float = WATCH_IDLE_SECONDS,
+    ) -> Iterator[JSON]:
         """Yield watch events ``{"type", "object"}`` after ``resource_version`` until the server ends it.
 
         An ``ERROR`` event carrying 410 Gone is raised as :class:`ApiError` so the caller relists.
+        A stream silent for ``idle_seconds`` raises :class:`WatchSilentError`: the connection is
+        dead even if TCP does not say so, and the caller resumes on a new one.
         """
         query: dict[str, str | int] = {
             "watch": "true",
@@ -160,19 +187,23 @@ class KubeApi:
             query,
             body=None,
             content_type="application/json",
-            timeout=(10, timeout_seconds + 30),
+            timeout=(_ANSWER_SECONDS, _ANSWER_SECONDS),
         )
         raw = response.response
         try:
             if not 200 <= response.status <= 299:
                 raise ApiError(response.status, str(response.reason), raw.read().decode(errors="replace"))
+            _set_read_timeout(raw, idle_seconds)
             buffer = b""
-            for chunk in raw.stream(65536, decode_content=True):
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    if line.strip():
-                        yield _checked_event(json.loads(line))
+            try:
+                for chunk in raw.stream(65536, decode_content=True):
+                    buffer += chunk
+                    *lines, buffer = buffer.split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            yield _checked_event(json.loads(line))
+            except ReadTimeoutError as silent:
+                raise WatchSilentError(f"no event or bookmark for {idle_seconds:.0f}s") from silent
         finally:
             raw.release_conn()
 
@@ -192,6 +223,13 @@ class KubeApi:
             method, url, header_params=headers, body=body, auth_settings=["BearerToken"]
         )
         return self._client.call_api(method, full_url, headers, serialized, _request_timeout=timeout)
+
+
+def _set_read_timeout(raw: Any, seconds: float) -> None:
+    """Let each read of an open answer's body wait ``seconds`` (the headers came in time)."""
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if sock is not None:
+        sock.settimeout(seconds)
 
 
 def _checked_event(event: JSON) -> JSON:

@@ -62,6 +62,8 @@ class LostAllocation:
     service: str
     ips: tuple[IPAddress, ...]
     reason: str
+    pool: str = ""
+    """The pool the addresses came from."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ class Allocator:
         for key, entry in sorted(held.items()):
             pool, reason = self._pool_for(entry.allocation.ips, entry.service)
             if pool is None:
-                lost.append(LostAllocation(key, entry.allocation.ips, reason))
+                lost.append(LostAllocation(key, entry.allocation.ips, reason, entry.allocation.pool))
             else:
                 self._take(pool, entry.service, entry.allocation.ips)
         return lost

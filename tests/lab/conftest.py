@@ -30,7 +30,8 @@ from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import 
 )
 from lab import build, lifecycle, netns, process
 from lab.state import LabState
-from tests.lab import bgp_harness, controller_harness, speaker_harness
+from tests.lab import api_proxy, bgp_harness, controller_harness, speaker_harness
+from tests.lab import uncached_apiserver as uncached_harness
 
 # The harnesses' fixtures, for any lab test that names them: a controller and speakers run as
 # processes, the cluster's pools and L2 or BGP configuration, a served Service over BGP.
@@ -42,6 +43,9 @@ speakers = speaker_harness.speakers
 l2 = speaker_harness.l2
 bgp = bgp_harness.bgp
 serve_web = bgp_harness.serve_web
+# A controller behind a proxy the test controls, and an API server without watch cache (for 410).
+controller_behind_proxy = api_proxy.controller_behind_proxy
+uncached_apiserver_url = uncached_harness.uncached_apiserver_url
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_DIR = REPO / "roles" / "install" / "files" / "crds"

@@ -1,7 +1,8 @@
+import re
 import threading
 
 from ansible_collections.baremetal.lb.daemons.kube.informer import Informer
-from ansible_collections.baremetal.lb.daemons.kube.kubeapi import ApiError, Resource
+from ansible_collections.baremetal.lb.daemons.kube.kubeapi import ApiError, Resource, WatchSilentError
 
 
 def _obj(name, version):
@@ -52,3 +53,43 @@ def test_store_never_replaces_a_newer_object():
     informer.store(_obj("a", 5))
     informer.store(_obj("a", 3))
     assert informer.get("ns/a")["metadata"]["resourceVersion"] == "5"
+
+
+class FlakyApi:
+    """Watches fail in the given ways, in turn; then one delivers ``events`` and the test stops."""
+
+    def __init__(self, failures, events, stop):
+        self.failures, self.events, self.stop = list(failures), events, stop
+        self.versions, self.lists = [], 0
+
+    def list_all(self, resource):
+        self.lists += 1
+        return [], "1"
+
+    def watch(self, resource, version):
+        self.versions.append(version)
+        if self.failures:
+            raise self.failures.pop(0)
+        yield from self.events
+        self.stop.set()
+
+
+def test_a_broken_or_silent_watch_resumes_from_its_version_with_a_logged_backoff(caplog):
+    stop = threading.Event()
+    api = FlakyApi(
+        failures=[ConnectionResetError("reset by peer"), WatchSilentError("no event or bookmark for 90s")],
+        events=[{"type": "ADDED", "object": _obj("a", 9)}],
+        stop=stop,
+    )
+    informer = Informer(api, Resource("/api/v1", "services"), lambda *args: None)
+    informer.list_now()
+    caplog.set_level("INFO")
+    informer.run(stop)
+    assert api.versions == ["1", "1", "1"], "a resumed watch must start where the last one ended"
+    assert api.lists == 1, "neither a broken nor a silent watch calls for a new list"
+    messages = [record.getMessage() for record in caplog.records]
+    assert any(
+        re.search(r"watch of services broke: .*; retrying in 0\.\d+s \(attempt 1\)", m) for m in messages
+    )
+    assert any("watch of services went silent" in m for m in messages), messages
+    assert informer.get("ns/a") is not None

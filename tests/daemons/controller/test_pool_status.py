@@ -133,3 +133,29 @@ def test_writing_a_pool_status_does_not_reload_the_configuration():
     api.items = [_pool_object("3", {"addresses": ["192.0.2.0/27"]}, {"assignedIPv4": 1})]
     pools.list_now()
     assert len(reloads) == 2
+
+
+class EditedMeanwhileApi:
+    """Answers a status write with the pool as someone else edited it since the watch last said."""
+
+    def __init__(self, edited):
+        self.edited = edited
+
+    def request(self, method, path, body=None, content_type=""):
+        return {**self.edited, "status": body["status"]}
+
+
+def test_a_status_answer_that_shows_someone_elses_edit_leaves_the_edit_to_the_watch():
+    api = ListingApi()
+    reloads = []
+    pools = ConfigSources(api, "metallb-system", lambda: reloads.append(1)).informer("IPAddressPool")
+    api.items = [_pool_object("1", {"addresses": ["192.0.2.0/28"]})]
+    pools.list_now()
+    edited = _pool_object("2", {"addresses": ["192.0.2.0/27"]})
+    writer = PoolStatusWriter(EditedMeanwhileApi(edited), pools)
+    writer.publish(_usage("p", 1))
+    assert writer.write_changed() == ["p"]
+    assert pools.get("metallb-system/p")["spec"] == {"addresses": ["192.0.2.0/28"]}, "the answer hid the edit"
+    api.items = [{**edited, "metadata": {**edited["metadata"], "resourceVersion": "3"}}]
+    pools.list_now()  # what the watch brings: the edit, with our status
+    assert len(reloads) == 2, "the edit must reach the configuration"

@@ -304,10 +304,10 @@ def test_pool_shrink_and_delete_report_lost_services():
     lost = allocator.set_pools(
         [pool("a", "192.0.2.0/32"), pool("c", "198.51.100.0/31", service_allocation=fenced)]
     )
-    assert [(item.service, [str(i) for i in item.ips]) for item in lost] == [
-        ("ns/s1", ["192.0.2.1"]),
-        ("ns/t", ["198.51.100.0"]),
-        ("ns/u", ["198.51.100.1"]),
+    assert [(item.service, [str(i) for i in item.ips], item.pool) for item in lost] == [
+        ("ns/s1", ["192.0.2.1"], "a"),
+        ("ns/t", ["198.51.100.0"], "b"),
+        ("ns/u", ["198.51.100.1"], "b"),
     ]
     assert "in no pool" in lost[0].reason
     assert "does not serve it" in lost[1].reason
