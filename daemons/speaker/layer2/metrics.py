@@ -17,6 +17,8 @@ _LAYER2_COUNTERS = {
     "requests_received": "Number of layer2 requests received for owned IPs",
     "responses_sent": "Number of layer2 responses sent for owned IPs",
     "gratuitous_sent": "Number of gratuitous layer2 packets sent for owned IPs",
+    # Not in MetalLB: address conflict detection (layer2/conflicts.py).
+    "conflicts_received": "Number of layer2 packets from another host claiming an owned or probed IP",
 }
 
 
