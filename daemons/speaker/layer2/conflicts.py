@@ -139,15 +139,17 @@ class ConflictLog:
         self._open: dict[tuple[str, str], _Conflict] = {}
         self.packets: Counter[str] = Counter()  # conflicting packets per IP, for the metric
 
-    def seen(self, ip: str, mac: str, interface: str, phase: str, now: float) -> ConflictReport | None:
-        """Account for one packet from foreign ``mac`` about ``ip``; a report when it is news."""
-        self.packets[ip] += 1
+    def seen(
+        self, ip: str, mac: str, interface: str, phase: str, now: float, *, packets: int = 1
+    ) -> ConflictReport | None:
+        """Account for ``packets`` from foreign ``mac`` about ``ip``; a report when it is news."""
+        self.packets[ip] += packets
         key = (ip, mac)
         conflict = self._open.get(key)
         if conflict is None:
-            self._open[key] = _Conflict(interface, phase, now, now, 1)
-            return ConflictReport(ip, mac, interface, DETECTED, phase, 1)
-        conflict.packets += 1
+            self._open[key] = _Conflict(interface, phase, now, now, packets)
+            return ConflictReport(ip, mac, interface, DETECTED, phase, packets)
+        conflict.packets += packets
         conflict.last_seen = now
         if now - conflict.last_reported < self._repeat_every:
             return None

@@ -24,6 +24,7 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from typing import Any, BinaryIO
 
 from ansible_collections.baremetal.lb.plugins.module_utils.addresses import IPAddress
@@ -61,7 +62,9 @@ class Engine:
         self._probes: dict[IPAddress, Probe] = {}
         self._claimed: frozenset[IPAddress] = frozenset()
         self._conflicts = ConflictLog()
-        self._sightings: dict[tuple[IPAddress, str], tuple[str, bool]] = {}  # coalesced for the decider
+        self._peer_claims: Counter[str] = Counter()  # a peer speaking for our IP: a hand-over, no conflict
+        # (ip, mac) -> (interface, probing, packets): coalesced until the decider's next turn
+        self._sightings: dict[tuple[IPAddress, str], tuple[str, bool, int]] = {}
         self._sightings_lock = threading.Lock()
         self._peer_macs: tuple[float, frozenset[str]] = (float("-inf"), frozenset())
         self._membership: Membership | None = None
@@ -181,7 +184,8 @@ class Engine:
         """From the responder's thread: note the sighting; the decider accounts for it."""
         with self._sightings_lock:
             first = not self._sightings
-            self._sightings[(ip, mac)] = (interface, probing)
+            packets = self._sightings.get((ip, mac), ("", False, 0))[2] + 1
+            self._sightings[(ip, mac)] = (interface, probing, packets)
         if first:
             self.submit("foreign", None)
 
@@ -189,10 +193,12 @@ class Engine:
         with self._sightings_lock:
             sightings, self._sightings = self._sightings, {}
         now = time.monotonic()
-        for (ip, mac), (interface, probing) in sorted(sightings.items(), key=str):
+        for (ip, mac), (interface, probing, packets) in sorted(sightings.items(), key=str):
             if self._is_peer(mac, now):
+                self._peer_claims[str(ip)] += packets
                 continue
-            report = self._conflicts.seen(str(ip), mac, interface, "probe" if probing else "owning", now)
+            phase = "probe" if probing else "owning"
+            report = self._conflicts.seen(str(ip), mac, interface, phase, now, packets=packets)
             if report is not None:  # the Kubernetes half logs it, naming the Services
                 self._reports.emit({"conflict": report.to_json()})
 
@@ -215,7 +221,11 @@ class Engine:
             "responses_sent": dict(counters.responses_sent),
             "gratuitous_sent": dict(counters.gratuitous_sent),
             "conflicts_received": dict(self._conflicts.packets),
+            "peer_claims_received": dict(self._peer_claims),
         }
+        membership = self._membership
+        if membership is not None:  # refused heartbeats, by reason: what a forged or replayed one did
+            snapshot["membership_rejected"] = membership.refused()
         if snapshot != self._last_counters:
             self._last_counters = snapshot
             self._reports.emit({"counters": snapshot})
