@@ -30,7 +30,7 @@ import struct
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -104,6 +104,8 @@ class _Interface:
 
     def set_owned(self, owned: frozenset[IPAddress], probing: frozenset[IPAddress] = frozenset()) -> None:
         """Answer for ``owned`` and watch ``owned`` and ``probing`` from now on (atomic filter swaps)."""
+        if owned == self.owned and probing - owned == self.probing:
+            return  # the decider re-applies on every turn; compiling filters is not free
         self.owned = owned
         self.probing = probing - owned
         bpf.attach(self.sock, bpf.compile_filter(owned))
@@ -121,32 +123,16 @@ class _Interface:
 
     def receive(self) -> None:
         """Read the queued frames (bounded) and answer those asking for an owned IP."""
-        for _unused in range(_RECV_BATCH):
-            try:
-                data, address = self.sock.recvfrom(2048)
-            except BlockingIOError:
-                return
-            except OSError as err:  # e.g. ENETDOWN after the link went away
-                _LOG.debug("receive on %s: %s", self.name, err)
-                return
+        for data, pkttype in _queued(self.sock, self.name):
             self._counters.frames_received += 1
-            if address[2] >= _PACKET_OTHERHOST or not self._answer(data):
+            if pkttype >= _PACKET_OTHERHOST or not self._answer(data):
                 self._counters.frames_ignored += 1
 
     def watch_receive(self) -> None:
         """Read the queued watch frames (bounded); report those where another MAC speaks for our IPs."""
-        for _unused in range(_RECV_BATCH):
+        for data, pkttype in _queued(self.watch, self.name):
             try:
-                data, address = self.watch.recvfrom(2048)
-            except BlockingIOError:
-                return
-            except OSError as err:
-                _LOG.debug("watch on %s: %s", self.name, err)
-                return
-            if address[2] >= _PACKET_OTHERHOST:
-                continue
-            try:
-                claim = _claimant(data)
+                claim = _claimant(data) if pkttype < _PACKET_OTHERHOST else None
             except FrameError:
                 continue
             if claim is None:
@@ -236,6 +222,19 @@ def _bound_socket(name: str, match: bpf.Match) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def _queued(sock: socket.socket, name: str) -> Iterator[tuple[bytes, int]]:
+    """The frames queued on ``sock`` (at most a batch) with their packet type."""
+    for _unused in range(_RECV_BATCH):
+        try:
+            data, address = sock.recvfrom(2048)
+        except BlockingIOError:
+            return
+        except OSError as err:  # e.g. ENETDOWN after the link went away
+            _LOG.debug("receive on %s: %s", name, err)
+            return
+        yield data, address[2]
 
 
 def _claimant(data: bytes) -> tuple[IPAddress, bytes] | None:
