@@ -66,6 +66,13 @@ def _announcing(vip: str):
     return lambda line: vip in (line.get("announcing") or {})
 
 
+def _lines_until(engine: Agent, what: str, check: Any, timeout: float) -> list[dict[str, Any]]:
+    """Every report line up to and including the first for which ``check`` holds."""
+    lines: list[dict[str, Any]] = []
+    engine.read_until(what, lambda line: bool(lines.append(line)) or check(line), timeout=timeout)
+    return lines
+
+
 def _conflict(line: dict[str, Any]) -> dict[str, Any] | None:
     found: dict[str, Any] | None = line.get("conflict")
     return found
@@ -86,13 +93,9 @@ def test_a_first_claim_probes_finds_the_rogue_and_still_announces(lan: Lan, vip:
     engine = _engine(lan, node, [])
     sent = _plan(engine, vip, "n1")
 
-    reports: list[dict[str, Any]] = []
-    announcing = engine.read_until(
-        f"an announcement of {vip} after its probe window",
-        lambda line: bool(reports.append(line)) or _announcing(vip)(line),
-        timeout=10,
-    )
+    reports = _lines_until(engine, f"an announcement of {vip} after its probe window", _announcing(vip), 10)
     waited = time.monotonic() - sent
+    announcing = reports[-1]
     found = [
         (c["ip"], c["mac"], c["interface"], c["state"], c["phase"]) for c in map(_conflict, reports) if c
     ]
@@ -106,8 +109,8 @@ def test_a_rogue_talking_from_an_owned_vip_is_reported_once_and_the_owner_keeps_
     node, rogue, client = lan.add_host("n1"), lan.add_host("rogue"), lan.add_host("cl")
     engine = _engine(lan, node, [])
     _plan(engine, VIP4, "n1")
-    before = [engine.read_until(f"an announcement of {VIP4}", _announcing(VIP4), timeout=10)]
-    assert not [line for line in before if _conflict(line)]
+    before = _lines_until(engine, f"an announcement of {VIP4}", _announcing(VIP4), 10)
+    assert not [line for line in before if _conflict(line)]  # the probe found nobody
 
     _hold(lan, rogue, VIP4)
     for _unused in range(3):  # Linux asks for the client from the VIP: ARP requests claiming it
@@ -141,11 +144,9 @@ def test_a_peer_speaker_answering_for_the_same_vip_is_no_conflict(lan: Lan) -> N
     # sees the other's gratuitous ARP claiming the VIP; the neighbour table names the sender a peer.
     _plan(e1, VIP4, "n1")
     _plan(e2, VIP4, "n2")
-    seen: list[dict[str, Any]] = []
 
     def peer_claim_counted(line: dict[str, Any]) -> bool:
-        seen.append(line)
         return bool(((line.get("counters") or {}).get("peer_claims_received") or {}).get(VIP4))
 
-    e1.read_until("n2's claims counted as a peer's", peer_claim_counted, timeout=15)
+    seen = _lines_until(e1, "n2's claims counted as a peer's", peer_claim_counted, 15)
     assert not [line for line in seen if _conflict(line)], seen
