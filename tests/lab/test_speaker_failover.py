@@ -114,9 +114,11 @@ def test_link_cut_moves_the_vip_and_the_link_event_alone_brings_it_back(lab, spe
         outage, new = _outage(watch, owner, lambda: lab.set_cable(owner, plugged=False))
         assert new == following
         assert outage < UNPLANNED_LIMIT
+        # The owner re-planned without its link (the positive signal that the cut was seen):
+        # it now holds a plan that answers nowhere.
         wait_for(
-            f"{owner}'s engine to notice its link is down",
-            lambda: "is down: leaving" in speakers[owner].logs(),
+            f"{owner} to plan without its downed interface",
+            lambda: "interfaces fit for layer 2: IPv4 none" in speakers[owner].logs(),
             timeout=5,
         )
         plugged = True

@@ -69,6 +69,7 @@ class Layer2Handler:
             registry=context.metrics.registry,
         )
         self._services_of: dict[str, tuple[str, ...]] = {}  # ip -> Services, from the latest plan
+        self._suitable: dict[int, list[str]] | None = None
         self._engine = EngineProcess(
             ENGINE, self._report, lambda status: context.failed("the layer-2 engine", status)
         )
@@ -87,7 +88,16 @@ class Layer2Handler:
 
     def apply(self, situation: Situation) -> None:
         """Plan every Service's IPs and send the engine the plan and the peers when they changed."""
-        claims = plan(situation, suitable_interfaces())
+        suitable = suitable_interfaces()
+        if suitable != self._suitable:  # links and addresses come and go: say what is fit now
+            self._suitable = suitable
+            log.info(
+                "interfaces fit for layer 2: IPv4 %s, IPv6 %s",
+                ",".join(suitable[4]) or "none",
+                ",".join(suitable[6]) or "none",
+                extra={"ipv4": suitable[4], "ipv6": suitable[6]},
+            )
+        claims = plan(situation, suitable)
         services_of: dict[str, set[str]] = {}
         for claim in claims:
             services_of.setdefault(str(claim.ip), set()).add(claim.service)
