@@ -122,8 +122,9 @@ def test_link_cut_moves_the_vip_and_the_link_event_alone_brings_it_back(lab, spe
             timeout=5,
         )
         plugged = True
-        # The re-plan is 10 minutes away: only the rtnetlink link event can give the owner its
-        # interface back, and a VIP won but answered nowhere would show as a silence here.
+        # The periodic re-plan is 10 minutes away: what gives the owner its interface back is
+        # the rtnetlink link event (or the re-list of its API watches, which ran over the same
+        # cable), and a VIP won but answered nowhere would show as a silence here.
         assert _return(watch, owner, lambda: lab.set_cable(owner, plugged=True)) < UNPLANNED_LIMIT
     finally:
         if not plugged:
