@@ -106,7 +106,9 @@ def test_sigkill_of_the_main_process_hands_over_through_the_engine(lab, speakers
     wait_for("the engine to follow its parent", lambda: not speakers[owner].engine_pids(), timeout=5)
 
 
-def test_link_cut_moves_the_vip_and_the_link_event_alone_brings_it_back(lab, speakers, vip_without_replan):
+def test_link_cut_moves_the_vip_and_it_returns_in_bound_with_no_periodic_replan(
+    lab, speakers, vip_without_replan
+):
     address, owner, following = vip_without_replan
     watch = Watch(lab, address, WATCH_SECONDS)
     plugged = False
