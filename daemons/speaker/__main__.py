@@ -10,7 +10,7 @@ import os
 
 from .app import run
 from .membership.service import DEAD_AFTER, INTERVAL
-from .options import Options
+from .options import REPLAN_INTERVAL, Options
 
 
 def _parse(argv: list[str] | None = None) -> Options:
@@ -72,6 +72,12 @@ def _parse(argv: list[str] | None = None) -> Options:
         type=float,
         default=DEAD_AFTER,
         help="seconds of silence after which a speaker is dead",
+    )
+    add(
+        "--replan-interval",
+        type=float,
+        default=REPLAN_INTERVAL,
+        help="seconds between safety-net re-plans (changes, links and addresses re-plan at once)",
     )
     args = parser.parse_args(argv)
     if not args.node_name:

@@ -46,7 +46,6 @@ from .registry import PROTOCOLS
 NODES = Resource("/api/v1", "nodes")
 ENDPOINT_SLICES = Resource("/apis/discovery.k8s.io/v1", "endpointslices")
 _PLAN = "plan"
-_REPLAN_SECONDS = 10.0  # a safety net; links and addresses coming and going wake us at once
 _RETRY_SECONDS = 2.0
 
 log = logging.getLogger(__name__)
@@ -154,7 +153,7 @@ class _Speaker:
 
     def loop(self) -> None:
         """Re-plan whenever something changed (and every few seconds), until told to stop."""
-        next_replan = time.monotonic() + _REPLAN_SECONDS
+        next_replan = time.monotonic() + self.options.replan_interval
         while not self.stop.is_set():
             key = self.queue.get(timeout=max(0.0, next_replan - time.monotonic()))
             try:
@@ -166,7 +165,7 @@ class _Speaker:
                 if key is not None:
                     self.queue.done(key)
             if key is None:
-                next_replan = time.monotonic() + _REPLAN_SECONDS
+                next_replan = time.monotonic() + self.options.replan_interval
 
     def shutdown(self) -> int:
         """Have every protocol hand over and withdraw this node's reports."""

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from .membership.service import DEAD_AFTER, INTERVAL
 
+REPLAN_INTERVAL = 10.0  # seconds between safety-net re-plans; changes and link events re-plan at once
+
 
 @dataclass(frozen=True)
 class Options:
@@ -28,3 +30,4 @@ class Options:
     ml_secret_key_path: str = ""
     ml_interval: float = INTERVAL
     ml_dead_after: float = DEAD_AFTER
+    replan_interval: float = REPLAN_INTERVAL

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from ..kube.events import NORMAL, EventRecorder
 from ..kube.kubeapi import JSON
 from .metrics import SpeakerMetrics
+from .service_status import Condition
 
 ASSIGNED = "nodeAssigned"
 UNASSIGNED = "nodeUnassigned"
@@ -25,8 +26,12 @@ Announcements = Mapping[tuple[str, str], Sequence[str]]  # (service key, ip) -> 
 class StatusWriter(Protocol):
     """Keeps a protocol's status objects of this node (e.g. ServiceL2Status) as wanted."""
 
-    def want(self, services: Mapping[str, Sequence[str]]) -> None:
-        """Ask for exactly these reports: ``{service key: where it is announced}``."""
+    def want(
+        self,
+        services: Mapping[str, Sequence[str]],
+        conditions: Mapping[str, Sequence[Condition]] | None = None,
+    ) -> None:
+        """Ask for exactly these reports: ``{service key: where it is announced}``, with ``conditions``."""
 
 
 class Reporter:
@@ -51,6 +56,8 @@ class Reporter:
         self._statuses = statuses
         self._metrics = metrics
         self._announced: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._wanted: dict[str, list[str]] = {}
+        self._conditions: dict[str, tuple[Condition, ...]] = {}
 
     def announcing(self, announced: Announcements, extra: Mapping[str, Any] | None = None) -> None:
         """Report everything announced from this node now; ``extra`` goes into the log lines."""
@@ -65,7 +72,20 @@ class Reporter:
         wanted: dict[str, set[str]] = {}
         for (service, _ip), where in now.items():
             wanted.setdefault(service, set()).update(where)
-        self._statuses.want({service: sorted(where) for service, where in wanted.items()})
+        self._wanted = {service: sorted(where) for service, where in wanted.items()}
+        self._want()
+
+    def set_conditions(self, conditions: Mapping[str, Sequence[Condition]]) -> None:
+        """Show these conditions in the status objects of the Services announced from this node.
+
+        ``{service key: conditions}``; a Service not named has none. Kept across announcements.
+        """
+        self._conditions = {service: tuple(found) for service, found in conditions.items() if found}
+        self._want()
+
+    def _want(self) -> None:
+        notes = {service: found for service, found in self._conditions.items() if service in self._wanted}
+        self._statuses.want(self._wanted, notes)
 
     def _changed(
         self, service: str, ip: str, where: tuple[str, ...], extra: Mapping[str, Any], started: bool

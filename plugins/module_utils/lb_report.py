@@ -27,7 +27,7 @@ from .ownership import Endpoint, NodeFacts
 from .pools import AddressPool, PoolIndex
 from .services import ADDRESS_POOL, allocated_pool, annotation_value, ingress_ips
 from .session_states import Sessions, SessionState, not_established, session_of, sessions_by_peer
-from .status_objects import L2_STATUS_KIND, reported_service
+from .status_objects import L2_STATUS_KIND, conflict, reported_service
 from .validation import parse_for_report
 
 Manifest = Mapping[str, Any]
@@ -260,5 +260,8 @@ def _layer2_reports(namespace: str, name: str, statuses: Sequence[Manifest]) -> 
         service_namespace, service_name, node = reported_service(obj)
         if (service_namespace, service_name) != (namespace, name) or not node:
             continue
-        reports.append({"node": node, "interfaces": list(L2_STATUS_KIND.where(obj.get("status")))})
+        status = obj.get("status")
+        reports.append(
+            {"node": node, "interfaces": list(L2_STATUS_KIND.where(status)), "conflict": conflict(status)}
+        )
     return sorted(reports, key=lambda item: item["node"])

@@ -6,6 +6,9 @@ the generated name and the list saying where the Service is announced: ``interfa
 in layer 2, ``peers: [name]`` over BGP. :class:`StatusKind` holds that difference, so the
 speaker's writer, the BGP plan and ``lb_info`` build and read the objects from one place.
 
+Not in MetalLB: a layer-2 object may carry ``status.conditions``; :data:`ADDRESS_CONFLICT`
+(status ``True``) says another host answers ARP/NDP for the Service's IP (:func:`conflict`).
+
 Standard library only.
 """
 
@@ -23,6 +26,8 @@ from .metallb_kinds import (
     STATUS_SERVICE_NAMESPACE_LABEL,
     MetallbKind,
 )
+
+ADDRESS_CONFLICT = "AddressConflict"  # condition type (and the speaker's Event reason)
 
 
 def status_labels(service: str, node: str) -> dict[str, str]:
@@ -91,3 +96,13 @@ def _peer(name: str) -> str:
 
 L2_STATUS_KIND = StatusKind(SERVICE_L2_STATUS, "l2-", "interfaces", _interface, _interface_name)
 BGP_STATUS_KIND = StatusKind(SERVICE_BGP_STATUS, "bgp-", "peers", _peer, _peer)
+
+
+def conflict(status: Mapping[str, Any] | None) -> str | None:
+    """The message of a status's true :data:`ADDRESS_CONFLICT` condition, or None."""
+    for entry in (status or {}).get("conditions") or ():
+        if not isinstance(entry, Mapping):
+            continue
+        if entry.get("type") == ADDRESS_CONFLICT and entry.get("status") == "True":
+            return str(entry.get("message") or ADDRESS_CONFLICT)
+    return None

@@ -167,7 +167,10 @@ services:
     announcements:
       description:
         - One entry per address, with its C(ip), C(family), C(pool), C(layer2) (a list of
-          C(node) and C(interfaces), empty when no speaker reports announcing it) and C(bgp).
+          C(node), C(interfaces) and C(conflict), empty when no speaker reports announcing it)
+          and C(bgp).
+        - C(conflict) is null, or the speaker's message while another host (a MAC that is no
+          speaker's) answers ARP/NDP for the Service's address; the node keeps announcing it.
         - C(bgp) is a list of the routes that carry the address, one per C(node), C(peer) (the
           BGPPeer's name) and C(prefix) (the address masked to the advertisement's aggregation
           length), with C(local_pref) (null on eBGP sessions, which do not carry it) and
@@ -192,7 +195,7 @@ services:
         - ip: 192.0.2.70
           family: IPv4
           pool: lan
-          layer2: [{node: node2, interfaces: [eth0]}]
+          layer2: [{node: node2, interfaces: [eth0], conflict: null}]
           bgp: null
       unannounced: null
     - namespace: shop

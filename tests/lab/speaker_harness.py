@@ -291,16 +291,17 @@ def announced_web(
     start_controller: Callable[[], Any],
     speakers: Speakers,
     namespace: str,
+    args: tuple[str, ...] = (),
 ) -> tuple[list[str], str]:
     """Service ``web`` (one pod) with an IPv4 VIP from an on-link pool, announced by every node.
 
-    Starts the controller and the speakers; returns (ingress IPs, owner) once the predicted
-    owner, and only it, answers ARP for the VIP.
+    Starts the controller and the speakers (with ``args``); returns (ingress IPs, owner) once
+    the predicted owner, and only it, answers ARP for the VIP.
     """
     pool = cluster.create_pool(unique("l2"), [POOL4])
     l2.advertise(unique("l2"), ipAddressPools=[pool])
     start_controller()
-    speakers.start()
+    speakers.start(args=args)
     l2.deploy(namespace, "web")
     cluster.create_service(namespace, service_manifest("web"))
     ips: list[str] = cluster.wait_ips(namespace, "web")

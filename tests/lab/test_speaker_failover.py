@@ -1,23 +1,34 @@
 """Failover on the lab's wire: the VIP moves when its owner dies, loses its link or stops, and
 comes back as MetalLB's rule says; forged heartbeats move nothing.
 
-A prober in the client namespace sends an ARP request for the VIP every 10 ms; the outage is
-the longest silence the client saw between the owner's last answer and the new owner's first.
+A prober in the client namespace sends an ARP request for the VIP every 10 ms and its replies
+are read while it runs (bench/l2_failover_bench.py's :class:`Watch`). The outage is the longest
+silence the client saw between the owner's last answer and the new owner's first; a return is
+bounded the same way: the longest silence from the restore until the owner answers again.
+Every phase starts on a positive signal (the owner seen answering), never after a bare sleep.
 """
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Callable
 
 import pytest
 
 from ansible_collections.baremetal.lb.daemons.speaker.membership.wire import Kind, Message, encode
+from bench.l2_failover_bench import Reply, Watch, failback_outage
 from tests.lab import speaker_harness
 from tests.lab.controller_harness import wait_for
-from tests.lab.speaker_harness import Probe, announced_web, answering_nodes, handover, predicted_owner
+from tests.lab.speaker_harness import announced_web, handover, predicted_owner
 
 UNPLANNED_LIMIT = speaker_harness.UNPLANNED_LIMIT
 PLANNED_LIMIT = 0.3
+# A node coming back (speaker restarted and synced, or cable plugged in) answers again within
+# this many seconds; far below the safety-net re-plan, which the link test sets to 10 minutes.
+RETURN_LIMIT = 3.0
+NO_REPLAN = ("--replan-interval=600",)
+WATCH_SECONDS = 120.0  # the prober's own end, a bound; every phase ends on what it saw
 
 
 @pytest.fixture()
@@ -27,55 +38,117 @@ def vip(lab, cluster, l2, start_controller, speakers, namespace):
     return ips[0], owner, predicted_owner(ips, set(lab.nodes) - {owner})
 
 
-def _outage(lab, address, owner, act, seconds=3.0):
-    probe = Probe(lab, address, seconds)
-    try:
-        time.sleep(0.8)
-        at = time.time()
-        act()
-        replies = probe.replies()
-    finally:
-        probe.kill()
-    outage, new = handover(replies, at, owner)
+@pytest.fixture()
+def vip_without_replan(lab, cluster, l2, start_controller, speakers, namespace):
+    """Like ``vip``, with speakers whose periodic re-plan cannot run during the test."""
+    ips, owner = announced_web(lab, cluster, l2, start_controller, speakers, namespace, NO_REPLAN)
+    return ips[0], owner, predicted_owner(ips, set(lab.nodes) - {owner})
+
+
+def _answered(by: Callable[[str], bool], since: float) -> Callable[[list[Reply]], bool]:
+    return lambda replies: any(t > since and by(who) for t, who in replies)
+
+
+def _owner_answering(watch: Watch, owner: str) -> None:
+    assert watch.until(_answered(lambda who: who == owner, 0.0), time.monotonic() + 10), (
+        f"{owner} did not answer within 10 s"
+    )
+
+
+def _outage(
+    watch: Watch, owner: str, act: Callable[[], None], window: float = 3.0
+) -> tuple[float, str | None]:
+    """Act once the owner is seen answering; the outage the client saw and who answered after it."""
+    _owner_answering(watch, owner)
+    at = time.monotonic()
+    act()
+    watch.until(_answered(lambda who: who != owner, at), at + window)
+    outage, new = handover(watch.replies(), at, owner)
     print(f"\noutage seen by the client: {outage * 1000:.0f} ms, now answered by {new}")
     return outage, new
 
 
+def _return(watch: Watch, owner: str, restore: Callable[[], None]) -> float:
+    """Restore the owner; the longest silence until it answered again (within the bound, or fail)."""
+    at = time.monotonic()
+    restore()
+    restored = time.monotonic()
+    back = watch.until(_answered(lambda who: who == owner, restored), restored + RETURN_LIMIT)
+    gap, _returned = failback_outage(watch.replies(), at, owner, time.monotonic())
+    late = time.monotonic() - restored
+    assert back, f"{owner} did not answer within {RETURN_LIMIT} s of its return ({late:.1f} s watched)"
+    print(f"return of {owner}: longest silence {gap * 1000:.0f} ms")
+    return gap
+
+
 def test_crash_of_the_owner_moves_the_vip_and_a_restart_takes_it_back(lab, speakers, vip):
     address, owner, following = vip
-    outage, new = _outage(lab, address, owner, speakers[owner].crash)
-    assert new == following
-    assert outage < UNPLANNED_LIMIT
-    speakers[owner].start()
-    # MetalLB's rule has no stickiness: the returning node ranks first again.
-    wait_for("the owner to take the VIP back", lambda: answering_nodes(lab, address) == [owner], timeout=15)
+    watch = Watch(lab, address, WATCH_SECONDS)
+    try:
+        outage, new = _outage(watch, owner, speakers[owner].crash)
+        assert new == following
+        assert outage < UNPLANNED_LIMIT
+        # MetalLB's rule has no stickiness: the returning node ranks first again, with no outage.
+        assert _return(watch, owner, speakers[owner].start) < UNPLANNED_LIMIT
+    finally:
+        watch.close()
 
 
 def test_sigkill_of_the_main_process_hands_over_through_the_engine(lab, speakers, vip):
     address, owner, following = vip
-    outage, new = _outage(lab, address, owner, lambda: speakers[owner].signal(speaker_harness.signal.SIGKILL))
+    watch = Watch(lab, address, WATCH_SECONDS)
+    try:
+        outage, new = _outage(watch, owner, lambda: speakers[owner].signal(speaker_harness.signal.SIGKILL))
+    finally:
+        watch.close()
     assert new == following
     assert outage < UNPLANNED_LIMIT
     wait_for("the engine to follow its parent", lambda: not speakers[owner].engine_pids(), timeout=5)
 
 
-def test_link_cut_moves_the_vip_and_it_returns_with_the_link(lab, speakers, vip):
-    address, owner, following = vip
+def test_link_cut_moves_the_vip_and_it_returns_in_bound_with_no_periodic_replan(
+    lab, speakers, vip_without_replan
+):
+    address, owner, following = vip_without_replan
+    watch = Watch(lab, address, WATCH_SECONDS)
+    plugged = False
     try:
-        outage, new = _outage(lab, address, owner, lambda: lab.set_cable(owner, plugged=False))
+        outage, new = _outage(watch, owner, lambda: lab.set_cable(owner, plugged=False))
         assert new == following
         assert outage < UNPLANNED_LIMIT
+        # The owner re-planned without its link (the positive signal that the cut was seen):
+        # it now holds a plan that answers nowhere.
+        wait_for(
+            f"{owner} to plan without its downed interface",
+            lambda: "interfaces fit for layer 2: IPv4 none" in speakers[owner].logs(),
+            timeout=5,
+        )
+        plugged = True
+        # The periodic re-plan is 10 minutes away: what gives the owner its interface back is
+        # the rtnetlink link event (or the re-list of its API watches, which ran over the same
+        # cable), and a VIP won but answered nowhere would show as a silence here.
+        assert _return(watch, owner, lambda: lab.set_cable(owner, plugged=True)) < UNPLANNED_LIMIT
     finally:
-        lab.set_cable(owner, plugged=True)
-    wait_for("the owner to take the VIP back", lambda: answering_nodes(lab, address) == [owner], timeout=15)
+        if not plugged:
+            lab.set_cable(owner, plugged=True)
+        watch.close()
 
 
 def test_graceful_stop_hands_over_at_once(lab, speakers, vip):
     address, owner, following = vip
-    outage, new = _outage(lab, address, owner, speakers[owner].stop)
+    watch = Watch(lab, address, WATCH_SECONDS)
+    try:
+        outage, new = _outage(watch, owner, speakers[owner].stop)
+    finally:
+        watch.close()
     assert new == following
     assert outage < PLANNED_LIMIT
     assert speakers[owner].wait() == 0
+
+
+def _refused_forged(metrics: str) -> int:
+    found = re.search(r'^baremetal_lb_speaker_membership_rejected\{reason="forged"\} (\S+)$', metrics, re.M)
+    return int(float(found.group(1))) if found else 0
 
 
 def test_forged_heartbeats_do_not_move_the_vip(lab, speakers, vip):
@@ -85,19 +158,37 @@ def test_forged_heartbeats_do_not_move_the_vip(lab, speakers, vip):
         encode(b"not the key", Message(Kind.LEAVE, owner, now, 10**12, now)),
         encode(b"not the key", Message(Kind.HEARTBEAT, "intruder", now, 1, now)),
     ]
+    copies = 20
     peers = [lab.hosts[node]["ipv4"] for node in lab.nodes]
     script = (
         "import socket,sys\n"
         "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
         "for h in sys.argv[2:]:\n"
-        "    [s.sendto(bytes.fromhex(p),(h,7946)) for p in sys.argv[1].split(',') for _ in range(20)]\n"
+        f"    [s.sendto(bytes.fromhex(p),(h,7946)) for p in sys.argv[1].split(',') for _ in range({copies})]"
+        "\n"
     )
     payloads = ",".join(datagram.hex() for datagram in forged)
-    probe = Probe(lab, address, 2.0)
+    before = {node: _refused_forged(speakers[node].metrics()) for node in lab.nodes}
+    watch = Watch(lab, address, WATCH_SECONDS)
     try:
-        time.sleep(0.5)
+        _owner_answering(watch, owner)
+        at = time.monotonic()
         lab.exec("client", ["python3", "-c", script, payloads, *peers])
-        replies = probe.replies()
+        # The positive signal: every speaker counted every forged datagram as refused...
+        for node in lab.nodes:
+            wait_for(
+                f"{node} to refuse {copies * len(forged)} forged datagrams",
+                lambda node=node: (
+                    _refused_forged(speakers[node].metrics()) - before[node] >= copies * len(forged)
+                ),
+                timeout=10,
+            )
+        # ...and the client kept hearing the owner for longer than a peer needs to take over.
+        refused_at = time.monotonic()
+        horizon = refused_at + 2 * speaker_harness.UNPLANNED_LIMIT
+        watch.until(lambda replies: bool(replies) and replies[-1][0] >= horizon, horizon + 5)
+        replies = [(t, who) for t, who in watch.replies() if t >= at]
     finally:
-        probe.kill()
-    assert replies and {who for _unused, who in replies} == {owner}
+        watch.close()
+    assert replies and replies[-1][0] >= horizon, "the prober stopped before the horizon"
+    assert {who for _unused, who in replies} == {owner}

@@ -89,3 +89,15 @@ def gratuitous_frames(ip: ipaddress.IPv4Address, our_mac: bytes) -> tuple[bytes,
 def request_frame(our_mac: bytes, our_ip: ipaddress.IPv4Address, target: ipaddress.IPv4Address) -> bytes:
     """A broadcast "who has ``target``" request, as a host sends it."""
     return frame(BROADCAST, our_mac, ArpPacket(OP_REQUEST, our_mac, our_ip, ZERO_MAC, target))
+
+
+UNSPECIFIED = ipaddress.IPv4Address("0.0.0.0")
+
+
+def probe_frame(our_mac: bytes, target: ipaddress.IPv4Address) -> bytes:
+    """An ARP probe for ``target`` (RFC 5227 §2.1.1): a broadcast request with sender IP 0.0.0.0.
+
+    Asking with the unspecified sender touches no neighbour table, so probing for an address
+    never claims it; any host holding ``target`` answers.
+    """
+    return frame(BROADCAST, our_mac, ArpPacket(OP_REQUEST, our_mac, UNSPECIFIED, ZERO_MAC, target))

@@ -1,7 +1,10 @@
-"""Classic BPF socket filters admitting only the requests that ask for addresses we own.
+"""Classic BPF socket filters admitting only the frames about addresses we own.
 
-Only ARP requests and neighbour solicitations for owned addresses get through, so the
-responder sleeps through all other traffic.
+Two kinds (:class:`Match`): :data:`ANSWER` lets through only ARP requests and neighbour
+solicitations asking for an owned address, so the responder sleeps through all other traffic;
+:data:`WATCH` lets through only ARP packets *sent from* an owned address and neighbour
+advertisements *of* one, which is how another host claiming our address shows itself
+(RFC 5227 §2.4 for ARP; an NA for the address for IPv6).
 
 Program layout. Classic BPF conditional jumps reach at most 255 instructions ahead, so the
 program never jumps far conditionally: every address test is followed by its own
@@ -44,6 +47,7 @@ _ACCEPT = 0xFFFF
 _DROP = 0
 
 _ARP_OP = HEADER_LEN + 6
+_ARP_SENDER_IP = HEADER_LEN + 14
 _ARP_TARGET_IP = HEADER_LEN + 24
 _IPV6_NEXT_HEADER = HEADER_LEN + 6
 _ICMPV6_TYPE = HEADER_LEN + 40
@@ -53,6 +57,24 @@ _NS_TARGET = HEADER_LEN + 40 + 8
 # 13, so 800 * 3 + 120 * 13 plus the 22 fixed instructions stays under BPF_MAXINSNS.
 MAX_EXACT_V4 = 800
 MAX_EXACT_V6 = 120
+
+
+@dataclass(frozen=True)
+class Match:
+    """Which frames a filter admits.
+
+    ARP packets of operation ``arp_op`` (any when None) whose IPv4 address at byte
+    ``arp_address`` of the frame is owned, and ICMPv6 messages of type ``nd_type`` whose
+    target is owned.
+    """
+
+    arp_op: int | None
+    arp_address: int
+    nd_type: int
+
+
+ANSWER = Match(arp_op=1, arp_address=_ARP_TARGET_IP, nd_type=135)  # requests asking for us
+WATCH = Match(arp_op=None, arp_address=_ARP_SENDER_IP, nd_type=136)  # anyone speaking for us
 
 
 class Instruction(NamedTuple):
@@ -80,21 +102,23 @@ def compile_filter(
     addresses: Iterable[ipaddress.IPv4Address | ipaddress.IPv6Address],
     max_v4: int = MAX_EXACT_V4,
     max_v6: int = MAX_EXACT_V6,
+    match: Match = ANSWER,
 ) -> Program:
-    """The filter admitting ARP requests and solicitations whose target is one of ``addresses``.
+    """The filter admitting the frames ``match`` describes about one of ``addresses``.
 
-    ``max_v4``/``max_v6`` bound the number of entries per family before prefix grouping.
+    By default (:data:`ANSWER`) ARP requests and solicitations whose target is one of
+    ``addresses``. ``max_v4``/``max_v6`` bound the number of entries per family before prefix
+    grouping.
     """
     owned = list(addresses)
     v4 = {int(a) for a in owned if a.version == 4}
     v6 = {int(a) for a in owned if a.version == 6}
     nets4 = _cover(v4, 32, max_v4)
     nets6 = _cover(v6, 128, max_v6)
-    arp_block = _guarded(
-        [(_LD_H_ABS, _ARP_OP, 1)], [_entry(_ARP_TARGET_IP, net, plen, 32) for net, plen in nets4]
-    )
+    arp_checks = [] if match.arp_op is None else [(_LD_H_ABS, _ARP_OP, match.arp_op)]
+    arp_block = _guarded(arp_checks, [_entry(match.arp_address, net, plen, 32) for net, plen in nets4])
     ns_block = _guarded(
-        [(_LD_B_ABS, _IPV6_NEXT_HEADER, 58), (_LD_B_ABS, _ICMPV6_TYPE, 135)],
+        [(_LD_B_ABS, _IPV6_NEXT_HEADER, 58), (_LD_B_ABS, _ICMPV6_TYPE, match.nd_type)],
         [_entry(_NS_TARGET, net, plen, 128) for net, plen in nets6],
     )
     head = [

@@ -11,24 +11,36 @@ It joins the membership only once it has a plan (a restarting node that joined e
 take IPs back before it could answer for them) and decides only once it has heard every peer
 or waited the dead-after threshold. On SIGTERM, on the end of its stdin and when its parent
 dies, it stops answering and sends LEAVE, so peers take over at once.
+
+It also detects address conflicts (:mod:`.conflicts`): an IP it claims first is probed for
+:data:`.conflicts.PROBE_WINDOW` before it answers for it (a hand-over from a peer is not), and
+every IP it owns is watched; a foreign MAC speaking for one becomes a ``conflict`` report.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import queue
 import threading
 import time
+from collections import Counter
 from typing import Any, BinaryIO
 
+from ansible_collections.baremetal.lb.plugins.module_utils.addresses import IPAddress
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim, by_interface, owned
 
 from ..engine_child import Reports, serve
 from ..membership.service import Membership
+from .conflicts import ConflictLog, Probe, first_claims
 from .engine_messages import StartOrder, claims_from_json, peers_from_json
+from .ethernet import mac_to_str
+from .neighbours import neighbour_macs
 from .responder import Responder
 
 _COUNTERS_EVERY = 1.0
+_TICK = 0.05  # the decider's wake-up while settling or probing
+_PEER_MACS_FRESH = 5.0  # seconds a reading of the peers' MACs is trusted for a first sighting
 
 # Named after the module even when run as __main__, so log lines say where they come from.
 log = logging.getLogger(__spec__.name if __spec__ else __name__)
@@ -45,7 +57,16 @@ class Engine:
         self._reported_members: frozenset[str] | None = None
         self._announced: dict[str, dict[str, list[str]]] | None = None
         self._last_counters: dict[str, dict[str, int]] = {}
-        self._responder = Responder()
+        self._responder = Responder(on_foreign=self._foreign)
+        self._previous: tuple[frozenset[str], frozenset[IPAddress]] | None = None  # members, plan IPs
+        self._probes: dict[IPAddress, Probe] = {}
+        self._claimed: frozenset[IPAddress] = frozenset()
+        self._conflicts = ConflictLog()
+        self._peer_claims: Counter[str] = Counter()  # a peer speaking for our IP: a hand-over, no conflict
+        # (ip, mac) -> (interface, probing, packets): coalesced until the decider's next turn
+        self._sightings: dict[tuple[IPAddress, str], tuple[str, bool, int]] = {}
+        self._sightings_lock = threading.Lock()
+        self._peer_macs: tuple[float, frozenset[str]] = (float("-inf"), frozenset())
         self._membership: Membership | None = None
         self._stopping = threading.Event()
         self._reports = Reports(out, self._stopping.set)
@@ -63,7 +84,8 @@ class Engine:
         next_counters = time.monotonic() + _COUNTERS_EVERY
         try:
             while not self._stopping.is_set():
-                timeout = 0.05 if self._membership and not self._settled() else _COUNTERS_EVERY
+                busy = self._probes or (self._membership and not self._settled())
+                timeout = _TICK if busy else _COUNTERS_EVERY
                 try:
                     kind, value = self._inbox.get(timeout=timeout)
                 except queue.Empty:
@@ -78,6 +100,9 @@ class Engine:
     def _handle(self, kind: str, value: Any) -> None:
         if kind == "stop":
             self._stopping.set()
+            return
+        if kind == "foreign":
+            self._account_sightings()
             return
         if kind == "plan":
             self._claims = claims_from_json(value)
@@ -118,21 +143,76 @@ class Engine:
         if self._claims is None or not self._settled():
             return
         mine = owned(self._claims, self._members, self._order.node)
-        self._responder.update(by_interface(mine)).result(timeout=5)
+        ready = self._probe_first_claims(mine)
+        probing = {ip: mine[ip] for ip in self._probes}
+        self._responder.update(by_interface(ready), by_interface(probing)).result(timeout=5)
+        for ip, probe in list(self._probes.items()):
+            if probe.probe_due(time.monotonic()):
+                self._responder.probe(ip)
+                self._probes[ip] = probe.after_sending()
+        self._claimed = frozenset(ready)
+        self._previous = (self._members, frozenset(c.ip for c in self._claims))
+        for report in self._conflicts.settle(time.monotonic(), {str(ip) for ip in mine}):
+            self._reports.emit({"conflict": report.to_json()})
         announced = {
             str(ip): {
                 "interfaces": sorted({i for c in claims for i in c.interfaces}),
                 "services": sorted({c.service for c in claims}),
             }
-            for ip, claims in mine.items()
+            for ip, claims in ready.items()
         }
         before = self._announced or {}
-        for ip in mine:
+        for ip in ready:
             if str(ip) not in before:
                 self._responder.announce(ip)
         if announced != self._announced or self._members != self._reported_members:
             self._announced, self._reported_members = announced, self._members
             self._reports.emit({"announcing": announced, "members": sorted(self._members), "t": time.time()})
+
+    def _probe_first_claims(self, mine: dict[IPAddress, list[IPClaim]]) -> dict[IPAddress, list[IPClaim]]:
+        """The IPs of ``mine`` to answer for now; first claims wait out their probe window."""
+        now = time.monotonic()
+        members, plan_ips = self._previous if self._previous else (frozenset(), None)
+        waiting = self._claimed | self._probes.keys()
+        new = {ip: claims for ip, claims in mine.items() if ip not in waiting}
+        for ip in first_claims(new, self._order.node, self._members, members, plan_ips):
+            self._probes[ip] = Probe(now)
+        self._probes = {ip: probe for ip, probe in self._probes.items() if ip in mine and not probe.over(now)}
+        return {ip: claims for ip, claims in mine.items() if ip not in self._probes}
+
+    def _foreign(self, ip: IPAddress, mac: str, interface: str, probing: bool) -> None:
+        """From the responder's thread: note the sighting; the decider accounts for it."""
+        with self._sightings_lock:
+            first = not self._sightings
+            packets = self._sightings.get((ip, mac), ("", False, 0))[2] + 1
+            self._sightings[(ip, mac)] = (interface, probing, packets)
+        if first:
+            self.submit("foreign", None)
+
+    def _account_sightings(self) -> None:
+        with self._sightings_lock:
+            sightings, self._sightings = self._sightings, {}
+        now = time.monotonic()
+        for (ip, mac), (interface, probing, packets) in sorted(sightings.items(), key=str):
+            if self._is_peer(mac, now):
+                self._peer_claims[str(ip)] += packets
+                continue
+            phase = "probe" if probing else "owning"
+            report = self._conflicts.seen(str(ip), mac, interface, phase, now, packets=packets)
+            if report is not None:  # the Kubernetes half logs it, naming the Services
+                self._reports.emit({"conflict": report.to_json()})
+
+    def _is_peer(self, mac: str, now: float) -> bool:
+        """Whether ``mac`` is a peer speaker's (read from the neighbour table, refreshed when stale)."""
+        read_at, macs = self._peer_macs
+        if mac in macs and now - read_at < _PEER_MACS_FRESH:
+            return True
+        if now - read_at >= 1.0:  # a peer that just came may be missing: read again, at most once a second
+            hosts = {str(ipaddress.ip_address(host)) for host, _port in self._peers.values()}
+            table = neighbour_macs()
+            macs = frozenset(mac_to_str(table[host]) for host in hosts if host in table)
+            self._peer_macs = (now, macs)
+        return mac in macs
 
     def _report_counters(self) -> None:
         counters = self._responder.counters
@@ -140,7 +220,12 @@ class Engine:
             "requests_received": dict(counters.requests_received),
             "responses_sent": dict(counters.responses_sent),
             "gratuitous_sent": dict(counters.gratuitous_sent),
+            "conflicts_received": dict(self._conflicts.packets),
+            "peer_claims_received": dict(self._peer_claims),
         }
+        membership = self._membership
+        if membership is not None:  # refused heartbeats, by reason: what a forged or replayed one did
+            snapshot["membership_rejected"] = membership.refused()
         if snapshot != self._last_counters:
             self._last_counters = snapshot
             self._reports.emit({"counters": snapshot})

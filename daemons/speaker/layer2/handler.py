@@ -3,7 +3,8 @@
 The engine (:mod:`.engine`, a child process) owns the membership and decides ownership itself
 from the candidates of the plan and the members it sees alive, so a failover never waits for
 the Kubernetes half; this handler only sends it plans and peer lists and turns its
-``announcing`` reports into Events, ServiceL2Status objects and metrics.
+``announcing`` reports into Events, ServiceL2Status objects and metrics, and its ``conflict``
+reports into :mod:`.conflict_notices`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from .. import facts
 from ..engine_process import EngineProcess
 from ..handler import Situation, SpeakerContext
 from ..outputs import status_and_reporter
+from .conflict_notices import ConflictNotices
+from .conflicts import ConflictReport
 from .engine_messages import StartOrder, claims_to_json, peers_to_json
 from .interfaces import interface_of, suitable_interfaces
 from .metrics import Layer2Metrics
@@ -58,6 +61,15 @@ class Layer2Handler:
         self._context = context
         self._statuses, self._reporter = status_and_reporter(context, self.name, "interfaces", L2_STATUS_KIND)
         self._metrics = Layer2Metrics(context.metrics.registry)
+        self._conflicts = ConflictNotices(
+            context.options.node_name,
+            service=context.service,
+            events=context.events,
+            reporter=self._reporter,
+            registry=context.metrics.registry,
+        )
+        self._services_of: dict[str, tuple[str, ...]] = {}  # ip -> Services, from the latest plan
+        self._suitable: dict[int, list[str]] | None = None
         self._engine = EngineProcess(
             ENGINE, self._report, lambda status: context.failed("the layer-2 engine", status)
         )
@@ -76,7 +88,20 @@ class Layer2Handler:
 
     def apply(self, situation: Situation) -> None:
         """Plan every Service's IPs and send the engine the plan and the peers when they changed."""
-        claims = plan(situation, suitable_interfaces())
+        suitable = suitable_interfaces()
+        if suitable != self._suitable:  # links and addresses come and go: say what is fit now
+            self._suitable = suitable
+            log.info(
+                "interfaces fit for layer 2: IPv4 %s, IPv6 %s",
+                ",".join(suitable[4]) or "none",
+                ",".join(suitable[6]) or "none",
+                extra={"ipv4": suitable[4], "ipv6": suitable[6]},
+            )
+        claims = plan(situation, suitable)
+        services_of: dict[str, set[str]] = {}
+        for claim in claims:
+            services_of.setdefault(str(claim.ip), set()).add(claim.service)
+        self._services_of = {ip: tuple(sorted(found)) for ip, found in services_of.items()}
         self._engine.send_if_changed("peers", peers_to_json(self._peers()))
         if self._engine.send_if_changed("plan", claims_to_json(claims)):
             log.debug("new plan: %d IPs", len(claims))
@@ -98,6 +123,9 @@ class Layer2Handler:
                 for service in entry["services"]
             }
             self._reporter.announcing(announced, {"members": members})
+        if "conflict" in message:
+            conflict = ConflictReport.from_json(message["conflict"])
+            self._conflicts.report(conflict, self._services_of.get(conflict.ip, ()))
 
     def _peers(self) -> dict[str, tuple[str, int]]:
         version = 6 if ":" in self._bind_host() else 4

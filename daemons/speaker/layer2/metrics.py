@@ -17,6 +17,9 @@ _LAYER2_COUNTERS = {
     "requests_received": "Number of layer2 requests received for owned IPs",
     "responses_sent": "Number of layer2 responses sent for owned IPs",
     "gratuitous_sent": "Number of gratuitous layer2 packets sent for owned IPs",
+    # Not in MetalLB: address conflict detection (layer2/conflicts.py).
+    "conflicts_received": "Number of layer2 packets from another host claiming an owned or probed IP",
+    "peer_claims_received": "Number of layer2 packets from a peer speaker claiming an owned or probed IP",
 }
 
 
@@ -33,11 +36,20 @@ class _EngineCounters(Collector):
         with self._lock:
             totals = self._totals
         for name, help_text in _LAYER2_COUNTERS.items():
-            full = f"metallb_layer2_{name}"
-            metric = Metric(full, help_text, "counter")
-            for ip, value in sorted(totals.get(name, {}).items()):
-                metric.add_sample(full, {"ip": ip}, value)
-            yield metric
+            yield _counter(f"metallb_layer2_{name}", help_text, "ip", totals.get(name, {}))
+        yield _counter(
+            "baremetal_lb_speaker_membership_rejected",
+            "Membership datagrams refused, by reason: forged (bad HMAC), unknown sender, replayed, stale",
+            "reason",
+            totals.get("membership_rejected", {}),
+        )
+
+
+def _counter(name: str, help_text: str, label: str, values: Mapping[str, int]) -> Metric:
+    metric = Metric(name, help_text, "counter")
+    for key, value in sorted(values.items()):
+        metric.add_sample(name, {label: key}, value)
+    return metric
 
 
 class Layer2Metrics:

@@ -10,6 +10,12 @@ The responder does all socket work in one thread, the one calling :meth:`Respond
 :meth:`Responder.announce`, which only queue a command and wake the loop. Nothing here talks
 to Kubernetes, so a stall elsewhere never delays an answer. The VIP is never added to an
 interface.
+
+Each interface has a second socket, the watch (filter :data:`.bpf.WATCH`): it admits only ARP
+packets sent from an owned or probed IP and advertisements of one, so it wakes only when some
+host speaks for our address. A frame there from any MAC but the interface's own goes to the
+``on_foreign`` callback; :mod:`.conflicts` decides what that means. :meth:`Responder.probe`
+sends the RFC 5227 probe for an IP that is watched but not yet answered for.
 """
 
 from __future__ import annotations
@@ -24,14 +30,23 @@ import struct
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ansible_collections.baremetal.lb.plugins.module_utils.addresses import IPAddress
 
 from . import arp, bpf, ndp
-from .ethernet import ETH_P_ALL, ETH_P_ARP, ETH_P_IPV6, FrameError, ipv6_multicast_mac, solicited_node_address
+from .ethernet import (
+    ETH_P_ALL,
+    ETH_P_ARP,
+    ETH_P_IPV6,
+    FrameError,
+    ipv6_multicast_mac,
+    mac_to_str,
+    solicited_node_address,
+)
 from .schedule import AnnounceSchedule
 
 _LOG = logging.getLogger(__name__)
@@ -43,6 +58,17 @@ _PACKET_MR_MULTICAST = 0
 _PACKET_OTHERHOST = 3
 _RECV_BATCH = 64  # frames read per wake-up before other work gets a turn
 _ETHERTYPE = struct.Struct("!H")
+
+
+class OnForeign(Protocol):
+    """Told of a frame in which ``mac`` (not ours) speaks for ``ip`` on ``interface``."""
+
+    def __call__(self, ip: IPAddress, mac: str, interface: str, probing: bool) -> None:
+        """``probing``: the IP was being probed, not answered for, when the frame came."""
+
+
+def _ignore_foreign(ip: IPAddress, mac: str, interface: str, probing: bool) -> None:
+    """The default: nobody listens for conflicts."""
 
 
 @dataclass
@@ -58,31 +84,35 @@ class Counters:
 
 
 class _Interface:
-    """The raw socket of one interface and the addresses answered on it."""
+    """The raw sockets of one interface (answers, watch) and the addresses answered and probed on it."""
 
-    def __init__(self, name: str, counters: Counters) -> None:
+    def __init__(self, name: str, counters: Counters, on_foreign: OnForeign) -> None:
         self.name = name
         self.owned: frozenset[IPAddress] = frozenset()
+        self.probing: frozenset[IPAddress] = frozenset()
         self._counters = counters
+        self._on_foreign = on_foreign
         self._groups: Counter[bytes] = Counter()
-        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        self.sock = _bound_socket(name, bpf.ANSWER)
         try:
-            self.sock.setblocking(False)
-            bpf.attach(self.sock, bpf.compile_filter([]))
-            self.sock.bind((name, ETH_P_ALL))
+            self.watch = _bound_socket(name, bpf.WATCH)
             self.index = socket.if_nametoindex(name)
         except OSError:
             self.sock.close()
             raise
         self.mac: bytes = self.sock.getsockname()[4]
 
-    def set_owned(self, owned: frozenset[IPAddress]) -> None:
-        """Answer for ``owned`` from now on: new filter (atomic swap), multicast groups joined."""
+    def set_owned(self, owned: frozenset[IPAddress], probing: frozenset[IPAddress] = frozenset()) -> None:
+        """Answer for ``owned`` and watch ``owned`` and ``probing`` from now on (atomic filter swaps)."""
+        if owned == self.owned and probing - owned == self.probing:
+            return  # the decider re-applies on every turn; compiling filters is not free
         self.owned = owned
+        self.probing = probing - owned
         bpf.attach(self.sock, bpf.compile_filter(owned))
+        bpf.attach(self.watch, bpf.compile_filter(owned | self.probing, match=bpf.WATCH))
         wanted = Counter(
             ipv6_multicast_mac(solicited_node_address(ip))
-            for ip in owned
+            for ip in owned | self.probing  # a DAD answer goes to all-nodes, an NA of a holder too
             if isinstance(ip, ipaddress.IPv6Address)
         )
         for mac in wanted.keys() - self._groups.keys():
@@ -93,17 +123,30 @@ class _Interface:
 
     def receive(self) -> None:
         """Read the queued frames (bounded) and answer those asking for an owned IP."""
-        for _unused in range(_RECV_BATCH):
-            try:
-                data, address = self.sock.recvfrom(2048)
-            except BlockingIOError:
-                return
-            except OSError as err:  # e.g. ENETDOWN after the link went away
-                _LOG.debug("receive on %s: %s", self.name, err)
-                return
+        for data, pkttype in _queued(self.sock, self.name):
             self._counters.frames_received += 1
-            if address[2] >= _PACKET_OTHERHOST or not self._answer(data):
+            if pkttype >= _PACKET_OTHERHOST or not self._answer(data):
                 self._counters.frames_ignored += 1
+
+    def watch_receive(self) -> None:
+        """Read the queued watch frames (bounded); report those where another MAC speaks for our IPs."""
+        for data, pkttype in _queued(self.watch, self.name):
+            try:
+                claim = _claimant(data) if pkttype < _PACKET_OTHERHOST else None
+            except FrameError:
+                continue
+            if claim is None:
+                continue
+            ip, mac = claim
+            if mac != self.mac and (ip in self.owned or ip in self.probing):
+                self._on_foreign(ip, mac_to_str(mac), self.name, ip not in self.owned)
+
+    def send_probe(self, ip: IPAddress) -> None:
+        """One probe for ``ip``: an ARP request from 0.0.0.0, or a DAD solicitation from ``::``."""
+        if isinstance(ip, ipaddress.IPv4Address):
+            self._send(arp.probe_frame(self.mac, ip))
+        else:
+            self._send(ndp.solicitation_frame(self.mac, ndp.UNSPECIFIED, ip))
 
     def send_gratuitous(self, ip: IPAddress) -> None:
         """One round of announcements for ``ip``: ARP request and reply, or an unsolicited NA."""
@@ -116,8 +159,9 @@ class _Interface:
             self._counters.gratuitous_sent[str(ip)] += 1
 
     def close(self) -> None:
-        """Close the socket (the kernel drops its multicast memberships with it)."""
+        """Close the sockets (the kernel drops their multicast memberships with them)."""
         self.sock.close()
+        self.watch.close()
 
     def _answer(self, data: bytes) -> bool:
         if len(data) < 14:
@@ -167,12 +211,54 @@ class _Interface:
         self.sock.setsockopt(_SOL_PACKET, op, mreq)
 
 
+def _bound_socket(name: str, match: bpf.Match) -> socket.socket:
+    """A raw socket on ``name`` that receives nothing until its filter admits something."""
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+    try:
+        sock.setblocking(False)
+        bpf.attach(sock, bpf.compile_filter([], match=match))
+        sock.bind((name, ETH_P_ALL))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _queued(sock: socket.socket, name: str) -> Iterator[tuple[bytes, int]]:
+    """The frames queued on ``sock`` (at most a batch) with their packet type."""
+    for _unused in range(_RECV_BATCH):
+        try:
+            data, address = sock.recvfrom(2048)
+        except BlockingIOError:
+            return
+        except OSError as err:  # e.g. ENETDOWN after the link went away
+            _LOG.debug("receive on %s: %s", name, err)
+            return
+        yield data, address[2]
+
+
+def _claimant(data: bytes) -> tuple[IPAddress, bytes] | None:
+    """``(ip, mac)`` when ``data`` says ``ip`` is at ``mac``: an ARP packet from ``ip``, or an NA of it."""
+    ethertype = _ETHERTYPE.unpack_from(data, 12)[0] if len(data) >= 14 else None
+    if ethertype == ETH_P_ARP:
+        _unused, packet = arp.parse_frame(data)
+        return packet.sender_ip, packet.sender_mac
+    if ethertype == ETH_P_IPV6:
+        nd = ndp.parse_frame(data)
+        if isinstance(nd.message, ndp.NeighborAdvertisement):
+            return nd.message.target, nd.message.target_mac or nd.eth_src
+    return None
+
+
 class Responder:
     """The ARP/NDP responder for a set of interfaces; run it in its own thread or process."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, on_foreign: OnForeign = _ignore_foreign
+    ) -> None:
         self.counters = Counters()
         self._clock = clock
+        self._on_foreign = on_foreign
         self._interfaces: dict[str, _Interface] = {}
         self._schedule = AnnounceSchedule()
         self._commands: queue.SimpleQueue[tuple[Callable[[], None], Future[None]]] = queue.SimpleQueue()
@@ -183,13 +269,25 @@ class Responder:
         self._selector.register(self._wake_r, selectors.EVENT_READ, self._drain_wakeups)
         self._stopping = threading.Event()
 
-    def update(self, owned: Mapping[str, Collection[IPAddress]]) -> Future[None]:
-        """Answer for ``owned[interface]`` on each interface named; close interfaces not named.
+    def update(
+        self,
+        owned: Mapping[str, Collection[IPAddress]],
+        probing: Mapping[str, Collection[IPAddress]] | None = None,
+    ) -> Future[None]:
+        """Answer for ``owned[iface]``, watch it and ``probing[iface]``; close interfaces not named.
 
         The returned future completes once the loop has applied the change (filters swapped).
         """
-        snapshot = {name: frozenset(ips) for name, ips in owned.items()}
+        probed = probing or {}
+        snapshot = {
+            name: (frozenset(owned.get(name, ())), frozenset(probed.get(name, ())))
+            for name in owned.keys() | probed.keys()
+        }
         return self._submit(lambda: self._apply(snapshot))
+
+    def probe(self, ip: IPAddress) -> Future[None]:
+        """Send one RFC 5227 probe for ``ip`` on every interface probing it now."""
+        return self._submit(lambda: self._probe(ip))
 
     def announce(self, ip: IPAddress) -> Future[None]:
         """Send gratuitous ARP/NA for ``ip`` on every interface owning it now, then every 1.1 s for 5 s."""
@@ -236,24 +334,31 @@ class Responder:
         self._wake_r.close()
         self._wake_w.close()
 
-    def _apply(self, owned: dict[str, frozenset[IPAddress]]) -> None:
-        for name in self._interfaces.keys() - owned.keys():
+    def _apply(self, wanted: dict[str, tuple[frozenset[IPAddress], frozenset[IPAddress]]]) -> None:
+        for name in self._interfaces.keys() - wanted.keys():
             iface = self._interfaces.pop(name)
             self._selector.unregister(iface.sock)
+            self._selector.unregister(iface.watch)
             iface.close()
-        for name, ips in owned.items():
+        for name, (owned, probing) in wanted.items():
             known = self._interfaces.get(name) or self._open(name)
             if known is not None:
-                known.set_owned(ips)
+                known.set_owned(owned, probing)
+
+    def _probe(self, ip: IPAddress) -> None:
+        for iface in self._interfaces.values():
+            if ip in iface.probing:
+                iface.send_probe(ip)
 
     def _open(self, name: str) -> _Interface | None:
         try:
-            iface = _Interface(name, self.counters)
+            iface = _Interface(name, self.counters, self._on_foreign)
         except OSError as err:
             _LOG.warning("cannot answer on interface %s: %s", name, err)
             return None
         self._interfaces[name] = iface
         self._selector.register(iface.sock, selectors.EVENT_READ, iface.receive)
+        self._selector.register(iface.watch, selectors.EVENT_READ, iface.watch_receive)
         return iface
 
     def _submit(self, command: Callable[[], None]) -> Future[None]:

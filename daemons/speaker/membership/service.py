@@ -90,6 +90,11 @@ class Membership:
         """Authenticated messages refused, by reason: replayed, stale, unknown."""
         return self._tracker.rejected
 
+    def refused(self) -> dict[str, int]:
+        """Datagrams refused so far, by reason: ``forged`` (malformed or bad HMAC) and :attr:`rejected`'s."""
+        with self._lock:
+            return {"forged": self.forged, **self._tracker.rejected}
+
     def set_peers(self, peers: Mapping[str, Address]) -> None:
         """Replace the peer list (speakers come and go); this node's own entry is ignored."""
         for host, _unused in peers.values():

@@ -21,9 +21,11 @@ class _Events:
 class _Statuses:
     def __init__(self):
         self.wanted = []
+        self.conditions = []
 
-    def want(self, services):
+    def want(self, services, conditions=None):
         self.wanted.append(dict(services))
+        self.conditions.append(dict(conditions or {}))
 
 
 def _reporter(protocol, where, known=("ns/web",)):

@@ -9,6 +9,7 @@ import pytest
 
 from ansible_collections.baremetal.lb.daemons.kube.kubeapi import MERGE_PATCH, ApiError
 from ansible_collections.baremetal.lb.daemons.speaker.service_status import (
+    Condition,
     Report,
     ServiceStatusWriter,
     changes,
@@ -17,6 +18,7 @@ from ansible_collections.baremetal.lb.daemons.speaker.service_status import (
 from ansible_collections.baremetal.lb.plugins.module_utils.status_objects import (
     BGP_STATUS_KIND,
     L2_STATUS_KIND,
+    conflict,
     status_labels,
 )
 from tests.daemons.speaker.conftest import until
@@ -163,3 +165,26 @@ def test_writer_adopts_what_is_there_deletes_duplicates_and_leaves_other_nodes_a
 
     writer.delete_all()
     assert set(api.objects) == {"bgp-other"}
+
+
+def test_a_condition_is_written_read_back_as_unchanged_and_removed_when_no_longer_wanted(stop):
+    api = _Collection(L2_STATUS_KIND)
+    writer = ServiceStatusWriter(api, NS, "node1", kind=L2_STATUS_KIND)
+    writer.start(stop)
+    noted = Condition("AddressConflict", "True", "ForeignMACAnswers", "another host answers")
+    writer.want({"shop/web": ["eth0"]}, {"shop/web": [noted]})
+    until(
+        "the condition",
+        lambda: api.by_service("node1").get("shop/web", {}).get("status", {}).get("conditions"),
+    )
+    (entry,) = api.by_service("node1")["shop/web"]["status"]["conditions"]
+    assert Condition.from_json(entry) == noted and entry["lastTransitionTime"].endswith("Z")
+    assert conflict(api.by_service("node1")["shop/web"]["status"]) == "another host answers"
+    reports, _unused = reported(list(api.objects.values()), L2_STATUS_KIND)
+    assert changes(reports, {"shop/web": ("eth0",)}, {"shop/web": (noted,)}) == ([], [])
+
+    writer.want({"shop/web": ["eth0"]})
+    until(
+        "the condition to go", lambda: api.by_service("node1")["shop/web"]["status"].get("conditions") is None
+    )
+    assert conflict(api.by_service("node1")["shop/web"]["status"]) is None

@@ -138,3 +138,43 @@ def test_never_drops_owned_and_exact_when_it_says_so(
             assert admitted
         elif program.exact:
             assert not admitted
+
+
+VIP4, VIP6 = ipaddress.IPv4Address("198.51.100.10"), ipaddress.IPv6Address("2001:db8::10")
+OTHER4, OTHER6 = ipaddress.IPv4Address("198.51.100.11"), ipaddress.IPv6Address("2001:db8::11")
+CLIENT4 = ipaddress.IPv4Address("192.0.2.1")
+
+
+def _arp(op: int, sender: ipaddress.IPv4Address, target: ipaddress.IPv4Address) -> bytes:
+    return arp.frame(arp.BROADCAST, MAC, arp.ArpPacket(op, MAC, sender, bytes(6), target))
+
+
+@pytest.mark.parametrize(
+    ("frame", "admitted"),
+    [
+        pytest.param(_arp(arp.OP_REPLY, VIP4, CLIENT4), True, id="arp reply from the vip"),
+        pytest.param(arp.gratuitous_frames(VIP4, MAC)[0], True, id="gratuitous request for the vip"),
+        pytest.param(arp.gratuitous_frames(VIP4, MAC)[1], True, id="gratuitous reply for the vip"),
+        pytest.param(_arp(arp.OP_REQUEST, VIP4, CLIENT4), True, id="request asked from the vip"),
+        pytest.param(ndp.unsolicited_advertisement_frame(VIP6, MAC), True, id="na of the vip"),
+        pytest.param(_arp(arp.OP_REQUEST, CLIENT4, VIP4), False, id="request asking for the vip"),
+        pytest.param(arp.probe_frame(MAC, VIP4), False, id="arp probe for the vip"),
+        pytest.param(_arp(arp.OP_REPLY, OTHER4, CLIENT4), False, id="arp reply from another ip"),
+        pytest.param(ndp.unsolicited_advertisement_frame(OTHER6, MAC), False, id="na of another ip"),
+        pytest.param(solicitation(str(VIP6)), False, id="solicitation for the vip"),
+    ],
+)
+def test_the_watch_admits_exactly_the_frames_where_someone_speaks_for_an_owned_ip(
+    frame: bytes, admitted: bool
+) -> None:
+    program = bpf.compile_filter([VIP4, VIP6], match=bpf.WATCH)
+    assert_well_formed(program)
+    assert (run(program, frame) > 0) is admitted
+    assert run(program, frame, OUTGOING) == 0  # our own announcements never wake the watch
+
+
+def test_the_watch_groups_thousands_of_addresses_without_losing_one() -> None:
+    owned = [ipaddress.IPv4Address("198.51.100.0") + i * 3 for i in range(5000)]
+    program = bpf.compile_filter(owned, match=bpf.WATCH)
+    assert_well_formed(program)
+    assert all(run(program, arp.gratuitous_frames(ip, MAC)[0]) > 0 for ip in owned[::97])

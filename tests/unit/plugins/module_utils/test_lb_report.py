@@ -88,14 +88,14 @@ def test_services_with_ips_pool_and_layer2_announcer():
             "ip": "192.0.2.10",
             "family": "IPv4",
             "pool": "lan",
-            "layer2": [{"node": "node2", "interfaces": ["eth0", "eth1"]}],
+            "layer2": [{"node": "node2", "interfaces": ["eth0", "eth1"], "conflict": None}],
             "bgp": None,
         },
         {
             "ip": "2001:db8:1::10",
             "family": "IPv6",
             "pool": "lan",
-            "layer2": [{"node": "node2", "interfaces": ["eth0", "eth1"]}],
+            "layer2": [{"node": "node2", "interfaces": ["eth0", "eth1"], "conflict": None}],
             "bgp": None,
         },
     ]
