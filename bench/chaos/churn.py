@@ -5,6 +5,8 @@ IPv4 Service range is small); some carry ``metallb.io/allow-shared-ip`` with a k
 groups, each with a port of its own in the group (they may share an address) or, now and then,
 a port another member already uses (they may not). A pool edit adds or removes the pool's first
 range, so up to its size of Services lose their addresses and get new ones from the next range.
+Now and then a Service asks for an address of the pool's last range (``loadBalancerIPs``) and
+moves there, freeing its old address for the next Service created.
 """
 
 from __future__ import annotations
@@ -13,16 +15,24 @@ import random
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from ipaddress import ip_network
 from typing import Any
 
-from ansible_collections.baremetal.lb.daemons.kube.kubeapi import ApiError, KubeApi
+from ansible_collections.baremetal.lb.daemons.kube.kubeapi import MERGE_PATCH, ApiError, KubeApi
 from ansible_collections.baremetal.lb.plugins.module_utils.pools import AddressPool
-from ansible_collections.baremetal.lb.plugins.module_utils.services import ALLOW_SHARED_IP, annotation
+from ansible_collections.baremetal.lb.plugins.module_utils.services import (
+    ALLOW_SHARED_IP,
+    LOAD_BALANCER_IPS,
+    annotation,
+)
 from tests.lab.controller_harness import Cluster, service_manifest
 
 FIRST_RANGE = "2001:db8:c5:1::/120"
 """Listed first, so new Services fill it before the next range; removed and re-added by pool edits."""
 BASE_RANGE = "2001:db8:c5::/112"
+REQUEST_RANGE = "2001:db8:c5:2::/112"
+"""Listed last, so only Services that request an address of it (``loadBalancerIPs``) get one."""
+REQUEST_CHANCE = 1 / 30
 SHARING_GROUPS = 16
 SHARED_FRACTION = 0.3
 CLASHING_PORT_FRACTION = 0.1
@@ -44,6 +54,7 @@ class Churn:
         self._pool_lock = threading.Lock()
         self._names: set[str] = set()
         self._next = 0
+        self._requests = 1
         self._group_ports: dict[str, int] = {}
         self._first_range_on = True
         self.done: Counter[str] = Counter()
@@ -58,7 +69,8 @@ class Churn:
 
     def addresses(self) -> list[str]:
         """The pool's ``spec.addresses`` as the churn last wrote them."""
-        return [FIRST_RANGE, BASE_RANGE] if self._first_range_on else [BASE_RANGE]
+        first = [FIRST_RANGE] if self._first_range_on else []
+        return [*first, BASE_RANGE, REQUEST_RANGE]
 
     def pools(self) -> list[AddressPool]:
         """The pool as the churn last wrote it, for the judge."""
@@ -93,6 +105,9 @@ class Churn:
             size = len(self._names)
         if roll < POOL_EDIT_CHANCE:
             self._edit_pool()
+            return
+        if roll < POOL_EDIT_CHANCE + REQUEST_CHANCE:
+            self._request()
             return
         create_share = 0.5 + 0.4 * (self._target - size) / max(self._target, 1)
         if self._random.random() < create_share:
@@ -130,6 +145,18 @@ class Churn:
             self._names.discard(name)
         self._call("delete", "DELETE", f"/api/v1/namespaces/{self._namespace}/services/{name}")
 
+    def _request(self) -> None:
+        """Make a Service ask for an address of its own: it moves, and its old address frees."""
+        with self._lock:
+            if not self._names:
+                return
+            name = self._random.choice(sorted(self._names))
+            address = ip_network(REQUEST_RANGE)[self._requests]
+            self._requests += 1
+        patch = {"metadata": {"annotations": {annotation(LOAD_BALANCER_IPS): str(address)}}}
+        path = f"/api/v1/namespaces/{self._namespace}/services/{name}"
+        self._call("request an address", "PATCH", path, patch, MERGE_PATCH)
+
     def _edit_pool(self) -> None:
         with self._pool_lock:
             self._first_range_on = not self._first_range_on
@@ -138,11 +165,13 @@ class Churn:
         with self._lock:
             self.done[kind] += 1
 
-    def _call(self, kind: str, method: str, path: str, body: Any = None) -> bool:
+    def _call(
+        self, kind: str, method: str, path: str, body: Any = None, content_type: str = "application/json"
+    ) -> bool:
         """Send one request; a refusal is counted, never fatal (the API server is as busy as the
         controller). Return True when it succeeded."""
         try:
-            self._admin.request(method, path, body=body)
+            self._admin.request(method, path, body=body, content_type=content_type)
         except ApiError as error:
             with self._lock:
                 self.done[f"{kind} failed ({error.status})"] += 1

@@ -141,8 +141,9 @@ class Totals:
             f"{self.in_flight_kills} ({interrupted} writes interrupted, {wire} of them on the wire)",
             f"duplicates at a kill: {self.count(lambda t: t.duplicates_at_kill)}; after restart: "
             f"duplicates {self.duplicates}, lost {self.lost}, changed {self.changed}, "
-            f"left outside the pool {self.outside}; moved by a pool shrink (allowed) "
-            f"{self.count(lambda t: len(t.comparison.moved_by_shrink) if t.comparison else 0)}",
+            f"left outside the pool {self.outside}; moved (allowed) by a pool shrink "
+            f"{self.count(lambda t: len(t.comparison.moved_by_shrink) if t.comparison else 0)}, "
+            f"on request {self.count(lambda t: len(t.comparison.moved_on_request) if t.comparison else 0)}",
             f"failed trials: {self.failed}",
         ]
 
@@ -235,7 +236,7 @@ class ChaosRun:
             after = self._services()
             pools = self._churn.pools()
             trial.duplicates = judge.duplicates(after)
-            trial.comparison = judge.compare(judge.shown(before), judge.shown(after), pools)
+            trial.comparison = judge.compare(before, judge.shown(after), pools)
             trial.outside = judge.outside_pools(judge.shown(after), pools)
         except Exception as error:  # a failed trial is printed and counted, never dropped
             trial.error = str(error)[:300]
@@ -299,13 +300,14 @@ def _describe(trial: Trial, kills: int, elapsed: float) -> str:
     )
     if trial.error:
         return f"{head} {shot}; FAILED: {trial.error}; churn: {trial.churn}"
-    comparison = trial.comparison or judge.Comparison((), (), ())
+    comparison = trial.comparison or judge.Comparison()
     return (
         f"{head} {shot}, duplicates at kill {trial.duplicates_at_kill}; "
         f"ready {trial.ready:.1f}s, settled {trial.settled:.1f}s, {trial.services} Services: "
         f"duplicates {len(trial.duplicates)}, lost {len(comparison.lost)}, "
         f"changed {len(comparison.changed)}, "
-        f"outside pool {len(trial.outside)}, moved by shrink {len(comparison.moved_by_shrink)}; "
+        f"outside pool {len(trial.outside)}, moved by shrink {len(comparison.moved_by_shrink)}, "
+        f"on request {len(comparison.moved_on_request)}; "
         f"churn: {trial.churn}"
         + "".join(f"\n    duplicate {ip}: {why}" for ip, why in list(trial.duplicates.items())[:5])
         + "".join(f"\n    lost {key}" for key in comparison.lost[:5])

@@ -56,30 +56,34 @@ def duplicates(services: Iterable[Mapping[str, Any]]) -> dict[str, str]:
 class Comparison:
     """Services that showed IPs before the restart, judged after it (keys, sorted).
 
-    ``lost``: shows none now; ``changed``: shows others now; ``moved_by_shrink``: its IPs left
-    every pool, so losing or changing them is the promise, not a fault.
+    ``lost``: shows none now; ``changed``: shows others now. Neither counts when the change is
+    the promise: ``moved_by_shrink``, its IPs left every pool; ``moved_on_request``, it asked
+    (``loadBalancerIPs``) for others than it showed.
     """
 
-    lost: tuple[str, ...]
-    changed: tuple[str, ...]
-    moved_by_shrink: tuple[str, ...]
+    lost: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    moved_by_shrink: tuple[str, ...] = ()
+    moved_on_request: tuple[str, ...] = ()
 
 
-def compare(before: Shown, after: Shown, pools: Iterable[AddressPool]) -> Comparison:
-    """Compare two snapshots; Services deleted in between are not judged."""
+def compare(before: Iterable[Mapping[str, Any]], after: Shown, pools: Iterable[AddressPool]) -> Comparison:
+    """Compare the Services before (objects) with what they show after; deleted ones are not judged."""
     index = PoolIndex(pools)
-    lost, changed, shrunk = [], [], []
-    for key, ips in sorted(before.items()):
-        now = after.get(key)
+    found: dict[str, list[str]] = defaultdict(list)
+    for obj in before:
+        service = service_from_manifest(obj)
+        ips = tuple(str(ip) for ip in ingress_ips(obj))
+        now = after.get(service.key)
         if not ips or now is None or now == ips:
             continue
         if any(index.pool_of(parse_address(ip)) is None for ip in ips):
-            shrunk.append(key)
-        elif not now:
-            lost.append(key)
+            found["moved_by_shrink"].append(service.key)
+        elif service.requested_ips and {str(ip) for ip in service.requested_ips} != set(ips):
+            found["moved_on_request"].append(service.key)
         else:
-            changed.append(key)
-    return Comparison(tuple(lost), tuple(changed), tuple(shrunk))
+            found["changed" if now else "lost"].append(service.key)
+    return Comparison(**{verdict: tuple(sorted(keys)) for verdict, keys in found.items()})
 
 
 def outside_pools(snapshot: Shown, pools: Iterable[AddressPool]) -> tuple[str, ...]:

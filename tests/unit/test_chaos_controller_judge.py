@@ -65,25 +65,31 @@ def test_services_on_different_ips_are_never_duplicates():
 
 
 @pytest.mark.parametrize(
-    ("before", "after", "verdict"),
+    ("before", "after", "requested", "verdict"),
     [
-        pytest.param(IN_POOL, IN_POOL, "kept", id="kept"),
-        pytest.param(IN_POOL, None, "lost", id="lost-while-the-pool-holds-it"),
-        pytest.param(IN_POOL, OTHER_IN_POOL, "changed", id="changed-while-the-pool-holds-it"),
-        pytest.param(OUTSIDE, IN_POOL, "moved_by_shrink", id="moved-after-the-pool-shrank"),
-        pytest.param(OUTSIDE, None, "moved_by_shrink", id="lost-after-the-pool-shrank"),
-        pytest.param(None, IN_POOL, "kept", id="had-none-before"),
+        pytest.param(IN_POOL, IN_POOL, None, "kept", id="kept"),
+        pytest.param(IN_POOL, None, None, "lost", id="lost-while-the-pool-holds-it"),
+        pytest.param(IN_POOL, OTHER_IN_POOL, None, "changed", id="changed-while-the-pool-holds-it"),
+        pytest.param(OUTSIDE, IN_POOL, None, "moved_by_shrink", id="moved-after-the-pool-shrank"),
+        pytest.param(OUTSIDE, None, None, "moved_by_shrink", id="lost-after-the-pool-shrank"),
+        pytest.param(None, IN_POOL, None, "kept", id="had-none-before"),
+        pytest.param(IN_POOL, OTHER_IN_POOL, OTHER_IN_POOL, "moved_on_request", id="asked-for-another"),
+        pytest.param(IN_POOL, OTHER_IN_POOL, IN_POOL, "changed", id="asked-for-what-it-had"),
     ],
 )
-def test_a_service_that_showed_an_ip_keeps_it_unless_its_pool_no_longer_holds_it(before, after, verdict):
-    comparison = judge.compare(judge.shown([service("a", before)]), judge.shown([service("a", after)]), POOL)
-    found = {name for name in ("lost", "changed", "moved_by_shrink") if getattr(comparison, name)}
+def test_a_service_that_showed_an_ip_keeps_it_unless_its_pool_or_its_request_says_otherwise(
+    before, after, requested, verdict
+):
+    old = service("a", before)
+    if requested:
+        old["metadata"]["annotations"]["metallb.io/loadBalancerIPs"] = requested
+    comparison = judge.compare([old], judge.shown([service("a", after)]), POOL)
+    found = {name for name, keys in vars(comparison).items() if keys}
     assert found == (set() if verdict == "kept" else {verdict})
 
 
 def test_a_deleted_service_is_not_judged():
-    comparison = judge.compare(judge.shown([service("a", IN_POOL)]), {}, POOL)
-    assert comparison == judge.Comparison((), (), ())
+    assert judge.compare([service("a", IN_POOL)], {}, POOL) == judge.Comparison()
 
 
 def test_a_service_left_outside_every_pool_is_reported():
