@@ -241,6 +241,8 @@ class ChaosRun:
         except Exception as error:  # a failed trial is printed and counted, never dropped
             trial.error = str(error)[:300]
             stop.set()
+            if churning.is_alive():
+                churning.join(60)
             if self._controller.process is None or self._controller.process.poll() is not None:
                 self._controller.start(wait_ready=False)
         return trial
@@ -262,7 +264,7 @@ class ChaosRun:
             versions = {item["metadata"]["name"]: item["metadata"]["resourceVersion"] for item in items}
             if versions != last:
                 last, changed_at = versions, time.monotonic()
-            everyone = all(judge.shown([item])[_key(item)] for item in items)
+            everyone = all(judge.shown(items).values())
             return everyone and time.monotonic() - changed_at >= QUIET_SECONDS
 
         wait_for(
@@ -283,10 +285,6 @@ class ChaosRun:
 
         wait_for(f"namespace {self._namespace} to be deleted", gone, self._settings.timeout, 1.0)
         self._churn.delete_pool()
-
-
-def _key(item: dict[str, Any]) -> str:
-    return f"{item['metadata']['namespace']}/{item['metadata']['name']}"
 
 
 def _describe(trial: Trial, kills: int, elapsed: float) -> str:
