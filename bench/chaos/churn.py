@@ -158,12 +158,17 @@ class Churn:
         self._call("request an address", "PATCH", path, patch, MERGE_PATCH)
 
     def _edit_pool(self) -> None:
+        self.set_first_range(not self._first_range_on)
+
+    def set_first_range(self, on: bool) -> None:
+        """Add (``on``) or remove the pool's first range; nothing when it is so already."""
         with self._pool_lock:
-            self._first_range_on = not self._first_range_on
+            if self._first_range_on == on:
+                return
+            self._first_range_on = on
             self._cluster.patch_pool(self._pool, {"addresses": self.addresses()})
-            kind = "pool edit (first range on)" if self._first_range_on else "pool edit (first range off)"
         with self._lock:
-            self.done[kind] += 1
+            self.done[f"pool edit (first range {'on' if on else 'off'})"] += 1
 
     def _call(
         self, kind: str, method: str, path: str, body: Any = None, content_type: str = "application/json"

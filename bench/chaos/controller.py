@@ -4,9 +4,11 @@ Set-up: one namespace, one pool of two IPv6 ranges, ``--services`` Services (def
 allocated by the shipped controller, run as a process with ``--log-level=debug``. Then, for each
 of ``--kills`` trials (default 20):
 
-1. churn (:mod:`.churn`: creates, deletes, sharing keys, pool edits) with the controller running,
-   for a random 0.5-3 s, then until the controller's log shows a status write it has chosen and
-   not made (bounded: after 5 s it kills anyway);
+1. churn (:mod:`.churn`: creates, deletes, sharing keys, requested addresses, pool edits) with
+   the controller running, for a random 0.5-3 s; in odd-numbered trials the pool's first range
+   is then removed, which moves every Service in it (a burst of writes); then wait until the
+   controller's log shows a status write it has chosen and not made (bounded: after 5 s it
+   kills anyway);
 2. ``kill -9`` the controller; stop the churn; list the Services (the state the crash left) and
    read the dead controller's log: choices with no "wrote" line, which the API server does not
    show either, are kills that landed between choosing an IP and writing it (:mod:`.write_log`);
@@ -216,8 +218,13 @@ class ChaosRun:
         )
         try:
             tail = _LogTail(self._controller.log_dir / f"controller-{self._controller.starts}.log")
+            shrink_first = number % 2 == 1
+            if shrink_first:  # new Services fill the first range, and its removal moves them
+                self._churn.set_first_range(True)
             churning.start()
             time.sleep(self._random.uniform(*self._settings.churn_seconds))  # churn before the kill
+            if shrink_first:  # a burst of moves: many writes chosen and not yet made
+                self._churn.set_first_range(False)
             deadline = time.monotonic() + TRIGGER_SECONDS
             while not tail.read().unwritten and time.monotonic() < deadline:
                 time.sleep(0.002)
