@@ -68,7 +68,7 @@ lint: venv  ## ruff, ruff format, mypy, changelog fragments
 	$(VENV)/bin/antsibull-changelog lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy lab plugins/module_utils daemons $(wildcard bench/*.py)
+	$(VENV)/bin/mypy lab plugins/module_utils daemons $(wildcard bench/*.py bench/*/*.py)
 
 .PHONY: collection
 collection: venv  ## build the collection tarball into .build/ and check what it contains

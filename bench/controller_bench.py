@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
@@ -58,14 +57,13 @@ from ansible_collections.baremetal.lb.daemons.kube.kubeapi import (
     Resource,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.services import IP_ALLOCATED_FROM_POOL, annotation
-from lab import build, lifecycle
-from lab.state import LabState
 from tests.lab.controller_harness import (
     Cluster,
     Controller,
+    add_lab_options,
+    bench_lab,
     controller_kubeconfig,
     ingress_ips,
-    install,
     service_manifest,
     unique,
     wait_for,
@@ -346,10 +344,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--state-dir", type=Path, help="a running lab's state directory")
-    parser.add_argument(
-        "--start-lab", action="store_true", help="start a lab for the run and remove it after"
-    )
+    add_lab_options(parser)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000], help="numbers of Services")
     parser.add_argument("--reps", type=int, default=5, help="repetitions of each trial per size (default 5)")
     parser.add_argument(
@@ -366,15 +361,7 @@ def main() -> None:
         parser.error("--reps from 1 to 50")
     with tempfile.TemporaryDirectory(prefix="controller-bench-") as scratch:
         workdir = Path(scratch)
-        state_dir = workdir / "lab" if args.start_lab else args.state_dir
-        if state_dir is None:
-            parser.error("give --state-dir of a running lab, or --start-lab")
-        lab = lifecycle.up(state_dir) if args.start_lab else LabState.load(state_dir)
-        if lab is None:
-            parser.error(f"no lab recorded in {state_dir}")
-        try:
-            kubectl = str(build.ensure_all(log=False)["kubectl"])
-            install(_kubectl_runner(kubectl, lab))
+        with bench_lab(args, workdir) as lab:
             bench = _Bench(
                 admin=KubeApi.connect(str(lab.kubeconfig), pool_size=ADMIN_THREADS + 8),
                 kubeconfig=controller_kubeconfig(lab, workdir / "kubeconfig"),
@@ -384,18 +371,6 @@ def main() -> None:
             )
             for count in args.sizes:
                 _summary(_run_size(bench, count, args.reps), args.status_writers)
-        finally:
-            if args.start_lab:
-                lifecycle.down(state_dir)
-
-
-def _kubectl_runner(binary: str, lab: LabState) -> Callable[..., Any]:
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [binary, f"--kubeconfig={lab.kubeconfig}", *args], capture_output=True, text=True, check=check
-        )
-
-    return run
 
 
 if __name__ == "__main__":

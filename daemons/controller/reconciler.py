@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from ansible_collections.baremetal.lb.plugins.module_utils.addresses import IPAddress, parse_address
 from ansible_collections.baremetal.lb.plugins.module_utils.allocator import (
@@ -42,6 +43,7 @@ from .status_writer import Desired, StatusWriter
 
 CONFIG_KEY = "\x00config"
 """The work-queue key that stands for "the pools changed"."""
+_GUARD_SUFFIX = "/shown-until-rewritten"
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +147,8 @@ class Reconciler:
         if self._history.loaded(loaded):
             log.info("configuration loaded: pools %s", ", ".join(pool.name for pool in pools) or "(none)")
         for item in lost:
+            if item.service.endswith(_GUARD_SUFFIX):
+                continue
             log.warning(
                 "service %s loses %s of pool %s: %s",
                 item.service,
@@ -165,6 +169,37 @@ class Reconciler:
 
     def _reconcile(self, key: str) -> None:
         obj = self._services.get(key)
+        guarded = self._allocator.release(_guard_key(key))  # the Service may take back what it shows
+        self._decide(key, obj)
+        still_guarded = self._guard_shown(key, obj)
+        if guarded != still_guarded:
+            self._publish_usage()
+        if guarded and not still_guarded:
+            self._freed()
+
+    def _guard_shown(self, key: str, obj: JSON | None) -> bool:
+        """Keep what the Service shows but no longer holds from others; True when some is kept.
+
+        The addresses stay taken until its status no longer shows them.
+
+        Until the status write lands the API server shows them as the Service's: handing them to
+        another Service whose write lands first would leave two Services showing one address if
+        the controller crashed in between, and the restarted controller would move one of them.
+        """
+        if obj is None or not self._configured:
+            return False
+        held = self._allocator.allocation_of(key)
+        leaving = tuple(ip for ip in ServiceView.of(obj).held_ips if held is None or ip not in held.ips)
+        if not leaving:
+            return False
+        try:
+            guard = replace(self._service(obj), name=f"{obj['metadata']['name']}{_GUARD_SUFFIX}")
+        except ServiceRequestError:  # a malformed request: its status is cleared right away
+            return False
+        # None: in no pool (nobody can take them) or contested already (nothing left to keep).
+        return self._allocator.reserve(guard, leaving) is not None
+
+    def _decide(self, key: str, obj: JSON | None) -> None:
         if obj is None:
             self._writer.forget(key)
             self._release(key, "service deleted")
@@ -307,6 +342,14 @@ class Reconciler:
             )
         self._pool_names = set(usage)
         self._pool_status.publish(usage)
+
+
+def _guard_key(key: str) -> str:
+    """The allocator key that holds what Service ``key`` shows but no longer has.
+
+    See :meth:`Reconciler._guard_shown`; a Service name has no ``/``, so it names no Service.
+    """
+    return f"{key}{_GUARD_SUFFIX}"
 
 
 def _ips(ips: tuple[IPAddress, ...] | list[IPAddress]) -> list[str]:

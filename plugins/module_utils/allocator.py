@@ -153,6 +153,30 @@ class Allocator:
         self.release(service)
         return self._take(pool, service, ips)
 
+    def reserve(self, service: Service, ips: Sequence[IPAddress]) -> Allocation | None:
+        """Hold ``ips`` for ``service`` whatever it asks for now; return None when they cannot be held.
+
+        For addresses a Service still shows although it no longer may keep them (it asks for
+        another pool or address, or left): they stay taken until its status is rewritten. Only
+        the pools (one pool holds them all) and the sharing rules, against their other users,
+        can refuse.
+        """
+        ips = tuple(ips)
+        names = {self.pool_of(address) for address in ips}
+        families = [family_of(address) for address in ips]
+        if not ips or len(names) != 1 or len(set(families)) != len(ips):
+            return None
+        if not set(families) <= set(service.ip_families):
+            return None
+        pool = self._pools.get(str(names.pop()))
+        key = SharingKey(service.sharing_key, service.backend_key)
+        if pool is None or not all(pool.pool.is_usable(address) for address in ips):
+            return None
+        if any(pool.refusal(address, service.key, key, service.ports) for address in ips):
+            return None
+        self.release(service)
+        return self._take(pool, service, ips)
+
     def allocate(self, service: Service) -> Allocation:
         """Return the addresses ``service`` should have, choosing new ones when needed.
 

@@ -7,6 +7,7 @@ every test also proves that RBAC is enough.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ import yaml
 from ansible_collections.baremetal.lb.daemons.kube.kubeapi import KubeApi
 from ansible_collections.baremetal.lb.plugins.module_utils import services
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import IP_ADDRESS_POOL
-from lab import lifecycle
+from lab import build, lifecycle
 from lab.service_accounts import service_account_kubeconfig
 from lab.state import LabState
 
@@ -60,6 +62,44 @@ def install(kubectl: Kubectl) -> None:
     if kubectl("get", "namespace", CONFIG_NAMESPACE, check=False).returncode:
         kubectl("create", "namespace", CONFIG_NAMESPACE)
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(RBAC))
+
+
+def kubectl_runner(binary: str, lab: LabState) -> Kubectl:
+    """Run ``binary`` (the lab's kubectl) against ``lab`` as its admin: run("get", "nodes")."""
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [binary, f"--kubeconfig={lab.kubeconfig}", *args], capture_output=True, text=True, check=check
+        )
+
+    return run
+
+
+def add_lab_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options that say which lab a bench runs in (see :func:`bench_lab`)."""
+    parser.add_argument("--state-dir", type=Path, help="a running lab's state directory")
+    parser.add_argument(
+        "--start-lab", action="store_true", help="start a lab for the run and remove it after"
+    )
+
+
+@contextmanager
+def bench_lab(args: argparse.Namespace, workdir: Path) -> Iterator[LabState]:
+    """The lab of a bench, by :func:`add_lab_options`: started in ``workdir`` (and removed
+    afterwards) with ``--start-lab``, else the running lab of ``--state-dir``; the CRDs and the
+    controller's RBAC are installed."""
+    state_dir = workdir / "lab" if args.start_lab else args.state_dir
+    if state_dir is None:
+        raise SystemExit("give --state-dir of a running lab, or --start-lab")
+    lab = lifecycle.up(state_dir) if args.start_lab else LabState.load(state_dir)
+    if lab is None:
+        raise SystemExit(f"no lab recorded in {state_dir}")
+    try:
+        install(kubectl_runner(str(build.ensure_all(log=False)["kubectl"]), lab))
+        yield lab
+    finally:
+        if args.start_lab:
+            lifecycle.down(state_dir)
 
 
 def controller_kubeconfig(lab: LabState, path: Path) -> Path:

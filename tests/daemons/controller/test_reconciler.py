@@ -283,3 +283,49 @@ def test_a_bgp_only_pool_is_unannounced_while_no_bgppeer_exists(tiny_pool):
     world.reconciler.handle(CONFIG_KEY)
     world.drain()
     assert _messages(world, "a", "NotAnnounced") == [no_peer, no_peer]
+
+
+def _status_written(world, name):
+    """What the status writer does once the API server took the patch: the Service shows it."""
+    shown = world.services.objects[f"ns/{name}"]
+    shown["status"] = {"loadBalancer": {"ingress": [{"ip": ip} for ip in world.ips(name)]}}
+    world.reconciler.handle(f"ns/{name}")
+
+
+@pytest.mark.parametrize(
+    "leave",
+    [
+        pytest.param({"type": "ClusterIP"}, id="no-longer-a-load-balancer"),
+        pytest.param({"loadBalancerClass": "other"}, id="another-class"),
+        pytest.param({"loadBalancerIP": "192.0.2.65"}, id="requests-another-address"),
+    ],
+)
+def test_an_address_a_service_still_shows_goes_to_no_other_until_its_status_is_rewritten(leave):
+    # A crash between handing .64 to "new" and clearing it from "old" would leave both showing it.
+    pool = AddressPool.from_strings("pair", ["192.0.2.64/31"])
+    world = World([_service("old", "2026-01-01T00:00:00Z", ["192.0.2.64"])], [pool])
+    world.reconciler.handle(CONFIG_KEY)
+    world.drain()
+    world.services.objects["ns/old"]["spec"].update(leave)
+    world.reconciler.handle("ns/old")
+    world.services.objects["ns/new"] = _service("new", "2026-01-02T00:00:00Z")
+    world.reconciler.handle("ns/new")
+    assert "192.0.2.64" not in world.ips("new")
+    _status_written(world, "old")
+    world.drain()
+    assert len(world.ips("new")) == 1  # .65, or .64 once "old" shows it no more
+
+
+def test_a_waiting_service_gets_an_address_once_its_former_holder_shows_it_no_more():
+    pool = AddressPool.from_strings("one", ["192.0.2.64/32"])
+    world = World([_service("old", "2026-01-01T00:00:00Z", ["192.0.2.64"])], [pool])
+    world.reconciler.handle(CONFIG_KEY)
+    world.drain()
+    world.services.objects["ns/old"]["spec"]["type"] = "ClusterIP"
+    world.reconciler.handle("ns/old")
+    world.services.objects["ns/new"] = _service("new", "2026-01-02T00:00:00Z")
+    world.reconciler.handle("ns/new")
+    assert world.ips("new") == ()
+    _status_written(world, "old")
+    world.drain()
+    assert world.ips("new") == ("192.0.2.64",)

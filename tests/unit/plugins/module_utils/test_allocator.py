@@ -273,6 +273,53 @@ def test_sole_user_may_change_its_sharing_key():
     assert allocator.allocate(shared("b", "other", 443)) == first
 
 
+# -- reserving what a Service still shows ------------------------------------------------------
+
+
+FENCED = ServiceAllocation(namespaces=frozenset({"other"}))
+
+
+@pytest.mark.parametrize(
+    ("reserver", "pools", "held_by_another", "reserved"),
+    [
+        pytest.param(svc("was"), [pool("p", "192.0.2.0/30")], None, True, id="free-address"),
+        pytest.param(
+            svc("was", pool="elsewhere"), [pool("p", "192.0.2.0/30")], None, True, id="asks-another-pool"
+        ),
+        pytest.param(
+            svc("was"),
+            [pool("p", "192.0.2.0/30", service_allocation=FENCED)],
+            None,
+            True,
+            id="pool-fenced-off",
+        ),
+        pytest.param(svc("was"), [pool("p", "198.51.100.0/30")], None, False, id="in-no-pool"),
+        pytest.param(svc("was"), [pool("p", "192.0.2.0/30")], svc("other"), False, id="held-by-another"),
+        pytest.param(
+            shared("was", "k", 80),
+            [pool("p", "192.0.2.0/30")],
+            shared("other", "k", 443),
+            True,
+            id="shareable",
+        ),
+        pytest.param(
+            svc("was", ip_families=(V6,)), [pool("p", "192.0.2.0/30")], None, False, id="other-family"
+        ),
+    ],
+)
+def test_reserve_holds_what_a_service_shows_whatever_it_asks_unless_pools_or_sharing_refuse(
+    reserver, pools, held_by_another, reserved
+):
+    allocator = Allocator(pools)
+    if held_by_another is not None:
+        allocator.assign(held_by_another, [ip("192.0.2.0")])
+    got = allocator.reserve(reserver, [ip("192.0.2.0")])
+    assert (got is not None) is reserved
+    if reserved:
+        newcomer = Service("other", "newcomer")  # a namespace even the fenced pool serves
+        assert ips_of(allocator.allocate(newcomer)) != ["192.0.2.0"]
+
+
 # -- start-up re-claim and pool updates ---------------------------------------------------------
 
 
