@@ -336,6 +336,8 @@ def mutate_config(
             obj = {**obj, "spec": tree.mutate(obj.get("spec"))}
         elif roll < 0.9:
             labels = {rng.choice(_CONFIG_KEYS): rng.choice(_NAMES) for _unused in range(rng.randint(0, 2))}
+            if rng.random() < 0.2:  # the API server always sends text to text; the Ansible modules may not
+                labels = tree.mutate(labels)
             obj = {**obj, "metadata": {**obj["metadata"], "labels": labels}}
         elif roll < 0.95:
             obj = {**obj, "metadata": {**obj["metadata"], "name": rng.choice(_NAMES)}}

@@ -200,8 +200,18 @@ def test_every_error_is_reported_with_its_path(objects, expected):
             ],
             [("BGPPeer", "p", "spec.nodeSelectors[0].matchExpressions[0].operator")],
         ),
+        (
+            [obj("IPAddressPool", "a", {"addresses": ["192.0.2.0/24"]}, labels=["tier"])],
+            [("IPAddressPool", "a", "metadata.labels")],
+        ),
     ],
-    ids=["community-not-a-mapping", "secret-not-a-mapping", "secret-name-not-text", "operator-unhashable"],
+    ids=[
+        "community-not-a-mapping",
+        "secret-not-a-mapping",
+        "secret-name-not-text",
+        "operator-unhashable",
+        "labels-not-a-mapping",
+    ],
 )
 def test_fuzz_crashers_are_refused_with_their_path(objects, expected):
     assert sorted(errors_of(*objects)) == sorted(expected)
