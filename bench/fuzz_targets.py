@@ -5,12 +5,13 @@ Every target is an entry point that reads bytes or objects someone else controls
 * ``arp`` / ``ndp``: a frame the layer-2 responder reads off the wire, parsed and, when it asks
   for an address, answered as the responder would (:mod:`...layer2.arp`, :mod:`...layer2.ndp`);
 * ``heartbeat``: a membership datagram (:func:`...membership.wire.decode`); most inputs are
-  signed with the key after mutation, so the bytes behind the HMAC get fuzzed too;
+  signed with the key after mutation, so the bytes behind the HMAC get fuzzed too, then
+  accounted for by the membership tracker;
 * ``bgp``: a byte stream of BGP messages (:func:`...bgp.framing.decode_all`, the same header
   check and per-type decoders the session's reader uses);
-* ``bfd``: a BFD Control packet (:func:`...bfd.packet.decode`);
+* ``bfd``: a BFD Control packet (:func:`...bfd.packet.decode`), then what a session does with it;
 * ``config``: a set of metallb.io objects (:func:`...validation.parse_config`, what both
-  daemons load); the objects' metadata stays as the API server guarantees it, the specs go wild;
+  daemons load); mostly the specs are mutated, now and then names, labels and whole objects;
 * ``legacy``: a legacy MetalLB ConfigMap, as text or as parsed YAML, through conversion and
   the validation of the converted objects (what module ``legacy_config`` does).
 
@@ -29,12 +30,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.baremetal.lb.daemons.speaker.bfd import packet as bfd
+from ansible_collections.baremetal.lb.daemons.speaker.bfd import session as bfd_session
+from ansible_collections.baremetal.lb.daemons.speaker.bfd.settings import BFDSettings
 from ansible_collections.baremetal.lb.daemons.speaker.bgp import messages, update
 from ansible_collections.baremetal.lb.daemons.speaker.bgp.errors import BGPError
 from ansible_collections.baremetal.lb.daemons.speaker.bgp.framing import decode_all
 from ansible_collections.baremetal.lb.daemons.speaker.layer2 import arp, ndp
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.ethernet import FrameError
 from ansible_collections.baremetal.lb.daemons.speaker.membership import wire
+from ansible_collections.baremetal.lb.daemons.speaker.membership.tracker import Tracker
 from ansible_collections.baremetal.lb.plugins.module_utils.config_errors import InvalidConfigError
 from ansible_collections.baremetal.lb.plugins.module_utils.legacy_config import (
     LegacyConfigError,
@@ -143,8 +147,11 @@ def sign_heartbeat(body: bytes) -> bytes:
 
 
 def feed_heartbeat(data: bytes) -> object:
-    """Decode a datagram with the bench's key."""
-    return wire.decode(HEARTBEAT_KEY, data)
+    """Decode a datagram with the bench's key and account for it as the membership service does."""
+    message = wire.decode(HEARTBEAT_KEY, data)
+    tracker = Tracker(dead_after=3.0, max_clock_skew=30.0)
+    tracker.set_peers(["node-a", message.sender])
+    return tracker.receive(message, 1.0, 1_700_000_000), tracker.expire(10.0), tracker.next_expiry()
 
 
 # ----------------------------------------------------------------------------------------- BGP
@@ -220,6 +227,14 @@ def fix_bfd(data: bytes) -> bytes:
     if len(data) < 4:
         return data
     return bytes([(data[0] & 0x1F) | 0x20, data[1], data[2], min(len(data), 255)]) + data[4:]
+
+
+def feed_bfd(data: bytes) -> object:
+    """Decode a packet, then run it through a fresh session as the engine does, sending what it says."""
+    packet = bfd.decode(data)
+    session = bfd_session.Session(1, BFDSettings(), now=0.0, rng=random.Random(0))
+    steps = [session.receive(packet, 1.0), session.tick(2.0), session.tick(1e7)]
+    return [step.send.encode() for step in steps if step.send is not None], session.status()
 
 
 # -------------------------------------------------------------------------------------- config
@@ -488,9 +503,7 @@ def build_targets(rng: random.Random) -> dict[str, Target]:
             _bytes_target("ndp", rng, ndp_seeds(), feed_ndp, FrameError, fix=fix_ndp),
             Target("heartbeat", make_heartbeat, feed_heartbeat, wire.WireError),
             Target("bgp", make_bgp, feed_bgp, BGPError),
-            _bytes_target(
-                "bfd", rng, bfd_seeds(), bfd.decode, bfd.MalformedPacket, fix=fix_bfd, fix_rate=0.5
-            ),
+            _bytes_target("bfd", rng, bfd_seeds(), feed_bfd, bfd.MalformedPacket, fix=fix_bfd, fix_rate=0.5),
             Target(
                 "config",
                 lambda: mutate_config(rng, config_tree, config),
