@@ -11,8 +11,12 @@ decoder they broke (tests/unit/plugins/module_utils/test_validation.py for the c
 from __future__ import annotations
 
 import contextlib
+import os
 import random
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -169,3 +173,17 @@ def test_the_bench_counts_crashes_and_hangs(feed, crashes, hangs):
     result = fuzz(Target("broken", lambda: b"x", feed, ValueError), inputs, 30.0, 0.05)
     assert (result.inputs, result.crash_count, len(result.hangs)) == (inputs, crashes, hangs)
     assert time.monotonic() - started < 5, "a hang must be cut short by the alarm, not run to its end"
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_a_short_coverage_guided_run_finds_no_crash_or_hang(name, tmp_path):
+    runs = 300 if name in ("config", "legacy") else 3000  # YAML text makes these two slow
+    command = [sys.executable, "-m", "bench.fuzz_atheris", "--target", name, "--runs", str(runs)]
+    command += ["--seconds", "60", "--artifacts", str(tmp_path)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run(
+        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"Done {runs} runs" in done.stderr, done.stderr[-3000:]
+    assert not list(tmp_path.iterdir()), "libFuzzer wrote a crash or hang input"
