@@ -373,56 +373,46 @@ def feed_config(objects: Sequence[dict[str, Any]]) -> object:
 # -------------------------------------------------------------------------------------- legacy
 
 LEGACY_SEED = """\
-peers:
-- peer-address: 192.0.2.1
-  peer-asn: 64512
-  my-asn: 64512
-  peer-port: 179
-  source-address: 192.0.2.2
-  hold-time: 120s
-  keepalive-time: 30s
-  router-id: 192.0.2.3
-  password: "yourPassword"
-  bfd-profile: "bfdprofile1"
-  ebgp-multihop: false
-  node-selectors:
-  - match-labels:
-      kubernetes.io/hostname: prod-01
-    match-expressions:
-    - key: kubernetes.io/arch
-      operator: In
-      values: [amd64, arm]
 address-pools:
-- name: my-ip-space
+- name: edge_v4
   protocol: bgp
-  addresses:
-  - 198.51.100.0/24
-  - 203.0.113.150-203.0.113.200
-  avoid-buggy-ips: true
-  auto-assign: true
+  addresses: [203.0.113.0/26, 203.0.113.100-203.0.113.120]
+  auto-assign: false
   bgp-advertisements:
-  - aggregation-length: 32
-    aggregation-length-v6: 64
-    localpref: 100
-    communities:
-    - 64512:1
-    - no-export
-- name: my-l2-space
+  - aggregation-length: 29
+    localpref: 50
+    communities: [64500:10, blackhole]
+  - aggregation-length-v6: 120
+- name: lan
   protocol: layer2
-  addresses:
-  - 192.0.2.128/25
   avoid-buggy-ips: true
+  addresses:
+  - 192.0.2.32/27
+  - 2001:db8:5::/120
 bgp-communities:
-  no-export: 65535:65281
+  blackhole: 65535:666
 bfd-profiles:
-- name: bfdprofile1
-  receive-interval: 280
-  transmit-interval: 270
-  echo-interval: 62
-  echo-mode: false
-  passive-mode: false
-  minimum-ttl: 254
-  detect-multiplier: 200
+- name: quick
+  detect-multiplier: 5
+  receive-interval: 150
+  transmit-interval: 150
+  passive-mode: true
+peers:
+- my-asn: 4200000000
+  peer-asn: 64501
+  peer-address: 198.51.100.1
+  peer-port: 1179
+  hold-time: 9s
+  router-id: 198.51.100.2
+  bfd-profile: quick
+  node-selectors:
+  - match-expressions:
+    - {key: rack, operator: NotIn, values: [r9]}
+- my-asn: 64500
+  peer-asn: 64500
+  peer-address: 2001:db8::1
+  source-address: 2001:db8::2
+  password: sesame
 """
 
 _LEGACY_KEYS = sorted(
