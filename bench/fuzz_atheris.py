@@ -10,6 +10,7 @@ mutates those further. The target's valid seeds start the corpus (a temporary di
 * ``arp``, ``bfd``: the bytes as they are; ``ndp`` with its length and checksum fixed;
 * ``heartbeat``: the bytes signed with the bench's key (the HMAC would stop everything else);
 * ``bgp``: the first byte's low bit says 4-octet AS paths, the rest is the stream;
+* ``bgp_body``: the first byte picks the message type, the rest is the body;
 * ``config``: YAML text of a list of objects; ``legacy``: the ConfigMap's YAML text.
 
 The contract is :mod:`bench.fuzz`'s: the target returns or raises its ``expected`` error.
@@ -57,6 +58,10 @@ SHAPES: dict[str, tuple[Callable[[bytes], Any], Callable[[], list[bytes]]]] = {
     "bgp": (
         lambda data: (data[1:], bool(data[:1]) and data[0] & 1 == 1),
         lambda: [b"\x01" + s for s in targets.bgp_seeds()],
+    ),
+    "bgp_body": (
+        lambda data: (data[0] % 5 + 1, data[1:], True) if data else None,
+        lambda: [bytes([s[18] - 1]) + s[19:] for s in targets.bgp_seeds()],
     ),
     "bfd": (lambda data: data, targets.bfd_seeds),
     "config": (_config, lambda: [yaml.safe_dump(targets.config_seed()).encode()]),

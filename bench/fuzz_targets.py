@@ -8,7 +8,8 @@ Every target is an entry point that reads bytes or objects someone else controls
   signed with the key after mutation, so the bytes behind the HMAC get fuzzed too, then
   accounted for by the membership tracker;
 * ``bgp``: a byte stream of BGP messages (:func:`...bgp.framing.decode_all`, the same header
-  check and per-type decoders the session's reader uses);
+  check and per-type decoders the session's reader uses); ``bgp_body``: one message body given
+  straight to the per-type decoders, without the header check in front;
 * ``bfd``: a BFD Control packet (:func:`...bfd.packet.decode`), then what a session does with it;
 * ``config``: a set of metallb.io objects (:func:`...validation.parse_config`, what both
   daemons load); mostly the specs are mutated, now and then names, labels and whole objects;
@@ -34,7 +35,7 @@ from ansible_collections.baremetal.lb.daemons.speaker.bfd import session as bfd_
 from ansible_collections.baremetal.lb.daemons.speaker.bfd.settings import BFDSettings
 from ansible_collections.baremetal.lb.daemons.speaker.bgp import messages, update
 from ansible_collections.baremetal.lb.daemons.speaker.bgp.errors import BGPError
-from ansible_collections.baremetal.lb.daemons.speaker.bgp.framing import decode_all
+from ansible_collections.baremetal.lb.daemons.speaker.bgp.framing import decode, decode_all
 from ansible_collections.baremetal.lb.daemons.speaker.layer2 import arp, ndp
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.ethernet import FrameError
 from ansible_collections.baremetal.lb.daemons.speaker.membership import wire
@@ -204,6 +205,12 @@ def feed_bgp(item: tuple[bytes, bool]) -> object:
     """Decode every message in a byte string, with 4-octet AS paths or not."""
     data, four_octet = item
     return decode_all(data, four_octet)
+
+
+def feed_bgp_body(item: tuple[int, bytes, bool]) -> object:
+    """Decode one message body by type, as :func:`...bgp.framing.decode` does after the header."""
+    kind, body, four_octet = item
+    return decode(kind, body, four_octet)
 
 
 # ----------------------------------------------------------------------------------------- BFD
@@ -473,6 +480,15 @@ def build_targets(rng: random.Random) -> dict[str, Target]:
         data = bgp_mutator.mutate(rng.choice(bgp))
         return (fix_bgp(data) if rng.random() < 0.7 else data), rng.random() < 0.7
 
+    bodies = [seed[messages.HEADER_LENGTH :] for seed in bgp]
+    kinds = {seed[messages.HEADER_LENGTH :]: seed[18] for seed in bgp}
+    body_mutator = ByteMutator(rng, bodies)
+
+    def make_bgp_body() -> tuple[int, bytes, bool]:
+        body = rng.choice(bodies)
+        kind = kinds[body] if rng.random() < 0.8 else rng.randint(1, 5)
+        return kind, body_mutator.mutate(body), rng.random() < 0.7
+
     config = config_seed()
     config_tree = TreeMutator(rng, _CONFIG_KEYS)
 
@@ -493,6 +509,7 @@ def build_targets(rng: random.Random) -> dict[str, Target]:
             _bytes_target("ndp", rng, ndp_seeds(), feed_ndp, FrameError, fix=fix_ndp),
             Target("heartbeat", make_heartbeat, feed_heartbeat, wire.WireError),
             Target("bgp", make_bgp, feed_bgp, BGPError),
+            Target("bgp_body", make_bgp_body, feed_bgp_body, BGPError),
             _bytes_target("bfd", rng, bfd_seeds(), feed_bfd, bfd.MalformedPacket, fix=fix_bfd, fix_rate=0.5),
             Target(
                 "config",
