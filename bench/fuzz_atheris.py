@@ -11,7 +11,8 @@ mutates those further. The target's valid seeds start the corpus (a temporary di
 * ``heartbeat``: the bytes signed with the bench's key (the HMAC would stop everything else);
 * ``bgp``: the first byte's low bit says 4-octet AS paths, the rest is the stream;
 * ``bgp_body``: the first byte picks the message type, the rest is the body;
-* ``config``: YAML text of a list of objects; ``legacy``: the ConfigMap's YAML text.
+* ``config``: a byte picking the reader, then YAML text of a list of objects;
+* ``legacy``: the ConfigMap's YAML text.
 
 The contract is :mod:`bench.fuzz`'s: the target returns or raises its ``expected`` error.
 libFuzzer stops at the first crash or hang (``--hang-s`` per input), prints the traceback and
@@ -40,14 +41,17 @@ _TARGETS = targets.build_targets(random.Random(0))
 
 
 def _config(data: bytes) -> Any:
+    """The first byte picks the reader (:data:`~.fuzz_targets.CONFIG_READERS`), the rest is YAML."""
+    if not data:
+        return None
     try:
-        objects = yaml.safe_load(data.decode("utf-8", "replace"))
+        objects = yaml.safe_load(data[1:].decode("utf-8", "replace"))
     except yaml.YAMLError:
         return None
     ok = isinstance(objects, list) and all(
         isinstance(o, dict) and isinstance(o.get("metadata"), dict) for o in objects
     )
-    return objects if ok else None  # the API server only ever serves objects with metadata
+    return (data[0] % len(targets.CONFIG_READERS), objects) if ok else None  # objects always have metadata
 
 
 # How each target reads libFuzzer's bytes (None: not an input of this shape, skip it), and its seeds.
@@ -64,7 +68,10 @@ SHAPES: dict[str, tuple[Callable[[bytes], Any], Callable[[], list[bytes]]]] = {
         lambda: [bytes([s[18] - 1]) + s[19:] for s in targets.bgp_seeds()],
     ),
     "bfd": (lambda data: data, targets.bfd_seeds),
-    "config": (_config, lambda: [yaml.safe_dump(targets.config_seed()).encode()]),
+    "config": (
+        _config,
+        lambda: [bytes([i]) + yaml.safe_dump(targets.config_seed()).encode() for i in range(3)],
+    ),
     "legacy": (lambda data: data.decode("utf-8", "replace"), lambda: [targets.LEGACY_SEED.encode()]),
 }
 

@@ -11,8 +11,9 @@ Every target is an entry point that reads bytes or objects someone else controls
   check and per-type decoders the session's reader uses); ``bgp_body``: one message body given
   straight to the per-type decoders, without the header check in front;
 * ``bfd``: a BFD Control packet (:func:`...bfd.packet.decode`), then what a session does with it;
-* ``config``: a set of metallb.io objects (:func:`...validation.parse_config`, what both
-  daemons load); mostly the specs are mutated, now and then names, labels and whole objects;
+* ``config``: a set of metallb.io objects, read as the daemons load it (``parse_config``), as
+  the Ansible modules check it and as ``lb_info`` reports it (:data:`CONFIG_READERS`); mostly
+  the specs are mutated, now and then names, labels and whole objects;
 * ``legacy``: a legacy MetalLB ConfigMap, as text or as parsed YAML, through conversion and
   the validation of the converted objects (what module ``legacy_config`` does).
 
@@ -28,6 +29,7 @@ import random
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ansible_collections.baremetal.lb.daemons.speaker.bfd import packet as bfd
@@ -41,6 +43,7 @@ from ansible_collections.baremetal.lb.daemons.speaker.layer2.ethernet import Fra
 from ansible_collections.baremetal.lb.daemons.speaker.membership import wire
 from ansible_collections.baremetal.lb.daemons.speaker.membership.tracker import Tracker
 from ansible_collections.baremetal.lb.plugins.module_utils.config_errors import InvalidConfigError
+from ansible_collections.baremetal.lb.plugins.module_utils.config_model import ClusterResources
 from ansible_collections.baremetal.lb.plugins.module_utils.legacy_config import (
     LegacyConfigError,
     convert,
@@ -51,6 +54,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.validation import (
     SERVICE_ALLOCATION_FIELDS,
     SPEC_FIELDS,
     parse_config,
+    parse_for_report,
     validate_resources,
 )
 
@@ -372,9 +376,19 @@ def mutate_config(
     return objects
 
 
-def feed_config(objects: Sequence[dict[str, Any]]) -> object:
-    """Parse the objects as the daemons load them."""
-    return parse_config(cluster_resources(objects))
+# How the configuration is read: as the daemons load it, as the Ansible modules check it
+# (strict), and as lb_info reports it (keeping what parses of objects with errors).
+CONFIG_READERS: tuple[Callable[[ClusterResources], object], ...] = (
+    parse_config,
+    partial(validate_resources, strict=True),
+    parse_for_report,
+)
+
+
+def feed_config(item: tuple[int, Sequence[dict[str, Any]]]) -> object:
+    """Read the objects with ``CONFIG_READERS[index]``; only parse_config raises (InvalidConfigError)."""
+    index, objects = item
+    return CONFIG_READERS[index](cluster_resources(objects))
 
 
 # -------------------------------------------------------------------------------------- legacy
@@ -513,10 +527,10 @@ def build_targets(rng: random.Random) -> dict[str, Target]:
             _bytes_target("bfd", rng, bfd_seeds(), feed_bfd, bfd.MalformedPacket, fix=fix_bfd, fix_rate=0.5),
             Target(
                 "config",
-                lambda: mutate_config(rng, config_tree, config),
+                lambda: (rng.randrange(len(CONFIG_READERS)), mutate_config(rng, config_tree, config)),
                 feed_config,
                 InvalidConfigError,
-                lambda objects: [obj for obj in objects if obj not in config],
+                lambda item: (item[0], [obj for obj in item[1] if obj not in config]),
             ),
             Target("legacy", make_legacy, feed_legacy, LegacyConfigError),
         )

@@ -81,7 +81,8 @@ def test_every_seed_decodes(name):
 def test_the_bgp_config_and_legacy_seeds_decode():
     for seed in targets.bgp_seeds():
         TARGETS["bgp"].feed((seed, True))
-    TARGETS["config"].feed(targets.config_seed())
+    for reader in range(len(targets.CONFIG_READERS)):
+        TARGETS["config"].feed((reader, targets.config_seed()))
     assert TARGETS["legacy"].feed(targets.LEGACY_SEED) == []  # converts with no validation error
 
 
@@ -112,8 +113,8 @@ SEED_OBJECTS = targets.config_seed()
 
 
 @st.composite
-def configs(draw: st.DrawFn) -> list[dict[str, Any]]:
-    """The seed configuration with one object's spec fields set to arbitrary JSON."""
+def configs(draw: st.DrawFn) -> tuple[int, list[dict[str, Any]]]:
+    """A reader, and the seed configuration with one object's spec fields set to arbitrary JSON."""
     objects = list(SEED_OBJECTS)
     index = draw(st.integers(0, len(objects) - 1))
     spec = dict(objects[index].get("spec") or {})
@@ -121,7 +122,7 @@ def configs(draw: st.DrawFn) -> list[dict[str, Any]]:
     for key in draw(st.lists(st.sampled_from(keys), min_size=1, max_size=3)):
         spec[key] = draw(JSON)
     objects[index] = {**objects[index], "spec": spec}
-    return objects
+    return draw(st.integers(0, len(targets.CONFIG_READERS) - 1)), objects
 
 
 @FUZZ
