@@ -14,6 +14,7 @@ FORBIDDEN_PREFIXES = (
     "bench/",
     "tests/output/",
     ".ci/",
+    ".hypothesis/",
     "requirements/dev.txt",
 )
 # The install role's host mode copies the daemons and installs requirements/runtime.txt.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
+from ..kube.config_metrics import ConfigMetrics
+
 
 class ControllerMetrics:
     """The controller's metrics in their own registry."""
@@ -22,16 +24,7 @@ class ControllerMetrics:
             ["pool"],
             registry=self.registry,
         )
-        self.config_loaded = Gauge(
-            "metallb_k8s_client_config_loaded_bool",
-            "1 if the MetalLB configuration was successfully loaded at least once",
-            registry=self.registry,
-        )
-        self.config_stale = Gauge(
-            "metallb_k8s_client_config_stale_bool",
-            "1 if running on a stale configuration, because the latest config failed to load",
-            registry=self.registry,
-        )
+        self.config = ConfigMetrics(self.registry)
         self.updates = Counter(
             "metallb_k8s_client_updates",
             "Number of k8s object updates that have been processed",

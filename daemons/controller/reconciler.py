@@ -127,7 +127,7 @@ class Reconciler:
             pools = loaded.pools
             lost = self._allocator.set_pools(pools)
         except (InvalidConfigError, PoolConfigError) as error:
-            self._metrics.config_stale.set(1)
+            self._metrics.config.refused()
             if not self._history.rejected(error):
                 return
             log.error(
@@ -142,8 +142,7 @@ class Reconciler:
         first = not self._configured
         self._configured = True
         self._loaded = loaded
-        self._metrics.config_loaded.set(1)
-        self._metrics.config_stale.set(0)
+        self._metrics.config.accepted()
         if self._history.loaded(loaded):
             log.info("configuration loaded: pools %s", ", ".join(pool.name for pool in pools) or "(none)")
         for item in lost:

@@ -19,11 +19,9 @@ from types import FrameType
 from typing import Any
 
 from ansible_collections.baremetal.lb.plugins.module_utils.announcement import unannounced_services
-from ansible_collections.baremetal.lb.plugins.module_utils.config_errors import InvalidConfigError
-from ansible_collections.baremetal.lb.plugins.module_utils.config_model import Config
 from ansible_collections.baremetal.lb.plugins.module_utils.services import ingress_ips
 
-from ..kube.config_loader import ConfigHistory, ConfigSources
+from ..kube.config_loader import ConfigSources, LastGoodConfig
 from ..kube.events import EventRecorder
 from ..kube.health import HealthServer
 from ..kube.informer import Informer
@@ -82,9 +80,7 @@ class _Speaker:
         self.stop = threading.Event()
         self.queue = WorkQueue()
         self._exit_status = 0
-        self._config: Config | None = None
         self._unannounced: dict[str, str] = {}
-        self._history = ConfigHistory()
         api = KubeApi.connect(options.kubeconfig, field_manager=SPEAKER_FIELD_MANAGER)
         self._metrics = SpeakerMetrics()
         self._health = (
@@ -94,6 +90,7 @@ class _Speaker:
         self._slices = Informer(api, ENDPOINT_SLICES, self._changed)
         self._nodes = Informer(api, NODES, self._changed)
         self._config_sources = ConfigSources(api, options.namespace, lambda: self.queue.add(_PLAN))
+        self._config = LastGoodConfig(self._config_sources.load, self._metrics.config)
         # The Secrets of our own namespace only (RBAC allows no more): BGPPeer passwords are read
         # from this cache, and a changed one re-plans, so the peers using it reset with the new key.
         self._secrets = Informer(api, Resource("/api/v1", "secrets", options.namespace), self._secret_changed)
@@ -177,7 +174,7 @@ class _Speaker:
     # -- planning ----------------------------------------------------------------------------
 
     def _replan(self) -> None:
-        config = self._load_config()
+        config = self._config.current()
         if config is None:
             return
         endpoints = facts.endpoints_by_service(self._slices.items())
@@ -203,27 +200,6 @@ class _Speaker:
             if self._unannounced.get(key) != message:
                 log.warning("service %s: %s", key, message, extra={"service": key})
         self._unannounced = found
-
-    def _load_config(self) -> Config | None:
-        """The configuration to plan with; a change, or a new reason to refuse one, is logged once."""
-        try:
-            config = self._config_sources.load()
-        except InvalidConfigError as error:
-            if self._history.rejected(error):
-                log.error(
-                    "invalid configuration, keeping the last good one: %s", error, extra={"reason": "invalid"}
-                )
-            return self._config
-        if self._history.loaded(config):
-            log.info(
-                "configuration loaded: %d pools, %d L2 and %d BGP advertisements, %d BGP peers",
-                len(config.pools),
-                len(config.l2_advertisements),
-                len(config.bgp_advertisements),
-                len(config.bgp_peers),
-            )
-        self._config = config
-        return config
 
     # -- plumbing ------------------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
+from ..kube.config_metrics import ConfigMetrics
+
 
 class SpeakerMetrics:
     """The speaker's metrics in their own registry."""
@@ -21,6 +23,7 @@ class SpeakerMetrics:
             ["ip", "node", "protocol", "service"],
             registry=self.registry,
         )
+        self.config = ConfigMetrics(self.registry)
 
     def set_announced(self, node: str, protocol: str, service: str, ip: str, announced: bool) -> None:
         """Mark ``ip`` of ``service`` as announced (or no longer) from ``node`` by ``protocol``."""

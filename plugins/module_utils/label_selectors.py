@@ -147,7 +147,7 @@ def _expression_problems(path: str, expression: Any) -> list[FieldProblem]:
     operator = expression.get("operator")
     values = expression.get("values") or []
     operators = ", ".join(op.value for op in Operator)
-    if operator not in set(Operator):
+    if not isinstance(operator, str) or operator not in set(Operator):
         return [
             *problems,
             FieldProblem(f"{path}.operator", f"unknown operator {operator!r}", f"use one of {operators}"),

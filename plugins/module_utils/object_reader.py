@@ -25,12 +25,20 @@ class ObjectReader:
         metadata = obj.get("metadata") or {}
         self.kind = kind
         self.name = str(metadata.get("name") or "")
-        self.labels: Mapping[str, str] = metadata.get("labels") or {}
+        labels = metadata.get("labels") or {}
+        good_labels = isinstance(labels, Mapping) and all(
+            isinstance(key, str) and isinstance(value, str) for key, value in labels.items()
+        )
+        self.labels: Mapping[str, str] = labels if good_labels else {}
         spec = obj.get("spec")
         self.spec: Spec = spec if isinstance(spec, Mapping) else {}
         self._errors = errors
         if not self.name:
             self.fail("metadata.name", "is missing", "give the object a name")
+        if not good_labels:
+            self.fail(
+                "metadata.labels", "must be a mapping of text to text", "write each label as key: value"
+            )
         if spec is not None and not isinstance(spec, Mapping):
             self.fail("spec", "must be a mapping", "write the spec fields as key: value")
 

@@ -242,6 +242,9 @@ class _Parser:
             items = reader.spec.get("communities") or []
             for index, item in enumerate(items if isinstance(items, list) else []):
                 path = f"spec.communities[{index}]"
+                if not isinstance(item, Mapping):
+                    reader.fail(path, "must be a mapping", "write the alias as name: and value:")
+                    continue
                 alias, value = str(item.get("name") or ""), str(item.get("value") or "")
                 if not alias:
                     reader.fail(f"{path}.name", "is missing", "name the alias")
@@ -337,8 +340,8 @@ class _Parser:
         router_id = reader.address("routerID")
         if router_id is not None and router_id.version != 4:
             reader.fail("spec.routerID", f"{router_id} is not IPv4", "write the router ID as an IPv4 address")
-        password, secret = reader.text("password"), reader.spec.get("passwordSecret") or {}
-        if password and secret.get("name"):
+        password, secret = reader.text("password"), _secret_ref(reader)
+        if password and secret:
             reader.fail("spec.password", "password and passwordSecret are both set", "keep one of them")
         bfd_profile = reader.text("bfdProfile")
         if bfd_profile and bfd_profile not in bfd_profiles:
@@ -363,7 +366,7 @@ class _Parser:
             router_id=router_id,
             node_selectors=reader.selectors("nodeSelectors"),
             password=password,
-            password_secret=_secret_ref(secret),
+            password_secret=secret,
             bfd_profile=bfd_profile,
             ebgp_multihop=ebgp_multihop,
             graceful_restart=reader.boolean("enableGracefulRestart", False),
@@ -574,5 +577,14 @@ def _interface(reader: ObjectReader, key: str, name: str) -> str:
     return name
 
 
-def _secret_ref(secret: Mapping[str, object]) -> tuple[str, str] | None:
-    return (str(secret["name"]), str(secret.get("namespace") or "")) if secret.get("name") else None
+def _secret_ref(reader: ObjectReader) -> tuple[str, str] | None:
+    """The (name, namespace) of ``spec.passwordSecret``; None when unset or wrong (recorded)."""
+    secret = reader.spec.get("passwordSecret") or {}
+    if not isinstance(secret, Mapping) or not all(
+        isinstance(secret.get(key) or "", str) for key in ("name", "namespace")
+    ):
+        reader.fail(
+            "spec.passwordSecret", "must be a mapping of name and namespace", "write name: and namespace:"
+        )
+        return None
+    return (secret["name"], secret.get("namespace") or "") if secret.get("name") else None

@@ -122,3 +122,42 @@ def test_removed_ip_is_no_longer_answered(lab, cluster, l2, start_controller, sp
     cluster.delete_service(namespace, "web")
     wait_for(f"{ips[0]} to go unanswered", lambda: answering_nodes(lab, ips[0], wait=0.5) == [], timeout=10)
     wait_for("the ServiceL2Status to go", lambda: not l2.l2_statuses(namespace, "web"))
+
+
+STALE = "metallb_k8s_client_config_stale_bool"
+
+
+def _stale(speaker) -> float | None:
+    for line in speaker.metrics().splitlines():
+        if line.startswith(f"{STALE} "):
+            return float(line.split()[1])
+    return None
+
+
+def test_an_invalid_configuration_keeps_every_speaker_announcing_on_the_last_good_one(
+    lab, cluster, l2, start_controller, speakers, namespace
+):
+    _setup(cluster, l2, start_controller, speakers)
+    cluster.create_service(namespace, service_manifest("before", selector=None))
+    l2.endpoint_slice(namespace, "before", ["node1"])  # announced only with a ready endpoint
+    before = cluster.wait_ips(namespace, "before")
+    _answered_by(lab, before[0], predicted_owner(before, set(lab.nodes)))
+
+    bad = cluster.create_pool(unique("bad"), [POOL4])  # overlaps: the schema cannot see it, the check does
+    for node in lab.nodes:
+        wait_for(f"the stale gauge of the speaker on {node}", lambda s=speakers[node]: _stale(s) == 1)
+        said = [line for line in speakers[node].logs().splitlines() if "keeping the last good one" in line]
+        assert len(said) == 1 and bad in said[0], (node, said)
+
+    # Still planning on the last good configuration: the old VIP keeps its owner, a new one is announced.
+    _answered_by(lab, before[0], predicted_owner(before, set(lab.nodes)))
+    cluster.create_service(namespace, service_manifest("during", selector=None))
+    l2.endpoint_slice(namespace, "during", ["node1"])
+    during = cluster.wait_ips(namespace, "during")
+    _answered_by(lab, during[0], predicted_owner(during, set(lab.nodes)))
+
+    cluster.delete_pool(bad)
+    for node in lab.nodes:
+        wait_for(
+            f"the stale gauge of the speaker on {node} to clear", lambda s=speakers[node]: _stale(s) == 0
+        )

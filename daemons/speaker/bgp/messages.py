@@ -44,6 +44,10 @@ def frame(kind: int, body: bytes = b"") -> bytes:
 
 def parse_header(header: bytes) -> tuple[int, int]:
     """Check a 19-byte header; return (body length, message type)."""
+    if len(header) != HEADER_LENGTH:
+        raise BGPError(
+            errors.MESSAGE_HEADER, errors.BAD_MESSAGE_LENGTH, detail=f"header of {len(header)} bytes"
+        )
     if header[:16] != MARKER:
         raise BGPError(errors.MESSAGE_HEADER, errors.CONNECTION_NOT_SYNCHRONIZED, detail="marker")
     length, kind = struct.unpack("!HB", header[16:19])
@@ -184,6 +188,7 @@ def _decode_capabilities(data: bytes) -> Capabilities:
 
 def decode_open(body: bytes) -> Open:
     """Decode an OPEN body (after the header); checks version, hold time and identifier."""
+    check_length(body, 10, "OPEN")
     version, two_octet, hold, router_id, params_length = struct.unpack("!BHH4sB", body[:10])
     if version != BGP_VERSION:
         raise BGPError(errors.OPEN_MESSAGE, errors.UNSUPPORTED_VERSION, struct.pack("!H", BGP_VERSION))
@@ -211,6 +216,15 @@ def decode_open(body: bytes) -> Open:
     return Open(asn, hold, IPv4Address(router_id), caps)
 
 
+def check_length(body: bytes, minimum: int, kind: str) -> None:
+    """Refuse a body shorter than its fixed part (:func:`parse_header` already does, from the stream)."""
+    if len(body) < minimum:
+        length = (HEADER_LENGTH + len(body)).to_bytes(2, "big")
+        raise BGPError(
+            errors.MESSAGE_HEADER, errors.BAD_MESSAGE_LENGTH, length, f"{kind} body of {len(body)} bytes"
+        )
+
+
 def encode_keepalive() -> bytes:
     """A KEEPALIVE message."""
     return frame(KEEPALIVE)
@@ -223,6 +237,7 @@ def encode_notification(message: Notification) -> bytes:
 
 def decode_notification(body: bytes) -> Notification:
     """Decode a NOTIFICATION body."""
+    check_length(body, 2, "NOTIFICATION")
     return Notification(body[0], body[1], bytes(body[2:]))
 
 

@@ -20,7 +20,17 @@ from typing import Any
 
 from . import errors
 from .errors import BGPError, TreatAsWithdraw
-from .messages import AFI_IPV4, AFI_IPV6, AS_TRANS, IPV4_UNICAST, MAX_LENGTH, UPDATE, Family, frame
+from .messages import (
+    AFI_IPV4,
+    AFI_IPV6,
+    AS_TRANS,
+    IPV4_UNICAST,
+    MAX_LENGTH,
+    UPDATE,
+    Family,
+    check_length,
+    frame,
+)
 
 Network = IPv4Network | IPv6Network
 
@@ -434,6 +444,7 @@ class _AttributeReader:
 
 def decode_update(body: bytes, four_octet: bool = True) -> Update:
     """Decode an UPDATE body (after the header) following RFC 4271 §6.3 and RFC 7606."""
+    check_length(body, 4, "UPDATE")
     (withdrawn_length,) = struct.unpack("!H", body[:2])
     if 2 + withdrawn_length + 2 > len(body):
         raise BGPError(

@@ -181,6 +181,42 @@ def test_every_error_is_reported_with_its_path(objects, expected):
     assert sorted(errors_of(*objects)) == sorted(expected)
 
 
+# Inputs `python -m bench.fuzz --target config` found raising AttributeError or TypeError instead
+# of a ConfigError: each is kept as found, minimised to the object that did it.
+@pytest.mark.parametrize(
+    ("objects", "expected"),
+    [
+        (
+            [obj("Community", "c", {"communities": [{"name": "edge", "value": "1:2"}, "internal"]})],
+            [("Community", "c", "spec.communities[1]")],
+        ),
+        ([peer("p", passwordSecret=float("inf"))], [("BGPPeer", "p", "spec.passwordSecret")]),
+        ([peer("p", passwordSecret={"name": ["s"]})], [("BGPPeer", "p", "spec.passwordSecret")]),
+        (
+            [
+                peer(
+                    "p", nodeSelectors=[{"matchExpressions": [{"key": "k", "operator": [], "values": ["a"]}]}]
+                )
+            ],
+            [("BGPPeer", "p", "spec.nodeSelectors[0].matchExpressions[0].operator")],
+        ),
+        (
+            [obj("IPAddressPool", "a", {"addresses": ["192.0.2.0/24"]}, labels=["tier"])],
+            [("IPAddressPool", "a", "metadata.labels")],
+        ),
+    ],
+    ids=[
+        "community-not-a-mapping",
+        "secret-not-a-mapping",
+        "secret-name-not-text",
+        "operator-unhashable",
+        "labels-not-a-mapping",
+    ],
+)
+def test_fuzz_crashers_are_refused_with_their_path(objects, expected):
+    assert sorted(errors_of(*objects)) == sorted(expected)
+
+
 def test_host_bits_only_refused_when_strict():
     assert errors_of(pool("a", "192.0.2.37/30")) == []
     assert errors_of(pool("a", "192.0.2.37/30"), strict=True) == [("IPAddressPool", "a", "spec.addresses[0]")]
