@@ -41,6 +41,11 @@ def bench(state: LabState, points: int, delay: float) -> int:
         namespaces=tuple(dict.fromkeys([CONFIG_NAMESPACE, *(ns for ns, _name in services)])),
         services=services,
     )
+    with site_interrupt.heartbeat_key_kept(target.api):
+        return _points(target, points, delay)
+
+
+def _points(target: site_interrupt.Lab, points: int, delay: float) -> int:
     try:
         run, expected = site_interrupt.reference(target)
         tasks = run.started
@@ -49,7 +54,7 @@ def bench(state: LabState, points: int, delay: float) -> int:
         started = time.monotonic()
         for index in site_interrupt.kill_points(tasks, points):
             outcome = site_interrupt.interrupt_and_converge(target, index, tasks[index], delay)
-            found = site_interrupt.problems(outcome, expected, services)
+            found = site_interrupt.problems(outcome, expected, target.services)
             failed += bool(found)
             print(f"{'FAIL' if found else 'ok  '} {site_interrupt.summary(outcome)}", flush=True)
             for problem in found:
@@ -57,7 +62,7 @@ def bench(state: LabState, points: int, delay: float) -> int:
         print(f"{points} points, {failed} broke a promise, {time.monotonic() - started:.0f}s")
         return failed
     finally:
-        site_interrupt.reset(target.api, services)
+        site_interrupt.reset(target.api, target.services)
 
 
 def main() -> int:

@@ -24,7 +24,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -48,6 +49,7 @@ CONFIG_PLURALS = (
 )
 CONFIG_VERSION = "v1beta1"
 TASK_START = "v2_playbook_on_task_start"
+HEARTBEAT_KEY = "memberlist"  # the speakers' Secret, created once by the install role
 RUN_TIMEOUT = 900.0  # one whole site.yml run in the lab, rollouts and IP waits included
 
 
@@ -267,6 +269,29 @@ def _delete(call: Callable[[], object]) -> None:
             raise
 
 
+@contextmanager
+def heartbeat_key_kept(api: client.ApiClient) -> Iterator[None]:
+    """Put the speakers' memberlist Secret back as it was before (or remove it if there was none).
+
+    `reset` deletes it so that site.yml creates it again; other tests of the same lab keep
+    using the one they started with.
+    """
+    core: Any = client.CoreV1Api(api)
+    try:
+        saved = core.read_namespaced_secret(HEARTBEAT_KEY, METALLB_NAMESPACE)
+    except client.ApiException as missing:
+        if missing.status != 404:
+            raise
+        saved = None
+    try:
+        yield
+    finally:
+        _delete(partial(core.delete_namespaced_secret, HEARTBEAT_KEY, METALLB_NAMESPACE))
+        if saved is not None:
+            body = {"metadata": {"name": HEARTBEAT_KEY}, "type": saved.type, "data": saved.data}
+            core.create_namespaced_secret(METALLB_NAMESPACE, body)
+
+
 def reset(api: client.ApiClient, services: Sequence[tuple[str, str]], timeout: float = 120.0) -> None:
     """Remove what site.yml does work for; return once the daemons' pods are gone.
 
@@ -285,7 +310,7 @@ def reset(api: client.ApiClient, services: Sequence[tuple[str, str]], timeout: f
             _delete(partial(custom.delete_namespaced_custom_object, *args))
     _delete(lambda: apps.delete_namespaced_deployment("controller", METALLB_NAMESPACE))
     _delete(lambda: apps.delete_namespaced_daemon_set("speaker", METALLB_NAMESPACE))
-    _delete(lambda: core.delete_namespaced_secret("memberlist", METALLB_NAMESPACE))
+    _delete(partial(core.delete_namespaced_secret, HEARTBEAT_KEY, METALLB_NAMESPACE))
     deadline = time.monotonic() + timeout
     while core.list_namespaced_pod(METALLB_NAMESPACE, label_selector="app=metallb").items:
         if time.monotonic() > deadline:

@@ -41,16 +41,21 @@ def site_lab(lab: LabState, kube: client.ApiClient) -> Iterator[site_interrupt.L
         namespaces=tuple(dict.fromkeys([CONFIG_NAMESPACE, *(ns for ns, _name in services)])),
         services=services,
     )
-    try:
-        yield target
-    finally:
-        site_interrupt.reset(kube, services)
+    with site_interrupt.heartbeat_key_kept(kube):
+        try:
+            yield target
+        finally:
+            site_interrupt.reset(kube, services)
 
 
 @pytest.fixture(scope="module")
 def clean_run(site_lab: site_interrupt.Lab) -> tuple[site_interrupt.Run, dict[str, list[str]]]:
-    """An uninterrupted run: its task list and the objects it leaves."""
-    return site_interrupt.reference(site_lab)
+    """An uninterrupted run: its task list and the objects it leaves (then removed: no daemon
+    may outlive a test of the session lab)."""
+    try:
+        return site_interrupt.reference(site_lab)
+    finally:
+        site_interrupt.reset(site_lab.api, site_lab.services)
 
 
 @pytest.mark.parametrize("point", range(POINTS))
@@ -60,7 +65,10 @@ def test_site_killed_at_a_task_converges_on_the_next_run_and_the_third_changes_n
     run, expected = clean_run
     tasks = run.started
     index = site_interrupt.kill_points(tasks, POINTS)[point]
-    outcome = site_interrupt.interrupt_and_converge(site_lab, index, tasks[index], DELAY)
+    try:
+        outcome = site_interrupt.interrupt_and_converge(site_lab, index, tasks[index], DELAY)
+    finally:
+        site_interrupt.reset(site_lab.api, site_lab.services)
     print(f"\n{site_interrupt.summary(outcome)}")
     found = site_interrupt.problems(outcome, expected, site_lab.services)
     assert not found, "\n".join(found)
