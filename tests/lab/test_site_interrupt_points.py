@@ -1,0 +1,88 @@
+"""lab/site_interrupt.py's pure parts: where the kills land, and what counts as a broken promise."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from lab.site_interrupt import Outcome, Run, kill_points, problems
+
+TASKS = [f"task {i}" for i in range(31)]
+
+
+@pytest.mark.parametrize(
+    ("tasks", "count", "points"),
+    [
+        (TASKS, 10, [1, 4, 7, 10, 13, 17, 20, 23, 26, 29]),
+        (TASKS, 3, [5, 15, 25]),
+        (TASKS[:2], 3, [0, 1]),
+        ([], 3, []),
+    ],
+)
+def test_kill_points_spread_evenly_and_stay_the_same(tasks, count, points):
+    assert kill_points(tasks, count) == points
+
+
+EXPECTED = {"ipaddresspools metallb-system": ["lab-l2"], "Service demo": ["web"]}
+RECAP = {"v2_playbook_on_stats": {"_event": "v2_playbook_on_stats", "stats": {"localhost": {"changed": 0}}}}
+
+
+def _outcome(**changes) -> Outcome:
+    fine = {
+        "index": 3,
+        "task": "task 3",
+        "killed": Run(returncode=-signal.SIGKILL),
+        "resumed": Run(returncode=0),
+        "third": Run(returncode=0, events=[RECAP["v2_playbook_on_stats"]]),
+        "objects": dict(EXPECTED),
+        "ips": {"demo/web": ["192.0.2.64"]},
+    }
+    return Outcome(**{**fine, **changes})
+
+
+@pytest.mark.parametrize(
+    ("changes", "broken"),
+    [
+        ({}, []),
+        ({"killed": Run(returncode=0)}, ["the playbook ended (0) before the kill"]),
+        ({"resumed": Run(returncode=2)}, ["the run after the kill failed (2)"]),
+        (
+            {
+                "third": Run(
+                    returncode=0,
+                    events=[{"_event": "v2_playbook_on_stats", "stats": {"localhost": {"changed": 1}}}],
+                )
+            },
+            ["the third run changed {'localhost': 1}"],
+        ),
+        (
+            {"objects": {**EXPECTED, "ipaddresspools metallb-system": ["lab-l2", "stray"]}},
+            ["ipaddresspools metallb-system: ['lab-l2', 'stray'] where an uninterrupted run leaves"],
+        ),
+        (
+            {"objects": {**EXPECTED, "Secret metallb-system": ["memberlist"]}},
+            ["Secret metallb-system: ['memberlist'] where an uninterrupted run leaves []"],
+        ),
+        ({"ips": {"demo/web": []}}, ["demo/web has no IP"]),
+        (
+            {"ips": {"demo/web": ["192.0.2.64"], "demo/other": ["192.0.2.64"]}},
+            ["192.0.2.64 is held by ['demo/other', 'demo/web']"],
+        ),
+    ],
+    ids=[
+        "converged",
+        "kill too late",
+        "resume failed",
+        "third changed",
+        "orphan",
+        "duplicate",
+        "no IP",
+        "shared IP",
+    ],
+)
+def test_problems_name_each_broken_promise(changes, broken):
+    found = problems(_outcome(**changes), EXPECTED, [("demo", "web")])
+    assert len(found) == len(broken), found
+    for problem, start in zip(found, broken, strict=True):
+        assert problem.startswith(start), problem
