@@ -24,7 +24,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -49,6 +49,7 @@ CONFIG_PLURALS = (
 )
 CONFIG_VERSION = "v1beta1"
 TASK_START = "v2_playbook_on_task_start"
+ARGUMENT_CHECK = "Validating arguments against arg spec"  # the task Ansible adds to each role
 HEARTBEAT_KEY = "memberlist"  # the speakers' Secret, created once by the install role
 RUN_TIMEOUT = 900.0  # one whole site.yml run in the lab, rollouts and IP waits included
 
@@ -191,15 +192,20 @@ def _parse(line: bytes) -> dict[str, Any] | None:
     return event if isinstance(event, dict) else None
 
 
-def kill_points(tasks: Sequence[str], count: int) -> list[int]:
-    """``count`` task indexes spread evenly over ``tasks``, the same for the same task list.
+def kill_points(tasks: Sequence[str], count: int, only: Collection[str] | None = None) -> list[int]:
+    """``count`` indexes into ``tasks`` spread evenly, the same for the same task list.
 
-    Each is the middle of one of ``count`` equal stretches of the list.
+    Candidates are the tasks named in ``only`` (e.g. those an uninterrupted run changed), or
+    else every task but the implicit role argument checks (instant, nothing to interrupt); each
+    point is the middle of one of ``count`` equal stretches of the candidates.
     """
-    if not tasks:
-        return []
-    count = min(count, len(tasks))
-    return sorted({int((i + 0.5) * len(tasks) / count) for i in range(count)})
+    candidates = [
+        index
+        for index, name in enumerate(tasks)
+        if (name in only if only is not None else ARGUMENT_CHECK not in name)
+    ]
+    count = min(count, len(candidates))
+    return sorted({candidates[int((i + 0.5) * len(candidates) / count)] for i in range(count)})
 
 
 # --- the cluster's objects ------------------------------------------------------------------
@@ -236,8 +242,9 @@ def objects(api: client.ApiClient, namespaces: Sequence[str]) -> dict[str, list[
                 items = [r for r in items if r.spec.replicas]
             found[f"{kind} {namespace}"] = sorted(i.metadata.name for i in items)
         for plural in CONFIG_PLURALS:
-            listed = custom.list_namespaced_custom_object(GROUP, CONFIG_VERSION, namespace, plural)
-            found[f"{plural} {namespace}"] = sorted(o["metadata"]["name"] for o in listed["items"])
+            found[f"{plural} {namespace}"] = sorted(
+                o["metadata"]["name"] for o in _config(custom, namespace, plural)
+            )
         pods: dict[str, int] = {}
         for pod in core.list_namespaced_pod(namespace).items:
             if pod.metadata.deletion_timestamp:
@@ -259,6 +266,16 @@ def load_balancer_ips(api: client.ApiClient, namespaces: Sequence[str]) -> dict[
             ingress = (svc.status.load_balancer and svc.status.load_balancer.ingress) or []
             ips[f"{namespace}/{svc.metadata.name}"] = sorted(str(i.ip) for i in ingress)
     return ips
+
+
+def _config(custom: Any, namespace: str, plural: str) -> list[dict[str, Any]]:
+    """The metallb.io objects of one kind in ``namespace``; none before the CRDs are installed."""
+    try:
+        return list(custom.list_namespaced_custom_object(GROUP, CONFIG_VERSION, namespace, plural)["items"])
+    except client.ApiException as unknown:
+        if unknown.status != 404:
+            raise
+        return []
 
 
 def _delete(call: Callable[[], object]) -> None:
@@ -304,8 +321,7 @@ def reset(api: client.ApiClient, services: Sequence[tuple[str, str]], timeout: f
     for namespace, name in services:
         _delete(partial(core.delete_namespaced_service, name, namespace))
     for plural in CONFIG_PLURALS:
-        listed = custom.list_namespaced_custom_object(GROUP, CONFIG_VERSION, METALLB_NAMESPACE, plural)
-        for obj in listed["items"]:
+        for obj in _config(custom, METALLB_NAMESPACE, plural):
             args = (GROUP, CONFIG_VERSION, METALLB_NAMESPACE, plural, obj["metadata"]["name"])
             _delete(partial(custom.delete_namespaced_custom_object, *args))
     _delete(lambda: apps.delete_namespaced_deployment("controller", METALLB_NAMESPACE))

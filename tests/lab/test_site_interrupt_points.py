@@ -9,19 +9,23 @@ import pytest
 from lab.site_interrupt import Outcome, Run, kill_points, problems
 
 TASKS = [f"task {i}" for i in range(31)]
+CHECK = "role : Validating arguments against arg spec 'main' - x"
 
 
 @pytest.mark.parametrize(
-    ("tasks", "count", "points"),
+    ("tasks", "count", "only", "points"),
     [
-        (TASKS, 10, [1, 4, 7, 10, 13, 17, 20, 23, 26, 29]),
-        (TASKS, 3, [5, 15, 25]),
-        (TASKS[:2], 3, [0, 1]),
-        ([], 3, []),
+        (TASKS, 10, None, [1, 4, 7, 10, 13, 17, 20, 23, 26, 29]),
+        (TASKS, 3, None, [5, 15, 25]),
+        (TASKS[:2], 3, None, [0, 1]),
+        ([], 3, None, []),
+        ([CHECK, "a", CHECK, "b", "c"], 3, None, [1, 3, 4]),
+        (["a", "b", "c", "d", "e"], 2, {"b", "d", "e"}, [1, 4]),
     ],
+    ids=["10 of 31", "3 of 31", "more points than tasks", "no tasks", "argument checks skipped", "only"],
 )
-def test_kill_points_spread_evenly_and_stay_the_same(tasks, count, points):
-    assert kill_points(tasks, count) == points
+def test_kill_points_spread_evenly_and_stay_the_same(tasks, count, only, points):
+    assert kill_points(tasks, count, only) == points
 
 
 EXPECTED = {"ipaddresspools metallb-system": ["lab-l2"], "Service demo": ["web"]}
