@@ -66,7 +66,7 @@ def _points(target: site_interrupt.Lab, points: int, delay: float) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--points", type=int, default=10)
     parser.add_argument("--delay", type=float, default=0.5)
     parser.add_argument("--state-dir", type=Path, help="a lab started with `make lab-up` (default: its own)")

@@ -98,7 +98,7 @@ def test_bgp_passwords_and_the_memberlist_key_show_nowhere(
     lab, kube, tmp_path, metallb_namespace, start_controller, speakers
 ):
     router = lab.routers["bird"]
-    names = [unique("bgp-pw") for _ in range(3)]
+    names = [unique(f"bgp-pw{i}") for i in range(3)]
     passwords = [f"pw{i}-{secrets.token_hex(8)}" for i in range(5)]
     custom = client.CustomObjectsApi(kube)
     try:
