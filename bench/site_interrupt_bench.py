@@ -52,7 +52,7 @@ def _points(target: site_interrupt.Lab, points: int, delay: float) -> int:
         print(f"uninterrupted run: {run.seconds:.1f}s, {len(tasks)} tasks", flush=True)
         failed = 0
         started = time.monotonic()
-        for index in site_interrupt.kill_points(tasks, points):
+        for index in site_interrupt.kill_points(tasks, points, only=run.working_tasks):
             outcome = site_interrupt.interrupt_and_converge(target, index, tasks[index], delay)
             found = site_interrupt.problems(outcome, expected, target.services)
             failed += bool(found)

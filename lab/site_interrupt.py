@@ -51,6 +51,7 @@ CONFIG_VERSION = "v1beta1"
 TASK_START = "v2_playbook_on_task_start"
 ARGUMENT_CHECK = "Validating arguments against arg spec"  # the task Ansible adds to each role
 HEARTBEAT_KEY = "memberlist"  # the speakers' Secret, created once by the install role
+LOCAL_ACTIONS = ("debug", "set_fact", "assert")  # only compute or print on the controller
 RUN_TIMEOUT = 900.0  # one whole site.yml run in the lab, rollouts and IP waits included
 
 
@@ -78,6 +79,22 @@ class Run:
             if e.get("_event", "").startswith("v2_runner_on_ok")
             and any(result.get("changed") for result in e.get("hosts", {}).values())
         ]
+
+    @property
+    def working_tasks(self) -> set[str]:
+        """The tasks that ran a module on some host: not skipped, not debug, set_fact or assert.
+
+        Those finish at once and change nothing, so a kill aimed at them lands after them.
+        """
+        return {
+            _task_name(e)
+            for e in self.events
+            if e.get("_event") in ("v2_runner_on_ok", "v2_runner_on_failed")
+            and any(
+                str(result.get("action", "")).rsplit(".", 1)[-1] not in LOCAL_ACTIONS
+                for result in e.get("hosts", {}).values()
+            )
+        }
 
     @property
     def stats(self) -> dict[str, dict[str, int]]:

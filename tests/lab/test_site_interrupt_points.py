@@ -90,3 +90,24 @@ def test_problems_name_each_broken_promise(changes, broken):
     assert len(found) == len(broken), found
     for problem, start in zip(found, broken, strict=True):
         assert problem.startswith(start), problem
+
+
+def test_working_tasks_leave_out_what_only_prints_or_computes_and_what_was_skipped():
+    def ok(name: str, action: str, **result: object) -> dict:
+        return {
+            "_event": "v2_runner_on_ok",
+            "task": {"name": name},
+            "hosts": {"localhost": {"action": action, **result}},
+        }
+
+    run = Run(
+        returncode=0,
+        events=[
+            ok("apply", "kubernetes.core.k8s"),
+            ok("show", "ansible.builtin.debug"),
+            ok("record", "ansible.builtin.set_fact"),
+            {"_event": "v2_runner_on_skipped", "task": {"name": "host only"}, "hosts": {"localhost": {}}},
+            ok("expose", "baremetal.lb.expose", changed=True),
+        ],
+    )
+    assert run.working_tasks == {"apply", "expose"}
