@@ -74,14 +74,14 @@ def entry_spec(kind: MetallbKind) -> Options:
 
     Its module's options but the connection options and ``namespace`` (the resource module's own).
 
-    ``state`` may only be ``present``, so the module's constraints for a present object
-    (:func:`entry_constraints`) hold as they are.
+    ``state: absent`` deletes the named object in the same run (only its name counts); the
+    module's constraints for a present object (:func:`entry_constraints`) hold for the others.
     """
     resource = resource_of(kind)
     return {
         "name": {"type": "str", "required": True},
         "labels": {"type": "dict"},
-        "state": {"type": "str", "default": "present", "choices": ["present"]},
+        "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
         **copy.deepcopy(resource.options),
     }
 
@@ -106,13 +106,29 @@ def key(obj: Mapping[str, Any]) -> Key:
     return str(obj.get("kind")), str((obj.get("metadata") or {}).get("name") or "")
 
 
+def is_absent(entry: Mapping[str, Any]) -> bool:
+    """True for a ``config`` entry that asks for its object's deletion (``state: absent``)."""
+    return entry.get("state") == "absent"
+
+
 def declared_objects(config: Mapping[str, Any] | None, namespace: str) -> list[Object]:
-    """The objects ``config`` declares, in apply order, as the per-object modules build them."""
+    """The objects ``config`` declares present, in apply order, as the per-object modules build them."""
     objects = []
     for kind in APPLY_ORDER:
         for entry in (config or {}).get(str(kind.resources_field)) or []:
-            objects.append(build_object(resource_of(kind), {**entry, "namespace": namespace}))
+            if not is_absent(entry):
+                objects.append(build_object(resource_of(kind), {**entry, "namespace": namespace}))
     return objects
+
+
+def absent_keys(config: Mapping[str, Any] | None) -> list[Key]:
+    """``(kind, name)`` of every ``config`` entry with ``state: absent``, in apply order."""
+    return [
+        (kind.kind, str(entry.get("name")))
+        for kind in APPLY_ORDER
+        for entry in (config or {}).get(str(kind.resources_field)) or []
+        if is_absent(entry)
+    ]
 
 
 def options_from_object(kind: MetallbKind, obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -170,21 +186,27 @@ def merge(current: Mapping[str, Any] | None, declared: Object) -> Object:
     return merged
 
 
-def target(state: str, existing: Sequence[Object], declared: Sequence[Object]) -> list[Object]:
+def target(
+    state: str, existing: Sequence[Object], declared: Sequence[Object], absent: Iterable[Key] = ()
+) -> list[Object]:
     """The namespace's configuration once ``state`` is reached (before the API server's defaults).
 
     ``merged`` merges each declared object into its current one; ``replaced`` replaces the
     declared objects; ``overridden`` replaces the whole configuration; ``deleted`` removes the
-    declared objects (only their names count), or every object when none is declared.
+    declared objects (only their names count), or every object when none is declared. The
+    ``absent`` objects (entries with ``state: absent``) go in every state.
     """
     by_key = {key(obj): obj for obj in declared}
+    gone = set(absent)
     if state == "overridden":
         return list(declared)
     if state == "deleted":
-        return [obj for obj in existing if by_key and key(obj) not in by_key]
+        return [
+            obj for obj in existing if (by_key or gone) and key(obj) not in by_key and key(obj) not in gone
+        ]
     current = {key(obj): obj for obj in existing}
     written = [merge(current.get(key(obj)), obj) if state == "merged" else obj for obj in declared]
-    return [*(obj for obj in existing if key(obj) not in by_key), *written]
+    return [*(obj for obj in existing if key(obj) not in by_key and key(obj) not in gone), *written]
 
 
 @dataclass(frozen=True)
@@ -195,12 +217,14 @@ class Plan:
     deletes: tuple[Key, ...]
 
 
-def plan(state: str, existing: Sequence[Object], declared: Sequence[Object]) -> Plan:
-    """Which objects ``state`` applies and deletes.
+def plan(
+    state: str, existing: Sequence[Object], declared: Sequence[Object], absent: Iterable[Key] = ()
+) -> Plan:
+    """Which objects ``state`` applies and deletes (``absent`` as in :func:`target`).
 
     The API server's dry run tells which of the applies really change something.
     """
-    after = target(state, existing, declared)
+    after = target(state, existing, declared, absent)
     after_keys = {key(obj) for obj in after}
     rank = {kind.kind: index for index, kind in enumerate(APPLY_ORDER)}
     deletes = sorted(
@@ -213,14 +237,16 @@ def plan(state: str, existing: Sequence[Object], declared: Sequence[Object]) -> 
     return Plan(tuple(applies), tuple(deletes))
 
 
-def blocking_errors(state: str, existing: Sequence[Object], declared: Sequence[Object]) -> list[ConfigError]:
-    """Errors that refuse the run.
+def blocking_errors(
+    state: str, existing: Sequence[Object], declared: Sequence[Object], absent: Iterable[Key] = ()
+) -> list[ConfigError]:
+    """Errors that refuse the run (``absent`` as in :func:`target`).
 
     Every error of a declared object in the target configuration, and errors the run causes in
     the objects it keeps (an advertisement naming a deleted pool).
     """
     before = _validate(existing)
-    after = _validate(target(state, existing, declared))
+    after = _validate(target(state, existing, declared, absent))
     declared_keys = {key(obj) for obj in declared} if state != "deleted" else set()
     own = [error for error in after if (error.kind, error.name) in declared_keys]
     caused = [error for error in new_errors(before, after) if (error.kind, error.name) not in declared_keys]
@@ -254,14 +280,14 @@ def _kind_named(name: str) -> MetallbKind:
     return next(kind for kind in APPLY_ORDER if kind.kind == name)
 
 
-def duplicate_names(declared: Sequence[Object]) -> list[str]:
-    """``Kind 'name'`` of every object declared more than once."""
+def duplicate_names(declared: Sequence[Object], absent: Iterable[Key] = ()) -> list[str]:
+    """``Kind 'name'`` of every object declared more than once (present or ``absent``)."""
     seen: set[Key] = set()
     repeated = []
-    for obj in declared:
-        if key(obj) in seen:
-            repeated.append(f"{key(obj)[0]} {key(obj)[1]!r}")
-        seen.add(key(obj))
+    for item in [key(obj) for obj in declared] + list(absent):
+        if item in seen:
+            repeated.append(f"{item[0]} {item[1]!r}")
+        seen.add(item)
     return repeated
 
 
@@ -272,33 +298,35 @@ def _validate(objects: Sequence[Mapping[str, Any]]) -> list[ConfigError]:
 def by_namespace(
     lists: Mapping[str, Sequence[Mapping[str, Any]]], default_namespace: str, prune: bool = False
 ) -> list[dict[str, Any]]:
-    """The config role's lists as one ``metallb_config`` run per namespace and state.
+    """The config role's lists as one ``metallb_config`` run per namespace.
 
     The lists hold entries of the per-object modules' options, each with an optional
-    ``namespace`` and ``state``. Returns ``[{namespace, state, config}]``: ``replaced`` with the
-    present entries, then ``deleted`` with the absent ones, per namespace in order of first
-    appearance (the default namespace first); the entries lose their ``namespace`` and ``state``.
+    ``namespace`` and ``state``. Returns ``[{namespace, state, config}]``, one ``replaced`` run
+    per namespace in order of first appearance (the default namespace first) with its entries:
+    the present ones without ``namespace`` and ``state``, the absent ones as ``{name, state:
+    absent}``, so one run validates and writes the namespace's additions and deletions together.
 
     With ``prune`` each namespace named (the default one always) gets one ``overridden`` run
     with its present entries instead: what is no longer declared there is deleted, absent
     entries included.
     """
-    runs: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {default_namespace: {}}
     for field in config_fields():
         for entry in lists.get(field) or []:
             namespace = str(entry.get("namespace") or default_namespace)
-            state = "deleted" if entry.get("state") == "absent" else "replaced"
-            kept = {option: value for option, value in entry.items() if option not in ("namespace", "state")}
-            runs.setdefault((namespace, state), {}).setdefault(field, []).append(kept)
-    namespaces = list(dict.fromkeys([default_namespace, *(namespace for namespace, _state in runs)]))
-    if prune:
-        return [
-            {"namespace": namespace, "state": "overridden", "config": runs.get((namespace, "replaced"), {})}
-            for namespace in namespaces
-        ]
+            if is_absent(entry):
+                kept = {"name": entry.get("name"), "state": "absent"}
+            else:
+                kept = {
+                    option: value for option, value in entry.items() if option not in ("namespace", "state")
+                }
+            if prune and is_absent(entry):
+                runs.setdefault(namespace, {})
+                continue
+            runs.setdefault(namespace, {}).setdefault(field, []).append(kept)
+    state = "overridden" if prune else "replaced"
     return [
-        {"namespace": namespace, "state": state, "config": runs[(namespace, state)]}
-        for namespace in namespaces
-        for state in ("replaced", "deleted")
-        if (namespace, state) in runs
+        {"namespace": namespace, "state": state, "config": config}
+        for namespace, config in runs.items()
+        if prune or config
     ]

@@ -32,6 +32,7 @@ try:
 except ImportError:  # kubernetes.core requires PyYAML too
     yaml = None  # type: ignore[assignment]
 
+from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from .ansible_k8s import api_client, new_module
@@ -42,6 +43,7 @@ from .metallb_config import (
     APPLY_ORDER,
     STATES,
     Key,
+    absent_keys,
     blocking_errors,
     config_fields,
     config_from_objects,
@@ -50,6 +52,7 @@ from .metallb_config import (
     entry_constraints,
     entry_spec,
     error_lines,
+    is_absent,
     key,
     kind_of_field,
     plan,
@@ -74,6 +77,7 @@ def run() -> None:
     """Run module ``metallb_config``."""
     module = new_module(
         ARGUMENT_SPEC,
+        module_class=ConfigModule,
         required_if=[
             ("state", "merged", ("config",)),
             ("state", "replaced", ("config",)),
@@ -83,12 +87,14 @@ def run() -> None:
         ],
     )
     params = module.params
+    module._module.no_log_values.update(secret_values(params.get("config")))  # also when the task sets no_log
     state, namespace = params["state"], params["namespace"]
     if state == "parsed":
         module.exit_json(changed=False, parsed=_parsed(module, params["running_config"]))
     config = _checked_config(module, params["config"], names_only=state == "deleted")
     declared = declared_objects(config, namespace)
-    repeated = duplicate_names(declared)
+    absent = absent_keys(config) if state != "deleted" else []
+    repeated = duplicate_names(declared, absent)
     if repeated:
         module.fail_json(msg=f"config declares {', '.join(repeated)} more than once; nothing was changed")
     if state == "rendered":
@@ -101,8 +107,8 @@ def run() -> None:
         existing = cluster.list_all()
         if state == "gathered":
             module.exit_json(changed=False, gathered=config_from_objects(existing))
-        _refuse_errors(module, declared, blocking_errors(state, existing, declared))
-        result = _write(module, cluster, state, existing, declared)
+        _refuse_errors(module, declared, blocking_errors(state, existing, declared, absent))
+        result = _write(module, cluster, state, existing, declared, absent=absent)
     except client.ApiException as err:
         module.fail_json(msg=refused_message(err, f"namespace {namespace}"), status=err.status)
     module.exit_json(**result)
@@ -113,18 +119,21 @@ def _checked_config(
 ) -> dict[str, list[dict[str, Any]]]:
     """Every entry of ``config`` checked and typed as its kind's module would; fails on errors.
 
-    With ``names_only`` (state ``deleted``) the options a present object needs are not required.
+    With ``names_only`` (state ``deleted``), and for entries with ``state: absent``, the options a
+    present object needs are not required. Each error names the entry's position and name.
     """
     checked: dict[str, list[dict[str, Any]]] = {}
     problems = []
     for field in config_fields():
         kind = kind_of_field(field)
         spec = entry_spec(kind)
-        validator = ArgumentSpecValidator(spec, **({} if names_only else entry_constraints(kind)))
+        present = ArgumentSpecValidator(spec, **entry_constraints(kind))
+        names = ArgumentSpecValidator(spec)
         for index, entry in enumerate((config or {}).get(field) or []):
-            _hide_secrets(module, spec, entry)
-            result = validator.validate(entry)
-            problems += [f"config.{field}[{index}]: {message}" for message in result.error_messages]
+            absent = names_only or (isinstance(entry, Mapping) and is_absent(entry))
+            result = (names if absent else present).validate(entry)
+            where = f"config.{field}[{index}] ({kind.kind} {_entry_name(entry)!r})"
+            problems += [f"{where}: {message}" for message in result.error_messages]
             checked.setdefault(field, []).append(result.validated_parameters)
     if problems:
         module.fail_json(
@@ -133,14 +142,38 @@ def _checked_config(
     return checked
 
 
-def _hide_secrets(module: Any, spec: Mapping[str, Any], entry: Any) -> None:
-    """Mask the values of ``no_log`` options (BGP passwords) in everything the module returns."""
-    if not isinstance(entry, Mapping):
-        return
-    ansible_module = getattr(module, "_module", module)  # AnsibleK8SModule wraps an AnsibleModule
-    for option, option_spec in spec.items():
-        if option_spec.get("no_log") and entry.get(option):
-            ansible_module.no_log_values.add(str(entry[option]))
+def _entry_name(entry: Any) -> str:
+    return str(entry.get("name")) if isinstance(entry, Mapping) and entry.get("name") else "?"
+
+
+def secret_values(config: Any) -> set[str]:
+    """The values of the ``no_log`` options (BGP passwords) of every ``config`` entry."""
+    found: set[str] = set()
+    if not isinstance(config, Mapping):
+        return found
+    for field in config_fields():
+        spec = entry_spec(kind_of_field(field))
+        for entry in config.get(field) or []:
+            if isinstance(entry, Mapping):
+                found.update(
+                    str(entry[o]) for o, o_spec in spec.items() if o_spec.get("no_log") and entry.get(o)
+                )
+    return found
+
+
+class ConfigModule(AnsibleModule):  # type: ignore[misc]  # ansible-core ships no types
+    """An AnsibleModule that treats the ``no_log`` options inside ``config`` entries as its own.
+
+    Ansible masks the values of ``no_log`` options of the argument spec; ``config``'s entries
+    are free-form dicts to it, so their BGP passwords are added to the masked values before the
+    invocation is logged (the managed host's journal or syslog): every result, message and log
+    line the module writes then shows ``********`` in their place, with or without ``no_log``
+    on the task.
+    """
+
+    def _log_invocation(self) -> None:
+        self.no_log_values.update(secret_values(self.params.get("config")))
+        super()._log_invocation()
 
 
 def _refuse_errors(module: Any, declared: Sequence[Object], errors: Sequence[Any]) -> None:
@@ -153,14 +186,24 @@ def _refuse_errors(module: Any, declared: Sequence[Object], errors: Sequence[Any
 
 
 def _write(
-    module: Any, cluster: MetallbCluster, state: str, existing: Sequence[Object], declared: Sequence[Object]
+    module: Any,
+    cluster: MetallbCluster,
+    state: str,
+    existing: Sequence[Object],
+    declared: Sequence[Object],
+    *,
+    absent: Sequence[Key],
 ) -> dict[str, Any]:
-    writes = plan(state, existing, declared)
+    writes = plan(state, existing, declared, absent)
     current = {key(obj): obj for obj in existing}
     changed_applies = []
     predicted: dict[Key, Object] = {}
     for obj in writes.applies:
-        result = cluster.apply(BY_KIND[obj["kind"]], obj, dry_run=True)
+        try:
+            result = cluster.apply(BY_KIND[obj["kind"]], obj, dry_run=True)
+        except client.ApiException as err:  # before any real write: name the object refused
+            where = f"{obj['kind']} {key(obj)[1]!r}"
+            module.fail_json(msg=f"{refused_message(err, where)}; nothing was changed", status=err.status)
         if not same_content(current.get(key(obj)), result):
             changed_applies.append(obj)
             predicted[key(obj)] = result

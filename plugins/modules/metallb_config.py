@@ -26,8 +26,10 @@ options:
   config:
     description:
       - The declared configuration, one list per kind. Each entry takes the options of the kind's
-        own module (I(name), I(labels) and the spec options), without I(namespace), and with
-        I(state) only C(present).
+        own module (I(name), I(labels) and the spec options), without I(namespace).
+      - An entry with I(state=absent) deletes its object in the same run (only its I(name)
+        counts), validated with the rest, so an advertisement moved to a new pool and the old
+        pool's deletion are one change.
       - With I(state=deleted) only the names count; without I(config) every object is deleted.
     type: dict
     suboptions:
@@ -46,8 +48,9 @@ options:
       bgp_peers:
         description:
           - BGPPeers, each with the options of M(baremetal.lb.bgp_peer).
-          - Passwords are masked in the results; set C(no_log) on the task to keep them out of
-            the managed host's log as well, or use I(password_secret).
+          - Passwords are masked (C(********)) in the results, messages and the invocation the
+            module logs on the managed host, as for a C(no_log) option; I(password_secret)
+            keeps them out of the task's arguments too.
         type: list
         elements: dict
       communities:

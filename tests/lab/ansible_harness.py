@@ -19,11 +19,26 @@ VENV_BIN = Path(sys.executable).parent
 
 def run_tasks(lab: LabState, tmp_path: Path, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Run ``tasks`` on localhost against the lab; return each task's result (json callback)."""
+    done = run_playbook(lab, tmp_path, tasks)
+    assert done.returncode == 0, f"playbook failed:\n{done.stdout[-6000:]}\n{done.stderr[-3000:]}"
+    return [task["hosts"]["localhost"] for task in json.loads(done.stdout)["plays"][0]["tasks"]]
+
+
+def run_playbook(
+    lab: LabState,
+    tmp_path: Path,
+    tasks: list[dict[str, Any]],
+    *flags: str,
+    callback: str = "ansible.builtin.json",
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``tasks`` on localhost against the lab with ansible-playbook ``flags`` (``-vvv``,
+    ``--diff`` ...) and the stdout ``callback``; return the finished process, whatever its status."""
     play = [{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]
     path = tmp_path / "play.yml"
     path.write_text(yaml.safe_dump(play))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("K8S_AUTH_", "KUBECONFIG"))}
-    env.update(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", K8S_AUTH_KUBECONFIG=str(lab.kubeconfig))
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("K8S_AUTH_", "KUBECONFIG"))}
+    environ.update(ANSIBLE_STDOUT_CALLBACK=callback, K8S_AUTH_KUBECONFIG=str(lab.kubeconfig), **(env or {}))
     argv = [
         str(VENV_BIN / "ansible-playbook"),
         "-i",
@@ -32,8 +47,9 @@ def run_tasks(lab: LabState, tmp_path: Path, tasks: list[dict[str, Any]]) -> lis
         "local",
         "-e",
         f"ansible_python_interpreter={sys.executable}",
+        *flags,
         str(path),
     ]
-    done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, f"playbook failed:\n{done.stdout[-6000:]}\n{done.stderr[-3000:]}"
-    return [task["hosts"]["localhost"] for task in json.loads(done.stdout)["plays"][0]["tasks"]]
+    return subprocess.run(
+        argv, cwd=REPO, env=environ, capture_output=True, text=True, timeout=300, check=False
+    )

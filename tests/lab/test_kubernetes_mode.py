@@ -9,6 +9,7 @@ the LoadBalancer IPs' traffic to the echo pods, and the client checks it with HT
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -29,8 +30,9 @@ REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 REQUEST_TIMEOUT = 0.3  # each request of the failover loop; a request lost to the dead node costs this much
 
-# Linux capability numbers (include/uapi/linux/capability.h) of the ones the speaker may hold.
-CAPABILITIES = {"NET_ADMIN": 12, "NET_RAW": 13}
+# Linux capability numbers (include/uapi/linux/capability.h) of the ones the speaker may hold:
+# raw sockets for ARP/NDP, interface addresses, and (if ever needed) binding ports below 1024.
+CAPABILITIES = {"NET_BIND_SERVICE": 10, "NET_ADMIN": 12, "NET_RAW": 13}
 
 
 @pytest.fixture(scope="module")
@@ -91,14 +93,68 @@ def test_speaker_pods_hold_exactly_the_capabilities_they_declare(installed, walk
     assert status["numberReady"] == status["desiredNumberScheduled"] == len(installed.nodes)
     security = daemonset["spec"]["template"]["spec"]["containers"][0]["securityContext"]
     assert security["capabilities"]["drop"] == ["ALL"]
+    assert set(security["capabilities"]["add"]) <= set(CAPABILITIES), security["capabilities"]
     declared = {CAPABILITIES[c] for c in security["capabilities"]["add"]}
     for node in installed.nodes:
-        pid = _container_pid(installed, node, "speaker")
-        effective = int(_proc_status(pid)["CapEff"], 16)
-        held = {bit for bit in range(64) if effective >> bit & 1}
-        assert held == declared, (
-            f"speaker on {node} holds capabilities {sorted(held)}, declared {sorted(declared)}"
-        )
+        status = _proc_status(_container_pid(installed, node, "speaker"))
+        for field in ("CapEff", "CapPrm", "CapBnd"):
+            held = _capabilities(status[field])
+            assert held == declared, (
+                f"speaker on {node}: {field} holds capabilities {sorted(held)}, declared {sorted(declared)}"
+            )
+        assert status["NoNewPrivs"] == "1", f"speaker on {node} could gain privileges (no_new_privs unset)"
+
+
+def _capabilities(mask: str) -> set[int]:
+    """The capability numbers set in a /proc/<pid>/status mask (hex)."""
+    bits = int(mask, 16)
+    return {bit for bit in range(64) if bits >> bit & 1}
+
+
+def _daemon_pods(installed: LabState, walk: walkthrough.Walkthrough, component: str) -> list[tuple[str, int]]:
+    """(node, host PID) of the running container of each of a component's pods."""
+    pods = _json(walk, "-n", "metallb-system", "get", "pods", "-l", f"component={component}")["items"]
+    nodes = sorted(str(pod["spec"]["nodeName"]) for pod in pods)
+    return [(node, _container_pid(installed, node, component)) for node in nodes]
+
+
+@pytest.mark.parametrize("component", ["controller", "speaker"])
+def test_daemons_root_filesystem_is_read_only_in_the_spec_and_in_the_running_container(
+    installed, walk, component
+):
+    kind = "deployment/controller" if component == "controller" else "daemonset/speaker"
+    spec = _json(walk, "-n", "metallb-system", "get", kind)["spec"]["template"]["spec"]
+    security = spec["containers"][0]["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    for node, pid in _daemon_pods(installed, walk, component):
+        # the container's own mount tree, seen through /proc: its read-only mount flag applies
+        probe_file = Path(f"/proc/{pid}/root/bmlb-write-probe")
+        try:
+            probe_file.write_text("x")
+        except OSError as refused:
+            assert refused.errno == errno.EROFS, f"{component} on {node}: {refused}"
+        else:
+            probe_file.unlink()
+            raise AssertionError(f"{component} on {node}: / is writable in the running container")
+
+
+def test_controller_runs_as_non_root_without_capabilities(installed, walk):
+    spec = _json(walk, "-n", "metallb-system", "get", "deployment/controller")["spec"]["template"]["spec"]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["runAsUser"] != 0
+    assert spec["containers"][0]["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    ((node, pid),) = _daemon_pods(installed, walk, "controller")
+    status = _proc_status(pid)
+    uids, gids = status["Uid"].split(), status["Gid"].split()  # real, effective, saved, filesystem
+    assert all(int(uid) == spec["securityContext"]["runAsUser"] for uid in uids), (
+        f"controller on {node}: Uid {uids}"
+    )
+    groups = status["Groups"].split()  # supplementary
+    assert "0" not in gids + groups, f"controller on {node}: Gid {gids}, Groups {groups}"
+    for field in ("CapEff", "CapPrm", "CapBnd"):
+        assert not _capabilities(status[field]), f"controller on {node}: {field} {status[field]}"
+    assert status["NoNewPrivs"] == "1", f"controller on {node} could gain privileges (no_new_privs unset)"
 
 
 def _container_pid(state: LabState, node: str, name: str) -> int:

@@ -114,6 +114,10 @@ CONTROLLER_DENIED = [
     ("update", "metallb.io/ipaddresspools/status", OTHER, ""),
     *_cases("create update", STATUSES, NS),
     *_cases("list", ["nodes", "pods", "configmaps", "discovery.k8s.io/endpointslices"], None),
+    # Nodes are the speakers' business: the controller neither reads nor touches them
+    *_cases("get watch create update patch delete", ["nodes"], None),
+    *_cases("get", ["nodes"], None, "node1"),
+    *_cases("update patch", ["nodes/status"], None),
     ("update", "namespaces", None, ""),
     ("impersonate", "serviceaccounts", NS, ""),
     ("escalate", "rbac.authorization.k8s.io/clusterroles", None, ""),
@@ -130,10 +134,16 @@ SPEAKER_ALLOWED = [
     ("get", "secrets", NS, "memberlist"),
 ]
 SPEAKER_DENIED = [
+    # Services are the controller's to write: the speaker only reads them, in every namespace
     *_cases("create update patch delete", ["services"], OTHER),
+    *_cases("create update patch delete", ["services"], NS),
     *_cases("update patch", ["services/status"], OTHER),
+    *_cases("update patch", ["services/status"], NS),
     *_cases("update patch delete", ["nodes"], None),
-    *_cases("get list", ["secrets"], OTHER),
+    # Secrets only of its own namespace (the memberlist key, BGP passwords)
+    *_cases("get list watch", ["secrets"], OTHER),
+    *_cases("get list watch", ["secrets"], "kube-system"),
+    *_cases("list watch", ["secrets"], None),
     *_cases("create update delete", ["secrets"], NS),
     *_cases("create update patch delete", [f"metallb.io/{r}" for r in CONFIG], NS),
     ("patch", "metallb.io/ipaddresspools/status", NS, ""),
@@ -339,4 +349,39 @@ def test_speaker_token_reads_nodes_but_writes_no_configuration_nor_reads_other_s
         == 403
     )
     assert _status(lambda: core.list_namespaced_secret(namespace)) == 403
+    assert _status(core.list_secret_for_all_namespaces) == 403
     assert _status(lambda: core.list_namespaced_secret(NS)) == 200
+
+
+def test_speaker_token_reads_services_but_cannot_write_them(rbac, kube, kubectl, namespace):
+    core_admin = client.CoreV1Api(kube)
+    spec = {"type": "LoadBalancer", "ports": [{"port": 80}], "selector": {"a": "b"}}
+    core_admin.create_namespaced_service(namespace, {"metadata": {"name": "web"}, "spec": spec})
+    assert _wait_allowed(kube, "speaker", "list", "services", None)
+    core = client.CoreV1Api(_as(kube, kubectl, "speaker"))
+
+    assert "web" in [s.metadata.name for s in core.list_namespaced_service(namespace).items]
+    ingress = {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.51"}]}}}
+    assert _status(lambda: core.patch_namespaced_service_status("web", namespace, ingress)) == 403
+    label = {"metadata": {"labels": {"touched-by": "speaker"}}}  # a harmless write, if it were allowed
+    assert _status(lambda: core.patch_namespaced_service("web", namespace, label)) == 403
+    assert _status(lambda: core.delete_namespaced_service("web", namespace)) == 403
+    other = {"metadata": {"name": "web2"}, "spec": spec}
+    assert _status(lambda: core.create_namespaced_service(namespace, other)) == 403
+    status = core_admin.read_namespaced_service_status("web", namespace).status
+    assert not (status.load_balancer and status.load_balancer.ingress), "the speaker's write was refused"
+
+
+def test_controller_token_cannot_read_or_touch_nodes(rbac, kube, kubectl):
+    assert _wait_allowed(kube, "controller", "list", "services", None)
+    node = client.CoreV1Api(kube).list_node().items[0].metadata.name
+    core = client.CoreV1Api(_as(kube, kubectl, "controller"))
+
+    assert _status(core.list_node) == 403
+    assert _status(lambda: core.read_node(node)) == 403
+    # harmless if it were allowed (an annotation), so a broken role cannot break the lab's nodes;
+    # a delete is tried as a server-side dry run only
+    mark = {"metadata": {"annotations": {"baremetal.lb/rbac-test": "controller"}}}
+    assert _status(lambda: core.patch_node(node, mark)) == 403
+    assert _status(lambda: core.patch_node_status(node, mark)) == 403
+    assert _status(lambda: core.delete_node(node, dry_run="All")) == 403

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_config import (
+    absent_keys,
     blocking_errors,
     by_namespace,
     config_from_objects,
@@ -138,7 +139,7 @@ def test_duplicate_names_are_named():
     assert duplicate_names(objects({"pools": DMZ["pools"] * 2})) == ["IPAddressPool 'dmz'"]
 
 
-def test_role_lists_become_one_replaced_and_one_deleted_run_per_namespace():
+def test_role_lists_become_one_replaced_run_per_namespace_with_its_deletions():
     lists = {
         "pools": [
             {"name": "a", "addresses": ["192.0.2.0/28"]},
@@ -151,9 +152,11 @@ def test_role_lists_become_one_replaced_and_one_deleted_run_per_namespace():
         {
             "namespace": NS,
             "state": "replaced",
-            "config": {"pools": [lists["pools"][0]], "l2_advertisements": lists["l2_advertisements"]},
+            "config": {
+                "pools": [lists["pools"][0], {"name": "b", "state": "absent"}],
+                "l2_advertisements": lists["l2_advertisements"],
+            },
         },
-        {"namespace": NS, "state": "deleted", "config": {"pools": [{"name": "b"}]}},
         {
             "namespace": "other",
             "state": "replaced",
@@ -188,6 +191,49 @@ def test_role_lists_become_one_replaced_and_one_deleted_run_per_namespace():
 )
 def test_role_lists_with_prune_become_one_overridden_run_per_namespace(lists, runs):
     assert by_namespace(lists, NS, prune=True) == runs
+
+
+OLD_POOL = {"name": "old", "addresses": ["192.0.2.80/28"]}
+
+
+@pytest.mark.parametrize(
+    ("existing", "config", "deletes", "errors"),
+    [
+        pytest.param(
+            {"pools": [OLD_POOL], "l2_advertisements": [{"name": "dmz", "ip_address_pools": ["old"]}]},
+            {**DMZ, "pools": [*DMZ["pools"], {"name": "old", "state": "absent"}]},
+            (("IPAddressPool", "old"),),
+            [],
+            id="an advertisement moved to a new pool and the old pool deleted, in one run",
+        ),
+        pytest.param(
+            {"pools": [OLD_POOL], "l2_advertisements": [{"name": "keep", "ip_address_pools": ["old"]}]},
+            {**DMZ, "pools": [*DMZ["pools"], {"name": "old", "state": "absent"}]},
+            (("IPAddressPool", "old"),),
+            ["L2Advertisement 'keep', spec.ipAddressPools[0]"],
+            id="a deletion that breaks a kept advertisement refuses the whole run",
+        ),
+        pytest.param(
+            {},
+            {"pools": [{"name": "never-was", "state": "absent"}]},
+            (),
+            [],
+            id="an absent object that does not exist is nothing to do",
+        ),
+    ],
+)
+def test_absent_entries_are_deleted_and_validated_with_the_rest_of_the_run(existing, config, deletes, errors):
+    (run,) = by_namespace(config, NS)
+    declared, absent = objects(run["config"]), absent_keys(run["config"])
+    assert all(key(obj)[1] != "old" for obj in declared)
+    assert plan(run["state"], objects(existing), declared, absent).deletes == deletes
+    lines = error_lines(declared, blocking_errors(run["state"], objects(existing), declared, absent))
+    assert [line.split(" (")[0].split(":")[0] for line in lines] == errors
+
+
+def test_an_object_both_declared_and_absent_is_a_duplicate():
+    config = {"pools": [*DMZ["pools"], {"name": "dmz", "state": "absent"}]}
+    assert duplicate_names(objects(config), absent_keys(config)) == ["IPAddressPool 'dmz'"]
 
 
 def test_pruning_deletes_every_kind_no_longer_declared_in_reverse_dependency_order():
