@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ansible_collections.baremetal.lb.plugins.module_utils.config_errors import (
-    ConfigError,
     InvalidConfigError,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.config_model import ClusterResources, Config
@@ -38,12 +37,11 @@ class ConfigCheckFailed(InvalidConfigError):  # type: ignore[misc]  # mypy sees 
     def __init__(self, error: Exception) -> None:
         frames = traceback.extract_tb(error.__traceback__)
         where = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
-        ValueError.__init__(
-            self,
+        super().__init__([])  # no object is at fault: no Event, only the log line
+        self.args = (
             f"the configuration check failed with {type(error).__name__}: {error}{where}; "
             "this is a bug in baremetal.lb, please report it with this message",
         )
-        self.errors: list[ConfigError] = []  # no object is at fault: no Event, only the log line
 
 
 class ConfigSources:
