@@ -355,7 +355,13 @@ def _podman_flags(pod: dict[str, Any], node: str) -> list[str]:
     capabilities = security.get("capabilities", {})
     flags += [f"--cap-drop={c.lower()}" for c in capabilities.get("drop", [])]
     flags += [f"--cap-add={c.lower()}" for c in capabilities.get("add", [])]
-    downward = {"spec.nodeName": node, "metadata.namespace": _role_defaults()["install_namespace"]}
+    downward = {
+        "spec.nodeName": node,
+        "metadata.namespace": _role_defaults()["install_namespace"],
+        # No Pod runs the container here: its objects are owner-less, as in host mode.
+        "metadata.name": "",
+        "metadata.uid": "",
+    }
     for env in container.get("env", []):
         field = env.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
         assert field in (None, *downward), f"the test does not know how to fill {field}"
