@@ -270,7 +270,8 @@ def topology(lan: Lan) -> Iterator[Bench]:
         str(SPEAKER_ASN),
         str(RECEIVER_ASN),
     )
-    theirs, _agent_engine = start_agent(lan, gobgp, work / "gobgp-agent.log", "gobgp", api, gobgp.ipv6)
+    # GoBGP's agent runs no engine of ours: only the agent itself is kept.
+    theirs = start_agent(lan, gobgp, work / "gobgp-agent.log", "gobgp", api, gobgp.ipv6)[0]
     if engine is None:
         raise RuntimeError("the speaker agent reported no engine PID")
     bird_control = BirdControl(str(control))
