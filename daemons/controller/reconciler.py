@@ -192,7 +192,7 @@ class Reconciler:
         if not leaving:
             return False
         try:
-            guard = replace(self._service(obj), name=f"{obj['metadata']['name']}{_GUARD_SUFFIX}")
+            guard = replace(self._service(obj), name=_guard_key(key).partition("/")[2])
         except ServiceRequestError:  # a malformed request: its status is cleared right away
             return False
         # None: in no pool (nobody can take them) or contested already (nothing left to keep).
