@@ -280,8 +280,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images",
 def containerd() -> Iterator[tuple[Path, Path]]:
     """(ctr, socket) of a throwaway containerd of the lab's build; stopped by its PID, its files removed."""
     binaries = build.ensure_all(log=False)
-    if "containerd" not in binaries:
-        pytest.skip("the lab builds no containerd yet (lab/build.py COMPONENTS)")
+    assert "containerd" in binaries, "the lab's build has no containerd (lab/build.py COMPONENTS)"
     root = Path(tempfile.mkdtemp(prefix="bmlb-ctrd-"))  # short: a socket path has 107 bytes at most
     (root / "config.toml").write_text(CONTAINERD_CONFIG.format(root=root))
     socket = root / "containerd.sock"
