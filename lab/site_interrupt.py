@@ -447,8 +447,9 @@ def problems(
 
 def summary(outcome: Outcome) -> str:
     """One line: where the kill landed, how long each run took, what the resumed run changed."""
+    changed = len(set(outcome.resumed.changed_tasks))
     return (
         f"kill at task {outcome.index} {outcome.task!r} (in flight: {outcome.killed.killed_after!r}): "
         f"killed after {outcome.killed.seconds:.1f}s, resumed {outcome.resumed.seconds:.1f}s "
-        f"({len(set(outcome.resumed.changed_tasks))} tasks changed), third {outcome.third.seconds:.1f}s"
+        f"({changed} {'task' if changed == 1 else 'tasks'} changed), third {outcome.third.seconds:.1f}s"
     )
