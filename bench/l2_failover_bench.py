@@ -156,6 +156,7 @@ class Watch:
         self._owners = mac_to_node(lab)
         self._probe = Probe(lab, vip, seconds, interval)
         self._replies: list[Reply] = []
+        self._sent: list[float] = []
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
@@ -167,12 +168,20 @@ class Watch:
             if line.strip():
                 item = json.loads(line)
                 with self._lock:
-                    self._replies.append((item["m"], self._owners.get(item["mac"], item["mac"])))
+                    if "s" in item:
+                        self._sent.append(item["s"])
+                    else:
+                        self._replies.append((item["m"], self._owners.get(item["mac"], item["mac"])))
 
     def replies(self) -> list[Reply]:
         """The replies so far."""
         with self._lock:
             return list(self._replies)
+
+    def sent(self) -> list[float]:
+        """When each request so far was sent (monotonic)."""
+        with self._lock:
+            return list(self._sent)
 
     def until(self, done: Callable[[list[Reply]], bool], deadline: float) -> bool:
         """Poll until ``done(replies)`` (True), the monotonic ``deadline`` or the prober's end (False)."""

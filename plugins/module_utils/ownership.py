@@ -7,6 +7,13 @@ announces both families of a dual-stack Service: pass that IP.
 
 The facts every announcement protocol plans from (:class:`ServiceFacts`, :class:`NodeFacts`,
 :class:`Endpoint`) and the eligibility rule they share (:func:`eligible_nodes`) live here too.
+
+Drain-awareness (layer 2, on by default, not MetalLB's rule): a node that is being drained
+(:attr:`NodeFacts.draining`) stays eligible but ranks behind every live node that is not:
+:func:`announcer` picks from the non-draining live candidates, and only when none is left from
+the draining ones. So a cordon moves an IP off the node before it goes down, yet never leaves
+an IP unannounced (a one-node cluster, the last live candidate, or an
+``externalTrafficPolicy: Local`` endpoint not yet evicted from the draining node).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ class NodeFacts:
 
     labels: Mapping[str, str] = field(default_factory=dict)
     network_unavailable: bool = False  # condition NetworkUnavailable is "True"
+    draining: bool = False  # cordoned, or tainted for removal (see cluster_facts.node_facts)
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,18 @@ def announcing_node(key: str, eligible: Iterable[str]) -> str | None:
     """The node that announces the Service hashed as ``key``, or None when none is eligible."""
     ranked = rank(eligible, key)
     return ranked[0] if ranked else None
+
+
+def announcer(
+    key: str, candidates: Collection[str], draining: Collection[str], live: Collection[str]
+) -> str | None:
+    """The node that announces the Service hashed as ``key`` among the ``live`` ``candidates``.
+
+    Live candidates that are not ``draining`` come first; the draining ones announce only when
+    no other live candidate is left. With ``draining`` empty this is MetalLB's rule.
+    """
+    up = set(candidates) & set(live)
+    return announcing_node(key, (up - set(draining)) or up)
 
 
 def _announce_allowed(node: NodeFacts, ignore_exclude_label: bool) -> bool:
