@@ -408,6 +408,7 @@ class Switch:
     silence: float  # the longest time between two answers in [start, end]
     longest_wait: float  # the longest a request sent in [start, end] waited for any answer
     requests: int  # requests sent in [start, end]
+    overlap: float  # from the new owner's first answer to the old owner's last; <= 0: none
 
 
 def switch(replies: list[tuple[float, str]], sent: list[float], at: float, old: str) -> Switch:
@@ -427,11 +428,13 @@ def switch(replies: list[tuple[float, str]], sent: list[float], at: float, old: 
     first = next((i for i, (_t, who) in enumerate(after) if who != old), None)
     if first is None:
         start = before[-1] if before else at
-        end, new = (after[-1][0] if after else at), None
+        end, new, overlap = (after[-1][0] if after else at), None, 0.0
         times = [start, *(t for t, _unused in after)]
     else:
         new = after[first][1]
         last_old = max((i for i, (_t, who) in enumerate(after) if who == old), default=-1)
+        old_end = after[last_old][0] if last_old >= 0 else (before[-1] if before else at)
+        overlap = old_end - after[first][0]
         following = range(max(first, last_old + 1), len(after))
         last = next((i for i in following if after[i][1] == new), len(after) - 1)
         start = after[first - 1][0] if first else (before[-1] if before else at)
@@ -450,6 +453,7 @@ def switch(replies: list[tuple[float, str]], sent: list[float], at: float, old: 
         max((b - a for a, b in itertools.pairwise(times)), default=0.0),
         max(waits, default=0.0),
         len(asked),
+        overlap,
     )
 
 

@@ -28,6 +28,10 @@ UNPLANNED_LIMIT = speaker_harness.UNPLANNED_LIMIT
 # answers waits at least one prober interval (10 ms, until the next request's answer); an
 # answered one about a millisecond. So every request must be answered within one interval.
 HITLESS_WAIT = 0.010
+# Planned hand-overs are probed every 2 ms: make before break shows as an overlap (the new
+# owner answered before the old one's last answer), which a 10 ms prober can miss, and a gap
+# between the old owner's last answer and the new one's first is measured to 2 ms.
+FINE_PROBE = 0.002
 # A node coming back (speaker restarted and synced, or cable plugged in) answers again within
 # this many seconds; far below the safety-net re-plan, which the link test sets to 10 minutes.
 RETURN_LIMIT = 3.0
@@ -83,7 +87,8 @@ def _planned(watch: Watch, owner: str, act: Callable[[], None]) -> Switch:
     seen = switch(replies, watch.sent(), at, owner)
     print(
         f"\nhand-over {owner} -> {seen.new}: {seen.requests} requests during the switch, the longest"
-        f" waited {seen.longest_wait * 1000:.1f} ms; longest silence {seen.silence * 1000:.1f} ms"
+        f" waited {seen.longest_wait * 1000:.1f} ms; longest silence {seen.silence * 1000:.1f} ms;"
+        f" both answered for {seen.overlap * 1000:.1f} ms"
     )
     print(f"answers around it (ms since the act): {_timeline(replies, at, owner)}")
     return seen
@@ -173,28 +178,34 @@ def test_link_cut_moves_the_vip_and_it_returns_in_bound_with_no_periodic_replan(
 
 def test_graceful_stop_hands_over_without_a_silence(lab, speakers, vip):
     address, owner, following = vip
-    watch = Watch(lab, address, WATCH_SECONDS)
+    watch = Watch(lab, address, WATCH_SECONDS, FINE_PROBE)
     try:
         seen = _planned(watch, owner, speakers[owner].stop)
     finally:
         watch.close()
     assert seen.new == following
+    # The old owner answers until it hears the new one, which answers from its announcement on:
+    # the overlap lasts only the old owner's reaction (often below the 2 ms probe), so the
+    # promise checked here is the client's, no request unanswered. Break before make (the
+    # peers learning of the stop from LEAVE after the old owner went quiet) leaves 20-40 ms.
     assert seen.longest_wait < HITLESS_WAIT
     assert speakers[owner].wait() == 0
 
 
 def test_cordon_hands_over_without_a_silence_and_uncordon_brings_the_vip_back(lab, cluster, speakers, vip):
     address, owner, following = vip
-    watch = Watch(lab, address, WATCH_SECONDS)
+    watch = Watch(lab, address, WATCH_SECONDS, FINE_PROBE)
     try:
         # What kubectl cordon (and drain, first) does: spec.unschedulable set through the API.
         seen = _planned(watch, owner, lambda: cordon(cluster.api, owner))
         assert seen.new == following
         assert seen.longest_wait < HITLESS_WAIT
+        assert seen.overlap > 0, "the old owner stopped answering before the new one answered"
         # Uncordoned, the owner ranks first again and takes the VIP back the same way.
         back = _planned(watch, following, lambda: cordon(cluster.api, owner, unschedulable=False))
         assert back.new == owner
         assert back.longest_wait < HITLESS_WAIT
+        assert back.overlap > 0, "the old owner stopped answering before the new one answered"
     finally:
         cordon(cluster.api, owner, unschedulable=False)  # idempotent: the next test needs every node
         watch.close()

@@ -275,10 +275,12 @@ class Engine:
             self._reports.emit({"counters": snapshot})
 
     def _shutdown(self, responder: threading.Thread) -> None:
-        if self._membership is not None:
+        if self._membership is not None and self._releases.overlap > 0:
             self._hand_over_and_leave(self._membership)
-        self._responder.stop()
+        self._responder.stop()  # with no overlap: before LEAVE, break before make as it was
         responder.join(2)
+        if self._membership is not None:
+            self._membership.stop()  # already stopped after a hand-over: nothing more is sent
         self._reports.emit({"stopped": True})
 
     def _hand_over_and_leave(self, membership: Membership) -> None:

@@ -22,6 +22,7 @@ ORDER = StartOrder(
     dead_after=0.3,
     watch_links=("eth0",),
     log_level="debug",
+    handover_overlap=0.5,
 )
 
 
@@ -34,7 +35,12 @@ def test_the_start_order_survives_one_line_of_json():
 def test_claims_survive_the_trip_in_a_stable_order_and_bad_ips_are_skipped():
     claims = [
         IPClaim(
-            ipaddress.ip_address("2001:db8::1"), "ns/b", "2001:db8::1", frozenset({"n2", "n1"}), ("eth0",)
+            ipaddress.ip_address("2001:db8::1"),
+            "ns/b",
+            "2001:db8::1",
+            frozenset({"n2", "n1"}),
+            ("eth0",),
+            draining=frozenset({"n2"}),
         ),
         IPClaim(ipaddress.ip_address("192.0.2.5"), "ns/a", "192.0.2.5", frozenset({"n1"}), ("eth0", "eth1")),
     ]
