@@ -199,12 +199,20 @@ class Engine:
         me = self._order.node
         planned = {claim.ip for claim in self._claims}
         self._releases.reclaim(ip for ip in self._answered if ip in ready or ip not in planned)
+        lost = self._claimed - ready.keys()
         if me in self._members:
-            taken = successors(self._claims, self._members, me)
-            given = [ip for ip in self._claimed if ip not in ready and ip in taken]
+            taken = successors((c for c in self._claims if c.ip in lost), self._members, me)
+            given = sorted((ip for ip in lost if ip in taken), key=str)
             for ip in given:
                 self._responder.quiet(ip)  # a repeat of our announcement would undo the new owner's
             self._releases.release(given, now)
+            if given:
+                log.info(
+                    "handing over %s to %s: answering until they announce, at most %.0f ms",
+                    ",".join(map(str, given)),
+                    ",".join(sorted({taken[ip] for ip in given})),
+                    self._releases.overlap * 1000,
+                )
         else:
             self._releases.reclaim(self._answered)
         return {ip: self._answered[ip] for ip in self._releases.answering(now) if ip in self._answered}
