@@ -423,6 +423,7 @@ def switch(replies: list[tuple[float, str]], sent: list[float], at: float, old: 
     least one prober interval, while an answered one waits about a millisecond. Without a new
     owner the window runs from ``at`` to the last answer.
     """
+    replies = sorted(replies)
     after = [(t, who) for t, who in replies if t > at]
     before = [t for t, _unused in replies if t <= at]
     first = next((i for i, (_t, who) in enumerate(after) if who != old), None)
