@@ -73,29 +73,32 @@ def plan_service(
         my_labels = nodes.get(me, NodeFacts()).labels
         mine = [ad for ad in advertisements if _selects(ad, my_labels)]
         interfaces = _interfaces(mine, suitable_interfaces.get(ip.version, ()))
-        scores = preference_scores(advertisements, {name: nodes[name] for name in candidates})
+        scores = preference_scores(advertisements, nodes, among=candidates)
         claims.append(IPClaim(ip, service.key, key, frozenset(candidates), interfaces, scores))
     return claims
 
 
 def preference_scores(
-    advertisements: Iterable[L2Advertisement], nodes: Mapping[str, NodeFacts]
+    advertisements: Iterable[L2Advertisement],
+    nodes: Mapping[str, NodeFacts],
+    among: Collection[str] | None = None,
 ) -> dict[str, int]:
-    """Each node's preference score from ``advertisements`` (those selecting the IP), when above 0.
+    """The preference score of each node (of ``among``, default all) that scores above 0.
 
-    Scoring is per advertisement: it adds the weight of each of its ``preferredNodeSelectors``
-    a node matches (so weights add up), and only to the nodes its own ``nodeSelectors`` select;
-    a node's score is the sum over ``advertisements``. An empty preference matches every node
-    the advertisement selects.
+    ``advertisements`` are those selecting the IP. Scoring is per advertisement: it adds the
+    weight of each of its ``preferredNodeSelectors`` a node matches (so weights add up), and
+    only to the nodes its own ``nodeSelectors`` select; a node's score is the sum over
+    ``advertisements``. An empty preference matches every node the advertisement selects.
     """
     scores: dict[str, int] = {}
     for ad in advertisements:
         if not ad.preferred_node_selectors:
             continue
-        for name, facts in nodes.items():
-            if not _selects(ad, facts.labels):
+        for name in nodes if among is None else among:
+            labels = nodes.get(name, NodeFacts()).labels
+            if not _selects(ad, labels):
                 continue
-            weight = sum(p.weight for p in ad.preferred_node_selectors if p.preference.matches(facts.labels))
+            weight = sum(p.weight for p in ad.preferred_node_selectors if p.preference.matches(labels))
             if weight:
                 scores[name] = scores.get(name, 0) + weight
     return scores
