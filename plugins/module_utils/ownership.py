@@ -70,10 +70,13 @@ def rank(nodes: Iterable[str], key: str, scores: Mapping[str, int] | None = None
     Highest ``scores`` first (a node missing from them scores 0), then the hash; without
     scores, the hash order alone.
     """
-    score = scores or {}
-    return sorted(
-        nodes, key=lambda node: (-score.get(node, 0), hashlib.sha256(f"{node}#{key}".encode()).digest())
-    )
+    if not scores:  # the common case, on the engine's failover path: no tuple per node
+        return sorted(nodes, key=lambda node: _digest(node, key))
+    return sorted(nodes, key=lambda node: (-scores.get(node, 0), _digest(node, key)))
+
+
+def _digest(node: str, key: str) -> bytes:
+    return hashlib.sha256(f"{node}#{key}".encode()).digest()
 
 
 def eligible_nodes(
