@@ -69,7 +69,7 @@ def peers_from_json(data: Mapping[str, Any]) -> dict[str, Address]:
 
 
 def claims_to_json(claims: Iterable[IPClaim]) -> list[dict[str, Any]]:
-    """Claims as JSON, in a stable order (so equal plans compare equal)."""
+    """Claims as JSON, in a stable order (so equal plans compare equal); ``scores`` only when set."""
     return sorted(
         (
             {
@@ -78,6 +78,7 @@ def claims_to_json(claims: Iterable[IPClaim]) -> list[dict[str, Any]]:
                 "key": c.key,
                 "candidates": sorted(c.candidates),
                 "interfaces": list(c.interfaces),
+                **({"scores": dict(sorted(c.scores.items()))} if c.scores else {}),
             }
             for c in claims
         ),
@@ -98,6 +99,7 @@ def claims_from_json(data: Iterable[Mapping[str, Any]]) -> list[IPClaim]:
                     str(item["key"]),
                     frozenset(item["candidates"]),
                     tuple(item["interfaces"]),
+                    {str(node): int(score) for node, score in (item.get("scores") or {}).items()},
                 )
             )
     return claims
