@@ -88,6 +88,56 @@ options:
             elements: str
 """
 
+    PREFERRED_NODE_SELECTORS = r"""
+options:
+  preferred_node_selectors:
+    description:
+      - Soft preferences among the nodes I(node_selectors) select (C(preferredNodeSelectors), as in
+        MetalLB's development branch); they never make a node eligible.
+      - Each node this advertisement selects gains the I(weight) of every preference it matches.
+        A Service's score for a node is the sum over the advertisements that announce it; the live
+        node with the highest score announces the Service's IPs, and MetalLB's hash breaks ties.
+      - When a preferred node fails, the next node in that order takes over; when it returns, it
+        takes its IPs back.
+    type: list
+    elements: dict
+    suboptions:
+      weight:
+        description: What matching I(preference) adds to a node's score, from 1 to 100.
+        type: int
+        required: true
+      preference:
+        description:
+          - The nodes that gain I(weight), as a Kubernetes label selector; C({}) matches every node
+            this advertisement selects.
+        type: dict
+        required: true
+        suboptions:
+          match_labels:
+            description: Labels that must all be present with these values (C(matchLabels)).
+            type: dict
+          match_expressions:
+            description: Requirements that must all hold (C(matchExpressions)).
+            type: list
+            elements: dict
+            suboptions:
+              key:
+                description: The label key.
+                type: str
+                required: true
+              operator:
+                description: How the label relates to I(values).
+                type: str
+                required: true
+                choices: [In, NotIn, Exists, DoesNotExist]
+              values:
+                description:
+                  - Values for C(In) and C(NotIn) (at least one); none for C(Exists) and
+                    C(DoesNotExist).
+                type: list
+                elements: str
+"""
+
     SERVICE_SELECTORS = r"""
 options:
   service_selectors:

@@ -37,14 +37,27 @@ class ClusterResources:
 
 
 @dataclass(frozen=True)
+class NodePreference:
+    """One ``preferredNodeSelectors`` entry: the nodes ``preference`` selects gain ``weight`` (1-100)."""
+
+    weight: int
+    preference: LabelSelector = field(default_factory=LabelSelector)
+
+
+@dataclass(frozen=True)
 class L2Advertisement:
-    """An L2Advertisement: which pools are announced by ARP/NDP, from which nodes and interfaces."""
+    """An L2Advertisement: which pools are announced by ARP/NDP, from which nodes and interfaces.
+
+    ``preferred_node_selectors`` order the nodes ``node_selectors`` allow (a soft preference,
+    :func:`.l2_plan.preference_scores`); they never make a node eligible.
+    """
 
     name: str
     pools: frozenset[str]
     node_selectors: tuple[LabelSelector, ...] = ()
     interfaces: tuple[str, ...] = ()
     service_selectors: tuple[LabelSelector, ...] = ()
+    preferred_node_selectors: tuple[NodePreference, ...] = ()
 
 
 @dataclass(frozen=True)

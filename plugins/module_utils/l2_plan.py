@@ -4,8 +4,8 @@ The decision is split in two so that failover never waits for Kubernetes:
 
 * :func:`plan_service` (Kubernetes side, slow inputs): for each IP of a Service, the nodes that
   may announce it apart from liveness (L2Advertisement node selectors, node conditions and
-  labels, serving endpoints for ``externalTrafficPolicy: Local``) and the interfaces this node
-  would answer on;
+  labels, serving endpoints for ``externalTrafficPolicy: Local``), their preference scores
+  (:func:`preference_scores`) and the interfaces this node would answer on;
 * :func:`owned` (timing-critical side, fast input): given the live speakers, the IPs this node
   announces now, by MetalLB's rule (:mod:`.ownership`), draining candidates last
   (:func:`.ownership.announcer`).
@@ -14,7 +14,7 @@ The decision is split in two so that failover never waits for Kubernetes:
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .addresses import IPAddress, parse_address
 from .advertised import pool_of_address, selected, selecting
@@ -31,6 +31,8 @@ class IPClaim:
     key: str  # the string hashed for ownership: the Service's first ingress IP
     candidates: frozenset[str]  # eligible nodes, before liveness is known
     interfaces: tuple[str, ...]  # where this node answers when it owns the IP
+    # candidates' preference scores (preferredNodeSelectors), only those above 0
+    scores: Mapping[str, int] = field(default_factory=dict, hash=False)
     draining: frozenset[str] = frozenset()  # candidates being drained: they announce last
 
 
@@ -76,9 +78,38 @@ def plan_service(
         my_labels = nodes.get(me, NodeFacts()).labels
         mine = [ad for ad in advertisements if _selects(ad, my_labels)]
         interfaces = _interfaces(mine, suitable_interfaces.get(ip.version, ()))
+        scores = preference_scores(advertisements, nodes, among=candidates)
         draining = {name for name in candidates if drain_aware and nodes.get(name, NodeFacts()).draining}
-        claims.append(IPClaim(ip, service.key, key, frozenset(candidates), interfaces, frozenset(draining)))
+        claims.append(
+            IPClaim(ip, service.key, key, frozenset(candidates), interfaces, scores, frozenset(draining))
+        )
     return claims
+
+
+def preference_scores(
+    advertisements: Iterable[L2Advertisement],
+    nodes: Mapping[str, NodeFacts],
+    among: Collection[str] | None = None,
+) -> dict[str, int]:
+    """The preference score of each node (of ``among``, default all) that scores above 0.
+
+    ``advertisements`` are those selecting the IP. Scoring is per advertisement: it adds the
+    weight of each of its ``preferredNodeSelectors`` a node matches (so weights add up), and
+    only to the nodes its own ``nodeSelectors`` select; a node's score is the sum over
+    ``advertisements``. An empty preference matches every node the advertisement selects.
+    """
+    scores: dict[str, int] = {}
+    for ad in advertisements:
+        if not ad.preferred_node_selectors:
+            continue
+        for name in nodes if among is None else among:
+            labels = nodes.get(name, NodeFacts()).labels
+            if not _selects(ad, labels):
+                continue
+            weight = sum(p.weight for p in ad.preferred_node_selectors if p.preference.matches(labels))
+            if weight:
+                scores[name] = scores.get(name, 0) + weight
+    return scores
 
 
 def owned(claims: Iterable[IPClaim], live: Collection[str], me: str) -> dict[IPAddress, list[IPClaim]]:
@@ -87,7 +118,10 @@ def owned(claims: Iterable[IPClaim], live: Collection[str], me: str) -> dict[IPA
     if me not in live:
         return mine
     for claim in claims:
-        if claim.interfaces and announcer(claim.key, claim.candidates, claim.draining, live) == me:
+        if (
+            claim.interfaces
+            and announcer(claim.key, claim.candidates, claim.draining, live, claim.scores) == me
+        ):
             mine.setdefault(claim.ip, []).append(claim)
     return mine
 
@@ -100,7 +134,7 @@ def successors(claims: Iterable[IPClaim], live: Collection[str], me: str) -> dic
     """
     found: dict[IPAddress, str] = {}
     for claim in claims:
-        node = announcer(claim.key, claim.candidates, claim.draining, live)
+        node = announcer(claim.key, claim.candidates, claim.draining, live, claim.scores)
         if node is not None and node != me:
             found[claim.ip] = node
     return found

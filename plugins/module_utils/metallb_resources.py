@@ -152,6 +152,14 @@ RESOURCES: dict[str, Resource] = _by_module(
             "node_selectors": _selectors(),
             "interfaces": _strings(),
             "service_selectors": _selectors(),
+            "preferred_node_selectors": {
+                "type": "list",
+                "elements": "dict",
+                "options": {
+                    "weight": {"type": "int", "required": True},
+                    "preference": {"type": "dict", "required": True, "options": _SELECTOR},
+                },
+            },
         },
     ),
     Resource(

@@ -46,14 +46,16 @@ class ObjectReader:
         """Record a problem in field ``path`` (e.g. ``spec.addresses[1]``)."""
         self._errors.append(ConfigError(self.kind, self.name, path, problem, fix))
 
-    def integer(self, key: str, low: int, high: int, default: int) -> int:
+    def integer(
+        self, key: str, low: int, high: int, default: int, *, spec: Spec | None = None, path: str = "spec"
+    ) -> int:
         """Return ``spec[key]`` as an int within ``low..high`` (``default`` when absent or null)."""
-        value = self.spec.get(key)
+        value = (self.spec if spec is None else spec).get(key)
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             self.fail(
-                f"spec.{key}", f"{value!r} is not a whole number from {low} to {high}", f"use {low}..{high}"
+                f"{path}.{key}", f"{value!r} is not a whole number from {low} to {high}", f"use {low}..{high}"
             )
             return default
         return value
@@ -104,14 +106,17 @@ class ObjectReader:
                     "list each label selector once",
                 )
                 continue
-            problems = label_selector_problems(item)
-            for problem in problems:
-                self._errors.append(
-                    ConfigError.of(self.kind, self.name, problem.under(f"{path}.{key}[{index}]"))
-                )
-            if not problems:
-                selectors.append(parse_label_selector(item))
+            selector = self.selector(item, f"{path}.{key}[{index}]")
+            if selector is not None:
+                selectors.append(selector)
         return tuple(selectors)
+
+    def selector(self, data: Any, path: str) -> LabelSelector | None:
+        """Return the label selector ``data`` found at ``path``; None (problems recorded) when invalid."""
+        problems = label_selector_problems(data)
+        for problem in problems:
+            self._errors.append(ConfigError.of(self.kind, self.name, problem.under(path)))
+        return None if problems else parse_label_selector(data)
 
     def address(self, key: str) -> IPAddress | None:
         """Return ``spec[key]`` as an IP address (None when absent)."""

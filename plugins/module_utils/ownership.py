@@ -1,9 +1,11 @@
 """Which node announces a LoadBalancer IP in layer-2 mode, decided exactly as MetalLB decides.
 
 Every speaker computes this alone from the same inputs; there is no election traffic. The
-eligible nodes are sorted by ``sha256(node_name + "#" + ip)`` (bytes compared) and the first
-one announces. MetalLB hashes the Service's *first* ingress IP for all of its IPs, so one node
-announces both families of a dual-stack Service: pass that IP.
+eligible nodes are sorted by their preference score, highest first (the weights of the
+L2Advertisements' ``preferredNodeSelectors``, :func:`.l2_plan.preference_scores`; 0 without
+any), then by ``sha256(node_name + "#" + ip)`` (bytes compared), and the first one announces.
+MetalLB hashes the Service's *first* ingress IP for all of its IPs, so one node announces both
+families of a dual-stack Service: pass that IP.
 
 The facts every announcement protocol plans from (:class:`ServiceFacts`, :class:`NodeFacts`,
 :class:`Endpoint`) and the eligibility rule they share (:func:`eligible_nodes`) live here too.
@@ -70,9 +72,19 @@ def ownership_key(ips: Iterable[str | ipaddress.IPv4Address | ipaddress.IPv6Addr
     raise ValueError("a Service without ingress IPs has nothing to announce")
 
 
-def rank(nodes: Iterable[str], key: str) -> list[str]:
-    """``nodes`` in MetalLB's preference order for ``key`` (an IP in canonical text form)."""
-    return sorted(nodes, key=lambda node: hashlib.sha256(f"{node}#{key}".encode()).digest())
+def rank(nodes: Iterable[str], key: str, scores: Mapping[str, int] | None = None) -> list[str]:
+    """``nodes`` in MetalLB's election order for ``key`` (an IP in canonical text form).
+
+    Highest ``scores`` first (a node missing from them scores 0), then the hash; without
+    scores, the hash order alone.
+    """
+    if not scores:  # the common case, on the engine's failover path: no tuple per node
+        return sorted(nodes, key=lambda node: _digest(node, key))
+    return sorted(nodes, key=lambda node: (-scores.get(node, 0), _digest(node, key)))
+
+
+def _digest(node: str, key: str) -> bytes:
+    return hashlib.sha256(f"{node}#{key}".encode()).digest()
 
 
 def eligible_nodes(
@@ -104,22 +116,28 @@ def eligible_nodes(
     return candidates
 
 
-def announcing_node(key: str, eligible: Iterable[str]) -> str | None:
-    """The node that announces the Service hashed as ``key``, or None when none is eligible."""
-    ranked = rank(eligible, key)
+def announcing_node(key: str, eligible: Iterable[str], scores: Mapping[str, int] | None = None) -> str | None:
+    """The node that announces the Service hashed as ``key`` (``scores`` as in :func:`rank`), or None."""
+    ranked = rank(eligible, key, scores)
     return ranked[0] if ranked else None
 
 
 def announcer(
-    key: str, candidates: Collection[str], draining: Collection[str], live: Collection[str]
+    key: str,
+    candidates: Collection[str],
+    draining: Collection[str],
+    live: Collection[str],
+    scores: Mapping[str, int] | None = None,
 ) -> str | None:
     """The node that announces the Service hashed as ``key`` among the ``live`` ``candidates``.
 
-    Live candidates that are not ``draining`` come first; the draining ones announce only when
-    no other live candidate is left. With ``draining`` empty this is MetalLB's rule.
+    Live candidates that are not ``draining`` come first, in :func:`rank`'s order (``scores``
+    first); the draining ones announce only when no other live candidate is left. With
+    ``draining`` empty this is :func:`announcing_node`.
     """
     up = set(candidates) & set(live)
-    return announcing_node(key, (up - set(draining)) or up)
+    settled = up - set(draining) if draining else up
+    return announcing_node(key, settled or up, scores)
 
 
 def _announce_allowed(node: NodeFacts, ignore_exclude_label: bool) -> bool:

@@ -22,6 +22,7 @@ from .config_model import (
     Config,
     L2Advertisement,
     Manifest,
+    NodePreference,
 )
 from .label_selectors import LabelSelector, matches_any
 from .object_reader import ObjectReader
@@ -46,7 +47,14 @@ _INTERFACE = re.compile(r"^[^/:\s]{1,15}$")
 SPEC_FIELDS = {
     "IPAddressPool": frozenset({"addresses", "autoAssign", "avoidBuggyIPs", "serviceAllocation"}),
     "L2Advertisement": frozenset(
-        {"ipAddressPools", "ipAddressPoolSelectors", "nodeSelectors", "interfaces", "serviceSelectors"}
+        {
+            "ipAddressPools",
+            "ipAddressPoolSelectors",
+            "nodeSelectors",
+            "interfaces",
+            "serviceSelectors",
+            "preferredNodeSelectors",
+        }
     ),
     "BGPAdvertisement": frozenset(
         {
@@ -90,6 +98,8 @@ SPEC_FIELDS = {
     "BFDProfile": frozenset(_BFD_LIMITS) | {"echoMode", "passiveMode"},
 }
 SERVICE_ALLOCATION_FIELDS = frozenset({"priority", "namespaces", "namespaceSelectors", "serviceSelectors"})
+PREFERENCE_FIELDS = frozenset({"weight", "preference"})  # one entry of preferredNodeSelectors
+MAX_PREFERENCE_WEIGHT = 100  # as Kubernetes' PreferredSchedulingTerm
 
 
 def validate_resources(resources: ClusterResources, strict: bool = False) -> list[ConfigError]:
@@ -424,6 +434,7 @@ class _Parser:
                 if _interface(reader, f"interfaces[{index}]", name)
             ),
             service_selectors=reader.selectors("serviceSelectors"),
+            preferred_node_selectors=_preferences(reader),
         )
 
     def _bgp(self, reader: ObjectReader, aliases: Mapping[str, Community]) -> BGPAdvertisement:
@@ -563,6 +574,30 @@ def _check_known_fields(reader: ObjectReader, known: frozenset[str], spec: objec
             "is not a field of this object",
             f"remove it or fix its name ({', '.join(sorted(known))})",
         )
+
+
+def _preferences(reader: ObjectReader) -> tuple[NodePreference, ...]:
+    """``spec.preferredNodeSelectors``: weighted label selectors; invalid entries are recorded, left out."""
+    key, path = "preferredNodeSelectors", "spec.preferredNodeSelectors"
+    items = reader.spec.get(key) or []
+    shape = "write entries of weight: (1-100) and preference: (a label selector over Nodes)"
+    if not isinstance(items, list):
+        reader.fail(path, "must be a list of weighted preferences", shape)
+        return ()
+    preferences = []
+    for index, item in enumerate(items):
+        at = f"{path}[{index}]"
+        if not isinstance(item, Mapping):
+            reader.fail(at, "must be a mapping", shape)
+            continue
+        _check_known_fields(reader, PREFERENCE_FIELDS, item, at)
+        for required in sorted(PREFERENCE_FIELDS - set(item)):
+            reader.fail(f"{at}.{required}", "is missing", shape)
+        weight = reader.integer("weight", 1, MAX_PREFERENCE_WEIGHT, 0, spec=item, path=at)
+        selector = reader.selector(item.get("preference", {}), f"{at}.preference")
+        if weight and selector is not None and "preference" in item:
+            preferences.append(NodePreference(weight, selector))
+    return tuple(preferences)
 
 
 def _interface(reader: ObjectReader, key: str, name: str) -> str:

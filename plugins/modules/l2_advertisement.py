@@ -25,6 +25,7 @@ extends_documentation_fragment:
   - baremetal.lb.metallb
   - baremetal.lb.metallb.pool_selection
   - baremetal.lb.metallb.node_selectors
+  - baremetal.lb.metallb.preferred_node_selectors
   - baremetal.lb.metallb.service_selectors
   - kubernetes.core.k8s_auth_options
   - baremetal.lb.connection
@@ -52,6 +53,16 @@ EXAMPLES = r"""
   loop:
     - {tier: frontend, interface: eth0}
     - {tier: backend, interface: eth1}
+
+- name: Announce pool lan from any node, from the edge nodes while one of them is alive
+  baremetal.lb.l2_advertisement:
+    name: prefer-edge
+    ip_address_pools: [lan]
+    preferred_node_selectors:
+      - weight: 100
+        preference:
+          match_labels:
+            example.com/edge: "true"
 
 - name: Announce every pool labelled announce=l2
   baremetal.lb.l2_advertisement:

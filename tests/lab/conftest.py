@@ -34,9 +34,10 @@ from tests.lab import api_proxy, bgp_harness, controller_harness, speaker_harnes
 from tests.lab import uncached_apiserver as uncached_harness
 
 # The harnesses' fixtures, for any lab test that names them: a controller and speakers run as
-# processes, the cluster's pools and L2 or BGP configuration, a served Service over BGP.
+# processes, the cluster's pools, Node labels and L2 or BGP configuration, a served Service over BGP.
 controller_config = controller_harness.controller_config
 cluster = controller_harness.cluster
+label_node = controller_harness.label_node
 start_controller = controller_harness.start_controller
 speaker_config = speaker_harness.speaker_config
 speakers = speaker_harness.speakers

@@ -383,6 +383,31 @@ def cluster(lab: LabState, controller_config: Path) -> Iterator[Cluster]:
 
 
 @pytest.fixture()
+def label_node(cluster: Cluster) -> Iterator[Any]:
+    """Call with (node, label, value) to label a node (value None removes the label); every label
+    set is removed afterwards."""
+    labelled: list[tuple[str, str]] = []
+
+    def patch(node: str, label: str, value: str | None) -> None:
+        cluster.api.request(
+            "PATCH",
+            f"/api/v1/nodes/{node}",
+            body={"metadata": {"labels": {label: value}}},
+            content_type="application/merge-patch+json",
+        )
+
+    def label(node: str, name: str, value: str | None = "") -> None:
+        labelled.append((node, name))
+        patch(node, name, value)
+
+    try:
+        yield label
+    finally:
+        for node, name in labelled:
+            patch(node, name, None)
+
+
+@pytest.fixture()
 def start_controller(controller_config: Path, tmp_path: Path) -> Iterator[Callable[..., Controller]]:
     """Start controller daemons (``start_controller("--lb-class=x")``); all are stopped afterwards."""
     started: list[Controller] = []

@@ -329,9 +329,12 @@ def answered_by_only(lab: LabState, vip: str, owner: str, timeout: float = 10) -
         raise AssertionError(f"{late}; the last answers came from {last or 'nobody'}") from None
 
 
-def predicted_owner(ips: list[str], candidates: set[str]) -> str:
-    """MetalLB's choice among ``candidates`` for a Service whose first ingress IP is ips[0]."""
-    return str(rank(candidates, str(ipaddress.ip_address(ips[0])))[0])
+def predicted_owner(ips: list[str], candidates: set[str], scores: dict[str, int] | None = None) -> str:
+    """MetalLB's choice among ``candidates`` for a Service whose first ingress IP is ips[0].
+
+    ``scores`` are the nodes' preference scores (``preferredNodeSelectors``); none by default.
+    """
+    return str(rank(candidates, str(ipaddress.ip_address(ips[0])), scores)[0])
 
 
 def mac_to_node(lab: LabState) -> dict[str, str]:

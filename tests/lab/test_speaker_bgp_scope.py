@@ -7,7 +7,6 @@ and GoBGP; every assertion reads the routers' RIBs (lab/rib.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,31 +25,6 @@ from tests.lab.controller_harness import wait_for
 
 POOL6 = "2001:db8:2::/124"  # from the lab's IPv6 BGP range (lab/topology.py BGP_POOL6)
 DUAL_STACK = {"ipFamilies": ["IPv4", "IPv6"], "ipFamilyPolicy": "RequireDualStack"}
-
-
-@pytest.fixture()
-def label_node(cluster: Any) -> Iterator[Any]:
-    """Call with (node, label, value) to label a node (value None removes the label); every label
-    set is removed afterwards."""
-    labelled: list[tuple[str, str]] = []
-
-    def patch(node: str, label: str, value: str | None) -> None:
-        cluster.api.request(
-            "PATCH",
-            f"/api/v1/nodes/{node}",
-            body={"metadata": {"labels": {label: value}}},
-            content_type="application/merge-patch+json",
-        )
-
-    def label(node: str, name: str, value: str | None = "") -> None:
-        labelled.append((node, name))
-        patch(node, name, value)
-
-    try:
-        yield label
-    finally:
-        for node, name in labelled:
-            patch(node, name, None)
 
 
 def test_an_ipv6_route_reaches_every_router_over_the_ipv4_sessions_via_each_nodes_ipv6_address(

@@ -218,6 +218,32 @@ CASES = [
         {"nodeSelectors": [{"matchExpressions": [{"key": "a", "operator": "Equals", "values": ["x"]}]}]},
     ),
     bad("l2-node-selectors-not-list", "L2Advertisement", {"nodeSelectors": "node1"}),
+    ok(
+        "l2-preferred-nodes",
+        "L2Advertisement",
+        {"preferredNodeSelectors": [{"weight": 100, "preference": SEL}, {"weight": 1, "preference": {}}]},
+    ),
+    bad(
+        "l2-preference-weight-0",
+        "L2Advertisement",
+        {"preferredNodeSelectors": [{"weight": 0, "preference": SEL}]},
+    ),
+    bad(
+        "l2-preference-weight-101",
+        "L2Advertisement",
+        {"preferredNodeSelectors": [{"weight": 101, "preference": SEL}]},
+    ),
+    bad("l2-preference-without-weight", "L2Advertisement", {"preferredNodeSelectors": [{"preference": SEL}]}),
+    bad("l2-weight-without-preference", "L2Advertisement", {"preferredNodeSelectors": [{"weight": 5}]}),
+    bad(
+        "l2-preference-repeated-requirement",
+        "L2Advertisement",
+        {
+            "preferredNodeSelectors": [
+                {"weight": 5, "preference": {"matchExpressions": EXISTS["matchExpressions"] * 2}}
+            ]
+        },
+    ),
     parser_only(
         "l2-missing-pool", "L2Advertisement", {"ipAddressPools": ["no-such-pool"]}, "needs the IPAddressPools"
     ),

@@ -74,7 +74,7 @@ def peers_from_json(data: Mapping[str, Any]) -> dict[str, Address]:
 
 
 def claims_to_json(claims: Iterable[IPClaim]) -> list[dict[str, Any]]:
-    """Claims as JSON, in a stable order (so equal plans compare equal)."""
+    """Claims as JSON, in a stable order (so equal plans compare equal); ``scores`` only when set."""
     return sorted(
         (
             {
@@ -83,7 +83,8 @@ def claims_to_json(claims: Iterable[IPClaim]) -> list[dict[str, Any]]:
                 "key": c.key,
                 "candidates": sorted(c.candidates),
                 "interfaces": list(c.interfaces),
-                "draining": sorted(c.draining),
+                **({"scores": dict(sorted(c.scores.items()))} if c.scores else {}),
+                **({"draining": sorted(c.draining)} if c.draining else {}),
             }
             for c in claims
         ),
@@ -104,6 +105,7 @@ def claims_from_json(data: Iterable[Mapping[str, Any]]) -> list[IPClaim]:
                     str(item["key"]),
                     frozenset(item["candidates"]),
                     tuple(item["interfaces"]),
+                    {str(node): int(score) for node, score in (item.get("scores") or {}).items()},
                     frozenset(item.get("draining") or ()),
                 )
             )

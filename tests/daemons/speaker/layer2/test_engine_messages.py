@@ -40,10 +40,12 @@ def test_claims_survive_the_trip_in_a_stable_order_and_bad_ips_are_skipped():
             "2001:db8::1",
             frozenset({"n2", "n1"}),
             ("eth0",),
-            draining=frozenset({"n2"}),
+            {"n2": 110},  # preference scores reach the engine, which elects with them
+            frozenset({"n2"}),  # so does who is being drained
         ),
         IPClaim(ipaddress.ip_address("192.0.2.5"), "ns/a", "192.0.2.5", frozenset({"n1"}), ("eth0", "eth1")),
     ]
     data = claims_to_json(claims)
     assert [c["service"] for c in data] == ["ns/a", "ns/b"]
     assert claims_from_json([*data, {**data[0], "ip": "not-an-ip"}]) == list(reversed(claims))
+    assert "scores" not in data[0]  # without preferences the plan is what it was before them

@@ -135,6 +135,24 @@ def test_gathered_config_round_trips_to_the_same_objects_with_passwords_masked()
     assert objects(unmasked) == objects(config)
 
 
+def test_preferred_node_selectors_round_trip_through_gathered():
+    preferring = {
+        "name": "dmz",
+        "ip_address_pools": ["dmz"],
+        "preferred_node_selectors": [{"weight": 100, "preference": {"match_labels": {"edge": "true"}}}],
+    }
+    config = {**DMZ, "l2_advertisements": [preferring]}
+    (l2,) = [obj for obj in objects(config) if obj["kind"] == "L2Advertisement"]
+    assert l2["spec"]["preferredNodeSelectors"] == [
+        {"weight": 100, "preference": {"matchLabels": {"edge": "true"}}}
+    ]
+    gathered = config_from_objects(objects(config))
+    assert (
+        gathered["l2_advertisements"][0]["preferred_node_selectors"] == preferring["preferred_node_selectors"]
+    )
+    assert objects(gathered) == objects(config)
+
+
 def test_duplicate_names_are_named():
     assert duplicate_names(objects({"pools": DMZ["pools"] * 2})) == ["IPAddressPool 'dmz'"]
 

@@ -117,6 +117,25 @@ def test_pool_object_from_params():
     }
 
 
+def test_l2_advertisement_preferred_node_selectors_from_params():
+    preference = {"match_labels": {"example.com/edge": "true"}, "match_expressions": None}
+    obj = build_object(
+        RESOURCES["l2_advertisement"],
+        params(
+            "l2_advertisement",
+            name="prefer-edge",
+            ip_address_pools=["lan"],
+            preferred_node_selectors=[{"weight": 100, "preference": preference}],
+        ),
+    )
+    assert obj["spec"] == {
+        "ipAddressPools": ["lan"],
+        "preferredNodeSelectors": [
+            {"weight": 100, "preference": {"matchLabels": {"example.com/edge": "true"}}}
+        ],
+    }
+
+
 def test_options_left_out_are_left_out_and_false_is_kept():
     obj = build_object(RESOURCES["bfd_profile"], params("bfd_profile", name="fast", echo_mode=False))
     assert obj["spec"] == {"echoMode": False}
@@ -201,6 +220,12 @@ def test_redact_masks_the_password_and_drops_managed_fields():
             "spec.nodeSelectors[0].matchLabels[kubernetes.io/hostname]",
             "node_selectors[0].match_labels[kubernetes.io/hostname]",
         ),
+        (
+            "l2_advertisement",
+            "spec.preferredNodeSelectors[1].preference.matchLabels[zone]",
+            "preferred_node_selectors[1].preference.match_labels[zone]",
+        ),
+        ("l2_advertisement", "spec.preferredNodeSelectors[0].weight", "preferred_node_selectors[0].weight"),
         ("bgp_advertisement", "spec.aggregationLengthV6", "aggregation_length_v6"),
         ("bgp_peer", "spec.myASN", "my_asn"),
         ("community", "spec.communities[3].value", "communities[3].value"),

@@ -171,3 +171,10 @@ def test_draining_nodes_announce_last(case: tuple) -> None:  # type: ignore[type
 
 def test_live_nodes_outside_the_candidates_do_not_replace_a_draining_candidate() -> None:
     assert announcer("192.0.2.10", ("node-a",), ("node-a",), ALL) == "node-a"
+
+
+def test_a_preferred_node_being_drained_gives_way_and_preference_still_orders_the_rest() -> None:
+    scores = {"node-a": 100, "node-b": 50}
+    assert announcer("192.0.2.10", ALL, (), ALL, scores) == "node-a"
+    assert announcer("192.0.2.10", ALL, ("node-a",), ALL, scores) == "node-b"
+    assert announcer("192.0.2.10", ALL, ("node-a", "node-b"), ALL, scores) == "node-c"

@@ -411,6 +411,68 @@ def test_service_selectors_and_local_asn_reach_the_typed_config():
     assert (config.bgp_peers[0].my_asn, config.bgp_peers[0].local_asn) == (64500, 65410)
 
 
+def test_preferred_node_selectors_reach_the_typed_config():
+    preferences = [
+        {"weight": 60, "preference": {"matchLabels": {"zone": "primary"}}},
+        {"weight": 100, "preference": {}},
+    ]
+    config = parse_config(
+        cluster_resources(
+            [pool("a", "192.0.2.0/24"), obj("L2Advertisement", "l2", {"preferredNodeSelectors": preferences})]
+        )
+    )
+    first, second = config.l2_advertisements[0].preferred_node_selectors
+    assert (first.weight, first.preference.match_labels) == (60, {"zone": "primary"})
+    assert (second.weight, second.preference.is_empty) == (100, True)
+
+
+def _preferring(entries):
+    return [pool("a", "192.0.2.0/24"), obj("L2Advertisement", "l2", {"preferredNodeSelectors": entries})]
+
+
+ZONE = {"matchLabels": {"zone": "primary"}}
+
+
+@pytest.mark.parametrize(
+    ("entries", "path", "problem", "fix"),
+    [
+        (
+            [{"weight": 0, "preference": ZONE}],
+            "[0].weight",
+            "0 is not a whole number from 1 to 100",
+            "use 1..100",
+        ),
+        ([{"weight": 101, "preference": ZONE}], "[0].weight", "101 is not a whole number", "use 1..100"),
+        ([{"weight": "50", "preference": ZONE}], "[0].weight", "'50' is not a whole number", "use 1..100"),
+        ([{"weight": True, "preference": ZONE}], "[0].weight", "True is not a whole number", "use 1..100"),
+        ([{"preference": ZONE}], "[0].weight", "is missing", "weight: (1-100)"),
+        ([{"weight": 10}], "[0].preference", "is missing", "preference: (a label selector"),
+        (
+            [{"weight": 10, "preference": ZONE}, {"weight": 10, "preference": {"matchLabels": {"a b": "c"}}}],
+            "[1].preference.matchLabels[a b]",
+            "'a b' is not a valid label key",
+            "write a label key",
+        ),
+        (
+            [{"weight": 10, "preference": ZONE, "weigth": 5}],
+            "[0].weigth",
+            "is not a field",
+            "preference, weight",
+        ),
+        (["zone=primary"], "[0]", "must be a mapping", "weight: (1-100)"),
+        ({"weight": 10}, "", "must be a list of weighted preferences", "write entries of weight:"),
+    ],
+)
+def test_preferred_node_selector_errors_name_the_field_and_the_fix(entries, path, problem, fix):
+    (error,) = validate_resources(cluster_resources(_preferring(entries)))
+    assert (error.kind, error.name, error.path) == (
+        "L2Advertisement",
+        "l2",
+        f"spec.preferredNodeSelectors{path}",
+    )
+    assert problem in error.problem and fix in error.fix
+
+
 def test_bfd_echo_error_names_the_advertisement_pool_and_fix():
     (error,) = validate_resources(
         cluster_resources([V6_POOL, ECHO, peer("p", bfdProfile="echo"), bgp_ad("x")])
