@@ -33,8 +33,10 @@ The systems take turns in alternating order, one trial of every scenario per tur
 the bench waits until the owner alone answers for the VIP.
 
 Measuring: a prober in the client namespace sends an ARP request for the VIP every 10 ms (the
-resolution of every figure) and stamps each reply with CLOCK_MONOTONIC, the clock the bench takes
-its own times from; no wall-clock time enters a duration.
+resolution of every figure) and stamps each reply with the kernel's receive time in
+CLOCK_MONOTONIC, the clock the bench takes its own times from (only how long a reply waited in
+the prober's socket is read from the wall clock, so a busy machine that runs the prober late does
+not move its replies).
 The failover outage is the longest silence between the owner's last answer before the event and
 the first answer of another node. The failback outage is the longest silence the client saw from
 the restore (link up, daemon started; a restart counts from the moment it is begun) until the
