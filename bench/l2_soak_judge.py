@@ -29,8 +29,9 @@ one before) is put down to the prober (``silences_prober_late``); the others are
 of the unchanged owner (scheduling delay under load).
 
 ``split`` must not exceed ``bound``, or a silence above the bound could hide inside a run;
-:func:`judge` refuses such input. The bound itself must stay below the speakers' dead-after
-time (a real failover leaves the client at least that long without an answer); the bench checks
+:func:`judge` refuses such input. The bound itself must not exceed the speakers' dead-after
+time, the failover bound: a real failover leaves the client at least that long without an answer
+(the peers wait that long before they take over), so a longer silence is one. The bench checks
 that, since only it knows the speakers' options.
 
 The storm that runs alongside is judged by :func:`storm_problems`: a soak whose storm did no
@@ -92,10 +93,20 @@ class Verdict:
     member_samples: int
     member_samples_missing: int
     ownership_logged: int
-    late_answers: int
-    late_ms_max: float
+    late_ms: tuple[float, ...]
+    """The excused silences that were late answers of the owners, longest first (ms)."""
     silences_prober_late: int
     late_sends: int
+
+    @property
+    def late_answers(self) -> int:
+        """How many silences were excused as late answers of the owners."""
+        return len(self.late_ms)
+
+    @property
+    def late_ms_max(self) -> float:
+        """The longest late answer (ms), 0 when there was none."""
+        return self.late_ms[0] if self.late_ms else 0.0
 
     @property
     def false_failovers(self) -> int:
@@ -163,8 +174,7 @@ def judge(observed: Observed, *, bound: float, split: float) -> Verdict:
         member_samples=len(samples),
         member_samples_missing=sum(1 for value in samples if math.isnan(value)),
         ownership_logged=sum(observed.ownership_logged.values()),
-        late_answers=len(late),
-        late_ms_max=_longest_ms(late),
+        late_ms=tuple(sorted((round((b - a) * 1000, 1) for a, b in late), reverse=True)),
         silences_prober_late=len(short) - len(late),
         late_sends=len(observed.late_sends),
     )
