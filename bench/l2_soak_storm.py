@@ -129,7 +129,8 @@ class ResyncStorm:
     def stop(self) -> None:
         """End the rounds (bounded wait), then remove the label from every node."""
         self._stop.set()
-        self._thread.join(30)
+        if self._thread.ident is not None:  # started
+            self._thread.join(30)
         for node in self._targets.nodes:
             self._patch("node-cleanup", f"/api/v1/nodes/{node}", {"metadata": {"labels": {TOUCH: None}}})
 
