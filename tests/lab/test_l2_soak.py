@@ -28,5 +28,6 @@ def test_a_minute_of_busy_cores_and_resync_storm_moves_no_vip(
     report = soak(lab, speakers, served, cluster.api, Settings(seconds=SECONDS))
 
     figures = "\n".join(report.lines)
+    print(figures)  # shown with -s or -rP: the minute's figures, also when it passes
     assert report.verdict.false_failovers == 0, f"false failovers:\n{figures}"
     assert not report.storm_problems, f"the storm did no work:\n{figures}"
