@@ -90,7 +90,7 @@ def probe(iface: str, vips: list[str], seconds: float, interval: float, split: f
             _unused, packet = arp.parse_frame(sock.recv(2048))
         except ValueError:
             continue
-        vip = targets.get(packet.sender_ip) if isinstance(packet.sender_ip, ipaddress.IPv4Address) else None
+        vip = targets.get(packet.sender_ip)
         if packet.op != arp.OP_REPLY or vip is None or packet.is_gratuitous:
             continue
         heard, mac = time.monotonic(), mac_to_str(packet.sender_mac)
