@@ -20,12 +20,13 @@ VIP is answered by its predicted owner alone, then for ``--seconds``:
 
 The verdict is :func:`bench.l2_soak_judge.judge`'s (its docstring has the rule): every silence
 of a VIP longer than ``--bound`` counts, whatever the prober did meanwhile; so does any answer
-from a second node, any live-member dip and any announce or withdraw a speaker logged. The bound
-defaults to the failover bound, the dead-after time (the least silence a real failover leaves:
-the peers wait that long before they take over), and may not exceed it; ``--bound 0.1`` is the
-stricter rule of a client that notices 100 ms. Shorter silences are printed as late answers of
-the owners, with how many of them exceeded 100 ms. Also printed: CPU use, what the storm did (by
-kind, failed writes, connections cut) and what the speakers made of it (re-plans counted by
+from a second node, any live-member dip or peer declared dead, and any announce or withdraw a
+speaker logged. The bound defaults to the failover bound, the dead-after time (the least
+silence a real failover leaves: the peers wait that long before they take over), and may not
+exceed it; ``--bound 0.1`` is the stricter rule of a client that notices 100 ms. Shorter
+silences are printed as late answers of the owners, with how many of them exceeded 100 ms.
+Also printed: CPU use, what the storm did (by kind, failed writes, connections cut) and what
+the speakers made of it (re-plans counted by
 ``baremetal_lb_speaker_replans_total{reason="change"}``, watches logged as broken and resumed).
 Exit status 1 when a false failover was seen or the storm did no work.
 """
@@ -75,6 +76,7 @@ NOTABLE_MS = 100.0  # excused silences longer than this are counted apart (a cli
 STORM_KINDS = (*KINDS, WATCH_CUT)
 SETTLE_SECONDS = 60.0  # for every VIP to be answered by its owner alone before the soak
 _REPLANS = "baremetal_lb_speaker_replans_total"
+_DECLARED_DEAD = "baremetal_lb_speaker_peers_declared_dead"
 
 
 @dataclass(frozen=True)
@@ -332,6 +334,7 @@ def soak(lab: LabState, speakers: Speakers, served: Served, api: KubeApi, settin
         late_sends=seen.prober.late,
         live_members=seen.samples,
         ownership_logged=logged,
+        declared_dead={node: round(_grew(seen, node, _DECLARED_DEAD)) for node in speakers.by_node},
     )
     verdict = judge(observed, bound=settings.bound, split=settings.split)
     replans = {node: _grew(seen, node, _REPLANS, 'reason="change"') for node in speakers.by_node}
@@ -362,7 +365,8 @@ def soak(lab: LabState, speakers: Speakers, served: Served, api: KubeApi, settin
         report.lines.append(
             f"  {node} (owns {owns}): answered {answered:.0f}; re-plans on change {replans[node]:.0f}, "
             f"periodic {periodic:.0f}; watches broken and resumed {resumes[node]} (relisted "
-            f"{relists[node]}); announce/withdraw logged {logged[node]}; live-members samples "
+            f"{relists[node]}); announce/withdraw logged {logged[node]}; peers declared dead "
+            f"{_grew(seen, node, _DECLARED_DEAD):.0f}; live-members samples "
             f"{len(seen.samples.get(node, []))}, below {len(speakers.by_node)}: {len(low)}"
         )
     report.lines += [

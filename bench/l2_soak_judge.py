@@ -19,6 +19,8 @@ seconds apart.
   run once; ``foreign_answers`` counts the replies);
 * a *member dip*: a sample of any speaker's live-members gauge below the number of speakers
   (a sample that could not be read is no dip, but is counted in ``member_samples_missing``);
+* a *peer declared dead*: any count a speaker's ``baremetal_lb_speaker_peers_declared_dead``
+  grew by during the soak (the gauge is only sampled; this counter misses no dip);
 * a *logged ownership change*: an announce or withdraw line any speaker logged during the soak.
   The client may never see an owner withdraw and re-announce within one probe interval, but the
   speaker did give the IP up, so it counts all the same.
@@ -76,6 +78,8 @@ class Observed:
     """Samples of each speaker's live-members gauge, by node; NaN for a sample that failed."""
     ownership_logged: Mapping[str, int] = field(default_factory=dict)
     """Announce and withdraw lines each speaker logged during the soak, by node."""
+    declared_dead: Mapping[str, int] = field(default_factory=dict)
+    """Peers each speaker declared dead during the soak, by node."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,7 @@ class Verdict:
     member_dips: int
     member_samples: int
     member_samples_missing: int
+    declared_dead: int
     ownership_logged: int
     late_ms: tuple[float, ...]
     """The excused silences that were late answers of the owners, longest first (ms)."""
@@ -110,8 +115,11 @@ class Verdict:
 
     @property
     def false_failovers(self) -> int:
-        """Outages, foreign runs, live-member dips and logged ownership changes, all counted."""
-        return self.outages + self.foreign_runs + self.member_dips + self.ownership_logged
+        """Outages, foreign runs, live-member dips, peers declared dead and logged ownership
+        changes, all counted."""
+        return (
+            self.outages + self.foreign_runs + self.member_dips + self.declared_dead + self.ownership_logged
+        )
 
     def summary(self) -> str:
         """One line naming every count that makes up :attr:`false_failovers`."""
@@ -119,7 +127,8 @@ class Verdict:
             f"false failovers: {self.false_failovers} (outages {self.outages}, longest "
             f"{self.outage_ms_max:.0f} ms, {self.outages_prober_late} of them while the prober was "
             f"late; foreign runs {self.foreign_runs} with {self.foreign_answers} answers; live-member "
-            f"dips {self.member_dips}; ownership changes logged {self.ownership_logged})"
+            f"dips {self.member_dips}; peers declared dead {self.declared_dead}; ownership changes "
+            f"logged {self.ownership_logged})"
         )
 
 
@@ -173,6 +182,7 @@ def judge(observed: Observed, *, bound: float, split: float) -> Verdict:
         member_dips=sum(1 for value in samples if value < observed.speakers),
         member_samples=len(samples),
         member_samples_missing=sum(1 for value in samples if math.isnan(value)),
+        declared_dead=sum(observed.declared_dead.values()),
         ownership_logged=sum(observed.ownership_logged.values()),
         late_ms=tuple(sorted((round((b - a) * 1000, 1) for a, b in late), reverse=True)),
         silences_prober_late=len(short) - len(late),

@@ -6,9 +6,9 @@ Services spread over the three nodes, two busy loops, and the storm of bench/l2_
 every Node, each speaker's API connections cut every few seconds). Judged by the rule of
 bench/l2_soak_judge.py: any silence of a VIP above the failover bound (the speakers' dead-after,
 the least silence a real failover leaves), whatever the prober did meanwhile, any answer from a
-second node, any live-member dip and any announce or withdraw a speaker logged is a false
-failover, and there must be none; the storm must have made every speaker re-plan on a change and resume cut
-watches, or the minute proves nothing.
+second node, any live-member dip or peer declared dead, and any announce or withdraw a speaker
+logged is a false failover, and there must be none; the storm must have made every speaker
+re-plan on a change and resume cut watches, or the minute proves nothing.
 """
 
 from __future__ import annotations

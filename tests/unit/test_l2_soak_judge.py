@@ -17,7 +17,7 @@ BOUND, SPLIT = 0.1, 0.04
 VIP, OTHER_VIP = "192.0.2.70", "192.0.2.71"
 
 
-def observed(*runs, late=(), members=None, logged=None, owners=None, start=0.0, end=10.0):
+def observed(*runs, late=(), members=None, logged=None, dead=None, owners=None, start=0.0, end=10.0):
     return Observed(
         start=start,
         end=end,
@@ -27,6 +27,7 @@ def observed(*runs, late=(), members=None, logged=None, owners=None, start=0.0, 
         late_sends=list(late),
         live_members=members if members is not None else {"node1": [3, 3], "node2": [3], "node3": [3]},
         ownership_logged=logged or {},
+        declared_dead=dead or {},
     )
 
 
@@ -93,6 +94,11 @@ WHOLE = answered(0.0, 10.0)
             id="unread-sample-is-no-dip-but-shown",
         ),
         pytest.param(
+            observed(WHOLE, dead={"node2": 1, "node3": 0}),
+            {"declared_dead": 1},
+            id="peer-declared-dead-between-samples",
+        ),
+        pytest.param(
             observed(WHOLE, logged={"node1": 2}),
             {"ownership_logged": 2},
             id="withdraw-and-reannounce-logged",
@@ -114,6 +120,7 @@ def test_what_counts_and_what_is_excused(case, counts):
         "foreign_answers": 0,
         "member_dips": 0,
         "member_samples_missing": 0,
+        "declared_dead": 0,
         "ownership_logged": 0,
         "late_answers": 0,
         "late_ms_max": 0.0,
@@ -121,7 +128,7 @@ def test_what_counts_and_what_is_excused(case, counts):
     }
     expected = {**quiet, **counts}
     assert {key: getattr(verdict, key) for key in expected} == expected
-    counted = ("outages", "foreign_runs", "member_dips", "ownership_logged")
+    counted = ("outages", "foreign_runs", "member_dips", "declared_dead", "ownership_logged")
     assert verdict.false_failovers == sum(expected[key] for key in counted)
 
 
