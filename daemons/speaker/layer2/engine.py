@@ -226,6 +226,7 @@ class Engine:
         membership = self._membership
         if membership is not None:  # refused heartbeats, by reason: what a forged or replayed one did
             snapshot["membership_rejected"] = membership.refused()
+            snapshot["peers_declared_dead"] = membership.declared_dead()
         if snapshot != self._last_counters:
             self._last_counters = snapshot
             self._reports.emit({"counters": snapshot})
