@@ -38,6 +38,7 @@ trials, failures and each figure as median (min-max). Exit status 1 when any tri
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import tempfile
 import time
@@ -105,6 +106,7 @@ def run(
     """``trials`` trials of each of ``faults`` on ``stage``; each printed as it ends, then the totals."""
     tally = Tally()
     started = time.monotonic()
+    say(f"faults: {', '.join(faults)}; {trials} trials each; {_load()}")
     for fault in faults:
         for number in range(1, trials + 1):
             trial = speaker_faults.run_trial(stage, fault, number, api_outage)
@@ -112,7 +114,14 @@ def run(
             say(f"+{time.monotonic() - started:6.1f}s {trial.line()}")
     for line in tally.lines():
         say(line)
+    say(f"after {time.monotonic() - started:.0f} s; {_load()}")
     return tally
+
+
+def _load() -> str:
+    """The machine's load: the figures depend on it (a shared 2-core machine)."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.1f} {five:.1f} {fifteen:.1f} on {os.cpu_count()} CPUs"
 
 
 def _interrupted(signum: int, _frame: FrameType | None) -> None:

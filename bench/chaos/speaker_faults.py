@@ -150,8 +150,7 @@ def serve(
 def settle(stage: Stage, timeout: float = SETTLE_TIMEOUT) -> None:
     """Wait until every layer-2 VIP is answered by its owner alone and every router holds the BGP
     Service's route via every node: the stage as a trial expects it."""
-    for owner, ip in [*stage.l2_ips.items(), *stage.api_ips.items()]:
-        _wait_alone(stage, ip, owner, timeout)
+    _wait_alone(stage, {ip: owner for owner, ip in [*stage.l2_ips.items(), *stage.api_ips.items()]}, timeout)
     wait_for(
         f"every router to hold {stage.bgp_ip} via every node",
         functools.partial(every_router_via, stage.lab, stage.bgp_ip, node_ips(stage.lab, stage.nodes)),
@@ -170,15 +169,22 @@ def _alone(owner: str, since: float) -> Callable[[list[wire_judge.Reply]], bool]
     return lambda replies: wire_judge.alone_for(replies, owner, since) >= ALONE
 
 
-def _wait_alone(stage: Stage, vip: str, owner: str, timeout: float) -> None:
-    """Wait until ``owner`` alone answers for ``vip`` (a short prober of its own)."""
-    watch = Watch(stage.lab, vip, timeout + 1)
+def _wait_alone(stage: Stage, owners: dict[str, str], timeout: float) -> None:
+    """Wait until each VIP of ``owners`` (VIP: node) is answered by its node alone, all watched at
+    once by probers of their own; the failure names the VIPs that were not and who answered."""
+    deadline = time.monotonic() + timeout
+    watches = {ip: Watch(stage.lab, ip, timeout + 5) for ip in owners}
     try:
-        seen = watch.until(_alone(owner, time.monotonic()), time.monotonic() + timeout)
-        last = wire_judge.answered_by(watch.replies(), time.monotonic() - 1, time.monotonic())
+        late: dict[str, str] = {}
+        for ip, owner in owners.items():
+            if not watches[ip].until(_alone(owner, 0.0), deadline):
+                now = time.monotonic()
+                last = sorted(wire_judge.answered_by(watches[ip].replies(), now - 1, now))
+                late[ip] = f"{owner} expected, {last} answered"
     finally:
-        watch.close()
-    assert seen, f"timed out after {timeout}s waiting for {vip} answered by {owner} alone (last: {last})"
+        for watch in watches.values():
+            watch.close()
+    assert not late, f"timed out after {timeout:.0f}s waiting for VIPs answered by their owner alone: {late}"
 
 
 @contextlib.contextmanager
@@ -417,9 +423,12 @@ def api_outage(stage: Stage, trial: Trial, seconds: float = API_OUTAGE) -> None:
                 stage.cluster.create_service(stage.namespace, _l2_service(name, stage.l2_pool, ip, None))
                 stage.l2.endpoint_slice(stage.namespace, name, [node])
                 added.append(name)
-            for node, ip in fresh.items():
-                _wait_alone(stage, ip, node, RESYNC_LIMIT - (time.monotonic() - up))
+            _wait_alone(stage, {ip: node for node, ip in fresh.items()}, RESYNC_LIMIT)
             trial.figures["resync"] = time.monotonic() - up
+            trial.check(
+                trial.figures["resync"] <= RESYNC_LIMIT,
+                f"every surviving speaker serves within {RESYNC_LIMIT:.0f} s",
+            )
             replies = watch.replies()
             trial.figures["longest silence"] = wire_judge.longest_silence(replies, down, time.monotonic())
             trial.check(
