@@ -267,40 +267,24 @@ def kill_bgp_speaker(stage: Stage, trial: Trial) -> None:
     rest = node_ips(stage.lab, stage.nodes - {victim})
     missing: list[str] = []
 
-    def others_stay_and(done: Callable[[dict[str, frozenset[str]]], bool]) -> Callable[[], bool]:
+    def routes_after(action: Callable[[], object], via: frozenset[str], what: str) -> float:
+        """Act, then wait until every router holds the route via exactly ``via``, noting every
+        look at which a router lacked one of the other nodes' paths; seconds from the act."""
+
         def look() -> bool:
             hops = next_hops(stage.lab, stage.bgp_ip)
-            missing.extend(
-                f"{router} lacked {sorted(rest - via)}" for router, via in hops.items() if rest - via
-            )
-            return done(hops)
+            missing.extend(f"{router} lacked {sorted(rest - h)}" for router, h in hops.items() if rest - h)
+            return all(h == via for h in hops.values())
 
-        return look
+        at = time.monotonic()
+        action()
+        wait_for(f"every router to hold {stage.bgp_ip} {what}", look, ROUTE_WAIT, 0.05)
+        return time.monotonic() - at
 
     try:
-        wait_for(
-            f"every router to hold {stage.bgp_ip} via every node",
-            functools.partial(every_router_via, stage.lab, stage.bgp_ip, everyone),
-            ROUTE_WAIT,
-        )
-        at = time.monotonic()
-        stage.speakers[victim].crash()
-        wait_for(
-            f"every router to drop the path via {victim}",
-            others_stay_and(lambda hops: all(via == rest for via in hops.values())),
-            ROUTE_WAIT,
-            0.05,
-        )
-        trial.figures["withdrawn"] = time.monotonic() - at
-        at = time.monotonic()
-        stage.speakers[victim].start()
-        wait_for(
-            f"every router to hold {stage.bgp_ip} via {victim} again",
-            others_stay_and(lambda hops: all(via == everyone for via in hops.values())),
-            ROUTE_WAIT,
-            0.05,
-        )
-        trial.figures["routes back"] = time.monotonic() - at
+        speaker = stage.speakers[victim]
+        trial.figures["withdrawn"] = routes_after(speaker.crash, rest, f"without the path via {victim}")
+        trial.figures["routes back"] = routes_after(speaker.start, everyone, f"via {victim} again")
         trial.check(not missing, f"the other nodes' paths stay on every router ({missing[:3]})")
     finally:
         _running(stage, victim)
@@ -487,4 +471,13 @@ def run_trial(stage: Stage, fault: str, number: int, api_outage_seconds: float =
             FAULTS[fault](stage, trial)
     except Exception as error:  # a failed trial is printed and counted
         trial.error = f"{type(error).__name__}: {str(error)[:400]}"
+    for node, speaker in stage.speakers.by_node.items():
+        # A speaker that exited by itself is a broken promise; it is started again, as the
+        # kubelet restarts a DaemonSet's container, so that the next trial finds every node.
+        if speaker.process is not None and (status := speaker.process.poll()) is not None:
+            trial.check(False, f"the speaker on {node} keeps running (it exited with {status}; restarted)")
+            try:
+                speaker.start()
+            except AssertionError as error:
+                trial.error = trial.error or str(error)[:400]
     return trial
