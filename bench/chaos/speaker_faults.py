@@ -58,6 +58,7 @@ RESYNC_LIMIT = CAP_SECONDS + 14.0  # after the API server returns: every watch r
 ROUTER_LIMIT = 30.0  # seconds for a restarted router's sessions and routes to be back
 API_OUTAGE = 60.0  # seconds the API server stays stopped (the issue's figure)
 API_FAULT = "API server stopped"
+SETTLE_INTERVAL = 0.05  # seconds between a settling prober's requests (a trial's probers ask every 10 ms)
 SETTLE_TIMEOUT = 60.0  # seconds for the stage to be as a trial expects it (after the API server's
 # return the controller-manager may mark nodes NotReady and their pods unready for a while)
 WATCH_SECONDS = 150.0  # a prober's own end, a bound; every phase ends on what it saw
@@ -173,7 +174,7 @@ def _wait_alone(stage: Stage, owners: dict[str, str], timeout: float) -> None:
     """Wait until each VIP of ``owners`` (VIP: node) is answered by its node alone, all watched at
     once by probers of their own; the failure names the VIPs that were not and who answered."""
     deadline = time.monotonic() + timeout
-    watches = {ip: Watch(stage.lab, ip, timeout + 5) for ip in owners}
+    watches = {ip: Watch(stage.lab, ip, timeout + 5, SETTLE_INTERVAL) for ip in owners}
     try:
         late: dict[str, str] = {}
         for ip, owner in owners.items():
