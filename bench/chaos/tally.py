@@ -24,6 +24,11 @@ class Trial:
     error: str = ""  # the trial could not complete (a wait timed out, an action failed)
 
     @property
+    def label(self) -> str:
+        """The fault and its variant, as printed and as totals are grouped."""
+        return f"{self.fault} ({self.detail})" if self.detail else self.fault
+
+    @property
     def ok(self) -> bool:
         """True when the trial completed and every promise held."""
         return not self.broken and not self.error
@@ -39,8 +44,7 @@ class Trial:
         verdict = "ok" if self.ok else "FAILED"
         reasons = "".join(f"; broken: {what}" for what in self.broken)
         reasons += f"; error: {self.error}" if self.error else ""
-        detail = f" ({self.detail})" if self.detail else ""
-        return f"{self.fault}{detail} #{self.number}: {verdict}; {figures or 'no figures'}{reasons}"
+        return f"{self.label} #{self.number}: {verdict}; {figures or 'no figures'}{reasons}"
 
 
 def seconds(value: float) -> str:
@@ -63,8 +67,8 @@ class Tally:
     trials: list[Trial] = field(default_factory=list)
 
     def faults(self) -> list[str]:
-        """The faults tried, in the order first tried."""
-        return list(dict.fromkeys(trial.fault for trial in self.trials))
+        """The faults tried (with their variant, e.g. how the node went away), in the order first tried."""
+        return list(dict.fromkeys(trial.label for trial in self.trials))
 
     @property
     def failed(self) -> int:
@@ -75,7 +79,7 @@ class Tally:
         """Per fault: trials, failed ones, broken promises, each figure as median (min-max)."""
         out = []
         for fault in self.faults():
-            trials = [trial for trial in self.trials if trial.fault == fault]
+            trials = [trial for trial in self.trials if trial.label == fault]
             names = list(dict.fromkeys(name for trial in trials for name in trial.figures))
             figures = "; ".join(
                 f"{name} {spread(t.figures[name] for t in trials if name in t.figures)}" for name in names

@@ -86,12 +86,13 @@ def test_a_trial_fails_on_a_broken_promise_or_an_error_and_is_counted():
     broken = Trial("kill", 2, figures={"outage": 1.5})
     broken.check(broken.figures["outage"] <= 1.0, "outage within 1 s")
     errored = Trial("kill", 3, error="TimeoutError: no answer")
-    tally = Tally([good, broken, errored, Trial("flap", 1, figures={"outage": 0.3})])
+    flap = Trial("flap", 1, detail="link", figures={"outage": 0.3})
+    tally = Tally([good, broken, errored, flap])
     assert [t.ok for t in tally.trials] == [True, False, False, True]
     assert tally.failed == 2
     assert tally.lines() == [
         "kill: 3 trials, 2 failed (1 broken promises, 1 errors); outage 850 ms (200 ms-1500 ms)",
-        "flap: 1 trials, 0 failed (0 broken promises, 0 errors); outage 300 ms (300 ms-300 ms)",
+        "flap (link): 1 trials, 0 failed (0 broken promises, 0 errors); outage 300 ms (300 ms-300 ms)",
         "total: 4 trials, 2 failed",
     ]
     assert "FAILED" in broken.line() and "outage within 1 s" in broken.line()
