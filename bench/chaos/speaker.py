@@ -24,12 +24,18 @@ and one BGP Service announced by every node to the lab's BIRD2, FRR and GoBGP. T
    until every speaker's session is Established again and the router holds the route via
    every node.
 
-The client's view is a 10 ms ARP prober in the client namespace; every duration is on the
-monotonic clock. Bounds (bench/chaos/speaker_faults.py): the failover bound of the speaker's lab
+Before every trial the bench waits (60 s at most) until every VIP is answered by its owner alone
+and every router holds the BGP route via every node; a speaker that exited by itself during a
+trial breaks that trial's promise and is started again, as the kubelet restarts a DaemonSet's
+container. The client's view is a 10 ms ARP prober in the client namespace; every duration is on
+the monotonic clock, and the machine's load average is printed first and last (on a shared
+2-core machine it moves the figures, and a heavy load makes the speakers' 300 ms membership
+declare live peers dead). Bounds (bench/chaos/speaker_faults.py): the failover bound of the speaker's lab
 tests (1 s) for outages, return gaps and double answers; 3 s for a returning node to answer;
 16 s + 14 s for the resync; 30 s for a router. Every trial is printed, a failed one with the
-promise it broke or the error that stopped it, and counted, never dropped; then, per fault, the
-trials, failures and each figure as median (min-max). Exit status 1 when any trial failed.
+promise it broke or the error that stopped it, and counted, never dropped; then, per fault (and
+variant: node return by stopped speaker or pulled cable), the trials, failures and each figure
+as median (min-max). Exit status 1 when any trial failed.
 
     sudo .venv/bin/python -m bench.chaos.speaker --start-lab
     sudo .venv/bin/python -m bench.chaos.speaker --state-dir /tmp/lab --trials 3 --api-outage 20
