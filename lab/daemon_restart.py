@@ -49,16 +49,19 @@ def names_in(state: LabState, namespace: str) -> list[str]:
     )
 
 
-def stop(state: LabState, names: list[str]) -> list[StoppedDaemon]:
-    """Stop the recorded daemons ``names`` by PID, last started first; return how to start them."""
+def describe(state: LabState, names: list[str]) -> list[StoppedDaemon]:
+    """How to start the recorded daemons ``names`` again, read while they run."""
     recorded = state.data["processes"]
-    taken = []
-    for name in names:
-        facts = recorded[name]
-        taken.append(StoppedDaemon(name, command_line(int(facts["pid"])), str(facts["netns"])))
-    for name in reversed(names):
-        process.stop([int(recorded[name]["pid"])], grace=STOP_GRACE)
-    return taken
+    return [
+        StoppedDaemon(name, command_line(int(recorded[name]["pid"])), str(recorded[name]["netns"]))
+        for name in names
+    ]
+
+
+def stop(state: LabState, daemons: list[StoppedDaemon]) -> None:
+    """Stop the recorded daemons by PID, last started first."""
+    for daemon in reversed(daemons):
+        process.stop([int(state.data["processes"][daemon.name]["pid"])], grace=STOP_GRACE)
 
 
 def start(state: LabState, daemons: list[StoppedDaemon]) -> None:
@@ -78,8 +81,9 @@ def stopped(state: LabState, names: list[str], ready: Callable[[], bool], timeou
     They are started again also when the body fails; then this waits up to ``timeout`` seconds
     until ``ready()``.
     """
-    daemons = stop(state, names)
+    daemons = describe(state, names)
     try:
+        stop(state, daemons)  # inside the try: a stop cut short still starts what it stopped
         yield
     finally:
         start(state, daemons)
