@@ -1,148 +1,208 @@
-"""Layer-2 soak: no false failover while both cores are busy.
+"""Layer-2 soak: no false failover while both cores are busy and a resync storm rages.
 
-    PYTHONPATH=. .venv/bin/python bench/l2_soak_bench.py [--state-dir DIR] [--seconds 300]
-        [--dead-after S] [--burners 2]   (root)
+    PYTHONPATH=. .venv/bin/python bench/l2_soak_bench.py [--state-dir DIR] [--seconds 600]
+        [--services 20] [--burners 2] [--dead-after S] [--interval S] [--bound S] [--no-storm]
+        (root)
 
-Starts the controller, three speakers (``--ml-dead-after`` as given) and one Service in the lab
-(``--state-dir``/``BMLB_LAB_STATE``, else a fresh lab removed afterwards), waits until the
-predicted owner alone answers, then for ``--seconds``:
+Starts the controller, three speakers (``--ml-dead-after`` as given) and ``--services``
+Services (one IPv4 VIP each, spread over the three nodes by MetalLB's hash) in the lab
+(``--state-dir``/``BMLB_LAB_STATE``, else a fresh lab removed afterwards), waits until every
+VIP is answered by its predicted owner alone, then for ``--seconds``:
 
 * ``--burners`` busy-loop processes at normal priority keep the CPUs busy (each ends by itself
   shortly after the soak and is killed by PID at the end in any case);
-* a prober in the client namespace (SCHED_FIFO when ``chrt`` works, so the client's own
-  scheduling does not pollute the figures) sends an ARP request for the VIP every 10 ms and
-  notes every reply and every send it made late (> 2 intervals after the previous one);
+* a resync storm (:mod:`bench.l2_soak_storm`) annotates the Services, their EndpointSlices, the
+  pool and the L2Advertisement, labels the Nodes, and every few seconds cuts each speaker's API
+  connections so its watches break and resume; bounded in rounds and time;
+* a prober in the client namespace (:mod:`bench.l2_soak_prober`, SCHED_FIFO when ``chrt``
+  works) sends an ARP request for every VIP each ``--interval`` and reports runs of answers;
 * each speaker's ``baremetal_lb_speaker_live_members`` gauge is sampled every 2 s.
 
-No fault is injected, so a false failover is any owner change, any answer from another node,
-any speaker seeing fewer live members than there are speakers, and any gap between answers
-longer than 100 ms (an outage a client notices). Shorter gaps that the prober's own lateness does
-not explain are late answers from the unchanged owner (scheduling delay under load): they are
-counted and printed separately.
-Also printed: CPU use of the machine, the membership churn the speakers logged (announce and
-withdraw lines) and the gratuitous ARPs each sent. Exit status 1 when a false failover was seen.
+The verdict is :func:`bench.l2_soak_judge.judge`'s (its docstring has the rule): every silence
+of a VIP longer than ``--bound`` counts, whatever the prober did meanwhile; so does any answer
+from a second node, any live-member dip or peer declared dead, and any announce or withdraw a
+speaker logged. The bound defaults to the failover bound, the dead-after time (the least
+silence a real failover leaves: the peers wait that long before they take over), and may not
+exceed it; ``--bound 0.1`` is the stricter rule of a client that notices 100 ms. Shorter
+silences are printed as late answers of the owners, with how many of them exceeded 100 ms.
+Also printed: CPU use, what the storm did (by kind, failed writes, connections cut) and what
+the speakers made of it (re-plans counted by
+``baremetal_lb_speaker_replans_total{reason="change"}``, watches logged as broken and resumed).
+Exit status 1 when a false failover was seen or the storm did no work.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import ipaddress
-import itertools
 import json
+import math
 import os
 import re
-import select
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ansible_collections.baremetal.lb.daemons.speaker.layer2 import arp  # noqa: E402
-from ansible_collections.baremetal.lb.daemons.speaker.layer2.ethernet import (  # noqa: E402
-    ETH_P_ARP,
-    mac_to_str,
-)
+from ansible_collections.baremetal.lb.daemons.kube.kubeapi import KubeApi  # noqa: E402
 from ansible_collections.baremetal.lb.daemons.speaker.membership.service import DEAD_AFTER  # noqa: E402
-from bench.l2_failover_bench import lab_context, our_setup  # noqa: E402
+from bench.l2_failover_bench import lab_context  # noqa: E402
+from bench.l2_soak_judge import Observed, StormWork, Verdict, judge, storm_problems  # noqa: E402
+from bench.l2_soak_prober import Prober  # noqa: E402
+from bench.l2_soak_storm import KINDS, WATCH_CUT, ResyncStorm, StormTargets  # noqa: E402
+from lab import build  # noqa: E402
 from lab.state import LabState  # noqa: E402
-from tests.lab.speaker_harness import Speakers, mac_to_node  # noqa: E402
+from tests.lab import controller_harness, speaker_harness  # noqa: E402
+from tests.lab.controller_harness import Cluster, service_manifest, unique, wait_for  # noqa: E402
+from tests.lab.speaker_harness import POOL4, L2Config, Speakers, mac_to_node, predicted_owner  # noqa: E402
 
 BURN = (
     "import sys, time\nend = time.monotonic() + float(sys.argv[1])\nwhile time.monotonic() < end:\n    pass\n"
 )
 SAMPLE_EVERY = 2.0
+NOTABLE_MS = 100.0  # excused silences longer than this are counted apart (a client may notice them)
+STORM_KINDS = (*KINDS, WATCH_CUT)
+SETTLE_SECONDS = 60.0  # for every VIP to be answered by its owner alone before the soak
+_REPLANS = "baremetal_lb_speaker_replans_total"
+_DECLARED_DEAD = "baremetal_lb_speaker_peers_declared_dead"
 
 
-# -- the prober (run inside the client namespace) -----------------------------------------------
+@dataclass(frozen=True)
+class Settings:
+    """How hard and how long to soak."""
+
+    seconds: float
+    burners: int = 2
+    interval: float = 0.02
+    """Seconds between rounds of ARP requests (one per VIP)."""
+    bound: float = DEAD_AFTER
+    """A silence longer than this is an outage; by default the failover bound (dead-after)."""
+    dead_after: float = DEAD_AFTER
+    """The speakers' ``--ml-dead-after``: the bound must not exceed it."""
+    storm: bool = True
+
+    @property
+    def split(self) -> float:
+        """Answers further apart than this start a new run (two intervals: one lost answer)."""
+        return 2 * self.interval
+
+    def check(self) -> None:
+        """Refuse settings under which the rule could hide an outage."""
+        if not self.split <= self.bound <= self.dead_after:
+            raise ValueError(
+                f"need 2 x interval ({self.split}s) <= bound ({self.bound}s) <= dead-after "
+                f"({self.dead_after}s): a longer bound could hide a real failover's silence"
+            )
 
 
-def _probe_main(iface: str, vip: str, seconds: float, interval: float) -> None:
-    """Print a JSON line per reply ``{"t", "mac"}`` and per late send ``{"late": previous, "t"}``."""
-    target = ipaddress.IPv4Address(vip)
-    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
-    sock.bind((iface, ETH_P_ARP))
-    out = subprocess.run(["ip", "-j", "-4", "addr", "show", "dev", iface], capture_output=True, check=True)
-    our_ip = ipaddress.IPv4Address(json.loads(out.stdout)[0]["addr_info"][0]["local"])
-    request = arp.request_frame(sock.getsockname()[4], our_ip, target)
-    print(json.dumps({"ready": True}), flush=True)
-    end = time.monotonic() + seconds
-    next_send = time.monotonic()
-    last_sent = 0.0
-    while (now := time.monotonic()) < end:
-        if now >= next_send:
-            sock.send(request)
-            wall = time.time()
-            if last_sent and wall - last_sent > 2 * interval:
-                print(json.dumps({"late": last_sent, "t": wall}), flush=True)
-            last_sent = wall
-            next_send = max(next_send + interval, time.monotonic())
-        if select.select([sock], [], [], max(0.0, min(next_send, end) - time.monotonic()))[0]:
-            try:
-                _unused, packet = arp.parse_frame(sock.recv(2048))
-            except ValueError:
-                continue
-            if packet.op == arp.OP_REPLY and packet.sender_ip == target and not packet.is_gratuitous:
-                print(json.dumps({"t": time.time(), "mac": mac_to_str(packet.sender_mac)}), flush=True)
+@dataclass(frozen=True)
+class Served:
+    """The soak's Services, their namespace and configuration, and each VIP's owner."""
+
+    namespace: str
+    services: tuple[str, ...]
+    pool: str
+    advertisement: str
+    owners: Mapping[str, str]
 
 
-class _Prober:
-    """The prober as a process, its output read by a thread while it runs."""
+@dataclass
+class Report:
+    """The soak's verdict, the storm's work, and the lines printed about them."""
 
-    def __init__(self, lab: LabState, vip: str, seconds: float, interval: float) -> None:
-        client = lab.hosts["client"]
-        rt = ["chrt", "-f", "10"] if shutil.which("chrt") else []
-        argv = [
-            "ip", "netns", "exec", client["netns"], *rt, sys.executable, __file__, "probe",
-            client["interface"], vip, str(seconds), str(interval),
-        ]  # fmt: skip
-        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-        assert self.process.stdout is not None
-        ready = self.process.stdout.readline()
-        if json.loads(ready or "{}") != {"ready": True}:
-            self.process.kill()
-            raise RuntimeError(f"prober did not start: {ready!r}")
-        self.realtime = bool(rt)
-        self.owners = mac_to_node(lab)
-        self.replies: list[tuple[float, str]] = []
-        self.late: list[tuple[float, float]] = []
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
+    verdict: Verdict
+    storm: StormWork
+    storm_problems: list[str]
+    lines: list[str] = field(default_factory=list)
 
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            if not line.strip():
-                continue
-            item = json.loads(line)
-            if "late" in item:
-                self.late.append((item["late"], item["t"]))
-            else:
-                self.replies.append((item["t"], self.owners.get(item["mac"], item["mac"])))
-
-    def wait(self, timeout: float) -> None:
-        """Wait for the prober's end (bounded), then stop it in any case."""
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout)
-        self.kill()
-
-    def kill(self) -> None:
-        """Stop the prober and its reader."""
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-        self._thread.join(10)
+    @property
+    def ok(self) -> bool:
+        """No false failover, and a storm (when there was one) that did its work."""
+        return self.verdict.false_failovers == 0 and not self.storm_problems
 
 
-# -- observations ----------------------------------------------------------------------------------
+# -- set-up (shared with tests/lab/test_l2_soak.py) -------------------------------------------------
+
+
+def serve_vips(
+    lab: LabState,
+    cluster: Cluster,
+    l2: L2Config,
+    start_controller: Callable[[], object],
+    speakers: Speakers,
+    *,
+    namespace: str,
+    count: int,
+    speaker_args: tuple[str, ...] = (),
+) -> Served:
+    """A pool, an L2Advertisement, the controller, a speaker on every node and ``count``
+    Services (one pod behind all of them), each VIP answered by its predicted owner alone."""
+    pool = cluster.create_pool(unique("soak"), [POOL4])
+    advertisement = unique("soak")
+    l2.advertise(advertisement, ipAddressPools=[pool])
+    start_controller()
+    speakers.start(args=speaker_args)
+    l2.deploy(namespace, "web")
+    names = tuple(f"soak-{index:02d}" for index in range(count))
+    for name in names:
+        cluster.create_service(namespace, service_manifest(name, selector={"app": "web"}))
+    owners = {}
+    for name in names:
+        vip = cluster.wait_ips(namespace, name)[0]
+        owners[vip] = predicted_owner([vip], set(lab.nodes))
+    wait_sole_owners(lab, owners)
+    return Served(namespace, names, pool, advertisement, owners)
+
+
+def wait_sole_owners(lab: LabState, owners: Mapping[str, str], timeout: float = SETTLE_SECONDS) -> None:
+    """Wait until, in one second of probing, every VIP was answered and only by its owner."""
+    names = mac_to_node(lab)
+    last: dict[str, set[str]] = {}
+
+    def sole() -> bool:
+        prober = Prober(lab, list(owners), 1.0, interval=0.05, split=0.1, names=names)
+        prober.wait(10)
+        last.clear()
+        for run in prober.runs:
+            last.setdefault(run.vip, set()).add(run.who)
+        return all(last.get(vip) == {owner} for vip, owner in owners.items())
+
+    try:
+        wait_for(f"{len(owners)} VIPs answered by their owners alone", sole, timeout=timeout, interval=0.5)
+    except AssertionError as late:
+        wrong = {vip: sorted(last.get(vip, ())) for vip, owner in owners.items() if last.get(vip) != {owner}}
+        raise AssertionError(f"{late}; not so: {wrong}") from None
+
+
+def storm_targets(lab: LabState, speakers: Speakers, served: Served) -> StormTargets:
+    """What :class:`ResyncStorm` touches in this soak; the API server as the speakers reach it."""
+    server = yaml.safe_load(speakers.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+    url = urlsplit(server)
+    assert url.hostname and url.port, f"no host and port in {server}"
+    return StormTargets(
+        namespace=served.namespace,
+        services=served.services,
+        nodes=tuple(lab.nodes),
+        pools=(served.pool,),
+        advertisements=(served.advertisement,),
+        speakers={node: (s.netns, s.pid) for node, s in speakers.by_node.items()},
+        api=(url.hostname, url.port),
+    )
+
+
+# -- observations --------------------------------------------------------------------------------
 
 
 def _cpu_busy() -> tuple[int, int]:
@@ -152,181 +212,265 @@ def _cpu_busy() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def _metric(text: str, name: str) -> float:
-    """Sum of every sample of ``name`` in a Prometheus text page."""
-    pattern = re.compile(rf"^{re.escape(name)}(?:{{[^}}]*}})? ([0-9.eE+-]+)$", re.M)
-    return sum(float(value) for value in pattern.findall(text))
+def metric(page: str, name: str, labels: str = "") -> float:
+    """Sum of the samples of ``name`` in a Prometheus text page whose labels contain ``labels``."""
+    pattern = re.compile(rf"^{re.escape(name)}(?:{{([^}}]*)}})? ([0-9.eE+-]+)$", re.M)
+    return sum(float(value) for found, value in pattern.findall(page) if labels in found)
 
 
 def _sampler(speakers: Speakers, stop: threading.Event, samples: dict[str, list[float]]) -> None:
     while not stop.wait(SAMPLE_EVERY):
         for node, speaker in speakers.by_node.items():
             page = speaker.metrics()
-            if page:
-                samples.setdefault(node, []).append(_metric(page, "baremetal_lb_speaker_live_members"))
+            value = metric(page, "baremetal_lb_speaker_live_members") if page else math.nan
+            samples.setdefault(node, []).append(value)
 
 
-def _churn(speakers: Speakers, offsets: dict[str, int]) -> dict[str, Counter[str]]:
-    """Announce/withdraw lines each speaker logged since ``offsets``."""
-    found: dict[str, Counter[str]] = {}
+def _log_messages(speakers: Speakers, offsets: Mapping[str, int]) -> dict[str, list[str]]:
+    """The messages each speaker logged since ``offsets``."""
+    found: dict[str, list[str]] = {}
     for node, speaker in speakers.by_node.items():
-        counts: Counter[str] = Counter()
         with speaker.log.open("rb") as log:
             log.seek(offsets[node])
+            messages = []
             for raw in log:
                 with contextlib.suppress(ValueError):
-                    message = str(json.loads(raw).get("msg", ""))
-                    if message.startswith("stopped announcing"):
-                        counts["withdraw"] += 1
-                    elif message.startswith("announcing"):
-                        counts["announce"] += 1
-                    elif "warning" in raw.decode(errors="replace").lower():
-                        counts["warning"] += 1
-        found[node] = counts
+                    messages.append(str(json.loads(raw).get("msg", "")))
+        found[node] = messages
     return found
 
 
-def _analyse(prober: _Prober, owner: str, interval: float) -> dict[str, float]:
-    replies = sorted(prober.replies)
-    foreign_runs = 0
-    previous = owner
-    for _t, who in replies:
-        if who != owner and previous == owner:
-            foreign_runs += 1
-        previous = who
-    gaps = [(a[0], b[0]) for a, b in itertools.pairwise(replies) if b[0] - a[0] > 2 * interval]
-
-    def prober_late(gap: tuple[float, float]) -> bool:
-        return any(late < gap[1] and sent > gap[0] for late, sent in prober.late)
-
-    unexplained = [gap for gap in gaps if not prober_late(gap)]
-    lengths = sorted((b - a) * 1000 for a, b in unexplained)
-    return {
-        "replies": len(replies),
-        "foreign_answers": sum(1 for _t, who in replies if who != owner),
-        "owner_changes": foreign_runs,
-        "gaps": len(gaps),
-        "gaps_prober_late": len(gaps) - len(unexplained),
-        "gaps_unexplained": len(unexplained),
-        "gap_ms_max": round(lengths[-1], 1) if lengths else 0.0,
-        "gap_ms_over_50": sum(1 for g in lengths if g > 50),
-        "gap_ms_over_100": sum(1 for g in lengths if g > 100),
-        "late_sends": len(prober.late),
-        "span_s": round(replies[-1][0] - replies[0][0], 1) if replies else 0.0,
-    }
+def _counted(messages: Mapping[str, list[str]], pattern: str) -> dict[str, int]:
+    return {node: sum(1 for m in found if re.match(pattern, m)) for node, found in messages.items()}
 
 
-# -- main ----------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _burning(count: int, seconds: float) -> Iterator[None]:
+    """``count`` busy loops for at most ``seconds`` (then they end by themselves); killed by PID."""
+    burners = [subprocess.Popen([sys.executable, "-c", BURN, str(seconds)]) for _unused in range(count)]
+    try:
+        time.sleep(1.0)  # the burners run at full speed before anything is measured
+        yield
+    finally:
+        for process in burners:
+            if process.poll() is None:
+                process.kill()
+            process.wait(10)
 
 
-def soak(lab: LabState, seconds: float, dead_after: float, burners: int, interval: float) -> bool:
-    """Run the soak and print its figures; True when no false failover was seen."""
-    with (
-        tempfile.TemporaryDirectory(prefix="bmlb-l2soak-") as tmp,
-        our_setup(lab, Path(tmp), dead_after) as (vip, owner, speakers),
-    ):
-        offsets = {node: s.log.stat().st_size for node, s in speakers.by_node.items()}
-        before = {node: s.metrics() for node, s in speakers.by_node.items()}
-        burn: list[subprocess.Popen[bytes]] = []
-        prober: _Prober | None = None
-        stop = threading.Event()
-        samples: dict[str, list[float]] = {}
-        sampler = threading.Thread(target=_sampler, args=(speakers, stop, samples), daemon=True)
+# -- the soak ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Seen:
+    """The raw observations of one soak, before judging."""
+
+    prober: Prober
+    storm: ResyncStorm | None
+    samples: dict[str, list[float]]
+    before: dict[str, str]
+    after: dict[str, str]
+    messages: dict[str, list[str]]
+    cpu_busy: float
+
+
+def _watch(lab: LabState, speakers: Speakers, served: Served, api: KubeApi, settings: Settings) -> _Seen:
+    """Burn, storm, probe and sample for ``settings.seconds``; stop everything in any case."""
+    offsets = {node: s.log.stat().st_size for node, s in speakers.by_node.items()}
+    before = {node: s.metrics() for node, s in speakers.by_node.items()}
+    stop = threading.Event()
+    samples: dict[str, list[float]] = {}
+    sampler = threading.Thread(target=_sampler, args=(speakers, stop, samples), daemon=True)
+    storm = (
+        ResyncStorm(api, storm_targets(lab, speakers, served), seconds=settings.seconds)
+        if settings.storm
+        else None
+    )
+    prober: Prober | None = None
+    with _burning(settings.burners, settings.seconds + 30):
+        cpu0 = _cpu_busy()
         try:
-            cpu0 = _cpu_busy()
-            for _index in range(burners):
-                burn.append(subprocess.Popen([sys.executable, "-c", BURN, str(seconds + 30)]))
-            time.sleep(1.0)  # the burners are at full speed before the watch starts
-            print(
-                f"soak: {seconds:.0f} s, {burners} busy loops on {os.cpu_count()} CPUs, "
-                f"dead after {dead_after * 1000:.0f} ms, VIP {vip} owned by {owner}",
-                flush=True,
+            prober = Prober(
+                lab,
+                list(served.owners),
+                settings.seconds,
+                interval=settings.interval,
+                split=settings.split,
+                names=mac_to_node(lab),
             )
-            prober = _Prober(lab, vip, seconds, interval)
             sampler.start()
-            prober.wait(seconds + 30)
-            cpu1 = _cpu_busy()
+            if storm is not None:
+                storm.start()
+            prober.wait(settings.seconds + 30)
         finally:
+            if storm is not None:
+                storm.stop()
             stop.set()
-            for process in burn:
-                if process.poll() is None:
-                    process.kill()
-                process.wait(10)
             if prober is not None:
                 prober.kill()
             if sampler.is_alive():
-                sampler.join(15)
-        assert prober is not None
-        after = {node: s.metrics() for node, s in speakers.by_node.items()}
-        figures = _analyse(prober, owner, interval)
-        churn = _churn(speakers, offsets)
+                sampler.join(30)
+        cpu1 = _cpu_busy()
+    after = {node: s.metrics() for node, s in speakers.by_node.items()}
     busy = (cpu1[0] - cpu0[0]) / max(1, cpu1[1] - cpu0[1])
-    print(f"  CPU busy during the soak: {busy * 100:.0f}% of {os.cpu_count()} CPUs")
-    policy = "SCHED_FIFO" if prober.realtime else "normal priority"
-    print(f"  prober: {policy}, every {interval * 1000:.0f} ms")
-    print("  " + "  ".join(f"{key}={value}" for key, value in figures.items()))
-    members_low = 0
+    return _Seen(prober, storm, samples, before, after, _log_messages(speakers, offsets), busy)
+
+
+def _grew(seen: _Seen, node: str, name: str, labels: str = "") -> float:
+    return metric(seen.after[node], name, labels) - metric(seen.before[node], name, labels)
+
+
+def soak(lab: LabState, speakers: Speakers, served: Served, api: KubeApi, settings: Settings) -> Report:
+    """Burn, storm and probe for ``settings.seconds``; judge what was seen."""
+    settings.check()
+    seen = _watch(lab, speakers, served, api, settings)
+    logged = _counted(seen.messages, r"(announcing|stopped announcing) ")
+    observed = Observed(
+        start=seen.prober.start,
+        end=seen.prober.watched_until,
+        owners=served.owners,
+        speakers=len(speakers.by_node),
+        runs=seen.prober.runs,
+        late_sends=seen.prober.late,
+        live_members=seen.samples,
+        ownership_logged=logged,
+        declared_dead={node: round(_grew(seen, node, _DECLARED_DEAD)) for node in speakers.by_node},
+    )
+    verdict = judge(observed, bound=settings.bound, split=settings.split)
+    replans = {node: _grew(seen, node, _REPLANS, 'reason="change"') for node in speakers.by_node}
+    resumes = _counted(seen.messages, r"watch of \S+ ")
+    storm = seen.storm
+    work = StormWork(dict(storm.actions) if storm else {}, replans, resumes if storm else {})
+    report = Report(verdict, work, storm_problems(work, STORM_KINDS) if storm else [])
+    policy = "SCHED_FIFO" if seen.prober.realtime else "normal priority"
+    report.lines += [
+        f"  CPU busy during the soak: {seen.cpu_busy * 100:.0f}% of {os.cpu_count()} CPUs",
+        f"  prober: {policy}, {verdict.vips} VIPs every {settings.interval * 1000:.0f} ms, "
+        f"{verdict.replies} answers, {verdict.late_sends} late rounds of its own",
+    ]
+    if storm is not None:
+        kinds = ", ".join(f"{kind} {storm.actions[kind]}" for kind in STORM_KINDS)
+        failed = sum(storm.errors.values())
+        report.lines.append(
+            f"  storm: {storm.rounds} rounds, {sum(storm.actions.values())} actions ({kinds}); "
+            f"{failed} failed{f' {dict(storm.errors)}' if failed else ''}; "
+            f"{storm.connections_cut} API connections cut"
+        )
+    relists = _counted(seen.messages, r"watch of \S+ expired")
     for node in sorted(speakers.by_node):
-        gratuitous = _metric(after[node], "metallb_layer2_gratuitous_sent") - _metric(
-            before[node], "metallb_layer2_gratuitous_sent"
+        low = [v for v in seen.samples.get(node, []) if v < len(speakers.by_node)]
+        owns = sum(1 for owner in served.owners.values() if owner == node)
+        answered = _grew(seen, node, "metallb_layer2_responses_sent")
+        periodic = _grew(seen, node, _REPLANS, 'reason="periodic"')
+        report.lines.append(
+            f"  {node} (owns {owns}): answered {answered:.0f}; re-plans on change {replans[node]:.0f}, "
+            f"periodic {periodic:.0f}; watches broken and resumed {resumes[node]} (relisted "
+            f"{relists[node]}); announce/withdraw logged {logged[node]}; peers declared dead "
+            f"{_grew(seen, node, _DECLARED_DEAD):.0f}; live-members samples "
+            f"{len(seen.samples.get(node, []))}, below {len(speakers.by_node)}: {len(low)}"
         )
-        answered = _metric(after[node], "metallb_layer2_responses_sent") - _metric(
-            before[node], "metallb_layer2_responses_sent"
-        )
-        low = [v for v in samples.get(node, []) if v < len(speakers.by_node)]
-        members_low += len(low)
-        print(
-            f"  {node}{' (owner)' if node == owner else '        '}: answered {answered:.0f}, "
-            f"gratuitous {gratuitous:.0f}, announce/withdraw logged "
-            f"{churn[node]['announce']}/{churn[node]['withdraw']}, live-members samples "
-            f"{len(samples.get(node, []))} of which below {len(speakers.by_node)}: {len(low)}"
-        )
-    false = int(
-        figures["owner_changes"] + figures["foreign_answers"] + members_low + figures["gap_ms_over_100"]
-    )
-    churned = sum(c["announce"] + c["withdraw"] for c in churn.values())
-    print(
-        f"  false failovers: {false} (owner changes {figures['owner_changes']}, foreign answers "
-        f"{figures['foreign_answers']}, live-member drops {members_low}, gaps > 100 ms "
-        f"{figures['gap_ms_over_100']}); membership churn logged: {churned}"
-    )
-    print(
-        f"  late answers from the owner (gaps > {2 * interval * 1000:.0f} ms, not the prober's): "
-        f"{figures['gaps_unexplained']}, longest {figures['gap_ms_max']:.1f} ms"
-    )
-    return false == 0
+    report.lines += [
+        f"  {verdict.summary()}",
+        f"  excused: late answers of the owners (silences {settings.split * 1000:.0f}-"
+        f"{settings.bound * 1000:.0f} ms) {verdict.late_answers}, of which over {NOTABLE_MS:.0f} ms "
+        f"{sum(1 for ms in verdict.late_ms if ms > NOTABLE_MS)}, longest {verdict.late_ms_max:.0f} ms; "
+        f"short silences while the prober was late {verdict.silences_prober_late}; "
+        f"unread live-members samples {verdict.member_samples_missing} of {verdict.member_samples}",
+    ]
+    report.lines += [f"  the storm proves nothing: {problem}" for problem in report.storm_problems]
+    return report
+
+
+# -- the bench's own set-up ----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def bench_setup(
+    lab: LabState, workdir: Path, services: int, dead_after: float
+) -> Iterator[tuple[Served, Speakers, KubeApi]]:
+    """What the lab fixtures give the test, for the bench: set up, yielded, removed in any case."""
+    kubectl = controller_harness.kubectl_runner(str(build.ensure_all(log=False)["kubectl"]), lab)
+    controller_harness.install(kubectl)
+    speaker_harness.install(kubectl)
+    api = KubeApi.connect(str(lab.kubeconfig))
+    cluster = Cluster(api)
+    l2 = L2Config(api)
+    namespace = f"soak-{uuid.uuid4().hex[:6]}"
+    kubectl("create", "namespace", namespace)
+    controllers: list[controller_harness.Controller] = []
+
+    def start_controller() -> None:
+        kubeconfig = controller_harness.controller_kubeconfig(lab, workdir / "controller.kubeconfig")
+        controllers.append(controller_harness.Controller(kubeconfig, workdir).start())
+
+    speakers = Speakers(lab, speaker_harness.speaker_kubeconfig(lab, workdir / "speaker.kubeconfig"), workdir)
+    try:
+        served = serve_vips(
+            lab, cluster, l2, start_controller, speakers, namespace=namespace,
+            count=services, speaker_args=(f"--ml-dead-after={dead_after}",),
+        )  # fmt: skip
+        yield served, speakers, api
+    finally:
+        speakers.stop_all()
+        for controller in controllers:
+            controller.stop()
+        with contextlib.suppress(Exception):
+            cluster.cleanup()
+        l2.cleanup()
+        kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
 def main() -> None:
-    """Run the soak (or, as ``probe IFACE VIP SECONDS INTERVAL``, the prober)."""
-    if len(sys.argv) == 6 and sys.argv[1] == "probe":
-        _probe_main(sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5]))
-        return
+    """Run the soak and print its figures."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
         "--state-dir", default=os.environ.get("BMLB_LAB_STATE"), help="reuse this running lab"
     )
-    parser.add_argument("--seconds", type=float, default=300, help="length of the soak (10..1800)")
-    parser.add_argument(
-        "--dead-after",
-        type=float,
-        default=DEAD_AFTER,
-        help="the speakers' --ml-dead-after (s)",
-    )
+    parser.add_argument("--seconds", type=float, default=600, help="length of the soak (10..1800)")
+    parser.add_argument("--services", type=int, default=20, help="Services, one VIP each (1..40)")
     parser.add_argument("--burners", type=int, default=2, help="busy-loop processes (0..8)")
-    parser.add_argument("--interval", type=float, default=0.01, help="seconds between ARP probes")
+    parser.add_argument(
+        "--dead-after", type=float, default=DEAD_AFTER, help="the speakers' --ml-dead-after (s)"
+    )
+    parser.add_argument("--interval", type=float, default=0.02, help="seconds between rounds of ARP requests")
+    parser.add_argument(
+        "--bound", type=float, help="a longer silence is an outage (s; default and maximum: --dead-after)"
+    )
+    parser.add_argument("--no-storm", action="store_true", help="burn and probe only")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("needs root (network namespaces)")
-    seconds = max(10.0, min(args.seconds, 1800.0))
     dead_after = max(0.15, min(args.dead_after, 5.0))
-    burners = max(0, min(args.burners, 8))
-    interval = max(0.005, min(args.interval, 1.0))
-    with lab_context(args.state_dir) as lab:
-        ok = soak(lab, seconds, dead_after, burners, interval)
-    raise SystemExit(0 if ok else 1)
+    settings = Settings(
+        seconds=max(10.0, min(args.seconds, 1800.0)),
+        burners=max(0, min(args.burners, 8)),
+        interval=max(0.005, min(args.interval, 1.0)),
+        bound=dead_after if args.bound is None else args.bound,
+        dead_after=dead_after,
+        storm=not args.no_storm,
+    )
+    try:
+        settings.check()
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    services = max(1, min(args.services, 40))
+    with (
+        lab_context(args.state_dir) as lab,
+        tempfile.TemporaryDirectory(prefix="bmlb-l2soak-") as tmp,
+        bench_setup(lab, Path(tmp), services, settings.dead_after) as (served, speakers, api),
+    ):
+        print(
+            f"soak: {settings.seconds:.0f} s, {settings.burners} busy loops on {os.cpu_count()} CPUs, "
+            f"{'a resync storm, ' if settings.storm else ''}{len(served.owners)} VIPs "
+            f"({dict(Counter(served.owners.values()))}), dead after {settings.dead_after * 1000:.0f} ms, "
+            f"bound {settings.bound * 1000:.0f} ms",
+            flush=True,
+        )
+        report = soak(lab, speakers, served, api, settings)
+    print("\n".join(report.lines))
+    raise SystemExit(0 if report.ok else 1)
 
 
 if __name__ == "__main__":

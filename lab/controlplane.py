@@ -21,6 +21,9 @@ import yaml
 from . import build, pki, process, topology
 
 # kwok's own "fast" stages plus the lease-based heartbeat, as shipped inside its module.
+API_SERVER = "kube-apiserver"
+"""The name lab.json records the API server's process under."""
+
 _KWOK_STAGES = (
     "kustomize/stage/node/fast/node-initialize.yaml",
     "kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
@@ -146,7 +149,7 @@ class ControlPlane:
     def _apiserver(self) -> process.Started:
         p = self.pki_dir
         return self._start(
-            "kube-apiserver",
+            API_SERVER,
             [
                 str(self.bins["kube-apiserver"]),
                 "--etcd-servers=http://127.0.0.1:2379",

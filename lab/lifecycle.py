@@ -63,9 +63,12 @@ def healthy(state: LabState) -> bool:
     """Tell whether every recorded daemon runs and the API server is ready."""
     if state.data.get("status") != "ready" or state.dead_processes():
         return False
-    plan = _plan(state)
-    cp = controlplane.ControlPlane(plan, state.state_dir, {})
-    return cp.ready()
+    return api_ready(state)
+
+
+def api_ready(state: LabState) -> bool:
+    """Tell whether the lab's API server answers /readyz with ok."""
+    return controlplane.ControlPlane(_plan(state), state.state_dir, {}).ready()
 
 
 def _plan(state: LabState) -> topology.Plan:

@@ -272,14 +272,15 @@ def _start_gobgp(
     )
     process.wait_until(
         "gobgpd's API",
-        lambda: _answers(host.netns, [*rib.gobgp_cli(api), "global"]),
+        lambda: answers(host.netns, [*rib.gobgp_cli(api), "global"]),
         20,
         gobgpd,
     )
     return [gobgpd], api
 
 
-def _answers(namespace: str, argv: list[str]) -> bool:
+def answers(namespace: str, argv: list[str]) -> bool:
+    """Tell whether ``argv`` run in ``namespace`` succeeds (a router's CLI answering)."""
     try:
         netns.exec_in(namespace, argv, timeout=5)
     except (netns.NetnsError, OSError):

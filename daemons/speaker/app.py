@@ -138,7 +138,7 @@ class _Speaker:
         threading.Thread(
             target=watch_links, args=(lambda: self.queue.add(_PLAN), self.stop), name="links", daemon=True
         ).start()
-        self._replan()
+        self._replan("start")
         log.info(
             "initial sync done in %.2fs; %s",
             time.monotonic() - started,
@@ -154,7 +154,7 @@ class _Speaker:
         while not self.stop.is_set():
             key = self.queue.get(timeout=max(0.0, next_replan - time.monotonic()))
             try:
-                self._replan()
+                self._replan("periodic" if key is None else "change")
             except Exception:
                 log.exception("planning failed; retrying")
                 self.stop.wait(_RETRY_SECONDS)
@@ -173,10 +173,16 @@ class _Speaker:
 
     # -- planning ----------------------------------------------------------------------------
 
-    def _replan(self) -> None:
+    def _replan(self, reason: str) -> None:
+        """Plan every protocol from what the informers hold now.
+
+        ``reason`` (one of :data:`.metrics.REPLAN_REASONS`) is counted in
+        ``baremetal_lb_speaker_replans_total``.
+        """
         config = self._config.current()
         if config is None:
             return
+        self._metrics.replans.labels(reason).inc()
         endpoints = facts.endpoints_by_service(self._slices.items())
         situation = Situation(
             config=config,

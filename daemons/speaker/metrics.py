@@ -6,9 +6,12 @@ One registry for the speaker; a protocol registers its own metrics in it (layer 
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
 from ..kube.config_metrics import ConfigMetrics
+
+REPLAN_REASONS = ("start", "change", "periodic")
+"""Why the speaker planned anew: its first plan, a change it was told of, the safety net."""
 
 
 class SpeakerMetrics:
@@ -24,6 +27,15 @@ class SpeakerMetrics:
             registry=self.registry,
         )
         self.config = ConfigMetrics(self.registry)
+        self.replans = Counter(
+            "baremetal_lb_speaker_replans",
+            "Times the speaker planned every protocol anew, by why: start, change (a watched object, "
+            "a link or an address changed) or periodic (the safety net)",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in REPLAN_REASONS:
+            self.replans.labels(reason)  # every reason shows from the start, at 0
 
     def set_announced(self, node: str, protocol: str, service: str, ip: str, announced: bool) -> None:
         """Mark ``ip`` of ``service`` as announced (or no longer) from ``node`` by ``protocol``."""

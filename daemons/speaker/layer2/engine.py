@@ -27,6 +27,8 @@ import queue
 import threading
 import time
 from collections import Counter
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, BinaryIO
 
 from ansible_collections.baremetal.lb.plugins.module_utils.addresses import IPAddress
@@ -48,10 +50,34 @@ from .responder import Responder
 
 _COUNTERS_EVERY = 1.0
 _TICK = 0.05  # the decider's wake-up while settling or probing
+_APPLY_PATIENCE = 5.0  # seconds between "still waiting" warnings while the responder applies a plan
 _PEER_MACS_FRESH = 5.0  # seconds a reading of the peers' MACs is trusted for a first sighting
 
 # Named after the module even when run as __main__, so log lines say where they come from.
 log = logging.getLogger(__spec__.name if __spec__ else __name__)
+
+
+def wait_applied(
+    applied: Future[None], responder: threading.Thread, patience: float = _APPLY_PATIENCE
+) -> None:
+    """Wait until the responder applied a change; a starved machine delays it, never ends it.
+
+    Gratuitous announcements must follow the change, so the decider waits. A responder that is
+    merely slow (both cores busy) gets a warning every ``patience`` seconds; only a responder
+    thread that has ended is an error (the engine exits and the speaker starts it again).
+    """
+    started = time.monotonic()
+    while True:
+        try:
+            applied.result(timeout=patience)
+            return
+        except FutureTimeout:
+            if not responder.is_alive():
+                raise RuntimeError("the responder thread has ended; answers cannot be changed") from None
+            log.warning(
+                "the responder has not applied the new answers after %.1fs (overloaded?); waiting on",
+                time.monotonic() - started,
+            )
 
 
 class Engine:
@@ -66,6 +92,7 @@ class Engine:
         self._announced: dict[str, dict[str, list[str]]] | None = None
         self._last_counters: dict[str, dict[str, int]] = {}
         self._responder = Responder(on_foreign=self._foreign)
+        self._responder_thread = threading.Thread(target=self._responder.run, name="responder", daemon=True)
         self._previous: tuple[frozenset[str], frozenset[IPAddress]] | None = None  # members, plan IPs
         self._probes: dict[IPAddress, Probe] = {}
         self._claimed: frozenset[IPAddress] = frozenset()
@@ -88,7 +115,7 @@ class Engine:
 
     def run(self) -> None:
         """Serve until told to stop; then stop answering and leave the membership."""
-        responder = threading.Thread(target=self._responder.run, name="responder", daemon=True)
+        responder = self._responder_thread
         responder.start()
         self._reports.emit({"ready": True})
         next_counters = time.monotonic() + _COUNTERS_EVERY
@@ -163,7 +190,8 @@ class Engine:
         ready = self._probe_first_claims(mine)
         probing = {ip: mine[ip] for ip in self._probes}
         answered = {**self._released(ready), **ready}
-        self._responder.update(by_interface(answered), by_interface(probing)).result(timeout=5)
+        change = self._responder.update(by_interface(answered), by_interface(probing))
+        wait_applied(change, self._responder_thread)
         self._answered = answered
         for ip, probe in list(self._probes.items()):
             if probe.probe_due(time.monotonic()):
@@ -278,6 +306,7 @@ class Engine:
         membership = self._membership
         if membership is not None:  # refused heartbeats, by reason: what a forged or replayed one did
             snapshot["membership_rejected"] = membership.refused()
+            snapshot["peers_declared_dead"] = membership.declared_dead()
         if snapshot != self._last_counters:
             self._last_counters = snapshot
             self._reports.emit({"counters": snapshot})

@@ -43,6 +43,13 @@ class _EngineCounters(Collector):
             "reason",
             totals.get("membership_rejected", {}),
         )
+        yield _counter(
+            "baremetal_lb_speaker_peers_declared_dead",
+            "Times this node declared a peer dead after the dead-after time of silence (a LEAVE is not "
+            "counted), by peer",
+            "peer",
+            totals.get("peers_declared_dead", {}),
+        )
 
 
 def _counter(name: str, help_text: str, label: str, values: Mapping[str, int]) -> Metric:

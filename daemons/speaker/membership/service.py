@@ -95,6 +95,11 @@ class Membership:
         with self._lock:
             return {"forged": self.forged, **self._tracker.rejected}
 
+    def declared_dead(self) -> dict[str, int]:
+        """Times each peer was declared dead after ``dead_after`` seconds of silence, by name."""
+        with self._lock:
+            return dict(self._tracker.declared_dead)
+
     def set_peers(self, peers: Mapping[str, Address]) -> None:
         """Replace the peer list (speakers come and go); this node's own entry is ignored."""
         for host, _unused in peers.values():

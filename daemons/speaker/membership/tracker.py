@@ -22,6 +22,8 @@ class Tracker:
         self.dead_after = dead_after
         self.max_clock_skew_ns = int(max_clock_skew * 1e9)
         self.rejected: Counter[str] = Counter()
+        self.declared_dead: Counter[str] = Counter()
+        """Times each peer was dropped for silence (a LEAVE or a removal from the peers is not)."""
         self._peers: frozenset[str] = frozenset()
         self._last_seen: dict[str, float] = {}
         self._latest: dict[str, tuple[int, int]] = {}
@@ -60,6 +62,7 @@ class Tracker:
         dead = [n for n, seen in self._last_seen.items() if now - seen > self.dead_after]
         for name in dead:
             del self._last_seen[name]
+            self.declared_dead[name] += 1
         return bool(dead)
 
     def live(self) -> frozenset[str]:

@@ -68,3 +68,29 @@ def test_unknown_senders_and_removed_peers() -> None:
     t.receive(beat("c", 1), 10.0, WALL)
     assert t.set_peers(["b"])
     assert t.live() == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("events", "declared"),
+    [
+        pytest.param([("beat", "b", 10.0), ("expire", 10.5)], {"b": 1}, id="silence"),
+        pytest.param(
+            [("beat", "b", 10.0), ("expire", 10.5), ("beat", "b", 11.0), ("expire", 11.5)],
+            {"b": 2},
+            id="silence-twice",
+        ),
+        pytest.param([("beat", "b", 10.0), ("leave", "b", 10.1), ("expire", 10.5)], {}, id="leave"),
+        pytest.param([("beat", "b", 10.0), ("expire", 10.3)], {}, id="within-dead-after"),
+    ],
+)
+def test_only_silence_declares_a_peer_dead_and_each_time_counts(events, declared) -> None:
+    t = tracker()
+    seq = 0
+    for event in events:
+        if event[0] == "expire":
+            t.expire(event[1])
+            continue
+        seq += 1
+        kind = Kind.LEAVE if event[0] == "leave" else Kind.HEARTBEAT
+        t.receive(beat(event[1], seq, kind=kind), now=event[2], wall_ns=WALL)
+    assert dict(t.declared_dead) == declared
