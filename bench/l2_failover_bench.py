@@ -1,7 +1,8 @@
 """Layer-2 failover and failback as the client sees it: our speaker against keepalived (VRRP).
 
     PYTHONPATH=. .venv/bin/python bench/l2_failover_bench.py [--state-dir DIR] [--trials 5]
-        [--vrrp-trials 5] [--dead-after S] [--interval S]   (root)
+        [--vrrp-trials 5] [--dead-after S] [--interval S] [--handover-overlap S]
+        [--scenario NAME ...]   (root)
 
 Uses the lab (three node namespaces, a client namespace, one LAN): a running one given by
 ``--state-dir`` or ``BMLB_LAB_STATE``, else a fresh one that is removed afterwards. Three systems
@@ -20,15 +21,22 @@ Scenarios, run on the VIP's owner:
   keepalived: its parent is stopped first so it cannot respawn the VRRP child, then both die);
   failback: it starts again;
 * graceful stop: SIGTERM (our speaker sends LEAVE; keepalived sends a priority-0 advert);
-  failback: it starts again.
+  failback: it starts again;
+* cordon (our speaker only; keepalived knows no Kubernetes): the owner's Node gets
+  ``spec.unschedulable`` through the API, as ``kubectl cordon`` and ``kubectl drain`` do; failback:
+  uncordon. Planned moves are make before break unless ``--handover-overlap 0``.
+
+``--scenario`` (repeatable) runs only the scenarios named.
 
 The systems take turns in alternating order, one trial of every scenario per turn
 (A B C, C B A, A B C, ...), so load on the machine falls on all of them alike. Before every trial
 the bench waits until the owner alone answers for the VIP.
 
 Measuring: a prober in the client namespace sends an ARP request for the VIP every 10 ms (the
-resolution of every figure) and stamps each reply with CLOCK_MONOTONIC, the clock the bench takes
-its own times from; no wall-clock time enters a duration.
+resolution of every figure) and stamps each reply with the kernel's receive time in
+CLOCK_MONOTONIC, the clock the bench takes its own times from (only how long a reply waited in
+the prober's socket is read from the wall clock, so a busy machine that runs the prober late does
+not move its replies).
 The failover outage is the longest silence between the owner's last answer before the event and
 the first answer of another node. The failback outage is the longest silence the client saw from
 the restore (link up, daemon started; a restart counts from the moment it is begun) until the
@@ -92,7 +100,8 @@ RESTORE_LIMIT = 90.0  # longest a restore may block (a speaker waits up to 60 s 
 SETTLE_TIMEOUT = 20.0  # seconds for the owner to be the only one answering again
 POLL = 0.02  # seconds between looks at the replies while a phase runs
 P95_MIN_TRIALS = 20
-SCENARIOS = ("link cut", "SIGKILL", "graceful stop (SIGTERM)")
+SCENARIOS = ("link cut", "SIGKILL", "graceful stop (SIGTERM)")  # every system's
+CORDON = "cordon (drain)"  # ours only
 OURS = "baremetal.lb"
 Action = Callable[[], object]
 Reply = tuple[float, str]  # (monotonic time, node name or MAC)
@@ -156,6 +165,7 @@ class Watch:
         self._owners = mac_to_node(lab)
         self._probe = Probe(lab, vip, seconds, interval)
         self._replies: list[Reply] = []
+        self._sent: list[float] = []
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
@@ -167,12 +177,20 @@ class Watch:
             if line.strip():
                 item = json.loads(line)
                 with self._lock:
-                    self._replies.append((item["m"], self._owners.get(item["mac"], item["mac"])))
+                    if "s" in item:
+                        self._sent.append(item["s"])
+                    else:
+                        self._replies.append((item["m"], self._owners.get(item["mac"], item["mac"])))
 
     def replies(self) -> list[Reply]:
         """The replies so far."""
         with self._lock:
             return list(self._replies)
+
+    def sent(self) -> list[float]:
+        """When each request so far was sent (monotonic)."""
+        with self._lock:
+            return list(self._sent)
 
     def until(self, done: Callable[[list[Reply]], bool], deadline: float) -> bool:
         """Poll until ``done(replies)`` (True), the monotonic ``deadline`` or the prober's end (False)."""
@@ -329,9 +347,14 @@ def _link(lab: LabState, node: str, up: bool) -> None:
 
 @contextlib.contextmanager
 def our_setup(
-    lab: LabState, workdir: Path, dead_after: float, interval: float = SpeakerOptions.ml_interval
+    lab: LabState,
+    workdir: Path,
+    dead_after: float,
+    interval: float = SpeakerOptions.ml_interval,
+    speaker_args: tuple[str, ...] = (),
 ) -> Iterator[tuple[str, str, speaker_harness.Speakers]]:
-    """Controller, three speakers and one Service; yields (VIP, owner, speakers); removes it all."""
+    """Controller, three speakers (given ``speaker_args`` too) and one Service; yields (VIP, owner,
+    speakers); removes it all."""
     kubectl_binary = str(build.ensure_all(log=False)["kubectl"])
 
     def kubectl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -355,7 +378,7 @@ def our_setup(
         pool = cluster.create_pool(f"bench-{uuid.uuid4().hex[:6]}", ["192.0.2.64/27"])
         l2.advertise(f"bench-{uuid.uuid4().hex[:6]}", ipAddressPools=[pool])
         controller.start()
-        speakers.start(args=(f"--ml-dead-after={dead_after}", f"--ml-interval={interval}"))
+        speakers.start(args=(f"--ml-dead-after={dead_after}", f"--ml-interval={interval}", *speaker_args))
         l2.deploy(namespace, "web")
         cluster.create_service(namespace, controller_harness.service_manifest("web"))
         ips = cluster.wait_ips(namespace, "web")
@@ -373,33 +396,45 @@ def our_setup(
 
 
 @contextlib.contextmanager
-def our_system(lab: LabState, workdir: Path, dead_after: float, interval: float) -> Iterator[System]:
-    """:func:`our_setup` with its three scenarios, running until the context ends."""
+def our_system(
+    lab: LabState, workdir: Path, dead_after: float, interval: float, handover_overlap: float
+) -> Iterator[System]:
+    """:func:`our_setup` with its four scenarios, running until the context ends."""
     run = workdir / "ours"
     run.mkdir()
-    with our_setup(lab, run, dead_after, interval) as (vip, owner, speakers):
+    api = KubeApi.connect(str(lab.kubeconfig))
+    overlap = (f"--handover-overlap={handover_overlap}",)
+    with our_setup(lab, run, dead_after, interval, overlap) as (vip, owner, speakers):
         speaker = speakers[owner]
 
         def recover() -> None:
+            speaker_harness.cordon(api, owner, unschedulable=False)
             speaker.stop()
             _link(lab, owner, True)
             speaker.start()
 
-        label = f"{OURS} (dead after {dead_after * 1000:.0f} ms, heartbeat {interval * 1000:.0f} ms)"
-        yield System(
-            label,
-            vip,
-            owner,
-            _scenarios(
-                lab,
-                owner,
-                crash=speaker.crash,
-                stop=speaker.stop,
-                start=speaker.start,
-                window=3.0,
-                recover=recover,
-            ),
+        def cordon(unschedulable: bool) -> Action:
+            return lambda: speaker_harness.cordon(api, owner, unschedulable)
+
+        label = (
+            f"{OURS} (dead after {dead_after * 1000:.0f} ms, heartbeat {interval * 1000:.0f} ms,"
+            f" hand-over overlap {handover_overlap * 1000:.0f} ms)"
         )
+        scenarios = _scenarios(
+            lab,
+            owner,
+            crash=speaker.crash,
+            stop=speaker.stop,
+            start=speaker.start,
+            window=3.0,
+            recover=recover,
+        )
+        try:
+            yield System(
+                label, vip, owner, [*scenarios, Scenario(CORDON, cordon(True), cordon(False), 3.0, recover)]
+            )
+        finally:
+            speaker_harness.cordon(api, owner, unschedulable=False)
 
 
 # -- keepalived ----------------------------------------------------------------------------------
@@ -801,6 +836,19 @@ def _parser() -> argparse.ArgumentParser:
         help="the speakers' --ml-dead-after in seconds, 0.05-5 (default: the speaker's, %(default)s)",
     )
     parser.add_argument(
+        "--handover-overlap",
+        type=float,
+        default=SpeakerOptions.handover_overlap,
+        help="the speakers' --handover-overlap in seconds, 0-5; 0: break before make"
+        " (default: the speaker's, %(default)s)",
+    )
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=[*SCENARIOS, CORDON],
+        help="run only this scenario (repeatable; default: all)",
+    )
+    parser.add_argument(
         "--interval",
         type=float,
         default=SpeakerOptions.ml_interval,
@@ -810,8 +858,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main() -> int:
-    """Run the benchmark and print the figures; 1 when a trial failed or the run was cut short."""
+def _arguments() -> argparse.Namespace:
+    """The command line, checked (argparse exits on a bad one)."""
     parser = _parser()
     args = parser.parse_args()
     if not 1 <= args.trials <= 200:
@@ -820,8 +868,16 @@ def main() -> int:
         parser.error("--vrrp-trials must be between 0 and 200")
     if not 0.05 <= args.dead_after <= 5 or not 0.01 <= args.interval <= 1 or args.interval >= args.dead_after:
         parser.error("--dead-after must be 0.05-5 s and --interval 0.01-1 s, below --dead-after")
+    if not 0 <= args.handover_overlap <= 5:
+        parser.error("--handover-overlap must be 0-5 s")
     if os.geteuid() != 0:
         parser.error("needs root (network namespaces)")
+    return args
+
+
+def main() -> int:
+    """Run the benchmark and print the figures; 1 when a trial failed or the run was cut short."""
+    args = _arguments()
     signal.signal(signal.SIGTERM, _terminate)
     flavours = [VRRP_DEFAULTS, VRRP_FAST] if args.vrrp_trials else []
     if flavours and not shutil.which("keepalived"):
@@ -837,12 +893,14 @@ def main() -> int:
             contextlib.ExitStack() as stack,
         ):
             workdir = Path(tmp)
-            systems = [
-                (stack.enter_context(our_system(lab, workdir, args.dead_after, args.interval)), args.trials)
-            ]
+            ours = our_system(lab, workdir, args.dead_after, args.interval, args.handover_overlap)
+            systems = [(stack.enter_context(ours), args.trials)]
             systems += [
                 (stack.enter_context(vrrp_system(lab, workdir, f)), args.vrrp_trials) for f in flavours
             ]
+            if args.scenario:
+                for system, _count in systems:
+                    system.scenarios = [s for s in system.scenarios if s.name in args.scenario]
             for system, _count in systems:
                 results[system.label] = {}
                 print(f"{system.label}: VIP {system.vip}, owner {system.owner}", flush=True)

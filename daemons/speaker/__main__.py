@@ -9,6 +9,7 @@ import argparse
 import os
 
 from .app import run
+from .layer2.handoff import HANDOVER_OVERLAP
 from .membership.service import DEAD_AFTER, INTERVAL
 from .options import REPLAN_INTERVAL, Options
 
@@ -44,6 +45,21 @@ def _parse(argv: list[str] | None = None) -> Options:
         "--ignore-exclude-lb",
         action="store_true",
         help="announce from nodes labelled node.kubernetes.io/exclude-from-external-load-balancers too",
+    )
+    add(
+        "--drain-aware",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="layer 2: a cordoned node, or one tainted for removal, hands its IPs to a node that is"
+        " not, as long as one is alive (default); --no-drain-aware keeps MetalLB's rule, which"
+        " ignores cordons",
+    )
+    add(
+        "--handover-overlap",
+        type=float,
+        default=HANDOVER_OVERLAP,
+        help="layer 2: longest time in seconds a node keeps answering for an IP it hands over"
+        " (a cordon, a stop, a failback), until it sees the new owner announce it; 0 stops at once",
     )
     add("--metrics-port", type=int, default=7472, help="port of /metrics (0: off)")
     add("--health-port", type=int, default=7473, help="port of /healthz and /readyz (0: off)")

@@ -194,6 +194,7 @@ class _Speaker:
             ],
             me=self.options.node_name,
             ignore_exclude_label=self.options.ignore_exclude_lb,
+            drain_aware=self.options.drain_aware,
         )
         for protocol in self._protocols:
             protocol.apply(situation)

@@ -45,6 +45,7 @@ class Situation:
     services: Sequence[ServiceFacts]  # every served Service with ingress IPs (protocol-neutral facts)
     me: str  # this node's name
     ignore_exclude_label: bool = False
+    drain_aware: bool = True  # layer 2: nodes being drained announce last (l2_plan.plan_service)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .layer2.handoff import HANDOVER_OVERLAP
 from .membership.service import DEAD_AFTER, INTERVAL
 
 REPLAN_INTERVAL = 10.0  # seconds between safety-net re-plans; changes and link events re-plan at once
@@ -20,6 +21,8 @@ class Options:
     kubeconfig: str | None = None
     lb_class: str = ""
     ignore_exclude_lb: bool = False
+    drain_aware: bool = True
+    handover_overlap: float = HANDOVER_OVERLAP
     metrics_port: int = 7472
     health_port: int = 7473
     bind_address: str = "0.0.0.0"

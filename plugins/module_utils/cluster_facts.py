@@ -16,6 +16,16 @@ from .services import allocated_pool, ingress_ips
 
 JSON = dict[str, Any]
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+# Taints that say a node is being emptied: the node controller's mirror of a cordon, the
+# cluster autoscaler's and Karpenter's marks on a node they are about to remove.
+DRAIN_TAINTS = frozenset(
+    {
+        "node.kubernetes.io/unschedulable",
+        "ToBeDeletedByClusterAutoscaler",
+        "karpenter.sh/disrupted",
+    }
+)
+_DRAIN_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
 
 
 def endpoints_by_service(slices: Iterable[Mapping[str, Any]]) -> dict[str, list[Endpoint]]:
@@ -50,9 +60,25 @@ def service_facts(service: Mapping[str, Any], endpoints: Mapping[str, list[Endpo
 
 
 def node_facts(node: Mapping[str, Any]) -> NodeFacts:
-    """Labels and the NetworkUnavailable condition of a Node."""
+    """Labels, the NetworkUnavailable condition and whether the Node is being drained."""
     conditions = (node.get("status") or {}).get("conditions") or []
     unavailable = any(c.get("type") == "NetworkUnavailable" and c.get("status") == "True" for c in conditions)
     return NodeFacts(
-        labels=dict((node.get("metadata") or {}).get("labels") or {}), network_unavailable=unavailable
+        labels=dict((node.get("metadata") or {}).get("labels") or {}),
+        network_unavailable=unavailable,
+        draining=is_draining(node),
+    )
+
+
+def is_draining(node: Mapping[str, Any]) -> bool:
+    """True for a cordoned Node (``spec.unschedulable``) or one tainted for removal.
+
+    The taints are :data:`DRAIN_TAINTS`, of effect NoSchedule or NoExecute.
+    """
+    spec = node.get("spec") or {}
+    if spec.get("unschedulable"):
+        return True
+    return any(
+        taint.get("key") in DRAIN_TAINTS and taint.get("effect") in _DRAIN_EFFECTS
+        for taint in spec.get("taints") or []
     )

@@ -7,7 +7,8 @@ The decision is split in two so that failover never waits for Kubernetes:
   labels, serving endpoints for ``externalTrafficPolicy: Local``), their preference scores
   (:func:`preference_scores`) and the interfaces this node would answer on;
 * :func:`owned` (timing-critical side, fast input): given the live speakers, the IPs this node
-  announces now, by MetalLB's rule (:mod:`.ownership`).
+  announces now, by MetalLB's rule (:mod:`.ownership`), draining candidates last
+  (:func:`.ownership.announcer`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from .addresses import IPAddress, parse_address
 from .advertised import pool_of_address, selected, selecting
 from .config_model import Config, L2Advertisement
-from .ownership import NodeFacts, ServiceFacts, announcing_node, eligible_nodes, ownership_key
+from .ownership import NodeFacts, ServiceFacts, announcer, eligible_nodes, ownership_key
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class IPClaim:
     interfaces: tuple[str, ...]  # where this node answers when it owns the IP
     # candidates' preference scores (preferredNodeSelectors), only those above 0
     scores: Mapping[str, int] = field(default_factory=dict, hash=False)
+    draining: frozenset[str] = frozenset()  # candidates being drained: they announce last
 
 
 def plan_service(
@@ -42,12 +44,15 @@ def plan_service(
     me: str,
     suitable_interfaces: Mapping[int, Sequence[str]],
     ignore_exclude_label: bool = False,
+    drain_aware: bool = True,
 ) -> list[IPClaim]:
     """The claims for every IP of ``service`` that some L2Advertisement announces.
 
     ``nodes`` holds every Node of the cluster (its labels are what node selectors match);
     ``suitable_interfaces`` maps an IP version (4, 6) to this node's interfaces fit for ARP or
-    NDP, used when an advertisement that selects this node names no interfaces.
+    NDP, used when an advertisement that selects this node names no interfaces. With
+    ``drain_aware`` (the default) candidates being drained are marked so they announce last;
+    without it every candidate ranks as MetalLB ranks it.
     """
     if not service.ips:
         return []
@@ -74,7 +79,10 @@ def plan_service(
         mine = [ad for ad in advertisements if _selects(ad, my_labels)]
         interfaces = _interfaces(mine, suitable_interfaces.get(ip.version, ()))
         scores = preference_scores(advertisements, nodes, among=candidates)
-        claims.append(IPClaim(ip, service.key, key, frozenset(candidates), interfaces, scores))
+        draining = {name for name in candidates if drain_aware and nodes.get(name, NodeFacts()).draining}
+        claims.append(
+            IPClaim(ip, service.key, key, frozenset(candidates), interfaces, scores, frozenset(draining))
+        )
     return claims
 
 
@@ -110,9 +118,26 @@ def owned(claims: Iterable[IPClaim], live: Collection[str], me: str) -> dict[IPA
     if me not in live:
         return mine
     for claim in claims:
-        if announcing_node(claim.key, claim.candidates & set(live), claim.scores) == me and claim.interfaces:
+        if (
+            claim.interfaces
+            and announcer(claim.key, claim.candidates, claim.draining, live, claim.scores) == me
+        ):
             mine.setdefault(claim.ip, []).append(claim)
     return mine
+
+
+def successors(claims: Iterable[IPClaim], live: Collection[str], me: str) -> dict[IPAddress, str]:
+    """The IPs of ``claims`` that a node other than ``me`` announces when ``live`` are alive, and that node.
+
+    What a node hands over: when it leaves (``live`` without ``me``) or a new plan or member set
+    ranks another node first, the new owner is the one whose announcement it waits for.
+    """
+    found: dict[IPAddress, str] = {}
+    for claim in claims:
+        node = announcer(claim.key, claim.candidates, claim.draining, live, claim.scores)
+        if node is not None and node != me:
+            found[claim.ip] = node
+    return found
 
 
 def by_interface(announced: Mapping[IPAddress, Sequence[IPClaim]]) -> dict[str, set[IPAddress]]:

@@ -9,6 +9,13 @@ families of a dual-stack Service: pass that IP.
 
 The facts every announcement protocol plans from (:class:`ServiceFacts`, :class:`NodeFacts`,
 :class:`Endpoint`) and the eligibility rule they share (:func:`eligible_nodes`) live here too.
+
+Drain-awareness (layer 2, on by default, not MetalLB's rule): a node that is being drained
+(:attr:`NodeFacts.draining`) stays eligible but ranks behind every live node that is not:
+:func:`announcer` picks from the non-draining live candidates, and only when none is left from
+the draining ones. So a cordon moves an IP off the node before it goes down, yet never leaves
+an IP unannounced (a one-node cluster, the last live candidate, or an
+``externalTrafficPolicy: Local`` endpoint not yet evicted from the draining node).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ class NodeFacts:
 
     labels: Mapping[str, str] = field(default_factory=dict)
     network_unavailable: bool = False  # condition NetworkUnavailable is "True"
+    draining: bool = False  # cordoned, or tainted for removal (see cluster_facts.node_facts)
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,24 @@ def announcing_node(key: str, eligible: Iterable[str], scores: Mapping[str, int]
     """The node that announces the Service hashed as ``key`` (``scores`` as in :func:`rank`), or None."""
     ranked = rank(eligible, key, scores)
     return ranked[0] if ranked else None
+
+
+def announcer(
+    key: str,
+    candidates: Collection[str],
+    draining: Collection[str],
+    live: Collection[str],
+    scores: Mapping[str, int] | None = None,
+) -> str | None:
+    """The node that announces the Service hashed as ``key`` among the ``live`` ``candidates``.
+
+    Live candidates that are not ``draining`` come first, in :func:`rank`'s order (``scores``
+    first); the draining ones announce only when no other live candidate is left. With
+    ``draining`` empty this is :func:`announcing_node`.
+    """
+    up = set(candidates) & set(live)
+    settled = up - set(draining) if draining else up
+    return announcing_node(key, settled or up, scores)
 
 
 def _announce_allowed(node: NodeFacts, ignore_exclude_label: bool) -> bool:

@@ -8,14 +8,17 @@ recorded and every speaker is stopped in the fixture's finalizer, also when a te
 Run as a script inside the client namespace, this module is the ARP prober:
 ``python tests/lab/speaker_harness.py probe IFACE VIP SECONDS [INTERVAL]`` sends an ARP request
 every INTERVAL seconds and prints one JSON line per reply:
-``{"t": wall time, "m": monotonic time, "mac": ...}``. ``m`` is CLOCK_MONOTONIC, which the
-prober shares with every process of the machine (network namespaces do not change clocks), so a
-caller measures durations against its own ``time.monotonic()``; ``t`` is for logs.
+``{"t": wall time, "m": monotonic time, "mac": ...}``, and one per request sent: ``{"s":
+monotonic time}``. ``m`` is CLOCK_MONOTONIC, which the prober shares with every process of the
+machine (network namespaces do not change clocks), so a caller measures durations against its
+own ``time.monotonic()``; ``t`` is for logs. A reply's times are the kernel's receive stamp
+(SO_TIMESTAMPNS), so a prober that the busy machine runs late does not move them.
 """
 
 from __future__ import annotations
 
 import base64
+import bisect
 import contextlib
 import ipaddress
 import itertools
@@ -25,6 +28,7 @@ import secrets
 import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -39,6 +43,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # run as a script by the prober
     sys.path.insert(0, str(REPO))
 
+from ansible_collections.baremetal.lb.daemons.kube.kubeapi import MERGE_PATCH  # noqa: E402
 from ansible_collections.baremetal.lb.daemons.speaker.layer2 import arp  # noqa: E402
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.ethernet import ETH_P_ARP, mac_to_str  # noqa: E402
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import (  # noqa: E402
@@ -370,7 +375,7 @@ class Probe:
         """Every reply as (wall time, node name or MAC), once the prober finished."""
         out, _unused = self.process.communicate(timeout=timeout)
         lines = [json.loads(line) for line in out.splitlines() if line.strip()]
-        return [(line["t"], self._owners.get(line["mac"], line["mac"])) for line in lines]
+        return [(line["t"], self._owners.get(line["mac"], line["mac"])) for line in lines if "mac" in line]
 
     def kill(self) -> None:
         """Stop the prober early (finalizers)."""
@@ -396,9 +401,95 @@ def handover(replies: list[tuple[float, str]], at: float, old: str) -> tuple[flo
     return max(b - a for a, b in itertools.pairwise(times)), new[1]
 
 
+@dataclass(frozen=True)
+class Switch:
+    """What the client saw while ``old`` handed an IP over to ``new`` (times in seconds)."""
+
+    new: str | None
+    start: float  # the last answer before the new owner's first
+    end: float  # the new owner's first answer after the old owner's last
+    silence: float  # the longest time between two answers in [start, end]
+    longest_wait: float  # the longest a request sent in [start, end] waited for any answer
+    requests: int  # requests sent in [start, end]
+    overlap: float  # from the new owner's first answer to the old owner's last; <= 0: none
+
+
+def switch(replies: list[tuple[float, str]], sent: list[float], at: float, old: str) -> Switch:
+    """The hand-over by ``old`` after ``at`` as the client saw it (see :class:`Switch`).
+
+    The window is the switch itself, from the last answer before the new owner's first to the
+    new owner's first answer after the old owner's last (the whole overlap when both answered):
+    a gap between the old owner's last answer and the new one's first (break before make) is in
+    it; a stall of the busy machine while the old owner still answered alone (a cordon reaches
+    the speakers through the API server) is not. ``longest_wait`` is the figure a stalled
+    prober cannot inflate: a request that nobody answers waits past the next one's answer, at
+    least one prober interval, while an answered one waits about a millisecond. Without a new
+    owner the window runs from ``at`` to the last answer.
+    """
+    replies = sorted(replies)
+    after = [(t, who) for t, who in replies if t > at]
+    before = [t for t, _unused in replies if t <= at]
+    first = next((i for i, (_t, who) in enumerate(after) if who != old), None)
+    if first is None:
+        start = before[-1] if before else at
+        end, new, overlap = (after[-1][0] if after else at), None, 0.0
+        times = [start, *(t for t, _unused in after)]
+    else:
+        new = after[first][1]
+        last_old = max((i for i, (_t, who) in enumerate(after) if who == old), default=-1)
+        old_end = after[last_old][0] if last_old >= 0 else (before[-1] if before else at)
+        overlap = old_end - after[first][0]
+        following = range(max(first, last_old + 1), len(after))
+        last = next((i for i in following if after[i][1] == new), len(after) - 1)
+        start = after[first - 1][0] if first else (before[-1] if before else at)
+        end = after[last][0]
+        times = [start, *(t for t, _unused in after[first : last + 1])]
+    answers = sorted(t for t, _unused in replies)
+    asked = [s for s in sent if start <= s <= end]
+    waits = [
+        (answers[i] if (i := bisect.bisect_right(answers, s)) < len(answers) else float("inf")) - s
+        for s in asked
+    ]
+    return Switch(
+        new,
+        start,
+        end,
+        max((b - a for a, b in itertools.pairwise(times)), default=0.0),
+        max(waits, default=0.0),
+        len(asked),
+        overlap,
+    )
+
+
+def cordon(api: Any, node: str, unschedulable: bool = True) -> None:
+    """Cordon (or uncordon) ``node`` as ``kubectl cordon`` does: patch ``spec.unschedulable``."""
+    api.request(
+        "PATCH",
+        f"/api/v1/nodes/{node}",
+        body={"spec": {"unschedulable": True if unschedulable else None}},
+        content_type=MERGE_PATCH,
+    )
+
+
+_SO_TIMESTAMPNS = 35  # Linux; the control message type is the same number
+_TIMESPEC = struct.Struct("=qq")
+
+
+def _received_at(ancillary: list[tuple[int, int, bytes]]) -> tuple[float, float]:
+    """(wall, monotonic) time of a frame's arrival, from its kernel stamp when there is one."""
+    wall, mono = time.time(), time.monotonic()
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            seconds, nanoseconds = _TIMESPEC.unpack_from(data)
+            stamp = seconds + nanoseconds / 1e9
+            return stamp, mono - (wall - stamp)
+    return wall, mono
+
+
 def _probe_main(iface: str, vip: str, seconds: float, interval: float) -> None:
     target = ipaddress.IPv4Address(vip)
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
+    sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
     sock.bind((iface, ETH_P_ARP))
     our_mac = sock.getsockname()[4]
     our_ip = ipaddress.IPv4Address(_ipv4_of(iface))
@@ -408,16 +499,19 @@ def _probe_main(iface: str, vip: str, seconds: float, interval: float) -> None:
     next_send = time.monotonic()
     while (now := time.monotonic()) < end:
         if now >= next_send:
+            sent = time.monotonic()  # before the send: a reply can never be stamped earlier
             sock.send(request)
+            print(json.dumps({"s": sent}), flush=True)
             next_send += interval
         if select.select([sock], [], [], max(0.0, min(next_send, end) - time.monotonic()))[0]:
-            data = sock.recv(2048)
+            data, ancillary, _flags, _address = sock.recvmsg(2048, socket.CMSG_SPACE(_TIMESPEC.size))
             try:
                 _unused, packet = arp.parse_frame(data)
             except ValueError:
                 continue
             if packet.op == arp.OP_REPLY and packet.sender_ip == target and not packet.is_gratuitous:
-                reply = {"t": time.time(), "m": time.monotonic(), "mac": mac_to_str(packet.sender_mac)}
+                wall, mono = _received_at(ancillary)
+                reply = {"t": wall, "m": mono, "mac": mac_to_str(packet.sender_mac)}
                 print(json.dumps(reply), flush=True)
 
 

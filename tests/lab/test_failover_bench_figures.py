@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.l2_failover_bench import Figure, Outcome, failback_outage, failover_figures, spread
+from tests.lab.speaker_harness import switch
 
 MS = 0.001
 
@@ -54,3 +55,44 @@ def test_a_median_decided_by_failed_trials_is_marked() -> None:
 def test_p95_is_the_nearest_rank_from_20_trials() -> None:
     trials = [Outcome(bound=3.0, failover=i * MS) for i in range(1, 21)]
     assert _in_ms(spread(failover_figures(trials))["p95"]) == (19, False)
+
+
+def _every(start: float, end: float, step: float) -> list[float]:
+    return [start + i * step for i in range(round((end - start) / step) + 1)]
+
+
+SWITCH_CASES = {
+    # requests every 10 ms from 0; each answered 0.5 ms later by whoever answered then
+    "make before break: both answer for a moment, nobody waits": (
+        _every(0.0, 0.09, 0.01),
+        [(s + 0.0005, "old") for s in _every(0.0, 0.04, 0.01)]
+        + [(s + 0.0006, "new") for s in _every(0.03, 0.09, 0.01)],
+        ("new", 0.5, 10),  # new owner, longest wait in ms (tenths), overlap in ms
+    ),
+    "break before make: two requests unanswered": (
+        _every(0.0, 0.09, 0.01),
+        [(s + 0.0005, "old") for s in _every(0.0, 0.02, 0.01)]
+        + [(s + 0.0005, "new") for s in _every(0.05, 0.09, 0.01)],
+        ("new", 20.5, -30),  # the request of 30 ms waited for the answer to the one of 50 ms
+    ),
+    "a prober that stalled sent nothing: a silence, but nobody waited": (
+        [*_every(0.0, 0.02, 0.01), *_every(0.06, 0.09, 0.01)],
+        [(s + 0.0005, "old") for s in _every(0.0, 0.02, 0.01)]
+        + [(s + 0.0005, "new") for s in _every(0.06, 0.09, 0.01)],
+        ("new", 0.5, -40),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", SWITCH_CASES.values(), ids=SWITCH_CASES.keys())
+def test_a_switch_is_judged_by_how_long_requests_waited(case):
+    sent, replies, (new, wait_ms, overlap_ms) = case
+    seen = switch(replies, sent, 0.001, "old")
+    assert seen.new == new
+    assert round(seen.longest_wait / MS, 1) == wait_ms
+    assert round(seen.overlap / MS) == overlap_ms
+
+
+def test_a_switch_that_never_happened_names_no_new_owner():
+    seen = switch([(0.0005, "old"), (0.0105, "old")], [0.0, 0.01], 0.001, "old")
+    assert (seen.new, round(seen.longest_wait / MS, 1)) == (None, 0.5)

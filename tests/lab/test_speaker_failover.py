@@ -1,5 +1,5 @@
-"""Failover on the lab's wire: the VIP moves when its owner dies, loses its link or stops, and
-comes back as MetalLB's rule says; forged heartbeats move nothing.
+"""Failover on the lab's wire: the VIP moves when its owner dies, loses its link, stops or is
+cordoned, and comes back as MetalLB's rule says; forged heartbeats move nothing.
 
 A prober in the client namespace sends an ARP request for the VIP every 10 ms and its replies
 are read while it runs (bench/l2_failover_bench.py's :class:`Watch`). The outage is the longest
@@ -11,6 +11,7 @@ Every phase starts on a positive signal (the owner seen answering), never after 
 from __future__ import annotations
 
 import re
+import signal
 import time
 from collections.abc import Callable
 
@@ -20,10 +21,17 @@ from ansible_collections.baremetal.lb.daemons.speaker.membership.wire import Kin
 from bench.l2_failover_bench import Reply, Watch, failback_outage
 from tests.lab import speaker_harness
 from tests.lab.controller_harness import wait_for
-from tests.lab.speaker_harness import announced_web, handover, predicted_owner
+from tests.lab.speaker_harness import Switch, announced_web, cordon, handover, predicted_owner, switch
 
 UNPLANNED_LIMIT = speaker_harness.UNPLANNED_LIMIT
-PLANNED_LIMIT = 0.3
+# A planned hand-over (SIGTERM, cordon, uncordon) is make before break: the old owner answers
+# until the new one announced, so no request of the client goes unanswered. Every request sent
+# during the switch must be answered within 10 ms, the resolution the issue asks for (that of
+# the 10 ms prober). Probed every FINE_PROBE, break before make shows as a request waiting for
+# the whole gap (29 ms on a SIGTERM, 300 ms when the new owner learns late), make before break
+# as waits of about a millisecond.
+HITLESS_WAIT = 0.010
+FINE_PROBE = 0.002
 # A node coming back (speaker restarted and synced, or cable plugged in) answers again within
 # this many seconds; far below the safety-net re-plan, which the link test sets to 10 minutes.
 RETURN_LIMIT = 3.0
@@ -66,6 +74,40 @@ def _outage(
     outage, new = handover(watch.replies(), at, owner)
     print(f"\noutage seen by the client: {outage * 1000:.0f} ms, now answered by {new}")
     return outage, new
+
+
+def _planned(watch: Watch, owner: str, act: Callable[[], None]) -> Switch:
+    """Act once the owner is seen answering; what the client saw during the switch, once the
+    new owner answered alone for a moment (:func:`~tests.lab.speaker_harness.switch`)."""
+    _owner_answering(watch, owner)
+    at = time.monotonic()
+    act()
+    watch.until(lambda replies: _sole_after_switch(replies, at, owner), at + 3.0)
+    replies = watch.replies()
+    seen = switch(replies, watch.sent(), at, owner)
+    print(
+        f"\nhand-over {owner} -> {seen.new}: {seen.requests} requests during the switch, the longest"
+        f" waited {seen.longest_wait * 1000:.1f} ms; longest silence {seen.silence * 1000:.1f} ms;"
+        f" both answered for {seen.overlap * 1000:.1f} ms"
+    )
+    print(f"answers around it (ms since the act): {_timeline(replies, at, owner)}")
+    return seen
+
+
+def _sole_after_switch(replies: list[Reply], at: float, owner: str) -> bool:
+    """True once, after ``at``, another node answered and then answered three times after ``owner``'s last."""
+    after = [(t, who) for t, who in replies if t > at]
+    last_old = max((i for i, (_t, who) in enumerate(after) if who == owner), default=-1)
+    return sum(1 for _t, who in after[last_old + 1 :] if who != owner) >= 3
+
+
+def _timeline(replies: list[Reply], at: float, owner: str) -> str:
+    """The answers from the old owner's last three before the first other one to three after it,
+    in ms since ``at``: what to read when a silence bound fails."""
+    first = next((i for i, (t, who) in enumerate(replies) if t > at and who != owner), len(replies))
+    last_old = max((i for i, (_t, who) in enumerate(replies[:first]) if who == owner), default=first)
+    shown = replies[max(0, last_old - 2) : first + 3]
+    return ", ".join(f"{(t - at) * 1000:+.1f} {who}" for t, who in shown)
 
 
 def _return(watch: Watch, owner: str, restore: Callable[[], None]) -> float:
@@ -134,16 +176,69 @@ def test_link_cut_moves_the_vip_and_it_returns_in_bound_with_no_periodic_replan(
         watch.close()
 
 
-def test_graceful_stop_hands_over_at_once(lab, speakers, vip):
+def test_graceful_stop_hands_over_without_a_silence(lab, speakers, vip):
     address, owner, following = vip
-    watch = Watch(lab, address, WATCH_SECONDS)
+    watch = Watch(lab, address, WATCH_SECONDS, FINE_PROBE)
     try:
-        outage, new = _outage(watch, owner, speakers[owner].stop)
+        seen = _planned(watch, owner, speakers[owner].stop)
     finally:
         watch.close()
-    assert new == following
-    assert outage < PLANNED_LIMIT
+    assert seen.new == following
+    # The old owner answers until it hears the new one, which answers from its announcement on:
+    # the overlap lasts only the old owner's reaction (often below the 2 ms probe), so the
+    # promise checked here is the client's, no request unanswered. Break before make (the
+    # peers learning of the stop from LEAVE after the old owner went quiet) leaves 20-40 ms.
+    assert seen.longest_wait < HITLESS_WAIT
     assert speakers[owner].wait() == 0
+
+
+LAG = 0.2  # how much later than the old owner the new one learns of a cordon in the test
+
+
+def _learns_late(speakers, old: str, new: str, change: Callable[[], None]) -> Callable[[], None]:
+    """``change``, made while ``new``'s Kubernetes half is stopped (SIGSTOP), so ``new`` learns of it
+    :data:`LAG` after ``old`` has given the IP up (its log says so): the API server's watches
+    reach speakers apart, and the old owner must not stop answering before the new one
+    announced, however late that is. Break before make shows here as a silence of LAG or more."""
+
+    def act() -> None:
+        said = f" to {new}: answering until"  # the old owner's engine, on giving the IP up
+        before = speakers[old].logs().count(said)
+        speakers[new].signal(signal.SIGSTOP)
+        try:
+            change()
+            wait_for(
+                f"{old} to hand the IP over to {new}",
+                lambda: speakers[old].logs().count(said) > before,
+                timeout=10,
+            )
+            time.sleep(LAG)  # the injected lag itself (the stimulus), not a wait for anything
+        finally:
+            speakers[new].signal(signal.SIGCONT)
+
+    return act
+
+
+def test_cordon_hands_over_without_a_silence_and_uncordon_brings_the_vip_back(lab, cluster, speakers, vip):
+    address, owner, following = vip
+    watch = Watch(lab, address, WATCH_SECONDS, FINE_PROBE)
+    try:
+        # What kubectl cordon (and drain, first) does: spec.unschedulable set through the API.
+        seen = _planned(
+            watch, owner, _learns_late(speakers, owner, following, lambda: cordon(cluster.api, owner))
+        )
+        assert seen.new == following
+        assert seen.longest_wait < HITLESS_WAIT
+        # Uncordoned, the owner ranks first again and takes the VIP back the same way.
+        uncordon = _learns_late(
+            speakers, following, owner, lambda: cordon(cluster.api, owner, unschedulable=False)
+        )
+        back = _planned(watch, following, uncordon)
+        assert back.new == owner
+        assert back.longest_wait < HITLESS_WAIT
+    finally:
+        cordon(cluster.api, owner, unschedulable=False)  # idempotent: the next test needs every node
+        watch.close()
 
 
 def _refused_forged(metrics: str) -> int:

@@ -10,7 +10,9 @@ from Kubernetes.
 It joins the membership only once it has a plan (a restarting node that joined earlier would
 take IPs back before it could answer for them) and decides only once it has heard every peer
 or waited the dead-after threshold. On SIGTERM, on the end of its stdin and when its parent
-dies, it stops answering and sends LEAVE, so peers take over at once.
+dies, it sends LEAVE, so peers take over at once, and stops answering only once it heard each
+new owner announce (or after the hand-over overlap): make before break (:mod:`.handoff`). An IP
+it gives up while it stays (a cordon, a failback) is handed over the same way.
 
 It also detects address conflicts (:mod:`.conflicts`): an IP it claims first is probed for
 :data:`.conflicts.PROBE_WINDOW` before it answers for it (a hand-over from a peer is not), and
@@ -30,13 +32,19 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, BinaryIO
 
 from ansible_collections.baremetal.lb.plugins.module_utils.addresses import IPAddress
-from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim, by_interface, owned
+from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import (
+    IPClaim,
+    by_interface,
+    owned,
+    successors,
+)
 
 from ..engine_child import Reports, serve
 from ..membership.service import Membership
 from .conflicts import ConflictLog, Probe, first_claims
 from .engine_messages import StartOrder, claims_from_json, peers_from_json
 from .ethernet import mac_to_str
+from .handoff import Releases
 from .neighbours import neighbour_macs
 from .responder import Responder
 
@@ -88,6 +96,8 @@ class Engine:
         self._previous: tuple[frozenset[str], frozenset[IPAddress]] | None = None  # members, plan IPs
         self._probes: dict[IPAddress, Probe] = {}
         self._claimed: frozenset[IPAddress] = frozenset()
+        self._answered: dict[IPAddress, list[IPClaim]] = {}  # owned or released, as last applied
+        self._releases = Releases(order.handover_overlap)
         self._conflicts = ConflictLog()
         self._peer_claims: Counter[str] = Counter()  # a peer speaking for our IP: a hand-over, no conflict
         # (ip, mac) -> (interface, probing, packets): coalesced until the decider's next turn
@@ -111,8 +121,7 @@ class Engine:
         next_counters = time.monotonic() + _COUNTERS_EVERY
         try:
             while not self._stopping.is_set():
-                busy = self._probes or (self._membership and not self._settled())
-                timeout = _TICK if busy else _COUNTERS_EVERY
+                timeout = self._wake_in()
                 try:
                     kind, value = self._inbox.get(timeout=timeout)
                 except queue.Empty:
@@ -124,13 +133,21 @@ class Engine:
         finally:
             self._shutdown(responder)
 
+    def _wake_in(self) -> float:
+        """Seconds until the decider has something to do unless a message comes first."""
+        busy = self._probes or (self._membership and not self._settled())
+        timeout = _TICK if busy else _COUNTERS_EVERY
+        deadline = self._releases.next_deadline()
+        if deadline is not None:
+            timeout = min(timeout, max(0.0, deadline - time.monotonic()))
+        return timeout
+
     def _handle(self, kind: str, value: Any) -> None:
         if kind == "stop":
             self._stopping.set()
             return
-        if kind == "foreign":
-            self._account_sightings()
-            return
+        if kind == "foreign" and not self._account_sightings():
+            return  # no hand-over ended: nothing to re-apply
         if kind == "plan":
             self._claims = claims_from_json(value)
             self._ensure_membership()
@@ -172,8 +189,10 @@ class Engine:
         mine = owned(self._claims, self._members, self._order.node)
         ready = self._probe_first_claims(mine)
         probing = {ip: mine[ip] for ip in self._probes}
-        change = self._responder.update(by_interface(ready), by_interface(probing))
+        answered = {**self._released(ready), **ready}
+        change = self._responder.update(by_interface(answered), by_interface(probing))
         wait_applied(change, self._responder_thread)
+        self._answered = answered
         for ip, probe in list(self._probes.items()):
             if probe.probe_due(time.monotonic()):
                 self._responder.probe(ip)
@@ -197,6 +216,35 @@ class Engine:
             self._announced, self._reported_members = announced, self._members
             self._reports.emit({"announcing": announced, "members": sorted(self._members), "t": time.time()})
 
+    def _released(self, ready: dict[IPAddress, list[IPClaim]]) -> dict[IPAddress, list[IPClaim]]:
+        """The IPs given up to a live peer that this node still answers for, with their old claims.
+
+        Only a node that stays a member hands over this way: one whose link is down has no
+        wire to answer on.
+        """
+        assert self._claims is not None
+        now = time.monotonic()
+        me = self._order.node
+        planned = {claim.ip for claim in self._claims}
+        self._releases.reclaim(ip for ip in self._answered if ip in ready or ip not in planned)
+        lost = self._claimed - ready.keys()
+        if me in self._members:
+            taken = successors((c for c in self._claims if c.ip in lost), self._members, me)
+            given = sorted((ip for ip in lost if ip in taken), key=str)
+            for ip in given:
+                self._responder.quiet(ip)  # a repeat of our announcement would undo the new owner's
+            self._releases.release(given, now)
+            if given:
+                log.info(
+                    "handing over %s to %s: answering until they announce, at most %.0f ms",
+                    ",".join(map(str, given)),
+                    ",".join(sorted({taken[ip] for ip in given})),
+                    self._releases.overlap * 1000,
+                )
+        else:
+            self._releases.reclaim(self._answered)
+        return {ip: self._answered[ip] for ip in self._releases.answering(now) if ip in self._answered}
+
     def _probe_first_claims(self, mine: dict[IPAddress, list[IPClaim]]) -> dict[IPAddress, list[IPClaim]]:
         """The IPs of ``mine`` to answer for now; first claims wait out their probe window."""
         now = time.monotonic()
@@ -217,18 +265,22 @@ class Engine:
         if first:
             self.submit("foreign", None)
 
-    def _account_sightings(self) -> None:
+    def _account_sightings(self) -> bool:
+        """Account for the sightings since the last turn; True when one ended a hand-over."""
         with self._sightings_lock:
             sightings, self._sightings = self._sightings, {}
         now = time.monotonic()
+        ended = False
         for (ip, mac), (interface, probing, packets) in sorted(sightings.items(), key=str):
             if self._is_peer(mac, now):
                 self._peer_claims[str(ip)] += packets
+                ended = self._releases.peer_spoke(ip, now) or ended
                 continue
             phase = "probe" if probing else "owning"
             report = self._conflicts.seen(str(ip), mac, interface, phase, now, packets=packets)
             if report is not None:  # the Kubernetes half logs it, naming the Services
                 self._reports.emit({"conflict": report.to_json()})
+        return ended
 
     def _is_peer(self, mac: str, now: float) -> bool:
         """Whether ``mac`` is a peer speaker's (read from the neighbour table, refreshed when stale)."""
@@ -260,11 +312,39 @@ class Engine:
             self._reports.emit({"counters": snapshot})
 
     def _shutdown(self, responder: threading.Thread) -> None:
-        self._responder.stop()  # stop answering first: the peers take over on our LEAVE
+        if self._membership is not None and self._releases.overlap > 0:
+            self._hand_over_and_leave(self._membership)
+        self._responder.stop()  # with no overlap: before LEAVE, break before make as it was
         responder.join(2)
         if self._membership is not None:
-            self._membership.stop()
+            self._membership.stop()  # already stopped after a hand-over: nothing more is sent
         self._reports.emit({"stopped": True})
+
+    def _hand_over_and_leave(self, membership: Membership) -> None:
+        """Send LEAVE while still answering; stop once every new owner was heard or the overlap ended."""
+        me = self._order.node
+        leaving: frozenset[IPAddress] = frozenset()
+        if self._claims is not None and me in self._members:
+            taken = successors(self._claims, self._members - {me}, me)
+            leaving = frozenset(ip for ip in self._claimed if ip in taken)
+        for ip in leaving:
+            self._responder.quiet(ip)
+        now = time.monotonic()
+        self._releases.release(leaving, now)  # releases under way keep their own deadlines
+        membership.stop()  # LEAVE: the peers take over at once
+        waiting = self._releases.answering(time.monotonic())
+        while waiting:
+            deadline = self._releases.next_deadline()
+            assert deadline is not None
+            try:
+                kind, _value = self._inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                kind = "tick"
+            if kind == "foreign":
+                self._account_sightings()
+            waiting = self._releases.answering(time.monotonic())
+        if leaving:
+            log.info("handed over %d IPs in %.0f ms", len(leaving), (time.monotonic() - now) * 1000)
 
 
 def main() -> int:

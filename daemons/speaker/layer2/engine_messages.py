@@ -14,6 +14,8 @@ from typing import Any
 
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim, parse_ips
 
+from .handoff import HANDOVER_OVERLAP
+
 Address = tuple[str, int]
 
 
@@ -29,6 +31,7 @@ class StartOrder:
     dead_after: float
     watch_links: tuple[str, ...]
     log_level: str = "info"
+    handover_overlap: float = HANDOVER_OVERLAP
 
     def to_json(self) -> dict[str, Any]:
         """The ``start`` message's body."""
@@ -41,6 +44,7 @@ class StartOrder:
             "dead_after": self.dead_after,
             "watch_links": list(self.watch_links),
             "log_level": self.log_level,
+            "handover_overlap": self.handover_overlap,
         }
 
     @classmethod
@@ -55,6 +59,7 @@ class StartOrder:
             dead_after=float(data["dead_after"]),
             watch_links=tuple(data["watch_links"]),
             log_level=str(data.get("log_level", "info")),
+            handover_overlap=float(data.get("handover_overlap", HANDOVER_OVERLAP)),
         )
 
 
@@ -79,6 +84,7 @@ def claims_to_json(claims: Iterable[IPClaim]) -> list[dict[str, Any]]:
                 "candidates": sorted(c.candidates),
                 "interfaces": list(c.interfaces),
                 **({"scores": dict(sorted(c.scores.items()))} if c.scores else {}),
+                **({"draining": sorted(c.draining)} if c.draining else {}),
             }
             for c in claims
         ),
@@ -100,6 +106,7 @@ def claims_from_json(data: Iterable[Mapping[str, Any]]) -> list[IPClaim]:
                     frozenset(item["candidates"]),
                     tuple(item["interfaces"]),
                     {str(node): int(score) for node, score in (item.get("scores") or {}).items()},
+                    frozenset(item.get("draining") or ()),
                 )
             )
     return claims

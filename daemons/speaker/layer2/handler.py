@@ -48,6 +48,7 @@ def plan(situation: Situation, interfaces: Mapping[int, Sequence[str]]) -> list[
             me=situation.me,
             suitable_interfaces=interfaces,
             ignore_exclude_label=situation.ignore_exclude_label,
+            drain_aware=situation.drain_aware,
         )
     return claims
 
@@ -152,6 +153,7 @@ class Layer2Handler:
             peers=self._peers(),
             interval=options.ml_interval,
             dead_after=options.ml_dead_after,
+            handover_overlap=options.handover_overlap,
             watch_links=(link,) if link else (),
             log_level=options.log_level,
         )

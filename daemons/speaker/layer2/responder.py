@@ -293,6 +293,10 @@ class Responder:
         """Send gratuitous ARP/NA for ``ip`` on every interface owning it now, then every 1.1 s for 5 s."""
         return self._submit(lambda: self._schedule.start(ip, self._clock()))
 
+    def quiet(self, ip: IPAddress) -> Future[None]:
+        """Send no more announcements for ``ip`` (it is being handed over); answers go on while owned."""
+        return self._submit(lambda: self._schedule.cancel(ip))
+
     def owned(self) -> dict[str, frozenset[IPAddress]]:
         """The addresses answered per interface, as last applied by the loop."""
         return {name: iface.owned for name, iface in self._interfaces.items()}

@@ -79,6 +79,7 @@ def announcers(
     nodes: Mapping[str, NodeFacts] = NODES,
     ads: tuple[L2Advertisement, ...] = (EVERYWHERE,),
     ignore_exclude_label: bool = False,
+    drain_aware: bool = True,
 ) -> dict[str, tuple[str, tuple[str, ...]]]:
     """{ip: (node, interfaces)} over every node's own decision; fails on two announcers."""
     cluster = Situation(
@@ -87,6 +88,7 @@ def announcers(
         services=services,
         me="",
         ignore_exclude_label=ignore_exclude_label,
+        drain_aware=drain_aware,
     )
     found: dict[str, tuple[str, tuple[str, ...]]] = {}
     for me in nodes:
@@ -301,3 +303,26 @@ SERVICES = [
 )
 def test_families_and_shared_ips(services, live, expected):
     assert announcers(services, live=live) == expected
+
+
+def draining(*names: str) -> dict[str, NodeFacts]:
+    """The Nodes ``names`` cordoned (or tainted for removal), as cluster_facts reads them."""
+    return {n: dataclasses.replace(NODES[n], draining=True) for n in names}
+
+
+DRAINS = [
+    ("the first ranked cordoned: the second", draining("c"), ALL, True, on("b")),
+    ("cordoned, --no-drain-aware: MetalLB's rule keeps it", draining("c"), ALL, False, on("c")),
+    ("the first two cordoned: the third", draining("c", "b"), ALL, True, on("a")),
+    ("every node cordoned: the first ranked still announces", draining(*ALL), ALL, True, on("c")),
+    ("cordoned and the only one alive: it keeps the IP", draining("c"), {"c"}, True, on("c")),
+    ("the second cordoned, the first dead: the third", draining("b"), {"a", "b"}, True, on("a")),
+]
+
+
+@pytest.mark.parametrize(
+    ("changed", "live", "aware", "expected"), [c[1:] for c in DRAINS], ids=[c[0] for c in DRAINS]
+)
+def test_drained_nodes_announce_last(changed, live, aware, expected):
+    result = announcers([service(V4)], nodes={**NODES, **changed}, live=live, drain_aware=aware)
+    assert result == {"192.0.2.70": expected}

@@ -22,6 +22,7 @@ ORDER = StartOrder(
     dead_after=0.3,
     watch_links=("eth0",),
     log_level="debug",
+    handover_overlap=0.5,
 )
 
 
@@ -40,6 +41,7 @@ def test_claims_survive_the_trip_in_a_stable_order_and_bad_ips_are_skipped():
             frozenset({"n2", "n1"}),
             ("eth0",),
             {"n2": 110},  # preference scores reach the engine, which elects with them
+            frozenset({"n2"}),  # so does who is being drained
         ),
         IPClaim(ipaddress.ip_address("192.0.2.5"), "ns/a", "192.0.2.5", frozenset({"n1"}), ("eth0", "eth1")),
     ]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 
+import pytest
+
 from ansible_collections.baremetal.lb.plugins.module_utils.config_model import Config, L2Advertisement
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import (
     by_interface,
     owned,
     plan_service,
+    successors,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.label_selectors import LabelSelector
 from ansible_collections.baremetal.lb.plugins.module_utils.ownership import (
@@ -95,3 +98,50 @@ def test_pool_is_found_from_the_address_when_the_annotation_is_missing():
         suitable_interfaces=IFACES,
     )
     assert len(claims) == 1
+
+
+FIRST, SECOND, THIRD = rank(NODES, str(IP))
+CORDONED = {**NODES, FIRST: NodeFacts(labels=NODES[FIRST].labels, draining=True)}
+
+
+def _plan(nodes, me, **options):
+    return plan_service(
+        _service(),
+        config=_config(L2Advertisement("ad", frozenset({"p"}))),
+        nodes=nodes,
+        me=me,
+        suitable_interfaces=IFACES,
+        **options,
+    )
+
+
+def test_a_cordoned_owner_hands_its_ip_to_the_next_node_and_every_speaker_agrees():
+    for me in NODES:  # every speaker plans from the same Node objects
+        claims = _plan(CORDONED, me)
+        assert [c.draining for c in claims] == [frozenset({FIRST})]
+        assert bool(owned(claims, set(NODES), me)) is (me == SECOND)
+
+
+def test_without_drain_awareness_the_cordoned_owner_keeps_its_ip_as_in_metallb():
+    claims = _plan(CORDONED, FIRST, drain_aware=False)
+    assert [c.draining for c in claims] == [frozenset()]
+    assert owned(claims, set(NODES), FIRST)
+
+
+def test_a_cordoned_owner_keeps_its_ip_when_no_other_candidate_is_alive():
+    assert owned(_plan(CORDONED, FIRST), {FIRST}, FIRST)
+
+
+SUCCESSOR_CASES = {
+    "the owner leaves: the next in rank": (NODES, {SECOND, THIRD}, FIRST, {IP: SECOND}),
+    "the owner is cordoned: the next in rank": (CORDONED, set(NODES), FIRST, {IP: SECOND}),
+    "the owner stays: nothing to hand over": (NODES, set(NODES), FIRST, {}),
+    "a node that does not own it sees the owner": (NODES, set(NODES), THIRD, {IP: FIRST}),
+    "nobody else alive: nobody to hand to": (NODES, set(), FIRST, {}),
+}
+
+
+@pytest.mark.parametrize("case", SUCCESSOR_CASES.values(), ids=SUCCESSOR_CASES.keys())
+def test_successors(case):
+    nodes, live, me, expected = case
+    assert successors(_plan(nodes, me), live, me) == expected

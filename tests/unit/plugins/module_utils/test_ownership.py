@@ -8,6 +8,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.ownership import (
     EXCLUDE_LB_LABEL,
     Endpoint,
     NodeFacts,
+    announcer,
     announcing_node,
     eligible_nodes,
     ownership_key,
@@ -143,3 +144,37 @@ def test_exclude_label_can_be_ignored() -> None:
 )
 def test_announcing_node(eligible: tuple[str, ...], expected: str | None) -> None:
     assert announcing_node("192.0.2.10", eligible) == expected
+
+
+# rank(ALL, "192.0.2.10") is node-c, node-b, node-a (pinned above).
+ANNOUNCER_CASES = {
+    "nobody draining: MetalLB's rule": ((), ALL, "node-c"),
+    "the first is draining: the next takes it": (("node-c",), ALL, "node-b"),
+    "a draining node ranks behind every live one": (("node-c", "node-b"), ALL, "node-a"),
+    "a dead node is no alternative": (("node-c",), ("node-a", "node-c"), "node-a"),
+    "every live candidate draining: the IP stays announced": (
+        ("node-c", "node-b"),
+        ("node-b", "node-c"),
+        "node-c",
+    ),
+    "the only node, draining, keeps it": (("node-c",), ("node-c",), "node-c"),
+    "draining names a non-candidate: no effect": (("node-x",), ALL, "node-c"),
+    "nobody alive": ((), (), None),
+}
+
+
+@pytest.mark.parametrize("case", ANNOUNCER_CASES.values(), ids=ANNOUNCER_CASES.keys())
+def test_draining_nodes_announce_last(case: tuple) -> None:  # type: ignore[type-arg]
+    draining, live, expected = case
+    assert announcer("192.0.2.10", ALL, draining, live) == expected
+
+
+def test_live_nodes_outside_the_candidates_do_not_replace_a_draining_candidate() -> None:
+    assert announcer("192.0.2.10", ("node-a",), ("node-a",), ALL) == "node-a"
+
+
+def test_a_preferred_node_being_drained_gives_way_and_preference_still_orders_the_rest() -> None:
+    scores = {"node-a": 100, "node-b": 50}
+    assert announcer("192.0.2.10", ALL, (), ALL, scores) == "node-a"
+    assert announcer("192.0.2.10", ALL, ("node-a",), ALL, scores) == "node-b"
+    assert announcer("192.0.2.10", ALL, ("node-a", "node-b"), ALL, scores) == "node-c"
