@@ -12,7 +12,9 @@ import shutil
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from kubernetes import client
 
@@ -75,6 +77,47 @@ def wait_ready(api: client.ApiClient, names: Sequence[str], timeout: float = 120
         raise TimeoutError(
             f"nodes not Ready after {timeout:.0f}s: {states}; see the kubelet logs in .lab/logs"
         )
+
+
+LIFECYCLE_TAINTS = frozenset({"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"})
+"""Taints the node lifecycle controller puts on Nodes it has not heard from; no new Pod lands there."""
+
+
+def wait_recovered(
+    api: client.ApiClient, names: Sequence[str], since: datetime, timeout: float = 120
+) -> None:
+    """Wait until every named Node is whole again after the API server was away (bounded).
+
+    Whole: its kubelet renewed its Lease after ``since`` (a timezone-aware time), it reports
+    Ready, and it carries none of :data:`LIFECYCLE_TAINTS`, so new Pods are scheduled on it.
+    """
+    core, leases = client.CoreV1Api(api), client.CoordinationV1Api(api)
+    deadline = time.monotonic() + timeout
+    state: dict[str, str] = dict.fromkeys(names, "not read yet")
+    while time.monotonic() < deadline:
+        for node in core.list_node().items:
+            name = str(node.metadata.name) if node.metadata else ""
+            if name in state:
+                state[name] = _unrecovered(node, leases.read_namespaced_lease(name, "kube-node-lease"), since)
+        if not any(state.values()):
+            return
+        time.sleep(0.5)
+    laggards = ", ".join(f"{name}: {why}" for name, why in sorted(state.items()) if why)
+    raise TimeoutError(f"nodes not whole again {timeout:.0f}s after the API server returned: {laggards}")
+
+
+def _unrecovered(node: Any, lease: Any, since: datetime) -> str:
+    """Why ``node`` is not whole again, or "" when it is."""
+    renewed = lease.spec.renew_time if lease.spec else None
+    if renewed is None or renewed < since:
+        return f"Lease last renewed {renewed}"
+    ready = [c for c in (node.status.conditions if node.status else None) or [] if c.type == "Ready"]
+    if not ready or ready[0].status != "True":
+        return f"Ready is {ready[0].status if ready else 'unknown'}"
+    taints = sorted(
+        t.key for t in (node.spec.taints if node.spec else None) or [] if t.key in LIFECYCLE_TAINTS
+    )
+    return f"tainted {', '.join(taints)}" if taints else ""
 
 
 def set_pod_cidrs(api: client.ApiClient, plan: topology.Plan, names: Sequence[str]) -> None:

@@ -24,6 +24,7 @@ import ipaddress
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from ansible_collections.baremetal.lb.daemons.kube.backoff import CAP_SECONDS
@@ -33,7 +34,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.services import (
     annotation,
 )
 from bench.l2_failover_bench import Watch, failback_outage
-from lab import daemon_restart, lifecycle
+from lab import daemon_restart, lifecycle, nodes
 from lab.state import LabState
 from tests.lab.bgp_harness import POOL as BGP_POOL
 from tests.lab.bgp_harness import ROUTE_WAIT, BGPConfig, every_router_via, next_hops, node_ips, sessions_up
@@ -368,6 +369,30 @@ def node_return(stage: Stage, trial: Trial) -> None:
         _running(stage, node)
 
 
+PODS_BACK_WITHIN = 120.0  # seconds the cluster may take to run new Pods after the API server returned
+
+
+def _lab_whole_again(stage: Stage) -> None:
+    """Return once the cluster runs new Pods on every node again (bounded), so the next trial or
+    test does not wait on Kubernetes: while the API server was away the node lifecycle controller
+    may have marked the nodes NotReady and tainted them, and the kubelets resume their watches
+    after a backoff. Seen in make test: the next tests' Pods did not start for ~40 s."""
+    nodes.wait_recovered(lifecycle.api_client(stage.lab), sorted(stage.nodes), datetime.now(UTC))
+    app = unique("pods-back")
+    want = len(stage.nodes)
+    stage.l2.deploy(stage.namespace, app, replicas=want, one_per_node=True)
+    path = f"/apis/apps/v1/namespaces/{stage.namespace}/deployments/{app}"
+    try:
+        wait_for(
+            f"a new Pod ready on each of {want} nodes after the API server returned",
+            lambda: (stage.l2.api.request("GET", path).get("status") or {}).get("readyReplicas") == want,
+            timeout=PODS_BACK_WITHIN,
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            stage.l2.api.request("DELETE", path)
+
+
 def api_outage(stage: Stage, trial: Trial, seconds: float = API_OUTAGE) -> None:
     """The lab's kube-apiserver stopped for ``seconds``: layer 2 keeps answering, and killing the
     owner halfway through still fails over (membership needs no API). After the API server
@@ -428,6 +453,7 @@ def api_outage(stage: Stage, trial: Trial, seconds: float = API_OUTAGE) -> None:
         for name in added:
             with contextlib.suppress(Exception):
                 stage.cluster.delete_service(stage.namespace, name)
+        _lab_whole_again(stage)
 
 
 def router_restart(stage: Stage, trial: Trial) -> None:
