@@ -65,11 +65,11 @@ def wait_ready(api: client.ApiClient, names: Sequence[str], timeout: float = 120
     while pending and time.monotonic() < deadline:
         for node in core.list_node().items:
             name = str(node.metadata.name) if node.metadata else ""
-            for c in (node.status.conditions if node.status else None) or []:
-                if c.type == "Ready":
-                    last[name] = f"{c.status} ({c.reason}: {c.message})"
-                    if c.status == "True":
-                        pending.discard(name)
+            ready = _ready_condition(node)
+            if ready is not None:
+                last[name] = f"{ready.status} ({ready.reason}: {ready.message})"
+                if ready.status == "True":
+                    pending.discard(name)
         if pending:
             time.sleep(0.5)
     if pending:
@@ -111,13 +111,19 @@ def _unrecovered(node: Any, lease: Any, since: datetime) -> str:
     renewed = lease.spec.renew_time if lease.spec else None
     if renewed is None or renewed < since:
         return f"Lease last renewed {renewed}"
-    ready = [c for c in (node.status.conditions if node.status else None) or [] if c.type == "Ready"]
-    if not ready or ready[0].status != "True":
-        return f"Ready is {ready[0].status if ready else 'unknown'}"
+    ready = _ready_condition(node)
+    if ready is None or ready.status != "True":
+        return f"Ready is {ready.status if ready else 'unknown'}"
     taints = sorted(
         t.key for t in (node.spec.taints if node.spec else None) or [] if t.key in LIFECYCLE_TAINTS
     )
     return f"tainted {', '.join(taints)}" if taints else ""
+
+
+def _ready_condition(node: Any) -> Any:
+    """The Node's Ready condition, or None before the kubelet reported one."""
+    conditions = (node.status.conditions if node.status else None) or []
+    return next((c for c in conditions if c.type == "Ready"), None)
 
 
 def set_pod_cidrs(api: client.ApiClient, plan: topology.Plan, names: Sequence[str]) -> None:
