@@ -95,10 +95,14 @@ def wait_recovered(
     deadline = time.monotonic() + timeout
     state: dict[str, str] = dict.fromkeys(names, "not read yet")
     while time.monotonic() < deadline:
+        renewed = {
+            str(lease.metadata.name if lease.metadata else ""): lease.spec.renew_time if lease.spec else None
+            for lease in leases.list_namespaced_lease("kube-node-lease").items
+        }
         for node in core.list_node().items:
             name = str(node.metadata.name) if node.metadata else ""
             if name in state:
-                state[name] = _unrecovered(node, leases.read_namespaced_lease(name, "kube-node-lease"), since)
+                state[name] = _unrecovered(node, renewed.get(name), since)
         if not any(state.values()):
             return
         time.sleep(0.5)
@@ -106,11 +110,12 @@ def wait_recovered(
     raise TimeoutError(f"nodes not whole again {timeout:.0f}s after the API server returned: {laggards}")
 
 
-def _unrecovered(node: Any, lease: Any, since: datetime) -> str:
-    """Why ``node`` is not whole again, or "" when it is."""
-    renewed = lease.spec.renew_time if lease.spec else None
-    if renewed is None or renewed < since:
-        return f"Lease last renewed {renewed}"
+def _unrecovered(node: Any, renewed: datetime | None, since: datetime) -> str:
+    """Why ``node`` is not whole again (its Lease ``renewed`` at that time, None: no Lease), or ""."""
+    if renewed is None:
+        return "no Lease yet"
+    if renewed < since:
+        return f"Lease last renewed {renewed.isoformat()}"
     ready = _ready_condition(node)
     if ready is None or ready.status != "True":
         return f"Ready is {ready.status if ready else 'unknown'}"
