@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .failback import annotated_policy
 from .ownership import Endpoint, NodeFacts, ServiceFacts
 from .services import allocated_pool, ingress_ips
 
@@ -56,6 +57,7 @@ def service_facts(service: Mapping[str, Any], endpoints: Mapping[str, list[Endpo
         endpoints=tuple(endpoints.get(key, ())),
         pool=allocated_pool(service),
         labels=dict(meta.get("labels") or {}),
+        failback=annotated_policy(meta.get("annotations")),
     )
 
 

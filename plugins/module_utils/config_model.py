@@ -49,7 +49,8 @@ class L2Advertisement:
     """An L2Advertisement: which pools are announced by ARP/NDP, from which nodes and interfaces.
 
     ``preferred_node_selectors`` order the nodes ``node_selectors`` allow (a soft preference,
-    :func:`.l2_plan.preference_scores`); they never make a node eligible.
+    :func:`.l2_plan.preference_scores`); they never make a node eligible. ``failback`` is the
+    policy of its ``baremetal.lb/failback`` annotation (:mod:`.failback`).
     """
 
     name: str
@@ -58,6 +59,7 @@ class L2Advertisement:
     interfaces: tuple[str, ...] = ()
     service_selectors: tuple[LabelSelector, ...] = ()
     preferred_node_selectors: tuple[NodePreference, ...] = ()
+    failback: str | None = None  # the annotation's policy (:mod:`.failback`), None when not set
 
 
 @dataclass(frozen=True)

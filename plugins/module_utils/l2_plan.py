@@ -8,7 +8,8 @@ The decision is split in two so that failover never waits for Kubernetes:
   (:func:`preference_scores`) and the interfaces this node would answer on;
 * :func:`owned` (timing-critical side, fast input): given the live speakers, the IPs this node
   announces now, by MetalLB's rule (:mod:`.ownership`), draining candidates last
-  (:func:`.ownership.announcer`).
+  (:func:`.ownership.announcer`), non-revertive IPs kept by the nodes holding them
+  (:func:`held`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from dataclasses import dataclass, field
 from .addresses import IPAddress, parse_address
 from .advertised import pool_of_address, selected, selecting
 from .config_model import Config, L2Advertisement
-from .ownership import NodeFacts, ServiceFacts, announcer, eligible_nodes, ownership_key
+from .failback import NON_REVERTIVE, effective_policy
+from .ownership import (
+    NodeFacts,
+    ServiceFacts,
+    announcer,
+    eligible_nodes,
+    holds_against_rank,
+    ownership_key,
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,7 @@ class IPClaim:
     # candidates' preference scores (preferredNodeSelectors), only those above 0
     scores: Mapping[str, int] = field(default_factory=dict, hash=False)
     draining: frozenset[str] = frozenset()  # candidates being drained: they announce last
+    non_revertive: bool = False  # failback policy (:mod:`.failback`): holders keep the IP
 
 
 def plan_service(
@@ -80,10 +90,23 @@ def plan_service(
         interfaces = _interfaces(mine, suitable_interfaces.get(ip.version, ()))
         scores = preference_scores(advertisements, nodes, among=candidates)
         draining = {name for name in candidates if drain_aware and nodes.get(name, NodeFacts()).draining}
+        sticky = _failback(service, advertisements) == NON_REVERTIVE
         claims.append(
-            IPClaim(ip, service.key, key, frozenset(candidates), interfaces, scores, frozenset(draining))
+            IPClaim(
+                ip, service.key, key, frozenset(candidates), interfaces, scores, frozenset(draining), sticky
+            )
         )
     return claims
+
+
+def failback_policy(config: Config, service: ServiceFacts, ip: IPAddress) -> str | None:
+    """The failback policy of ``ip`` of ``service`` (:mod:`.failback`); None without L2Advertisement."""
+    advertisements = selecting(config.l2_advertisements, pool_of_address(config, service, ip), service.labels)
+    return _failback(service, advertisements) if advertisements else None
+
+
+def _failback(service: ServiceFacts, advertisements: Iterable[L2Advertisement]) -> str:
+    return effective_policy(service.failback, (ad.failback for ad in advertisements))
 
 
 def preference_scores(
@@ -112,21 +135,29 @@ def preference_scores(
     return scores
 
 
-def owned(claims: Iterable[IPClaim], live: Collection[str], me: str) -> dict[IPAddress, list[IPClaim]]:
-    """The claims this node announces now, by IP (shared IPs carry one claim per Service)."""
+Holders = Mapping[IPAddress, Collection[str]]
+"""For each IP, the nodes that say they hold it against the rank (non-revertive failback)."""
+
+
+def owned(
+    claims: Iterable[IPClaim], live: Collection[str], me: str, holders: Holders | None = None
+) -> dict[IPAddress, list[IPClaim]]:
+    """The claims this node announces now, by IP (shared IPs carry one claim per Service).
+
+    ``holders`` count only for non-revertive claims (:func:`.ownership.announcer`).
+    """
     mine: dict[IPAddress, list[IPClaim]] = {}
     if me not in live:
         return mine
     for claim in claims:
-        if (
-            claim.interfaces
-            and announcer(claim.key, claim.candidates, claim.draining, live, claim.scores) == me
-        ):
+        if claim.interfaces and _announcer(claim, live, holders) == me:
             mine.setdefault(claim.ip, []).append(claim)
     return mine
 
 
-def successors(claims: Iterable[IPClaim], live: Collection[str], me: str) -> dict[IPAddress, str]:
+def successors(
+    claims: Iterable[IPClaim], live: Collection[str], me: str, holders: Holders | None = None
+) -> dict[IPAddress, str]:
     """The IPs of ``claims`` that a node other than ``me`` announces when ``live`` are alive, and that node.
 
     What a node hands over: when it leaves (``live`` without ``me``) or a new plan or member set
@@ -134,10 +165,27 @@ def successors(claims: Iterable[IPClaim], live: Collection[str], me: str) -> dic
     """
     found: dict[IPAddress, str] = {}
     for claim in claims:
-        node = announcer(claim.key, claim.candidates, claim.draining, live, claim.scores)
+        node = _announcer(claim, live, holders)
         if node is not None and node != me:
             found[claim.ip] = node
     return found
+
+
+def held(announced: Mapping[IPAddress, Sequence[IPClaim]], me: str) -> frozenset[IPAddress]:
+    """The IPs ``me`` announces that it holds against the rank: what it tells its peers it keeps.
+
+    Only non-revertive claims are held (:func:`.ownership.holds_against_rank`).
+    """
+    return frozenset(
+        ip
+        for ip, claims in announced.items()
+        if any(c.non_revertive and holds_against_rank(c.key, me, c.candidates, c.scores) for c in claims)
+    )
+
+
+def _announcer(claim: IPClaim, live: Collection[str], holders: Holders | None) -> str | None:
+    keeping = holders.get(claim.ip, ()) if holders and claim.non_revertive else ()
+    return announcer(claim.key, claim.candidates, claim.draining, live, claim.scores, holders=keeping)
 
 
 def by_interface(announced: Mapping[IPAddress, Sequence[IPClaim]]) -> dict[str, set[IPAddress]]:

@@ -22,6 +22,7 @@ from .announcement import describe, unannounced
 from .bgp_plan import Announcement, merged_routes, plan_service
 from .cluster_facts import endpoints_by_service, node_facts, service_facts
 from .config_model import Config
+from .l2_plan import failback_policy
 from .metallb_kinds import cluster_resources
 from .ownership import Endpoint, NodeFacts
 from .pools import AddressPool, PoolIndex
@@ -194,6 +195,7 @@ def _service(service: Manifest, inputs: _Inputs) -> dict[str, Any]:
     layer2 = _layer2_reports(namespace, name, inputs.l2_statuses)
     ips = ingress_ips(service)
     planned = inputs.bgp_plan(service) if ips else ()
+    facts = service_facts(service, inputs.endpoints or {})
     announcements = []
     for ip in ips:
         announcements.append(
@@ -202,6 +204,7 @@ def _service(service: Manifest, inputs: _Inputs) -> dict[str, Any]:
                 "family": str(family_of(ip)),
                 "pool": index.pool_of(ip),
                 "layer2": layer2,
+                "failback": failback_policy(config, facts, ip),
                 "bgp": None
                 if planned is None
                 else _bgp_reports([item for item in planned if item.ip == ip], inputs.sessions),

@@ -30,6 +30,8 @@ class ObjectReader:
             isinstance(key, str) and isinstance(value, str) for key, value in labels.items()
         )
         self.labels: Mapping[str, str] = labels if good_labels else {}
+        annotations = metadata.get("annotations")
+        self.annotations: Mapping[str, Any] = annotations if isinstance(annotations, Mapping) else {}
         spec = obj.get("spec")
         self.spec: Spec = spec if isinstance(spec, Mapping) else {}
         self._errors = errors

@@ -16,6 +16,13 @@ Drain-awareness (layer 2, on by default, not MetalLB's rule): a node that is bei
 the draining ones. So a cordon moves an IP off the node before it goes down, yet never leaves
 an IP unannounced (a one-node cluster, the last live candidate, or an
 ``externalTrafficPolicy: Local`` endpoint not yet evicted from the draining node).
+
+Non-revertive failback (layer 2, per Service or L2Advertisement, not MetalLB's rule): the
+nodes that say they hold an IP against the rank (``holders``: they took it over while a
+better-ranked node was gone, and keep it) keep it while they are live, not draining
+candidates; the best-ranked of them wins if there are several (a healed split). Without a
+live holder the rule above applies. So a failed node that returns does not take its IPs
+back: no second move, no second outage.
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ class ServiceFacts:
     endpoints: tuple[Endpoint, ...] = ()
     pool: str = ""  # metallb.io/ip-allocated-from-pool, when the controller wrote it
     labels: Mapping[str, str] = field(default_factory=dict)
+    failback: str | None = None  # the Service's baremetal.lb/failback policy (:mod:`.failback`)
 
 
 def ownership_key(ips: Iterable[str | ipaddress.IPv4Address | ipaddress.IPv6Address]) -> str:
@@ -128,16 +136,36 @@ def announcer(
     draining: Collection[str],
     live: Collection[str],
     scores: Mapping[str, int] | None = None,
+    *,
+    holders: Collection[str] = (),
 ) -> str | None:
     """The node that announces the Service hashed as ``key`` among the ``live`` ``candidates``.
 
     Live candidates that are not ``draining`` come first, in :func:`rank`'s order (``scores``
     first); the draining ones announce only when no other live candidate is left. With
-    ``draining`` empty this is :func:`announcing_node`.
+    ``draining`` empty this is :func:`announcing_node`. ``holders`` (non-revertive failback)
+    come before all of them when they are live, not draining candidates.
     """
     up = set(candidates) & set(live)
     settled = up - set(draining) if draining else up
+    if holders:
+        keeping = settled.intersection(holders)
+        if keeping:
+            return announcing_node(key, keeping, scores)
     return announcing_node(key, settled or up, scores)
+
+
+def holds_against_rank(
+    key: str, node: str, candidates: Collection[str], scores: Mapping[str, int] | None = None
+) -> bool:
+    """Whether ``node`` announcing ``key`` holds it against the rank (non-revertive failback).
+
+    True when another candidate would announce it if every candidate were live and none were
+    drained: that node's return (or uncordon) must not take the IP back, so ``node`` tells its
+    peers it holds the IP.
+    """
+    ranked = rank(candidates, key, scores)
+    return bool(ranked) and ranked[0] != node
 
 
 def _announce_allowed(node: NodeFacts, ignore_exclude_label: bool) -> bool:

@@ -24,6 +24,7 @@ from .config_model import (
     Manifest,
     NodePreference,
 )
+from .failback import FAILBACK_ANNOTATION, NON_REVERTIVE, REVERTIVE, policy_problem
 from .label_selectors import LabelSelector, matches_any
 from .object_reader import ObjectReader
 from .pools import AddressPool, ServiceAllocation, find_overlaps
@@ -435,6 +436,7 @@ class _Parser:
             ),
             service_selectors=reader.selectors("serviceSelectors"),
             preferred_node_selectors=_preferences(reader),
+            failback=_failback(reader),
         )
 
     def _bgp(self, reader: ObjectReader, aliases: Mapping[str, Community]) -> BGPAdvertisement:
@@ -574,6 +576,22 @@ def _check_known_fields(reader: ObjectReader, known: frozenset[str], spec: objec
             "is not a field of this object",
             f"remove it or fix its name ({', '.join(sorted(known))})",
         )
+
+
+def _failback(reader: ObjectReader) -> str | None:
+    """The failback policy of an advertisement's annotation; a wrong value is an error naming it."""
+    value = reader.annotations.get(FAILBACK_ANNOTATION)
+    if value is None:
+        return None
+    problem = policy_problem(value)
+    if problem is not None:
+        reader.fail(
+            f"metadata.annotations[{FAILBACK_ANNOTATION}]",
+            problem,
+            f"use {NON_REVERTIVE} (keep IPs where they failed over) or {REVERTIVE} (MetalLB's rule)",
+        )
+        return None
+    return str(value)
 
 
 def _preferences(reader: ObjectReader) -> tuple[NodePreference, ...]:

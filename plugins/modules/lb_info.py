@@ -167,8 +167,13 @@ services:
     announcements:
       description:
         - One entry per address, with its C(ip), C(family), C(pool), C(layer2) (a list of
-          C(node), C(interfaces) and C(conflict), empty when no speaker reports announcing it)
-          and C(bgp).
+          C(node), C(interfaces) and C(conflict), empty when no speaker reports announcing it),
+          C(failback) and C(bgp).
+        - C(failback) is the address's layer-2 failback policy, from the C(baremetal.lb/failback)
+          annotation of the Service or of the L2Advertisements announcing it; C(revertive)
+          (MetalLB's rule, the default) moves the address back when its first-ranked node returns,
+          C(non-revertive) keeps it on the node that took it over; null when no L2Advertisement
+          announces the address.
         - C(conflict) is null, or the speaker's message while another host (a MAC that is no
           speaker's) answers ARP/NDP for the Service's address; the node keeps announcing it.
         - C(bgp) is a list of the routes that carry the address, one per C(node), C(peer) (the
@@ -196,6 +201,7 @@ services:
           family: IPv4
           pool: lan
           layer2: [{node: node2, interfaces: [eth0], conflict: null}]
+          failback: non-revertive
           bgp: null
       unannounced: null
     - namespace: shop
@@ -212,6 +218,7 @@ services:
           family: IPv4
           pool: routed
           layer2: []
+          failback: null
           bgp:
             - {node: node1, peer: tor-a, prefix: 198.51.100.7/32, local_pref: null, communities: ["64512:1"],
                session: Established}

@@ -218,9 +218,11 @@ class L2Config:
         self._ads: list[str] = []
         self._deployments: list[tuple[str, str]] = []
 
-    def advertise(self, name: str, **spec: Any) -> None:
-        """Create an L2Advertisement."""
-        self.api.request("POST", L2ADS, body=metallb_manifest(L2_ADVERTISEMENT, name, spec))
+    def advertise(self, name: str, annotations: dict[str, str] | None = None, **spec: Any) -> None:
+        """Create an L2Advertisement (with ``annotations``, when given)."""
+        body = metallb_manifest(L2_ADVERTISEMENT, name, spec)
+        body["metadata"]["annotations"] = annotations or {}
+        self.api.request("POST", L2ADS, body=body)
         self._ads.append(name)
 
     def deploy(

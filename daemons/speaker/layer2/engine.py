@@ -35,12 +35,13 @@ from ansible_collections.baremetal.lb.plugins.module_utils.addresses import IPAd
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import (
     IPClaim,
     by_interface,
+    held,
     owned,
     successors,
 )
 
 from ..engine_child import Reports, serve
-from ..membership.service import Membership
+from ..membership.service import Holds, Membership
 from .conflicts import ConflictLog, Probe, first_claims
 from .engine_messages import StartOrder, claims_from_json, peers_from_json
 from .ethernet import mac_to_str
@@ -88,6 +89,8 @@ class Engine:
         self._inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._claims: list[IPClaim] | None = None
         self._members: frozenset[str] = frozenset()
+        self._peer_holds: Holds = {}  # what live peers hold against the rank (non-revertive failback)
+        self._holding: frozenset[IPAddress] = frozenset()  # what this node holds, as last told
         self._reported_members: frozenset[str] | None = None
         self._announced: dict[str, dict[str, list[str]]] | None = None
         self._last_counters: dict[str, dict[str, int]] = {}
@@ -110,7 +113,7 @@ class Engine:
         self._peers = dict(order.peers)
 
     def submit(self, kind: str, value: Any) -> None:
-        """Hand the decider a message (``plan``, ``peers``, ``members``, ``stop``); thread-safe."""
+        """Hand the decider a message (``plan``, ``peers``, ``members``, ``holds``, ``stop``); thread-safe."""
         self._inbox.put((kind, value))
 
     def run(self) -> None:
@@ -157,6 +160,8 @@ class Engine:
                 self._membership.set_peers(self._peers)
         elif kind == "members":
             self._members = value
+        elif kind == "holds":
+            self._peer_holds = value
         self._decide()
 
     def _ensure_membership(self) -> None:
@@ -172,6 +177,7 @@ class Engine:
             dead_after=order.dead_after,
             watch_links=order.watch_links,
             on_change=lambda members: self.submit("members", members),
+            on_holds=lambda holds: self.submit("holds", holds),
         )
         self._membership.start()
         log.info("membership joined as %s on %s:%d", order.node, *order.bind)
@@ -186,7 +192,8 @@ class Engine:
     def _decide(self) -> None:
         if self._claims is None or not self._settled():
             return
-        mine = owned(self._claims, self._members, self._order.node)
+        mine = owned(self._claims, self._members, self._order.node, self._holders())
+        self._hold(mine)
         ready = self._probe_first_claims(mine)
         probing = {ip: mine[ip] for ip in self._probes}
         answered = {**self._released(ready), **ready}
@@ -216,6 +223,31 @@ class Engine:
             self._announced, self._reported_members = announced, self._members
             self._reports.emit({"announcing": announced, "members": sorted(self._members), "t": time.time()})
 
+    def _holders(self, *, leaving: bool = False) -> dict[IPAddress, set[str]]:
+        """For each IP, the nodes holding it against the rank: live peers as heard, and this node."""
+        holders: dict[IPAddress, set[str]] = {}
+        for node, ips in self._peer_holds.items():
+            for ip in ips:
+                holders.setdefault(ip, set()).add(node)
+        if not leaving:
+            for ip in self._holding:
+                holders.setdefault(ip, set()).add(self._order.node)
+        return holders
+
+    def _hold(self, mine: dict[IPAddress, list[IPClaim]]) -> None:
+        """Tell the peers which of ``mine`` this node holds against the rank (non-revertive failback)."""
+        holding = held(mine, self._order.node)
+        if holding != self._holding and self._membership is not None:
+            gained, lost = holding - self._holding, self._holding - holding
+            log.info(
+                "holding %d IPs against the rank (non-revertive failback)%s%s",
+                len(holding),
+                f"; now also {_listed(gained)}" if gained else "",
+                f"; no longer {_listed(lost)}" if lost else "",
+            )
+            self._membership.set_holds(holding)
+        self._holding = holding
+
     def _released(self, ready: dict[IPAddress, list[IPClaim]]) -> dict[IPAddress, list[IPClaim]]:
         """The IPs given up to a live peer that this node still answers for, with their old claims.
 
@@ -229,7 +261,7 @@ class Engine:
         self._releases.reclaim(ip for ip in self._answered if ip in ready or ip not in planned)
         lost = self._claimed - ready.keys()
         if me in self._members:
-            taken = successors((c for c in self._claims if c.ip in lost), self._members, me)
+            taken = successors((c for c in self._claims if c.ip in lost), self._members, me, self._holders())
             given = sorted((ip for ip in lost if ip in taken), key=str)
             for ip in given:
                 self._responder.quiet(ip)  # a repeat of our announcement would undo the new owner's
@@ -325,7 +357,7 @@ class Engine:
         me = self._order.node
         leaving: frozenset[IPAddress] = frozenset()
         if self._claims is not None and me in self._members:
-            taken = successors(self._claims, self._members - {me}, me)
+            taken = successors(self._claims, self._members - {me}, me, self._holders(leaving=True))
             leaving = frozenset(ip for ip in self._claimed if ip in taken)
         for ip in leaving:
             self._responder.quiet(ip)
@@ -345,6 +377,13 @@ class Engine:
             waiting = self._releases.answering(time.monotonic())
         if leaving:
             log.info("handed over %d IPs in %.0f ms", len(leaving), (time.monotonic() - now) * 1000)
+
+
+def _listed(ips: frozenset[IPAddress], most: int = 20) -> str:
+    """``ips`` for a log line: the first ``most`` of them, then how many more."""
+    shown = sorted(map(str, ips))
+    more = f" and {len(shown) - most} more" if len(shown) > most else ""
+    return ",".join(shown[:most]) + more
 
 
 def main() -> int:

@@ -74,7 +74,7 @@ def peers_from_json(data: Mapping[str, Any]) -> dict[str, Address]:
 
 
 def claims_to_json(claims: Iterable[IPClaim]) -> list[dict[str, Any]]:
-    """Claims as JSON, in a stable order (so equal plans compare equal); ``scores`` only when set."""
+    """Claims as JSON, in a stable order (so equal plans compare equal); optional fields only when set."""
     return sorted(
         (
             {
@@ -85,6 +85,7 @@ def claims_to_json(claims: Iterable[IPClaim]) -> list[dict[str, Any]]:
                 "interfaces": list(c.interfaces),
                 **({"scores": dict(sorted(c.scores.items()))} if c.scores else {}),
                 **({"draining": sorted(c.draining)} if c.draining else {}),
+                **({"non_revertive": True} if c.non_revertive else {}),
             }
             for c in claims
         ),
@@ -107,6 +108,7 @@ def claims_from_json(data: Iterable[Mapping[str, Any]]) -> list[IPClaim]:
                     tuple(item["interfaces"]),
                     {str(node): int(score) for node, score in (item.get("scores") or {}).items()},
                     frozenset(item.get("draining") or ()),
+                    bool(item.get("non_revertive")),
                 )
             )
     return claims

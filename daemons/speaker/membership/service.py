@@ -6,7 +6,12 @@ and does nothing else, so an event-loop stall elsewhere never makes a peer look 
 A node is a member of its own view only while every watched link is up: when the link it
 announces on goes down it sends LEAVE, stops heart-beating (peers take its IPs over at once)
 and drops itself (so its own ownership computation gives everything up). Heart-beating
-resumes when the link comes back.
+resumes when the link comes back, and the node counts as settled again (:attr:`Membership.settled`)
+only once it has had time to hear its peers.
+
+A node holding IPs against the rank (non-revertive failback, :meth:`Membership.set_holds`)
+sends them in a HOLDS datagram just before each heartbeat, so a peer that hears the heartbeat
+has heard the holds; ``on_holds`` reports what the live peers hold.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from ansible_collections.baremetal.lb.plugins.module_utils.addresses import IPAddress
+
 from ..layer2.link import link_is_up
 from .tracker import Tracker
-from .wire import Kind, Message, WireError, decode, encode
+from .wire import Kind, Message, WireError, decode, encode, encode_holds
 
 _LOG = logging.getLogger(__name__)
 
@@ -31,6 +38,9 @@ INTERVAL = 0.1  # seconds between heartbeats, the speaker's default
 DEAD_AFTER = 0.3  # seconds of silence after which a peer is dead, the speaker's default
 _RECV_BATCH = 256
 _LEAVE_COPIES = 2  # one loss must not turn a planned hand-over into a dead-after outage
+_MAX_HOLDS_PAYLOAD = 60_000  # bytes: one UDP datagram (about 12,000 IPv4 or 3,500 IPv6 addresses)
+
+Holds = Mapping[str, frozenset[IPAddress]]
 
 
 class Membership:
@@ -48,12 +58,14 @@ class Membership:
         max_clock_skew: float = 30.0,
         watch_links: Sequence[str] = (),
         on_change: Callable[[frozenset[str]], None] | None = None,
+        on_holds: Callable[[Holds], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Prepare (not start) membership of ``name``; ``peers`` maps node names to UDP addresses.
 
         ``on_change`` is called from the membership thread with the new live set (this node
-        included while healthy); keep it quick, e.g. ``queue.put``.
+        included while healthy), ``on_holds`` with what the live peers hold, before the live set
+        that follows from the same datagrams; keep them quick, e.g. ``queue.put``.
         """
         if not key:
             raise ValueError("an empty key authenticates nothing")
@@ -66,12 +78,16 @@ class Membership:
         self._interval = interval
         self._watch_links = tuple(watch_links)
         self._on_change = on_change
+        self._on_holds = on_holds
         self._clock = clock
         self._tracker = Tracker(dead_after, max_clock_skew)
         self._incarnation = time.time_ns()
         self._seq = 0
         self._healthy = False
         self._members: frozenset[str] = frozenset()
+        self._holds_payload = b""  # what this node holds, as sent
+        self._holds_clears = 0  # empty HOLDS still to send after it stopped holding
+        self._peer_holds: Holds = {}
         self._started_at: float | None = None
         self._lock = threading.Lock()
         self._family = _family(bind[0])
@@ -114,9 +130,30 @@ class Membership:
         with self._lock:
             return self._members
 
+    def set_holds(self, ips: frozenset[IPAddress]) -> None:
+        """Tell the peers, from the next heartbeat on, which IPs this node holds against the rank."""
+        payload = encode_holds(ips)
+        if len(payload) > _MAX_HOLDS_PAYLOAD:
+            _LOG.warning(
+                "holding %d IPs against the rank: only those fitting one datagram are kept on return of "
+                "their first node, the others fail back",
+                len(ips),
+            )
+            payload = encode_holds(sorted(ips, key=lambda ip: ip.packed)[: _MAX_HOLDS_PAYLOAD // 17])
+        with self._lock:
+            if payload == self._holds_payload:
+                return
+            self._holds_clears = 0 if payload else _LEAVE_COPIES
+            self._holds_payload = payload
+
+    def holds(self) -> Holds:
+        """What each live peer holds against the rank, by name."""
+        with self._lock:
+            return self._peer_holds
+
     @property
     def settled(self) -> bool:
-        """True once a live peer has had time to be heard; decide ownership only after that."""
+        """True once a live peer has had time to be heard since this node (re)joined; decide only then."""
         started = self._started_at
         return started is not None and self._clock() - started >= self._tracker.dead_after
 
@@ -166,19 +203,32 @@ class Membership:
     def _beat(self) -> None:
         healthy = all(link_is_up(link) for link in self._watch_links)
         if healthy:
+            if not self._healthy and self._started_at is not None:
+                self._started_at = self._clock()  # rejoined: hear the peers (and their holds) first
+            self._send_holds()
             self._send_all(Kind.HEARTBEAT)
         elif self._healthy:
             _LOG.warning("a watched link of %s is down: leaving", self.name)
             self._send_all(Kind.LEAVE, copies=_LEAVE_COPIES)
         self._healthy = healthy
 
-    def _send_all(self, kind: Kind, copies: int = 1) -> None:
+    def _send_holds(self) -> None:
+        with self._lock:
+            payload = self._holds_payload
+            if not payload and not self._holds_clears:
+                return
+            if not payload:
+                self._holds_clears -= 1
+        self._send_all(Kind.HOLDS, payload=payload)
+
+    def _send_all(self, kind: Kind, copies: int = 1, payload: bytes = b"") -> None:
         with self._lock:
             targets = list(self._peers.values())
         for _unused in range(copies):
             self._seq += 1
             datagram = encode(
-                self._key, Message(kind, self.name, self._incarnation, self._seq, time.time_ns())
+                self._key,
+                Message(kind, self.name, self._incarnation, self._seq, time.time_ns(), payload),
             )
             for address in targets:
                 try:
@@ -209,6 +259,11 @@ class Membership:
             members = self._tracker.live() | ({self.name} if self._healthy else set())
             changed = members != self._members
             self._members = members
+            holds = self._tracker.holds()
+            holds_changed = holds != self._peer_holds
+            self._peer_holds = holds
+        if holds_changed and self._on_holds is not None:
+            self._on_holds(holds)
         if changed and self._on_change is not None:
             self._on_change(members)
 

@@ -42,6 +42,7 @@ def test_claims_survive_the_trip_in_a_stable_order_and_bad_ips_are_skipped():
             ("eth0",),
             {"n2": 110},  # preference scores reach the engine, which elects with them
             frozenset({"n2"}),  # so does who is being drained
+            True,  # and the failback policy (non-revertive)
         ),
         IPClaim(ipaddress.ip_address("192.0.2.5"), "ns/a", "192.0.2.5", frozenset({"n1"}), ("eth0", "eth1")),
     ]
@@ -49,3 +50,4 @@ def test_claims_survive_the_trip_in_a_stable_order_and_bad_ips_are_skipped():
     assert [c["service"] for c in data] == ["ns/a", "ns/b"]
     assert claims_from_json([*data, {**data[0], "ip": "not-an-ip"}]) == list(reversed(claims))
     assert "scores" not in data[0]  # without preferences the plan is what it was before them
+    assert "non_revertive" not in data[0]  # nor without a non-revertive policy

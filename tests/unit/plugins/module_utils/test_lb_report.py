@@ -89,6 +89,7 @@ def test_services_with_ips_pool_and_layer2_announcer():
             "family": "IPv4",
             "pool": "lan",
             "layer2": [{"node": "node2", "interfaces": ["eth0", "eth1"], "conflict": None}],
+            "failback": "revertive",
             "bgp": None,
         },
         {
@@ -96,6 +97,7 @@ def test_services_with_ips_pool_and_layer2_announcer():
             "family": "IPv6",
             "pool": "lan",
             "layer2": [{"node": "node2", "interfaces": ["eth0", "eth1"], "conflict": None}],
+            "failback": "revertive",
             "bgp": None,
         },
     ]

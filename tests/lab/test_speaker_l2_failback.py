@@ -1,0 +1,84 @@
+"""Non-revertive failback in layer 2 on the lab's wire: a returning node does not take its VIP back.
+
+Three real speakers and the real controller; the L2Advertisement carries
+``baremetal.lb/failback: non-revertive``. The node MetalLB's rule elects first answers; when its
+speaker crashes the next one takes over, and when it comes back (a member again, deciding with
+every peer heard) the node that took over keeps answering, alone, while the returning one stays
+silent: one move instead of two. ``lb_info`` shows the policy. The Service's own annotation
+``revertive`` then overrides the advertisement and MetalLB's rule moves the VIP back.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from ansible_collections.baremetal.lb.plugins.module_utils.failback import (
+    FAILBACK_ANNOTATION,
+    NON_REVERTIVE,
+    REVERTIVE,
+)
+from tests.lab.ansible_harness import run_tasks
+from tests.lab.controller_harness import service_manifest, unique, wait_for
+from tests.lab.speaker_harness import POOL4, Probe, answered_by_only, predicted_owner
+
+WATCH = 3.0  # seconds the client watches the VIP after the first node is back: 10 dead-afters
+RETURN_WINDOW = 10.0  # seconds of probing from the speaker's restart: its start, sync, join, then WATCH
+
+
+def _live_members(speaker) -> int:
+    found = re.search(r"^baremetal_lb_speaker_live_members (\d+)", speaker.metrics(), re.MULTILINE)
+    return int(found.group(1)) if found else 0
+
+
+def test_a_returning_node_does_not_take_a_non_revertive_vip_back(
+    lab, cluster, l2, start_controller, speakers, namespace, tmp_path
+):
+    pool = cluster.create_pool(unique("l2"), [POOL4])
+    l2.advertise(unique("stay"), annotations={FAILBACK_ANNOTATION: NON_REVERTIVE}, ipAddressPools=[pool])
+    start_controller()
+    speakers.start()
+    l2.deploy(namespace, "web")
+    cluster.create_service(namespace, service_manifest("web"))
+    ips = cluster.wait_ips(namespace, "web")
+    nodes = set(lab.nodes)
+    first = predicted_owner(ips, nodes)
+    interim = predicted_owner(ips, nodes - {first})
+    answered_by_only(lab, ips[0], first)
+
+    speakers[first].crash()
+    answered_by_only(lab, ips[0], interim)  # the failover: the one move
+
+    probe = Probe(lab, ips[0], RETURN_WINDOW)  # the client watches the whole return
+    try:
+        speakers[first].start()
+        wait_for(
+            f"{first}'s speaker deciding with all {len(nodes)} members",
+            lambda: _live_members(speakers[first]) == len(nodes),
+            timeout=30,
+        )
+        joined = time.time()  # the prober stamps replies with the wall clock
+        replies = probe.replies()
+    finally:
+        probe.kill()
+    assert replies and replies[-1][0] >= joined + WATCH, f"the prober ended before {WATCH}s after the return"
+    strays = [f"{node} at {at - joined:+.3f}s" for at, node in replies if node != interim]
+    assert not strays, f"while {first} returned the client heard {strays[:3]} ({len(strays)} replies)"
+    assert "holding 1 IPs against the rank" in speakers[interim].logs()
+
+    wait_for(
+        f"{interim}'s ServiceL2Status, and no other",
+        lambda: (
+            [r["status"]["node"] for r in l2.l2_statuses(namespace, "web") if r.get("status")] == [interim]
+        ),
+    )
+    (info,) = run_tasks(
+        lab, tmp_path, [{"name": "lb_info", "baremetal.lb.lb_info": {"service_namespace": namespace}}]
+    )
+    (web,) = [item for item in info["services"] if item["name"] == "web"]
+    (announcement,) = web["announcements"]
+    assert announcement["failback"] == NON_REVERTIVE
+    assert [report["node"] for report in announcement["layer2"]] == [interim]
+
+    cluster.patch_service(namespace, "web", {"metadata": {"annotations": {FAILBACK_ANNOTATION: REVERTIVE}}})
+    answered_by_only(lab, ips[0], first)  # the Service's policy wins: MetalLB's rule moves it back
