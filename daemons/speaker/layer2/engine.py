@@ -187,7 +187,9 @@ class Engine:
         if membership is None:
             return False
         everyone = set(self._peers) | {self._order.node}
-        return bool(membership.settled or everyone <= membership.members())
+        # the members as this thread last heard of them, not as the membership thread sees them
+        # now: a decision must not run ahead of the messages (holds, members) still queued for it
+        return bool(membership.settled or everyone <= self._members)
 
     def _decide(self) -> None:
         if self._claims is None or not self._settled():
