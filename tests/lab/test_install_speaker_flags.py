@@ -17,9 +17,6 @@ One ansible-playbook run on localhost covers every case (a play each); no lab, n
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,10 +27,10 @@ import yaml
 from daemons.speaker.__main__ import _parse
 from daemons.speaker.options import Options
 from lab.units import service_command
+from tests.lab.ansible_harness import run_local_playbook
+from tests.lab.controller_harness import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "install"
-VENV_BIN = Path(sys.executable).parent
 SPECS = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]
 SPEAKER = Options(node_name="node1")  # the speaker's defaults
 DRAIN_AWARE = "install_speaker_drain_aware"
@@ -223,20 +220,8 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
         out.mkdir()
     playbook = root / "play.yml"
     playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("K8S_AUTH_", "KUBECONFIG"))}
     # Should the role get past its checks, its first cluster task fails on this, not on a cluster.
-    env["K8S_AUTH_KUBECONFIG"] = str(root / "no-such-kubeconfig")
-    argv = [
-        str(VENV_BIN / "ansible-playbook"),
-        "-i",
-        "localhost,",
-        "-c",
-        "local",
-        "-e",
-        f"ansible_python_interpreter={sys.executable}",
-        str(playbook),
-    ]
-    done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    done = run_local_playbook(playbook, env={"K8S_AUTH_KUBECONFIG": str(root / "no-such-kubeconfig")})
     assert done.returncode == 0, f"ansible-playbook failed:\n{done.stdout[-6000:]}\n{done.stderr[-3000:]}"
     return {name: _outcome(out) for name, out in outs.items()}
 
