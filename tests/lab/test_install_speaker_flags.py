@@ -9,7 +9,8 @@ role's own check (tasks/speaker_settings.yml, run with the role's defaults and v
 ``include_role``), then both templates. The rendered command lines are parsed by the speaker's
 own argument parser, so a flag it would refuse or read differently fails here. A bad value must
 be refused with a message that names the variable, and the role itself, at both entry points,
-must refuse it before its first task that reaches a cluster.
+must refuse it before its first task that reaches a cluster. The speaker's parser refuses the
+same overlaps, for command lines written without the role.
 
 One ansible-playbook run on localhost covers every case (a play each); no lab, no cluster.
 """
@@ -295,3 +296,15 @@ def test_the_role_refuses_a_bad_value_before_reaching_the_cluster(
     assert outcome.failed_task.startswith(task.format(entry=entry)), outcome
     for words in case.error:
         assert words in outcome.error, f"{words!r} not in the error: {outcome.error!r}"
+
+
+@pytest.mark.parametrize(
+    "case", [case for case in REFUSED if OVERLAP in case.variables], ids=lambda case: case.name
+)
+def test_the_speaker_refuses_the_overlaps_the_role_refuses(
+    case: Refused, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Run without the role (a hand-written unit, the bench), the speaker stops at its parser."""
+    with pytest.raises(SystemExit):
+        _parse(["--node-name=node1", f"--handover-overlap={case.variables[OVERLAP]}"])
+    assert "argument --handover-overlap" in capsys.readouterr().err
