@@ -6,12 +6,24 @@ The flags are MetalLB's speaker flags.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 
 from .app import run
 from .layer2.handoff import HANDOVER_OVERLAP
 from .membership.service import DEAD_AFTER, INTERVAL
 from .options import REPLAN_INTERVAL, Options
+
+
+def _seconds(text: str) -> float:
+    """A duration flag's value: a finite number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds, 0 or more: {text!r}")
+    return value
 
 
 def _parse(argv: list[str] | None = None) -> Options:
@@ -56,7 +68,7 @@ def _parse(argv: list[str] | None = None) -> Options:
     )
     add(
         "--handover-overlap",
-        type=float,
+        type=_seconds,
         default=HANDOVER_OVERLAP,
         help="layer 2: longest time in seconds a node keeps answering for an IP it hands over"
         " (a cordon, a stop, a failback), until it sees the new owner announce it; 0 stops at once",

@@ -37,8 +37,18 @@ def run_playbook(
     play = [{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]
     path = tmp_path / "play.yml"
     path.write_text(yaml.safe_dump(play))
+    extra = {"ANSIBLE_STDOUT_CALLBACK": callback, "K8S_AUTH_KUBECONFIG": str(lab.kubeconfig), **(env or {})}
+    return run_local_playbook(path, *flags, env=extra)
+
+
+def run_local_playbook(
+    path: Path, *flags: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the playbook at ``path`` on localhost (local connection, this venv's Python) from the
+    checkout, without the caller's K8S_AUTH_* and KUBECONFIG but with ``env``; return the finished
+    process, whatever its status."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("K8S_AUTH_", "KUBECONFIG"))}
-    environ.update(ANSIBLE_STDOUT_CALLBACK=callback, K8S_AUTH_KUBECONFIG=str(lab.kubeconfig), **(env or {}))
+    environ.update(env or {})
     argv = [
         str(VENV_BIN / "ansible-playbook"),
         "-i",
