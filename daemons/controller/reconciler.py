@@ -23,6 +23,10 @@ from ansible_collections.baremetal.lb.plugins.module_utils.allocator import (
 from ansible_collections.baremetal.lb.plugins.module_utils.announcement import describe, unannounced
 from ansible_collections.baremetal.lb.plugins.module_utils.config_errors import InvalidConfigError
 from ansible_collections.baremetal.lb.plugins.module_utils.config_model import Config
+from ansible_collections.baremetal.lb.plugins.module_utils.failback import (
+    FAILBACK_IGNORED,
+    service_annotation_problem,
+)
 from ansible_collections.baremetal.lb.plugins.module_utils.services import (
     ALLOCATION_FAILED,
     LOAD_BALANCER_FAILED,
@@ -81,6 +85,7 @@ class Reconciler:
         self._loaded = Config()
         self._history = ConfigHistory()
         self._unannounced: dict[str, str] = {}
+        self._failback_ignored: dict[str, str] = {}  # Service -> why its failback annotation is ignored
 
     @property
     def configured(self) -> bool:
@@ -265,6 +270,20 @@ class Reconciler:
                 self._freed()
         self._writer.desire(key, Desired(tuple(ips), allocation.pool))
         self._check_announced(obj, ips, allocation.pool)
+        self._check_failback(obj)
+
+    def _check_failback(self, obj: JSON) -> None:
+        """Warn once (log and Event) while the Service's failback annotation names no policy."""
+        key = ServiceView.of(obj).key
+        problem = service_annotation_problem((obj.get("metadata") or {}).get("annotations"))
+        if problem == self._failback_ignored.get(key):
+            return
+        if problem is None:
+            self._failback_ignored.pop(key, None)
+            return
+        self._failback_ignored[key] = problem
+        log.warning("service %s: %s", key, problem, extra={"service": key})
+        self._events.record(obj, WARNING, FAILBACK_IGNORED, problem)
 
     def _check_announced(self, obj: JSON, ips: list[str], pool: str) -> None:
         """Warn once (log and Event) when no advertisement announces what the Service got."""
@@ -298,6 +317,7 @@ class Reconciler:
     def _release(self, key: str, why: str) -> None:
         self._pending.discard(key)
         self._unannounced.pop(key, None)
+        self._failback_ignored.pop(key, None)
         self._failures.pop(key, None)
         allocation = self._allocator.allocation_of(key)
         if allocation is None or not self._allocator.release(key):

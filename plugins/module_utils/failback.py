@@ -20,6 +20,7 @@ FAILBACK_ANNOTATION = "baremetal.lb/failback"
 REVERTIVE = "revertive"
 NON_REVERTIVE = "non-revertive"
 POLICIES = (REVERTIVE, NON_REVERTIVE)
+FAILBACK_IGNORED = "FailbackIgnored"  # the controller's Event reason for a wrong Service annotation
 
 
 def policy_problem(value: object) -> str | None:
@@ -27,6 +28,18 @@ def policy_problem(value: object) -> str | None:
     if value in POLICIES:
         return None
     return f"{value!r} is not one of {', '.join(POLICIES)}"
+
+
+def service_annotation_problem(annotations: Mapping[str, object] | None) -> str | None:
+    """Why a Service's failback annotation is ignored, naming the fix; None when it is fine or absent."""
+    value = (annotations or {}).get(FAILBACK_ANNOTATION)
+    problem = None if value is None else policy_problem(value)
+    if problem is None:
+        return None
+    return (
+        f"annotation {FAILBACK_ANNOTATION}: {problem}, so its L2Advertisements' policy applies "
+        f"({REVERTIVE} without one); set it to {NON_REVERTIVE} or {REVERTIVE}"
+    )
 
 
 def annotated_policy(annotations: Mapping[str, object] | None) -> str | None:

@@ -329,3 +329,20 @@ def test_a_waiting_service_gets_an_address_once_its_former_holder_shows_it_no_mo
     _status_written(world, "old")
     world.drain()
     assert world.ips("new") == ("192.0.2.64",)
+
+
+def test_a_wrong_failback_annotation_gets_one_warning_event_naming_the_fix(tiny_pool):
+    service = _service("a", "1")
+    service["metadata"]["annotations"]["baremetal.lb/failback"] = "never"
+    world = World([service], [tiny_pool])
+    world.reconciler.handle(CONFIG_KEY)
+    world.drain()
+    world.reconciler.handle("ns/a")  # again: no second Event for the same problem
+    assert world.ips("a") == ("192.0.2.64",)  # the address is given all the same
+    assert _messages(world, "a", "FailbackIgnored") == [
+        "annotation baremetal.lb/failback: 'never' is not one of revertive, non-revertive, so its "
+        "L2Advertisements' policy applies (revertive without one); set it to non-revertive or revertive"
+    ]
+    service["metadata"]["annotations"]["baremetal.lb/failback"] = "non-revertive"
+    world.reconciler.handle("ns/a")
+    assert world.events.reasons("a").count("FailbackIgnored") == 1
