@@ -2,7 +2,7 @@
 
     PYTHONPATH=. .venv/bin/python bench/l2_failover_bench.py [--state-dir DIR] [--trials 5]
         [--vrrp-trials 5] [--dead-after S] [--interval S] [--handover-overlap S]
-        [--scenario NAME ...]   (root)
+        [--failback revertive|non-revertive] [--scenario NAME ...]   (root)
 
 Uses the lab (three node namespaces, a client namespace, one LAN): a running one given by
 ``--state-dir`` or ``BMLB_LAB_STATE``, else a fresh one that is removed afterwards. Three systems
@@ -25,6 +25,13 @@ Scenarios, run on the VIP's owner:
 * cordon (our speaker only; keepalived knows no Kubernetes): the owner's Node gets
   ``spec.unschedulable`` through the API, as ``kubectl cordon`` and ``kubectl drain`` do; failback:
   uncordon. Planned moves are make before break unless ``--handover-overlap 0``.
+
+``--failback non-revertive`` gives our L2Advertisement the annotation
+``baremetal.lb/failback: non-revertive``: after every restore the client is watched for
+``STAY_WATCH`` seconds, the VIP must stay with the node that took it over (the owner answering
+again fails the trial), and the failback figure is the longest silence the client saw in that
+time. Before the next trial the node that kept the VIP is restarted gracefully (SIGTERM), which
+hands it back to the owner; that hand-back is not measured.
 
 ``--scenario`` (repeatable) runs only the scenarios named.
 
@@ -86,6 +93,12 @@ sys.path.insert(0, str(REPO))
 
 from ansible_collections.baremetal.lb.daemons.kube.kubeapi import KubeApi  # noqa: E402
 from ansible_collections.baremetal.lb.daemons.speaker.options import Options as SpeakerOptions  # noqa: E402
+from ansible_collections.baremetal.lb.plugins.module_utils.failback import (  # noqa: E402
+    FAILBACK_ANNOTATION,
+    NON_REVERTIVE,
+    POLICIES,
+    REVERTIVE,
+)
 from lab import build, lifecycle  # noqa: E402
 from lab.state import LabState  # noqa: E402
 from tests.lab import controller_harness, speaker_harness  # noqa: E402
@@ -96,6 +109,7 @@ LEAD = 0.6  # seconds the owner must have answered before each event
 LEAD_TIMEOUT = 5.0  # seconds to see that, else the trial fails
 AFTER = 0.25  # seconds the new (or returning) owner is watched answering before a phase ends
 FAILBACK_WINDOW = 10.0  # seconds the owner has, after the restore returned, to answer again
+STAY_WATCH = 3.0  # non-revertive: seconds the client watches the VIP stay after the restore returned
 RESTORE_LIMIT = 90.0  # longest a restore may block (a speaker waits up to 60 s for its sync)
 SETTLE_TIMEOUT = 20.0  # seconds for the owner to be the only one answering again
 POLL = 0.02  # seconds between looks at the replies while a phase runs
@@ -139,6 +153,8 @@ class System:
     vip: str
     owner: str
     scenarios: list[Scenario]
+    # non-revertive failback: hands the VIP back from the node that kept it (None: revertive)
+    give_back: Callable[[str], object] | None = None
 
 
 @dataclass
@@ -296,11 +312,16 @@ def _watch_trial(lab: LabState, system: System, scenario: Scenario, outcome: Out
         back_at = time.monotonic()
         restored = True
         scenario.restore()
-        watch.until(lambda r: _answering(r, back_at, AFTER, is_owner), time.monotonic() + FAILBACK_WINDOW)
+        if system.give_back is None:  # revertive: the owner takes the VIP back
+            watch.until(lambda r: _answering(r, back_at, AFTER, is_owner), time.monotonic() + FAILBACK_WINDOW)
+        else:  # non-revertive: it must not; the client watches the VIP stay
+            watch.until(lambda r: _answering(r, back_at, 0.0, is_owner), time.monotonic() + STAY_WATCH)
         end = time.monotonic()
         outcome.failback, outcome.moved_back = failback_outage(watch.replies(), back_at, owner, end)
-        if not outcome.moved_back:
+        if system.give_back is None and not outcome.moved_back:
             outcome.errors.append(f"{owner} did not answer within {FAILBACK_WINDOW:.0f} s of the restore")
+        elif system.give_back is not None and outcome.moved_back:
+            outcome.errors.append(f"{owner} answered again though the failback is non-revertive")
     except Exception:
         if acted and not restored:  # on an interrupt the teardown puts things back instead
             with contextlib.suppress(Exception):
@@ -321,6 +342,11 @@ def trial(lab: LabState, system: System, scenario: Scenario) -> Outcome:
             _watch_trial(lab, system, scenario, outcome)
         except Exception as error:
             outcome.errors.append(_why(error))
+        if system.give_back is not None and outcome.new_owner not in (None, system.owner):
+            try:
+                system.give_back(str(outcome.new_owner))
+            except Exception as error:
+                outcome.errors.append(f"giving the VIP back: {_why(error)}")
         if (problem := _settle(lab, system, scenario)) is not None:
             outcome.errors.append(f"after the trial: {problem}")
             outcome.moved_back = False
@@ -352,9 +378,11 @@ def our_setup(
     dead_after: float,
     interval: float = SpeakerOptions.ml_interval,
     speaker_args: tuple[str, ...] = (),
+    *,
+    failback: str = REVERTIVE,
 ) -> Iterator[tuple[str, str, speaker_harness.Speakers]]:
-    """Controller, three speakers (given ``speaker_args`` too) and one Service; yields (VIP, owner,
-    speakers); removes it all."""
+    """Controller, three speakers (given ``speaker_args`` too) and one Service whose L2Advertisement
+    has the ``failback`` policy; yields (VIP, owner, speakers); removes it all."""
     kubectl_binary = str(build.ensure_all(log=False)["kubectl"])
 
     def kubectl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -376,7 +404,8 @@ def our_setup(
     )
     try:
         pool = cluster.create_pool(f"bench-{uuid.uuid4().hex[:6]}", ["192.0.2.64/27"])
-        l2.advertise(f"bench-{uuid.uuid4().hex[:6]}", ipAddressPools=[pool])
+        annotations = {FAILBACK_ANNOTATION: failback} if failback != REVERTIVE else None  # as shipped
+        l2.advertise(f"bench-{uuid.uuid4().hex[:6]}", annotations, ipAddressPools=[pool])
         controller.start()
         speakers.start(args=(f"--ml-dead-after={dead_after}", f"--ml-interval={interval}", *speaker_args))
         l2.deploy(namespace, "web")
@@ -397,14 +426,20 @@ def our_setup(
 
 @contextlib.contextmanager
 def our_system(
-    lab: LabState, workdir: Path, dead_after: float, interval: float, handover_overlap: float
+    lab: LabState,
+    workdir: Path,
+    dead_after: float,
+    interval: float,
+    handover_overlap: float,
+    *,
+    failback: str = REVERTIVE,
 ) -> Iterator[System]:
     """:func:`our_setup` with its four scenarios, running until the context ends."""
     run = workdir / "ours"
     run.mkdir()
     api = KubeApi.connect(str(lab.kubeconfig))
     overlap = (f"--handover-overlap={handover_overlap}",)
-    with our_setup(lab, run, dead_after, interval, overlap) as (vip, owner, speakers):
+    with our_setup(lab, run, dead_after, interval, overlap, failback=failback) as (vip, owner, speakers):
         speaker = speakers[owner]
 
         def recover() -> None:
@@ -416,9 +451,13 @@ def our_system(
         def cordon(unschedulable: bool) -> Action:
             return lambda: speaker_harness.cordon(api, owner, unschedulable)
 
+        def give_back(node: str) -> None:
+            speakers[node].stop()  # SIGTERM: LEAVE, so the owner takes the VIP again
+            speakers[node].start()
+
         label = (
             f"{OURS} (dead after {dead_after * 1000:.0f} ms, heartbeat {interval * 1000:.0f} ms,"
-            f" hand-over overlap {handover_overlap * 1000:.0f} ms)"
+            f" hand-over overlap {handover_overlap * 1000:.0f} ms, failback {failback})"
         )
         scenarios = _scenarios(
             lab,
@@ -431,7 +470,11 @@ def our_system(
         )
         try:
             yield System(
-                label, vip, owner, [*scenarios, Scenario(CORDON, cordon(True), cordon(False), 3.0, recover)]
+                label,
+                vip,
+                owner,
+                [*scenarios, Scenario(CORDON, cordon(True), cordon(False), 3.0, recover)],
+                give_back if failback == NON_REVERTIVE else None,
             )
         finally:
             speaker_harness.cordon(api, owner, unschedulable=False)
@@ -843,6 +886,12 @@ def _parser() -> argparse.ArgumentParser:
         " (default: the speaker's, %(default)s)",
     )
     parser.add_argument(
+        "--failback",
+        choices=POLICIES,
+        default=REVERTIVE,
+        help="our L2Advertisement's failback policy (default: %(default)s, MetalLB's rule)",
+    )
+    parser.add_argument(
         "--scenario",
         action="append",
         choices=[*SCENARIOS, CORDON],
@@ -893,7 +942,9 @@ def main() -> int:
             contextlib.ExitStack() as stack,
         ):
             workdir = Path(tmp)
-            ours = our_system(lab, workdir, args.dead_after, args.interval, args.handover_overlap)
+            ours = our_system(
+                lab, workdir, args.dead_after, args.interval, args.handover_overlap, failback=args.failback
+            )
             systems = [(stack.enter_context(ours), args.trials)]
             systems += [
                 (stack.enter_context(vrrp_system(lab, workdir, f)), args.vrrp_trials) for f in flavours
