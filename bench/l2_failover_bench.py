@@ -1,7 +1,7 @@
 """Layer-2 failover and failback as the client sees it: our speaker against keepalived (VRRP).
 
     PYTHONPATH=. .venv/bin/python bench/l2_failover_bench.py [--state-dir DIR] [--trials 5]
-        [--vrrp-trials 5] [--dead-after S] [--interval S] [--handover-overlap S]
+        [--vrrp-trials 5] [--profile default|fast] [--dead-after S] [--interval S] [--handover-overlap S]
         [--failback revertive|non-revertive] [--scenario NAME ...]   (root)
 
 Uses the lab (three node namespaces, a client namespace, one LAN): a running one given by
@@ -9,8 +9,8 @@ Uses the lab (three node namespaces, a client namespace, one LAN): a running one
 run side by side in that lab for the whole run, each announcing its own VIP:
 
 * baremetal.lb: the controller, three speakers and a Service from an on-link pool; the speakers
-  run with the shipped daemon's membership timing unless ``--dead-after``/``--interval`` say
-  otherwise (the defaults are read from the speaker's own Options);
+  run with the timing of the membership profile ``--profile`` (default: the shipped default)
+  unless ``--dead-after``/``--interval`` say otherwise (read from the speaker's own profiles);
 * keepalived with VRRP defaults (VRRPv2, advert 1 s) and keepalived with VRRPv3 and 100 ms
   adverts, one instance per node, the highest priority on the first node.
 
@@ -92,6 +92,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from ansible_collections.baremetal.lb.daemons.kube.kubeapi import KubeApi  # noqa: E402
+from ansible_collections.baremetal.lb.daemons.speaker.membership.service import (  # noqa: E402
+    DEFAULT_PROFILE,
+    PROFILES,
+)
 from ansible_collections.baremetal.lb.daemons.speaker.options import Options as SpeakerOptions  # noqa: E402
 from ansible_collections.baremetal.lb.plugins.module_utils.failback import (  # noqa: E402
     FAILBACK_ANNOTATION,
@@ -433,6 +437,7 @@ def our_system(
     handover_overlap: float,
     *,
     failback: str = REVERTIVE,
+    profile: str = DEFAULT_PROFILE,
 ) -> Iterator[System]:
     """:func:`our_setup` with its four scenarios, running until the context ends."""
     run = workdir / "ours"
@@ -456,7 +461,8 @@ def our_system(
             speakers[node].start()
 
         label = (
-            f"{OURS} (dead after {dead_after * 1000:.0f} ms, heartbeat {interval * 1000:.0f} ms,"
+            f"{OURS} ({profile} profile: dead after {dead_after * 1000:.0f} ms,"
+            f" heartbeat {interval * 1000:.0f} ms,"
             f" hand-over overlap {handover_overlap * 1000:.0f} ms, failback {failback})"
         )
         scenarios = _scenarios(
@@ -873,10 +879,15 @@ def _parser() -> argparse.ArgumentParser:
         " (default: %(default)s)",
     )
     parser.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default=DEFAULT_PROFILE,
+        help="the speakers' --ml-profile, whose timing is used (default: %(default)s, the speaker's)",
+    )
+    parser.add_argument(
         "--dead-after",
         type=float,
-        default=SpeakerOptions.ml_dead_after,
-        help="the speakers' --ml-dead-after in seconds, 0.05-5 (default: the speaker's, %(default)s)",
+        help="the speakers' --ml-dead-after in seconds, 0.05-5 (default: the profile's)",
     )
     parser.add_argument(
         "--handover-overlap",
@@ -900,9 +911,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--interval",
         type=float,
-        default=SpeakerOptions.ml_interval,
-        help="the speakers' --ml-interval in seconds, 0.01-1, below --dead-after"
-        " (default: the speaker's, %(default)s)",
+        help="the speakers' --ml-interval in seconds, 0.01-1, below --dead-after (default: the profile's)",
     )
     return parser
 
@@ -915,6 +924,9 @@ def _arguments() -> argparse.Namespace:
         parser.error("--trials must be between 1 and 200")
     if not 0 <= args.vrrp_trials <= 200:
         parser.error("--vrrp-trials must be between 0 and 200")
+    profile = PROFILES[args.profile]
+    args.dead_after = profile.dead_after if args.dead_after is None else args.dead_after
+    args.interval = profile.interval if args.interval is None else args.interval
     if not 0.05 <= args.dead_after <= 5 or not 0.01 <= args.interval <= 1 or args.interval >= args.dead_after:
         parser.error("--dead-after must be 0.05-5 s and --interval 0.01-1 s, below --dead-after")
     if not 0 <= args.handover_overlap <= 5:
@@ -943,7 +955,13 @@ def main() -> int:
         ):
             workdir = Path(tmp)
             ours = our_system(
-                lab, workdir, args.dead_after, args.interval, args.handover_overlap, failback=args.failback
+                lab,
+                workdir,
+                args.dead_after,
+                args.interval,
+                args.handover_overlap,
+                failback=args.failback,
+                profile=args.profile,
             )
             systems = [(stack.enter_context(ours), args.trials)]
             systems += [

@@ -1,10 +1,11 @@
 """Layer-2 soak: no false failover while both cores are busy and a resync storm rages.
 
     PYTHONPATH=. .venv/bin/python bench/l2_soak_bench.py [--state-dir DIR] [--seconds 600]
-        [--services 20] [--burners 2] [--dead-after S] [--interval S] [--bound S] [--no-storm]
-        (root)
+        [--services 20] [--burners 2] [--profile default|fast] [--dead-after S] [--interval S]
+        [--bound S] [--no-storm]   (root)
 
-Starts the controller, three speakers (``--ml-dead-after`` as given) and ``--services``
+Starts the controller, three speakers (``--ml-profile`` as given, default the shipped one;
+``--dead-after`` overrides the profile's) and ``--services``
 Services (one IPv4 VIP each, spread over the three nodes by MetalLB's hash) in the lab
 (``--state-dir``/``BMLB_LAB_STATE``, else a fresh lab removed afterwards), waits until every
 VIP is answered by its predicted owner alone, then for ``--seconds``:
@@ -57,7 +58,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from ansible_collections.baremetal.lb.daemons.kube.kubeapi import KubeApi  # noqa: E402
-from ansible_collections.baremetal.lb.daemons.speaker.membership.service import DEAD_AFTER  # noqa: E402
+from ansible_collections.baremetal.lb.daemons.speaker.membership.service import (  # noqa: E402
+    DEAD_AFTER,
+    DEFAULT_PROFILE,
+    PROFILES,
+)
 from bench.l2_failover_bench import lab_context  # noqa: E402
 from bench.l2_soak_judge import Observed, StormWork, Verdict, judge, storm_problems  # noqa: E402
 from bench.l2_soak_prober import Prober  # noqa: E402
@@ -386,7 +391,7 @@ def soak(lab: LabState, speakers: Speakers, served: Served, api: KubeApi, settin
 
 @contextlib.contextmanager
 def bench_setup(
-    lab: LabState, workdir: Path, services: int, dead_after: float
+    lab: LabState, workdir: Path, services: int, speaker_args: tuple[str, ...]
 ) -> Iterator[tuple[Served, Speakers, KubeApi]]:
     """What the lab fixtures give the test, for the bench: set up, yielded, removed in any case."""
     kubectl = controller_harness.kubectl_runner(str(build.ensure_all(log=False)["kubectl"]), lab)
@@ -407,7 +412,7 @@ def bench_setup(
     try:
         served = serve_vips(
             lab, cluster, l2, start_controller, speakers, namespace=namespace,
-            count=services, speaker_args=(f"--ml-dead-after={dead_after}",),
+            count=services, speaker_args=speaker_args,
         )  # fmt: skip
         yield served, speakers, api
     finally:
@@ -432,7 +437,10 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=20, help="Services, one VIP each (1..40)")
     parser.add_argument("--burners", type=int, default=2, help="busy-loop processes (0..8)")
     parser.add_argument(
-        "--dead-after", type=float, default=DEAD_AFTER, help="the speakers' --ml-dead-after (s)"
+        "--profile", choices=sorted(PROFILES), default=DEFAULT_PROFILE, help="the speakers' --ml-profile"
+    )
+    parser.add_argument(
+        "--dead-after", type=float, help="the speakers' --ml-dead-after (s; default: the profile's)"
     )
     parser.add_argument("--interval", type=float, default=0.02, help="seconds between rounds of ARP requests")
     parser.add_argument(
@@ -442,7 +450,9 @@ def main() -> None:
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("needs root (network namespaces)")
-    dead_after = max(0.15, min(args.dead_after, 5.0))
+    profile = PROFILES[args.profile]
+    dead_after = profile.dead_after if args.dead_after is None else max(0.05, min(args.dead_after, 5.0))
+    speaker_args = (f"--ml-profile={args.profile}", f"--ml-dead-after={dead_after}")
     settings = Settings(
         seconds=max(10.0, min(args.seconds, 1800.0)),
         burners=max(0, min(args.burners, 8)),
@@ -459,12 +469,13 @@ def main() -> None:
     with (
         lab_context(args.state_dir) as lab,
         tempfile.TemporaryDirectory(prefix="bmlb-l2soak-") as tmp,
-        bench_setup(lab, Path(tmp), services, settings.dead_after) as (served, speakers, api),
+        bench_setup(lab, Path(tmp), services, speaker_args) as (served, speakers, api),
     ):
         print(
             f"soak: {settings.seconds:.0f} s, {settings.burners} busy loops on {os.cpu_count()} CPUs, "
             f"{'a resync storm, ' if settings.storm else ''}{len(served.owners)} VIPs "
-            f"({dict(Counter(served.owners.values()))}), dead after {settings.dead_after * 1000:.0f} ms, "
+            f"({dict(Counter(served.owners.values()))}), profile {args.profile}, heartbeat every "
+            f"{profile.interval * 1000:.0f} ms, dead after {settings.dead_after * 1000:.0f} ms, "
             f"bound {settings.bound * 1000:.0f} ms",
             flush=True,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .layer2.handoff import HANDOVER_OVERLAP
-from .membership.service import DEAD_AFTER, INTERVAL
+from .membership.service import DEAD_AFTER, DEFAULT_PROFILE, INTERVAL
 
 REPLAN_INTERVAL = 10.0  # seconds between safety-net re-plans; changes and link events re-plan at once
 
@@ -31,6 +31,7 @@ class Options:
     ml_bind_port: int = 7946
     ml_secret_name: str = "memberlist"
     ml_secret_key_path: str = ""
+    ml_profile: str = DEFAULT_PROFILE  # what ml_interval and ml_dead_after were taken from, unless given
     ml_interval: float = INTERVAL
     ml_dead_after: float = DEAD_AFTER
     replan_interval: float = REPLAN_INTERVAL

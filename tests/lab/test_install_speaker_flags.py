@@ -1,7 +1,8 @@
-"""The install role's layer-2 hand-over variables, from the inventory to the speaker's options.
+"""The install role's layer-2 variables, from the inventory to the speaker's options.
 
-``install_speaker_drain_aware`` and ``install_speaker_handover_overlap`` become the speaker's
-``--drain-aware``/``--no-drain-aware`` and ``--handover-overlap`` in both deployment modes, the
+``install_speaker_drain_aware``, ``install_speaker_handover_overlap`` and
+``install_speaker_membership_profile`` become the speaker's ``--drain-aware``/``--no-drain-aware``,
+``--handover-overlap`` and ``--ml-profile`` in both deployment modes, the
 DaemonSet's args and the host unit's ExecStart, and only when set: unset, the speaker's own
 defaults apply. Each case of the tables goes through what the role does with its variables: the
 role's argument spec (``validate_argument_spec``, the check Ansible puts in front of a role), the
@@ -36,7 +37,8 @@ SPECS = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argu
 SPEAKER = Options(node_name="node1")  # the speaker's defaults
 DRAIN_AWARE = "install_speaker_drain_aware"
 OVERLAP = "install_speaker_handover_overlap"
-HANDOVER_FLAGS = ("--drain-aware", "--no-drain-aware", "--handover-overlap")
+PROFILE = "install_speaker_membership_profile"
+LAYER2_FLAGS = ("--drain-aware", "--no-drain-aware", "--handover-overlap", "--ml-profile")
 # Host mode's entry point needs these to get past its own first check.
 HOST_MODE = {"install_mode": "host", "install_host_api_server": "https://192.0.2.10:6443"}
 
@@ -50,6 +52,7 @@ class Accepted:
     flags: tuple[str, ...]
     drain_aware: bool = SPEAKER.drain_aware
     overlap: float = SPEAKER.handover_overlap
+    profile: tuple[str, float, float] = (SPEAKER.ml_profile, SPEAKER.ml_interval, SPEAKER.ml_dead_after)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,13 @@ ACCEPTED = [
     Accepted("overlap 0.25", {OVERLAP: 0.25}, ("--handover-overlap=0.25",), overlap=0.25),
     Accepted("overlap '0.25' (a string)", {OVERLAP: "0.25"}, ("--handover-overlap=0.25",), overlap=0.25),
     Accepted("overlap 2 (an int)", {OVERLAP: 2}, ("--handover-overlap=2.0",), overlap=2.0),
+    Accepted("profile fast", {PROFILE: "fast"}, ("--ml-profile=fast",), profile=("fast", 0.025, 0.075)),
+    Accepted(
+        "profile default, pinned",
+        {PROFILE: "default"},
+        ("--ml-profile=default",),
+        profile=("default", 0.1, 0.3),
+    ),
     Accepted(
         "both set",
         {DRAIN_AWARE: False, OVERLAP: 0.5},
@@ -89,13 +99,15 @@ REFUSED = [
     Refused("overlap empty", {OVERLAP: ""}, NOT_A_FLOAT),
     Refused("overlap a list", {OVERLAP: [1]}, NOT_A_FLOAT),
     Refused("drain-aware not a boolean", {DRAIN_AWARE: "maybe"}, (f"argument '{DRAIN_AWARE}'", "bool")),
+    Refused("an unknown profile", {PROFILE: "faster"}, (f"{PROFILE} must be default", "got faster")),
 ]
 # The role itself, at each entry point: a value of each kind of refusal, and the start of the
 # name of the task that must refuse it (the argument spec Ansible checks first, or the role's own
 # check).
 ENTRY_POINTS = ["main", "host"]
 ROLE_REFUSALS = [
-    (REFUSED[0], "Check the speaker's hand-over settings"),
+    (REFUSED[0], "Check the speaker's hand-over overlap"),
+    (REFUSED[-1], "Check the speaker's failure-detection profile"),
     (REFUSED[4], "Validating arguments against arg spec '{entry}'"),
 ]
 
@@ -240,8 +252,8 @@ def _unit_args(path: Path) -> list[str]:
     return argv[argv.index("speaker") + 1 :]
 
 
-def _handover_flags(args: list[str]) -> list[str]:
-    return [arg for arg in args if arg.startswith(HANDOVER_FLAGS)]
+def _layer2_flags(args: list[str]) -> list[str]:
+    return [arg for arg in args if arg.startswith(LAYER2_FLAGS)]
 
 
 def test_the_role_leaves_the_defaults_to_the_speaker_and_its_docs_state_them() -> None:
@@ -250,7 +262,11 @@ def test_the_role_leaves_the_defaults_to_the_speaker_and_its_docs_state_them() -
     The argument spec gives no ``default``: with one, Ansible would refuse the role's own null.
     """
     defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
-    stated = {DRAIN_AWARE: str(SPEAKER.drain_aware).lower(), OVERLAP: str(SPEAKER.handover_overlap)}
+    stated = {
+        DRAIN_AWARE: str(SPEAKER.drain_aware).lower(),
+        OVERLAP: str(SPEAKER.handover_overlap),
+        PROFILE: SPEAKER.ml_profile,
+    }
     readme = (ROLE / "README.md").read_text()
     for variable, value in stated.items():
         assert defaults[variable] is None, variable
@@ -271,11 +287,12 @@ def test_both_modes_render_what_the_speaker_reads(outcomes: dict[str, Outcome], 
         "host unit": (_unit_args(outcome.unit), _unit_args(unset.unit)),
     }
     for mode, (args, args_when_unset) in modes.items():
-        assert _handover_flags(args) == list(case.flags), mode
-        # Nothing but the hand-over flags differs from the unset case.
+        assert _layer2_flags(args) == list(case.flags), mode
+        # Nothing but the layer-2 flags differs from the unset case.
         assert [arg for arg in args if arg not in case.flags] == args_when_unset, mode
         options = _parse([*args, "--node-name=node1"])
         assert (options.drain_aware, options.handover_overlap) == (case.drain_aware, case.overlap), mode
+        assert (options.ml_profile, options.ml_interval, options.ml_dead_after) == case.profile, mode
 
 
 @pytest.mark.parametrize("case", REFUSED, ids=lambda case: case.name)

@@ -85,7 +85,12 @@ class Layer2Handler:
         self._engine.start(order.to_json(), remembered={"peers": peers_to_json(order.peers)})
         self._statuses.start(self._context.stop)
         host, port = order.bind
-        return f"membership on {host}:{port}, watching {','.join(order.watch_links) or 'no link'}"
+        options = self._context.options
+        return (
+            f"membership on {host}:{port} (profile {options.ml_profile}: heartbeat every"
+            f" {order.interval * 1000:.0f} ms, dead after {order.dead_after * 1000:.0f} ms),"
+            f" watching {','.join(order.watch_links) or 'no link'}"
+        )
 
     def apply(self, situation: Situation) -> None:
         """Plan every Service's IPs and send the engine the plan and the peers when they changed."""

@@ -24,6 +24,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from ansible_collections.baremetal.lb.plugins.module_utils.addresses import IPAddress
 
@@ -34,8 +35,25 @@ from .wire import Kind, Message, WireError, decode, encode, encode_holds
 _LOG = logging.getLogger(__name__)
 
 Address = tuple[str, int]
-INTERVAL = 0.1  # seconds between heartbeats, the speaker's default
-DEAD_AFTER = 0.3  # seconds of silence after which a peer is dead, the speaker's default
+
+
+@dataclass(frozen=True)
+class Timing:
+    """A detection profile: seconds between heartbeats, and of silence after which a peer is dead."""
+
+    interval: float
+    dead_after: float
+
+
+PROFILES = {
+    # failover ~0.27 s median; 10 heartbeats a second to each peer
+    "default": Timing(interval=0.1, dead_after=0.3),
+    # failover < 0.1 s median; 40 heartbeats a second to each peer: small domains
+    "fast": Timing(interval=0.025, dead_after=0.075),
+}
+DEFAULT_PROFILE = "default"
+INTERVAL = PROFILES[DEFAULT_PROFILE].interval  # the speaker's default
+DEAD_AFTER = PROFILES[DEFAULT_PROFILE].dead_after  # the speaker's default
 _RECV_BATCH = 256
 _LEAVE_COPIES = 2  # one loss must not turn a planned hand-over into a dead-after outage
 _MAX_HOLDS_PAYLOAD = 60_000  # bytes: one UDP datagram (about 12,000 IPv4 or 3,500 IPv6 addresses)
