@@ -2,7 +2,7 @@
 
     PYTHONPATH=. .venv/bin/python bench/l2_failover_bench.py [--state-dir DIR] [--trials 5]
         [--vrrp-trials 5] [--profile default|fast] [--dead-after S] [--interval S] [--handover-overlap S]
-        [--failback revertive|non-revertive] [--scenario NAME ...]   (root)
+        [--failback revertive|non-revertive|both] [--scenario NAME ...]   (root)
 
 Uses the lab (three node namespaces, a client namespace, one LAN): a running one given by
 ``--state-dir`` or ``BMLB_LAB_STATE``, else a fresh one that is removed afterwards. Three systems
@@ -31,7 +31,9 @@ Scenarios, run on the VIP's owner:
 ``STAY_WATCH`` seconds, the VIP must stay with the node that took it over (the owner answering
 again fails the trial), and the failback figure is the longest silence the client saw in that
 time. Before the next trial the node that kept the VIP is restarted gracefully (SIGTERM), which
-hands it back to the owner; that hand-back is not measured.
+hands it back to the owner; that hand-back is not measured. ``--failback both`` runs our speakers
+as two systems, one per policy, taking turns like every other system: before each turn the
+annotation is set (or removed, for revertive) and the bench waits until every speaker re-planned.
 
 ``--scenario`` (repeatable) runs only the scenarios named.
 
@@ -120,6 +122,7 @@ POLL = 0.02  # seconds between looks at the replies while a phase runs
 P95_MIN_TRIALS = 20
 SCENARIOS = ("link cut", "SIGKILL", "graceful stop (SIGTERM)")  # every system's
 CORDON = "cordon (drain)"  # ours only
+BOTH = "both"  # --failback: each policy as a system of its own
 OURS = "baremetal.lb"
 Action = Callable[[], object]
 Reply = tuple[float, str]  # (monotonic time, node name or MAC)
@@ -159,6 +162,7 @@ class System:
     scenarios: list[Scenario]
     # non-revertive failback: hands the VIP back from the node that kept it (None: revertive)
     give_back: Callable[[str], object] | None = None
+    prepare: Action | None = None  # puts the lab in this system's configuration before a trial
 
 
 @dataclass
@@ -260,6 +264,11 @@ def answerers(lab: LabState, vip: str, seconds: float = 0.3) -> set[str]:
     return {who for _unused, who in Probe(lab, vip, seconds).replies()}
 
 
+def _replans(speaker: speaker_harness.Speaker) -> float:
+    """The speaker's re-plans after a change so far (its replans_total{reason="change"})."""
+    return speaker_harness.metric(speaker.metrics(), "baremetal_lb_speaker_replans_total", 'reason="change"')
+
+
 def _sole(lab: LabState, vip: str, owner: str, timeout: float) -> None:
     wait_for(f"{owner} alone to answer for {vip}", lambda: answerers(lab, vip) == {owner}, timeout=timeout)
 
@@ -340,6 +349,8 @@ def trial(lab: LabState, system: System, scenario: Scenario) -> Outcome:
     """Settle, inject the fault, watch the failover, restore, watch the failback, settle again."""
     outcome = Outcome(bound=scenario.window)
     try:
+        if system.prepare is not None:
+            system.prepare()
         if (problem := _settle(lab, system, scenario)) is not None:
             outcome.errors.append(f"before the trial: {problem}")
         try:
@@ -384,9 +395,10 @@ def our_setup(
     speaker_args: tuple[str, ...] = (),
     *,
     failback: str = REVERTIVE,
-) -> Iterator[tuple[str, str, speaker_harness.Speakers]]:
+) -> Iterator[tuple[str, str, speaker_harness.Speakers, Callable[[str], None]]]:
     """Controller, three speakers (given ``speaker_args`` too) and one Service whose L2Advertisement
-    has the ``failback`` policy; yields (VIP, owner, speakers); removes it all."""
+    has the ``failback`` policy; yields (VIP, owner, speakers, a function that sets the policy and
+    waits until every speaker re-planned); removes it all."""
     kubectl_binary = str(build.ensure_all(log=False)["kubectl"])
 
     def kubectl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -408,8 +420,9 @@ def our_setup(
     )
     try:
         pool = cluster.create_pool(f"bench-{uuid.uuid4().hex[:6]}", ["192.0.2.64/27"])
+        advertisement = f"bench-{uuid.uuid4().hex[:6]}"
         annotations = {FAILBACK_ANNOTATION: failback} if failback != REVERTIVE else None  # as shipped
-        l2.advertise(f"bench-{uuid.uuid4().hex[:6]}", annotations, ipAddressPools=[pool])
+        l2.advertise(advertisement, annotations, ipAddressPools=[pool])
         controller.start()
         speakers.start(args=(f"--ml-dead-after={dead_after}", f"--ml-interval={interval}", *speaker_args))
         l2.deploy(namespace, "web")
@@ -417,7 +430,23 @@ def our_setup(
         ips = cluster.wait_ips(namespace, "web")
         owner = predicted_owner(ips, set(lab.nodes))
         _sole(lab, ips[0], owner, 30)
-        yield ips[0], owner, speakers
+
+        def set_failback(policy: str) -> None:
+            before = {node: _replans(speakers[node]) for node in lab.nodes}
+            value = policy if policy != REVERTIVE else None  # revertive: as shipped, no annotation
+            api.request(
+                "PATCH",
+                f"{speaker_harness.L2ADS}/{advertisement}",
+                body={"metadata": {"annotations": {FAILBACK_ANNOTATION: value}}},
+                content_type="application/merge-patch+json",
+            )
+            wait_for(
+                f"every speaker re-planning with failback {policy}",
+                lambda: all(_replans(speakers[node]) > count for node, count in before.items()),
+                timeout=30,
+            )
+
+        yield ips[0], owner, speakers, set_failback
     finally:
         speakers.stop_all()
         controller.stop()
@@ -429,22 +458,28 @@ def our_setup(
 
 
 @contextlib.contextmanager
-def our_system(
+def our_systems(
     lab: LabState,
     workdir: Path,
     dead_after: float,
     interval: float,
     handover_overlap: float,
     *,
-    failback: str = REVERTIVE,
+    failbacks: tuple[str, ...] = (REVERTIVE,),
     profile: str = DEFAULT_PROFILE,
-) -> Iterator[System]:
-    """:func:`our_setup` with its four scenarios, running until the context ends."""
+) -> Iterator[list[System]]:
+    """:func:`our_setup` with its four scenarios, as one system per failback policy (sharing the
+    speakers and the VIP), running until the context ends."""
     run = workdir / "ours"
     run.mkdir()
     api = KubeApi.connect(str(lab.kubeconfig))
     overlap = (f"--handover-overlap={handover_overlap}",)
-    with our_setup(lab, run, dead_after, interval, overlap, failback=failback) as (vip, owner, speakers):
+    with our_setup(lab, run, dead_after, interval, overlap, failback=failbacks[0]) as (
+        vip,
+        owner,
+        speakers,
+        set_failback,
+    ):
         speaker = speakers[owner]
 
         def recover() -> None:
@@ -460,11 +495,23 @@ def our_system(
             speakers[node].stop()  # SIGTERM: LEAVE, so the owner takes the VIP again
             speakers[node].start()
 
-        label = (
-            f"{OURS} ({profile} profile: dead after {dead_after * 1000:.0f} ms,"
-            f" heartbeat {interval * 1000:.0f} ms,"
-            f" hand-over overlap {handover_overlap * 1000:.0f} ms, failback {failback})"
-        )
+        applied = [failbacks[0]]
+
+        def prepare(policy: str) -> Action | None:
+            def apply() -> None:
+                if applied[0] != policy:
+                    set_failback(policy)
+                    applied[0] = policy
+
+            return apply if len(failbacks) > 1 else None
+
+        def label(failback: str) -> str:
+            return (
+                f"{OURS} ({profile} profile: dead after {dead_after * 1000:.0f} ms,"
+                f" heartbeat {interval * 1000:.0f} ms,"
+                f" hand-over overlap {handover_overlap * 1000:.0f} ms, failback {failback})"
+            )
+
         scenarios = _scenarios(
             lab,
             owner,
@@ -475,13 +522,17 @@ def our_system(
             recover=recover,
         )
         try:
-            yield System(
-                label,
-                vip,
-                owner,
-                [*scenarios, Scenario(CORDON, cordon(True), cordon(False), 3.0, recover)],
-                give_back if failback == NON_REVERTIVE else None,
-            )
+            yield [
+                System(
+                    label(failback),
+                    vip,
+                    owner,
+                    [*scenarios, Scenario(CORDON, cordon(True), cordon(False), 3.0, recover)],
+                    give_back if failback == NON_REVERTIVE else None,
+                    prepare(failback),
+                )
+                for failback in failbacks
+            ]
         finally:
             speaker_harness.cordon(api, owner, unschedulable=False)
 
@@ -898,9 +949,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--failback",
-        choices=POLICIES,
+        choices=[*POLICIES, BOTH],
         default=REVERTIVE,
-        help="our L2Advertisement's failback policy (default: %(default)s, MetalLB's rule)",
+        help="our L2Advertisement's failback policy (default: %(default)s, MetalLB's rule);"
+        " both: one system per policy, taking turns",
     )
     parser.add_argument(
         "--scenario",
@@ -954,16 +1006,16 @@ def main() -> int:
             contextlib.ExitStack() as stack,
         ):
             workdir = Path(tmp)
-            ours = our_system(
+            ours = our_systems(
                 lab,
                 workdir,
                 args.dead_after,
                 args.interval,
                 args.handover_overlap,
-                failback=args.failback,
+                failbacks=POLICIES if args.failback == BOTH else (args.failback,),
                 profile=args.profile,
             )
-            systems = [(stack.enter_context(ours), args.trials)]
+            systems = [(system, args.trials) for system in stack.enter_context(ours)]
             systems += [
                 (stack.enter_context(vrrp_system(lab, workdir, f)), args.vrrp_trials) for f in flavours
             ]

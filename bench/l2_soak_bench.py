@@ -71,7 +71,7 @@ from lab import build  # noqa: E402
 from lab.state import LabState  # noqa: E402
 from tests.lab import controller_harness, speaker_harness  # noqa: E402
 from tests.lab.controller_harness import Cluster, service_manifest, unique, wait_for  # noqa: E402
-from tests.lab.speaker_harness import POOL4, L2Config, Speakers, mac_to_node, predicted_owner  # noqa: E402
+from tests.lab.speaker_harness import POOL4, L2Config, Speakers, mac_to_node, metric, predicted_owner  # noqa: E402
 
 BURN = (
     "import sys, time\nend = time.monotonic() + float(sys.argv[1])\nwhile time.monotonic() < end:\n    pass\n"
@@ -215,12 +215,6 @@ def _cpu_busy() -> tuple[int, int]:
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]
     return sum(fields) - idle, sum(fields)
-
-
-def metric(page: str, name: str, labels: str = "") -> float:
-    """Sum of the samples of ``name`` in a Prometheus text page whose labels contain ``labels``."""
-    pattern = re.compile(rf"^{re.escape(name)}(?:{{([^}}]*)}})? ([0-9.eE+-]+)$", re.M)
-    return sum(float(value) for found, value in pattern.findall(page) if labels in found)
 
 
 def _sampler(speakers: Speakers, stop: threading.Event, samples: dict[str, list[float]]) -> None:

@@ -4,6 +4,12 @@ An engine reads its start order from the first line of stdin, then feeds every l
 ``submit(kind, value)`` from a reader thread; the end of stdin (the parent is gone), SIGTERM and
 SIGINT all become ``submit("stop", None)``. The engine also asks the kernel for SIGTERM when
 its parent dies (PR_SET_PDEATHSIG), so it never outlives the speaker.
+
+A start order may ask for a real-time priority (``realtime_priority``, 1-99): the process then
+runs under SCHED_FIFO before its first thread starts, so every thread of the engine is ahead of
+ordinary busy processes (as keepalived's VRRP process is); the kernel's real-time throttling
+still leaves ordinary processes 5 % of each CPU. Without CAP_SYS_NICE it stays at normal priority
+and says so.
 """
 
 from __future__ import annotations
@@ -64,6 +70,27 @@ def die_with_parent() -> None:
         log.debug("no PR_SET_PDEATHSIG here")
 
 
+def run_realtime(priority: int) -> bool:
+    """Run this process (and the threads it starts later) under SCHED_FIFO ``priority``; 0: leave it.
+
+    True when it does; a refusal (no CAP_SYS_NICE) is logged as a warning and returns False.
+    """
+    if priority <= 0:
+        return False
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (PermissionError, OSError) as error:
+        log.warning(
+            "cannot run at real-time priority %d (%s; needs CAP_SYS_NICE): failure detection may be "
+            "late while the CPUs are busy",
+            priority,
+            error.strerror or error,
+        )
+        return False
+    log.info("running at real-time priority %d (SCHED_FIFO)", priority)
+    return True
+
+
 def read_orders(submit: Callable[[str, Any], None], source: BinaryIO) -> None:
     """Feed ``submit`` every order read from ``source`` until it ends; the end means the parent is gone."""
     for line in source:
@@ -87,6 +114,7 @@ def serve(make_engine: Callable[[Mapping[str, Any], BinaryIO], Engine]) -> int:
         return 0
     order = json.loads(first)["start"]
     configure_logs(str(order.get("log_level", "info")))
+    run_realtime(int(order.get("realtime_priority", 0)))  # before any thread of the engine starts
     engine = make_engine(order, stdout)
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:

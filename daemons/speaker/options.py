@@ -34,4 +34,5 @@ class Options:
     ml_profile: str = DEFAULT_PROFILE  # what ml_interval and ml_dead_after were taken from, unless given
     ml_interval: float = INTERVAL
     ml_dead_after: float = DEAD_AFTER
+    ml_realtime_priority: int = 0  # the layer-2 engine's SCHED_FIFO priority, 0: normal
     replan_interval: float = REPLAN_INTERVAL

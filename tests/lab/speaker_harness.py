@@ -24,6 +24,7 @@ import ipaddress
 import itertools
 import json
 import os
+import re
 import secrets
 import select
 import signal
@@ -176,6 +177,12 @@ class Speaker:
         """The speaker's /metrics page (fetched inside its namespace)."""
         argv = ["ip", "netns", "exec", self.netns, "curl", "-sf", "http://127.0.0.1:7472/metrics"]
         return subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False).stdout
+
+
+def metric(page: str, name: str, labels: str = "") -> float:
+    """Sum of the samples of ``name`` in a Prometheus text page whose labels contain ``labels``."""
+    pattern = re.compile(rf"^{re.escape(name)}(?:{{([^}}]*)}})? ([0-9.eE+-]+)$", re.M)
+    return sum(float(value) for found, value in pattern.findall(page) if labels in found)
 
 
 @dataclass

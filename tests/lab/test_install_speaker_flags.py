@@ -325,3 +325,16 @@ def test_the_speaker_refuses_the_overlaps_the_role_refuses(
     with pytest.raises(SystemExit):
         _parse(["--node-name=node1", f"--handover-overlap={case.variables[OVERLAP]}"])
     assert "argument --handover-overlap" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("case", ACCEPTED, ids=lambda case: case.name)
+def test_only_the_fast_profile_adds_sys_nice_for_its_real_time_engine(
+    outcomes: dict[str, Outcome], case: Accepted
+) -> None:
+    expected = ["NET_RAW", "SYS_NICE"] if case.profile[0] == "fast" else ["NET_RAW"]
+    outcome = outcomes[case.name]
+    container = yaml.safe_load(outcome.daemonset.read_text())["spec"]["template"]["spec"]["containers"][0]
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": expected}
+    unit = outcome.unit.read_text()
+    for setting in ("CapabilityBoundingSet", "AmbientCapabilities"):
+        assert f"{setting}={' '.join(f'CAP_{name}' for name in expected)}\n" in unit, setting

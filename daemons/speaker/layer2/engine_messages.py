@@ -32,6 +32,7 @@ class StartOrder:
     watch_links: tuple[str, ...]
     log_level: str = "info"
     handover_overlap: float = HANDOVER_OVERLAP
+    realtime_priority: int = 0  # SCHED_FIFO priority of the engine process, 0: normal
 
     def to_json(self) -> dict[str, Any]:
         """The ``start`` message's body."""
@@ -45,6 +46,7 @@ class StartOrder:
             "watch_links": list(self.watch_links),
             "log_level": self.log_level,
             "handover_overlap": self.handover_overlap,
+            "realtime_priority": self.realtime_priority,
         }
 
     @classmethod
@@ -60,6 +62,7 @@ class StartOrder:
             watch_links=tuple(data["watch_links"]),
             log_level=str(data.get("log_level", "info")),
             handover_overlap=float(data.get("handover_overlap", HANDOVER_OVERLAP)),
+            realtime_priority=int(data.get("realtime_priority", 0)),
         )
 
 

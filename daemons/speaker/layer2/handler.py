@@ -161,6 +161,7 @@ class Layer2Handler:
             handover_overlap=options.handover_overlap,
             watch_links=(link,) if link else (),
             log_level=options.log_level,
+            realtime_priority=options.ml_realtime_priority,
         )
 
     def _membership_key(self) -> bytes:

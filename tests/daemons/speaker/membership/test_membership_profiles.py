@@ -6,16 +6,16 @@ import pytest
 
 from ansible_collections.baremetal.lb.daemons.speaker.__main__ import _parse
 
-PROFILES = {
-    "no flag: the default profile": ([], ("default", 0.1, 0.3)),
-    "fast": (["--ml-profile=fast"], ("fast", 0.025, 0.075)),
-    "an explicit timing wins over the profile's": (
-        ["--ml-profile=fast", "--ml-dead-after=0.1"],
-        ("fast", 0.025, 0.1),
+PROFILES = {  # flags -> (profile, interval, dead-after, real-time priority)
+    "no flag: the default profile": ([], ("default", 0.1, 0.3, 0)),
+    "fast: short timing and a real-time engine": (["--ml-profile=fast"], ("fast", 0.025, 0.075, 10)),
+    "an explicit value wins over the profile's": (
+        ["--ml-profile=fast", "--ml-dead-after=0.1", "--ml-realtime-priority=0"],
+        ("fast", 0.025, 0.1, 0),
     ),
-    "explicit timings without a profile": (
-        ["--ml-interval=0.05", "--ml-dead-after=0.2"],
-        ("default", 0.05, 0.2),
+    "explicit values without a profile": (
+        ["--ml-interval=0.05", "--ml-dead-after=0.2", "--ml-realtime-priority=5"],
+        ("default", 0.05, 0.2, 5),
     ),
 }
 
@@ -23,7 +23,12 @@ PROFILES = {
 @pytest.mark.parametrize(("flags", "expected"), PROFILES.values(), ids=PROFILES.keys())
 def test_a_profile_sets_the_timing_unless_a_flag_does(flags, expected) -> None:
     options = _parse(["--node-name=node1", *flags])
-    assert (options.ml_profile, options.ml_interval, options.ml_dead_after) == expected
+    assert (
+        options.ml_profile,
+        options.ml_interval,
+        options.ml_dead_after,
+        options.ml_realtime_priority,
+    ) == expected
 
 
 @pytest.mark.parametrize(
@@ -33,6 +38,7 @@ def test_a_profile_sets_the_timing_unless_a_flag_does(flags, expected) -> None:
         ["--ml-interval=0"],
         ["--ml-dead-after=-1"],
         ["--ml-profile=slow"],
+        ["--ml-realtime-priority=100"],
     ],
 )
 def test_a_timing_that_cannot_detect_anything_is_refused(flags, capsys) -> None:
