@@ -473,8 +473,8 @@ def our_systems(
     run = workdir / "ours"
     run.mkdir()
     api = KubeApi.connect(str(lab.kubeconfig))
-    overlap = (f"--handover-overlap={handover_overlap}",)
-    with our_setup(lab, run, dead_after, interval, overlap, failback=failbacks[0]) as (
+    flags = (f"--handover-overlap={handover_overlap}", f"--ml-profile={profile}")
+    with our_setup(lab, run, dead_after, interval, flags, failback=failbacks[0]) as (
         vip,
         owner,
         speakers,
