@@ -1,6 +1,7 @@
 """ARP answer latency and throughput of the layer-2 responder, measured between two namespaces.
 
-    PYTHONPATH=. .venv/bin/python bench/l2_arp_bench.py [--requests 2000] [--seconds 3]   (as root)
+    PYTHONPATH=. .venv/bin/python bench/l2_arp_bench.py [--requests 2000] [--seconds 3]
+        [--realtime 0,10] [--reps 5] [--burners 2]   (as root)
 
 Builds two fresh namespaces joined by a veth pair (documentation addresses only), runs the
 responder pinned to one CPU in one of them and a raw-socket client pinned to another CPU in
@@ -11,12 +12,18 @@ the other, then prints:
   and per second of responder CPU time (the "per core" figure);
 * idle wake-ups: frames for other IPs sent to the responder, and how many it received.
 
+``--realtime 0,10 --reps 5 --burners 2`` compares the responder at normal priority (the default
+profile) with SCHED_FIFO 10 (the fast profile's engine) while two busy loops keep both CPUs
+busy: the priorities take turns (A B, B A, ...), each run starts a fresh responder, and the
+figures are medians with their range; a failed run is counted and printed.
+
 Everything is bounded in count and time; the namespaces are deleted afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import json
 import os
@@ -28,8 +35,10 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from ansible_collections.baremetal.lb.daemons.speaker.engine_child import run_realtime
 from ansible_collections.baremetal.lb.daemons.speaker.layer2 import arp
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.ethernet import ETH_P_ARP
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.responder import Responder
@@ -42,9 +51,11 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 _WINDOW = 32
 
 
-def serve(cpu: int) -> None:
-    """Answer for VIP on eth0 until SIGTERM; print the counters as a JSON line on SIGUSR1."""
+def serve(cpu: int, priority: int = 0) -> None:
+    """Answer for VIP on eth0 until SIGTERM, at SCHED_FIFO ``priority`` (0: normal) as the layer-2
+    engine runs it; print the counters as a JSON line on SIGUSR1."""
     os.sched_setaffinity(0, {cpu})
+    run_realtime(priority)
     responder = Responder()
 
     def report(*_: object) -> None:
@@ -59,8 +70,10 @@ def serve(cpu: int) -> None:
 
 
 def client(cpu: int, mode: str, amount: float) -> None:
-    """Measure from the client side; print the result as JSON."""
+    """Measure from the client side (the instrument: SCHED_FIFO 20 when allowed); print the result as JSON."""
     os.sched_setaffinity(0, {cpu})
+    with contextlib.suppress(PermissionError, OSError):
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(20))
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
     sock.bind((IFACE, ETH_P_ARP))
     mac = sock.getsockname()[4]
@@ -129,71 +142,163 @@ def _cpu_seconds(pid: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=2000, help="latency samples")
-    parser.add_argument("--seconds", type=float, default=3.0, help="throughput run length")
+    parser.add_argument("--requests", type=int, default=2000, help="latency samples per run (100-20000)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="throughput run length (1-30)")
+    parser.add_argument(
+        "--realtime",
+        default="0",
+        help="the responder's SCHED_FIFO priorities to compare, comma-separated, 0: normal (default: 0,"
+        " the default profile's; the fast profile's is 10)",
+    )
+    parser.add_argument("--reps", type=int, default=1, help="runs of each priority, alternating (1-20)")
+    parser.add_argument("--burners", type=int, default=0, help="busy-loop processes during the runs (0-4)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--priority", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--client", choices=["latency", "throughput", "others"], help=argparse.SUPPRESS)
     parser.add_argument("--amount", type=float, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     cpus = sorted(os.sched_getaffinity(0))
     server_cpu, client_cpu = cpus[0], cpus[-1]
     if args.serve:
-        serve(server_cpu)
+        serve(server_cpu, args.priority)
     elif args.client:
         client(client_cpu, args.client, args.amount)
     else:
-        _orchestrate(args.requests, args.seconds)
+        priorities = [int(p) for p in args.realtime.split(",")]
+        if (
+            not all(0 <= p <= 99 for p in priorities)
+            or not 1 <= args.reps <= 20
+            or not 0 <= args.burners <= 4
+        ):
+            parser.error("--realtime takes 0-99, --reps 1-20, --burners 0-4")
+        requests = max(100, min(args.requests, 20000))
+        seconds = max(1.0, min(args.seconds, 30.0))
+        _orchestrate(requests, seconds, priorities, args.reps, args.burners)
 
 
-def _orchestrate(requests: int, seconds: float) -> None:
+Run = dict[str, float]
+
+
+def _orchestrate(requests: int, seconds: float, priorities: list[int], reps: int, burners: int) -> None:
     prefix = f"bmlbb-{secrets.token_hex(3)}"
     server_ns, client_ns = f"{prefix}-srv", f"{prefix}-cl"
     me = [sys.executable, str(Path(__file__).resolve())]
-    server = None
+    runs: dict[int, list[Run]] = {p: [] for p in priorities}
+    failed: dict[int, list[str]] = {p: [] for p in priorities}
+    bound = reps * len(priorities) * (seconds + requests * 0.001 + 30) + 60  # seconds, generous
+    load: list[subprocess.Popen[bytes]] = []
     try:
         netns.create(server_ns)
         netns.create(client_ns)
         netns.add_veth(server_ns, IFACE, client_ns, IFACE)
         netns.add_address(server_ns, IFACE, "192.0.2.1/24")
         netns.add_address(client_ns, IFACE, f"{CLIENT_IP}/24")
-        server = subprocess.Popen(
-            ["ip", "netns", "exec", server_ns, *me, "--serve"], stdout=subprocess.PIPE, text=True
-        )
-        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
-        counters = _Counters(server)
 
         def run_client(mode: str, amount: float) -> dict[str, float]:
             argv = [*me, "--client", mode, "--amount", str(amount)]
             result: dict[str, float] = json.loads(netns.exec_in(client_ns, argv, timeout=120 + seconds))
             return result
 
-        idle = run_client("others", 5000)
-        woken = counters.read()["frames_received"]
-        latency = run_client("latency", requests)
-        before, cpu_before = counters.read()["responses"], _cpu_seconds(server.pid)
-        load = run_client("throughput", seconds)
-        cpu = _cpu_seconds(server.pid) - cpu_before
-        answered = counters.read()["responses"] - before
+        with _server(server_ns, me, 0) as counters:
+            idle = run_client("others", 5000)
+            woken = counters.read()["frames_received"]
+        load = [_burner(bound) for _unused in range(burners)]
+        for rep in range(reps):
+            order = priorities if rep % 2 == 0 else priorities[::-1]
+            for priority in order:
+                try:
+                    with _server(server_ns, me, priority) as counters:
+                        run = _measure(counters, run_client, requests, seconds)
+                except Exception as error:  # counted and printed, never dropped
+                    failed[priority].append(f"{type(error).__name__}: {error}")
+                    print(f"  run {rep + 1}, priority {priority}: FAILED {error}", flush=True)
+                    continue
+                runs[priority].append(run)
+                print(
+                    f"  run {rep + 1}, priority {priority}: p50 {run['p50_us']:.0f} us,"
+                    f" p99 {run['p99_us']:.0f} us, {run['per_core']:,.0f} answers per CPU-second",
+                    flush=True,
+                )
     finally:
-        if server is not None and server.poll() is None:
-            netns.kill_pids([server.pid])
+        netns.kill_pids([p.pid for p in load if p.poll() is None])
         netns.delete(server_ns)  # stops anything still running in it
         netns.delete(client_ns)
-
-    print(
-        f"latency      {latency['answered']:.0f}/{requests} answered, "
-        f"p50 {latency['p50_us']:.0f} us, p99 {latency['p99_us']:.0f} us (client-side round trip)"
-    )
-    print(
-        f"throughput   {answered / seconds:,.0f} answered/s by the responder "
-        f"({load['answered']:.0f} of {load['sent']:.0f} replies back at the client in {seconds:.1f} s, "
-        f"{_WINDOW} in flight)"
-    )
-    print(
-        f"per core     {answered / cpu:,.0f} answered per responder CPU-second "
-        f"({cpu:.2f} CPU-s, {cpu / max(answered, 1) * 1e6:.1f} us CPU per answer)"
-    )
+    _report(runs, failed, requests, seconds, burners)
     print(f"idle         {idle['sent']:.0f} requests for other IPs, {woken} reached the responder")
+
+
+@contextlib.contextmanager
+def _server(namespace: str, me: list[str], priority: int) -> Iterator[_Counters]:
+    """The responder serving in ``namespace`` at SCHED_FIFO ``priority`` (0: normal), stopped afterwards."""
+    argv = ["ip", "netns", "exec", namespace, *me, "--serve", "--priority", str(priority)]
+    server = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        if not select.select([server.stdout], [], [], 30)[0] or server.stdout.readline().strip() != "ready":
+            raise RuntimeError("the responder did not start within 30 s")
+        yield _Counters(server)
+    finally:
+        if server.poll() is None:
+            netns.kill_pids([server.pid])
+
+
+def _burner(seconds: float) -> subprocess.Popen[bytes]:
+    """A busy loop at normal priority that ends by itself after ``seconds`` (and is killed by PID)."""
+    loop = f"import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end: pass"
+    return subprocess.Popen([sys.executable, "-c", loop])
+
+
+def _measure(
+    counters: _Counters, run_client: Callable[[str, float], Run], requests: int, seconds: float
+) -> Run:
+    latency = run_client("latency", requests)
+    pid = counters.pid
+    before, cpu_before = counters.read()["responses"], _cpu_seconds(pid)
+    load = run_client("throughput", seconds)
+    cpu = _cpu_seconds(pid) - cpu_before
+    answered = counters.read()["responses"] - before
+    return {
+        **latency,
+        "rate": answered / seconds,
+        "per_core": answered / max(cpu, 1e-9),
+        "cpu_us": cpu / max(answered, 1) * 1e6,
+        "client_answered": load["answered"],
+        "client_sent": load["sent"],
+    }
+
+
+def _spread(values: list[float], unit: str = "") -> str:
+    if not values:
+        return "-"
+    return f"{statistics.median(values):,.0f}{unit} ({min(values):,.0f}-{max(values):,.0f})"
+
+
+def _report(
+    runs: dict[int, list[Run]], failed: dict[int, list[str]], requests: int, seconds: float, burners: int
+) -> None:
+    cpus = os.cpu_count()
+    print(
+        f"\nARP answers, responder pinned to one CPU, client (SCHED_FIFO when allowed) on another;"
+        f" {burners} busy loops on {cpus} CPUs; {requests} latency samples and {seconds:.0f} s of"
+        f" throughput per run; median (min-max) over runs\n"
+    )
+    print("| responder priority | runs | failed | p50 us | p99 us | answered/s | per CPU-second |")
+    print("|---|--:|--:|--:|--:|--:|--:|")
+    for priority, done in runs.items():
+        name = "normal" if priority == 0 else f"SCHED_FIFO {priority}"
+        cells = [
+            name,
+            str(len(done) + len(failed[priority])),
+            str(len(failed[priority])),
+            _spread([r["p50_us"] for r in done]),
+            _spread([r["p99_us"] for r in done]),
+            _spread([r["rate"] for r in done]),
+            _spread([r["per_core"] for r in done]),
+        ]
+        print("| " + " | ".join(cells) + " |")
+    for priority, errors in failed.items():
+        for error in errors:
+            print(f"  failed run at priority {priority}: {error}")
 
 
 class _Counters:
@@ -201,6 +306,7 @@ class _Counters:
 
     def __init__(self, server: subprocess.Popen[str]) -> None:
         self._server = server
+        self.pid = server.pid
 
     def read(self) -> dict[str, int]:
         assert self._server.stdout is not None
