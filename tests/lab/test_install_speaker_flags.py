@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 import yaml
 
-from daemons.speaker.__main__ import _parse
-from daemons.speaker.options import Options
+from ansible_collections.baremetal.lb.daemons.speaker.__main__ import _parse
+from ansible_collections.baremetal.lb.daemons.speaker.options import Options
 from lab.units import service_command
 from tests.lab.ansible_harness import run_local_playbook
 from tests.lab.controller_harness import REPO
