@@ -1,7 +1,7 @@
 # Copyright: baremetal.lb contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Documentation shared by the metallb.io configuration modules.
+"""Documentation shared by the metallb.io configuration modules; ``FAILBACK`` serves ``expose`` too.
 
 Every fragment is one literal string: ansible-test's yamllint reads them without running Python.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """Fragments: the common options and attributes, and the shared selector options."""
+    """Fragments: the common options and attributes, the shared selector options, the failback policy."""
 
     DOCUMENTATION = r"""
 options:
@@ -41,6 +41,8 @@ notes:
     aliases, timers ...); errors name the option to fix. Errors the change would cause in other
     objects fail it too. Deleting an object that others refer to only warns.
   - Lists are compared regardless of order, so reordering them is not a change.
+  - Annotations that no option sets (C(kubectl)'s, for example) are neither compared, shown nor
+    changed.
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -51,7 +53,30 @@ attributes:
       Will return details on what has changed (or possibly needs changing in check_mode), when in diff
       mode.
     support: full
-    details: Name, namespace, labels and spec of the object before and after.
+    details: >-
+      Name, namespace, labels, the annotations the module's options set (an L2Advertisement's
+      C(baremetal.lb/failback)) and spec of the object before and after.
+"""
+
+    FAILBACK = r"""
+options:
+  failback:
+    description:
+      - The layer-2 failback policy of the IPs (annotation C(baremetal.lb/failback)), which says
+        what happens when the node that ranks first for an IP (by the L2Advertisements' preferred
+        nodes, then MetalLB's hash) returns, or is uncordoned, after another node took the IP
+        over. BGP announcements are not affected.
+      - C(revertive) is MetalLB's rule and the default when no policy is set; the IP moves back to
+        the returning node, so a failure moves it twice and clients see a second short outage.
+      - C(non-revertive) keeps the IP on the node that took it over until that node fails, leaves,
+        is drained or may no longer announce the IP; a failure moves it once.
+      - A Service's own policy (M(baremetal.lb.expose) I(failback)) wins over its advertisements';
+        without one, an IP is non-revertive when any L2Advertisement announcing it is.
+      - Left out, the module sets no policy; server-side apply removes the annotation when this
+        collection set it before (one set by another field manager, such as C(kubectl annotate),
+        stays).
+    type: str
+    choices: [revertive, non-revertive]
 """
 
     NODE_SELECTORS = r"""
@@ -98,7 +123,7 @@ options:
         A Service's score for a node is the sum over the advertisements that announce it; the live
         node with the highest score announces the Service's IPs, and MetalLB's hash breaks ties.
       - When a preferred node fails, the next node in that order takes over; when it returns, it
-        takes its IPs back.
+        takes its IPs back, unless the failback policy is C(non-revertive) (I(failback)).
     type: list
     elements: dict
     suboptions:

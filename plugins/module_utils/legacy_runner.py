@@ -27,11 +27,10 @@ except ImportError:  # modules report the missing library through kubernetes.cor
 from .ansible_k8s import api_client, dry_run, new_module
 from .api_reach import refused_message
 from .config_errors import ConfigError
-from .declared import content
 from .legacy_config import Conversion, LegacyConfigError, convert, load_yaml
 from .metallb_cluster import MetallbCluster
 from .metallb_kinds import BY_KIND, cluster_resources
-from .metallb_resources import RESOURCES, Object, new_errors, redact, same_content
+from .metallb_resources import RESOURCES, Object, new_errors, redact, same_content, shown
 from .validation import validate_resources
 
 CONFIG_KEY = "config"
@@ -155,7 +154,7 @@ def _plan(
         )
     if current is None:
         action = "created"
-    elif same_content(current, predicted):
+    elif same_content(resource, current, predicted):
         action = "unchanged"
     else:
         action = "updated"
@@ -185,8 +184,8 @@ def _result(
         resource = _BY_KIND[step["kind"]]
         key = f"{step['kind']}/{step['name']}"
         if step["before"] is not None:
-            before[key] = content(redact(resource, step["before"]))
-        after[key] = content(redact(resource, step["after"]))
+            before[key] = shown(resource, step["before"])
+        after[key] = shown(resource, step["after"])
     if removed:
         before[f"ConfigMap/{name}"] = {
             "metadata": {"name": name, "namespace": namespace},

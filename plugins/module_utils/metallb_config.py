@@ -82,7 +82,7 @@ def entry_spec(kind: MetallbKind) -> Options:
         "name": {"type": "str", "required": True},
         "labels": {"type": "dict"},
         "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
-        **copy.deepcopy(resource.options),
+        **resource.object_options(),
     }
 
 
@@ -134,7 +134,7 @@ def absent_keys(config: Mapping[str, Any] | None) -> list[Key]:
 def options_from_object(kind: MetallbKind, obj: Mapping[str, Any]) -> dict[str, Any]:
     """The ``config`` entry an object corresponds to (the inverse of ``build_object``).
 
-    Secret fields are masked; fields the module has no option for are left out.
+    Secret fields are masked; fields and annotations the module has no option for are left out.
     """
     resource = resource_of(kind)
     cleaned = redact(resource, obj)
@@ -142,6 +142,10 @@ def options_from_object(kind: MetallbKind, obj: Mapping[str, Any]) -> dict[str, 
     entry: dict[str, Any] = {"name": metadata.get("name")}
     if metadata.get("labels"):
         entry["labels"] = dict(metadata["labels"])
+    annotations = metadata.get("annotations") or {}
+    for option, annotation in resource.annotation_options.items():
+        if annotations.get(annotation.key) is not None:
+            entry[option] = annotations[annotation.key]
     entry.update(_options(resource.options, cleaned.get("spec") or {}))
     return entry
 
@@ -172,16 +176,25 @@ def config_from_objects(objects: Iterable[Mapping[str, Any]]) -> dict[str, list[
 
 
 def merge(current: Mapping[str, Any] | None, declared: Object) -> Object:
-    """``declared`` merged into ``current``: declared labels and spec fields win, others stay."""
+    """``declared`` merged into ``current``: declared labels, annotations and spec fields win, others stay.
+
+    Of the current annotations only those the kind's options set are kept (others, such as
+    ``kubectl``'s, are not this collection's to apply).
+    """
     if not current:
         return declared
     merged = copy.deepcopy(declared)
-    labels = {
-        **((current.get("metadata") or {}).get("labels") or {}),
-        **(declared["metadata"].get("labels") or {}),
-    }
+    metadata = current.get("metadata") or {}
+    labels = {**(metadata.get("labels") or {}), **(declared["metadata"].get("labels") or {})}
     if labels:
         merged["metadata"]["labels"] = labels
+    managed = resource_of(_kind(declared)).annotation_keys
+    annotations = {
+        **{name: value for name, value in (metadata.get("annotations") or {}).items() if name in managed},
+        **(declared["metadata"].get("annotations") or {}),
+    }
+    if annotations:
+        merged["metadata"]["annotations"] = annotations
     merged["spec"] = {**copy.deepcopy(current.get("spec") or {}), **declared["spec"]}
     return merged
 

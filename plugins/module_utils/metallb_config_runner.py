@@ -37,7 +37,6 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from .ansible_k8s import api_client, new_module
 from .api_reach import refused_message
-from .declared import content
 from .metallb_cluster import MetallbCluster
 from .metallb_config import (
     APPLY_ORDER,
@@ -59,7 +58,7 @@ from .metallb_config import (
     resource_of,
 )
 from .metallb_kinds import BY_KIND, cluster_resources
-from .metallb_resources import DEFAULT_NAMESPACE, Object, redact, same_content
+from .metallb_resources import DEFAULT_NAMESPACE, Object, Resource, redact, same_content, shown
 from .validation import validate_resources
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
@@ -99,9 +98,7 @@ def run() -> None:
         module.fail_json(msg=f"config declares {', '.join(repeated)} more than once; nothing was changed")
     if state == "rendered":
         _refuse_errors(module, declared, blocking_errors("overridden", [], declared))
-        module.exit_json(
-            changed=False, rendered=[redact(resource_of(BY_KIND[o["kind"]]), o) for o in declared]
-        )
+        module.exit_json(changed=False, rendered=[redact(_resource(key(o)), o) for o in declared])
     cluster = MetallbCluster(api_client(module), namespace)
     try:
         existing = cluster.list_all()
@@ -204,7 +201,7 @@ def _write(
         except client.ApiException as err:  # before any real write: name the object refused
             where = f"{obj['kind']} {key(obj)[1]!r}"
             module.fail_json(msg=f"{refused_message(err, where)}; nothing was changed", status=err.status)
-        if not same_content(current.get(key(obj)), result):
+        if not same_content(_resource(key(obj)), current.get(key(obj)), result):
             changed_applies.append(obj)
             predicted[key(obj)] = result
     commands = [f"delete {kind} {name}" for kind, name in writes.deletes]
@@ -238,15 +235,16 @@ def _diff(before: Sequence[Object], after: Sequence[Object]) -> dict[str, Any]:
     new = {key(obj): obj for obj in after}
     rank = {kind.kind: index for index, kind in enumerate(APPLY_ORDER)}
     keys = sorted(set(old) | set(new), key=lambda item: (rank[item[0]], item[1]))
-    changed = [k for k in keys if not same_content(old.get(k), new.get(k))]
+    changed = [k for k in keys if not same_content(_resource(k), old.get(k), new.get(k))]
     return {
-        "before": {f"{k[0]}/{k[1]}": _shown(old.get(k)) for k in changed if k in old},
-        "after": {f"{k[0]}/{k[1]}": _shown(new.get(k)) for k in changed if k in new},
+        "before": {f"{k[0]}/{k[1]}": shown(_resource(k), old.get(k)) for k in changed if k in old},
+        "after": {f"{k[0]}/{k[1]}": shown(_resource(k), new.get(k)) for k in changed if k in new},
     }
 
 
-def _shown(obj: Object | None) -> Object:
-    return content(redact(resource_of(BY_KIND[obj["kind"]]), obj)) if obj else {}
+def _resource(item: Key) -> Resource:
+    """The per-object module description of the kind of ``item``."""
+    return resource_of(BY_KIND[item[0]])
 
 
 def _parsed(module: Any, text: str) -> dict[str, list[dict[str, Any]]]:

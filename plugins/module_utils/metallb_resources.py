@@ -7,6 +7,11 @@ an option and its field cannot drift apart (``auto_assign`` -> ``autoAssign``,
 ``service_allocation.namespace_selectors`` -> ``serviceAllocation.namespaceSelectors``); values
 of free-form dicts such as ``match_labels`` are user data and are passed through unchanged.
 
+Some options set an annotation of the object instead of a spec field (:class:`AnnotationOption`:
+``failback`` sets :data:`.failback.FAILBACK_ANNOTATION`). They are written, compared, shown in
+the diff and read back like spec fields, and left out of the object when unset, so server-side
+apply removes an annotation this field manager set before.
+
 Comparison is order-insensitive: every list in a metallb.io spec is a set or a list of label
 selectors that match if any matches, so reordering addresses or selectors is not a change.
 
@@ -24,6 +29,7 @@ from typing import Any
 
 from .config_errors import ConfigError
 from .declared import content
+from .failback import FAILBACK_ANNOTATION, POLICIES
 from .metallb_kinds import (
     BFD_PROFILE,
     BGP_ADVERTISEMENT,
@@ -82,19 +88,33 @@ _FIELD_NAMES = {
 
 
 @dataclass(frozen=True)
+class AnnotationOption:
+    """A module option that sets an annotation of the object rather than a spec field.
+
+    ``key`` is the annotation, ``spec`` the option's argument spec (a string option: Kubernetes
+    annotation values are strings).
+    """
+
+    key: str
+    spec: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class Resource:
     """One metallb.io kind as a module sees it.
 
     ``definition`` is the kind's entry in :mod:`.metallb_kinds` (kind, version, plural, module);
-    ``options`` are the spec options (their argument spec); ``module_kwargs`` the extra
-    AnsibleModule constraints (``mutually_exclusive``, ``required_if`` ...) mirroring the CRD's
-    CEL rules; ``secret_fields`` are spec fields never returned in clear.
+    ``options`` are the spec options (their argument spec); ``annotation_options`` the options
+    that set annotations of the object instead; ``module_kwargs`` the extra AnsibleModule
+    constraints (``mutually_exclusive``, ``required_if`` ...) mirroring the CRD's CEL rules;
+    ``secret_fields`` are spec fields never returned in clear.
     """
 
     definition: MetallbKind
     options: Options
     module_kwargs: Mapping[str, Any] = field(default_factory=dict)
     secret_fields: tuple[str, ...] = ()
+    annotation_options: Mapping[str, AnnotationOption] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -116,14 +136,27 @@ class Resource:
         """``apiVersion`` of the objects, e.g. ``metallb.io/v1beta1``."""
         return self.definition.api_version
 
+    @property
+    def annotation_keys(self) -> tuple[str, ...]:
+        """The annotations the module's options set (and its comparison and diff look at)."""
+        return tuple(option.key for option in self.annotation_options.values())
+
+    def object_options(self) -> Options:
+        """The argument spec of the options that describe the object: spec and annotation options."""
+        annotations = {name: dict(option.spec) for name, option in self.annotation_options.items()}
+        return {**copy.deepcopy(self.options), **copy.deepcopy(annotations)}
+
     def argument_spec(self) -> Options:
-        """The module's own argument spec: the common options and the spec options."""
-        return {**copy.deepcopy(COMMON_OPTIONS), **copy.deepcopy(self.options)}
+        """The module's own argument spec: the common options and the object's options."""
+        return {**copy.deepcopy(COMMON_OPTIONS), **self.object_options()}
 
 
 def _by_module(*resources: Resource) -> dict[str, Resource]:
     return {str(resource.definition.module): resource for resource in resources}
 
+
+# ``failback``: the layer-2 failback policy of the IPs an L2Advertisement announces (:mod:`.failback`).
+_FAILBACK = AnnotationOption(FAILBACK_ANNOTATION, {"type": "str", "choices": list(POLICIES)})
 
 RESOURCES: dict[str, Resource] = _by_module(
     Resource(
@@ -161,6 +194,7 @@ RESOURCES: dict[str, Resource] = _by_module(
                 },
             },
         },
+        annotation_options={"failback": _FAILBACK},
     ),
     Resource(
         BGP_ADVERTISEMENT,
@@ -259,11 +293,19 @@ def build_object(resource: Resource, params: Mapping[str, Any]) -> Object:
     """The object the module's ``params`` describe, as sent with server-side apply.
 
     Options left out (``None``) are left out of the object, so the API server's defaults apply
-    and server-side apply drops fields this field manager set before but no longer sets.
+    and server-side apply drops fields (and annotations) this field manager set before but no
+    longer sets.
     """
     metadata: Object = {"name": params["name"], "namespace": params.get("namespace") or DEFAULT_NAMESPACE}
     if params.get("labels"):
         metadata["labels"] = {str(key): str(value) for key, value in params["labels"].items()}
+    annotations = {
+        option.key: str(params[name])
+        for name, option in resource.annotation_options.items()
+        if params.get(name) is not None
+    }
+    if annotations:
+        metadata["annotations"] = annotations
     return {
         "apiVersion": resource.api_version,
         "kind": resource.kind,
@@ -297,10 +339,24 @@ def normalise(value: Any) -> Any:
     return value
 
 
-def same_content(first: Mapping[str, Any] | None, second: Mapping[str, Any] | None) -> bool:
-    """Whether two objects have the same labels and spec, ignoring the order of lists."""
-    same: bool = normalise(content(first)) == normalise(content(second))
+def same_content(
+    resource: Resource, first: Mapping[str, Any] | None, second: Mapping[str, Any] | None
+) -> bool:
+    """Whether two objects have the same labels, managed annotations and spec, ignoring the order of lists.
+
+    Secret fields are compared in clear: a new password is a change.
+    """
+    keys = resource.annotation_keys
+    same: bool = normalise(content(first, keys)) == normalise(content(second, keys))
     return same
+
+
+def shown(resource: Resource, obj: Mapping[str, Any] | None) -> Object:
+    """What a diff shows of ``obj``: name, namespace, labels, the managed annotations and the spec.
+
+    Secret spec fields masked; an absent object is ``{}``.
+    """
+    return content(redact(resource, obj), resource.annotation_keys)
 
 
 def redact(resource: Resource, obj: Mapping[str, Any] | None) -> Object:

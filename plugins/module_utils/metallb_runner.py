@@ -26,7 +26,6 @@ except ImportError:  # modules report the missing library through kubernetes.cor
 from .ansible_k8s import api_client, new_module
 from .api_reach import refused_message
 from .config_errors import ConfigError
-from .declared import content
 from .metallb_cluster import MetallbCluster
 from .metallb_kinds import cluster_resources
 from .metallb_resources import (
@@ -39,6 +38,7 @@ from .metallb_resources import (
     new_errors,
     redact,
     same_content,
+    shown,
 )
 from .validation import validate_resources
 
@@ -77,7 +77,7 @@ def _present(
         )
     current = _find(existing, resource.kind, name)
     predicted = cluster.apply(resource.definition, desired, dry_run=True)
-    changed = current is None or not same_content(current, predicted)
+    changed = current is None or not same_content(resource, current, predicted)
     after = predicted if changed else current
     if changed and not module.check_mode:
         after = cluster.apply(resource.definition, desired, dry_run=False)
@@ -128,7 +128,7 @@ def _result(resource: Resource, changed: bool, before: Object | None, after: Obj
         "changed": changed,
         "result": redact(resource, after),
         "diff": {
-            "before": content(redact(resource, before)),
-            "after": content(redact(resource, after)),
+            "before": shown(resource, before),
+            "after": shown(resource, after),
         },
     }

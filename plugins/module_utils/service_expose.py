@@ -1,6 +1,7 @@
 """The LoadBalancer Service that `kubectl expose deployment NAME --type=LoadBalancer` would make.
 
-Plus the MetalLB annotations for a requested IP, a pool and a sharing key. Pure data, no I/O.
+Plus the MetalLB annotations for a requested IP, a pool and a sharing key, and this project's
+layer-2 failback policy (:mod:`.failback`). Pure data, no I/O.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .declared import content
+from .failback import FAILBACK_ANNOTATION
 from .services import (
     ADDRESS_POOL,
     ALLOW_SHARED_IP,
@@ -55,6 +57,7 @@ class ExposeRequest:
     load_balancer_class: str | None = None
     ip_family_policy: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    failback: str | None = None  # a policy of :mod:`.failback`; None sets none
 
 
 def parse_ports(items: list[dict[str, Any]]) -> tuple[Port, ...]:
@@ -119,6 +122,8 @@ def manifest(request: ExposeRequest) -> dict[str, Any]:
         annotations[annotation(ADDRESS_POOL)] = request.pool
     if request.sharing_key:
         annotations[annotation(ALLOW_SHARED_IP)] = request.sharing_key
+    if request.failback:
+        annotations[FAILBACK_ANNOTATION] = request.failback
     spec: dict[str, Any] = {
         "type": "LoadBalancer",
         "selector": dict(request.selector),
@@ -162,7 +167,12 @@ def selector_of(deployment: dict[str, Any]) -> dict[str, str]:
 
 
 # The annotations `expose` writes; its diff shows these and no others.
-MANAGED_ANNOTATIONS = (annotation(LOAD_BALANCER_IPS), annotation(ADDRESS_POOL), annotation(ALLOW_SHARED_IP))
+MANAGED_ANNOTATIONS = (
+    annotation(LOAD_BALANCER_IPS),
+    annotation(ADDRESS_POOL),
+    annotation(ALLOW_SHARED_IP),
+    FAILBACK_ANNOTATION,
+)
 # The spec fields `expose` declares; the server fills in the rest (cluster IPs, session affinity ...).
 _DECLARED_SPEC = ("type", "selector", "externalTrafficPolicy", "ports", "loadBalancerClass", "ipFamilyPolicy")
 

@@ -12,7 +12,7 @@ version_added: 0.1.0
 description:
   - What C(kubectl expose deployment NAME --type=LoadBalancer --port=...) does, declaratively and
     idempotently (server-side apply), plus the MetalLB annotations for a requested IP, an address
-    pool and IP sharing.
+    pool and IP sharing, and the layer-2 failback policy of the Service's IPs (I(failback)).
   - Before anything is written, a requested IP (I(load_balancer_ips)) is checked as the controller
     checks it, against the IPAddressPools of I(metallb_namespace) and the IPs other Services hold;
     an IP outside every pool, taken by a Service it may not share with (see I(sharing_key)), of a
@@ -115,6 +115,7 @@ options:
     type: str
     default: metallb-system
 extends_documentation_fragment:
+  - baremetal.lb.metallb.failback
   - kubernetes.core.k8s_auth_options
   - baremetal.lb.connection
 attributes:
@@ -133,9 +134,10 @@ attributes:
       when in diff mode.
     support: full
     details:
-      - Name, namespace, labels, the C(metallb.io/) annotations and the spec fields this module
-        declares, before and after; no server bookkeeping (C(managedFields), C(resourceVersion),
-        C(uid), timestamps, C(status)) nor the cluster IPs and node ports the server picks.
+      - Name, namespace, labels, the C(metallb.io/) annotations, C(baremetal.lb/failback) and the
+        spec fields this module declares, before and after; no server bookkeeping
+        (C(managedFields), C(resourceVersion), C(uid), timestamps, C(status)) nor the cluster IPs
+        and node ports the server picks.
 author:
   - baremetal.lb maintainers (@baremetal-lb)
 """
@@ -165,6 +167,15 @@ EXAMPLES = r"""
     ports:
       - {port: 53, protocol: UDP}
       - {port: 53, protocol: TCP}
+
+- name: Keep the web Service's IP where it failed over when the failed node returns
+  baremetal.lb.expose:
+    deployment: web
+    namespace: shop
+    failback: non-revertive
+    ports:
+      - port: 80
+        target_port: 8080
 """
 
 RETURN = r"""
@@ -203,6 +214,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.expose_runner import 
     refusal,
     wait_for_ips,
 )
+from ansible_collections.baremetal.lb.plugins.module_utils.failback import POLICIES
 from ansible_collections.baremetal.lb.plugins.module_utils.lb_info_reader import unannounced_warnings
 from ansible_collections.baremetal.lb.plugins.module_utils.service_expose import (
     ExposeError,
@@ -233,6 +245,7 @@ ARGUMENT_SPEC = {
     "external_traffic_policy": {"type": "str", "choices": ["Cluster", "Local"], "default": "Cluster"},
     "load_balancer_class": {"type": "str"},
     "ip_family_policy": {"type": "str", "choices": ["SingleStack", "PreferDualStack", "RequireDualStack"]},
+    "failback": {"type": "str", "choices": list(POLICIES)},
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
     "wait": {"type": "bool", "default": True},
     "wait_timeout": {"type": "int", "default": 120},
@@ -270,6 +283,7 @@ def main() -> None:
             external_traffic_policy=p["external_traffic_policy"],
             load_balancer_class=p["load_balancer_class"],
             ip_family_policy=p["ip_family_policy"],
+            failback=p["failback"],
         )
         predicted = apply(api, request, DRY_RUN_ALL, FIELD_MANAGER)
         refused, skipped = refusal(api, predicted.after or {}, p["metallb_namespace"])

@@ -15,6 +15,8 @@ description:
   - Refuses names of IPAddressPools that do not exist and invalid or repeated label selectors
     before anything is written.
   - With I(service_selectors), only the Services they select are announced (by their labels).
+  - With I(failback=non-revertive), an IP stays on the node that took it over when the node it
+    left returns, instead of moving back (MetalLB's rule, C(revertive)).
 options:
   interfaces:
     description:
@@ -27,6 +29,7 @@ extends_documentation_fragment:
   - baremetal.lb.metallb.node_selectors
   - baremetal.lb.metallb.preferred_node_selectors
   - baremetal.lb.metallb.service_selectors
+  - baremetal.lb.metallb.failback
   - kubernetes.core.k8s_auth_options
   - baremetal.lb.connection
 author:
@@ -64,6 +67,12 @@ EXAMPLES = r"""
           match_labels:
             example.com/edge: "true"
 
+- name: Announce pool lan; a node that took an IP over keeps it when the failed node returns
+  baremetal.lb.l2_advertisement:
+    name: lan
+    ip_address_pools: [lan]
+    failback: non-revertive
+
 - name: Announce every pool labelled announce=l2
   baremetal.lb.l2_advertisement:
     name: by-label
@@ -79,7 +88,10 @@ result:
   sample:
     apiVersion: metallb.io/v1beta1
     kind: L2Advertisement
-    metadata: {name: lan, namespace: metallb-system}
+    metadata:
+      name: lan
+      namespace: metallb-system
+      annotations: {baremetal.lb/failback: non-revertive}
     spec: {ipAddressPools: [lan], interfaces: [eth0]}
 """
 

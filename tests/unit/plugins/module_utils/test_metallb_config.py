@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.baremetal.lb.plugins.module_utils.failback import (
+    FAILBACK_ANNOTATION,
+    NON_REVERTIVE,
+    POLICIES,
+    REVERTIVE,
+)
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_config import (
     absent_keys,
     blocking_errors,
@@ -11,11 +17,13 @@ from ansible_collections.baremetal.lb.plugins.module_utils.metallb_config import
     config_from_objects,
     declared_objects,
     duplicate_names,
+    entry_spec,
     error_lines,
     key,
     plan,
     target,
 )
+from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import L2_ADVERTISEMENT
 
 NS = "metallb-system"
 DMZ = {
@@ -151,6 +159,66 @@ def test_preferred_node_selectors_round_trip_through_gathered():
         gathered["l2_advertisements"][0]["preferred_node_selectors"] == preferring["preferred_node_selectors"]
     )
     assert objects(gathered) == objects(config)
+
+
+def l2(failback=None, **extra):
+    """DMZ's advertisement with ``failback`` (left out when None) and ``extra`` options."""
+    entry = {**DMZ["l2_advertisements"][0], **extra}
+    return {**entry, "failback": failback} if failback is not None else entry
+
+
+def test_a_config_entry_takes_the_failback_option():
+    assert entry_spec(L2_ADVERTISEMENT)["failback"] == {"type": "str", "choices": list(POLICIES)}
+
+
+@pytest.mark.parametrize("failback", [None, REVERTIVE, NON_REVERTIVE])
+def test_failback_round_trips_through_gathered_as_the_annotation(failback):
+    config = {**DMZ, "l2_advertisements": [l2(failback)]}
+    (advertisement,) = [obj for obj in objects(config) if obj["kind"] == "L2Advertisement"]
+    expected = {FAILBACK_ANNOTATION: failback} if failback else None
+    assert advertisement["metadata"].get("annotations") == expected
+    gathered = config_from_objects(objects(config))
+    assert gathered["l2_advertisements"] == [l2(failback)]
+    assert objects(gathered) == objects(config)
+
+
+def test_gathered_leaves_out_annotations_without_an_option():
+    (advertisement,) = objects({"l2_advertisements": [l2(NON_REVERTIVE)]})
+    advertisement["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] = "{}"
+    assert config_from_objects([advertisement])["l2_advertisements"] == [l2(NON_REVERTIVE)]
+
+
+KUBECTL = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+@pytest.mark.parametrize(
+    ("current", "declared", "merged", "replaced"),
+    [
+        # merged keeps the policy when the entry leaves it out; replaced drops it (unset again)
+        ({FAILBACK_ANNOTATION: NON_REVERTIVE}, None, {FAILBACK_ANNOTATION: NON_REVERTIVE}, None),
+        # the declared policy wins in both
+        (
+            {FAILBACK_ANNOTATION: NON_REVERTIVE},
+            REVERTIVE,
+            {FAILBACK_ANNOTATION: REVERTIVE},
+            {FAILBACK_ANNOTATION: REVERTIVE},
+        ),
+        (None, NON_REVERTIVE, {FAILBACK_ANNOTATION: NON_REVERTIVE}, {FAILBACK_ANNOTATION: NON_REVERTIVE}),
+        # annotations no option sets are never applied by this collection
+        ({KUBECTL: "{}"}, None, None, None),
+    ],
+)
+def test_merged_keeps_the_failback_annotation_not_declared_and_replaced_drops_it(
+    current, declared, merged, replaced
+):
+    (existing,) = objects({"l2_advertisements": [l2()]})
+    if current is not None:
+        existing["metadata"]["annotations"] = current
+    declared_objs = objects({"l2_advertisements": [l2(declared)]})
+    (after_merged,) = target("merged", [existing], declared_objs)
+    (after_replaced,) = target("replaced", [existing], declared_objs)
+    assert after_merged["metadata"].get("annotations") == merged
+    assert after_replaced["metadata"].get("annotations") == replaced
 
 
 def test_duplicate_names_are_named():

@@ -5,6 +5,12 @@ import yaml
 
 from ansible_collections.baremetal.lb.plugins.module_utils.config_errors import ConfigError
 from ansible_collections.baremetal.lb.plugins.module_utils.declared import content
+from ansible_collections.baremetal.lb.plugins.module_utils.failback import (
+    FAILBACK_ANNOTATION,
+    NON_REVERTIVE,
+    POLICIES,
+    REVERTIVE,
+)
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_resources import (
     RESOURCES,
     build_object,
@@ -16,6 +22,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.metallb_resources imp
     option_path,
     redact,
     same_content,
+    shown,
 )
 
 CRDS = Path(__file__).resolve().parents[4] / "roles" / "install" / "files" / "crds"
@@ -188,13 +195,89 @@ def server_object(spec, labels=None, **metadata):
 
 
 def test_same_content_ignores_bookkeeping_and_order():
+    pool = RESOURCES["ip_address_pool"]
     stored = server_object({"addresses": ["192.0.2.0/28", "2001:db8::/120"]}, managedFields=[{"x": 1}])
     applied = server_object({"addresses": ["2001:db8::/120", "192.0.2.0/28"]}, resourceVersion="8")
-    assert same_content(stored, applied)
-    assert not same_content(stored, server_object({"addresses": ["192.0.2.0/28"]}))
-    assert not same_content(stored, server_object(stored["spec"], labels={"a": "b"}))
-    assert not same_content(None, stored)
+    assert same_content(pool, stored, applied)
+    assert not same_content(pool, stored, server_object({"addresses": ["192.0.2.0/28"]}))
+    assert not same_content(pool, stored, server_object(stored["spec"], labels={"a": "b"}))
+    assert not same_content(pool, None, stored)
     assert content(None) == {}
+
+
+L2 = RESOURCES["l2_advertisement"]
+
+
+def test_l2_advertisement_failback_option_takes_the_policies_of_the_annotation():
+    assert L2.argument_spec()["failback"] == {"type": "str", "choices": list(POLICIES)}
+    assert L2.annotation_keys == (FAILBACK_ANNOTATION,)
+    assert "failback" not in L2.options  # an annotation, never a spec field
+
+
+@pytest.mark.parametrize(
+    ("failback", "annotations"),
+    [
+        (None, None),  # unset: no annotation, so server-side apply drops one this manager set
+        (REVERTIVE, {FAILBACK_ANNOTATION: REVERTIVE}),
+        (NON_REVERTIVE, {FAILBACK_ANNOTATION: NON_REVERTIVE}),
+    ],
+)
+def test_l2_advertisement_failback_is_written_as_the_annotation(failback, annotations):
+    obj = build_object(
+        L2, params("l2_advertisement", name="lan", ip_address_pools=["lan"], failback=failback)
+    )
+    assert obj["metadata"].get("annotations") == annotations
+    assert obj["spec"] == {"ipAddressPools": ["lan"]}
+
+
+def l2_object(annotations=None, **metadata):
+    meta = {"name": "lan", "namespace": "metallb-system", **metadata}
+    if annotations is not None:
+        meta["annotations"] = annotations
+    return {
+        "apiVersion": "metallb.io/v1beta1",
+        "kind": "L2Advertisement",
+        "metadata": meta,
+        "spec": {"ipAddressPools": ["lan"]},
+    }
+
+
+KUBECTL = {"kubectl.kubernetes.io/last-applied-configuration": "{}"}
+
+
+@pytest.mark.parametrize(
+    ("current", "predicted", "same"),
+    [
+        (None, None, True),
+        (None, {FAILBACK_ANNOTATION: NON_REVERTIVE}, False),  # option set
+        ({FAILBACK_ANNOTATION: REVERTIVE}, {FAILBACK_ANNOTATION: NON_REVERTIVE}, False),  # changed
+        ({FAILBACK_ANNOTATION: NON_REVERTIVE}, None, False),  # removed
+        ({FAILBACK_ANNOTATION: NON_REVERTIVE}, {FAILBACK_ANNOTATION: NON_REVERTIVE}, True),
+        # annotations the module does not manage are neither a change nor shown
+        (KUBECTL, None, True),
+        ({**KUBECTL, FAILBACK_ANNOTATION: REVERTIVE}, {FAILBACK_ANNOTATION: REVERTIVE}, True),
+    ],
+)
+def test_the_failback_annotation_counts_in_comparison_and_diff(current, predicted, same):
+    before, after = l2_object(current, managedFields=[{}]), l2_object(predicted, resourceVersion="8")
+    assert same_content(L2, before, after) is same
+    assert (shown(L2, before) == shown(L2, after)) is same
+    assert set(shown(L2, before)["metadata"].get("annotations") or {}) <= {FAILBACK_ANNOTATION}
+
+
+def test_other_kinds_do_not_manage_the_failback_annotation():
+    pool = RESOURCES["ip_address_pool"]
+    annotated = server_object({"addresses": ["192.0.2.0/28"]})
+    annotated["metadata"]["annotations"] = {FAILBACK_ANNOTATION: NON_REVERTIVE}
+    assert same_content(pool, server_object({"addresses": ["192.0.2.0/28"]}), annotated)
+    assert "failback" not in pool.argument_spec()
+
+
+def test_a_new_password_is_a_change_though_the_diff_masks_both():
+    peer = RESOURCES["bgp_peer"]
+    old, new = ({"metadata": {"name": "r1"}, "spec": {"password": word}} for word in ("s3cret", "other"))
+    assert not same_content(peer, old, new)
+    assert shown(peer, old) == shown(peer, new)
 
 
 def test_redact_masks_the_password_and_drops_managed_fields():

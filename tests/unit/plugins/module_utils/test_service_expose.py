@@ -1,5 +1,10 @@
 import pytest
 
+from ansible_collections.baremetal.lb.plugins.module_utils.failback import (
+    FAILBACK_ANNOTATION,
+    NON_REVERTIVE,
+    REVERTIVE,
+)
 from ansible_collections.baremetal.lb.plugins.module_utils.service_expose import (
     ExposeError,
     ExposeRequest,
@@ -123,6 +128,34 @@ def test_the_diff_shows_what_expose_declares_and_no_bookkeeping():
 def test_declared_node_ports_stay_in_the_diff():
     request = ExposeRequest("web", "shop", {"app": "web"}, parse_ports([{"port": 80, "node_port": 31234}]))
     assert diff_view(server_side(), request)["spec"]["ports"][0]["nodePort"] == 31234
+
+
+@pytest.mark.parametrize(
+    ("failback", "annotations"),
+    [
+        (None, None),  # no policy: the advertisements' (server-side apply drops one set before)
+        (REVERTIVE, {FAILBACK_ANNOTATION: REVERTIVE}),
+        (NON_REVERTIVE, {FAILBACK_ANNOTATION: NON_REVERTIVE}),
+    ],
+)
+def test_failback_is_the_services_annotation(failback, annotations):
+    request = ExposeRequest("web", "shop", {"app": "web"}, parse_ports([{"port": 80}]), failback=failback)
+    assert manifest(request)["metadata"].get("annotations") == annotations
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "same"),
+    [
+        ({}, {FAILBACK_ANNOTATION: NON_REVERTIVE}, False),  # set
+        ({FAILBACK_ANNOTATION: REVERTIVE}, {FAILBACK_ANNOTATION: NON_REVERTIVE}, False),  # changed
+        ({FAILBACK_ANNOTATION: NON_REVERTIVE}, {}, False),  # removed
+        ({FAILBACK_ANNOTATION: NON_REVERTIVE}, {FAILBACK_ANNOTATION: NON_REVERTIVE}, True),
+    ],
+)
+def test_the_diff_shows_the_failback_annotation(before, after, same):
+    shown_before, shown_after = diff_view(server_side(**before), WEB), diff_view(server_side(**after), WEB)
+    assert (shown_before == shown_after) is same
+    assert shown_after["metadata"].get("annotations") == (after or None)
 
 
 def test_check_mode_predicts_requested_ips_then_held_ones():
