@@ -48,8 +48,9 @@ the prober's socket is read from the wall clock, so a busy machine that runs the
 not move its replies).
 The failover outage is the longest silence between the owner's last answer before the event and
 the first answer of another node. The failback outage is the longest silence the client saw from
-the restore (link up, daemon started; a restart counts from the moment it is begun) until the
-owner answered again, or to the end of the watch when it did not; "moved back" counts trials in
+the restore (link up, daemon started; a restart counts from the moment it is begun) to the end of
+the watch, at least ``STAY_WATCH`` seconds after the restore returned and, when the owner answers
+again, at least 0.25 s after that (the same watch whatever the failback policy); "moved back" counts trials in
 which the owner answered again within 10 s of the restore returning and then alone, as MetalLB's
 rule (no stickiness) and VRRP's preemption both promise. The failover bound is 3 s for our
 speaker and VRRPv3, 5 s for VRRP defaults.
@@ -115,7 +116,7 @@ LEAD = 0.6  # seconds the owner must have answered before each event
 LEAD_TIMEOUT = 5.0  # seconds to see that, else the trial fails
 AFTER = 0.25  # seconds the new (or returning) owner is watched answering before a phase ends
 FAILBACK_WINDOW = 10.0  # seconds the owner has, after the restore returned, to answer again
-STAY_WATCH = 3.0  # non-revertive: seconds the client watches the VIP stay after the restore returned
+STAY_WATCH = 3.0  # seconds the client watches the VIP after the restore returned, at least
 RESTORE_LIMIT = 90.0  # longest a restore may block (a speaker waits up to 60 s for its sync)
 SETTLE_TIMEOUT = 20.0  # seconds for the owner to be the only one answering again
 POLL = 0.02  # seconds between looks at the replies while a phase runs
@@ -325,10 +326,12 @@ def _watch_trial(lab: LabState, system: System, scenario: Scenario, outcome: Out
         back_at = time.monotonic()
         restored = True
         scenario.restore()
+        returned_at = time.monotonic()
         if system.give_back is None:  # revertive: the owner takes the VIP back
-            watch.until(lambda r: _answering(r, back_at, AFTER, is_owner), time.monotonic() + FAILBACK_WINDOW)
+            watch.until(lambda r: _answering(r, back_at, AFTER, is_owner), returned_at + FAILBACK_WINDOW)
         else:  # non-revertive: it must not; the client watches the VIP stay
-            watch.until(lambda r: _answering(r, back_at, 0.0, is_owner), time.monotonic() + STAY_WATCH)
+            watch.until(lambda r: _answering(r, back_at, 0.0, is_owner), returned_at + STAY_WATCH)
+        watch.until(lambda _replies: False, returned_at + STAY_WATCH)  # the same watch for both policies
         end = time.monotonic()
         outcome.failback, outcome.moved_back = failback_outage(watch.replies(), back_at, owner, end)
         if system.give_back is None and not outcome.moved_back:
