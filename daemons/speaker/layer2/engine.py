@@ -106,7 +106,7 @@ class Engine:
         # (ip, mac) -> (interface, probing, packets): coalesced until the decider's next turn
         self._sightings: dict[tuple[IPAddress, str], tuple[str, bool, int]] = {}
         self._sightings_lock = threading.Lock()
-        self._peer_macs: tuple[float, frozenset[str]] = (float("-inf"), frozenset())
+        self._peer_macs: tuple[float, dict[str, str]] = (float("-inf"), {})  # (read at, MAC -> node)
         self._membership: Membership | None = None
         self._stopping = threading.Event()
         self._reports = Reports(out, self._stopping.set)
@@ -267,7 +267,7 @@ class Engine:
             given = sorted((ip for ip in lost if ip in taken), key=str)
             for ip in given:
                 self._responder.quiet(ip)  # a repeat of our announcement would undo the new owner's
-            self._releases.release(given, now)
+            self._releases.release({ip: taken[ip] for ip in given}, now)
             if given:
                 log.info(
                     "handing over %s to %s: answering until they announce, at most %.0f ms",
@@ -306,9 +306,10 @@ class Engine:
         now = time.monotonic()
         ended = False
         for (ip, mac), (interface, probing, packets) in sorted(sightings.items(), key=str):
-            if self._is_peer(mac, now):
+            peer = self._peer_node(mac, now)
+            if peer is not None:
                 self._peer_claims[str(ip)] += packets
-                ended = self._releases.peer_spoke(ip, now) or ended
+                ended = self._releases.peer_spoke(ip, peer, now) or ended
                 continue
             phase = "probe" if probing else "owning"
             report = self._conflicts.seen(str(ip), mac, interface, phase, now, packets=packets)
@@ -316,17 +317,17 @@ class Engine:
                 self._reports.emit({"conflict": report.to_json()})
         return ended
 
-    def _is_peer(self, mac: str, now: float) -> bool:
-        """Whether ``mac`` is a peer speaker's (read from the neighbour table, refreshed when stale)."""
-        read_at, macs = self._peer_macs
-        if mac in macs and now - read_at < _PEER_MACS_FRESH:
-            return True
+    def _peer_node(self, mac: str, now: float) -> str | None:
+        """The peer speaker whose MAC ``mac`` is, or None; read from the neighbour table, again when stale."""
+        read_at, nodes = self._peer_macs
+        if mac in nodes and now - read_at < _PEER_MACS_FRESH:
+            return nodes[mac]
         if now - read_at >= 1.0:  # a peer that just came may be missing: read again, at most once a second
-            hosts = {str(ipaddress.ip_address(host)) for host, _port in self._peers.values()}
             table = neighbour_macs()
-            macs = frozenset(mac_to_str(table[host]) for host in hosts if host in table)
-            self._peer_macs = (now, macs)
-        return mac in macs
+            hosts = {node: str(ipaddress.ip_address(host)) for node, (host, _port) in self._peers.items()}
+            nodes = {mac_to_str(table[host]): node for node, host in hosts.items() if host in table}
+            self._peer_macs = (now, nodes)
+        return nodes.get(mac)
 
     def _report_counters(self) -> None:
         counters = self._responder.counters
@@ -357,10 +358,10 @@ class Engine:
     def _hand_over_and_leave(self, membership: Membership) -> None:
         """Send LEAVE while still answering; stop once every new owner was heard or the overlap ended."""
         me = self._order.node
-        leaving: frozenset[IPAddress] = frozenset()
+        leaving: dict[IPAddress, str] = {}
         if self._claims is not None and me in self._members:
             taken = successors(self._claims, self._members - {me}, me, self._holders(leaving=True))
-            leaving = frozenset(ip for ip in self._claimed if ip in taken)
+            leaving = {ip: taken[ip] for ip in self._claimed if ip in taken}
         for ip in leaving:
             self._responder.quiet(ip)
         now = time.monotonic()
