@@ -274,31 +274,42 @@ class Reconciler:
 
     def _check_failback(self, obj: JSON) -> None:
         """Warn once (log and Event) while the Service's failback annotation names no policy."""
-        key = ServiceView.of(obj).key
         problem = service_annotation_problem((obj.get("metadata") or {}).get("annotations"))
-        if problem == self._failback_ignored.get(key):
-            return
-        if problem is None:
-            self._failback_ignored.pop(key, None)
-            return
-        self._failback_ignored[key] = problem
-        log.warning("service %s: %s", key, problem, extra={"service": key})
-        self._events.record(obj, WARNING, FAILBACK_IGNORED, problem)
+        self._warn_while(self._failback_ignored, obj, FAILBACK_IGNORED, problem, problem)
 
     def _check_announced(self, obj: JSON, ips: list[str], pool: str) -> None:
         """Warn once (log and Event) when no advertisement announces what the Service got."""
-        key = ServiceView.of(obj).key
         labels = (obj.get("metadata") or {}).get("labels") or {}
         reason = unannounced(self._loaded, pool, labels)
-        if reason == self._unannounced.get(key):
+        message = describe(ips, pool, reason) if reason is not None else None
+        self._warn_while(
+            self._unannounced, obj, NOT_ANNOUNCED, reason, message, extra={"ips": ips, "pool": pool}
+        )
+
+    def _warn_while(
+        self,
+        seen: dict[str, str],
+        obj: JSON,
+        reason: str,
+        problem: str | None,
+        message: str | None,
+        *,
+        extra: dict[str, object] | None = None,
+    ) -> None:
+        """Log and record (Event ``reason``) ``message`` once per ``problem`` of the Service.
+
+        ``seen`` remembers each Service's current problem, so the same one is not repeated and
+        one that went away (None) is forgotten, to be warned of again should it come back.
+        """
+        key = ServiceView.of(obj).key
+        if problem == seen.get(key):
             return
-        if reason is None:
-            self._unannounced.pop(key, None)
+        if problem is None or message is None:
+            seen.pop(key, None)
             return
-        self._unannounced[key] = reason
-        message = describe(ips, pool, reason)
-        log.warning("service %s: %s", key, message, extra={"service": key, "ips": ips, "pool": pool})
-        self._events.record(obj, WARNING, NOT_ANNOUNCED, message)
+        seen[key] = problem
+        log.warning("service %s: %s", key, message, extra={"service": key, **(extra or {})})
+        self._events.record(obj, WARNING, reason, message)
 
     def _fail(self, obj: JSON, reason: str, message: str, *, retry: bool, freed: bool) -> None:
         """Record a Service that gets no address; ``freed`` says it gave some up on the way."""
