@@ -19,12 +19,11 @@ from types import FrameType
 from typing import Any
 
 from ansible_collections.baremetal.lb.plugins.module_utils.announcement import unannounced_services
-from ansible_collections.baremetal.lb.plugins.module_utils.services import ingress_ips
 
 from ..kube.config_loader import ConfigSources, LastGoodConfig
 from ..kube.events import EventRecorder
 from ..kube.health import HealthServer
-from ..kube.informer import Informer
+from ..kube.informer import Handler, Informer
 from ..kube.kubeapi import (
     JSON,
     SERVICES,
@@ -34,7 +33,7 @@ from ..kube.kubeapi import (
 )
 from ..kube.logs import configure_logs
 from ..kube.workqueue import WorkQueue
-from . import facts
+from .cluster_state import Caches, ClusterFacts
 from .handler import Situation, SpeakerContext
 from .link_events import watch_links
 from .metrics import SpeakerMetrics
@@ -86,9 +85,13 @@ class _Speaker:
         self._health = (
             HealthServer(options.health_port, options.bind_address) if options.health_port else None
         )
-        self._services = Informer(api, SERVICES, self._changed)
-        self._slices = Informer(api, ENDPOINT_SLICES, self._changed)
-        self._nodes = Informer(api, NODES, self._changed)
+        self._facts = ClusterFacts(options.lb_class)
+        self._services = Informer(api, SERVICES, self._noting(self._facts.service_changed))
+        self._slices = Informer(api, ENDPOINT_SLICES, self._noting(self._facts.slice_changed))
+        self._nodes = Informer(api, NODES, self._noting(self._facts.node_changed))
+        self._caches = Caches(
+            service=self._services.get, endpoint_slice=self._slices.get, node=self._nodes.get
+        )
         self._config_sources = ConfigSources(api, options.namespace, lambda: self.queue.add(_PLAN))
         self._config = LastGoodConfig(self._config_sources.load, self._metrics.config)
         # The Secrets of our own namespace only (RBAC allows no more): BGPPeer passwords are read
@@ -183,15 +186,11 @@ class _Speaker:
         if config is None:
             return
         self._metrics.replans.labels(reason).inc()
-        endpoints = facts.endpoints_by_service(self._slices.items())
+        self._facts.refresh(self._caches)
         situation = Situation(
             config=config,
-            nodes={str(n["metadata"]["name"]): facts.node_facts(n) for n in self._nodes.items()},
-            services=[
-                facts.service_facts(service, endpoints)
-                for service in self._services.items()
-                if facts.served(service, self.options.lb_class) and ingress_ips(service)
-            ],
+            nodes=dict(self._facts.nodes),
+            services=list(self._facts.services.values()),
             me=self.options.node_name,
             ignore_exclude_label=self.options.ignore_exclude_lb,
             drain_aware=self.options.drain_aware,
@@ -219,8 +218,14 @@ class _Speaker:
                 self.stop.wait(_RETRY_SECONDS)
         return None
 
-    def _changed(self, _key: str, _old: JSON | None, _new: JSON | None) -> None:
-        self.queue.add(_PLAN)
+    def _noting(self, note: Handler) -> Handler:
+        """An informer handler: tell ``note`` (a :class:`.cluster_state.ClusterFacts` method), re-plan."""
+
+        def changed(key: str, old: JSON | None, new: JSON | None) -> None:
+            note(key, old, new)
+            self.queue.add(_PLAN)
+
+        return changed
 
     def _secret_changed(self, _key: str, old: JSON | None, new: JSON | None) -> None:
         if secret_data_changed(old, new):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim, plan_service
+from ansible_collections.baremetal.lb.plugins.module_utils.l2_replan import L2Plans, PlanSettings
 from ansible_collections.baremetal.lb.plugins.module_utils.status_objects import L2_STATUS_KIND
 
 from .. import facts
@@ -53,6 +54,41 @@ def plan(situation: Situation, interfaces: Mapping[int, Sequence[str]]) -> list[
     return claims
 
 
+def settings_of(situation: Situation, interfaces: Mapping[int, Sequence[str]]) -> PlanSettings:
+    """What every Service's plan depends on besides the Nodes and the Service itself."""
+    return PlanSettings(
+        config=situation.config,
+        me=situation.me,
+        suitable_interfaces=interfaces,
+        ignore_exclude_label=situation.ignore_exclude_label,
+        drain_aware=situation.drain_aware,
+    )
+
+
+class PlanJson:
+    """The ``plan`` order for the engine, converted again only for the Services whose claims changed.
+
+    Equals :func:`.engine_messages.claims_to_json` of every claim: that sorts by Service, then
+    IP, so the Services' own lists joined in key order make the same list.
+    """
+
+    def __init__(self) -> None:
+        self._converted: dict[str, tuple[tuple[IPClaim, ...], list[dict[str, Any]]]] = {}
+
+    def update(self, claims: Mapping[str, tuple[IPClaim, ...]]) -> list[dict[str, Any]]:
+        """The order's body for ``claims`` (by Service key)."""
+        for key in self._converted.keys() - claims.keys():
+            del self._converted[key]
+        plan: list[dict[str, Any]] = []
+        for key in sorted(claims):
+            known = self._converted.get(key)
+            if known is None or known[0] is not claims[key]:
+                known = (claims[key], claims_to_json(claims[key]))
+                self._converted[key] = known
+            plan += known[1]
+        return plan
+
+
 class Layer2Handler:
     """Layer 2 (ARP/NDP) behind the speaker's :class:`~..handler.ProtocolHandler` seam."""
 
@@ -69,7 +105,8 @@ class Layer2Handler:
             reporter=self._reporter,
             registry=context.metrics.registry,
         )
-        self._services_of: dict[str, tuple[str, ...]] = {}  # ip -> Services, from the latest plan
+        self._plans = L2Plans()
+        self._plan_json = PlanJson()
         self._suitable: dict[int, list[str]] | None = None
         self._engine = EngineProcess(
             ENGINE, self._report, lambda status: context.failed("the layer-2 engine", status)
@@ -88,7 +125,7 @@ class Layer2Handler:
         return f"membership on {host}:{port}, watching {','.join(order.watch_links) or 'no link'}"
 
     def apply(self, situation: Situation) -> None:
-        """Plan every Service's IPs and send the engine the plan and the peers when they changed."""
+        """Re-plan the Services a change touched; send the engine the plan and the peers when they changed."""
         suitable = suitable_interfaces()
         if suitable != self._suitable:  # links and addresses come and go: say what is fit now
             self._suitable = suitable
@@ -98,14 +135,14 @@ class Layer2Handler:
                 ",".join(suitable[6]) or "none",
                 extra={"ipv4": suitable[4], "ipv6": suitable[6]},
             )
-        claims = plan(situation, suitable)
-        services_of: dict[str, set[str]] = {}
-        for claim in claims:
-            services_of.setdefault(str(claim.ip), set()).add(claim.service)
-        self._services_of = {ip: tuple(sorted(found)) for ip, found in services_of.items()}
+        replanned = self._plans.update(settings_of(situation, suitable), situation.nodes, situation.services)
         self._engine.send_if_changed("peers", peers_to_json(self._peers()))
-        if self._engine.send_if_changed("plan", claims_to_json(claims)):
-            log.debug("new plan: %d IPs", len(claims))
+        if self._engine.send_if_changed("plan", self._plan_json.update(self._plans.claims)):
+            log.debug(
+                "new plan: %d Services, %s re-planned",
+                len(self._plans.claims),
+                "all" if replanned.everything else len(replanned.services),
+            )
 
     def shutdown(self) -> None:
         """Hand over (the engine sends LEAVE), then withdraw this node's ServiceL2Status objects."""
@@ -126,7 +163,17 @@ class Layer2Handler:
             self._reporter.announcing(announced, {"members": members})
         if "conflict" in message:
             conflict = ConflictReport.from_json(message["conflict"])
-            self._conflicts.report(conflict, self._services_of.get(conflict.ip, ()))
+            self._conflicts.report(conflict, self._services_claiming(conflict.ip))
+
+    def _services_claiming(self, ip: str) -> tuple[str, ...]:
+        """The Services of the latest plan with a claim on ``ip`` (its text form), sorted."""
+        found = {
+            claim.service
+            for claims in list(self._plans.claims.values())
+            for claim in claims
+            if str(claim.ip) == ip
+        }
+        return tuple(sorted(found))
 
     def _peers(self) -> dict[str, tuple[str, int]]:
         version = 6 if ":" in self._bind_host() else 4
