@@ -18,8 +18,6 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from ansible_collections.baremetal.lb.plugins.module_utils.announcement import unannounced_services
-
 from ..kube.config_loader import ConfigSources, LastGoodConfig
 from ..kube.events import EventRecorder
 from ..kube.health import HealthServer
@@ -39,6 +37,7 @@ from .link_events import watch_links
 from .metrics import SpeakerMetrics
 from .options import Options
 from .registry import PROTOCOLS
+from .unannounced import UnannouncedWarnings
 
 NODES = Resource("/api/v1", "nodes")
 ENDPOINT_SLICES = Resource("/apis/discovery.k8s.io/v1", "endpointslices")
@@ -79,7 +78,7 @@ class _Speaker:
         self.stop = threading.Event()
         self.queue = WorkQueue()
         self._exit_status = 0
-        self._unannounced: dict[str, str] = {}
+        self._unannounced = UnannouncedWarnings()
         api = KubeApi.connect(options.kubeconfig, field_manager=SPEAKER_FIELD_MANAGER)
         self._metrics = SpeakerMetrics()
         self._health = (
@@ -197,15 +196,7 @@ class _Speaker:
         )
         for protocol in self._protocols:
             protocol.apply(situation)
-        self._warn_unannounced(situation)
-
-    def _warn_unannounced(self, situation: Situation) -> None:
-        """Log, once per Service and reason, addresses no advertisement announces."""
-        found = unannounced_services(situation.config, situation.services)
-        for key, message in sorted(found.items()):
-            if self._unannounced.get(key) != message:
-                log.warning("service %s: %s", key, message, extra={"service": key})
-        self._unannounced = found
+        self._unannounced.update(situation.config, situation.services)
 
     # -- plumbing ------------------------------------------------------------------------------
 

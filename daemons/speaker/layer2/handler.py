@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim, plan_service
-from ansible_collections.baremetal.lb.plugins.module_utils.l2_replan import L2Plans, PlanSettings
 from ansible_collections.baremetal.lb.plugins.module_utils.status_objects import L2_STATUS_KIND
 
 from .. import facts
@@ -25,9 +24,10 @@ from ..handler import Situation, SpeakerContext
 from ..outputs import status_and_reporter
 from .conflict_notices import ConflictNotices
 from .conflicts import ConflictReport
-from .engine_messages import StartOrder, claims_to_json, peers_to_json
+from .engine_messages import PLAN, StartOrder, peers_to_json
 from .interfaces import interface_of, suitable_interfaces
 from .metrics import Layer2Metrics
+from .planning import Layer2Planning
 
 ENGINE = f"{__package__}.engine"  # run with ``python -m`` under the speaker's own import root
 
@@ -54,41 +54,6 @@ def plan(situation: Situation, interfaces: Mapping[int, Sequence[str]]) -> list[
     return claims
 
 
-def settings_of(situation: Situation, interfaces: Mapping[int, Sequence[str]]) -> PlanSettings:
-    """What every Service's plan depends on besides the Nodes and the Service itself."""
-    return PlanSettings(
-        config=situation.config,
-        me=situation.me,
-        suitable_interfaces=interfaces,
-        ignore_exclude_label=situation.ignore_exclude_label,
-        drain_aware=situation.drain_aware,
-    )
-
-
-class PlanJson:
-    """The ``plan`` order for the engine, converted again only for the Services whose claims changed.
-
-    Equals :func:`.engine_messages.claims_to_json` of every claim: that sorts by Service, then
-    IP, so the Services' own lists joined in key order make the same list.
-    """
-
-    def __init__(self) -> None:
-        self._converted: dict[str, tuple[tuple[IPClaim, ...], list[dict[str, Any]]]] = {}
-
-    def update(self, claims: Mapping[str, tuple[IPClaim, ...]]) -> list[dict[str, Any]]:
-        """The order's body for ``claims`` (by Service key)."""
-        for key in self._converted.keys() - claims.keys():
-            del self._converted[key]
-        plan: list[dict[str, Any]] = []
-        for key in sorted(claims):
-            known = self._converted.get(key)
-            if known is None or known[0] is not claims[key]:
-                known = (claims[key], claims_to_json(claims[key]))
-                self._converted[key] = known
-            plan += known[1]
-        return plan
-
-
 class Layer2Handler:
     """Layer 2 (ARP/NDP) behind the speaker's :class:`~..handler.ProtocolHandler` seam."""
 
@@ -105,8 +70,7 @@ class Layer2Handler:
             reporter=self._reporter,
             registry=context.metrics.registry,
         )
-        self._plans = L2Plans()
-        self._plan_json = PlanJson()
+        self._planning = Layer2Planning()
         self._suitable: dict[int, list[str]] | None = None
         self._engine = EngineProcess(
             ENGINE, self._report, lambda status: context.failed("the layer-2 engine", status)
@@ -135,12 +99,12 @@ class Layer2Handler:
                 ",".join(suitable[6]) or "none",
                 extra={"ipv4": suitable[4], "ipv6": suitable[6]},
             )
-        replanned = self._plans.update(settings_of(situation, suitable), situation.nodes, situation.services)
+        replanned, order = self._planning.plan(situation, suitable)
         self._engine.send_if_changed("peers", peers_to_json(self._peers()))
-        if self._engine.send_if_changed("plan", self._plan_json.update(self._plans.claims)):
+        if self._engine.send_line_if_changed(PLAN, order):
             log.debug(
                 "new plan: %d Services, %s re-planned",
-                len(self._plans.claims),
+                len(self._planning.claims),
                 "all" if replanned.everything else len(replanned.services),
             )
 
@@ -169,7 +133,7 @@ class Layer2Handler:
         """The Services of the latest plan with a claim on ``ip`` (its text form), sorted."""
         found = {
             claim.service
-            for claims in list(self._plans.claims.values())
+            for claims in list(self._planning.claims.values())
             for claim in claims
             if str(claim.ip) == ip
         }
