@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.baremetal.lb.daemons.kube.informer import Informer
+from ansible_collections.baremetal.lb.daemons.kube.informer import Informer, without_managed_fields
 from ansible_collections.baremetal.lb.daemons.kube.kubeapi import (
     MERGE_PATCH,
     SERVICES,
@@ -141,7 +141,7 @@ def run_api(args: argparse.Namespace, shape: Shape) -> Results:
             f" in {time.monotonic() - began:.0f}s",
             flush=True,
         )
-        with planning(api, shape) as (loop, seen, store_facts):
+        with planning(api, shape, slim=not args.keep_managed_fields) as (loop, seen, store_facts):
             results.facts.update(store_facts)
             for change in api_changes(api, shape):
                 for rep in range(args.reps):
@@ -213,8 +213,11 @@ def delete_objects(api: KubeApi, namespace: str, nodes: list[str]) -> None:
 
 
 @contextmanager
-def planning(api: KubeApi, shape: Shape) -> Iterator[tuple[PlanningLoop, Seen, JSON]]:
-    """The speaker's informers feeding the incremental planner on its own thread."""
+def planning(api: KubeApi, shape: Shape, *, slim: bool) -> Iterator[tuple[PlanningLoop, Seen, JSON]]:
+    """The speaker's informers feeding the incremental planner on its own thread.
+
+    ``slim``: drop managedFields as the speaker does (without: as the speaker did before).
+    """
     stop = threading.Event()
     seen = Seen()
     holder: dict[str, Any] = {}
@@ -227,10 +230,11 @@ def planning(api: KubeApi, shape: Shape) -> Iterator[tuple[PlanningLoop, Seen, J
 
         return changed
 
+    transform = without_managed_fields if slim else None
     informers = {
-        "node": Informer(api, NODES, handler("node")),
-        "service": Informer(api, SERVICES, handler("service")),
-        "slice": Informer(api, ENDPOINT_SLICES, handler("slice")),
+        "node": Informer(api, NODES, handler("node"), transform),
+        "service": Informer(api, SERVICES, handler("service"), transform),
+        "slice": Informer(api, ENDPOINT_SLICES, handler("slice"), transform),
     }
     store = holder["store"] = InformerStore(informers["node"], informers["service"], informers["slice"])
     planner = IncrementalPlanner(store, shape.config())

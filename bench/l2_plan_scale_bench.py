@@ -209,6 +209,11 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--trial-timeout", type=float, default=30.0, help="a slower trial counts as failed")
     parser.add_argument("--child-timeout", type=float, default=600.0, help="bound on one planner's whole run")
     parser.add_argument("--api", metavar="STATE_DIR", help="a running lab's state dir: use its API server")
+    parser.add_argument(
+        "--keep-managed-fields",
+        action="store_true",
+        help="with --api: cache objects whole, as the speaker did before (it drops managedFields now)",
+    )
     parser.add_argument("--child", choices=PLANNERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not 0 < args.nodes <= 5000 or not 0 < args.services <= 65000 or not 1 <= args.reps <= 100:

@@ -21,7 +21,7 @@ from typing import Any
 from ..kube.config_loader import ConfigSources, LastGoodConfig
 from ..kube.events import EventRecorder
 from ..kube.health import HealthServer
-from ..kube.informer import Handler, Informer
+from ..kube.informer import Handler, Informer, without_managed_fields
 from ..kube.kubeapi import (
     JSON,
     SERVICES,
@@ -85,9 +85,11 @@ class _Speaker:
             HealthServer(options.health_port, options.bind_address) if options.health_port else None
         )
         self._facts = ClusterFacts(options.lb_class)
-        self._services = Informer(api, SERVICES, self._noting(self._facts.service_changed))
-        self._slices = Informer(api, ENDPOINT_SLICES, self._noting(self._facts.slice_changed))
-        self._nodes = Informer(api, NODES, self._noting(self._facts.node_changed))
+        # The largest caches, and no reader of managedFields: dropped as they arrive.
+        slim = without_managed_fields
+        self._services = Informer(api, SERVICES, self._noting(self._facts.service_changed), slim)
+        self._slices = Informer(api, ENDPOINT_SLICES, self._noting(self._facts.slice_changed), slim)
+        self._nodes = Informer(api, NODES, self._noting(self._facts.node_changed), slim)
         self._caches = Caches(
             service=self._services.get, endpoint_slice=self._slices.get, node=self._nodes.get
         )

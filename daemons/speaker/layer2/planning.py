@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_replan import L2Plans, PlanSettings, Replanned
 
-from ..handler import Situation
 from ..engine_process import encode_item, encode_list_order
+from ..handler import Situation
 from .engine_messages import PLAN, claims_to_json
 
 
@@ -54,7 +54,7 @@ def settings_of(situation: Situation, interfaces: Mapping[int, Sequence[str]]) -
 
 
 class PlanOrder:
-    """The engine's ``plan`` order line, converted and encoded again only for the Services whose claims changed.
+    """The engine's ``plan`` order line, encoded again only for the Services whose claims changed.
 
     Equals :func:`..engine_process.encode` of ``{"plan": claims_to_json(every claim)}``:
     :func:`.engine_messages.claims_to_json` sorts by Service, then IP, so each Service's own

@@ -1,4 +1,4 @@
-"""Incremental layer-2 planning (``l2_replan.L2Plans``) equals a full re-plan, and re-plans only what a change touches.
+"""Incremental layer-2 planning (``l2_replan.L2Plans``) equals a full re-plan and re-plans only what changed.
 
 Every case starts from the same cluster (two pools, an advertisement per pool, one of them
 announcing only from ``role=lb`` Nodes with a preference, Cluster and Local Services), applies
