@@ -67,9 +67,8 @@ class PlanningLoop:
         self.queue = WorkQueue()
         self._planner = planner
         self._lock = threading.Condition()
-        self._finished: list[tuple[float, float]] = []  # (started, ended) of each re-plan
+        self._finished: list[tuple[float, float, int]] = []  # (started, ended, Services re-planned)
         self.errors: list[str] = []
-        self.replanned = 0  # Services the latest re-plan re-planned
 
     def run(self, stop: threading.Event) -> None:
         """Re-plan on every queued change until ``stop``."""
@@ -85,11 +84,10 @@ class PlanningLoop:
             finally:
                 self.queue.done(key)
             with self._lock:
-                self._finished.append((started, time.monotonic()))
-                self.replanned = self._planner.replanned
+                self._finished.append((started, time.monotonic(), self._planner.replanned))
                 self._lock.notify_all()
 
-    def wait_replanned_after(self, moment: float, timeout: float) -> tuple[float, float] | None:
+    def wait_replanned_after(self, moment: float, timeout: float) -> tuple[float, float, int] | None:
         """The first re-plan that started after ``moment``, once finished; None after ``timeout``."""
         with self._lock:
             found = self._lock.wait_for(
@@ -384,7 +382,7 @@ def time_change(change: ApiChange, rep: int, loop: PlanningLoop, seen: Seen, tim
         trial["ms"] = (replan[1] - began) * 1000
         trial["seen_ms"] = (at - began) * 1000
         trial["plan_ms"] = (replan[1] - replan[0]) * 1000
-        trial["replanned"] = loop.replanned
+        trial["replanned"] = replan[2]
         if loop.errors:
             trial["error"] = loop.errors.pop()
     except Exception as error:  # counted as a failed trial, never dropped
@@ -398,7 +396,7 @@ def time_change(change: ApiChange, rep: int, loop: PlanningLoop, seen: Seen, tim
 
 def write_and_wait(
     what: str, write: Callable[[], None], shows: Shows, loop: PlanningLoop, seen: Seen, *, timeout: float
-) -> tuple[float, float, tuple[float, float]]:
+) -> tuple[float, float, tuple[float, float, int]]:
     """When the write began, when the informers saw it, and the re-plan (start, end) after that."""
     seen.expect(shows)
     began = time.monotonic()
