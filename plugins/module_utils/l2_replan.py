@@ -69,6 +69,7 @@ class L2Plans:
         self._selected_by: dict[int, set[str]] = {}  # ad position -> Nodes its nodeSelectors select
         self._shared: dict[frozenset[str], frozenset[str]] = {}
         self._shared_since_pruning = 0
+        self._views: dict[frozenset[int], dict[str, NodeFacts]] = {}  # per update: ads -> Nodes they select
 
     @property
     def claims(self) -> Mapping[str, tuple[IPClaim, ...]]:
@@ -84,6 +85,7 @@ class L2Plans:
     ) -> Replanned:
         """Bring the claims up to date with ``nodes`` (every Node) and ``services`` (every served one)."""
         fresh = {service.key: service for service in services}
+        self._views = {}
         if settings != self._settings or _changed(self._nodes.get(settings.me), nodes.get(settings.me)):
             self._settings = settings
             self._nodes = dict(nodes)
@@ -139,10 +141,14 @@ class L2Plans:
         assert self._settings is not None
         if service.local_traffic_policy:
             names = {endpoint.node for endpoint in service.endpoints if endpoint.node and endpoint.can_serve}
-        else:
+            names.add(self._settings.me)
+            return {name: self._nodes[name] for name in names if name in self._nodes}
+        view = self._views.get(ads)
+        if view is None:  # the same for every non-Local Service these advertisements select
             names = {name for ad in ads for name in self._selected_by.get(ad, ())}
-        names.add(self._settings.me)
-        return {name: self._nodes[name] for name in names if name in self._nodes}
+            names.add(self._settings.me)
+            view = self._views[ads] = {name: self._nodes[name] for name in names if name in self._nodes}
+        return view
 
     def _with_shared_candidates(self, claim: IPClaim) -> IPClaim:
         shared = self._shared.setdefault(claim.candidates, claim.candidates)
