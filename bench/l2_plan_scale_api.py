@@ -11,6 +11,7 @@ after the informer saw the change has finished. Everything it created is deleted
 from __future__ import annotations
 
 import argparse
+import json
 import threading
 import time
 import uuid
@@ -30,13 +31,15 @@ from ansible_collections.baremetal.lb.daemons.kube.kubeapi import (
 )
 from ansible_collections.baremetal.lb.daemons.kube.workqueue import WorkQueue
 from ansible_collections.baremetal.lb.daemons.speaker.app import ENDPOINT_SLICES, NODES
-from ansible_collections.baremetal.lb.daemons.speaker.cluster_state import Caches
+from ansible_collections.baremetal.lb.daemons.speaker.cluster_state import (
+    Caches,
+    slim_endpoint_slice,
+    slim_node,
+)
 from bench.l2_plan_scale import (
     IncrementalPlanner,
-    Results,
     Shape,
     Store,
-    collect,
     memory_mb,
     node_object,
     service_object,
@@ -124,34 +127,30 @@ class Seen:
             return self.at
 
 
-def run_api(args: argparse.Namespace, shape: Shape) -> Results:
-    """Build the shape in the lab, time the changes with the incremental planner, clean up."""
-    api = KubeApi.connect(str(Path(args.api) / "kubeconfig"), pool_size=WRITERS * 2)
-    namespace = f"plan-bench-{uuid.uuid4().hex[:6]}"
-    shape = Shape(**{**shape.__dict__, "namespace": namespace})
-    results = Results("incremental", "api")
-    nodes = [shape.node_name(i) for i in range(shape.nodes)]
-    try:
-        began = time.monotonic()
-        create_objects(api, shape)
-        print(
-            f"  created {shape.nodes} Nodes, {shape.services} Services and EndpointSlices"
-            f" in {time.monotonic() - began:.0f}s",
-            flush=True,
-        )
-        with planning(api, shape, slim=not args.keep_managed_fields) as (loop, seen, store_facts):
-            results.facts.update(store_facts)
-            for change in api_changes(api, shape):
-                for rep in range(args.reps):
-                    trial = time_change(change, rep, loop, seen, args.trial_timeout)
-                    collect(results, trial)
-            rss, peak = memory_mb()
-            results.facts.update({"rss_mb_end": rss, "peak_mb": peak})
-    except Exception as error:  # a set-up failure: said under whatever was measured
-        results.error = f"{type(error).__name__}: {error}"
-    finally:
-        delete_objects(api, namespace, nodes)
-    return results
+def connect(state_dir: str) -> KubeApi:
+    """A client of the lab's API server, as its admin."""
+    return KubeApi.connect(str(Path(state_dir) / "kubeconfig"), pool_size=WRITERS * 2)
+
+
+def new_namespace() -> str:
+    """A namespace name of the bench's own."""
+    return f"plan-bench-{uuid.uuid4().hex[:6]}"
+
+
+def measure(args: argparse.Namespace, shape: Shape) -> int:
+    """In a child process of its own (so its RSS is the speaker's half alone): time every change.
+
+    The objects of ``shape`` exist already; prints one JSON line per trial and per fact.
+    """
+    api = connect(args.api)
+    with planning(api, shape, slim=not args.keep_managed_fields) as (loop, seen, facts):
+        print(json.dumps(facts), flush=True)
+        for change in api_changes(api, shape):
+            for rep in range(args.reps):
+                print(json.dumps(time_change(change, rep, loop, seen, args.trial_timeout)), flush=True)
+        rss, peak = memory_mb()
+        print(json.dumps({"rss_mb_end": rss, "peak_mb": peak}), flush=True)
+    return 0
 
 
 def create_objects(api: KubeApi, shape: Shape) -> None:
@@ -195,8 +194,13 @@ def without_version(obj: JSON) -> JSON:
     return obj
 
 
-def delete_objects(api: KubeApi, namespace: str, nodes: list[str]) -> None:
-    """Delete the namespace (and with it the Services and slices) and the bench's Nodes."""
+def delete_objects(api: KubeApi, shape: Shape) -> None:
+    """Delete the bench's Services, EndpointSlices, namespace and Nodes.
+
+    The Services and slices one by one from several threads: the namespace controller alone
+    takes about 20 minutes for 10,000 Services, which other runs would list meanwhile.
+    """
+    namespace = shape.namespace
 
     def delete(path: str) -> None:
         try:
@@ -205,16 +209,22 @@ def delete_objects(api: KubeApi, namespace: str, nodes: list[str]) -> None:
             if not error.not_found:
                 print(f"  clean-up of {path} failed: {error}")
 
-    delete(f"/api/v1/namespaces/{namespace}")
+    paths = [f"/api/v1/namespaces/{namespace}/services/svc-{i:05d}" for i in range(shape.services)]
+    paths += [
+        f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices/svc-{i:05d}-bench"
+        for i in range(shape.services)
+    ]
+    paths += [node_path(shape.node_name(i)) for i in range(shape.nodes)]
     with ThreadPoolExecutor(WRITERS) as pool:
-        list(pool.map(lambda name: delete(node_path(name)), nodes))
+        list(pool.map(delete, paths))
+    delete(f"/api/v1/namespaces/{namespace}")
 
 
 @contextmanager
 def planning(api: KubeApi, shape: Shape, *, slim: bool) -> Iterator[tuple[PlanningLoop, Seen, JSON]]:
     """The speaker's informers feeding the incremental planner on its own thread.
 
-    ``slim``: drop managedFields as the speaker does (without: as the speaker did before).
+    ``slim``: cache objects as the speaker does (without: whole, as the speaker did before).
     """
     stop = threading.Event()
     seen = Seen()
@@ -228,11 +238,10 @@ def planning(api: KubeApi, shape: Shape, *, slim: bool) -> Iterator[tuple[Planni
 
         return changed
 
-    transform = without_managed_fields if slim else None
-    informers = {
-        "node": Informer(api, NODES, handler("node"), transform),
-        "service": Informer(api, SERVICES, handler("service"), transform),
-        "slice": Informer(api, ENDPOINT_SLICES, handler("slice"), transform),
+    informers = {  # transformed as the speaker's are (without: as they were before)
+        "node": Informer(api, NODES, handler("node"), slim_node if slim else None),
+        "service": Informer(api, SERVICES, handler("service"), without_managed_fields if slim else None),
+        "slice": Informer(api, ENDPOINT_SLICES, handler("slice"), slim_endpoint_slice if slim else None),
     }
     store = holder["store"] = InformerStore(informers["node"], informers["service"], informers["slice"])
     planner = IncrementalPlanner(store, shape.config())

@@ -34,14 +34,19 @@ Where the objects come from:
 in-process (default)
     API-shaped objects built in the child's memory, so 1,000 Nodes and 10,000 Services cost no
     API writes. The caches hold these objects instead of what the API server returns (which
-    adds managedFields and more), so the memory figure is a lower bound; the ``--api`` run
-    gives the per-object difference.
+    adds uids, timestamps, cluster IPs, kwok's Node conditions and more; the speaker drops
+    managedFields), so the memory figure is a lower bound; ``--api`` measures the real one.
 ``--api STATE_DIR``
     a running lab's API server (``python -m lab --state-dir STATE_DIR up``): the bench creates
     kwok Nodes (kwok keeps them Ready), IPv6 Services with their status and EndpointSlices in
-    a namespace of its own, runs the speaker's real informers (list + watch) into the
-    incremental planner in this process, and times each change from the API write to the new
-    plan order. It deletes what it created at the end. Only the incremental planner.
+    a namespace of its own (each ``Local`` Service takes a health-check NodePort, and the
+    lab's range holds 2,768: at 10,000 Services use ``--local-share 0.2``), runs the speaker's
+    real informers (list + watch) into the incremental planner in this process, and times each
+    change from the API write to the new plan order (``node-notready`` writes the Ready
+    condition only). It deletes what it created at the end. Only the incremental planner; the
+    RSS is the bench process's (informers, planner and the idle writer threads);
+    a second child caches the same objects whole, as the speaker did before (source
+    ``api-whole``), for the memory figure.
 
 Object shapes (both sources): ``--nodes`` Nodes of which ``--announcing-nodes`` carry the label
 the L2Advertisement selects (0: the advertisement has no node selector, every Node may
@@ -67,6 +72,7 @@ import subprocess
 import sys
 import time
 
+from bench import l2_plan_scale_api as through_api
 from bench.l2_plan_scale import (
     PLANNERS,
     FullPlanner,
@@ -79,7 +85,8 @@ from bench.l2_plan_scale import (
     collect,
     memory_mb,
 )
-from bench.l2_plan_scale_api import run_api
+
+MAX_LOCAL_THROUGH_API = 2500  # the API server's NodePort range (30000-32767) less some room
 
 # -- one planner in a child process ------------------------------------------------------------------
 
@@ -121,10 +128,10 @@ def run_child(args: argparse.Namespace) -> int:
 # -- the parent: run the children, print the table ---------------------------------------------------
 
 
-def run_planner(args: argparse.Namespace, planner: str) -> Results:
+def run_planner(args: argparse.Namespace, planner: str, source: str = "in-process") -> Results:
     """Run one planner's child with a bound on its whole run; collect what it printed."""
     command = [sys.executable, "-m", "bench.l2_plan_scale_bench", "--child", planner, *shape_arguments(args)]
-    results = Results(planner, "in-process")
+    results = Results("incremental" if planner == "api" else planner, source)
     try:
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=args.child_timeout, check=False
@@ -138,6 +145,28 @@ def run_planner(args: argparse.Namespace, planner: str) -> Results:
     for line in output.splitlines():
         collect(results, json.loads(line))
     return results
+
+
+def run_through_api(args: argparse.Namespace, shape: Shape) -> list[Results]:
+    """Create the objects in the lab, measure in a child, delete them whatever happened."""
+    api = through_api.connect(args.api)
+    args.namespace = shape.namespace
+    try:
+        began = time.monotonic()
+        through_api.create_objects(api, shape)
+        print(
+            f"  created {shape.nodes} Nodes, {shape.services} Services and EndpointSlices"
+            f" in {time.monotonic() - began:.0f}s",
+            flush=True,
+        )
+        results = [run_planner(args, "api", "api")]
+        args.keep_managed_fields = True  # the same objects cached whole, as the speaker did before
+        results.append(run_planner(args, "api", "api-whole"))
+        return results
+    except Exception as error:  # a set-up failure: said under whatever was measured
+        return [Results("incremental", "api", error=f"{type(error).__name__}: {error}")]
+    finally:
+        through_api.delete_objects(api, shape)
 
 
 def summary(all_results: list[Results], shape: Shape, reps: int) -> list[str]:
@@ -178,6 +207,7 @@ def shape_of(args: argparse.Namespace) -> Shape:
         announcing_nodes=args.announcing_nodes,
         local_share=args.local_share,
         endpoints=args.endpoints,
+        namespace=args.namespace or through_api.new_namespace(),
     )
 
 
@@ -191,6 +221,9 @@ def shape_arguments(args: argparse.Namespace) -> list[str]:
         f"--endpoints={args.endpoints}",
         f"--reps={args.reps}",
         f"--trial-timeout={args.trial_timeout}",
+        f"--namespace={args.namespace}",
+        *([f"--api={args.api}"] if args.api else []),
+        *(["--keep-managed-fields"] if args.keep_managed_fields else []),
     ]
 
 
@@ -212,12 +245,15 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--keep-managed-fields",
         action="store_true",
-        help="with --api: cache objects whole, as the speaker did before (it drops managedFields now)",
+        help=argparse.SUPPRESS,  # the second --api child: objects cached whole, as before
     )
-    parser.add_argument("--child", choices=PLANNERS, help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=(*PLANNERS, "api"), help=argparse.SUPPRESS)
+    parser.add_argument("--namespace", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not 0 < args.nodes <= 5000 or not 0 < args.services <= 65000 or not 1 <= args.reps <= 100:
         parser.error("--nodes 1..5000, --services 1..65000, --reps 1..100")
+    if args.api and args.services * args.local_share > MAX_LOCAL_THROUGH_API:
+        parser.error(f"--api: at most {MAX_LOCAL_THROUGH_API} Local Services (health-check NodePorts)")
     if args.announcing_nodes >= args.nodes or args.nodes < 3:
         parser.error("--announcing-nodes must leave Nodes that announce nothing (and --nodes >= 3)")
     return args
@@ -226,11 +262,13 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the bench; 1 when a trial failed or a planner's run was cut short."""
     args = arguments(argv)
+    if args.child == "api":
+        return through_api.measure(args, shape_of(args))
     if args.child:
         return run_child(args)
     shape = shape_of(args)
     if args.api:
-        all_results = [run_api(args, shape)]
+        all_results = run_through_api(args, shape)
     else:
         all_results = [run_planner(args, planner) for planner in args.planner or PLANNERS]
     print("\n".join(summary(all_results, shape, args.reps)))

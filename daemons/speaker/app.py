@@ -31,7 +31,7 @@ from ..kube.kubeapi import (
 )
 from ..kube.logs import configure_logs
 from ..kube.workqueue import WorkQueue
-from .cluster_state import Caches, ClusterFacts
+from .cluster_state import Caches, ClusterFacts, slim_endpoint_slice, slim_node
 from .handler import Situation, SpeakerContext
 from .link_events import watch_links
 from .metrics import SpeakerMetrics
@@ -85,11 +85,14 @@ class _Speaker:
             HealthServer(options.health_port, options.bind_address) if options.health_port else None
         )
         self._facts = ClusterFacts(options.lb_class)
-        # The largest caches, and no reader of managedFields: dropped as they arrive.
-        slim = without_managed_fields
-        self._services = Informer(api, SERVICES, self._noting(self._facts.service_changed), slim)
-        self._slices = Informer(api, ENDPOINT_SLICES, self._noting(self._facts.slice_changed), slim)
-        self._nodes = Informer(api, NODES, self._noting(self._facts.node_changed), slim)
+        # The largest caches, kept to what the speaker reads (managedFields are no part of it).
+        self._services = Informer(
+            api, SERVICES, self._noting(self._facts.service_changed), without_managed_fields
+        )
+        self._slices = Informer(
+            api, ENDPOINT_SLICES, self._noting(self._facts.slice_changed), slim_endpoint_slice
+        )
+        self._nodes = Informer(api, NODES, self._noting(self._facts.node_changed), slim_node)
         self._caches = Caches(
             service=self._services.get, endpoint_slice=self._slices.get, node=self._nodes.get
         )

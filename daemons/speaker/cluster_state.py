@@ -16,10 +16,40 @@ from dataclasses import dataclass
 from ansible_collections.baremetal.lb.plugins.module_utils.ownership import Endpoint, NodeFacts, ServiceFacts
 from ansible_collections.baremetal.lb.plugins.module_utils.services import ingress_ips
 
+from ..kube.informer import without_managed_fields
 from ..kube.kubeapi import JSON
 from . import facts
 
-Lookup = Callable[[str], JSON | None]  # an informer's ``get``: the cached object by key, None when gone
+Lookup = Callable[[str], JSON | None]
+_SLICE_METADATA = (
+    "name",
+    "namespace",
+    "labels",
+    "resourceVersion",
+    "uid",
+)  # an informer's ``get``: the cached object by key, None when gone
+
+
+def slim_endpoint_slice(item: JSON) -> JSON:
+    """An EndpointSlice as the speaker caches it: what the informer and :mod:`.facts` read.
+
+    Its name, namespace, labels and version, and each endpoint's node and conditions; at
+    10,000 Services the addresses, ports, hints and managedFields are most of a speaker's memory.
+    """
+    meta = item.get("metadata") or {}
+    return {
+        "metadata": {key: meta[key] for key in _SLICE_METADATA if key in meta},
+        "endpoints": [
+            {key: endpoint[key] for key in ("nodeName", "conditions") if key in endpoint}
+            for endpoint in item.get("endpoints") or []
+        ],
+    }
+
+
+def slim_node(node: JSON) -> JSON:
+    """A Node as the speaker caches it: without managedFields and its list of images (in place)."""
+    (node.get("status") or {}).pop("images", None)
+    return without_managed_fields(node)
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
 
+from ansible_collections.baremetal.lb.daemons.kube.informer import object_key
 from ansible_collections.baremetal.lb.daemons.speaker import facts
-from ansible_collections.baremetal.lb.daemons.speaker.cluster_state import ClusterFacts
+from ansible_collections.baremetal.lb.daemons.speaker.cluster_state import (
+    ClusterFacts,
+    slim_endpoint_slice,
+    slim_node,
+)
 from ansible_collections.baremetal.lb.plugins.module_utils.ownership import ServiceFacts
 from bench.l2_plan_scale import (
     Shape,
@@ -136,3 +142,21 @@ def _by_key_sorted(services: Mapping[str, ServiceFacts]) -> dict[str, ServiceFac
         key: dataclasses.replace(service, endpoints=tuple(sorted(service.endpoints, key=repr)))
         for key, service in services.items()
     }
+
+
+def test_slimmed_objects_give_the_same_facts() -> None:
+    """What the speaker's informers drop (managedFields, addresses, ports, images) no fact reads."""
+    piece = slice_object(SHAPE, 0, [SHAPE.node_name(1), SHAPE.node_name(2)])
+    piece["metadata"]["managedFields"] = [{"manager": "kube-controller-manager", "fieldsV1": {}}]
+    piece["endpoints"][0]["hints"] = {"forZones": [{"name": "a"}]}
+    node = node_object(SHAPE, 1)
+    node["status"]["images"] = [{"names": ["registry.k8s.io/pause:3.10"], "sizeBytes": 320000}]
+    node["spec"] = {"taints": [{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}]}
+
+    slim_piece = slim_endpoint_slice(copy.deepcopy(piece))
+    assert facts.endpoints_by_service([slim_piece]) == facts.endpoints_by_service([piece])
+    assert object_key(slim_piece) == object_key(piece)
+    assert slim_piece["metadata"]["resourceVersion"] == piece["metadata"]["resourceVersion"]
+    assert "managedFields" not in slim_piece["metadata"]
+    assert facts.node_facts(slim_node(copy.deepcopy(node))) == facts.node_facts(node)
+    assert facts.peers([slim_node(copy.deepcopy(node))], 6, 7946) == facts.peers([node], 6, 7946)
