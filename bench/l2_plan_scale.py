@@ -80,8 +80,8 @@ class Shape:
         """The Nodes of each Service's endpoints, from the seeded generator."""
         rng = random.Random(self.seed)
         return [
-            [self.node_name(rng.randrange(self.nodes)) for _ in range(self.endpoints)]
-            for _ in range(self.services)
+            [self.node_name(rng.randrange(self.nodes)) for _endpoint in range(self.endpoints)]
+            for _service in range(self.services)
         ]
 
 
@@ -346,7 +346,7 @@ def memory_mb() -> tuple[float, float]:
     found = {}
     with open("/proc/self/status", encoding="ascii") as status:
         for line in status:
-            key, _, value = line.partition(":")
+            key, _colon, value = line.partition(":")
             if key in ("VmRSS", "VmHWM"):
                 found[key] = int(value.split()[0]) / 1024
     return found["VmRSS"], found["VmHWM"]

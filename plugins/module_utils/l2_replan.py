@@ -110,6 +110,13 @@ class L2Plans:
 
     # -- planning ------------------------------------------------------------------------------
 
+    @property
+    def _now(self) -> PlanSettings:
+        """The settings of the update under way."""
+        if self._settings is None:
+            raise RuntimeError("L2Plans: no update yet")
+        return self._settings
+
     def _replan_all(self) -> None:
         self._claims, self._ads_of, self._by_ad, self._by_endpoint_node = {}, {}, {}, {}
         self._shared, self._shared_since_pruning = {}, 0
@@ -119,8 +126,8 @@ class L2Plans:
 
     def _plan(self, key: str) -> None:
         service = self._services.get(key)
-        settings = self._settings
-        if service is None or settings is None:
+        settings = self._now
+        if service is None:
             return
         ads = self._advertisements_of(service)
         claims = plan_service(
@@ -138,15 +145,14 @@ class L2Plans:
 
     def _candidate_nodes(self, service: ServiceFacts, ads: frozenset[int]) -> dict[str, NodeFacts]:
         """The Nodes that could be ``service``'s candidates, and this node: what its plan reads."""
-        assert self._settings is not None
         if service.local_traffic_policy:
             names = {endpoint.node for endpoint in service.endpoints if endpoint.node and endpoint.can_serve}
-            names.add(self._settings.me)
+            names.add(self._now.me)
             return {name: self._nodes[name] for name in names if name in self._nodes}
         view = self._views.get(ads)
         if view is None:  # the same for every non-Local Service these advertisements select
             names = {name for ad in ads for name in self._selected_by.get(ad, ())}
-            names.add(self._settings.me)
+            names.add(self._now.me)
             view = self._views[ads] = {name: self._nodes[name] for name in names if name in self._nodes}
         return view
 
@@ -168,8 +174,7 @@ class L2Plans:
 
     def _advertisements_of(self, service: ServiceFacts) -> frozenset[int]:
         """The positions in the configuration of the L2Advertisements selecting any IP of ``service``."""
-        assert self._settings is not None
-        config = self._settings.config
+        config = self._now.config
         position = {id(ad): i for i, ad in enumerate(config.l2_advertisements)}
         return frozenset(
             position[id(ad)]
@@ -204,16 +209,14 @@ class L2Plans:
                 self._by_ad.get(ad, set()).discard(key)
 
     def _node_selection(self) -> dict[int, set[str]]:
-        assert self._settings is not None
         return {
             i: {name for name, facts in self._nodes.items() if _selects(ad, facts)}
-            for i, ad in enumerate(self._settings.config.l2_advertisements)
+            for i, ad in enumerate(self._now.config.l2_advertisements)
         }
 
     def _services_touched_by_nodes(self, nodes: Mapping[str, NodeFacts]) -> set[str]:
         """The Services whose plan can read a Node that came, went or changed a fact the plan reads."""
-        assert self._settings is not None
-        ads = self._settings.config.l2_advertisements
+        ads = self._now.config.l2_advertisements
         touched: set[str] = set()
         for name in nodes.keys() | self._nodes.keys():
             old, new = self._nodes.get(name), nodes.get(name)
