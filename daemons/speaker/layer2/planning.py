@@ -63,16 +63,24 @@ class PlanOrder:
 
     def __init__(self) -> None:
         self._encoded: dict[str, tuple[tuple[IPClaim, ...], bytes]] = {}
+        self._line = encode_list_order(PLAN, [])
 
     def update(self, claims: Mapping[str, tuple[IPClaim, ...]]) -> bytes:
-        """The order's line for ``claims`` (by Service key)."""
+        """The order's line for ``claims`` (by Service key); the very same bytes when nothing changed.
+
+        Joining is skipped too when no Service's claims changed: with every Node a candidate the
+        line is tens of MB.
+        """
+        changed = False
         for key in self._encoded.keys() - claims.keys():
             del self._encoded[key]
-        elements = []
-        for key in sorted(claims):
+            changed = True
+        for key, planned in claims.items():
             known = self._encoded.get(key)
-            if known is None or known[0] is not claims[key]:
-                encoded = b",".join(encode_item(item) for item in claims_to_json(claims[key]))
-                known = self._encoded[key] = (claims[key], encoded)
-            elements.append(known[1])
-        return encode_list_order(PLAN, elements)
+            if known is None or known[0] is not planned:
+                encoded = b",".join(encode_item(item) for item in claims_to_json(planned))
+                self._encoded[key] = (planned, encoded)
+                changed = True
+        if changed:
+            self._line = encode_list_order(PLAN, [self._encoded[key][1] for key in sorted(self._encoded)])
+        return self._line

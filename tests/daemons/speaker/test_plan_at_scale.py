@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.baremetal.lb.daemons.speaker.engine_process import encode
+from ansible_collections.baremetal.lb.daemons.speaker.layer2.planning import PlanOrder
 from bench.l2_plan_scale import FullPlanner, IncrementalPlanner, Shape, Store, build_store, changes
 
 SHAPE = Shape(nodes=60, services=600, announcing_nodes=6)
@@ -59,3 +60,12 @@ def test_one_change_replans_only_what_it_touches_and_sends_the_full_plans_line(n
     full.replan()
     incremental.replan()
     assert _same_line(full, incremental), f"plans differ after undoing {name}"
+
+
+def test_the_plan_line_is_not_joined_again_when_no_services_claims_changed() -> None:
+    """With every Node a candidate the line is tens of MB: a re-plan that changed nothing reuses it."""
+    _store, _full, incremental = _planned()
+    order = PlanOrder()
+    first = order.update(incremental.planning.claims)
+    assert order.update(dict(incremental.planning.claims)) is first
+    assert first == incremental.sent
