@@ -18,13 +18,10 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from ansible_collections.baremetal.lb.plugins.module_utils.announcement import unannounced_services
-from ansible_collections.baremetal.lb.plugins.module_utils.services import ingress_ips
-
 from ..kube.config_loader import ConfigSources, LastGoodConfig
 from ..kube.events import EventRecorder
 from ..kube.health import HealthServer
-from ..kube.informer import Informer
+from ..kube.informer import Handler, Informer, without_managed_fields
 from ..kube.kubeapi import (
     JSON,
     SERVICES,
@@ -34,12 +31,13 @@ from ..kube.kubeapi import (
 )
 from ..kube.logs import configure_logs
 from ..kube.workqueue import WorkQueue
-from . import facts
+from .cluster_state import Caches, ClusterFacts, slim_endpoint_slice, slim_node
 from .handler import Situation, SpeakerContext
 from .link_events import watch_links
 from .metrics import SpeakerMetrics
 from .options import Options
 from .registry import PROTOCOLS
+from .unannounced import UnannouncedWarnings
 
 NODES = Resource("/api/v1", "nodes")
 ENDPOINT_SLICES = Resource("/apis/discovery.k8s.io/v1", "endpointslices")
@@ -80,15 +78,24 @@ class _Speaker:
         self.stop = threading.Event()
         self.queue = WorkQueue()
         self._exit_status = 0
-        self._unannounced: dict[str, str] = {}
+        self._unannounced = UnannouncedWarnings()
         api = KubeApi.connect(options.kubeconfig, field_manager=SPEAKER_FIELD_MANAGER)
         self._metrics = SpeakerMetrics()
         self._health = (
             HealthServer(options.health_port, options.bind_address) if options.health_port else None
         )
-        self._services = Informer(api, SERVICES, self._changed)
-        self._slices = Informer(api, ENDPOINT_SLICES, self._changed)
-        self._nodes = Informer(api, NODES, self._changed)
+        self._facts = ClusterFacts(options.lb_class)
+        # The largest caches, kept to what the speaker reads (managedFields are no part of it).
+        self._services = Informer(
+            api, SERVICES, self._noting(self._facts.service_changed), without_managed_fields
+        )
+        self._slices = Informer(
+            api, ENDPOINT_SLICES, self._noting(self._facts.slice_changed), slim_endpoint_slice
+        )
+        self._nodes = Informer(api, NODES, self._noting(self._facts.node_changed), slim_node)
+        self._caches = Caches(
+            service=self._services.get, endpoint_slice=self._slices.get, node=self._nodes.get
+        )
         self._config_sources = ConfigSources(api, options.namespace, lambda: self.queue.add(_PLAN))
         self._config = LastGoodConfig(self._config_sources.load, self._metrics.config)
         # The Secrets of our own namespace only (RBAC allows no more): BGPPeer passwords are read
@@ -183,30 +190,18 @@ class _Speaker:
         if config is None:
             return
         self._metrics.replans.labels(reason).inc()
-        endpoints = facts.endpoints_by_service(self._slices.items())
+        self._facts.refresh(self._caches)
         situation = Situation(
             config=config,
-            nodes={str(n["metadata"]["name"]): facts.node_facts(n) for n in self._nodes.items()},
-            services=[
-                facts.service_facts(service, endpoints)
-                for service in self._services.items()
-                if facts.served(service, self.options.lb_class) and ingress_ips(service)
-            ],
+            nodes=dict(self._facts.nodes),
+            services=list(self._facts.services.values()),
             me=self.options.node_name,
             ignore_exclude_label=self.options.ignore_exclude_lb,
             drain_aware=self.options.drain_aware,
         )
         for protocol in self._protocols:
             protocol.apply(situation)
-        self._warn_unannounced(situation)
-
-    def _warn_unannounced(self, situation: Situation) -> None:
-        """Log, once per Service and reason, addresses no advertisement announces."""
-        found = unannounced_services(situation.config, situation.services)
-        for key, message in sorted(found.items()):
-            if self._unannounced.get(key) != message:
-                log.warning("service %s: %s", key, message, extra={"service": key})
-        self._unannounced = found
+        self._unannounced.update(situation.config, situation.services)
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -219,8 +214,14 @@ class _Speaker:
                 self.stop.wait(_RETRY_SECONDS)
         return None
 
-    def _changed(self, _key: str, _old: JSON | None, _new: JSON | None) -> None:
-        self.queue.add(_PLAN)
+    def _noting(self, note: Handler) -> Handler:
+        """An informer handler: tell ``note`` (a :class:`.cluster_state.ClusterFacts` method), re-plan."""
+
+        def changed(key: str, old: JSON | None, new: JSON | None) -> None:
+            note(key, old, new)
+            self.queue.add(_PLAN)
+
+        return changed
 
     def _secret_changed(self, _key: str, old: JSON | None, new: JSON | None) -> None:
         if secret_data_changed(old, new):

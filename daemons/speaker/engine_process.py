@@ -14,15 +14,31 @@ import logging
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 
+_SEPARATORS = (",", ":")
+
+
 def encode(message: Mapping[str, Any]) -> bytes:
     """One line of JSON."""
-    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
+    return json.dumps(message, separators=_SEPARATORS).encode() + b"\n"
+
+
+def encode_item(item: Any) -> bytes:
+    """One element of a list order, as :func:`encode` writes it inside the list."""
+    return json.dumps(item, separators=_SEPARATORS).encode()
+
+
+def encode_list_order(kind: str, items: Iterable[bytes]) -> bytes:
+    """The line :func:`encode` makes of ``{kind: [...]}``, from elements :func:`encode_item` encoded.
+
+    So a large order whose elements rarely change is re-encoded only where they changed.
+    """
+    return b"{" + encode_item(kind) + b":[" + b",".join(items) + b"]}\n"
 
 
 class EngineProcess:
@@ -70,6 +86,14 @@ class EngineProcess:
         self._send({kind: data})
         return True
 
+    def send_line_if_changed(self, kind: str, line: bytes) -> bool:
+        """Send ``line`` (an order of ``kind`` already encoded) unless it equals the last one sent."""
+        if self._sent.get(kind) == line:
+            return False
+        self._sent[kind] = line
+        self._write(line)
+        return True
+
     def stop(self, timeout: float = 5.0) -> None:
         """Ask the engine to hand over and stop (SIGTERM), and wait for it."""
         process = self._process
@@ -83,11 +107,14 @@ class EngineProcess:
             process.wait(timeout)
 
     def _send(self, message: Mapping[str, Any]) -> None:
+        self._write(encode(message))
+
+    def _write(self, line: bytes) -> None:
         process = self._process
         assert process is not None and process.stdin is not None
         with self._lock:
             try:
-                process.stdin.write(encode(message))
+                process.stdin.write(line)
                 process.stdin.flush()
             except (BrokenPipeError, ValueError) as error:
                 log.error("the engine %s is gone: %s", self._module, error)

@@ -195,9 +195,11 @@ def plan_node(
     ``nodes`` holds every Node's facts by name, ``services`` the served Services' facts.
     """
     sessions = peers_of_node(config, nodes.get(me, NodeFacts()))
+    # Without a session or a BGPAdvertisement ``me`` announces nothing: a layer-2-only speaker
+    # skips the walk over every Service.
     found = tuple(
         item
-        for service in services
+        for service in (services if sessions and config.bgp_advertisements else ())
         for item in plan_service(
             config, service, nodes=nodes, announcers=(me,), ignore_exclude_label=ignore_exclude_label
         )

@@ -17,6 +17,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClai
 from .handoff import HANDOVER_OVERLAP
 
 Address = tuple[str, int]
+PLAN = "plan"  # the order carrying every claim (claims_to_json)
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,10 @@ from ..handler import Situation, SpeakerContext
 from ..outputs import status_and_reporter
 from .conflict_notices import ConflictNotices
 from .conflicts import ConflictReport
-from .engine_messages import StartOrder, claims_to_json, peers_to_json
+from .engine_messages import PLAN, StartOrder, peers_to_json
 from .interfaces import interface_of, suitable_interfaces
 from .metrics import Layer2Metrics
+from .planning import Layer2Planning
 
 ENGINE = f"{__package__}.engine"  # run with ``python -m`` under the speaker's own import root
 
@@ -69,7 +70,7 @@ class Layer2Handler:
             reporter=self._reporter,
             registry=context.metrics.registry,
         )
-        self._services_of: dict[str, tuple[str, ...]] = {}  # ip -> Services, from the latest plan
+        self._planning = Layer2Planning()
         self._suitable: dict[int, list[str]] | None = None
         self._engine = EngineProcess(
             ENGINE, self._report, lambda status: context.failed("the layer-2 engine", status)
@@ -93,7 +94,7 @@ class Layer2Handler:
         )
 
     def apply(self, situation: Situation) -> None:
-        """Plan every Service's IPs and send the engine the plan and the peers when they changed."""
+        """Re-plan the Services a change touched; send the engine the plan and the peers when they changed."""
         suitable = suitable_interfaces()
         if suitable != self._suitable:  # links and addresses come and go: say what is fit now
             self._suitable = suitable
@@ -103,14 +104,14 @@ class Layer2Handler:
                 ",".join(suitable[6]) or "none",
                 extra={"ipv4": suitable[4], "ipv6": suitable[6]},
             )
-        claims = plan(situation, suitable)
-        services_of: dict[str, set[str]] = {}
-        for claim in claims:
-            services_of.setdefault(str(claim.ip), set()).add(claim.service)
-        self._services_of = {ip: tuple(sorted(found)) for ip, found in services_of.items()}
+        replanned, order = self._planning.plan(situation, suitable)
         self._engine.send_if_changed("peers", peers_to_json(self._peers()))
-        if self._engine.send_if_changed("plan", claims_to_json(claims)):
-            log.debug("new plan: %d IPs", len(claims))
+        if self._engine.send_line_if_changed(PLAN, order):
+            log.debug(
+                "new plan: %d Services, %s re-planned",
+                len(self._planning.claims),
+                "all" if replanned.everything else len(replanned.services),
+            )
 
     def shutdown(self) -> None:
         """Hand over (the engine sends LEAVE), then withdraw this node's ServiceL2Status objects."""
@@ -131,7 +132,17 @@ class Layer2Handler:
             self._reporter.announcing(announced, {"members": members})
         if "conflict" in message:
             conflict = ConflictReport.from_json(message["conflict"])
-            self._conflicts.report(conflict, self._services_of.get(conflict.ip, ()))
+            self._conflicts.report(conflict, self._services_claiming(conflict.ip))
+
+    def _services_claiming(self, ip: str) -> tuple[str, ...]:
+        """The Services of the latest plan with a claim on ``ip`` (its text form), sorted."""
+        found = {
+            claim.service
+            for claims in list(self._planning.claims.values())
+            for claim in claims
+            if str(claim.ip) == ip
+        }
+        return tuple(sorted(found))
 
     def _peers(self) -> dict[str, tuple[str, int]]:
         version = 6 if ":" in self._bind_host() else 4

@@ -1,0 +1,290 @@
+"""Incremental layer-2 planning (``l2_replan.L2Plans``) equals a full re-plan and re-plans only what changed.
+
+Every case starts from the same cluster (two pools, an advertisement per pool, one of them
+announcing only from ``role=lb`` Nodes with a preference, Cluster and Local Services), applies
+one change to the facts, and checks that the claims after an incremental update are exactly
+those of :func:`.l2_plan.plan_service` over every Node, and which Services were re-planned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from collections.abc import Callable, Mapping
+
+import pytest
+
+from ansible_collections.baremetal.lb.plugins.module_utils.config_model import (
+    Config,
+    L2Advertisement,
+    NodePreference,
+)
+from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim, plan_service
+from ansible_collections.baremetal.lb.plugins.module_utils.l2_replan import L2Plans, PlanSettings
+from ansible_collections.baremetal.lb.plugins.module_utils.label_selectors import LabelSelector
+from ansible_collections.baremetal.lb.plugins.module_utils.ownership import (
+    EXCLUDE_LB_LABEL,
+    Endpoint,
+    NodeFacts,
+    ServiceFacts,
+)
+from ansible_collections.baremetal.lb.plugins.module_utils.pools import AddressPool
+
+ME = "n0"
+POOLS = (
+    AddressPool.from_strings("any", ["192.0.2.0/26"]),
+    AddressPool.from_strings("lb", ["198.51.100.0/26"]),
+)
+LB_ONLY = (LabelSelector(match_labels={"role": "lb"}),)
+CONFIG = Config(
+    pools=POOLS,
+    l2_advertisements=(
+        L2Advertisement("everywhere", frozenset({"any"})),
+        L2Advertisement(
+            "lb-nodes",
+            frozenset({"lb"}),
+            node_selectors=LB_ONLY,
+            preferred_node_selectors=(NodePreference(10, LabelSelector(match_labels={"zone": "a"})),),
+        ),
+    ),
+)
+SETTINGS = PlanSettings(config=CONFIG, me=ME, suitable_interfaces={4: ["eth0"], 6: ["eth0"]})
+
+Facts = tuple[dict[str, NodeFacts], dict[str, ServiceFacts]]
+
+
+def _nodes() -> dict[str, NodeFacts]:
+    found = {}
+    for i in range(8):
+        labels = {"kubernetes.io/hostname": f"n{i}"}
+        if i % 2:
+            labels["role"] = "lb"
+        if i % 4 == 1:
+            labels["zone"] = "a"
+        found[f"n{i}"] = NodeFacts(labels=labels)
+    return found
+
+
+def _service(name: str, ip: str, *nodes: str, local: bool = False, pool: str = "") -> ServiceFacts:
+    return ServiceFacts(
+        key=f"default/{name}",
+        ips=(ipaddress.ip_address(ip),),
+        local_traffic_policy=local,
+        endpoints=tuple(Endpoint(node, True) for node in nodes),
+        pool=pool,
+    )
+
+
+def _services() -> dict[str, ServiceFacts]:
+    services = [
+        _service("cluster-any", "192.0.2.1", "n2"),
+        _service("cluster-lb", "198.51.100.1", "n4"),
+        _service("local-n2", "192.0.2.2", "n2", "n3", local=True),
+        _service("local-n5", "198.51.100.2", "n5", local=True),
+        _service("no-endpoints", "192.0.2.3"),
+        _service("outside-pools", "203.0.113.1", "n1"),
+    ]
+    return {service.key: service for service in services}
+
+
+def _full(
+    settings: PlanSettings, nodes: Mapping[str, NodeFacts], services: Mapping[str, ServiceFacts]
+) -> dict:
+    claims = {}
+    for key, service in services.items():
+        planned = plan_service(
+            service,
+            config=settings.config,
+            nodes=nodes,
+            me=settings.me,
+            suitable_interfaces=settings.suitable_interfaces,
+            ignore_exclude_label=settings.ignore_exclude_label,
+            drain_aware=settings.drain_aware,
+        )
+        if planned:
+            claims[key] = tuple(planned)
+    return claims
+
+
+def _relabel(name: str, **labels: str) -> Callable[[dict, dict], None]:
+    def change(nodes: dict, _services: dict) -> None:
+        nodes[name] = NodeFacts(labels={**nodes[name].labels, **labels})
+
+    return change
+
+
+def _node(name: str, **facts: object) -> Callable[[dict, dict], None]:
+    def change(nodes: dict, _services: dict) -> None:
+        nodes[name] = dataclasses.replace(nodes[name], **facts)
+
+    return change
+
+
+def _add_node(name: str, **labels: str) -> Callable[[dict, dict], None]:
+    def change(nodes: dict, _services: dict) -> None:
+        nodes[name] = NodeFacts(labels=labels)
+
+    return change
+
+
+def _delete_node(name: str) -> Callable[[dict, dict], None]:
+    def change(nodes: dict, _services: dict) -> None:
+        del nodes[name]
+
+    return change
+
+
+def _endpoints(service: str, *nodes: str, ready: bool = True) -> Callable[[dict, dict], None]:
+    def change(_nodes: dict, services: dict) -> None:
+        key = f"default/{service}"
+        endpoints = tuple(Endpoint(node, ready) for node in nodes)
+        services[key] = dataclasses.replace(services[key], endpoints=endpoints)
+
+    return change
+
+
+def _put_service(service: ServiceFacts) -> Callable[[dict, dict], None]:
+    def change(_nodes: dict, services: dict) -> None:
+        services[service.key] = service
+
+    return change
+
+
+def _delete_service(name: str) -> Callable[[dict, dict], None]:
+    def change(_nodes: dict, services: dict) -> None:
+        del services[f"default/{name}"]
+
+    return change
+
+
+def _nothing(_nodes: dict, _services: dict) -> None:
+    """A Node going NotReady or renewing its heartbeat changes none of the facts the plan reads."""
+
+
+ALL = frozenset(_services())
+CHANGES: dict[str, tuple[Callable[[dict, dict], None], PlanSettings, frozenset[str]]] = {
+    # name: (change to the facts, settings after it, the Services re-planned)
+    "node NotReady (no planned fact changes)": (_nothing, SETTINGS, frozenset()),
+    "endpoint moves to another node (Local)": (
+        _endpoints("local-n2", "n2", "n4"),
+        SETTINGS,
+        frozenset({"default/local-n2"}),
+    ),
+    "every endpoint not ready (Cluster)": (
+        _endpoints("cluster-any", "n2", ready=False),
+        SETTINGS,
+        frozenset({"default/cluster-any"}),
+    ),
+    "Service added": (
+        _put_service(_service("new", "192.0.2.9", "n6", local=True)),
+        SETTINGS,
+        frozenset({"default/new"}),
+    ),
+    "Service removed": (_delete_service("cluster-lb"), SETTINGS, frozenset({"default/cluster-lb"})),
+    "Service ingress changes pool": (
+        _put_service(_service("cluster-any", "198.51.100.9", "n2")),
+        SETTINGS,
+        frozenset({"default/cluster-any"}),
+    ),
+    "node deleted (an lb node hosting an endpoint)": (
+        _delete_node("n5"),
+        SETTINGS,
+        frozenset({"default/cluster-any", "default/cluster-lb", "default/local-n5"}),
+    ),
+    "node added without role": (
+        _add_node("n9"),
+        SETTINGS,
+        frozenset({"default/cluster-any"}),
+    ),
+    "node label change makes it an lb node": (
+        _relabel("n2", role="lb"),
+        SETTINGS,
+        frozenset({"default/cluster-any", "default/cluster-lb", "default/local-n2"}),
+    ),
+    "node label change moves its preference": (
+        _relabel("n3", zone="a"),
+        SETTINGS,
+        frozenset({"default/cluster-any", "default/cluster-lb", "default/local-n2"}),
+    ),
+    "node label change no selector reads": (_relabel("n3", team="x"), SETTINGS, frozenset()),
+    "node excluded from load balancers": (
+        _relabel("n6", **{EXCLUDE_LB_LABEL: ""}),
+        SETTINGS,
+        frozenset({"default/cluster-any"}),
+    ),
+    "node cordoned (draining)": (
+        _node("n3", draining=True),
+        SETTINGS,
+        frozenset({"default/cluster-any", "default/cluster-lb", "default/local-n2"}),
+    ),
+    "node NetworkUnavailable": (
+        _node("n4", network_unavailable=True),
+        SETTINGS,
+        frozenset({"default/cluster-any"}),
+    ),
+    "this node's labels change: everything": (_relabel(ME, role="lb"), SETTINGS, ALL),
+    "advertisement changes: everything": (
+        _nothing,
+        dataclasses.replace(
+            SETTINGS,
+            config=dataclasses.replace(CONFIG, l2_advertisements=CONFIG.l2_advertisements[:1]),
+        ),
+        ALL,
+    ),
+    "pool changes: everything": (
+        _nothing,
+        dataclasses.replace(
+            SETTINGS,
+            config=dataclasses.replace(
+                CONFIG, pools=(POOLS[0], AddressPool.from_strings("lb", ["198.51.100.0/27"]))
+            ),
+        ),
+        ALL,
+    ),
+    "interfaces change: everything": (
+        _nothing,
+        dataclasses.replace(SETTINGS, suitable_interfaces={4: ["eth1"], 6: []}),
+        ALL,
+    ),
+}
+
+
+@pytest.mark.parametrize("change, settings, replanned", CHANGES.values(), ids=CHANGES.keys())
+def test_incremental_plan_equals_full_plan(
+    change: Callable[[dict, dict], None], settings: PlanSettings, replanned: frozenset[str]
+) -> None:
+    nodes, services = _nodes(), _services()
+    plans = L2Plans()
+    plans.update(SETTINGS, nodes, services.values())
+    assert dict(plans.claims) == _full(SETTINGS, nodes, services)
+
+    change(nodes, services)
+    result = plans.update(settings, nodes, services.values())
+
+    assert dict(plans.claims) == _full(settings, nodes, services)
+    assert result.services == replanned
+    assert result.everything == (replanned == ALL)
+
+
+def test_a_sequence_of_changes_stays_equal_to_full_plans() -> None:
+    """Changes applied one after another: the indexes follow each one."""
+    nodes, services = _nodes(), _services()
+    plans = L2Plans()
+    plans.update(SETTINGS, nodes, services.values())
+    for name, (change, _settings, _replanned) in CHANGES.items():
+        if _settings is not SETTINGS or name.startswith("this node"):
+            continue
+        change(nodes, services)
+        plans.update(SETTINGS, nodes, services.values())
+        assert dict(plans.claims) == _full(SETTINGS, nodes, services), name
+
+
+def test_equal_candidate_sets_are_shared() -> None:
+    """Claims over the same Nodes share one candidate set (memory at 10,000 Services)."""
+    services = {f"default/s{i}": _service(f"s{i}", f"192.0.2.{10 + i}", "n2") for i in range(20)}
+    plans = L2Plans()
+    plans.update(SETTINGS, _nodes(), services.values())
+    claims: list[IPClaim] = [claim for key in sorted(plans.claims) for claim in plans.claims[key]]
+    assert len(claims) == 20
+    assert len({id(claim.candidates) for claim in claims}) == 1
+    assert plans.all_claims() == claims
