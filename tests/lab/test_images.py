@@ -19,6 +19,7 @@ also when a test fails.
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
 import re
@@ -34,6 +35,7 @@ from typing import Any
 import jinja2
 import pytest
 import yaml
+from ansible.plugins.filter.core import FilterModule
 from kubernetes import client
 
 from lab import build, ee, images, lifecycle
@@ -335,9 +337,19 @@ def _role_defaults() -> dict[str, Any]:
     return defaults
 
 
+def _role_variables() -> dict[str, Any]:
+    """The role's defaults, and its vars (Jinja expressions over them) evaluated as Ansible would."""
+    variables = _role_defaults()
+    environment = jinja2.Environment(autoescape=False)
+    environment.filters.update(FilterModule().filters())
+    for name, expression in yaml.safe_load((ROLE / "vars" / "main.yml").read_text()).items():
+        variables[name] = ast.literal_eval(environment.from_string(expression).render(**variables))
+    return variables
+
+
 def _role_pod(template: str) -> dict[str, Any]:
-    """The pod spec of the role's Deployment or DaemonSet, rendered with the role's defaults."""
-    text = jinja2.Template((ROLE / "templates" / template).read_text()).render(**_role_defaults())
+    """The pod spec of the role's Deployment or DaemonSet, rendered with the role's defaults and vars."""
+    text = jinja2.Template((ROLE / "templates" / template).read_text()).render(**_role_variables())
     pod: dict[str, Any] = yaml.safe_load(text)["spec"]["template"]["spec"]
     return pod
 
