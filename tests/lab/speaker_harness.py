@@ -306,14 +306,16 @@ def announced_web(
     speakers: Speakers,
     namespace: str,
     args: tuple[str, ...] = (),
+    annotations: dict[str, str] | None = None,
 ) -> tuple[list[str], str]:
     """Service ``web`` (one pod) with an IPv4 VIP from an on-link pool, announced by every node.
 
-    Starts the controller and the speakers (with ``args``); returns (ingress IPs, owner) once
-    the predicted owner, and only it, answers ARP for the VIP.
+    Starts the controller and the speakers (with ``args``; the L2Advertisement with
+    ``annotations``); returns (ingress IPs, owner) once the predicted owner, and only it,
+    answers ARP for the VIP.
     """
     pool = cluster.create_pool(unique("l2"), [POOL4])
-    l2.advertise(unique("l2"), ipAddressPools=[pool])
+    l2.advertise(unique("l2"), annotations, ipAddressPools=[pool])
     start_controller()
     speakers.start(args=args)
     l2.deploy(namespace, "web")

@@ -10,7 +10,6 @@ silent: one move instead of two. ``lb_info`` shows the policy. The Service's own
 
 from __future__ import annotations
 
-import re
 import time
 
 from ansible_collections.baremetal.lb.plugins.module_utils.failback import (
@@ -19,32 +18,31 @@ from ansible_collections.baremetal.lb.plugins.module_utils.failback import (
     REVERTIVE,
 )
 from tests.lab.ansible_harness import run_tasks
-from tests.lab.controller_harness import service_manifest, unique, wait_for
-from tests.lab.speaker_harness import POOL4, Probe, answered_by_only, predicted_owner
+from tests.lab.controller_harness import wait_for
+from tests.lab.speaker_harness import Probe, announced_web, answered_by_only, metric, predicted_owner
 
 WATCH = 3.0  # seconds the client watches the VIP after the first node is back: 10 dead-afters
 RETURN_WINDOW = 10.0  # seconds of probing from the speaker's restart: its start, sync, join, then WATCH
 
 
-def _live_members(speaker) -> int:
-    found = re.search(r"^baremetal_lb_speaker_live_members (\d+)", speaker.metrics(), re.MULTILINE)
-    return int(found.group(1)) if found else 0
+def _live_members(speaker) -> float:
+    return metric(speaker.metrics(), "baremetal_lb_speaker_live_members")
 
 
 def test_a_returning_node_does_not_take_a_non_revertive_vip_back(
     lab, cluster, l2, start_controller, speakers, namespace, tmp_path
 ):
-    pool = cluster.create_pool(unique("l2"), [POOL4])
-    l2.advertise(unique("stay"), annotations={FAILBACK_ANNOTATION: NON_REVERTIVE}, ipAddressPools=[pool])
-    start_controller()
-    speakers.start()
-    l2.deploy(namespace, "web")
-    cluster.create_service(namespace, service_manifest("web"))
-    ips = cluster.wait_ips(namespace, "web")
+    ips, first = announced_web(
+        lab,
+        cluster,
+        l2,
+        start_controller,
+        speakers,
+        namespace,
+        annotations={FAILBACK_ANNOTATION: NON_REVERTIVE},
+    )
     nodes = set(lab.nodes)
-    first = predicted_owner(ips, nodes)
     interim = predicted_owner(ips, nodes - {first})
-    answered_by_only(lab, ips[0], first)
 
     speakers[first].crash()
     answered_by_only(lab, ips[0], interim)  # the failover: the one move
