@@ -43,7 +43,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import (
 from ..engine_child import Reports, serve
 from ..membership.service import Holds, Membership
 from .conflicts import ConflictLog, Probe, first_claims
-from .engine_messages import StartOrder, claims_from_json, peers_from_json
+from .engine_messages import PLAN, StartOrder, claims_from_json, peers_from_json
 from .ethernet import mac_to_str
 from .handoff import Releases
 from .neighbours import neighbour_macs
@@ -151,7 +151,7 @@ class Engine:
             return
         if kind == "foreign" and not self._account_sightings():
             return  # no hand-over ended: nothing to re-apply
-        if kind == "plan":
+        if kind == PLAN:
             self._claims = claims_from_json(value)
             self._ensure_membership()
         elif kind == "peers":
