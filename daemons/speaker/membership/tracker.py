@@ -89,11 +89,12 @@ class Tracker:
         for name in dead:
             del self._last_seen[name]
             self.declared_dead[name] += 1
-        self._holds = {
-            name: (heard, ips)
-            for name, (heard, ips) in self._holds.items()
-            if name in self._last_seen and now - heard <= self.dead_after
-        }
+        if self._holds:  # the membership loop calls this on every turn: nothing to do without holds
+            self._holds = {
+                name: (heard, ips)
+                for name, (heard, ips) in self._holds.items()
+                if name in self._last_seen and now - heard <= self.dead_after
+            }
         return bool(dead)
 
     def live(self) -> frozenset[str]:
