@@ -20,14 +20,8 @@ from ..kube.informer import without_managed_fields
 from ..kube.kubeapi import JSON
 from . import facts
 
-Lookup = Callable[[str], JSON | None]
-_SLICE_METADATA = (
-    "name",
-    "namespace",
-    "labels",
-    "resourceVersion",
-    "uid",
-)  # an informer's ``get``: the cached object by key, None when gone
+Lookup = Callable[[str], JSON | None]  # an informer's ``get``: the cached object by key, None when gone
+_SLICE_METADATA = ("name", "namespace", "labels", "resourceVersion", "uid")  # what the speaker keeps
 
 
 def slim_endpoint_slice(item: JSON) -> JSON:
