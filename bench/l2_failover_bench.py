@@ -12,7 +12,10 @@ run side by side in that lab for the whole run, each announcing its own VIP:
   run with the timing of the membership profile ``--profile`` (default: the shipped default)
   unless ``--dead-after``/``--interval`` say otherwise (read from the speaker's own profiles);
 * keepalived with VRRP defaults (VRRPv2, advert 1 s) and keepalived with VRRPv3 and 100 ms
-  adverts, one instance per node, the highest priority on the first node.
+  adverts, one instance per node, the highest priority on the first node; with a non-revertive
+  ``--failback`` also keepalived VRRPv3 with ``nopreempt`` (the returning master stays a backup,
+  VRRP's non-revertive failback; before its next trial the holder is restarted gracefully, as
+  for ours).
 
 Scenarios, run on the VIP's owner:
 
@@ -584,12 +587,18 @@ class VrrpFlavour:
     router_id: int
     vip: str
     window: float  # seconds to wait for the backup after a fault
+    preempt: bool = True  # False: keepalived's nopreempt, VRRP's non-revertive failback
 
 
 VRRP_DEFAULTS = VrrpFlavour(
     "keepalived VRRPv2 defaults (advert 1 s)", "vrrp-defaults", "2", "1", 51, "192.0.2.126", 5.0
 )
 VRRP_FAST = VrrpFlavour("keepalived VRRPv3 (advert 100 ms)", "vrrp-fast", "3", "0.1", 52, "192.0.2.125", 3.0)
+# The baseline of our non-revertive policy: the master that returns stays a backup.
+VRRP_FAST_NOPREEMPT = VrrpFlavour(
+    "keepalived VRRPv3 (advert 100 ms, nopreempt)", "vrrp-nopreempt", "3", "0.1", 53, "192.0.2.124", 3.0,
+    preempt=False,
+)  # fmt: skip
 # Both VIPs sit in the lab's suggested layer-2 pool above the bench's own pool (192.0.2.64/27).
 
 
@@ -623,11 +632,13 @@ class _Keepalived:
         config = run / "keepalived.conf"
         flavour = self.flavour
         interface = self.lab.hosts[node]["interface"]
+        nopreempt = "" if flavour.preempt else "  nopreempt\n"
         config.write_text(
             f"global_defs {{\n  vrrp_version {flavour.version}\n  script_user root\n}}\n"
             f"vrrp_instance {flavour.name.replace('-', '_')} {{\n  state BACKUP\n  interface {interface}\n"
             f"  virtual_router_id {flavour.router_id}\n  priority {self.priorities[node]}\n"
-            f"  advert_int {flavour.advert}\n  virtual_ipaddress {{\n    {flavour.vip}/24\n  }}\n}}\n"
+            f"  advert_int {flavour.advert}\n{nopreempt}"
+            f"  virtual_ipaddress {{\n    {flavour.vip}/24\n  }}\n}}\n"
         )
         with self._log(node).open("wb") as log:
             self.processes[node] = subprocess.Popen(
@@ -728,6 +739,12 @@ def vrrp_system(lab: LabState, workdir: Path, flavour: VrrpFlavour) -> Iterator[
         def recover() -> None:
             group.restart(owner)
 
+        def give_back(holder: str) -> None:
+            """Without preemption the holder keeps the VIP until it stops: stop it (a VRRP
+            priority-0 advert makes the highest-priority backup, the owner, master), start it."""
+            group.signal(holder, signal.SIGTERM)
+            group.start(holder)
+
         yield System(
             flavour.label,
             flavour.vip,
@@ -741,6 +758,7 @@ def vrrp_system(lab: LabState, workdir: Path, flavour: VrrpFlavour) -> Iterator[
                 window=flavour.window,
                 recover=recover,
             ),
+            give_back=None if flavour.preempt else give_back,
         )
     finally:
         _links_up(lab)
@@ -996,7 +1014,8 @@ def main() -> int:
     """Run the benchmark and print the figures; 1 when a trial failed or the run was cut short."""
     args = _arguments()
     signal.signal(signal.SIGTERM, _terminate)
-    flavours = [VRRP_DEFAULTS, VRRP_FAST] if args.vrrp_trials else []
+    nopreempt = [VRRP_FAST_NOPREEMPT] if args.failback != REVERTIVE else []
+    flavours = [VRRP_DEFAULTS, VRRP_FAST, *nopreempt] if args.vrrp_trials else []
     if flavours and not shutil.which("keepalived"):
         print("keepalived not installed (make deps, or apt-get install keepalived): comparison skipped")
         flavours = []
