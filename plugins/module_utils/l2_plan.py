@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .addresses import IPAddress, parse_address
 from .advertised import pool_of_address, selected, selecting
@@ -74,29 +75,63 @@ def plan_service(
         )
         if not advertisements:
             continue
-        advertised_to = {
-            name for name, facts in nodes.items() if _selected_by_any(advertisements, facts.labels)
-        }
-        candidates = eligible_nodes(
-            speakers=nodes.keys(),
+        terms = claim_terms(
+            advertisements,
+            service,
             nodes=nodes,
-            advertised_to=advertised_to,
-            endpoints=service.endpoints,
-            local_traffic_policy=service.local_traffic_policy,
+            me=me,
+            suitable=suitable_interfaces.get(ip.version, ()),
             ignore_exclude_label=ignore_exclude_label,
+            drain_aware=drain_aware,
         )
-        my_labels = nodes.get(me, NodeFacts()).labels
-        mine = [ad for ad in advertisements if _selects(ad, my_labels)]
-        interfaces = _interfaces(mine, suitable_interfaces.get(ip.version, ()))
-        scores = preference_scores(advertisements, nodes, among=candidates)
-        draining = {name for name in candidates if drain_aware and nodes.get(name, NodeFacts()).draining}
-        sticky = _failback(service, advertisements) == NON_REVERTIVE
-        claims.append(
-            IPClaim(
-                ip, service.key, key, frozenset(candidates), interfaces, scores, frozenset(draining), sticky
-            )
-        )
+        claims.append(IPClaim(ip, service.key, key, *terms))
     return claims
+
+
+class ClaimTerms(NamedTuple):
+    """What a claim says besides its IP and Service: :class:`IPClaim`'s fields from ``candidates`` on."""
+
+    candidates: frozenset[str]
+    interfaces: tuple[str, ...]
+    scores: Mapping[str, int]
+    draining: frozenset[str]
+    non_revertive: bool
+
+
+def claim_terms(
+    advertisements: Sequence[L2Advertisement],
+    service: ServiceFacts,
+    *,
+    nodes: Mapping[str, NodeFacts],
+    me: str,
+    suitable: Sequence[str],
+    ignore_exclude_label: bool = False,
+    drain_aware: bool = True,
+) -> ClaimTerms:
+    """The terms of the claim on an IP of ``service`` that ``advertisements`` (all non-empty) select.
+
+    ``suitable`` are this node's interfaces fit for the IP's version. Of ``service`` it reads
+    only its endpoints, traffic policy and failback policy, so Services alike in those (and in
+    ``advertisements``) have equal terms: :mod:`.l2_replan` computes them once for all of them.
+    """
+    advertised_to = {name for name, facts in nodes.items() if _selected_by_any(advertisements, facts.labels)}
+    candidates = eligible_nodes(
+        speakers=nodes.keys(),
+        nodes=nodes,
+        advertised_to=advertised_to,
+        endpoints=service.endpoints,
+        local_traffic_policy=service.local_traffic_policy,
+        ignore_exclude_label=ignore_exclude_label,
+    )
+    my_labels = nodes.get(me, NodeFacts()).labels
+    mine = [ad for ad in advertisements if _selects(ad, my_labels)]
+    return ClaimTerms(
+        frozenset(candidates),
+        _interfaces(mine, suitable),
+        preference_scores(advertisements, nodes, among=candidates),
+        frozenset(name for name in candidates if drain_aware and nodes.get(name, NodeFacts()).draining),
+        _failback(service, advertisements) == NON_REVERTIVE,
+    )
 
 
 def failback_policy(config: Config, service: ServiceFacts, ip: IPAddress) -> str | None:

@@ -1,0 +1,86 @@
+"""The engine's ``plan`` line, kept by ``PlanOrder`` from parts, is always the line of the whole plan.
+
+``PlanOrder`` re-encodes only the Services whose claims changed, keeps each claim's head (IP,
+Service, key) while the Service's IPs stay, and encodes terms shared by many claims once. Each
+step below changes the claims the way a re-plan does; after each, the line must be byte for
+byte ``encode({"plan": claims_to_json(every claim)})``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from ansible_collections.baremetal.lb.daemons.speaker.engine_process import encode
+from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages import claims_to_json
+from ansible_collections.baremetal.lb.daemons.speaker.layer2.planning import PlanOrder
+from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import ClaimTerms, IPClaim
+
+Claims = dict[str, tuple[IPClaim, ...]]
+
+THREE = ClaimTerms(frozenset({"n1", "n2", "n3"}), ("eth0",), {}, frozenset(), False)
+TWO = ClaimTerms(frozenset({"n1", "n3"}), ("eth0",), {}, frozenset(), False)  # n2 died
+RICH = ClaimTerms(frozenset({"n1", "n3"}), ("eth0", "eth1"), {"n3": 10}, frozenset({"n1"}), True)
+
+
+def _claims(service: str, ips: str, terms: ClaimTerms) -> tuple[str, tuple[IPClaim, ...]]:
+    """A Service's claims as l2_replan builds them: in ingress order, keyed by the first IP."""
+    addresses = [ipaddress.ip_address(text) for text in ips.split(",")]
+    return service, tuple(IPClaim(ip, service, str(addresses[0]), *terms) for ip in addresses)
+
+
+def _plan(*services: tuple[str, tuple[IPClaim, ...]]) -> Claims:
+    return dict(services)
+
+
+START = _plan(
+    _claims("ns/dual", "198.51.100.4,192.0.2.4", THREE),  # the line lists it by IP text: 192... first
+    _claims("ns/b", "192.0.2.2", THREE),
+    _claims("ns/a", "2001:db8::1", THREE),
+)
+STEPS: dict[str, Claims] = {
+    "a node dies: every Service's terms change, heads stay": _plan(
+        _claims("ns/dual", "198.51.100.4,192.0.2.4", TWO),
+        _claims("ns/b", "192.0.2.2", TWO),
+        _claims("ns/a", "2001:db8::1", TWO),
+    ),
+    "a Service's IP changes, same terms objects": _plan(
+        _claims("ns/dual", "198.51.100.4,192.0.2.4", THREE),
+        _claims("ns/b", "192.0.2.9", THREE),
+        _claims("ns/a", "2001:db8::1", THREE),
+    ),
+    "a dual-stack Service's second IP changes (same key)": _plan(
+        _claims("ns/dual", "198.51.100.4,192.0.2.5", THREE),
+        _claims("ns/b", "192.0.2.2", THREE),
+        _claims("ns/a", "2001:db8::1", THREE),
+    ),
+    "a dual-stack Service loses an IP": _plan(
+        _claims("ns/dual", "198.51.100.4", THREE),
+        _claims("ns/b", "192.0.2.2", THREE),
+        _claims("ns/a", "2001:db8::1", THREE),
+    ),
+    "scores, draining, non-revertive and two interfaces": _plan(
+        _claims("ns/dual", "198.51.100.4,192.0.2.4", RICH),
+        _claims("ns/b", "192.0.2.2", THREE),
+        _claims("ns/a", "2001:db8::1", RICH),
+    ),
+    "a Service goes, another comes": _plan(
+        _claims("ns/dual", "198.51.100.4,192.0.2.4", THREE),
+        _claims("ns/0", "192.0.2.7", THREE),
+        _claims("ns/a", "2001:db8::1", THREE),
+    ),
+    "nothing planned": {},
+}
+
+
+def _whole_line(claims: Claims) -> bytes:
+    return encode({"plan": claims_to_json(claim for planned in claims.values() for claim in planned)})
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_the_line_is_the_whole_plans_line_after_each_change_and_back(step: str) -> None:
+    order = PlanOrder()
+    assert order.update(START) == _whole_line(START)
+    assert order.update(STEPS[step]) == _whole_line(STEPS[step]), step
+    assert order.update(START) == _whole_line(START), f"back from {step}"
