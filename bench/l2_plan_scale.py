@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.baremetal.lb.daemons.speaker import facts
-from ansible_collections.baremetal.lb.daemons.speaker.cluster_state import Caches, ClusterFacts
+from ansible_collections.baremetal.lb.daemons.speaker.cluster_state import (
+    Caches,
+    ClusterFacts,
+    slim_endpoint_slice,
+    slim_node,
+    slim_service,
+)
 from ansible_collections.baremetal.lb.daemons.speaker.engine_process import encode
 from ansible_collections.baremetal.lb.daemons.speaker.handler import Situation
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages import claims_to_json
@@ -35,6 +41,11 @@ ANNOUNCE_LABEL = "bench.baremetal.lb/announce"
 INTERFACES = {4: ["eth0"], 6: ["eth0"]}  # fixed: the bench reads no interface of the machine
 CHANGES = ("endpoint", "node-notready", "node-delete", "announcer-delete")
 PLANNERS = ("full", "incremental")
+SPEAKER_TRANSFORMS = {
+    "node": slim_node,
+    "service": slim_service,
+    "slice": slim_endpoint_slice,
+}  # its informers'
 
 
 # -- object shapes ---------------------------------------------------------------------------------
@@ -183,6 +194,12 @@ class Store:
         self.slices: dict[str, JSON] = {}
         self.notify: Callable[[str, str], None] = lambda _kind, _key: None
 
+    def put(self, kind: str, obj: JSON) -> str:
+        """Cache ``obj`` (a ``node``, ``service`` or ``slice``) as the speaker's informer would; its key."""
+        key = facts_key(obj)
+        getattr(self, kind + "s")[key] = SPEAKER_TRANSFORMS[kind](obj)
+        return key
+
     def caches(self) -> Caches:
         """The informers' ``get``."""
         return Caches(service=self.services.get, endpoint_slice=self.slices.get, node=self.nodes.get)
@@ -271,12 +288,10 @@ def build_store(shape: Shape) -> Store:
     """Every object of ``shape``, as the informers would hold them after their first list."""
     store = Store()
     for i in range(shape.nodes):
-        store.nodes[shape.node_name(i)] = node_object(shape, i)
+        store.put("node", node_object(shape, i))
     for i, nodes in enumerate(shape.endpoint_nodes()):
-        service = service_object(shape, i)
-        store.services[facts_key(service)] = service
-        piece = slice_object(shape, i, nodes)
-        store.slices[facts_key(piece)] = piece
+        store.put("service", service_object(shape, i))
+        store.put("slice", slice_object(shape, i, nodes))
     return store
 
 
@@ -307,21 +322,21 @@ def changes(shape: Shape, store: Store) -> dict[str, Change]:
     )
     victim = shape.node_name(victim_index)
     announcer = next(i for i in range(1, shape.nodes) if shape.announcing(i))
+    local_nodes = endpoint_nodes[local]
 
     def put(kind: str, obj: JSON) -> None:
-        getattr(store, kind + "s")[facts_key(obj)] = obj
-        store.notify(kind, facts_key(obj))
+        store.notify(kind, store.put(kind, obj))
 
     def drop(kind: str, key: str) -> None:
         getattr(store, kind + "s").pop(key, None)
         store.notify(kind, key)
 
-    moved = [*endpoint_nodes[local][1:], shape.node_name(announcer)]  # a new candidate: the plan changes
+    moved = [*local_nodes[1:], shape.node_name(announcer)]  # a new candidate: the plan changes
     return {
         "endpoint": Change(
             "endpoint",
             lambda: put("slice", slice_object(shape, local, moved, version=2)),
-            lambda: put("slice", slice_object(shape, local, endpoint_nodes[local], version=3)),
+            lambda: put("slice", slice_object(shape, local, local_nodes, version=3)),
         ),
         "node-notready": Change(
             "node-notready",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.baremetal.lb.daemons.kube.informer import Informer, without_managed_fields
+from ansible_collections.baremetal.lb.daemons.kube.informer import Informer
 from ansible_collections.baremetal.lb.daemons.kube.kubeapi import (
     MERGE_PATCH,
     SERVICES,
@@ -35,6 +35,7 @@ from ansible_collections.baremetal.lb.daemons.speaker.cluster_state import (
     Caches,
     slim_endpoint_slice,
     slim_node,
+    slim_service,
 )
 from bench.l2_plan_scale import (
     IncrementalPlanner,
@@ -240,7 +241,7 @@ def planning(api: KubeApi, shape: Shape, *, slim: bool) -> Iterator[tuple[Planni
 
     informers = {  # transformed as the speaker's are (without: as they were before)
         "node": Informer(api, NODES, handler("node"), slim_node if slim else None),
-        "service": Informer(api, SERVICES, handler("service"), without_managed_fields if slim else None),
+        "service": Informer(api, SERVICES, handler("service"), slim_service if slim else None),
         "slice": Informer(api, ENDPOINT_SLICES, handler("slice"), slim_endpoint_slice if slim else None),
     }
     store = holder["store"] = InformerStore(informers["node"], informers["service"], informers["slice"])

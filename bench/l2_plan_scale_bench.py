@@ -33,9 +33,10 @@ Where the objects come from:
 
 in-process (default)
     API-shaped objects built in the child's memory, so 1,000 Nodes and 10,000 Services cost no
-    API writes. The caches hold these objects instead of what the API server returns (which
-    adds uids, timestamps, cluster IPs, kwok's Node conditions and more; the speaker drops
-    managedFields), so the memory figure is a lower bound; ``--api`` measures the real one.
+    API writes. The caches hold these objects, kept as the speaker's informers keep them
+    (``cluster_state.slim_*``), instead of what the API server returns (which adds uids,
+    timestamps, kwok's Node conditions and more), so the memory figure is a lower bound;
+    ``--api`` measures the real one.
 ``--api STATE_DIR``
     a running lab's API server (``python -m lab --state-dir STATE_DIR up``): the bench creates
     kwok Nodes (kwok keeps them Ready), IPv6 Services with their status and EndpointSlices in

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import NamedTuple
 
 from .addresses import IPAddress, parse_address
@@ -31,8 +32,11 @@ from .ownership import (
     ownership_key,
 )
 
+_NOBODY: frozenset[str] = frozenset()  # the terms most claims share: one object for all of them
+_NO_SCORES: Mapping[str, int] = MappingProxyType({})
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class IPClaim:
     """One IP of one Service: who may announce it, and where this node would answer for it."""
 
@@ -125,11 +129,12 @@ def claim_terms(
     )
     my_labels = nodes.get(me, NodeFacts()).labels
     mine = [ad for ad in advertisements if _selects(ad, my_labels)]
+    draining = {name for name in candidates if drain_aware and nodes.get(name, NodeFacts()).draining}
     return ClaimTerms(
         frozenset(candidates),
         _interfaces(mine, suitable),
-        preference_scores(advertisements, nodes, among=candidates),
-        frozenset(name for name in candidates if drain_aware and nodes.get(name, NodeFacts()).draining),
+        preference_scores(advertisements, nodes, among=candidates) or _NO_SCORES,
+        frozenset(draining) if draining else _NOBODY,
         _failback(service, advertisements) == NON_REVERTIVE,
     )
 
@@ -256,5 +261,5 @@ def _interfaces(mine: Sequence[L2Advertisement], suitable: Sequence[str]) -> tup
     if not mine:
         return ()
     if any(not ad.interfaces for ad in mine):
-        return tuple(suitable)
+        return tuple(suitable)  # the same tuple when ``suitable`` is one
     return tuple(sorted({name for ad in mine for name in ad.interfaces}))

@@ -66,6 +66,9 @@ class L2Plans:
 
     def __init__(self) -> None:
         self._settings: PlanSettings | None = None
+        self._suitable: dict[
+            int, tuple[str, ...]
+        ] = {}  # the settings' interfaces, one tuple each for all claims
         self._nodes: dict[str, NodeFacts] = {}
         self._services: dict[str, ServiceFacts] = {}
         self._claims: dict[str, tuple[IPClaim, ...]] = {}
@@ -96,6 +99,9 @@ class L2Plans:
         fresh = {service.key: service for service in services}
         if settings != self._settings or _changed(self._nodes.get(settings.me), nodes.get(settings.me)):
             self._settings = settings
+            self._suitable = {
+                version: tuple(names) for version, names in settings.suitable_interfaces.items()
+            }
             self._nodes = dict(nodes)
             self._services = fresh
             self._replan_all()
@@ -193,7 +199,7 @@ class L2Plans:
             service,
             nodes=nodes,
             me=settings.me,
-            suitable=settings.suitable_interfaces.get(version, ()),
+            suitable=self._suitable.get(version, ()),
             ignore_exclude_label=settings.ignore_exclude_label,
             drain_aware=settings.drain_aware,
         )

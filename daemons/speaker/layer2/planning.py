@@ -101,7 +101,11 @@ class _Encoded(NamedTuple):
     planned: tuple[IPClaim, ...]  # as planned
     ordered: tuple[IPClaim, ...]  # as the order lists them: by IP text
     encoded: bytes
-    heads: tuple[bytes, ...]  # of ordered, each up to its terms
+    heads: tuple[int, ...]  # where each element's head lies in encoded: start, end, start, end...
+
+    def head_texts(self) -> list[bytes]:
+        """The encoded heads of ``ordered``, read back from ``encoded`` (not kept twice)."""
+        return [self.encoded[start:end] for start, end in zip(self.heads[::2], self.heads[1::2], strict=True)]
 
 
 def _encode(
@@ -119,15 +123,16 @@ def _encode(
             for old, new in zip(known.ordered, ordered, strict=True)
         )
     ):
-        heads = known.heads
+        heads = known.head_texts()
     else:
-        heads = tuple(encode_item(claim_head_json(claim))[:-1] for claim in ordered)
-    return _Encoded(
-        planned,
-        ordered,
-        b",".join(head + _encoded_terms(claim, terms) for head, claim in zip(heads, ordered, strict=True)),
-        heads,
-    )
+        heads = [encode_item(claim_head_json(claim))[:-1] for claim in ordered]
+    elements = [head + _encoded_terms(claim, terms) for head, claim in zip(heads, ordered, strict=True)]
+    spans: list[int] = []
+    start = 0
+    for head, element in zip(heads, elements, strict=True):
+        spans += (start, start + len(head))
+        start += len(element) + 1  # and the comma
+    return _Encoded(planned, ordered, b",".join(elements), tuple(spans))
 
 
 def _encoded_terms(
