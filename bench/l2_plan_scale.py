@@ -398,6 +398,8 @@ def describe_trial(trial: JSON) -> str:
     figure = (
         f"{trial['ms']:.1f} ms, {trial.get('replanned', '?')} Services re-planned" if "ms" in trial else ""
     )
+    if "cpu_ms" in trial:
+        figure += f" (CPU {trial['cpu_ms']:.1f} ms)"
     if "seen_ms" in trial:
         figure += f" (seen after {trial['seen_ms']:.1f} ms, re-plan {trial['plan_ms']:.1f} ms)"
     return ", ".join(part for part in (figure, trial.get("error", "")) if part)

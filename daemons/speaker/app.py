@@ -33,6 +33,7 @@ from ..kube.logs import configure_logs
 from ..kube.workqueue import WorkQueue
 from .cluster_state import Caches, ClusterFacts, slim_endpoint_slice, slim_node, slim_service
 from .handler import Situation, SpeakerContext
+from .heap import freeze_long_lived
 from .link_events import watch_links
 from .metrics import SpeakerMetrics
 from .options import Options
@@ -144,6 +145,7 @@ class _Speaker:
             target=watch_links, args=(lambda: self.queue.add(_PLAN), self.stop), name="links", daemon=True
         ).start()
         self._replan("start")
+        freeze_long_lived()  # the caches and the first plan: no collection walks them again
         log.info(
             "initial sync done in %.2fs; %s",
             time.monotonic() - started,

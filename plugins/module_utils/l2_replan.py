@@ -165,7 +165,13 @@ class L2Plans:
         service = self._services.get(key)
         if not claims or service is None:
             return
-        selecting_ads = [positions for positions in self._ads_of[key] if positions]  # one per claim
+        ads = self._ads_of[key]
+        if len(ads) == 1:  # one IP, one claim: the usual case, quicker
+            (claim,) = claims
+            terms = self._claim_terms(service, ads[0], claim.ip.version)
+            self._claims[key] = (IPClaim(claim.ip, key, claim.key, *terms),)
+            return
+        selecting_ads = [positions for positions in ads if positions]  # one per claim
         self._claims[key] = tuple(
             IPClaim(claim.ip, key, claim.key, *self._claim_terms(service, positions, claim.ip.version))
             for claim, positions in zip(claims, selecting_ads, strict=True)

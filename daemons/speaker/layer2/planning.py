@@ -8,7 +8,7 @@ only the Services a change touched.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import NamedTuple
 
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim
@@ -40,7 +40,8 @@ class Layer2Planning:
         replanned = self._plans.update(
             settings_of(situation, interfaces), situation.nodes, situation.services
         )
-        return replanned, self._order.update(self._plans.claims)
+        changed = None if replanned.everything else replanned.services
+        return replanned, self._order.update(self._plans.claims, changed)
 
 
 def settings_of(situation: Situation, interfaces: Mapping[int, Sequence[str]]) -> PlanSettings:
@@ -70,18 +71,24 @@ class PlanOrder:
         self._keys: list[str] | None = []  # the keys of _encoded, sorted; None: to sort again
         self._line = encode_list_order(PLAN, [])
 
-    def update(self, claims: Mapping[str, tuple[IPClaim, ...]]) -> bytes:
+    def update(
+        self, claims: Mapping[str, tuple[IPClaim, ...]], replanned: Collection[str] | None = None
+    ) -> bytes:
         """The order's line for ``claims`` (by Service key); the very same bytes when nothing changed.
 
-        Joining is skipped too when no Service's claims changed: with every Node a candidate the
-        line is tens of MB.
+        ``replanned``: the only keys whose claims may have changed since the last call (default:
+        any). Joining is skipped too when no Service's claims changed: with every Node a
+        candidate the line is tens of MB.
         """
         changed = False
-        for key in self._encoded.keys() - claims.keys():
-            del self._encoded[key]
-            changed, self._keys = True, None
+        for key in self._encoded.keys() - claims.keys() if replanned is None else replanned:
+            if key not in claims and self._encoded.pop(key, None) is not None:
+                changed, self._keys = True, None
         terms: dict[tuple[int, int, int, int, bool], tuple[IPClaim, bytes]] = {}
-        for key, planned in claims.items():
+        for key in claims if replanned is None else replanned:
+            planned = claims.get(key)
+            if planned is None:
+                continue
             known = self._encoded.get(key)
             if known is None or known.planned is not planned:
                 self._encoded[key] = _encode(planned, known, terms)
@@ -114,6 +121,11 @@ def _encode(
     terms: dict[tuple[int, int, int, int, bool], tuple[IPClaim, bytes]],
 ) -> _Encoded:
     """Encode one Service's ``planned`` claims, reusing the heads ``known`` from before and ``terms``."""
+    if len(planned) == 1 and known is not None and len(known.ordered) == 1:  # the usual case, quicker
+        (old,), (new,) = known.ordered, planned
+        if (old.ip is new.ip or old.ip == new.ip) and old.key == new.key and old.service == new.service:
+            head = known.encoded[: known.heads[1]]
+            return _Encoded(planned, planned, head + _encoded_terms(new, terms), known.heads)
     ordered = planned if len(planned) < 2 else tuple(sorted(planned, key=lambda claim: str(claim.ip)))
     if (
         known is not None

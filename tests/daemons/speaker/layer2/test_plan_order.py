@@ -78,9 +78,20 @@ def _whole_line(claims: Claims) -> bytes:
     return encode({"plan": claims_to_json(claim for planned in claims.values() for claim in planned)})
 
 
+@pytest.mark.parametrize("told", [False, True], ids=["every key checked", "told the re-planned keys"])
 @pytest.mark.parametrize("step", STEPS)
-def test_the_line_is_the_whole_plans_line_after_each_change_and_back(step: str) -> None:
+def test_the_line_is_the_whole_plans_line_after_each_change_and_back(step: str, told: bool) -> None:
     order = PlanOrder()
     assert order.update(START) == _whole_line(START)
-    assert order.update(STEPS[step]) == _whole_line(STEPS[step]), step
-    assert order.update(START) == _whole_line(START), f"back from {step}"
+    replanned = START.keys() | STEPS[step].keys() if told else None  # every Service, gone ones too
+    assert order.update(STEPS[step], replanned) == _whole_line(STEPS[step]), step
+    assert order.update(START, replanned) == _whole_line(START), f"back from {step}"
+
+
+def test_keys_not_re_planned_are_not_looked_at() -> None:
+    """Told which Services were re-planned, it trusts the others' claims unchanged (l2_replan's promise)."""
+    order = PlanOrder()
+    first = order.update(START)
+    changed = dict(STEPS["a node dies: every Service's terms change, heads stay"])
+    assert order.update(changed, replanned=frozenset()) is first
+    assert order.update(changed, replanned={"ns/b"}) == _whole_line({**START, "ns/b": changed["ns/b"]})
