@@ -28,7 +28,13 @@ from ansible_collections.baremetal.lb.daemons.speaker.layer2.planning import Lay
 from ansible_collections.baremetal.lb.daemons.speaker.unannounced import UnannouncedWarnings
 from ansible_collections.baremetal.lb.plugins.module_utils import bgp_plan
 from ansible_collections.baremetal.lb.plugins.module_utils.announcement import unannounced_services
-from ansible_collections.baremetal.lb.plugins.module_utils.config_model import Config, L2Advertisement
+from ansible_collections.baremetal.lb.plugins.module_utils.bgp_replan import BGPNodePlans
+from ansible_collections.baremetal.lb.plugins.module_utils.config_model import (
+    BGPAdvertisement,
+    BGPPeer,
+    Config,
+    L2Advertisement,
+)
 from ansible_collections.baremetal.lb.plugins.module_utils.label_selectors import LabelSelector
 from ansible_collections.baremetal.lb.plugins.module_utils.pools import AddressPool
 from ansible_collections.baremetal.lb.plugins.module_utils.services import IP_ALLOCATED_FROM_POOL, annotation
@@ -38,6 +44,7 @@ ME = "node-0000"  # the speaker's own node: an announcing one
 POOL = "bench"
 POOL_RANGE = "2001:db8:100::/112"  # 65,536 documentation addresses
 ANNOUNCE_LABEL = "bench.baremetal.lb/announce"
+BGP_PEER = "2001:db8::1"  # with --bgp: a router no one dials, the plan only
 INTERFACES = {4: ["eth0"], 6: ["eth0"]}  # fixed: the bench reads no interface of the machine
 CHANGES = ("endpoint", "node-notready", "node-delete", "announcer-delete")
 PLANNERS = ("full", "incremental")
@@ -62,6 +69,7 @@ class Shape:
     endpoints: int = 3
     seed: int = 1
     namespace: str = "plan-bench"
+    bgp: bool = False  # the speaker's node also has a BGP session announcing every Service
 
     def node_name(self, i: int) -> str:
         """The name of Node ``i``; the first ``announcing_nodes`` may announce."""
@@ -77,6 +85,10 @@ class Shape:
         return Config(
             pools=(AddressPool.from_strings(POOL, [POOL_RANGE]),),
             l2_advertisements=(L2Advertisement("bench", frozenset({POOL}), node_selectors=selectors),),
+            bgp_peers=(BGPPeer("bench", 64512, 64513, address=ipaddress.ip_address(BGP_PEER)),)
+            if self.bgp
+            else (),
+            bgp_advertisements=(BGPAdvertisement("bench", frozenset({POOL})),) if self.bgp else (),
         )
 
     def ip(self, i: int) -> str:
@@ -261,6 +273,7 @@ class IncrementalPlanner(Planner):
         self.facts = ClusterFacts("")
         self.planning = Layer2Planning()
         self.unannounced = UnannouncedWarnings()
+        self.bgp = BGPNodePlans()  # as the speaker's BGP handler plans
         noted = {"node": self.facts.node_changed, "service": self.facts.service_changed}
         noted["slice"] = self.facts.slice_changed
         store.notify = lambda kind, key: noted[kind](key, None, None)
@@ -280,7 +293,7 @@ class IncrementalPlanner(Planner):
         return situation
 
     def _others(self, situation: Situation) -> None:
-        bgp_plan.plan_node(situation.config, situation.me, situation.nodes, situation.services)
+        self.bgp.plan(situation.config, situation.me, situation.nodes, situation.services)
         self.unannounced.update(situation.config, situation.services)
 
 

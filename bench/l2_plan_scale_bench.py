@@ -53,7 +53,9 @@ Object shapes (both sources): ``--nodes`` Nodes of which ``--announcing-nodes`` 
 the L2Advertisement selects (0: the advertisement has no node selector, every Node may
 announce); ``--services`` single-stack IPv6 LoadBalancer Services of one pool, one IP each, a
 ``--local-share`` of them ``externalTrafficPolicy: Local``; one EndpointSlice per Service with
-``--endpoints`` ready endpoints on Nodes picked by a seeded random generator.
+``--endpoints`` ready endpoints on Nodes picked by a seeded random generator. With ``--bgp``
+the speaker's node also has a BGP session and a BGPAdvertisement announces every Service, so
+each re-plan also plans BGP (in-process only).
 
 It prints every trial's figure, then per planner and change the median and the spread
 (min-max) in ms, the Services re-planned, failed trials (a trial over ``--trial-timeout``, or
@@ -217,6 +219,7 @@ def shape_of(args: argparse.Namespace) -> Shape:
         local_share=args.local_share,
         endpoints=args.endpoints,
         namespace=args.namespace or through_api.new_namespace(),
+        bgp=args.bgp,
     )
 
 
@@ -233,6 +236,7 @@ def shape_arguments(args: argparse.Namespace) -> list[str]:
         f"--namespace={args.namespace}",
         *([f"--api={args.api}"] if args.api else []),
         *(["--keep-managed-fields"] if args.keep_managed_fields else []),
+        *(["--bgp"] if args.bgp else []),
     ]
 
 
@@ -251,6 +255,11 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--trial-timeout", type=float, default=30.0, help="a slower trial counts as failed")
     parser.add_argument("--child-timeout", type=float, default=600.0, help="bound on one planner's whole run")
     parser.add_argument("--api", metavar="STATE_DIR", help="a running lab's state dir: use its API server")
+    parser.add_argument(
+        "--bgp",
+        action="store_true",
+        help="the speaker's node also has a BGP session announcing every Service",
+    )
     parser.add_argument(
         "--keep-managed-fields",
         action="store_true",
