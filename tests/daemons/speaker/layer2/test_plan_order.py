@@ -30,46 +30,30 @@ def _claims(service: str, ips: str, terms: ClaimTerms) -> tuple[str, tuple[IPCla
     return service, tuple(IPClaim(ip, service, str(addresses[0]), *terms) for ip in addresses)
 
 
-def _plan(*services: tuple[str, tuple[IPClaim, ...]]) -> Claims:
-    return dict(services)
+INGRESS = {
+    "ns/dual": "198.51.100.4,192.0.2.4",
+    "ns/b": "192.0.2.2",
+    "ns/a": "2001:db8::1",
+}  # dual: 192... first
 
 
-START = _plan(
-    _claims("ns/dual", "198.51.100.4,192.0.2.4", THREE),  # the line lists it by IP text: 192... first
-    _claims("ns/b", "192.0.2.2", THREE),
-    _claims("ns/a", "2001:db8::1", THREE),
-)
+def _plan(terms: ClaimTerms = THREE, **changed: tuple[str, ClaimTerms] | None) -> Claims:
+    """Each Service of INGRESS with ``terms``, but ``changed`` (``ns_b``: ``ns/b``): (IPs, terms) or gone."""
+    wanted: dict[str, tuple[str, ClaimTerms] | None] = {key: (ips, terms) for key, ips in INGRESS.items()}
+    wanted.update({key.replace("_", "/"): change for key, change in changed.items()})
+    return dict(_claims(key, *change) for key, change in wanted.items() if change is not None)
+
+
+START = _plan()
 STEPS: dict[str, Claims] = {
-    "a node dies: every Service's terms change, heads stay": _plan(
-        _claims("ns/dual", "198.51.100.4,192.0.2.4", TWO),
-        _claims("ns/b", "192.0.2.2", TWO),
-        _claims("ns/a", "2001:db8::1", TWO),
-    ),
-    "a Service's IP changes, same terms objects": _plan(
-        _claims("ns/dual", "198.51.100.4,192.0.2.4", THREE),
-        _claims("ns/b", "192.0.2.9", THREE),
-        _claims("ns/a", "2001:db8::1", THREE),
-    ),
-    "a dual-stack Service's second IP changes (same key)": _plan(
-        _claims("ns/dual", "198.51.100.4,192.0.2.5", THREE),
-        _claims("ns/b", "192.0.2.2", THREE),
-        _claims("ns/a", "2001:db8::1", THREE),
-    ),
-    "a dual-stack Service loses an IP": _plan(
-        _claims("ns/dual", "198.51.100.4", THREE),
-        _claims("ns/b", "192.0.2.2", THREE),
-        _claims("ns/a", "2001:db8::1", THREE),
-    ),
+    "a node dies: every Service's terms change, heads stay": _plan(TWO),
+    "a Service's IP changes, same terms objects": _plan(ns_b=("192.0.2.9", THREE)),
+    "a dual-stack Service's second IP changes (same key)": _plan(ns_dual=("198.51.100.4,192.0.2.5", THREE)),
+    "a dual-stack Service loses an IP": _plan(ns_dual=("198.51.100.4", THREE)),
     "scores, draining, non-revertive and two interfaces": _plan(
-        _claims("ns/dual", "198.51.100.4,192.0.2.4", RICH),
-        _claims("ns/b", "192.0.2.2", THREE),
-        _claims("ns/a", "2001:db8::1", RICH),
+        ns_dual=(INGRESS["ns/dual"], RICH), ns_a=(INGRESS["ns/a"], RICH)
     ),
-    "a Service goes, another comes": _plan(
-        _claims("ns/dual", "198.51.100.4,192.0.2.4", THREE),
-        _claims("ns/0", "192.0.2.7", THREE),
-        _claims("ns/a", "2001:db8::1", THREE),
-    ),
+    "a Service goes, another comes": _plan(ns_b=None, ns_0=("192.0.2.7", THREE)),
     "nothing planned": {},
 }
 
