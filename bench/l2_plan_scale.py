@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.baremetal.lb.daemons.speaker import facts
-from ansible_collections.baremetal.lb.daemons.speaker.cluster_state import Caches, ClusterFacts
+from ansible_collections.baremetal.lb.daemons.speaker.cluster_state import (
+    Caches,
+    ClusterFacts,
+    slim_endpoint_slice,
+    slim_node,
+    slim_service,
+)
 from ansible_collections.baremetal.lb.daemons.speaker.engine_process import encode
 from ansible_collections.baremetal.lb.daemons.speaker.handler import Situation
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages import claims_to_json
@@ -22,7 +28,13 @@ from ansible_collections.baremetal.lb.daemons.speaker.layer2.planning import Lay
 from ansible_collections.baremetal.lb.daemons.speaker.unannounced import UnannouncedWarnings
 from ansible_collections.baremetal.lb.plugins.module_utils import bgp_plan
 from ansible_collections.baremetal.lb.plugins.module_utils.announcement import unannounced_services
-from ansible_collections.baremetal.lb.plugins.module_utils.config_model import Config, L2Advertisement
+from ansible_collections.baremetal.lb.plugins.module_utils.bgp_replan import BGPNodePlans
+from ansible_collections.baremetal.lb.plugins.module_utils.config_model import (
+    BGPAdvertisement,
+    BGPPeer,
+    Config,
+    L2Advertisement,
+)
 from ansible_collections.baremetal.lb.plugins.module_utils.label_selectors import LabelSelector
 from ansible_collections.baremetal.lb.plugins.module_utils.pools import AddressPool
 from ansible_collections.baremetal.lb.plugins.module_utils.services import IP_ALLOCATED_FROM_POOL, annotation
@@ -32,9 +44,15 @@ ME = "node-0000"  # the speaker's own node: an announcing one
 POOL = "bench"
 POOL_RANGE = "2001:db8:100::/112"  # 65,536 documentation addresses
 ANNOUNCE_LABEL = "bench.baremetal.lb/announce"
+BGP_PEER = "2001:db8::1"  # with --bgp: a router no one dials, the plan only
 INTERFACES = {4: ["eth0"], 6: ["eth0"]}  # fixed: the bench reads no interface of the machine
 CHANGES = ("endpoint", "node-notready", "node-delete", "announcer-delete")
 PLANNERS = ("full", "incremental")
+SPEAKER_TRANSFORMS = {
+    "node": slim_node,
+    "service": slim_service,
+    "slice": slim_endpoint_slice,
+}  # its informers'
 
 
 # -- object shapes ---------------------------------------------------------------------------------
@@ -51,6 +69,7 @@ class Shape:
     endpoints: int = 3
     seed: int = 1
     namespace: str = "plan-bench"
+    bgp: bool = False  # the speaker's node also has a BGP session announcing every Service
 
     def node_name(self, i: int) -> str:
         """The name of Node ``i``; the first ``announcing_nodes`` may announce."""
@@ -66,6 +85,10 @@ class Shape:
         return Config(
             pools=(AddressPool.from_strings(POOL, [POOL_RANGE]),),
             l2_advertisements=(L2Advertisement("bench", frozenset({POOL}), node_selectors=selectors),),
+            bgp_peers=(BGPPeer("bench", 64512, 64513, address=ipaddress.ip_address(BGP_PEER)),)
+            if self.bgp
+            else (),
+            bgp_advertisements=(BGPAdvertisement("bench", frozenset({POOL})),) if self.bgp else (),
         )
 
     def ip(self, i: int) -> str:
@@ -183,6 +206,12 @@ class Store:
         self.slices: dict[str, JSON] = {}
         self.notify: Callable[[str, str], None] = lambda _kind, _key: None
 
+    def put(self, kind: str, obj: JSON) -> str:
+        """Cache ``obj`` (a ``node``, ``service`` or ``slice``) as the speaker's informer would; its key."""
+        key = facts_key(obj)
+        getattr(self, kind + "s")[key] = SPEAKER_TRANSFORMS[kind](obj)
+        return key
+
     def caches(self) -> Caches:
         """The informers' ``get``."""
         return Caches(service=self.services.get, endpoint_slice=self.slices.get, node=self.nodes.get)
@@ -244,6 +273,7 @@ class IncrementalPlanner(Planner):
         self.facts = ClusterFacts("")
         self.planning = Layer2Planning()
         self.unannounced = UnannouncedWarnings()
+        self.bgp = BGPNodePlans()  # as the speaker's BGP handler plans
         noted = {"node": self.facts.node_changed, "service": self.facts.service_changed}
         noted["slice"] = self.facts.slice_changed
         store.notify = lambda kind, key: noted[kind](key, None, None)
@@ -263,7 +293,7 @@ class IncrementalPlanner(Planner):
         return situation
 
     def _others(self, situation: Situation) -> None:
-        bgp_plan.plan_node(situation.config, situation.me, situation.nodes, situation.services)
+        self.bgp.plan(situation.config, situation.me, situation.nodes, situation.services)
         self.unannounced.update(situation.config, situation.services)
 
 
@@ -271,12 +301,10 @@ def build_store(shape: Shape) -> Store:
     """Every object of ``shape``, as the informers would hold them after their first list."""
     store = Store()
     for i in range(shape.nodes):
-        store.nodes[shape.node_name(i)] = node_object(shape, i)
+        store.put("node", node_object(shape, i))
     for i, nodes in enumerate(shape.endpoint_nodes()):
-        service = service_object(shape, i)
-        store.services[facts_key(service)] = service
-        piece = slice_object(shape, i, nodes)
-        store.slices[facts_key(piece)] = piece
+        store.put("service", service_object(shape, i))
+        store.put("slice", slice_object(shape, i, nodes))
     return store
 
 
@@ -307,21 +335,21 @@ def changes(shape: Shape, store: Store) -> dict[str, Change]:
     )
     victim = shape.node_name(victim_index)
     announcer = next(i for i in range(1, shape.nodes) if shape.announcing(i))
+    local_nodes = endpoint_nodes[local]
 
     def put(kind: str, obj: JSON) -> None:
-        getattr(store, kind + "s")[facts_key(obj)] = obj
-        store.notify(kind, facts_key(obj))
+        store.notify(kind, store.put(kind, obj))
 
     def drop(kind: str, key: str) -> None:
         getattr(store, kind + "s").pop(key, None)
         store.notify(kind, key)
 
-    moved = [*endpoint_nodes[local][1:], shape.node_name(announcer)]  # a new candidate: the plan changes
+    moved = [*local_nodes[1:], shape.node_name(announcer)]  # a new candidate: the plan changes
     return {
         "endpoint": Change(
             "endpoint",
             lambda: put("slice", slice_object(shape, local, moved, version=2)),
-            lambda: put("slice", slice_object(shape, local, endpoint_nodes[local], version=3)),
+            lambda: put("slice", slice_object(shape, local, local_nodes, version=3)),
         ),
         "node-notready": Change(
             "node-notready",
@@ -383,6 +411,8 @@ def describe_trial(trial: JSON) -> str:
     figure = (
         f"{trial['ms']:.1f} ms, {trial.get('replanned', '?')} Services re-planned" if "ms" in trial else ""
     )
+    if "cpu_ms" in trial:
+        figure += f" (CPU {trial['cpu_ms']:.1f} ms)"
     if "seen_ms" in trial:
         figure += f" (seen after {trial['seen_ms']:.1f} ms, re-plan {trial['plan_ms']:.1f} ms)"
     return ", ".join(part for part in (figure, trial.get("error", "")) if part)

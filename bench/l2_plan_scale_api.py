@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.baremetal.lb.daemons.kube.informer import Informer, without_managed_fields
+from ansible_collections.baremetal.lb.daemons.kube.informer import Informer
 from ansible_collections.baremetal.lb.daemons.kube.kubeapi import (
     MERGE_PATCH,
     SERVICES,
@@ -35,7 +35,9 @@ from ansible_collections.baremetal.lb.daemons.speaker.cluster_state import (
     Caches,
     slim_endpoint_slice,
     slim_node,
+    slim_service,
 )
+from ansible_collections.baremetal.lb.daemons.speaker.heap import freeze_long_lived
 from bench.l2_plan_scale import (
     IncrementalPlanner,
     Shape,
@@ -240,7 +242,7 @@ def planning(api: KubeApi, shape: Shape, *, slim: bool) -> Iterator[tuple[Planni
 
     informers = {  # transformed as the speaker's are (without: as they were before)
         "node": Informer(api, NODES, handler("node"), slim_node if slim else None),
-        "service": Informer(api, SERVICES, handler("service"), without_managed_fields if slim else None),
+        "service": Informer(api, SERVICES, handler("service"), slim_service if slim else None),
         "slice": Informer(api, ENDPOINT_SLICES, handler("slice"), slim_endpoint_slice if slim else None),
     }
     store = holder["store"] = InformerStore(informers["node"], informers["service"], informers["slice"])
@@ -252,6 +254,7 @@ def planning(api: KubeApi, shape: Shape, *, slim: bool) -> Iterator[tuple[Planni
     listed = time.monotonic()
     planner.replan()
     first = time.monotonic() - listed
+    freeze_long_lived()  # as the speaker does after its first plan
     rss, _peak = memory_mb()
     facts: JSON = {"list_s": listed - began, "first_plan_s": first, "rss_mb": rss}
     threads = [threading.Thread(target=i.run, args=(stop,), daemon=True) for i in informers.values()]

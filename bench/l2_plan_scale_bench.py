@@ -33,9 +33,10 @@ Where the objects come from:
 
 in-process (default)
     API-shaped objects built in the child's memory, so 1,000 Nodes and 10,000 Services cost no
-    API writes. The caches hold these objects instead of what the API server returns (which
-    adds uids, timestamps, cluster IPs, kwok's Node conditions and more; the speaker drops
-    managedFields), so the memory figure is a lower bound; ``--api`` measures the real one.
+    API writes. The caches hold these objects, kept as the speaker's informers keep them
+    (``cluster_state.slim_*``), instead of what the API server returns (which adds uids,
+    timestamps, kwok's Node conditions and more), so the memory figure is a lower bound;
+    ``--api`` measures the real one.
 ``--api STATE_DIR``
     a running lab's API server (``python -m lab --state-dir STATE_DIR up``): the bench creates
     kwok Nodes (kwok keeps them Ready), IPv6 Services with their status and EndpointSlices in
@@ -52,11 +53,16 @@ Object shapes (both sources): ``--nodes`` Nodes of which ``--announcing-nodes`` 
 the L2Advertisement selects (0: the advertisement has no node selector, every Node may
 announce); ``--services`` single-stack IPv6 LoadBalancer Services of one pool, one IP each, a
 ``--local-share`` of them ``externalTrafficPolicy: Local``; one EndpointSlice per Service with
-``--endpoints`` ready endpoints on Nodes picked by a seeded random generator.
+``--endpoints`` ready endpoints on Nodes picked by a seeded random generator. With ``--bgp``
+the speaker's node also has a BGP session and a BGPAdvertisement announces every Service, so
+each re-plan also plans BGP (in-process only).
 
 It prints every trial's figure, then per planner and change the median and the spread
 (min-max) in ms, the Services re-planned, failed trials (a trial over ``--trial-timeout``, or
-an error: counted, never dropped) and the RSS after the first plan and at peak.
+an error: counted, never dropped), the median CPU time of the planning thread (in-process only:
+on a machine shared with other work it moves less than the wall-clock time) and the RSS after
+the first plan and at peak. After the first plan the child freezes the objects alive, as the
+speaker does (``daemons/speaker/heap.py``).
 
     .venv/bin/python -m bench.l2_plan_scale_bench                      # 1,000 Nodes, 10,000 Services
     .venv/bin/python -m bench.l2_plan_scale_bench --nodes 100 --services 1000 --reps 5
@@ -72,6 +78,7 @@ import subprocess
 import sys
 import time
 
+from ansible_collections.baremetal.lb.daemons.speaker.heap import freeze_long_lived
 from bench import l2_plan_scale_api as through_api
 from bench.l2_plan_scale import (
     PLANNERS,
@@ -102,16 +109,18 @@ def run_child(args: argparse.Namespace) -> int:
     began = time.monotonic()
     planner.replan()
     first = time.monotonic() - began
+    freeze_long_lived()  # as the speaker does after its first plan
     rss, _peak = memory_mb()
     print(json.dumps({"first_plan_s": first, "rss_mb": rss, "services": len(store.services)}), flush=True)
     for change in changes(shape, store).values():
         for rep in range(args.reps):
             trial = {"change": change.name, "rep": rep}
             try:
-                began = time.monotonic()
+                began, began_cpu = time.monotonic(), time.thread_time()
                 change.apply()
                 planner.replan()
                 trial["ms"] = (time.monotonic() - began) * 1000
+                trial["cpu_ms"] = (time.thread_time() - began_cpu) * 1000
                 trial["replanned"] = planner.replanned
                 if trial["ms"] > args.trial_timeout * 1000:
                     trial["error"] = f"over {args.trial_timeout:g}s"
@@ -176,16 +185,18 @@ def summary(all_results: list[Results], shape: Shape, reps: int) -> list[str]:
         f" {shape.services} Services ({shape.local_share:.0%} Local, {shape.endpoints} endpoints each),"
         f" {reps} reps, {time.strftime('%Y-%m-%d %H:%M %Z')}",
         f"{'planner':12} {'source':10} {'change':17} {'median ms':>10} {'spread ms':>17} {'re-planned':>10}"
-        f" {'failed':>6}",
+        f" {'failed':>6} {'CPU median ms':>13}",
     ]
     for results in all_results:
         for change, trials in results.trials.items():
             times = sorted(t["ms"] if "ms" in t and "error" not in t else float("inf") for t in trials)
             failed = sum(1 for t in trials if "error" in t)
             replanned = sorted({t.get("replanned", "?") for t in trials}, key=str)
+            cpu = [t["cpu_ms"] for t in trials if "cpu_ms" in t and "error" not in t]
             lines.append(
                 f"{results.planner:12} {results.source:10} {change:17} {statistics.median(times):10.1f}"
                 f" {f'{times[0]:.1f}-{times[-1]:.1f}':>17} {'/'.join(map(str, replanned)):>10} {failed:>6}"
+                f" {f'{statistics.median(cpu):.1f}' if cpu else '-':>13}"
             )
         fact = results.facts
         if fact:
@@ -208,6 +219,7 @@ def shape_of(args: argparse.Namespace) -> Shape:
         local_share=args.local_share,
         endpoints=args.endpoints,
         namespace=args.namespace or through_api.new_namespace(),
+        bgp=args.bgp,
     )
 
 
@@ -224,6 +236,7 @@ def shape_arguments(args: argparse.Namespace) -> list[str]:
         f"--namespace={args.namespace}",
         *([f"--api={args.api}"] if args.api else []),
         *(["--keep-managed-fields"] if args.keep_managed_fields else []),
+        *(["--bgp"] if args.bgp else []),
     ]
 
 
@@ -242,6 +255,11 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--trial-timeout", type=float, default=30.0, help="a slower trial counts as failed")
     parser.add_argument("--child-timeout", type=float, default=600.0, help="bound on one planner's whole run")
     parser.add_argument("--api", metavar="STATE_DIR", help="a running lab's state dir: use its API server")
+    parser.add_argument(
+        "--bgp",
+        action="store_true",
+        help="the speaker's node also has a BGP session announcing every Service",
+    )
     parser.add_argument(
         "--keep-managed-fields",
         action="store_true",

@@ -21,7 +21,7 @@ from typing import Any
 from ..kube.config_loader import ConfigSources, LastGoodConfig
 from ..kube.events import EventRecorder
 from ..kube.health import HealthServer
-from ..kube.informer import Handler, Informer, without_managed_fields
+from ..kube.informer import Handler, Informer
 from ..kube.kubeapi import (
     JSON,
     SERVICES,
@@ -31,8 +31,9 @@ from ..kube.kubeapi import (
 )
 from ..kube.logs import configure_logs
 from ..kube.workqueue import WorkQueue
-from .cluster_state import Caches, ClusterFacts, slim_endpoint_slice, slim_node
+from .cluster_state import Caches, ClusterFacts, slim_endpoint_slice, slim_node, slim_service
 from .handler import Situation, SpeakerContext
+from .heap import freeze_long_lived
 from .link_events import watch_links
 from .metrics import SpeakerMetrics
 from .options import Options
@@ -86,9 +87,7 @@ class _Speaker:
         )
         self._facts = ClusterFacts(options.lb_class)
         # The largest caches, kept to what the speaker reads (managedFields are no part of it).
-        self._services = Informer(
-            api, SERVICES, self._noting(self._facts.service_changed), without_managed_fields
-        )
+        self._services = Informer(api, SERVICES, self._noting(self._facts.service_changed), slim_service)
         self._slices = Informer(
             api, ENDPOINT_SLICES, self._noting(self._facts.slice_changed), slim_endpoint_slice
         )
@@ -146,6 +145,7 @@ class _Speaker:
             target=watch_links, args=(lambda: self.queue.add(_PLAN), self.stop), name="links", daemon=True
         ).start()
         self._replan("start")
+        freeze_long_lived()  # the caches and the first plan: no collection walks them again
         log.info(
             "initial sync done in %.2fs; %s",
             time.monotonic() - started,

@@ -21,6 +21,9 @@ from ..kube.kubeapi import JSON
 from . import facts
 
 Lookup = Callable[[str], JSON | None]  # an informer's ``get``: the cached object by key, None when gone
+_ENDPOINTS_SLACK = 4096  # the endpoint table prunes what no slice holds only beyond twice this
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+_SERVICE_SPEC = ("type", "loadBalancerClass", "externalTrafficPolicy")  # what facts.served/service_facts read
 _SLICE_METADATA = ("name", "namespace", "labels", "resourceVersion", "uid")  # what the speaker keeps
 
 
@@ -37,6 +40,25 @@ def slim_endpoint_slice(item: JSON) -> JSON:
             {key: endpoint[key] for key in ("nodeName", "conditions") if key in endpoint}
             for endpoint in item.get("endpoints") or []
         ],
+    }
+
+
+def slim_service(service: JSON) -> JSON:
+    """A Service as the speaker caches it: what :mod:`.facts` and the speaker's Events read.
+
+    Its metadata without managedFields and without kubectl's copy of the last applied object
+    (an annotation as large as the object), of its spec the type, class and external traffic
+    policy, and of its status the load balancer's.
+    """
+    meta = without_managed_fields({"metadata": dict(service.get("metadata") or {})})["metadata"]
+    annotations = meta.get("annotations") or {}
+    if LAST_APPLIED in annotations:
+        meta["annotations"] = {key: value for key, value in annotations.items() if key != LAST_APPLIED}
+    spec = service.get("spec") or {}
+    return {
+        "metadata": meta,
+        "spec": {key: spec[key] for key in _SERVICE_SPEC if key in spec},
+        "status": {"loadBalancer": (service.get("status") or {}).get("loadBalancer") or {}},
     }
 
 
@@ -65,7 +87,9 @@ class ClusterFacts:
         self._services: dict[str, ServiceFacts] = {}  # served Services with ingress IPs
         self._nodes: dict[str, NodeFacts] = {}
         self._slices: dict[str, tuple[str, tuple[Endpoint, ...]]] = {}  # slice -> (Service, endpoints)
-        self._slices_of: dict[str, set[str]] = {}  # Service -> its slices' keys
+        self._slices_of: dict[str, tuple[str, ...]] = {}  # Service -> its slices' keys, sorted
+        self._endpoints: dict[Endpoint, Endpoint] = {}  # one object for equal endpoints (node, conditions)
+        self._endpoints_pruned = _ENDPOINTS_SLACK  # the table's size after its last pruning, at least
 
     def service_changed(self, key: str, _old: JSON | None, _new: JSON | None) -> None:
         """An informer handler: the Service ``key`` came, went or changed."""
@@ -109,6 +133,8 @@ class ClusterFacts:
             services |= self._read_slice(key, caches.endpoint_slice(key))
         for key in services:
             self._read_service(key, caches.service(key))
+        if dirty["slice"]:
+            self._prune_endpoints()
 
     def _note(self, kind: str, key: str) -> None:
         with self._lock:
@@ -120,18 +146,36 @@ class ClusterFacts:
         touched = set()
         if before is not None:
             touched.add(before[0])
-            self._slices_of.get(before[0], set()).discard(key)
+            self._set_slices_of(before[0], set(self._slices_of.get(before[0], ())) - {key})
         for service, endpoints in facts.endpoints_by_service([item] if item else []).items():
-            self._slices[key] = (service, tuple(endpoints))
-            self._slices_of.setdefault(service, set()).add(key)
+            self._slices[key] = (service, tuple(self._endpoints.setdefault(e, e) for e in endpoints))
+            self._set_slices_of(service, {*self._slices_of.get(service, ()), key})
             touched.add(service)
         return touched
+
+    def _set_slices_of(self, service: str, keys: set[str]) -> None:
+        if keys:
+            self._slices_of[service] = tuple(sorted(keys))
+        else:
+            self._slices_of.pop(service, None)
+
+    def _prune_endpoints(self) -> None:
+        """Forget the endpoints no slice holds, once the table has doubled since the last pruning."""
+        if len(self._endpoints) < 2 * self._endpoints_pruned:
+            return
+        self._endpoints = {e: e for _service, endpoints in self._slices.values() for e in endpoints}
+        self._endpoints_pruned = max(len(self._endpoints), _ENDPOINTS_SLACK)
 
     def _read_service(self, key: str, service: JSON | None) -> None:
         if service is None or not facts.served(service, self._lb_class) or not ingress_ips(service):
             self._services.pop(key, None)
             return
-        endpoints = [e for name in sorted(self._slices_of.get(key, ())) for e in self._slices[name][1]]
+        names = self._slices_of.get(key, ())
+        endpoints = (  # one slice (the usual case): the facts share its tuple
+            self._slices[names[0]][1]
+            if len(names) == 1
+            else tuple(e for n in names for e in self._slices[n][1])
+        )
         fresh = facts.service_facts(service, {key: endpoints})
         if self._services.get(key) != fresh:
             self._services[key] = fresh

@@ -267,4 +267,7 @@ def _sorted_communities(communities: Iterable[Community]) -> tuple[Community, ..
 
 
 def _sorted_prefixes(prefixes: Iterable[Prefix]) -> list[Prefix]:
-    return sorted(prefixes, key=lambda prefix: (prefix.version, prefix.network_address, prefix.prefixlen))
+    # the address as an integer: the same order as the address objects', compared in C
+    return sorted(
+        prefixes, key=lambda prefix: (prefix.version, int(prefix.network_address), prefix.prefixlen)
+    )

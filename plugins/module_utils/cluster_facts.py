@@ -8,7 +8,7 @@ Standard library only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .failback import annotated_policy
@@ -46,7 +46,7 @@ def endpoints_by_service(slices: Iterable[Mapping[str, Any]]) -> dict[str, list[
     return found
 
 
-def service_facts(service: Mapping[str, Any], endpoints: Mapping[str, list[Endpoint]]) -> ServiceFacts:
+def service_facts(service: Mapping[str, Any], endpoints: Mapping[str, Sequence[Endpoint]]) -> ServiceFacts:
     """The facts of one Service that the announcement protocols plan from."""
     meta, spec = service["metadata"], service.get("spec") or {}
     key = f"{meta['namespace']}/{meta['name']}"

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import NamedTuple
 
 from .addresses import IPAddress, parse_address
 from .advertised import pool_of_address, selected, selecting
@@ -30,8 +32,11 @@ from .ownership import (
     ownership_key,
 )
 
+_NOBODY: frozenset[str] = frozenset()  # the terms most claims share: one object for all of them
+_NO_SCORES: Mapping[str, int] = MappingProxyType({})
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class IPClaim:
     """One IP of one Service: who may announce it, and where this node would answer for it."""
 
@@ -74,29 +79,64 @@ def plan_service(
         )
         if not advertisements:
             continue
-        advertised_to = {
-            name for name, facts in nodes.items() if _selected_by_any(advertisements, facts.labels)
-        }
-        candidates = eligible_nodes(
-            speakers=nodes.keys(),
+        terms = claim_terms(
+            advertisements,
+            service,
             nodes=nodes,
-            advertised_to=advertised_to,
-            endpoints=service.endpoints,
-            local_traffic_policy=service.local_traffic_policy,
+            me=me,
+            suitable=suitable_interfaces.get(ip.version, ()),
             ignore_exclude_label=ignore_exclude_label,
+            drain_aware=drain_aware,
         )
-        my_labels = nodes.get(me, NodeFacts()).labels
-        mine = [ad for ad in advertisements if _selects(ad, my_labels)]
-        interfaces = _interfaces(mine, suitable_interfaces.get(ip.version, ()))
-        scores = preference_scores(advertisements, nodes, among=candidates)
-        draining = {name for name in candidates if drain_aware and nodes.get(name, NodeFacts()).draining}
-        sticky = _failback(service, advertisements) == NON_REVERTIVE
-        claims.append(
-            IPClaim(
-                ip, service.key, key, frozenset(candidates), interfaces, scores, frozenset(draining), sticky
-            )
-        )
+        claims.append(IPClaim(ip, service.key, key, *terms))
     return claims
+
+
+class ClaimTerms(NamedTuple):
+    """What a claim says besides its IP and Service: :class:`IPClaim`'s fields from ``candidates`` on."""
+
+    candidates: frozenset[str]
+    interfaces: tuple[str, ...]
+    scores: Mapping[str, int]
+    draining: frozenset[str]
+    non_revertive: bool
+
+
+def claim_terms(
+    advertisements: Sequence[L2Advertisement],
+    service: ServiceFacts,
+    *,
+    nodes: Mapping[str, NodeFacts],
+    me: str,
+    suitable: Sequence[str],
+    ignore_exclude_label: bool = False,
+    drain_aware: bool = True,
+) -> ClaimTerms:
+    """The terms of the claim on an IP of ``service`` that ``advertisements`` (all non-empty) select.
+
+    ``suitable`` are this node's interfaces fit for the IP's version. Of ``service`` it reads
+    only its endpoints, traffic policy and failback policy, so Services alike in those (and in
+    ``advertisements``) have equal terms: :mod:`.l2_replan` computes them once for all of them.
+    """
+    advertised_to = {name for name, facts in nodes.items() if _selected_by_any(advertisements, facts.labels)}
+    candidates = eligible_nodes(
+        speakers=nodes.keys(),
+        nodes=nodes,
+        advertised_to=advertised_to,
+        endpoints=service.endpoints,
+        local_traffic_policy=service.local_traffic_policy,
+        ignore_exclude_label=ignore_exclude_label,
+    )
+    my_labels = nodes.get(me, NodeFacts()).labels
+    mine = [ad for ad in advertisements if _selects(ad, my_labels)]
+    draining = {name for name in candidates if drain_aware and nodes.get(name, NodeFacts()).draining}
+    return ClaimTerms(
+        frozenset(candidates),
+        _interfaces(mine, suitable),
+        preference_scores(advertisements, nodes, among=candidates) or _NO_SCORES,
+        frozenset(draining) if draining else _NOBODY,
+        _failback(service, advertisements) == NON_REVERTIVE,
+    )
 
 
 def failback_policy(config: Config, service: ServiceFacts, ip: IPAddress) -> str | None:
@@ -221,5 +261,5 @@ def _interfaces(mine: Sequence[L2Advertisement], suitable: Sequence[str]) -> tup
     if not mine:
         return ()
     if any(not ad.interfaces for ad in mine):
-        return tuple(suitable)
+        return tuple(suitable)  # the same tuple when ``suitable`` is one
     return tuple(sorted({name for ad in mine for name in ad.interfaces}))

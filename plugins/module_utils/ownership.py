@@ -37,7 +37,7 @@ from .addresses import IPAddress
 EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NodeFacts:
     """What ownership needs to know about a Kubernetes Node."""
 
@@ -46,7 +46,7 @@ class NodeFacts:
     draining: bool = False  # cordoned, or tainted for removal (see cluster_facts.node_facts)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Endpoint:
     """One endpoint of the Service (from its EndpointSlices)."""
 
@@ -60,7 +60,7 @@ class Endpoint:
         return self.ready is None or self.ready or bool(self.serving)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServiceFacts:
     """The facts of one LoadBalancer Service that every announcement protocol plans from."""
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ansible_collections.baremetal.lb.plugins.module_utils import bgp_plan
+from ansible_collections.baremetal.lb.plugins.module_utils.bgp_replan import BGPNodePlans
 from ansible_collections.baremetal.lb.plugins.module_utils.config_model import BGPPeer, Config
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import BGP_PEER
 from ansible_collections.baremetal.lb.plugins.module_utils.session_states import (
@@ -129,6 +130,7 @@ class BGPHandler:
             ENGINE, self._report, lambda status: context.failed("the BGP engine", status)
         )
         self._refused: dict[str, str] = {}  # peer name -> why, as last logged
+        self._plans = BGPNodePlans()  # plans again only the Services that changed
         options = context.options
         owner = pod_owner(options.pod_name, options.pod_uid) if options.pod_name and options.pod_uid else None
         self._session_states = SessionStateWriter(context.api, options.namespace, options.node_name, owner)
@@ -148,7 +150,7 @@ class BGPHandler:
 
     def apply(self, situation: Situation) -> None:
         """Plan this node's sessions and routes; send the engine what changed; report."""
-        plan = bgp_plan.plan_node(
+        plan = self._plans.plan(
             situation.config,
             situation.me,
             situation.nodes,

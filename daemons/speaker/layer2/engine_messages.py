@@ -78,23 +78,30 @@ def peers_from_json(data: Mapping[str, Any]) -> dict[str, Address]:
 
 
 def claims_to_json(claims: Iterable[IPClaim]) -> list[dict[str, Any]]:
-    """Claims as JSON, in a stable order (so equal plans compare equal); optional fields only when set."""
+    """Claims as JSON, in a stable order (so equal plans compare equal); optional fields only when set.
+
+    Each element is :func:`claim_head_json` followed by :func:`claim_terms_json`.
+    """
     return sorted(
-        (
-            {
-                "ip": str(c.ip),
-                "service": c.service,
-                "key": c.key,
-                "candidates": sorted(c.candidates),
-                "interfaces": list(c.interfaces),
-                **({"scores": dict(sorted(c.scores.items()))} if c.scores else {}),
-                **({"draining": sorted(c.draining)} if c.draining else {}),
-                **({"non_revertive": True} if c.non_revertive else {}),
-            }
-            for c in claims
-        ),
+        ({**claim_head_json(c), **claim_terms_json(c)} for c in claims),
         key=lambda c: (c["service"], c["ip"]),
     )
+
+
+def claim_head_json(claim: IPClaim) -> dict[str, Any]:
+    """The first fields of a claim's JSON: which IP of which Service, and its ownership key."""
+    return {"ip": str(claim.ip), "service": claim.service, "key": claim.key}
+
+
+def claim_terms_json(claim: IPClaim) -> dict[str, Any]:
+    """The rest of a claim's JSON: its terms (:class:`.l2_plan.ClaimTerms`), shared by Services alike."""
+    return {
+        "candidates": sorted(claim.candidates),
+        "interfaces": list(claim.interfaces),
+        **({"scores": dict(sorted(claim.scores.items()))} if claim.scores else {}),
+        **({"draining": sorted(claim.draining)} if claim.draining else {}),
+        **({"non_revertive": True} if claim.non_revertive else {}),
+    }
 
 
 def claims_from_json(data: Iterable[Mapping[str, Any]]) -> list[IPClaim]:

@@ -8,14 +8,15 @@ only the Services a change touched.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from typing import NamedTuple
 
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_replan import L2Plans, PlanSettings, Replanned
 
 from ..engine_process import encode_item, encode_list_order
 from ..handler import Situation
-from .engine_messages import PLAN, claims_to_json
+from .engine_messages import PLAN, claim_head_json, claim_terms_json
 
 
 class Layer2Planning:
@@ -39,7 +40,8 @@ class Layer2Planning:
         replanned = self._plans.update(
             settings_of(situation, interfaces), situation.nodes, situation.services
         )
-        return replanned, self._order.update(self._plans.claims)
+        changed = None if replanned.everything else replanned.services
+        return replanned, self._order.update(self._plans.claims, changed)
 
 
 def settings_of(situation: Situation, interfaces: Mapping[int, Sequence[str]]) -> PlanSettings:
@@ -58,29 +60,109 @@ class PlanOrder:
 
     Equals :func:`..engine_process.encode` of ``{"plan": claims_to_json(every claim)}``:
     :func:`.engine_messages.claims_to_json` sorts by Service, then IP, so each Service's own
-    elements joined in key order make the same list.
+    elements joined in key order make the same list. Each element is encoded in two parts, as
+    :func:`.engine_messages.claims_to_json` builds it: its head (IP, Service, key), kept while
+    the Service's IPs stay, and its terms, encoded once per update for every claim sharing them
+    (a Node's death changes the terms of thousands of Services alike).
     """
 
     def __init__(self) -> None:
-        self._encoded: dict[str, tuple[tuple[IPClaim, ...], bytes]] = {}
+        self._encoded: dict[str, _Encoded] = {}
+        self._keys: list[str] | None = []  # the keys of _encoded, sorted; None: to sort again
         self._line = encode_list_order(PLAN, [])
 
-    def update(self, claims: Mapping[str, tuple[IPClaim, ...]]) -> bytes:
+    def update(
+        self, claims: Mapping[str, tuple[IPClaim, ...]], replanned: Collection[str] | None = None
+    ) -> bytes:
         """The order's line for ``claims`` (by Service key); the very same bytes when nothing changed.
 
-        Joining is skipped too when no Service's claims changed: with every Node a candidate the
-        line is tens of MB.
+        ``replanned``: the only keys whose claims may have changed since the last call (default:
+        any). Joining is skipped too when no Service's claims changed: with every Node a
+        candidate the line is tens of MB.
         """
         changed = False
-        for key in self._encoded.keys() - claims.keys():
-            del self._encoded[key]
-            changed = True
-        for key, planned in claims.items():
+        for key in self._encoded.keys() - claims.keys() if replanned is None else replanned:
+            if key not in claims and self._encoded.pop(key, None) is not None:
+                changed, self._keys = True, None
+        terms: dict[tuple[int, int, int, int, bool], tuple[IPClaim, bytes]] = {}
+        for key in claims if replanned is None else replanned:
+            planned = claims.get(key)
+            if planned is None:
+                continue
             known = self._encoded.get(key)
-            if known is None or known[0] is not planned:
-                encoded = b",".join(encode_item(item) for item in claims_to_json(planned))
-                self._encoded[key] = (planned, encoded)
+            if known is None or known.planned is not planned:
+                self._encoded[key] = _encode(planned, known, terms)
                 changed = True
+                if known is None:
+                    self._keys = None
         if changed:
-            self._line = encode_list_order(PLAN, [self._encoded[key][1] for key in sorted(self._encoded)])
+            if self._keys is None:
+                self._keys = sorted(self._encoded)
+            self._line = encode_list_order(PLAN, [self._encoded[key].encoded for key in self._keys])
         return self._line
+
+
+class _Encoded(NamedTuple):
+    """One Service's claims and their elements of the order, joined."""
+
+    planned: tuple[IPClaim, ...]  # as planned
+    ordered: tuple[IPClaim, ...]  # as the order lists them: by IP text
+    encoded: bytes
+    heads: tuple[int, ...]  # where each element's head lies in encoded: start, end, start, end...
+
+    def head_texts(self) -> list[bytes]:
+        """The encoded heads of ``ordered``, read back from ``encoded`` (not kept twice)."""
+        return [self.encoded[start:end] for start, end in zip(self.heads[::2], self.heads[1::2], strict=True)]
+
+
+def _encode(
+    planned: tuple[IPClaim, ...],
+    known: _Encoded | None,
+    terms: dict[tuple[int, int, int, int, bool], tuple[IPClaim, bytes]],
+) -> _Encoded:
+    """Encode one Service's ``planned`` claims, reusing the heads ``known`` from before and ``terms``."""
+    if len(planned) == 1 and known is not None and len(known.ordered) == 1:  # the usual case, quicker
+        (old,), (new,) = known.ordered, planned
+        if (old.ip is new.ip or old.ip == new.ip) and old.key == new.key and old.service == new.service:
+            head = known.encoded[: known.heads[1]]
+            return _Encoded(planned, planned, head + _encoded_terms(new, terms), known.heads)
+    ordered = planned if len(planned) < 2 else tuple(sorted(planned, key=lambda claim: str(claim.ip)))
+    if (
+        known is not None
+        and len(known.ordered) == len(ordered)
+        and all(
+            (old.ip is new.ip or old.ip == new.ip) and old.key == new.key and old.service == new.service
+            for old, new in zip(known.ordered, ordered, strict=True)
+        )
+    ):
+        heads = known.head_texts()
+    else:
+        heads = [encode_item(claim_head_json(claim))[:-1] for claim in ordered]
+    elements = [head + _encoded_terms(claim, terms) for head, claim in zip(heads, ordered, strict=True)]
+    spans: list[int] = []
+    start = 0
+    for head, element in zip(heads, elements, strict=True):
+        spans += (start, start + len(head))
+        start += len(element) + 1  # and the comma
+    return _Encoded(planned, ordered, b",".join(elements), tuple(spans))
+
+
+def _encoded_terms(
+    claim: IPClaim, cache: dict[tuple[int, int, int, int, bool], tuple[IPClaim, bytes]]
+) -> bytes:
+    """The encoded terms of ``claim``: the rest of its element after its head.
+
+    ``cache`` holds those of this update by the identity of the terms' objects (each entry
+    keeps its claim, so the identities stay those objects').
+    """
+    ident = (
+        id(claim.candidates),
+        id(claim.interfaces),
+        id(claim.scores),
+        id(claim.draining),
+        claim.non_revertive,
+    )
+    found = cache.get(ident)
+    if found is None:
+        found = cache[ident] = (claim, b"," + encode_item(claim_terms_json(claim))[1:])
+    return found[1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -12,10 +13,13 @@ import pytest
 from ansible_collections.baremetal.lb.daemons.kube.informer import object_key
 from ansible_collections.baremetal.lb.daemons.speaker import facts
 from ansible_collections.baremetal.lb.daemons.speaker.cluster_state import (
+    LAST_APPLIED,
     ClusterFacts,
     slim_endpoint_slice,
     slim_node,
+    slim_service,
 )
+from ansible_collections.baremetal.lb.plugins.module_utils.failback import FAILBACK_ANNOTATION, NON_REVERTIVE
 from ansible_collections.baremetal.lb.plugins.module_utils.ownership import ServiceFacts
 from bench.l2_plan_scale import (
     Shape,
@@ -160,3 +164,52 @@ def test_slimmed_objects_give_the_same_facts() -> None:
     assert "managedFields" not in slim_piece["metadata"]
     assert facts.node_facts(slim_node(copy.deepcopy(node))) == facts.node_facts(node)
     assert facts.peers([slim_node(copy.deepcopy(node))], 6, 7946) == facts.peers([node], 6, 7946)
+
+
+SERVICE_VARIANTS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "as the bench makes it": lambda _s: None,
+    "Local, labelled, non-revertive": lambda s: (
+        s["spec"].update(externalTrafficPolicy="Local"),
+        s["metadata"].update(labels={"app": "web"}),
+        s["metadata"]["annotations"].update({FAILBACK_ANNOTATION: NON_REVERTIVE}),
+    ),
+    "dual-stack with a hostname entry": lambda s: s["status"]["loadBalancer"].update(
+        ingress=[{"ip": "192.0.2.7"}, {"hostname": "lb.example"}, {"ip": "2001:db8::7"}]
+    ),
+    "no longer a LoadBalancer": lambda s: s["spec"].update(type="ClusterIP"),
+    "another load balancer class": lambda s: s["spec"].update(loadBalancerClass="other"),
+}
+
+
+@pytest.mark.parametrize("variant", SERVICE_VARIANTS.values(), ids=SERVICE_VARIANTS.keys())
+def test_a_slimmed_service_gives_the_same_facts_and_events(variant: Callable[[dict[str, Any]], None]) -> None:
+    """The speaker's Service cache keeps what facts and its Events read, and drops the rest."""
+    service = service_object(SHAPE, 0)
+    variant(service)
+    service["metadata"].update(uid="0f0e", managedFields=[{"manager": "kubectl", "fieldsV1": {}}])
+    service["metadata"]["annotations"][LAST_APPLIED] = json.dumps(service)
+    service["spec"].update(clusterIP="198.51.100.10", sessionAffinity="None", healthCheckNodePort=30001)
+
+    slim = slim_service(copy.deepcopy(service))
+    assert facts.served(slim, "") == facts.served(service, "")
+    assert facts.service_facts(slim, {}) == facts.service_facts(service, {})
+    assert object_key(slim) == object_key(service)
+    for field in ("name", "namespace", "uid", "resourceVersion"):  # the Events' involvedObject
+        assert slim["metadata"][field] == service["metadata"][field]
+    assert "managedFields" not in slim["metadata"]
+    assert LAST_APPLIED not in slim["metadata"]["annotations"]
+    assert set(slim["spec"]) <= {"type", "loadBalancerClass", "externalTrafficPolicy"}
+
+
+def test_equal_endpoints_are_held_once() -> None:
+    """At 10,000 Services, endpoints on the same Node in the same state are one object, not one each."""
+    store = build_store(SHAPE)
+    cluster = ClusterFacts("")
+    for key in store.slices:
+        cluster.slice_changed(key, None, None)
+    for key in store.services:
+        cluster.service_changed(key, None, None)
+    cluster.refresh(store.caches())
+
+    endpoints = [e for service in cluster.services.values() for e in service.endpoints]
+    assert len({id(e) for e in endpoints}) == len(set(endpoints)) < len(endpoints)

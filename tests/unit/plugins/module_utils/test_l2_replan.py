@@ -1,7 +1,8 @@
 """Incremental layer-2 planning (``l2_replan.L2Plans``) equals a full re-plan and re-plans only what changed.
 
 Every case starts from the same cluster (two pools, an advertisement per pool, one of them
-announcing only from ``role=lb`` Nodes with a preference, Cluster and Local Services), applies
+announcing only from ``role=lb`` Nodes with a preference; Cluster and Local Services, a
+dual-stack one across both pools, a non-revertive one alike in all else to another), applies
 one change to the facts, and checks that the claims after an incremental update are exactly
 those of :func:`.l2_plan.plan_service` over every Node, and which Services were re-planned.
 """
@@ -19,6 +20,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.config_model import (
     L2Advertisement,
     NodePreference,
 )
+from ansible_collections.baremetal.lb.plugins.module_utils.failback import NON_REVERTIVE
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim, plan_service
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_replan import L2Plans, PlanSettings
 from ansible_collections.baremetal.lb.plugins.module_utils.label_selectors import LabelSelector
@@ -65,13 +67,16 @@ def _nodes() -> dict[str, NodeFacts]:
     return found
 
 
-def _service(name: str, ip: str, *nodes: str, local: bool = False, pool: str = "") -> ServiceFacts:
+def _service(
+    name: str, ip: str, *nodes: str, local: bool = False, pool: str = "", failback: str | None = None
+) -> ServiceFacts:
     return ServiceFacts(
         key=f"default/{name}",
-        ips=(ipaddress.ip_address(ip),),
+        ips=tuple(ipaddress.ip_address(text) for text in ip.split(",")),
         local_traffic_policy=local,
         endpoints=tuple(Endpoint(node, True) for node in nodes),
         pool=pool,
+        failback=failback,
     )
 
 
@@ -83,6 +88,8 @@ def _services() -> dict[str, ServiceFacts]:
         _service("local-n5", "198.51.100.2", "n5", local=True),
         _service("no-endpoints", "192.0.2.3"),
         _service("outside-pools", "203.0.113.1", "n1"),
+        _service("dual", "198.51.100.4,192.0.2.4", "n6"),
+        _service("cluster-any-sticky", "192.0.2.5", "n2", failback=NON_REVERTIVE),
     ]
     return {service.key: service for service in services}
 
@@ -162,6 +169,8 @@ def _nothing(_nodes: dict, _services: dict) -> None:
 
 
 ALL = frozenset(_services())
+ANY_AD = frozenset({"default/cluster-any", "default/cluster-any-sticky", "default/dual"})  # Cluster, ad 0
+LB_AD = frozenset({"default/cluster-lb", "default/dual"})  # Cluster, ad 1
 CHANGES: dict[str, tuple[Callable[[dict, dict], None], PlanSettings, frozenset[str]]] = {
     # name: (change to the facts, settings after it, the Services re-planned)
     "node NotReady (no planned fact changes)": (_nothing, SETTINGS, frozenset()),
@@ -189,39 +198,28 @@ CHANGES: dict[str, tuple[Callable[[dict, dict], None], PlanSettings, frozenset[s
     "node deleted (an lb node hosting an endpoint)": (
         _delete_node("n5"),
         SETTINGS,
-        frozenset({"default/cluster-any", "default/cluster-lb", "default/local-n5"}),
+        ANY_AD | LB_AD | {"default/local-n5"},
     ),
-    "node added without role": (
-        _add_node("n9"),
+    "an announcing node deleted (an lb node without endpoints)": (
+        _delete_node("n7"),
         SETTINGS,
-        frozenset({"default/cluster-any"}),
+        ANY_AD | LB_AD,
     ),
+    "node added without role": (_add_node("n9"), SETTINGS, ANY_AD),
     "node label change makes it an lb node": (
         _relabel("n2", role="lb"),
         SETTINGS,
-        frozenset({"default/cluster-any", "default/cluster-lb", "default/local-n2"}),
+        ANY_AD | LB_AD | {"default/local-n2"},
     ),
     "node label change moves its preference": (
         _relabel("n3", zone="a"),
         SETTINGS,
-        frozenset({"default/cluster-any", "default/cluster-lb", "default/local-n2"}),
+        ANY_AD | LB_AD | {"default/local-n2"},
     ),
     "node label change no selector reads": (_relabel("n3", team="x"), SETTINGS, frozenset()),
-    "node excluded from load balancers": (
-        _relabel("n6", **{EXCLUDE_LB_LABEL: ""}),
-        SETTINGS,
-        frozenset({"default/cluster-any"}),
-    ),
-    "node cordoned (draining)": (
-        _node("n3", draining=True),
-        SETTINGS,
-        frozenset({"default/cluster-any", "default/cluster-lb", "default/local-n2"}),
-    ),
-    "node NetworkUnavailable": (
-        _node("n4", network_unavailable=True),
-        SETTINGS,
-        frozenset({"default/cluster-any"}),
-    ),
+    "node excluded from load balancers": (_relabel("n6", **{EXCLUDE_LB_LABEL: ""}), SETTINGS, ANY_AD),
+    "node cordoned (draining)": (_node("n3", draining=True), SETTINGS, ANY_AD | LB_AD | {"default/local-n2"}),
+    "node NetworkUnavailable": (_node("n4", network_unavailable=True), SETTINGS, ANY_AD),
     "this node's labels change: everything": (_relabel(ME, role="lb"), SETTINGS, ALL),
     "advertisement changes: everything": (
         _nothing,
