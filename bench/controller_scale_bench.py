@@ -45,6 +45,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -56,6 +57,7 @@ from ipaddress import IPv6Address
 from typing import Any
 from urllib.parse import urlparse
 
+from ansible_collections.baremetal.lb.daemons.controller import reconciler
 from ansible_collections.baremetal.lb.daemons.controller.app import Controller, Options
 from ansible_collections.baremetal.lb.daemons.kube.kubeapi import CONTROLLER_FIELD_MANAGER, JSON, KubeApi
 from ansible_collections.baremetal.lb.daemons.kube.logs import configure_logs
@@ -229,6 +231,7 @@ class ServedApi(KubeApi):  # type: ignore[misc]  # mypy sees the collection as A
         self._lock = threading.Lock()
         self.writes = Writes()
         self.serving_s = 0.0
+        self.pages_served = 0
 
     def _send(
         self,
@@ -273,6 +276,7 @@ class ServedApi(KubeApi):  # type: ignore[misc]  # mypy sees the collection as A
         return _Answer(404, b"{}")
 
     def _services_page(self, start: int, limit: int) -> bytes:
+        self.pages_served += 1
         end = min(start + limit, self._count)
         metadata: JSON = {"resourceVersion": LIST_VERSION}
         if end < self._count:
@@ -322,12 +326,18 @@ def restart(count: int, timeout: float) -> JSON:
     stop = threading.Event()
     api = ServedApi(count, stop)
     reclaimed = _Reclaimed()
-    logging.getLogger("ansible_collections.baremetal.lb.daemons.controller.reconciler").addHandler(reclaimed)
+    decisions = logging.getLogger(reconciler.__name__)
+    decisions.addHandler(reclaimed)
+    level = decisions.level
+    decisions.setLevel(logging.INFO)  # the line is logged at info, as by default
     result: JSON = {"services": count}
     began = time.monotonic()
     controller = Controller(Options(metrics_port=0, health_port=0), stop, api)
     controller.start()
     result["ready_s"] = time.monotonic() - began
+    result["process_age_at_ready_s"] = _process_age()
+    decisions.removeHandler(reclaimed)
+    decisions.setLevel(level)
     result["serving_at_ready_s"] = api.serving_s
     result["rss_ready_mb"] = memory_mb()[0]
     loop = threading.Thread(target=controller.loop, name="decide", daemon=True)
@@ -339,7 +349,8 @@ def restart(count: int, timeout: float) -> JSON:
         if not controller.idle():
             result["error"] = f"not settled within {timeout:g}s"
         result["settled_s"] = time.monotonic() - began
-        result["rss_mb"], result["peak_mb"] = memory_mb()
+        result["rss_mb"], peak = memory_mb()
+        result["peak_mb"] = max(peak, result["rss_mb"], result["rss_ready_mb"])  # VmHWM may lag
     finally:
         stop.set()
         loop.join(5)
@@ -366,11 +377,19 @@ def restart(count: int, timeout: float) -> JSON:
     return result
 
 
+def _process_age() -> float:
+    """Seconds since this process was started (exec, interpreter start and imports included)."""
+    with open("/proc/self/stat", encoding="ascii") as stat:
+        started_ticks = int(stat.read().rpartition(")")[2].split()[19])
+    return time.clock_gettime(time.CLOCK_BOOTTIME) - started_ticks / os.sysconf("SC_CLK_TCK")
+
+
 # -- the parent: one child per repetition, then the table ----------------------------------------------
 
 FIGURES = (
     ("ready_s", "restart to ready s", "{:.2f}"),
     ("serving_at_ready_s", "  of it serving pages s", "{:.2f}"),
+    ("process_age_at_ready_s", "  same from exec s", "{:.2f}"),
     ("settled_s", "restart to settled s", "{:.2f}"),
     ("rss_ready_mb", "RSS at ready MB", "{:.0f}"),
     ("rss_mb", "RSS settled MB", "{:.0f}"),

@@ -25,6 +25,7 @@ from ..kube.workqueue import WorkQueue
 from .metrics import ControllerMetrics
 from .pool_status import PoolStatusWriter
 from .reconciler import CONFIG_KEY, Reconciler
+from .service_view import slim_service
 from .status_writer import StatusWriter
 
 _RETRY_SECONDS = 2.0
@@ -82,7 +83,8 @@ class Controller:
         self._health = (
             HealthServer(options.health_port, options.bind_address) if options.health_port else None
         )
-        self._services = Informer(api, SERVICES, self._on_service)
+        # The largest cache: kept to what the controller reads (see slim_service).
+        self._services = Informer(api, SERVICES, self._on_service, slim_service)
         self._namespaces = Informer(api, NAMESPACES, self._on_namespace)
         self._config = ConfigSources(api, options.namespace, self._on_config)
         self._writer = StatusWriter(
