@@ -47,7 +47,7 @@ class PoolConfigError(ValueError):
     """The pools handed to the allocator overlap or repeat a name."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Allocation:
     """The addresses a Service holds and the pool they come from."""
 
@@ -75,7 +75,7 @@ class PoolUsage:
     ipv6: FamilyUsage
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Held:
     service: Service
     allocation: Allocation
@@ -282,10 +282,11 @@ class Allocator:
     def _take(self, pool: PoolState, service: Service, ips: Sequence[IPAddress]) -> Allocation:
         key = SharingKey(service.sharing_key, service.backend_key)
         ordered = tuple(sorted(ips, key=lambda address: service.ip_families.index(family_of(address))))
+        held_by = service.key  # one string for the pool and the holder index
         for address in ordered:
-            pool.take(address, service.key, key, service.ports)
+            pool.take(address, held_by, key, service.ports)
         allocation = Allocation(pool.pool.name, ordered)
-        self._held[service.key] = _Held(service, allocation)
+        self._held[held_by] = _Held(service, allocation)
         return allocation
 
     def _pool_for(self, ips: Sequence[IPAddress], service: Service) -> tuple[PoolState | None, str]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from .services import Port
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SharingKey:
     """The sharing key (``allow-shared-ip``) and the backend key of a Service."""
 
@@ -46,7 +46,7 @@ def sharing_refusal(existing: SharingKey, new: SharingKey) -> str | None:
     return None
 
 
-@dataclass
+@dataclass(slots=True)
 class AddressUsers:
     """The Services using one address, the ports each holds there, and their common key."""
 
