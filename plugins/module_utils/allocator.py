@@ -290,27 +290,30 @@ class Allocator:
         return allocation
 
     def _pool_for(self, ips: Sequence[IPAddress], service: Service) -> tuple[PoolState | None, str]:
-        listed = ", ".join(map(str, ips))
+        def listed() -> str:  # only for a refusal: a restart re-claims 100,000 without one
+            return ", ".join(map(str, ips))
+
         names = [self.pool_of(address) for address in ips]
         outside = [str(address) for address, name in zip(ips, names, strict=True) if name is None]
         if outside:
             verb = "is" if len(outside) == 1 else "are"
             return None, f"{', '.join(outside)} {verb} in no pool; use addresses of a pool or add them to one"
         if len(set(names)) > 1:
-            return None, f"{listed} come from different pools; request addresses from one pool"
+            return None, f"{listed()} come from different pools; request addresses from one pool"
         pool = self._pools[str(names[0])]
         name = pool.pool.name
         if not all(pool.pool.is_usable(address) for address in ips):
             return (
                 None,
-                f"{listed}: pool {quoted(name)} sets avoidBuggyIPs, which rules out .0 and .255; pick others",
+                f"{listed()}: pool {quoted(name)} sets avoidBuggyIPs, which rules out .0 and .255; "
+                "pick others",
             )
         if not pool.pool.serves(*_who(service)):
             return None, _not_served(name)
         if service.pool and service.pool != name:
             return (
                 None,
-                f"{listed} {'is' if len(ips) == 1 else 'are'} in pool {quoted(name)}, "
+                f"{listed()} {'is' if len(ips) == 1 else 'are'} in pool {quoted(name)}, "
                 f"not in {quoted(service.pool)} (address-pool annotation)",
             )
         return pool, ""
