@@ -9,7 +9,9 @@ controller (A)
     starts the shipped controller with its default options and times, from the moment the
     process starts, until every Service shows an IP and until its N ``IPAllocated`` Events
     exist; then restarts it and times until it is ready again, counting IPs that moved and
-    status rewrites (both should be 0).
+    status rewrites (both should be 0). It reads the controller process's resident memory
+    from /proc: VmRSS once every IP and Event is there, and VmRSS and VmHWM (peak) of the
+    restarted process 2 s after it is ready (it holds the N Services then).
 raw (B)
     the same work sent straight to the API server at the controller's concurrency, with the
     controller's credentials and field manager: list the Services (as the controller does at
@@ -21,7 +23,8 @@ raw (B)
 Both trials are timed on the monotonic clock by the same watch of the Services and Events, so
 detection costs the same. Between trials the Services are reset (no ingress, no annotation) and
 the Events deleted, untimed. It prints every trial, then per N the median and the spread
-(min-max) of each time and of the per-repetition ratio controller/raw. A failed trial (timeout,
+(min-max) of each time and of the per-repetition ratio controller/raw, and of the
+controller's restart to ready and memory. A failed trial (timeout,
 error, duplicate IPs, a moved IP) is printed and counted, and in the median it counts as slower
 than every success: never dropped.
 
@@ -57,6 +60,7 @@ from ansible_collections.baremetal.lb.daemons.kube.kubeapi import (
     Resource,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.services import IP_ALLOCATED_FROM_POOL, annotation
+from bench.process_memory import memory_mb
 from tests.lab.controller_harness import (
     Cluster,
     Controller,
@@ -136,6 +140,10 @@ class _Trial:
     events: float = math.inf
     error: str = ""
     notes: str = ""
+    ready: float = math.inf  # restart to ready (controller trials)
+    rss_mb: float = math.inf  # after the first start, all IPs and Events there
+    restart_rss_mb: float = math.inf  # the restarted process, holding the N Services
+    restart_peak_mb: float = math.inf
 
 
 @dataclass
@@ -170,17 +178,23 @@ def _controller_trial(bench: _Bench, progress: _Progress, count: int) -> _Trial:
         started = time.monotonic()
         controller.start(wait_ready=False)
         _until_done(progress, count, started, bench.timeout, trial)
+        trial.rss_mb = memory_mb(controller.pid)[0]
         before = progress.snapshot()
         distinct = len({ip for ips in before.values() for ip in ips})
         controller.stop()
         restarted = time.monotonic()
         controller.start(wait_ready=False)
         wait_for("the restarted controller to be ready", controller.ready, bench.timeout)
-        ready = time.monotonic() - restarted
+        ready = trial.ready = time.monotonic() - restarted
         time.sleep(2)  # let any (wrong) rewrite of a re-claimed status land before counting
+        trial.restart_rss_mb, trial.restart_peak_mb = memory_mb(controller.pid)
         rewrites = controller.metric("metallb_k8s_client_updates_total") or 0.0
         moved = sum(1 for key, ips in progress.snapshot().items() if before.get(key) != ips)
-        trial.notes = f"restart to ready {ready:.2f}s, {moved} IPs moved, {rewrites:.0f} status rewrites"
+        trial.notes = (
+            f"restart to ready {ready:.2f}s, {moved} IPs moved, {rewrites:.0f} status rewrites; "
+            f"RSS {trial.rss_mb:.0f} MB, restarted {trial.restart_rss_mb:.0f} MB "
+            f"(peak {trial.restart_peak_mb:.0f} MB)"
+        )
         if distinct != count or moved:
             trial.error = f"{distinct} distinct IPs for {count} Services, {moved} moved on restart"
     except Exception as error:  # a failed trial is reported, never dropped
@@ -330,6 +344,14 @@ def _summary(size: _Size, writers: int) -> None:
             f"failed trials: {sum(1 for t in trials if t.error)} of {len(trials)}",
             flush=True,
         )
+    held = size.controller
+    print(
+        f"  controller restart to ready s: {_spread([t.ready for t in held])}; "
+        f"RSS MB: {_spread([t.rss_mb for t in held])}; "
+        f"restarted RSS MB: {_spread([t.restart_rss_mb for t in held])}, "
+        f"peak {_spread([t.restart_peak_mb for t in held])}",
+        flush=True,
+    )
     pairs = [(a, b) for a, b in zip(size.controller, size.raw, strict=True) if not a.error and not b.error]
     print(
         f"  controller/raw  IPs: {_spread([a.ips / b.ips for a, b in pairs])}; "

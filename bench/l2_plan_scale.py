@@ -369,17 +369,6 @@ def changes(shape: Shape, store: Store) -> dict[str, Change]:
     }
 
 
-def memory_mb() -> tuple[float, float]:
-    """This process's resident set now and at peak (VmRSS, VmHWM), in MB."""
-    found = {}
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            key, _colon, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                found[key] = int(value.split()[0]) / 1024
-    return found["VmRSS"], found["VmHWM"]
-
-
 # -- results --------------------------------------------------------------------------------------
 
 

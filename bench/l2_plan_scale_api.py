@@ -42,11 +42,11 @@ from bench.l2_plan_scale import (
     IncrementalPlanner,
     Shape,
     Store,
-    memory_mb,
     node_object,
     service_object,
     slice_object,
 )
+from bench.process_memory import memory_mb
 
 JSON = dict[str, Any]
 WRITERS = 8  # set-up and clean-up threads, never timed

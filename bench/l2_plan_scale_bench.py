@@ -90,8 +90,8 @@ from bench.l2_plan_scale import (
     build_store,
     changes,
     collect,
-    memory_mb,
 )
+from bench.process_memory import memory_mb
 
 MAX_LOCAL_THROUGH_API = 2500  # the API server's NodePort range (30000-32767) less some room
 

@@ -25,6 +25,7 @@ from ..kube.workqueue import WorkQueue
 from .metrics import ControllerMetrics
 from .pool_status import PoolStatusWriter
 from .reconciler import CONFIG_KEY, Reconciler
+from .service_view import slim_service
 from .status_writer import StatusWriter
 
 _RETRY_SECONDS = 2.0
@@ -57,26 +58,33 @@ def run(options: Options) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    controller = _Controller(options, stop)
+    api = KubeApi.connect(
+        options.kubeconfig, pool_size=options.status_writers + 8, field_manager=CONTROLLER_FIELD_MANAGER
+    )
+    controller = Controller(options, stop, api)
     controller.start()
     controller.loop()
     return 0
 
 
-class _Controller:
-    def __init__(self, options: Options, stop: threading.Event) -> None:
+class Controller:
+    """The controller's parts over one API connection: :meth:`start`, then :meth:`loop` until ``stop``.
+
+    :func:`run` builds it over the configured API server; ``bench/controller_scale_bench.py``
+    builds it over Service objects served from memory.
+    """
+
+    def __init__(self, options: Options, stop: threading.Event, api: KubeApi) -> None:
         self._options = options
         self._stop = stop
         self._queue = WorkQueue()
         self._live = False
-        api = KubeApi.connect(
-            options.kubeconfig, pool_size=options.status_writers + 8, field_manager=CONTROLLER_FIELD_MANAGER
-        )
         self._metrics = ControllerMetrics()
         self._health = (
             HealthServer(options.health_port, options.bind_address) if options.health_port else None
         )
-        self._services = Informer(api, SERVICES, self._on_service)
+        # The largest cache: kept to what the controller reads (see slim_service).
+        self._services = Informer(api, SERVICES, self._on_service, slim_service)
         self._namespaces = Informer(api, NAMESPACES, self._on_namespace)
         self._config = ConfigSources(api, options.namespace, self._on_config)
         self._writer = StatusWriter(
@@ -97,6 +105,7 @@ class _Controller:
         )
 
     def start(self) -> None:
+        """List everything, load the pools, re-claim every held address, then watch: ready."""
         if self._health:
             self._health.start()
         if self._options.metrics_port:
@@ -133,6 +142,10 @@ class _Controller:
                 threading.Timer(_RETRY_SECONDS, self._queue.add, (key,)).start()
             finally:
                 self._queue.done(key)
+
+    def idle(self) -> bool:
+        """True when no decision and no status write waits or runs."""
+        return self._queue.idle() and self._writer.idle()
 
     def _list_until_done(self, informer: Informer) -> None:
         backoff = Backoff()

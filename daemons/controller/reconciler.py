@@ -38,7 +38,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.services import (
 
 from ..kube.config_loader import ConfigHistory, ConfigSources
 from ..kube.events import NORMAL, WARNING, EventRecorder, go_quote
-from ..kube.informer import Informer
+from ..kube.informer import Informer, object_key
 from ..kube.kubeapi import JSON
 from .metrics import ControllerMetrics
 from .pool_status import PoolStatusWriter
@@ -167,7 +167,7 @@ class Reconciler:
                 },
             )
         self.reclaim_all(first)
-        self._requeue([str(ServiceView.of(obj).key) for obj in self._services.items()])
+        self._requeue([object_key(obj) for obj in self._services.items()])  # no view: 100,000 parses
 
     # -- Services ------------------------------------------------------------------------------
 

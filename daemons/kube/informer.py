@@ -81,8 +81,8 @@ class Informer:
 
     def list_now(self) -> None:
         """List the collection, replace the cache and report every difference to the handler."""
-        items, version = self._api.list_all(self.resource)
-        fresh = {object_key(item): self._transform(item) for item in items}
+        items, version = self._api.list_all(self.resource, transform=self._transform)
+        fresh = {object_key(item): item for item in items}
         with self._lock:
             old, self._cache, self._version = self._cache, fresh, version
         for key, item in fresh.items():

@@ -8,7 +8,7 @@ client's configuration, authentication and connection pool.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -150,13 +150,22 @@ class KubeApi:
         decoded: JSON = json.loads(data) if data else {}
         return decoded
 
-    def list_all(self, resource: Resource, page_size: int = 500) -> tuple[list[JSON], str]:
-        """List every object of ``resource`` page by page; return them and the list's resourceVersion."""
+    def list_all(
+        self, resource: Resource, page_size: int = 500, transform: Callable[[JSON], JSON] | None = None
+    ) -> tuple[list[JSON], str]:
+        """List every object of ``resource`` page by page; return them and the list's resourceVersion.
+
+        ``transform`` is applied to each object as its page arrives, so a cache that keeps a part
+        of each object never holds every whole object at once: the peak is one page of whole
+        objects, not the collection (100,000 Services listed whole are ~0.8 GB).
+        """
         items: list[JSON] = []
         query: dict[str, str | int] = {"limit": page_size}
         while True:
             page = self.request("GET", resource.collection(), query, timeout=120)
-            items += page.get("items") or []
+            listed = page.pop("items", None) or []
+            items += map(transform, listed) if transform else listed
+            del listed  # a page's whole objects go before the next page arrives
             token = page["metadata"].get("continue")
             if not token:
                 return items, str(page["metadata"]["resourceVersion"])

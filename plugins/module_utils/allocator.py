@@ -47,7 +47,7 @@ class PoolConfigError(ValueError):
     """The pools handed to the allocator overlap or repeat a name."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Allocation:
     """The addresses a Service holds and the pool they come from."""
 
@@ -75,7 +75,7 @@ class PoolUsage:
     ipv6: FamilyUsage
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Held:
     service: Service
     allocation: Allocation
@@ -282,34 +282,38 @@ class Allocator:
     def _take(self, pool: PoolState, service: Service, ips: Sequence[IPAddress]) -> Allocation:
         key = SharingKey(service.sharing_key, service.backend_key)
         ordered = tuple(sorted(ips, key=lambda address: service.ip_families.index(family_of(address))))
+        held_by = service.key  # one string for the pool and the holder index
         for address in ordered:
-            pool.take(address, service.key, key, service.ports)
+            pool.take(address, held_by, key, service.ports)
         allocation = Allocation(pool.pool.name, ordered)
-        self._held[service.key] = _Held(service, allocation)
+        self._held[held_by] = _Held(service, allocation)
         return allocation
 
     def _pool_for(self, ips: Sequence[IPAddress], service: Service) -> tuple[PoolState | None, str]:
-        listed = ", ".join(map(str, ips))
+        def listed() -> str:  # only for a refusal: a restart re-claims 100,000 without one
+            return ", ".join(map(str, ips))
+
         names = [self.pool_of(address) for address in ips]
         outside = [str(address) for address, name in zip(ips, names, strict=True) if name is None]
         if outside:
             verb = "is" if len(outside) == 1 else "are"
             return None, f"{', '.join(outside)} {verb} in no pool; use addresses of a pool or add them to one"
         if len(set(names)) > 1:
-            return None, f"{listed} come from different pools; request addresses from one pool"
+            return None, f"{listed()} come from different pools; request addresses from one pool"
         pool = self._pools[str(names[0])]
         name = pool.pool.name
         if not all(pool.pool.is_usable(address) for address in ips):
             return (
                 None,
-                f"{listed}: pool {quoted(name)} sets avoidBuggyIPs, which rules out .0 and .255; pick others",
+                f"{listed()}: pool {quoted(name)} sets avoidBuggyIPs, which rules out .0 and .255; "
+                "pick others",
             )
         if not pool.pool.serves(*_who(service)):
             return None, _not_served(name)
         if service.pool and service.pool != name:
             return (
                 None,
-                f"{listed} {'is' if len(ips) == 1 else 'are'} in pool {quoted(name)}, "
+                f"{listed()} {'is' if len(ips) == 1 else 'are'} in pool {quoted(name)}, "
                 f"not in {quoted(service.pool)} (address-pool annotation)",
             )
         return pool, ""

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from .addresses import AddressError, IPAddress, IPFamily, family_of, parse_address
@@ -45,7 +47,7 @@ class ServiceRequestError(ValueError):
 Port = tuple[str, int]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Service:
     """The parts of a LoadBalancer Service that decide which addresses it gets.
 
@@ -162,17 +164,40 @@ def service_from_manifest(
         name=metadata.get("name") or "",
         ip_families=_families(spec),
         ip_family_policy=FamilyPolicy(spec.get("ipFamilyPolicy") or FamilyPolicy.SINGLE_STACK),
-        namespace_labels=dict(namespace_labels or {}),
-        labels=dict(metadata.get("labels") or {}),
+        namespace_labels=frozen_labels(namespace_labels or {}),
+        labels=frozen_labels(metadata.get("labels") or {}),
         requested_ips=requested_ips(annotations, spec.get("loadBalancerIP") or ""),
         pool=annotation_value(annotations, ADDRESS_POOL) or "",
         sharing_key=annotation_value(annotations, ALLOW_SHARED_IP) or "",
         external_traffic_policy=spec.get("externalTrafficPolicy") or "Cluster",
         selector=dict(spec.get("selector") or {}),
-        ports=frozenset(
-            (port.get("protocol") or "TCP", int(port["port"])) for port in spec.get("ports") or ()
+        ports=_shared_ports(
+            tuple((port.get("protocol") or "TCP", int(port["port"])) for port in spec.get("ports") or ())
         ),
     )
+
+
+def frozen_labels(labels: Mapping[str, str]) -> Mapping[str, str]:
+    """A read-only copy of ``labels``, one for all equal label sets.
+
+    The controller's allocator keeps a :class:`Service` for each of up to 100,000 Services, each
+    with its namespace's labels: equal sets share one copy instead of one dict a Service.
+    """
+    try:
+        return _shared_labels(tuple(sorted(labels.items())))
+    except TypeError:  # a value that cannot be a dictionary key (not a Kubernetes label): its own copy
+        return MappingProxyType(dict(labels))
+
+
+@lru_cache(maxsize=4096)
+def _shared_labels(items: tuple[tuple[str, str], ...]) -> Mapping[str, str]:
+    return MappingProxyType(dict(items))
+
+
+@lru_cache(maxsize=4096)
+def _shared_ports(ports: tuple[Port, ...]) -> frozenset[Port]:
+    """The ports as a set, one for all Services with the same ports (most have 80 or 443 only)."""
+    return frozenset(ports)
 
 
 def _families(spec: Mapping[str, Any]) -> tuple[IPFamily, ...]:

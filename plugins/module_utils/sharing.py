@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from .services import Port
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SharingKey:
     """The sharing key (``allow-shared-ip``) and the backend key of a Service."""
 
@@ -46,17 +46,21 @@ def sharing_refusal(existing: SharingKey, new: SharingKey) -> str | None:
     return None
 
 
-@dataclass
+@dataclass(slots=True)
 class AddressUsers:
-    """The Services using one address, the ports each holds there, and their common key."""
+    """The Services using one address, the ports each holds there, and their common key.
+
+    ``services`` is a tuple, not a set: almost every address has one user, and the controller
+    keeps one of these for each of up to 100,000 addresses (a set of one is 216 bytes, a tuple 48).
+    """
 
     key: SharingKey
     ports: dict[Port, str] = field(default_factory=dict)
-    services: set[str] = field(default_factory=set)
+    services: tuple[str, ...] = ()
 
     def refusal(self, service: str, key: SharingKey, ports: Iterable[Port]) -> str | None:
         """Return why ``service`` may not use this address with ``key`` and ``ports``, or None."""
-        others = sorted(self.services - {service})
+        others = sorted(other for other in self.services if other != service)
         if not others:
             return None
         reason = sharing_refusal(self.key, key)
@@ -72,10 +76,11 @@ class AddressUsers:
     def add(self, service: str, key: SharingKey, ports: Iterable[Port]) -> None:
         """Record ``service`` as a user; the caller checked :meth:`refusal` first."""
         self.key = key
-        self.services.add(service)
+        if service not in self.services:
+            self.services += (service,)
         self.ports.update((port, service) for port in ports)
 
     def remove(self, service: str) -> None:
         """Forget ``service`` and the ports it held."""
-        self.services.discard(service)
+        self.services = tuple(other for other in self.services if other != service)
         self.ports = {port: owner for port, owner in self.ports.items() if owner != service}

@@ -16,8 +16,8 @@ class FakeApi:
         self.lists, self.events, self.stop = list(lists), events, stop
         self.watches = 0
 
-    def list_all(self, resource):
-        items = self.lists.pop(0)
+    def list_all(self, resource, transform=None):
+        items = [(transform or dict)(item) for item in self.lists.pop(0)]
         return items, str(max((int(i["metadata"]["resourceVersion"]) for i in items), default=1))
 
     def watch(self, resource, version):
@@ -62,7 +62,7 @@ class FlakyApi:
         self.failures, self.events, self.stop = list(failures), events, stop
         self.versions, self.lists = [], 0
 
-    def list_all(self, resource):
+    def list_all(self, resource, transform=None):
         self.lists += 1
         return [], "1"
 

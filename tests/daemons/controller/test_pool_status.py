@@ -109,8 +109,8 @@ class ListingApi:
     def __init__(self):
         self.items = []
 
-    def list_all(self, resource):
-        return list(self.items), "1"
+    def list_all(self, resource, transform=None):
+        return [(transform or dict)(item) for item in self.items], "1"
 
 
 def _pool_object(version, spec, status=None):

@@ -9,6 +9,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.services import (
     allocated_pool,
     annotation,
     annotation_value,
+    frozen_labels,
     ingress_ips,
     requested_ips,
     service_from_manifest,
@@ -133,3 +134,38 @@ def test_cluster_policy_has_empty_backend_key():
     service = service_from_manifest({"metadata": {"name": "x"}, "spec": {"selector": {"a": "1"}}})
     assert service.backend_key == ""
     assert service.ip_families == (IPFamily.IPV4,)
+
+
+def _manifest(namespace, labels, ports):
+    return {
+        "metadata": {"namespace": namespace, "name": f"svc-{len(ports)}", "labels": labels},
+        "spec": {"ports": [{"protocol": protocol, "port": port} for protocol, port in ports]},
+    }
+
+
+def test_equal_label_sets_and_ports_are_one_read_only_copy():
+    """The controller's allocator keeps a Service for each of 100,000: equal parts are shared."""
+    namespace_labels = {"team": "a", "kubernetes.io/metadata.name": "ns"}
+    first = service_from_manifest(_manifest("ns", {"app": "web"}, [("TCP", 80)]), namespace_labels)
+    second = service_from_manifest(_manifest("ns", {"app": "web"}, [("TCP", 80)]), dict(namespace_labels))
+    assert first.namespace_labels is second.namespace_labels
+    assert first.labels is second.labels
+    assert first.ports is second.ports
+    assert first.namespace_labels == namespace_labels
+    assert first.ports == frozenset({("TCP", 80)})
+    namespace_labels["team"] = "b"  # the caller's dict changes: the Service's copy does not
+    assert first.namespace_labels["team"] == "a"
+    with pytest.raises(TypeError):
+        first.labels["app"] = "db"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("labels", "expected"),
+    [
+        ({}, {}),
+        ({"b": "2", "a": "1"}, {"a": "1", "b": "2"}),
+        ({"odd": ["not", "a", "label"]}, {"odd": ["not", "a", "label"]}),  # unhashable: its own copy
+    ],
+)
+def test_frozen_labels_read_as_the_labels(labels, expected):
+    assert frozen_labels(labels) == expected
