@@ -35,6 +35,7 @@ def serve_commands(membership: Membership) -> None:
                         "rejected": dict(membership.rejected),
                         "forged": membership.forged,
                         "send_errors": membership.send_errors,
+                        "events": membership.events(),
                     }
                 }
             )
