@@ -1,158 +1,142 @@
-"""Members of the membership bench, several per namespace: one forked process each, driven by JSON lines.
+"""Members of the membership bench, several in one process: one thread drives them all, driven by JSON lines.
 
     python -m bench.membership_agent CONFIG_JSON
 
 ``CONFIG_JSON``: ``{"key": HEX, "host": IP, "members": {NAME: PORT}, "peers": {NAME: [IP, PORT]},
-"interval": S, "dead_after": S, "report_every": S, "start_gap": S}``: members start one
-after the other, ``start_gap`` apart. The agent imports the membership code once,
-then forks one process per member (cheap: the imported code is shared), each running
-:class:`~daemons.speaker.membership.service.Membership` exactly as the speaker's engine does.
+"interval": S, "dead_after": S, "report_every": S, "start_gap": S}``: members start one after
+the other, ``start_gap`` apart. Each member is a
+:class:`~daemons.speaker.membership.service.Membership` with its own socket, exactly as the
+speaker's engine runs it; one :class:`~daemons.speaker.membership.service.Driver` turns them all
+in one thread (as the speaker's engine turns its one), so 200 members on two cores pay for 200
+protocol loops, not for 200 interpreters.
 
-Lines out (on the agent's stdout, shared by its members; every line is one write, shorter than
-PIPE_BUF, so lines never interleave; a member writes its lines half a second late, in a batch,
-so that its reporting does not compete for the CPU with the protocol being measured):
+Lines out (on stdout; a writer thread writes them half a second late, in a batch, so that
+reporting does not compete for the CPU with the protocol being measured; every line carries
+its own time, CLOCK_MONOTONIC, the bench's clock too):
 
-* ``{"m": NAME, "pid": PID}`` when a member process starts, then ``{"ready": true}`` once all are;
-* ``{"m": NAME, "t": T, "add": [...], "drop": [...]}`` per change of a member's live set
-  (T is CLOCK_MONOTONIC, the bench's clock too);
-* ``{"m": NAME, "t": T, "sent": N, "recv": N}`` every ``report_every`` seconds: datagrams so far.
+* ``{"m": NAME, "started": T}`` when a member starts, then ``{"ready": true}`` once all did;
+* ``{"m": NAME, "t": T, "add": [...], "drop": [...]}`` per change of a member's live set;
+* ``{"m": NAME, "killed": T}`` when a member was silenced on command;
+* ``{"m": NAME, "t": T, "sent": N, "recv": N, "events": {...}}`` every ``report_every`` seconds.
 
-Commands on stdin: ``{"start": NAME}`` forks that member again (after the bench killed it: a
-restart under the same name, with a new incarnation). The end of stdin kills every member and
-ends the agent; a member also dies with its agent (PR_SET_PDEATHSIG).
+Commands on stdin: ``{"kill": NAME}`` silences that member at once (its socket closed, no LEAVE:
+to its peers, a SIGKILLed node); ``{"start": NAME}`` starts it again (a new incarnation). The end
+of stdin ends the agent.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import gc
 import json
 import os
 import queue
-import select
-import signal
 import sys
 import threading
 import time
 from typing import Any
 
-from ansible_collections.baremetal.lb.daemons.speaker.membership.service import Membership
+from ansible_collections.baremetal.lb.daemons.speaker.membership.service import Driver, Membership
 
-_PR_SET_PDEATHSIG = 1
-WRITE_DELAY = 0.5  # seconds a member waits before writing its lines, so reporting competes less
-
-
-def emit(obj: object) -> None:
-    """One line on stdout in one write."""
-    os.write(1, (json.dumps(obj, separators=(",", ":")) + "\n").encode())
+WRITE_DELAY = 0.5  # seconds the writer waits before writing a batch, so reporting competes less
 
 
-def member(name: str, config: dict[str, Any]) -> None:
-    """The body of one member process: run its membership until killed or told to stop."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the agent died before we could ask to follow it
-        os._exit(1)
-    emit({"m": name, "pid": os.getpid()})  # before any change line of this process
-    gc.freeze()  # the imported code stays shared and out of every collection: less CPU per member
-    lines: queue.Queue[dict[str, Any]] = queue.Queue()  # the membership thread never blocks on the pipe
-    seen: set[str] = set()
+class Agent:
+    """The members of one process, their driver, and the lines they report."""
 
-    def changed(members: frozenset[str]) -> None:
-        lines.put(
-            {"m": name, "t": time.monotonic(), "add": sorted(members - seen), "drop": sorted(seen - members)}
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.driver = Driver()
+        self.by_name: dict[str, Membership] = {}
+        self.lines: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self.done = False
+        self._buffer = b""
+
+    def start(self, name: str) -> None:
+        """Start member ``name`` (again): a fresh Membership, a new incarnation."""
+        config = self.config
+        seen: set[str] = set()
+
+        def changed(members: frozenset[str]) -> None:
+            t = time.monotonic()
+            self.lines.put({"m": name, "t": t, "add": sorted(members - seen), "drop": sorted(seen - members)})
+            seen.clear()
+            seen.update(members)
+
+        peers = {n: (host, int(port)) for n, (host, port) in config["peers"].items()}
+        membership = Membership(
+            name,
+            bytes.fromhex(config["key"]),
+            (config["host"], int(config["members"][name])),
+            peers,
+            interval=float(config["interval"]),
+            dead_after=float(config["dead_after"]),
+            on_change=changed,
         )
-        seen.clear()
-        seen.update(members)
+        self.by_name[name] = membership
+        self.lines.put({"m": name, "started": time.monotonic()})  # before any change line of this life
+        self.driver.add(membership)
 
-    peers = {n: (host, int(port)) for n, (host, port) in config["peers"].items()}
-    membership = Membership(
-        name,
-        bytes.fromhex(config["key"]),
-        (config["host"], int(config["members"][name])),
-        peers,
-        interval=float(config["interval"]),
-        dead_after=float(config["dead_after"]),
-        on_change=changed,
-    )
+    def kill(self, name: str) -> None:
+        """Silence member ``name`` at once: no LEAVE, its socket closed."""
+        membership = self.by_name.pop(name)
+        self.driver.remove(membership, leave=False)
+        self.lines.put({"m": name, "killed": time.monotonic()})
 
-    def counters() -> None:
-        every = float(config["report_every"])
+    def command(self) -> None:
+        """Read what stdin has and obey every complete line; the end of stdin ends the agent."""
+        chunk = os.read(0, 65536)
+        if not chunk:
+            self.done = True
+            return
+        self._buffer += chunk
+        *complete, self._buffer = self._buffer.split(b"\n")
+        for line in complete:
+            order = json.loads(line)
+            if "kill" in order:
+                self.kill(order["kill"])
+            elif "start" in order:
+                self.start(order["start"])
+
+    def counters(self) -> None:
+        """Every ``report_every`` seconds: datagrams and protocol events so far, per member."""
+        every = float(self.config["report_every"])
         while True:
             time.sleep(every)
-            sent, received = membership.packets_sent, membership.packets_received
-            line = {
-                "m": name,
-                "t": time.monotonic(),
-                "sent": sent,
-                "recv": received,
-                "events": membership.events(),
-            }
-            lines.put(line)
+            t = time.monotonic()
+            for name, membership in list(self.by_name.items()):
+                sent, received = membership.packets_sent, membership.packets_received
+                self.lines.put(
+                    {"m": name, "t": t, "sent": sent, "recv": received, "events": membership.events()}
+                )
 
-    def writer() -> None:
+    def writer(self) -> None:
+        """Write the reported lines in batches, each line in one write, half a second late."""
         while True:
-            first = lines.get()
+            batch = [self.lines.get()]
             time.sleep(WRITE_DELAY)  # not while a death is being decided domain-wide: lines carry their time
-            emit(first)
-            while not lines.empty():
-                emit(lines.get())
-
-    threading.Thread(target=writer, daemon=True).start()
-    threading.Thread(target=counters, daemon=True).start()
-    signal.signal(signal.SIGTERM, lambda *_: membership.stop())
-    membership.run()
-    os._exit(0)
-
-
-def start(name: str, config: dict[str, Any]) -> int:
-    """Fork the process of member ``name``; its PID."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            member(name, config)
-        finally:
-            os._exit(1)
-    return pid
-
-
-def reap(alive: set[int]) -> None:
-    """Collect the members that ended (the bench kills them); their PIDs leave ``alive``."""
-    while True:
-        try:
-            pid, _status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        alive.discard(pid)
+            while not self.lines.empty():
+                batch.append(self.lines.get())
+            os.write(1, b"".join((json.dumps(line, separators=(",", ":")) + "\n").encode() for line in batch))
 
 
 def main() -> None:
-    config = json.loads(sys.argv[1])
-    alive = set()
-    for name in config["members"]:
-        alive.add(start(name, config))
-        time.sleep(float(config["start_gap"]))  # a domain whose nodes start at once floods itself
-    emit({"ready": True})
+    """Start the configured members one after the other, then serve commands until stdin ends."""
+    agent = Agent(json.loads(sys.argv[1]))
+    threading.Thread(target=agent.writer, daemon=True).start()
+    gc.freeze()  # the imported code stays out of every collection: less CPU per turn
+    gap = float(agent.config["start_gap"])
+    agent.driver.watch(sys.stdin.fileno(), agent.command)
+    for name in agent.config["members"]:
+        agent.start(name)
+        next_start = time.monotonic() + gap  # a domain whose nodes start at once floods itself
+        agent.driver.run(lambda until=next_start: time.monotonic() >= until)
+    agent.lines.put({"ready": True})
+    threading.Thread(target=agent.counters, daemon=True).start()
     try:
-        while True:
-            with_input, _unused, _unused2 = select.select([sys.stdin], [], [], 0.5)
-            reap(alive)
-            if not with_input:
-                continue
-            line = sys.stdin.readline()
-            if not line:
-                return
-            command = json.loads(line)
-            if "start" in command:
-                alive.add(start(command["start"], config))
+        agent.driver.run(lambda: agent.done)
     finally:
-        reap(alive)
-        for pid in alive:  # not reaped yet, so never a reused PID
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        agent.driver.close()
+        time.sleep(WRITE_DELAY * 2)  # the last lines out
 
 
 if __name__ == "__main__":

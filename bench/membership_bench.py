@@ -1,18 +1,21 @@
 """Membership at scale: datagrams per node, detection time and false deaths over N members.
 
-    .venv/bin/python -m bench.membership_bench [--sizes 3,30,200] [--kills 20,20,10]
-        [--steady 20] [--max-seconds 300]   (root)
+    .venv/bin/python -m bench.membership_bench [--sizes 3,30,200] [--kills 20,20,20]
+        [--steady 20] [--max-seconds 300] [--per-process 10] [--profile default]   (root)
 
 For each N, in namespaces the bench creates and removes (prefix ``bmlbm-<6 hex>``; a bridge and
-up to 10 hosts on 192.0.2.0/24): N members, several per namespace when N > 10, each its own
-process running the speaker's :class:`~daemons.speaker.membership.service.Membership` with the
-speaker's defaults (bench/membership_agent.py forks them), real UDP between them, then:
+up to 10 hosts on 192.0.2.0/24): N members, several per namespace when N > 10, each with its
+own socket running the speaker's :class:`~daemons.speaker.membership.service.Membership` with
+the profile's timing, up to ``--per-process`` of them driven by one thread of one process
+(bench/membership_agent.py; one per process is what the speaker does, but 200 interpreters on
+two cores measure the interpreters, not the protocol), real UDP between them, then:
 
 1. members start, 20 a second (a whole domain starting within a millisecond would flood itself
    with joins, which real nodes do not do), until all N see all N (the time it took is printed);
 2. ``--steady`` seconds without faults: datagrams sent plus received per member per second, from
    each member's own counters (mean and max over members);
-3. kills: a random member is SIGKILLed; its detection time is from the kill to the moment the
+3. kills: a random member is silenced at once (socket closed, no LEAVE: to its peers, a SIGKILLed
+   node); its detection time is from that moment, stamped by its process, to the moment the
    *last* live member dropped it (each member stamps its change with CLOCK_MONOTONIC, the
    bench's clock too); then it is started again under the same name (a new incarnation) and the
    bench waits until all N see all N before the next kill. A kill not detected everywhere within
@@ -47,13 +50,15 @@ from types import FrameType
 from typing import Any
 
 from ansible_collections.baremetal.lb.daemons.speaker.membership.service import (
-    DEAD_AFTER,
-    INTERVAL,
+    DEFAULT_PROFILE,
+    PROFILES,
+    Timing,
 )
 from tests.netns.conftest import Lan, open_lan
 
 REPO = Path(__file__).resolve().parent.parent
 PORT = 7000
+PER_PROCESS = 10  # members one agent process drives
 MAX_HOSTS = 10
 REPORT_EVERY = 1.0
 DETECT_WITHIN = 5.0
@@ -76,6 +81,7 @@ class Figures:
     kills_failed: int = 0
     false_deaths: int = 0
     steady_cpu: float = 0.0  # CPU seconds per second per member while steady
+    load: float = 0.0  # the machine's 1-minute load average at the end of the steady phase
     events: dict[str, int] = field(default_factory=dict)
     observed_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -84,29 +90,37 @@ class Figures:
 class Domain:
     """The members of one size and what they report; lines are pumped by :meth:`pump`."""
 
-    def __init__(self, lan: Lan, size: int) -> None:
+    def __init__(self, lan: Lan, size: int, timing: Timing, per_process: int) -> None:
         self.names = [f"m{i:03}" for i in range(size)]
         hosts = [lan.add_host(f"h{i}") for i in range(min(size, MAX_HOSTS))]
         where = {name: (hosts[i % len(hosts)], PORT + i // len(hosts)) for i, name in enumerate(self.names)}
+        groups = [
+            (host, mine[at : at + per_process])
+            for host in hosts
+            for mine in [[n for n, (h, _port) in where.items() if h is host]]
+            for at in range(0, len(mine), per_process)
+        ]
         peers = {name: [host.ipv4, port] for name, (host, port) in where.items()}
         key = secrets.token_hex(32)
         self.views: dict[str, set[str]] = {name: set() for name in self.names}
         self.drops: list[tuple[float, str, str]] = []  # (t, observer, dropped)
         self.counters: dict[str, list[tuple[float, int, int, int]]] = {n: [] for n in self.names}
-        self.pids: dict[str, int] = {}
-        self.events: dict[int, dict[str, int]] = {}  # per member process: its latest event counts
+        self.lives: dict[str, int] = {name: 0 for name in self.names}  # starts of each member so far
+        self.killed_at: dict[str, float] = {}  # member -> when its process silenced it last
+        self.events: dict[tuple[str, int], dict[str, int]] = {}  # per member life: its latest event counts
         self._lines: queue.Queue[dict[str, Any]] = queue.Queue()
         self._agents: dict[str, subprocess.Popen[str]] = {}
-        for host in hosts:
+        self.pids: list[int] = []
+        for host, names in groups:
             config = {
                 "key": key,
                 "host": host.ipv4,
-                "members": {n: port for n, (h, port) in where.items() if h is host},
+                "members": {n: where[n][1] for n in names},
                 "peers": peers,
-                "interval": INTERVAL,
-                "dead_after": DEAD_AFTER,
+                "interval": timing.interval,
+                "dead_after": timing.dead_after,
                 "report_every": REPORT_EVERY,
-                "start_gap": len(hosts) / JOINS_PER_SECOND,
+                "start_gap": len(groups) / JOINS_PER_SECOND,
             }
             proc = subprocess.Popen(
                 [
@@ -124,7 +138,8 @@ class Domain:
                 text=True,
                 cwd=REPO,
             )
-            lan.pids.append(proc.pid)  # its members die with it (PR_SET_PDEATHSIG)
+            lan.pids.append(proc.pid)
+            self.pids.append(proc.pid)
             for name in config["members"]:
                 self._agents[name] = proc
             threading.Thread(target=self._read, args=(proc,), daemon=True).start()
@@ -154,23 +169,25 @@ class Domain:
         name = line.get("m")
         if name is None:
             return
-        if "pid" in line:
-            self.pids[name] = int(line["pid"])
+        if "started" in line:
+            self.lives[name] += 1
             self.views[name] = set()
-            self.counters[name].append((time.monotonic(), line["pid"], 0, 0))
+            self.counters[name].append((line["started"], self.lives[name], 0, 0))
+        elif "killed" in line:
+            self.killed_at[name] = line["killed"]
         elif "add" in line:
             self.views[name] |= set(line["add"])
             self.views[name] -= set(line["drop"])
             self.drops += [(line["t"], name, dropped) for dropped in line["drop"]]
         elif "sent" in line:
-            self.counters[name].append((line["t"], self.pids[name], line["sent"], line["recv"]))
-            self.events[self.pids[name]] = line["events"]
+            self.counters[name].append((line["t"], self.lives[name], line["sent"], line["recv"]))
+            self.events[(name, self.lives[name])] = line["events"]
 
     def everyone_sees(self, expected: set[str], observers: set[str]) -> Callable[[], bool]:
         return lambda: all(self.views[n] == expected for n in observers)
 
     def event_totals(self) -> dict[str, int]:
-        """The protocol events of every member process so far, summed by kind."""
+        """The protocol events of every member life so far, summed by kind."""
         totals: dict[str, int] = {}
         for counts in self.events.values():
             for kind, count in counts.items():
@@ -178,9 +195,9 @@ class Domain:
         return totals
 
     def cpu_seconds(self) -> float:
-        """CPU time (user + system) the current member processes used so far."""
+        """CPU time (user + system) the member processes used so far."""
         total = 0.0
-        for pid in self.pids.values():
+        for pid in self.pids:
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:  # killed meanwhile
@@ -188,27 +205,31 @@ class Domain:
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         return total
 
-    def kill(self, name: str) -> float:
-        os.kill(self.pids[name], signal.SIGKILL)
-        return time.monotonic()
+    def kill(self, name: str) -> None:
+        """Have ``name``'s process silence it; when it did comes in a ``killed`` line."""
+        self._order(name, {"kill": name})
 
     def restart(self, name: str) -> None:
+        """Have ``name``'s process start it again (a new incarnation)."""
+        self._order(name, {"start": name})
+
+    def _order(self, name: str, order: dict[str, str]) -> None:
         proc = self._agents[name]
         assert proc.stdin is not None
-        proc.stdin.write(json.dumps({"start": name}) + "\n")
+        proc.stdin.write(json.dumps(order) + "\n")
         proc.stdin.flush()
 
     def rates(self, since: float, until: float) -> list[float]:
         """Datagrams sent plus received per second per member between two times.
 
-        A member restarted in between counts each of its processes over the time it was heard.
+        A member restarted in between counts each of its lives over the time it was heard.
         """
         found = []
         for samples in self.counters.values():
             packets = seconds = 0.0
             inside = [s for s in samples if since <= s[0] <= until]
             for earlier, later in itertools.pairwise(inside):
-                if earlier[1] == later[1]:  # the same process
+                if earlier[1] == later[1]:  # the same life
                     packets += later[2] + later[3] - earlier[2] - earlier[3]
                     seconds += later[0] - earlier[0]
             if seconds > 0:
@@ -217,12 +238,20 @@ class Domain:
 
 
 def measure(
-    lan: Lan, size: int, *, kills: int, steady: float, max_seconds: float, say: Callable[[str], None]
+    lan: Lan,
+    size: int,
+    *,
+    kills: int,
+    steady: float,
+    max_seconds: float,
+    say: Callable[[str], None],
+    timing: Timing = PROFILES[DEFAULT_PROFILE],
+    per_process: int = PER_PROCESS,
 ) -> Figures:
     """Start ``size`` members on ``lan``, measure them, return the figures (the LAN is the caller's)."""
     figures = Figures(size, kills_planned=kills)
     began = time.monotonic()
-    domain = Domain(lan, size)
+    domain = Domain(lan, size, timing, per_process)
     everyone = set(domain.names)
     if not domain.pump(domain.everyone_sees(everyone, everyone), 60 + size * 0.3):
         figures.notes.append(_not_converged(domain))
@@ -234,6 +263,7 @@ def measure(
     domain.pump(lambda: False, steady)
     steady_until = time.monotonic()
     figures.steady_cpu = (domain.cpu_seconds() - cpu_before) / (time.monotonic() - steady_from) / size
+    figures.load = os.getloadavg()[0]
     outages: list[tuple[str, float, float]] = []  # (member, killed, seen back everywhere)
     rng = random.Random(size)
     for trial in range(kills):
@@ -269,8 +299,12 @@ def _kill_and_restart(
     """SIGKILL ``victim``, time its detection, start it again; (victim, killed, seen back everywhere)."""
     everyone = set(domain.names)
     others = everyone - {victim}
-    killed = domain.kill(victim)
+    domain.killed_at.pop(victim, None)
+    domain.kill(victim)
+    killed = time.monotonic()  # until its process says when it silenced the victim
     if domain.pump(domain.everyone_sees(others, others), DETECT_WITHIN):
+        domain.pump(lambda: victim in domain.killed_at, REPORT_EVERY * 2)
+        killed = domain.killed_at.get(victim, killed)
         times = [t for t, _observer, dropped in domain.drops if dropped == victim and t >= killed]
         figures.detections.append(max(times) - killed)
         figures.first_detections.append(min(times) - killed)
@@ -302,16 +336,18 @@ def _stats(values: list[float], scale: float = 1.0) -> tuple[str, str]:
     return f"{statistics.mean(values) * scale:.1f}", f"{max(values) * scale:.1f}"
 
 
-def report(results: list[Figures]) -> str:
+def report(results: list[Figures], profile: str = DEFAULT_PROFILE, per_process: int = PER_PROCESS) -> str:
     """The table over N, then notes."""
+    timing = PROFILES[profile]
     lines = [
-        f"membership: interval {INTERVAL * 1000:.0f} ms, dead_after {DEAD_AFTER * 1000:.0f} ms"
-        " (the speaker's defaults)",
+        f"membership: profile {profile} (interval {timing.interval * 1000:.0f} ms, dead_after "
+        f"{timing.dead_after * 1000:.0f} ms), up to {per_process} members per process, "
+        f"{os.cpu_count()} CPUs",
         "",
         "| N | pkts/node/s steady mean | max | pkts/node/s whole run mean | max | "
         "detection (last member) median ms | max ms | first member median ms | kills ok/planned | "
-        "failed | false deaths | observed s | CPU % of a core per member, steady |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "failed | false deaths | observed s | CPU % of a core per member, steady | load (1 min) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for f in results:
         steady_mean, steady_max = _stats(f.steady_rates)
@@ -322,7 +358,7 @@ def report(results: list[Figures]) -> str:
         lines.append(
             f"| {f.size} | {steady_mean} | {steady_max} | {run_mean} | {run_max} | {median} | {worst} | "
             f"{first} | {len(f.detections)}/{f.kills_planned} | {f.kills_failed} | {f.false_deaths} | "
-            f"{f.observed_seconds:.0f} | {f.steady_cpu * 100:.2f} |"
+            f"{f.observed_seconds:.0f} | {f.steady_cpu * 100:.2f} | {f.load:.2f} |"
         )
     small = next((f for f in results if f.detections), None)
     large = next((f for f in reversed(results) if f.detections), None)
@@ -348,7 +384,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sizes", default="3,30,200", help="comma-separated N (default 3,30,200)")
     parser.add_argument(
-        "--kills", default="20,20,10", help="kills per size, comma-separated (default 20,20,10)"
+        "--kills", default="20,20,20", help="kills per size, comma-separated (default 20,20,20)"
+    )
+    parser.add_argument(
+        "--profile", choices=sorted(PROFILES), default=DEFAULT_PROFILE, help="the speakers' --ml-profile"
+    )
+    parser.add_argument(
+        "--per-process",
+        type=int,
+        default=PER_PROCESS,
+        help=f"members driven by one process (default {PER_PROCESS}; 1: one process each)",
     )
     parser.add_argument(
         "--steady", type=float, default=20.0, help="seconds without faults per size (default 20)"
@@ -365,10 +410,18 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for size, count in zip(sizes, kills, strict=True):
         with open_lan("bmlbm") as lan:
-            results.append(
-                measure(lan, size, kills=count, steady=args.steady, max_seconds=args.max_seconds, say=print)
+            figures = measure(
+                lan,
+                size,
+                kills=count,
+                steady=args.steady,
+                max_seconds=args.max_seconds,
+                say=print,
+                timing=PROFILES[args.profile],
+                per_process=args.per_process,
             )
-    print(report(results))
+            results.append(figures)
+    print(report(results, args.profile, args.per_process))
     return 1 if any(f.kills_failed or f.false_deaths or f.notes for f in results) else 0
 
 

@@ -490,14 +490,19 @@ class Driver:
         while not done():
             now = time.monotonic()
             timeout = max(0.0, min(self.members.values(), default=now + 1.0) - now)
-            ready = {key.data for key, _unused in self._selector.select(timeout)}
-            for thing in ready:
+            ready: set[Membership] = set()
+            for key, _unused in self._selector.select(timeout):
+                thing = key.data
                 if not isinstance(thing, Membership):
-                    thing()
-                elif thing.stopping:
-                    self.remove(thing)
-                else:
+                    thing()  # may add or remove members
+                elif thing not in self.members:
+                    continue  # removed by an earlier callback of this turn
+                elif key.fileobj is thing._wake_r:
                     thing._drain_wakeups()
+                    if thing.stopping:
+                        self.remove(thing)
+                else:
+                    ready.add(thing)
             now = time.monotonic()
             for member, due in list(self.members.items()):
                 if member in ready or due <= now:
