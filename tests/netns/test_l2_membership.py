@@ -144,3 +144,29 @@ def test_a_watcher_that_cannot_hear_a_healthy_node_does_not_evict_it(lan: Lan) -
 
     lan.run(a_host, "ip", "route", "del", "blackhole", f"{b_host.ipv4}/32")
     wait_for("b seeing a again", lambda: state(b)["members"] == ["a", "b", "c"], timeout=5)
+
+
+def test_a_rolling_upgrade_keeps_failover_between_versions(lan: Lan) -> None:
+    """a still speaks version 1 (all-to-all heartbeats); b and c speak version 2 and keep it a member."""
+    a_host, b_host, c_host = hosts = [lan.add_host(n) for n in ("a", "b", "c")]
+    peers = [f"{h.name}={h.ipv4}" for h in hosts]
+    a = lan.start(a_host, "l2_membership_v1_agent.py", "a", a_host.ipv4, str(PORT), KEY.hex(), *peers)
+    b, c = start_members(lan, [b_host, c_host], configured=hosts)
+    b.read_until(
+        "the version 1 peer named in the log",
+        lambda line: "version 1" in line.get("log", "") and " a " in line["log"],
+        5,
+    )
+    for agent in (a, b, c):
+        agent.read_until("everyone, across versions", members_are({"a", "b", "c"}), 5)
+
+    os.kill(c.pid, signal.SIGKILL)  # a version 2 node dies: the version 1 node must notice
+    killed_at = time.monotonic()
+    seen = a.read_until("c's death, seen by the version 1 node", members_are({"a", "b"}), 3)
+    assert seen["t"] - killed_at <= DEAD_AFTER + 0.15
+    b.read_until("c's death", members_are({"a", "b"}), 3)
+
+    os.kill(a.pid, signal.SIGKILL)  # the version 1 node dies: the version 2 node must notice
+    killed_at = time.monotonic()
+    seen = b.read_until("a's death, seen by a version 2 node", members_are({"b"}), 3)
+    assert seen["t"] - killed_at <= DEAD_AFTER + 0.15

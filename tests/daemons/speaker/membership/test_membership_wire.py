@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import struct
 
 import pytest
 
 from ansible_collections.baremetal.lb.daemons.speaker.membership.wire import (
+    LEGACY_VERSION,
     MAX_DATAGRAM,
     DigestEntry,
     Kind,
@@ -94,3 +96,43 @@ def test_a_digest_must_fit_one_datagram() -> None:
     entries = tuple(DigestEntry(f"{i:0>200}", 1, True) for i in range(MAX_DATAGRAM // 200))
     with pytest.raises(ValueError, match="does not fit UDP"):
         encode(KEY, Message(Kind.DIGEST, "a", 1, 1, 1, entries=entries))
+
+
+# Datagrams of the version 1 speaker (all-to-all heartbeats), as its encoder wrote them with KEY.
+V1_DATAGRAMS = {
+    "heartbeat": (
+        "424d4c42010117979cfe362a0000000000000000002a17979cfe53f76500066e6f64652d6170544eebed8b7029a8"
+        "177645777f564495bbbb455c12e8f1c614459c46b15b76",
+        MSG._replace(version=LEGACY_VERSION),
+    ),
+    "leave": (
+        "424d4c420102000000000000000700000000000000080000000000000009066e6f64652d6189abf086ae9e1dcdef"
+        "952e8c191ec6424064d2ca70673b1950215486b3678f79",
+        Message(Kind.LEAVE, "node-a", 7, 8, 9, version=LEGACY_VERSION),
+    ),
+    "holds": (
+        "424d4c420103000000000000000700000000000000080000000000000009066e6f64652d611020010db800000000"
+        "000000000000007004c0000246b355ee516e82f30e3759a650b63bc259a4d407be48f52ad328ead2537831fa1b",
+        Message(
+            Kind.HOLDS,
+            "node-a",
+            7,
+            8,
+            9,
+            holds=frozenset({ipaddress.ip_address("192.0.2.70"), ipaddress.ip_address("2001:db8::70")}),
+            version=LEGACY_VERSION,
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize(("datagram", "message"), V1_DATAGRAMS.values(), ids=V1_DATAGRAMS.keys())
+def test_version_1_datagrams_read_and_written_as_the_old_speaker_did(datagram: str, message: Message) -> None:
+    assert decode(KEY, bytes.fromhex(datagram)) == message
+    assert encode(KEY, message).hex() == datagram
+
+
+@pytest.mark.parametrize("kind", [Kind.JOIN, Kind.SUSPECT, Kind.DIGEST, Kind.ALIVE])
+def test_version_1_has_only_heartbeat_leave_and_holds(kind: Kind) -> None:
+    with pytest.raises(ValueError, match="version 1 has no"):
+        encode(KEY, Message(kind, "a", 1, 1, 1, subject="b", version=LEGACY_VERSION))
