@@ -93,6 +93,8 @@ class View:
         self._live: frozenset[str] | None = None
         self._watched: tuple[str, ...] | None = None
         self._suspects: set[str] = set()
+        self._undecided: set[str] = set()  # suspects with a new accuser since they were last looked at
+        self._statuses_changed = False  # any member's status changed: every suspect may be decided
         self._watching: frozenset[str] = frozenset()
         self.version = 0  # counts changes of the live set (cheap change detection for the service)
         # what happened, for metrics and benches: accused (by us), refuted (we were accused),
@@ -206,7 +208,7 @@ class View:
                 self.events["accused"] += 1
                 self._suspected(self.me, name, record.incarnation, now, out)
         self._watching = frozenset(watched)
-        self._decide_suspects(now)
+        self._decide_suspects(now, everyone=True)  # a refute window may have run out
         for name in list(self._suspects):
             record = self._records[name]
             if now - record.suspected_at > self.suspicion_timeout:
@@ -223,6 +225,7 @@ class View:
     def _changed(self) -> None:
         """The live set may have changed: drop what was derived from it."""
         self._ring = self._live = self._watched = None
+        self._statuses_changed = True
         self.version += 1
 
     def _alive(self, name: str, incarnation: int, now: float) -> None:
@@ -266,11 +269,13 @@ class View:
             record.status = Status.SUSPECT
             record.suspected_at = now
             record.accusers = set()
-            record.watchers = neighbours(ring_of(self.live() | {self.me}), subject, self.per_side)
+            record.watchers = neighbours(self._current_ring(), subject, self.per_side)
             self._suspects.add(subject)
+            self._statuses_changed = True  # it no longer counts as a healthy watcher of others
         if accuser in record.accusers:
             return
         record.accusers.add(accuser)
+        self._undecided.add(subject)
         still_heard = now - record.heard_at <= self.dead_after
         if accuser != self.me and subject in self.watched() and still_heard:
             out.append(Outgoing(Kind.SUSPECT, (subject,), subject, incarnation))  # let it refute
@@ -291,14 +296,27 @@ class View:
         healthy = [w for w in record.watchers if w == self.me or self.status(w) is Status.ALIVE]
         return len(record.accusers) >= max(1, min(2, len(healthy)))
 
-    def _decide_suspects(self, now: float) -> None:
-        """Bury every suspect now confirmed; one burial may confirm another, so repeat until none."""
-        for _unused in range(len(self._suspects)):
-            confirmed = [n for n in self._suspects if self._confirmed(self._records[n], now)]
+    def _decide_suspects(self, now: float, *, everyone: bool = False) -> None:
+        """Bury every suspect now confirmed; one burial may confirm another, so repeat until none.
+
+        Only suspects that may have changed are looked at: those with a new accuser, or all of
+        them when a member's status changed (a watcher that died or became suspect) or when
+        ``everyone`` (time passed: a refute window may have run out). A domain in a storm of
+        suspicions must not pay for every suspect on every datagram.
+        """
+        candidates = set(self._suspects) if everyone or self._statuses_changed else self._undecided
+        self._undecided = set()
+        self._statuses_changed = False
+        while candidates:
+            confirmed = [
+                n for n in candidates if n in self._suspects and self._confirmed(self._records[n], now)
+            ]
             if not confirmed:
                 return
             for name in confirmed:
                 self._bury(name, self._records[name].incarnation, "confirmed")
+            candidates = set(self._suspects) if self._statuses_changed else set()
+            self._statuses_changed = False
 
     def _bury(self, name: str, incarnation: int, reason: str) -> None:
         if name not in self._peers:
