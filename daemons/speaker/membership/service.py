@@ -74,7 +74,9 @@ SUSPICION_FACTOR = 3  # an unconfirmed, unrefuted suspicion is final after this 
 WATCHERS_PER_SIDE = 1  # ring neighbours watched on each side: 4 datagrams per interval per node
 DIGEST_EVERY = 2.0  # seconds between full-membership digests to one random peer (heals splits)
 LATENESS_HALF_LIFE = 0.5  # seconds for this node's own lateness to fade by half
-MAX_SLACK_FACTOR = 1.0  # the lateness slack is at most this many dead_after
+MISTAKE_HALF_LIFE = 5.0  # seconds for the penalty of a wrong accusation (or a refutation) to fade by half
+MISTAKE_PENALTY = 0.5  # slack per mistake, in dead_after
+MAX_SLACK_FACTOR = 2.0  # the slack is at most this many dead_after
 _RECV_BATCH = 256
 _RECV_SIZE = 65535
 _MAX_HOLDS_BODY = 60_000  # bytes: one UDP datagram (about 12,000 IPv4 or 3,500 IPv6 addresses)
@@ -135,7 +137,10 @@ class Membership:
         self._legacy = LegacyPeers(dead_after)
         self._peer_holds = PeerHolds(fresh_for=timeout)
         self._random = random.Random()
-        self._health = LocalHealth(LATENESS_HALF_LIFE, max_slack=MAX_SLACK_FACTOR * dead_after)
+        self._health = LocalHealth(
+            LATENESS_HALF_LIFE, max_slack=MAX_SLACK_FACTOR * dead_after, penalty_half_life=MISTAKE_HALF_LIFE
+        )
+        self._mistakes = 0  # wrong accusations and refutations accounted for in _health
         self._seq = 0
         self._healthy = False
         self._members: frozenset[str] = frozenset()
@@ -279,6 +284,10 @@ class Membership:
             self._send_digest()
             self._next_digest = now + self._digest_every
         with self._lock:
+            mistakes = self._view.events["wrongly accused"] + self._view.events["refuted"]
+            for _unused in range(mistakes - self._mistakes):
+                self._health.penalize(MISTAKE_PENALTY * self._dead_after, now)
+            self._mistakes = mistakes
             self._view.slack = self._health.slack(now)
             outgoing = self._view.tick(now)
             deadline = self._view.next_deadline()

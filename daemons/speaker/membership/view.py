@@ -101,6 +101,7 @@ class View:
         # and how deaths were decided: confirmed, timed out, left, gossiped (from a digest)
         self.events: Counter[str] = Counter()
         self.deaths: Counter[str] = Counter()  # times each member was declared dead (not when it left)
+        self._accused: dict[str, int] = {}  # members this node accused, and at which incarnation
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -155,6 +156,7 @@ class View:
         for name in self._records.keys() - self._peers:
             del self._records[name]
             self._suspects.discard(name)
+            self._accused.pop(name, None)
         self._changed()
 
     def join(self, now: float) -> list[Outgoing]:
@@ -179,6 +181,11 @@ class View:
         """Account for an admitted message; returns what to send in reply."""
         out: list[Outgoing] = []
         news = False
+        if message.kind is Kind.ALIVE and message.sender in self._accused:
+            del self._accused[message.sender]
+            self.events["wrongly accused"] += 1  # it refutes: it was alive when we accused it
+        elif message.kind in (Kind.JOIN, Kind.LEAVE):
+            self._accused.pop(message.sender, None)  # a new life, or a planned end: no verdict on us
         if message.kind is Kind.LEAVE:
             self._bury(message.sender, message.incarnation, "left")
         else:
@@ -206,6 +213,7 @@ class View:
             if self.me not in record.accusers and now - record.heard_at > self.dead_after + self.slack:
                 out.append(Outgoing(Kind.SUSPECT, (), name, record.incarnation))
                 self.events["accused"] += 1
+                self._accused[name] = record.incarnation
                 self._suspected(self.me, name, record.incarnation, now, out)
         self._watching = frozenset(watched)
         self._decide_suspects(now, everyone=True)  # a refute window may have run out

@@ -22,3 +22,19 @@ def test_slack_follows_own_lateness(wakes: list[tuple[float, float]], now: float
     for scheduled, woke in wakes:
         health.observe(scheduled, woke)
     assert health.slack(now) == pytest.approx(slack)
+
+
+@pytest.mark.parametrize(
+    ("mistakes", "now", "slack"),
+    [
+        ([10.0], 10.0, 0.15),  # one wrong accusation: 150 ms more patience
+        ([10.0, 10.0, 10.0], 10.0, 0.45),  # a storm of them: more
+        ([10.0], 15.0, 0.075),  # half of it one half-life later
+        ([10.0] * 10, 10.0, 0.6),  # capped
+    ],
+)
+def test_mistakes_buy_patience_that_fades(mistakes: list[float], now: float, slack: float) -> None:
+    health = LocalHealth(half_life=0.5, max_slack=0.6, penalty_half_life=5.0)
+    for at in mistakes:
+        health.penalize(0.15, at)
+    assert health.slack(now) == pytest.approx(slack)

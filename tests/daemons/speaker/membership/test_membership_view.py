@@ -236,3 +236,19 @@ def test_a_late_loop_waits_its_slack_before_accusing() -> None:
     assert v.tick(T0 + DEAD_AFTER + 0.1) == []
     assert v.next_deadline() == pytest.approx(T0 + DEAD_AFTER + 0.2)
     assert {o.subject for o in v.tick(T0 + DEAD_AFTER + 0.21)} == {"b", "d"}
+
+
+@pytest.mark.parametrize(
+    ("answer", "wrong"),
+    [
+        (alive("b", 2), 1),  # b refutes: our accusation was a mistake
+        (join("b", 5), 0),  # b restarted: it had died, we were right
+        (leave("b"), 0),  # b left on purpose: no verdict either way
+    ],
+)
+def test_an_accusation_refuted_counts_as_a_mistake(answer: Message, wrong: int) -> None:
+    v = view()
+    v.tick(T0 + DEAD_AFTER + 0.01)  # c accuses b and d
+    v.receive(answer, T0 + DEAD_AFTER + 0.05)
+    v.receive(alive("a", 2), T0 + DEAD_AFTER + 0.05)  # a was never accused by c
+    assert v.events["wrongly accused"] == wrong
