@@ -22,7 +22,8 @@ two cores measure the interpreters, not the protocol), real UDP between them, th
    5 s, or a restart not seen everywhere within 15 s, is a failed trial, counted, never dropped.
    Kills stop early when ``--max-seconds`` for the size ran out (said in the table);
 4. false deaths: every drop of a member that was not the one killed, from the first convergence
-   to the end, over the steady phase and the kills.
+   to the end, over the steady phase and the kills (the observed seconds), counted per observer
+   and as distinct members dropped.
 
 Packets per member per second are also given over the whole run after convergence (steady phase
 plus kills and restarts, whose broadcasts cost one datagram per member each).
@@ -79,7 +80,8 @@ class Figures:
     first_detections: list[float] = field(default_factory=list)
     kills_planned: int = 0
     kills_failed: int = 0
-    false_deaths: int = 0
+    false_deaths: int = 0  # drops of a live member, one per observer
+    falsely_dropped: int = 0  # distinct live members some observer dropped
     steady_cpu: float = 0.0  # CPU seconds per second per member while steady
     load: float = 0.0  # the machine's 1-minute load average at the end of the steady phase
     events: dict[str, int] = field(default_factory=dict)
@@ -289,6 +291,7 @@ def measure(
         and not any(dropped == v and killed <= t <= back for v, killed, back in outages)
     ]
     figures.false_deaths = len(false)
+    figures.falsely_dropped = len({dropped for _t, _observer, dropped in false})
     figures.notes += [f"false death: {o} dropped {d} at +{t - converged:.3f}s" for t, o, d in false[:10]]
     return figures
 
@@ -346,7 +349,8 @@ def report(results: list[Figures], profile: str = DEFAULT_PROFILE, per_process: 
         "",
         "| N | pkts/node/s steady mean | max | pkts/node/s whole run mean | max | "
         "detection (last member) median ms | max ms | first member median ms | kills ok/planned | "
-        "failed | false deaths | observed s | CPU % of a core per member, steady | load (1 min) |",
+        "failed | false deaths (drops / members) | observed s | CPU % of a core per member, steady | "
+        "load (1 min) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for f in results:
@@ -357,7 +361,8 @@ def report(results: list[Figures], profile: str = DEFAULT_PROFILE, per_process: 
         first = f"{statistics.median(f.first_detections) * 1000:.0f}" if f.first_detections else "-"
         lines.append(
             f"| {f.size} | {steady_mean} | {steady_max} | {run_mean} | {run_max} | {median} | {worst} | "
-            f"{first} | {len(f.detections)}/{f.kills_planned} | {f.kills_failed} | {f.false_deaths} | "
+            f"{first} | {len(f.detections)}/{f.kills_planned} | {f.kills_failed} | "
+            f"{f.false_deaths} / {f.falsely_dropped} | "
             f"{f.observed_seconds:.0f} | {f.steady_cpu * 100:.2f} | {f.load:.2f} |"
         )
     small = next((f for f in results if f.detections), None)
