@@ -3,8 +3,9 @@
 On an overloaded machine every node wakes late; one that accused its neighbours at the usual
 ``dead_after`` would evict nodes that were merely scheduled late too, and every refutation costs
 a datagram to each member, which overloads the machine further. So a watcher adds slack to its
-silence threshold: twice the worst lateness of its own wake-ups, fading with a half-life, capped
-(the idea of Lifeguard's local health awareness). On an idle machine the slack is a few ms.
+silence threshold: the worst lateness of its own wake-ups, fading with a half-life, capped (the
+idea of Lifeguard's local health awareness). On an idle machine the slack is a few ms. (Its own
+lateness alone cannot make it miss a heartbeat: the service reads the socket before it judges.)
 
 Mistakes count too (Lifeguard's local health multiplier): when a node this one accused turns
 out alive (it refutes), or this node itself had to refute, it is the kind of node that judges
@@ -50,4 +51,4 @@ class LocalHealth:
 
     def slack(self, now: float) -> float:
         """Seconds a watcher waits beyond ``dead_after`` before it suspects a silent neighbour."""
-        return min(self.max_slack, 2 * self.lateness(now) + self.penalty(now))
+        return min(self.max_slack, self.lateness(now) + self.penalty(now))

@@ -9,11 +9,11 @@ from ansible_collections.baremetal.lb.daemons.speaker.membership.health import L
     ("wakes", "now", "slack"),
     [
         ([], 10.0, 0.0),  # never late
-        ([(10.0, 10.002)], 10.002, 0.004),  # an idle machine: a few ms
+        ([(10.0, 10.002)], 10.002, 0.002),  # an idle machine: a few ms
         ([(10.0, 9.9)], 10.0, 0.0),  # woken early by a datagram: not late
-        ([(10.0, 10.2)], 10.2, 0.4),  # starved for 200 ms: wait 400 ms more before accusing
-        ([(10.0, 10.2)], 12.2, 0.2),  # half of it two seconds later
-        ([(10.0, 10.2), (10.3, 10.31)], 10.31, 0.4 * 0.5 ** (0.11 / 2)),  # one punctual wake erases nothing
+        ([(10.0, 10.2)], 10.2, 0.2),  # starved for 200 ms: wait 200 ms more before accusing
+        ([(10.0, 10.2)], 12.2, 0.1),  # half of it two seconds later
+        ([(10.0, 10.2), (10.3, 10.31)], 10.31, 0.2 * 0.5 ** (0.11 / 2)),  # one punctual wake erases nothing
         ([(10.0, 12.0)], 12.0, 0.9),  # capped
     ],
 )
