@@ -184,7 +184,8 @@ class Outcome:
 
 
 class Watch:
-    """A 10 ms ARP prober in the client namespace whose replies are read while it runs."""
+    """A 10 ms prober in the client namespace (ARP, or neighbour discovery for an IPv6 VIP) whose
+    replies are read while it runs."""
 
     def __init__(self, lab: LabState, vip: str, seconds: float, interval: float = 0.01) -> None:
         self._owners = mac_to_node(lab)

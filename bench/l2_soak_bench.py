@@ -2,7 +2,7 @@
 
     PYTHONPATH=. .venv/bin/python bench/l2_soak_bench.py [--state-dir DIR] [--seconds 600]
         [--services 20] [--burners 2] [--profile default|fast] [--dead-after S] [--interval S]
-        [--bound S] [--no-storm]   (root)
+        [--bound S] [--no-storm] [--logs DIR]   (root)
 
 Starts the controller, three speakers (``--ml-profile`` as given, default the shipped one;
 ``--dead-after`` overrides the profile's) and ``--services``
@@ -29,7 +29,8 @@ silences are printed as late answers of the owners, with how many of them exceed
 Also printed: CPU use, what the storm did (by kind, failed writes, connections cut) and what
 the speakers made of it (re-plans counted by
 ``baremetal_lb_speaker_replans_total{reason="change"}``, watches logged as broken and resumed).
-Exit status 1 when a false failover was seen or the storm did no work.
+Exit status 1 when a false failover was seen or the storm did no work; then the daemons' logs
+are copied to a new /tmp/bmlb-l2soak-failed-* directory (always to ``--logs`` when given).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -441,6 +443,9 @@ def main() -> None:
         "--bound", type=float, help="a longer silence is an outage (s; default and maximum: --dead-after)"
     )
     parser.add_argument("--no-storm", action="store_true", help="burn and probe only")
+    parser.add_argument(
+        "--logs", type=Path, help="keep the daemons' logs here (default: kept only when the soak fails)"
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("needs root (network namespaces)")
@@ -474,8 +479,24 @@ def main() -> None:
             flush=True,
         )
         report = soak(lab, speakers, served, api, settings)
+        kept = keep_logs(Path(tmp), args.logs, report.ok)
     print("\n".join(report.lines))
+    if kept:
+        print(f"the speakers' and the controller's logs: {kept}")
     raise SystemExit(0 if report.ok else 1)
+
+
+def keep_logs(workdir: Path, wanted: Path | None, ok: bool) -> Path | None:
+    """Copy the daemons' logs out of the bench's working directory before it is removed: to
+    ``wanted`` when given, else to a new directory under /tmp when the soak failed (what to read
+    when a false failover needs explaining); the directory, or None when nothing was kept."""
+    if wanted is None and ok:
+        return None
+    target = wanted or Path(tempfile.mkdtemp(prefix="bmlb-l2soak-failed-"))
+    target.mkdir(parents=True, exist_ok=True)
+    for log in sorted(workdir.glob("*.log")):
+        shutil.copy2(log, target / log.name)
+    return target
 
 
 if __name__ == "__main__":

@@ -5,11 +5,11 @@ its node's namespace as the ServiceAccount metallb-system/speaker (RBAC from
 roles/install/files/rbac/speaker.yaml), reaching the API server over the lab LAN. PIDs are
 recorded and every speaker is stopped in the fixture's finalizer, also when a test fails.
 
-Run as a script inside the client namespace, this module is the ARP prober:
-``python tests/lab/speaker_harness.py probe IFACE VIP SECONDS [INTERVAL]`` sends an ARP request
-every INTERVAL seconds and prints one JSON line per reply:
-``{"t": wall time, "m": monotonic time, "mac": ...}``, and one per request sent: ``{"s":
-monotonic time}``. ``m`` is CLOCK_MONOTONIC, which the prober shares with every process of the
+Run as a script inside the client namespace, this module is the prober:
+``python tests/lab/speaker_harness.py probe IFACE VIP SECONDS [INTERVAL]`` asks for VIP every
+INTERVAL seconds (an ARP request for IPv4, a neighbour solicitation for IPv6) and prints one
+JSON line per reply: ``{"t": wall time, "m": monotonic time, "mac": ...}``, and one per request
+sent: ``{"s": monotonic time}``. ``m`` is CLOCK_MONOTONIC, which the prober shares with every process of the
 machine (network namespaces do not change clocks), so a caller measures durations against its
 own ``time.monotonic()``; ``t`` is for logs. A reply's times are the kernel's receive stamp
 (SO_TIMESTAMPNS), so a prober that the busy machine runs late does not move them.
@@ -45,8 +45,12 @@ if str(REPO) not in sys.path:  # run as a script by the prober
     sys.path.insert(0, str(REPO))
 
 from ansible_collections.baremetal.lb.daemons.kube.kubeapi import MERGE_PATCH  # noqa: E402
-from ansible_collections.baremetal.lb.daemons.speaker.layer2 import arp  # noqa: E402
-from ansible_collections.baremetal.lb.daemons.speaker.layer2.ethernet import ETH_P_ARP, mac_to_str  # noqa: E402
+from ansible_collections.baremetal.lb.daemons.speaker.layer2 import arp, ndp  # noqa: E402
+from ansible_collections.baremetal.lb.daemons.speaker.layer2.ethernet import (  # noqa: E402
+    ETH_P_ARP,
+    ETH_P_IPV6,
+    mac_to_str,
+)
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import (  # noqa: E402
     L2_ADVERTISEMENT,
     SERVICE_L2_STATUS,
@@ -307,19 +311,21 @@ def announced_web(
     namespace: str,
     args: tuple[str, ...] = (),
     annotations: dict[str, str] | None = None,
+    ipv6: bool = False,
 ) -> tuple[list[str], str]:
-    """Service ``web`` (one pod) with an IPv4 VIP from an on-link pool, announced by every node.
+    """Service ``web`` (one pod) with a VIP from an on-link pool, announced by every node:
+    IPv4, or IPv6 single-stack with ``ipv6``.
 
     Starts the controller and the speakers (with ``args``; the L2Advertisement with
     ``annotations``); returns (ingress IPs, owner) once the predicted owner, and only it,
-    answers ARP for the VIP.
+    answers ARP (neighbour solicitations) for the VIP.
     """
-    pool = cluster.create_pool(unique("l2"), [POOL4])
+    pool = cluster.create_pool(unique("l2"), [POOL6 if ipv6 else POOL4])
     l2.advertise(unique("l2"), annotations, ipAddressPools=[pool])
     start_controller()
     speakers.start(args=args)
     l2.deploy(namespace, "web")
-    cluster.create_service(namespace, service_manifest("web"))
+    cluster.create_service(namespace, service_manifest("web", ipv6=ipv6))
     ips: list[str] = cluster.wait_ips(namespace, "web")
     owner = predicted_owner(ips, set(lab.nodes))
     answered_by_only(lab, ips[0], owner)
@@ -366,11 +372,12 @@ def answering_nodes(lab: LabState, vip: str, wait: float = 1.0) -> list[str]:
     return sorted(owners.get(answer["mac"], answer["mac"]) for answer in json.loads(out))
 
 
-# -- the ARP prober ----------------------------------------------------------------------------
+# -- the prober ----------------------------------------------------------------------------
 
 
 class Probe:
-    """An ARP prober running in the client namespace; its replies are read after it ends."""
+    """A prober in the client namespace (ARP for IPv4, neighbour discovery for IPv6); its replies
+    are read after it ends."""
 
     def __init__(self, lab: LabState, vip: str, seconds: float, interval: float = 0.01) -> None:
         argv = [
@@ -497,38 +504,82 @@ def _received_at(ancillary: list[tuple[int, int, bytes]]) -> tuple[float, float]
     return wall, mono
 
 
-def _probe_main(iface: str, vip: str, seconds: float, interval: float) -> None:
-    target = ipaddress.IPv4Address(vip)
+@dataclass(frozen=True)
+class _Asker:
+    """How the prober asks for a VIP on one family: its socket, the request it sends, and which
+    received frames answer it (the answering MAC, or None)."""
+
+    sock: socket.socket
+    request: bytes
+    answer_mac: Callable[[bytes], bytes | None]
+
+
+def _arp_asker(iface: str, vip: ipaddress.IPv4Address) -> _Asker:
+    """ARP requests for ``vip``; replies from ``vip`` that are not gratuitous answer them."""
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
-    sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
     sock.bind((iface, ETH_P_ARP))
-    our_mac = sock.getsockname()[4]
-    our_ip = ipaddress.IPv4Address(_ipv4_of(iface))
-    request = arp.request_frame(our_mac, our_ip, target)
+    request = arp.request_frame(sock.getsockname()[4], ipaddress.IPv4Address(_address_of(iface, 4)), vip)
+
+    def answer_mac(data: bytes) -> bytes | None:
+        _unused, packet = arp.parse_frame(data)
+        answered = packet.op == arp.OP_REPLY and packet.sender_ip == vip and not packet.is_gratuitous
+        return packet.sender_mac if answered else None
+
+    return _Asker(sock, request, answer_mac)
+
+
+def _ndp_asker(iface: str, vip: ipaddress.IPv6Address) -> _Asker:
+    """Neighbour solicitations for ``vip`` (to its solicited-node group, from the client's LAN
+    address, as a host asks); solicited advertisements for ``vip`` answer them (RFC 4861 §7.2.4),
+    unsolicited ones (a new owner's announcement) do not, as gratuitous ARP does not."""
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IPV6))
+    sock.bind((iface, ETH_P_IPV6))
+    source = ipaddress.IPv6Address(_address_of(iface, 6))
+    request = ndp.solicitation_frame(sock.getsockname()[4], source, vip)
+
+    def answer_mac(data: bytes) -> bytes | None:
+        packet = ndp.parse_frame(data)
+        message = packet.message
+        if isinstance(message, ndp.NeighborAdvertisement) and message.target == vip and message.solicited:
+            mac: bytes = message.target_mac or packet.eth_src
+            return mac
+        return None
+
+    return _Asker(sock, request, answer_mac)
+
+
+def _probe_main(iface: str, vip: str, seconds: float, interval: float) -> None:
+    target = ipaddress.ip_address(vip)
+    asker = _ndp_asker(iface, target) if target.version == 6 else _arp_asker(iface, target)
+    sock = asker.sock
+    sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
     print(json.dumps({"ready": True}), flush=True)
     end = time.monotonic() + seconds
     next_send = time.monotonic()
     while (now := time.monotonic()) < end:
         if now >= next_send:
             sent = time.monotonic()  # before the send: a reply can never be stamped earlier
-            sock.send(request)
+            sock.send(asker.request)
             print(json.dumps({"s": sent}), flush=True)
             next_send += interval
         if select.select([sock], [], [], max(0.0, min(next_send, end) - time.monotonic()))[0]:
             data, ancillary, _flags, _address = sock.recvmsg(2048, socket.CMSG_SPACE(_TIMESPEC.size))
             try:
-                _unused, packet = arp.parse_frame(data)
-            except ValueError:
+                mac = asker.answer_mac(data)
+            except ValueError:  # FrameError, or a frame of another kind
                 continue
-            if packet.op == arp.OP_REPLY and packet.sender_ip == target and not packet.is_gratuitous:
+            if mac is not None:
                 wall, mono = _received_at(ancillary)
-                reply = {"t": wall, "m": mono, "mac": mac_to_str(packet.sender_mac)}
-                print(json.dumps(reply), flush=True)
+                print(json.dumps({"t": wall, "m": mono, "mac": mac_to_str(mac)}), flush=True)
 
 
-def _ipv4_of(iface: str) -> str:
+def _address_of(iface: str, version: int) -> str:
+    """The interface's first global address of IP ``version`` (4 or 6)."""
     out = subprocess.run(
-        ["ip", "-j", "-4", "addr", "show", "dev", iface], capture_output=True, text=True, check=True
+        ["ip", "-j", f"-{version}", "addr", "show", "dev", iface, "scope", "global"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return str(json.loads(out.stdout)[0]["addr_info"][0]["local"])
 

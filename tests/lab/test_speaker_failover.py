@@ -39,10 +39,18 @@ NO_REPLAN = ("--replan-interval=600",)
 WATCH_SECONDS = 120.0  # the prober's own end, a bound; every phase ends on what it saw
 
 
+FAMILIES = pytest.mark.parametrize("vip", ["IPv4", "IPv6"], indirect=True)  # ARP and NDP alike
+
+
 @pytest.fixture()
-def vip(lab, cluster, l2, start_controller, speakers, namespace):
-    """A Service's IPv4 VIP answered by its predicted owner; returns (vip, owner, next owner)."""
-    ips, owner = announced_web(lab, cluster, l2, start_controller, speakers, namespace)
+def vip(request, lab, cluster, l2, start_controller, speakers, namespace):
+    """A Service's VIP answered by its predicted owner; returns (vip, owner, next owner).
+
+    IPv4 unless the test asks for "IPv6" (:data:`FAMILIES`): then the client asks by neighbour
+    solicitation and the speakers answer with advertisements.
+    """
+    ipv6 = getattr(request, "param", "IPv4") == "IPv6"
+    ips, owner = announced_web(lab, cluster, l2, start_controller, speakers, namespace, ipv6=ipv6)
     return ips[0], owner, predicted_owner(ips, set(lab.nodes) - {owner})
 
 
@@ -123,6 +131,7 @@ def _return(watch: Watch, owner: str, restore: Callable[[], None]) -> float:
     return gap
 
 
+@FAMILIES
 def test_crash_of_the_owner_moves_the_vip_and_a_restart_takes_it_back(lab, speakers, vip):
     address, owner, following = vip
     watch = Watch(lab, address, WATCH_SECONDS)
@@ -176,6 +185,7 @@ def test_link_cut_moves_the_vip_and_it_returns_in_bound_with_no_periodic_replan(
         watch.close()
 
 
+@FAMILIES
 def test_graceful_stop_hands_over_without_a_silence(lab, speakers, vip):
     address, owner, following = vip
     watch = Watch(lab, address, WATCH_SECONDS, FINE_PROBE)
