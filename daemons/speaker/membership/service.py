@@ -272,7 +272,10 @@ class Membership:
         """Read what arrived, do what is due (heartbeat, digest, suspicions, reports); when next due.
 
         Datagrams are read before silences are judged: a heartbeat that waited in the socket
-        while this loop ran late is not silence.
+        while this loop ran late is not silence. Nothing is reported until ``dead_after`` after
+        this node (re)joined: a joiner learns the members at once (a neighbour's digest), but a
+        holder's HOLDS, repeated every interval, only within that time, and an engine that saw
+        every member would decide without them (a failback where none is due).
         """
         self._health.observe(self._wake_at, self._clock())  # late only when woken after _wake_at
         self._receive()
@@ -294,8 +297,10 @@ class Membership:
             self._legacy.expire(now)
             expiry = self._legacy.next_expiry()
         self._say(outgoing)
-        self._publish(now)
-        due = (self._next_beat, self._next_digest, deadline, expiry)
+        settle_at = (self._started_at or now) + self._dead_after
+        if now >= settle_at:
+            self._publish(now)
+        due = (self._next_beat, self._next_digest, deadline, expiry, settle_at if now < settle_at else None)
         self._wake_at = min(t for t in due if t is not None)
         return self._wake_at
 
@@ -438,6 +443,7 @@ class Membership:
         self._view.set_peers(self._peers.keys() - self._legacy.names)
 
     def _publish(self, now: float) -> None:
+        """Report the live set and the holds; only once settled (see :meth:`turn`)."""
         with self._lock:
             legacy = self._legacy.live()
             source = (self._view.version, self._healthy, legacy)
