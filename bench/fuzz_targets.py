@@ -6,7 +6,7 @@ Every target is an entry point that reads bytes or objects someone else controls
   for an address, answered as the responder would (:mod:`...layer2.arp`, :mod:`...layer2.ndp`);
 * ``heartbeat``: a membership datagram (:func:`...membership.wire.decode`); most inputs are
   signed with the key after mutation, so the bytes behind the HMAC get fuzzed too, then
-  accounted for by the membership tracker;
+  accounted for by the membership's replay guard, view, holds and version 1 peers;
 * ``bgp``: a byte stream of BGP messages (:func:`...bgp.framing.decode_all`, the same header
   check and per-type decoders the session's reader uses); ``bgp_body``: one message body given
   straight to the per-type decoders, without the header check in front;
@@ -41,7 +41,10 @@ from ansible_collections.baremetal.lb.daemons.speaker.bgp.framing import decode,
 from ansible_collections.baremetal.lb.daemons.speaker.layer2 import arp, ndp
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.ethernet import FrameError
 from ansible_collections.baremetal.lb.daemons.speaker.membership import wire
-from ansible_collections.baremetal.lb.daemons.speaker.membership.tracker import Tracker
+from ansible_collections.baremetal.lb.daemons.speaker.membership.holds import PeerHolds
+from ansible_collections.baremetal.lb.daemons.speaker.membership.legacy import LegacyPeers
+from ansible_collections.baremetal.lb.daemons.speaker.membership.replay import ReplayGuard
+from ansible_collections.baremetal.lb.daemons.speaker.membership.view import View
 from ansible_collections.baremetal.lb.plugins.module_utils.config_errors import InvalidConfigError
 from ansible_collections.baremetal.lb.plugins.module_utils.config_model import ClusterResources
 from ansible_collections.baremetal.lb.plugins.module_utils.legacy_config import (
@@ -137,12 +140,22 @@ def feed_ndp(data: bytes) -> object:
 
 
 def heartbeat_seeds() -> list[bytes]:
-    """Valid Signed heartbeat and leave datagrams, to mutate."""
+    """Valid signed datagrams of every kind, of both versions, to mutate."""
+    message = wire.Message
+    kind = wire.Kind
     return [
+        wire.encode(HEARTBEAT_KEY, message(kind.HEARTBEAT, "node-a", 1_700_000_000, 7, 1_700_000_001)),
+        wire.encode(HEARTBEAT_KEY, message(kind.LEAVE, "n" * wire.MAX_NAME, 2**63, 0, 2**64 - 1)),
+        wire.encode(HEARTBEAT_KEY, message(kind.SUSPECT, "node-a", 5, 8, 9, "node-b", 4)),
         wire.encode(
-            HEARTBEAT_KEY, wire.Message(wire.Kind.HEARTBEAT, "node-a", 1_700_000_000, 7, 1_700_000_001)
+            HEARTBEAT_KEY,
+            message(kind.DIGEST, "node-a", 5, 8, 9, entries=(wire.DigestEntry("node-b", 3, False),)),
         ),
-        wire.encode(HEARTBEAT_KEY, wire.Message(wire.Kind.LEAVE, "n" * wire.MAX_NAME, 2**63, 0, 2**64 - 1)),
+        wire.encode(
+            HEARTBEAT_KEY,
+            message(kind.HOLDS, "node-a", 5, 8, 9, holds=frozenset({ipaddress.ip_address("192.0.2.9")})),
+        ),
+        wire.encode(HEARTBEAT_KEY, message(kind.HEARTBEAT, "node-a", 5, 8, 9, version=wire.LEGACY_VERSION)),
     ]
 
 
@@ -154,9 +167,20 @@ def sign_heartbeat(body: bytes) -> bytes:
 def feed_heartbeat(data: bytes) -> object:
     """Decode a datagram with the bench's key and account for it as the membership service does."""
     message = wire.decode(HEARTBEAT_KEY, data)
-    tracker = Tracker(dead_after=3.0, max_clock_skew=30.0)
-    tracker.set_peers(["node-a", message.sender])
-    return tracker.receive(message, 1.0, 1_700_000_000), tracker.expire(10.0), tracker.next_expiry()
+    peers = ["node-a", message.sender]
+    guard = ReplayGuard(max_clock_skew=30.0)
+    guard.set_peers(peers)
+    view = View("node-z", 1, dead_after=3.0, suspicion_timeout=9.0)
+    view.set_peers(peers)
+    view.join(0.0)
+    holds = PeerHolds(fresh_for=9.0)
+    legacy = LegacyPeers(dead_after=3.0)
+    if not guard.admit(message, message.sent_at_ns):
+        return False
+    holds.receive(message, 1.0)
+    legacy.receive(message, 1.0)
+    out = [] if message.version == wire.LEGACY_VERSION else view.receive(message, 1.0)
+    return out, view.tick(10.0), holds.expire(10.0, view.live() | legacy.live()), legacy.next_expiry()
 
 
 # ----------------------------------------------------------------------------------------- BGP

@@ -103,3 +103,70 @@ def test_node_whose_link_goes_down_gives_itself_up_and_comes_back(lan: Lan) -> N
     a.read_until("b back", members_are({"a", "b"}), 5)
     got = wait_for("b whole again", lambda: (s := state(b))["members"] == ["a", "b"] and s, timeout=5)
     assert got["send_errors"] > 0  # the LEAVE on a downed link failed, and nothing broke
+
+
+def test_a_killed_node_restarted_under_its_name_is_back_everywhere(lan: Lan) -> None:
+    hosts = [lan.add_host(n) for n in ("a", "b", "c")]
+    a, b, c = start_members(lan, hosts)
+    a.read_until("everyone", members_are({"a", "b", "c"}), 5)
+
+    os.kill(b.pid, signal.SIGKILL)
+    a.read_until("b's death", members_are({"a", "c"}), 3)
+    c.read_until("b's death", members_are({"a", "c"}), 3)
+    (b,) = start_members(lan, [hosts[1]], configured=hosts)  # a new process: a higher incarnation
+    started = time.monotonic()
+    seen = a.read_until("b back", members_are({"a", "b", "c"}), 3)
+    print(f"\nrestarted b seen by a {(seen['t'] - started) * 1000:.0f} ms after its start")
+    c.read_until("b back", members_are({"a", "b", "c"}), 3)
+    b.read_until("b knowing everyone", members_are({"a", "b", "c"}), 3)
+
+
+def test_a_watcher_that_cannot_hear_a_healthy_node_does_not_evict_it(lan: Lan) -> None:
+    """b stops hearing a (a's datagrams to b are dropped); c hears both and must keep both."""
+    hosts = [lan.add_host(n) for n in ("a", "b", "c")]
+    a_host, b_host, _unused = hosts
+    a, b, c = start_members(lan, hosts)
+    c.read_until("everyone", members_are({"a", "b", "c"}), 5)
+
+    lan.run(a_host, "ip", "route", "add", "blackhole", f"{b_host.ipv4}/32")
+    wait_for("b accusing a", lambda: state(b)["events"].get("accused", 0) >= 1, timeout=3)
+    wait_for("a refuting", lambda: state(a)["events"].get("refuted", 0) >= 1, timeout=3)
+    deadline = time.monotonic() + 3
+    while (left := deadline - time.monotonic()) > 0:  # c's view over 3 s: every change it reports
+        try:
+            line = c.read(left)
+        except TimeoutError:
+            break
+        assert set(line.get("members", ["a", "b", "c"])) == {"a", "b", "c"}, (
+            f"c evicted a healthy node: {line}"
+        )
+    assert state(c)["members"] == ["a", "b", "c"]
+
+    lan.run(a_host, "ip", "route", "del", "blackhole", f"{b_host.ipv4}/32")
+    wait_for("b seeing a again", lambda: state(b)["members"] == ["a", "b", "c"], timeout=5)
+
+
+def test_a_rolling_upgrade_keeps_failover_between_versions(lan: Lan) -> None:
+    """a still speaks version 1 (all-to-all heartbeats); b and c speak version 2 and keep it a member."""
+    a_host, b_host, c_host = hosts = [lan.add_host(n) for n in ("a", "b", "c")]
+    peers = [f"{h.name}={h.ipv4}" for h in hosts]
+    a = lan.start(a_host, "l2_membership_v1_agent.py", "a", a_host.ipv4, str(PORT), KEY.hex(), *peers)
+    b, c = start_members(lan, [b_host, c_host], configured=hosts)
+    b.read_until(
+        "the version 1 peer named in the log",
+        lambda line: "version 1" in line.get("log", "") and " a " in line["log"],
+        5,
+    )
+    for agent in (a, b, c):
+        agent.read_until("everyone, across versions", members_are({"a", "b", "c"}), 5)
+
+    os.kill(c.pid, signal.SIGKILL)  # a version 2 node dies: the version 1 node must notice
+    killed_at = time.monotonic()
+    seen = a.read_until("c's death, seen by the version 1 node", members_are({"a", "b"}), 3)
+    assert seen["t"] - killed_at <= DEAD_AFTER + 0.15
+    b.read_until("c's death", members_are({"a", "b"}), 3)
+
+    os.kill(a.pid, signal.SIGKILL)  # the version 1 node dies: the version 2 node must notice
+    killed_at = time.monotonic()
+    seen = b.read_until("a's death, seen by a version 2 node", members_are({"b"}), 3)
+    assert seen["t"] - killed_at <= DEAD_AFTER + 0.15

@@ -41,7 +41,8 @@ from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import (
 )
 
 from ..engine_child import Reports, serve
-from ..membership.service import Holds, Membership
+from ..membership.holds import Holds
+from ..membership.service import Membership
 from .conflicts import ConflictLog, Probe, first_claims
 from .engine_messages import PLAN, StartOrder, claims_from_json, peers_from_json
 from .ethernet import mac_to_str

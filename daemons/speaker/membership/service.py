@@ -1,17 +1,22 @@
-"""The membership loop: send heartbeats, receive and check them, report changes.
+"""The membership loop: heart-beat the ring neighbours, receive and check datagrams, report changes.
 
 Runs in its own thread (:meth:`Membership.start`) or in the caller's (:meth:`Membership.run`)
-and does nothing else, so an event-loop stall elsewhere never makes a peer look dead.
+and does nothing else, so an event-loop stall elsewhere never makes a peer look dead. The
+protocol's decisions are :class:`~.view.View`'s; this module only moves datagrams and time.
+Several members can share one thread (:class:`Driver`): the bench runs hundreds that way.
 
 A node is a member of its own view only while every watched link is up: when the link it
 announces on goes down it sends LEAVE, stops heart-beating (peers take its IPs over at once)
-and drops itself (so its own ownership computation gives everything up). Heart-beating
-resumes when the link comes back, and the node counts as settled again (:attr:`Membership.settled`)
+and drops itself (so its own ownership computation gives everything up). It joins again, with
+a higher incarnation, when the link comes back, and counts as settled (:attr:`Membership.settled`)
 only once it has had time to hear its peers.
 
 A node holding IPs against the rank (non-revertive failback, :meth:`Membership.set_holds`)
-sends them in a HOLDS datagram just before each heartbeat, so a peer that hears the heartbeat
-has heard the holds; ``on_holds`` reports what the live peers hold.
+sends them to every peer in a HOLDS datagram just before each heartbeat, so a peer that hears
+the heartbeat has heard the holds; ``on_holds`` reports what the live peers hold.
+
+Peers still speaking version 1 (all-to-all heartbeats, :mod:`.legacy`) are heart-beaten the old
+way until they speak version 2, so a rolling upgrade keeps failover; each is named in the log.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
+import random
 import selectors
 import socket
 import threading
@@ -29,8 +35,12 @@ from dataclasses import dataclass
 from ansible_collections.baremetal.lb.plugins.module_utils.addresses import IPAddress
 
 from ..layer2.link import link_is_up
-from .tracker import Tracker
-from .wire import Kind, Message, WireError, decode, encode, encode_holds
+from .health import LocalHealth
+from .holds import Holds, PeerHolds
+from .legacy import LegacyPeers
+from .replay import ReplayGuard
+from .view import LEAVE_COPIES, Outgoing, View
+from .wire import LEGACY_VERSION, Kind, Message, WireError, decode, encode, encode_holds
 
 _LOG = logging.getLogger(__name__)
 
@@ -41,9 +51,9 @@ Address = tuple[str, int]
 class Timing:
     """A detection profile: heartbeat interval, dead-after time, the engine's real-time priority.
 
-    Seconds between heartbeats, seconds of silence after which a peer is dead, and the layer-2
-    engine's SCHED_FIFO priority (0: normal), without which a busy CPU delays heartbeats beyond a
-    short dead-after time.
+    Seconds between heartbeats to each ring neighbour, seconds of silence after which a watcher
+    suspects a neighbour, and the layer-2 engine's SCHED_FIFO priority (0: normal), without
+    which a busy CPU delays heartbeats beyond a short dead-after time.
     """
 
     interval: float
@@ -52,23 +62,28 @@ class Timing:
 
 
 PROFILES = {
-    # failover ~0.27 s median; 10 heartbeats a second to each peer
+    # failover ~0.25 s median; 40 datagrams a second per node, sent and received, whatever N
     "default": Timing(interval=0.1, dead_after=0.3),
-    # failover < 0.1 s median; 40 heartbeats a second to each peer, engine under SCHED_FIFO
+    # failover < 0.1 s median; 160 datagrams a second per node, engine under SCHED_FIFO
     "fast": Timing(interval=0.025, dead_after=0.075, realtime_priority=10),
 }
 DEFAULT_PROFILE = "default"
 INTERVAL = PROFILES[DEFAULT_PROFILE].interval  # the speaker's default
 DEAD_AFTER = PROFILES[DEFAULT_PROFILE].dead_after  # the speaker's default
+SUSPICION_FACTOR = 3  # an unconfirmed, unrefuted suspicion is final after this many dead_after
+WATCHERS_PER_SIDE = 1  # ring neighbours watched on each side: 4 datagrams per interval per node
+DIGEST_EVERY = 2.0  # seconds between full-membership digests to one random peer (heals splits)
+LATENESS_HALF_LIFE = 0.5  # seconds for this node's own lateness to fade by half
+MISTAKE_HALF_LIFE = 5.0  # seconds for the penalty of a wrong accusation (or a refutation) to fade by half
+MISTAKE_PENALTY = 0.5  # slack per mistake, in dead_after
+MAX_SLACK_FACTOR = 2.0  # the slack is at most this many dead_after
 _RECV_BATCH = 256
-_LEAVE_COPIES = 2  # one loss must not turn a planned hand-over into a dead-after outage
-_MAX_HOLDS_PAYLOAD = 60_000  # bytes: one UDP datagram (about 12,000 IPv4 or 3,500 IPv6 addresses)
-
-Holds = Mapping[str, frozenset[IPAddress]]
+_RECV_SIZE = 65535
+_MAX_HOLDS_BODY = 60_000  # bytes: one UDP datagram (about 12,000 IPv4 or 3,500 IPv6 addresses)
 
 
 class Membership:
-    """Heartbeats among the speakers of one layer-2 domain and the live set they yield."""
+    """The ring membership of one node in its layer-2 domain and the live set it yields."""
 
     def __init__(
         self,
@@ -79,6 +94,9 @@ class Membership:
         *,
         interval: float = INTERVAL,
         dead_after: float = DEAD_AFTER,
+        suspicion_timeout: float | None = None,
+        watchers_per_side: int = WATCHERS_PER_SIDE,
+        digest_every: float = DIGEST_EVERY,
         max_clock_skew: float = 30.0,
         watch_links: Sequence[str] = (),
         on_change: Callable[[frozenset[str]], None] | None = None,
@@ -87,32 +105,52 @@ class Membership:
     ) -> None:
         """Prepare (not start) membership of ``name``; ``peers`` maps node names to UDP addresses.
 
-        ``on_change`` is called from the membership thread with the new live set (this node
-        included while healthy), ``on_holds`` with what the live peers hold, before the live set
-        that follows from the same datagrams; keep them quick, e.g. ``queue.put``.
+        A neighbour silent for ``dead_after`` is suspected; a suspicion no second watcher
+        confirms and the accused does not refute is final after ``suspicion_timeout`` (default
+        three times ``dead_after``: a real death is confirmed long before, by its second
+        watcher). ``on_change`` is called from the membership thread with the new live set (this
+        node included while healthy), ``on_holds`` with what the live peers hold, before the live
+        set that follows from the same datagrams; keep them quick, e.g. ``queue.put``.
         """
         if not key:
             raise ValueError("an empty key authenticates nothing")
         if dead_after <= interval:
             raise ValueError("dead_after must exceed the heartbeat interval")
+        timeout = SUSPICION_FACTOR * dead_after if suspicion_timeout is None else suspicion_timeout
         self.name = name
         self.send_errors = 0
         self.forged = 0
+        self.packets_sent = 0
+        self.packets_received = 0
         self._key = key
         self._interval = interval
+        self._digest_every = digest_every
+        self._dead_after = dead_after
         self._watch_links = tuple(watch_links)
         self._on_change = on_change
         self._on_holds = on_holds
         self._clock = clock
-        self._tracker = Tracker(dead_after, max_clock_skew)
-        self._incarnation = time.time_ns()
+        self._guard = ReplayGuard(max_clock_skew)
+        self._view = View(
+            name, time.time_ns(), dead_after=dead_after, suspicion_timeout=timeout, per_side=watchers_per_side
+        )
+        self._legacy = LegacyPeers(dead_after)
+        self._peer_holds = PeerHolds(fresh_for=timeout)
+        self._random = random.Random()
+        self._health = LocalHealth(
+            LATENESS_HALF_LIFE, max_slack=MAX_SLACK_FACTOR * dead_after, penalty_half_life=MISTAKE_HALF_LIFE
+        )
+        self._mistakes = 0  # wrong accusations and refutations accounted for in _health
         self._seq = 0
         self._healthy = False
         self._members: frozenset[str] = frozenset()
-        self._holds_payload = b""  # what this node holds, as sent
+        self._published: tuple[int, bool, frozenset[str]] | None = None  # what _members came from
+        self._holds_body = b""  # what this node holds, as sent
         self._holds_clears = 0  # empty HOLDS still to send after it stopped holding
-        self._peer_holds: Holds = {}
+        self._holding: frozenset[IPAddress] = frozenset()  # the IPs of _holds_body
+        self._holds_published: Holds = {}
         self._started_at: float | None = None
+        self._next_beat = self._next_digest = self._wake_at = 0.0
         self._lock = threading.Lock()
         self._family = _family(bind[0])
         self._peers: dict[str, Address] = {}
@@ -128,17 +166,28 @@ class Membership:
     @property
     def rejected(self) -> Mapping[str, int]:
         """Authenticated messages refused, by reason: replayed, stale, unknown."""
-        return self._tracker.rejected
+        return self._guard.rejected
+
+    @property
+    def incarnation(self) -> int:
+        """The current incarnation of this node (raised by each join, rejoin and refutation)."""
+        return self._view.incarnation
+
+    def events(self) -> dict[str, int]:
+        """What the protocol did so far: accused, refuted, deaths confirmed, timed out, left, gossiped."""
+        with self._lock:
+            return dict(self._view.events)
 
     def refused(self) -> dict[str, int]:
         """Datagrams refused so far, by reason: ``forged`` (malformed or bad HMAC) and :attr:`rejected`'s."""
         with self._lock:
-            return {"forged": self.forged, **self._tracker.rejected}
+            return {"forged": self.forged, **self._guard.rejected}
 
     def declared_dead(self) -> dict[str, int]:
-        """Times each peer was declared dead after ``dead_after`` seconds of silence, by name."""
+        """Times each peer was declared dead (confirmed, timed out or gossiped; not left), by name."""
         with self._lock:
-            return dict(self._tracker.declared_dead)
+            counts = self._view.deaths + self._legacy.declared_dead
+            return dict(counts)
 
     def set_peers(self, peers: Mapping[str, Address]) -> None:
         """Replace the peer list (speakers come and go); this node's own entry is ignored."""
@@ -147,7 +196,9 @@ class Membership:
                 raise ValueError(f"peer {host} is not of the bind address's family")
         with self._lock:
             self._peers = {n: a for n, a in peers.items() if n != self.name}
-            self._tracker.set_peers(self._peers)
+            self._guard.set_peers(self._peers)
+            self._legacy.set_peers(frozenset(self._peers))
+            self._view.set_peers(self._peers.keys() - self._legacy.names)
 
     def members(self) -> frozenset[str]:
         """The live nodes as this node sees them now (itself only while its links are up)."""
@@ -156,30 +207,32 @@ class Membership:
 
     def set_holds(self, ips: frozenset[IPAddress]) -> None:
         """Tell the peers, from the next heartbeat on, which IPs this node holds against the rank."""
-        payload = encode_holds(ips)
-        if len(payload) > _MAX_HOLDS_PAYLOAD:
+        body = encode_holds(ips)
+        if len(body) > _MAX_HOLDS_BODY:
             _LOG.warning(
                 "holding %d IPs against the rank: only those fitting one datagram are kept on return of "
                 "their first node, the others fail back",
                 len(ips),
             )
-            payload = encode_holds(sorted(ips, key=lambda ip: ip.packed)[: _MAX_HOLDS_PAYLOAD // 17])
+            ips = frozenset(sorted(ips, key=lambda ip: ip.packed)[: _MAX_HOLDS_BODY // 17])
+            body = encode_holds(ips)
         with self._lock:
-            if payload == self._holds_payload:
+            if body == self._holds_body:
                 return
-            self._holds_clears = 0 if payload else _LEAVE_COPIES
-            self._holds_payload = payload
+            self._holds_clears = 0 if body else LEAVE_COPIES
+            self._holds_body = body
+            self._holding = ips
 
     def holds(self) -> Holds:
         """What each live peer holds against the rank, by name."""
         with self._lock:
-            return self._peer_holds
+            return self._holds_published
 
     @property
     def settled(self) -> bool:
         """True once a live peer has had time to be heard since this node (re)joined; decide only then."""
         started = self._started_at
-        return started is not None and self._clock() - started >= self._tracker.dead_after
+        return started is not None and self._clock() - started >= self._dead_after
 
     def start(self) -> None:
         """Run the loop in a daemon thread of its own."""
@@ -195,97 +248,217 @@ class Membership:
             self._thread.join(timeout)
 
     def run(self) -> None:
-        """Heart-beat and track peers until :meth:`stop`; then send LEAVE and close."""
-        selector = selectors.DefaultSelector()
-        selector.register(self._sock, selectors.EVENT_READ)
-        selector.register(self._wake_r, selectors.EVENT_READ)
-        self._started_at = next_beat = self._clock()
+        """Heart-beat, watch and gossip until :meth:`stop`; then send LEAVE and close."""
+        driver = Driver()
+        driver.add(self)
         try:
-            while not self._stopping.is_set():
-                now = self._clock()
-                if now >= next_beat:
-                    self._beat()
-                    next_beat = max(next_beat + self._interval, now)
-                with self._lock:
-                    self._tracker.expire(now)
-                    expiry = self._tracker.next_expiry()
-                self._publish()
-                wake_at = next_beat if expiry is None else min(next_beat, expiry)
-                for key, _unused in selector.select(max(0.0, wake_at - now)):
-                    if key.fileobj is self._sock:
-                        self._receive()
-                    else:
-                        self._drain_wakeups()
+            driver.run(lambda: not driver.members)
         finally:
-            if self._healthy:
-                self._send_all(Kind.LEAVE, copies=_LEAVE_COPIES)
-            selector.close()
+            driver.close()
+
+    # -- one turn of the loop (the Driver calls these) -------------------------------------------
+
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`stop` was called."""
+        return self._stopping.is_set()
+
+    def begin(self) -> None:
+        """Start taking part: the first turn is due now."""
+        self._started_at = self._next_beat = self._wake_at = self._clock()
+        self._next_digest = self._next_beat + self._digest_every * self._random.random()
+
+    def turn(self) -> float:
+        """Read what arrived, do what is due (heartbeat, digest, suspicions, reports); when next due.
+
+        Datagrams are read before silences are judged: a heartbeat that waited in the socket
+        while this loop ran late is not silence. Nothing is reported until ``dead_after`` after
+        this node (re)joined: a joiner learns the members at once (a neighbour's digest), but a
+        holder's HOLDS, repeated every interval, only within that time, and an engine that saw
+        every member would decide without them (a failback where none is due).
+        """
+        self._health.observe(self._wake_at, self._clock())  # late only when woken after _wake_at
+        self._receive()
+        now = self._clock()
+        if now >= self._next_beat:
+            self._beat(now)
+            self._next_beat = max(self._next_beat + self._interval, now)
+        if now >= self._next_digest:
+            self._send_digest()
+            self._next_digest = now + self._digest_every
+        with self._lock:
+            mistakes = self._view.events["wrongly accused"] + self._view.events["refuted"]
+            for _unused in range(mistakes - self._mistakes):
+                self._health.penalize(MISTAKE_PENALTY * self._dead_after, now)
+            self._mistakes = mistakes
+            self._view.slack = self._health.slack(now)
+            outgoing = self._view.tick(now)
+            deadline = self._view.next_deadline()
+            self._legacy.expire(now)
+            expiry = self._legacy.next_expiry()
+        self._say(outgoing)
+        settle_at = (self._started_at or now) + self._dead_after
+        if now >= settle_at:
+            self._publish(now)
+        due = (self._next_beat, self._next_digest, deadline, expiry, settle_at if now < settle_at else None)
+        self._wake_at = min(t for t in due if t is not None)
+        return self._wake_at
+
+    def close(self, *, leave: bool = True) -> None:
+        """Send LEAVE (unless ``leave`` is False: a crash, for benches) and close the sockets."""
+        try:
+            if leave:
+                with self._lock:
+                    outgoing = self._view.leave()
+                self._say(outgoing)
+                self._say_legacy(Kind.LEAVE, copies=LEAVE_COPIES)
+        finally:
             self._sock.close()
             self._wake_r.close()
             self._wake_w.close()
 
-    def _beat(self) -> None:
+    # -- the protocol's traffic ------------------------------------------------------------------
+
+    def _beat(self, now: float) -> None:
         healthy = all(link_is_up(link) for link in self._watch_links)
+        send_holds = False
+        with self._lock:
+            if healthy and not self._healthy:
+                if self._started_at is not None:
+                    self._started_at = now  # rejoined: hear the peers (and their holds) first
+                outgoing = self._view.join(now)
+            elif self._healthy and not healthy:
+                _LOG.warning("a watched link of %s is down: leaving", self.name)
+                outgoing = self._view.leave()
+            else:
+                outgoing = []
+            if healthy:
+                send_holds = bool(self._holds_body or self._holds_clears)
+                if send_holds and not self._holds_body:
+                    self._holds_clears -= 1
+                if send_holds:
+                    outgoing.append(Outgoing(Kind.HOLDS))
+                outgoing.append(Outgoing(Kind.HEARTBEAT, self._view.watched()))
+        was_healthy, self._healthy = self._healthy, healthy
+        self._say(outgoing)
+        if send_holds:
+            self._say_legacy(Kind.HOLDS)
         if healthy:
-            if not self._healthy and self._started_at is not None:
-                self._started_at = self._clock()  # rejoined: hear the peers (and their holds) first
-            self._send_holds()
-            self._send_all(Kind.HEARTBEAT)
-        elif self._healthy:
-            _LOG.warning("a watched link of %s is down: leaving", self.name)
-            self._send_all(Kind.LEAVE, copies=_LEAVE_COPIES)
-        self._healthy = healthy
+            self._say_legacy(Kind.HEARTBEAT)
+        elif was_healthy:
+            self._say_legacy(Kind.LEAVE, copies=LEAVE_COPIES)
 
-    def _send_holds(self) -> None:
+    def _send_digest(self) -> None:
+        """Everything we know, to one random version 2 peer (dead ones too: that heals a split)."""
         with self._lock:
-            payload = self._holds_payload
-            if not payload and not self._holds_clears:
+            names = sorted(self._peers.keys() - self._legacy.names)
+        if names and self._healthy:
+            self._say([Outgoing(Kind.DIGEST, (self._random.choice(names),))])
+
+    def _say(self, outgoing: list[Outgoing]) -> None:
+        for statement in outgoing:
+            with self._lock:
+                peers = self._peers
+                legacy = self._legacy.names
+                names = statement.to or [n for n in peers if n not in legacy]
+                targets = [peers[n] for n in names if n in peers]
+                entries = self._view.digest() if statement.kind is Kind.DIGEST else ()
+                holds = self._holding if statement.kind is Kind.HOLDS else frozenset()
+                incarnation = self._view.incarnation
+            for _unused in range(statement.copies):
+                self._seq += 1
+                message = Message(
+                    statement.kind,
+                    self.name,
+                    incarnation,
+                    self._seq,
+                    time.time_ns(),
+                    statement.subject,
+                    statement.subject_incarnation,
+                    entries,
+                    holds,
+                )
+                self._send(encode(self._key, message), targets)
+
+    def _say_legacy(self, kind: Kind, copies: int = 1) -> None:
+        """Tell the version 1 peers in their own words: HEARTBEAT, HOLDS or LEAVE."""
+        with self._lock:
+            if not self._legacy.names:
                 return
-            if not payload:
-                self._holds_clears -= 1
-        self._send_all(Kind.HOLDS, payload=payload)
-
-    def _send_all(self, kind: Kind, copies: int = 1, payload: bytes = b"") -> None:
-        with self._lock:
-            targets = list(self._peers.values())
+            targets = [self._peers[n] for n in self._legacy.names if n in self._peers]
+            holds = self._holding if kind is Kind.HOLDS else frozenset()
+            incarnation = self._view.incarnation
         for _unused in range(copies):
             self._seq += 1
-            datagram = encode(
-                self._key,
-                Message(kind, self.name, self._incarnation, self._seq, time.time_ns(), payload),
+            message = Message(
+                kind, self.name, incarnation, self._seq, time.time_ns(), holds=holds, version=LEGACY_VERSION
             )
-            for address in targets:
-                try:
-                    self._sock.sendto(datagram, address)
-                except OSError as err:  # ENETUNREACH on a downed link, EPERM from a firewall
-                    self.send_errors += 1
-                    _LOG.debug("heartbeat to %s: %s", address, err)
+            self._send(encode(self._key, message), targets)
+
+    def _send(self, datagram: bytes, targets: list[Address]) -> None:
+        for address in targets:
+            try:
+                self._sock.sendto(datagram, address)
+                self.packets_sent += 1
+            except OSError as err:  # ENETUNREACH on a downed link, EPERM from a firewall
+                self.send_errors += 1
+                _LOG.debug("membership datagram to %s: %s", address, err)
 
     def _receive(self) -> None:
         for _unused in range(_RECV_BATCH):
             try:
-                data = self._sock.recv(2048)
+                data = self._sock.recv(_RECV_SIZE)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as err:  # ICMP errors surface here (ECONNREFUSED)
                 _LOG.debug("membership receive: %s", err)
                 continue
+            self.packets_received += 1
             try:
                 message = decode(self._key, data)
             except WireError:
                 self.forged += 1
                 continue
             with self._lock:
-                self._tracker.receive(message, self._clock(), time.time_ns())
+                if not self._guard.admit(message, time.time_ns()):
+                    continue
+                now = self._clock()
+                self._peer_holds.receive(message, now)
+                if self._legacy.receive(message, now):
+                    self._version_changed(message)
+                if message.version == LEGACY_VERSION:
+                    continue
+                outgoing = self._view.receive(message, now)
+            self._say(outgoing)
 
-    def _publish(self) -> None:
+    def _version_changed(self, message: Message) -> None:
+        """A peer speaks another membership version than before: ring member or version 1 peer."""
+        if message.version == LEGACY_VERSION:
+            _LOG.warning(
+                "membership peer %s speaks version 1 (not upgraded yet): heart-beating it the old way",
+                message.sender,
+            )
+        else:
+            _LOG.info("membership peer %s speaks version 2 now: it joins the ring", message.sender)
+        self._view.set_peers(self._peers.keys() - self._legacy.names)
+
+    def _publish(self, now: float) -> None:
+        """Report the live set and the holds; only once settled (see :meth:`turn`)."""
         with self._lock:
-            members = self._tracker.live() | ({self.name} if self._healthy else set())
+            legacy = self._legacy.live()
+            source = (self._view.version, self._healthy, legacy)
+            if source != self._published:
+                self._published = source
+                members = self._view.live() | legacy | ({self.name} if self._healthy else set())
+            else:
+                members = self._members
             changed = members != self._members
             self._members = members
-            holds = self._tracker.holds()
-            holds_changed = holds != self._peer_holds
-            self._peer_holds = holds
+            holds_changed = self._peer_holds.expire(now, members) or changed
+            if holds_changed:
+                holds = self._peer_holds.holds()
+                holds_changed = holds != self._holds_published
+                self._holds_published = holds
         if holds_changed and self._on_holds is not None:
             self._on_holds(holds)
         if changed and self._on_change is not None:
@@ -295,6 +468,68 @@ class Membership:
         with contextlib.suppress(BlockingIOError):
             while self._wake_r.recv(4096):
                 pass
+
+
+class Driver:
+    """Runs the loops of several members in one thread, each with its own socket and timers.
+
+    The speaker runs one member per process; the bench runs many per process, so that the
+    interpreter's own cost does not drown the protocol's at hundreds of members on two cores.
+    """
+
+    def __init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+        self.members: dict[Membership, float] = {}  # member -> when its next turn is due
+        self._extra: dict[int, Callable[[], None]] = {}
+
+    def add(self, member: Membership) -> None:
+        """Start ``member``: its first turn is now."""
+        member.begin()
+        self._selector.register(member._sock, selectors.EVENT_READ, member)
+        self._selector.register(member._wake_r, selectors.EVENT_READ, member)
+        self.members[member] = member.turn()
+
+    def remove(self, member: Membership, *, leave: bool = True) -> None:
+        """Stop ``member``: LEAVE sent (unless ``leave`` is False, a crash) and its sockets closed."""
+        del self.members[member]
+        self._selector.unregister(member._sock)
+        self._selector.unregister(member._wake_r)
+        member.close(leave=leave)
+
+    def watch(self, fileobj: socket.socket | int, on_ready: Callable[[], None]) -> None:
+        """Call ``on_ready`` from the loop whenever ``fileobj`` is readable (e.g. a command pipe)."""
+        self._selector.register(fileobj, selectors.EVENT_READ, on_ready)
+
+    def run(self, done: Callable[[], bool]) -> None:
+        """Turn the members as they become due or readable until ``done()``; stopped ones leave."""
+        while not done():
+            now = time.monotonic()
+            timeout = max(0.0, min(self.members.values(), default=now + 1.0) - now)
+            ready: set[Membership] = set()
+            for key, _unused in self._selector.select(timeout):
+                thing = key.data
+                if not isinstance(thing, Membership):
+                    thing()  # may add or remove members
+                elif thing not in self.members:
+                    continue  # removed by an earlier callback of this turn
+                elif key.fileobj is thing._wake_r:
+                    thing._drain_wakeups()
+                    if thing.stopping:
+                        self.remove(thing)
+                else:
+                    ready.add(thing)
+            now = time.monotonic()
+            for member, due in list(self.members.items()):
+                if member in ready or due <= now:
+                    self.members[member] = member.turn()
+
+    def close(self) -> None:
+        """Remove every member (LEAVE sent) and close the selector."""
+        try:
+            for member in list(self.members):
+                self.remove(member)
+        finally:
+            self._selector.close()
 
 
 def _family(host: str) -> socket.AddressFamily:

@@ -2,13 +2,15 @@
 
   l2_membership_agent.py NAME BIND_HOST PORT KEYHEX WATCH_LINK NAME=HOST ...
 
-Lines out: {"ready": true}, then {"members": [...], "t": <CLOCK_MONOTONIC>} per change, and
+Lines out: {"ready": true}, then {"members": [...], "t": <CLOCK_MONOTONIC>} per change,
+{"log": MESSAGE, "level": NAME} per membership log record of level INFO and above, and
 {"state": ...} answering {"state": true} on stdin. SIGTERM stops it (sending LEAVE).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import sys
 import threading
@@ -25,6 +27,13 @@ def say(obj: object) -> None:
         sys.stdout.flush()
 
 
+class SayLog(logging.Handler):
+    """Log records as JSON lines, so a test can read what the speaker would have logged."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        say({"log": record.getMessage(), "level": record.levelname})
+
+
 def serve_commands(membership: Membership) -> None:
     for line in sys.stdin:
         if "state" in json.loads(line):
@@ -35,6 +44,7 @@ def serve_commands(membership: Membership) -> None:
                         "rejected": dict(membership.rejected),
                         "forged": membership.forged,
                         "send_errors": membership.send_errors,
+                        "events": membership.events(),
                     }
                 }
             )
@@ -42,6 +52,9 @@ def serve_commands(membership: Membership) -> None:
 
 def main() -> None:
     name, host, port, key, link, *peers = sys.argv[1:]
+    log = logging.getLogger("ansible_collections.baremetal.lb.daemons.speaker.membership")
+    log.addHandler(SayLog(logging.INFO))
+    log.setLevel(logging.INFO)
     peer_map = {p.split("=")[0]: (p.split("=")[1], int(port)) for p in peers}
     membership = Membership(
         name,

@@ -1,0 +1,360 @@
+"""Who is alive, as one node sees it: the ring protocol's state machine. Pure (no sockets, no clock).
+
+Each member has an incarnation and a status: alive, suspect (still a member) or dead (left
+counts as dead, and a dead record stays as a tombstone so that late words of that life change
+nothing). Statements about a member are ordered by incarnation: a higher incarnation wins; at
+the same incarnation dead beats suspect beats alive. Only the member itself raises its
+incarnation (a start, a rejoin after its link came back, or a refutation).
+
+A node watches its ring neighbours (:mod:`.ring`): one it has not heard from for ``dead_after``
+it suspects, telling everyone at once. A suspect is dead when a second watcher suspects it too
+(its only watcher, in a domain of two), or, once it had ``refute_window`` to refute, when every
+watcher it had that is still healthy did (two neighbours that died together), or when
+``suspicion_timeout`` passes without the accused refuting with a higher incarnation. A watcher
+that still hears the accused forwards the suspicion to it, so one watcher cut off from a healthy
+node cannot evict it.
+
+Inputs are authenticated, admitted messages (:class:`~.wire.Message`) and ticks; outputs are
+:class:`Outgoing` statements for the service to send.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from .ring import neighbours, ring_of
+from .wire import DigestEntry, Kind, Message
+
+JOIN_COPIES = 2  # one loss must not hide a join, a refutation or a planned leave
+LEAVE_COPIES = 2
+
+
+class Status(Enum):
+    """A member's status in this view."""
+
+    ALIVE = "alive"
+    SUSPECT = "suspect"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A statement to send: to the named members, or to every configured peer when ``to`` is empty."""
+
+    kind: Kind
+    to: tuple[str, ...] = ()
+    subject: str = ""
+    subject_incarnation: int = 0
+    copies: int = 1
+
+
+@dataclass
+class Record:
+    """What this node knows of one member."""
+
+    incarnation: int
+    status: Status
+    heard_at: float  # last direct word from it, or when watching it began (a grace period)
+    accusers: set[str] = field(default_factory=set)
+    watchers: tuple[str, ...] = ()  # its watchers when the suspicion began
+    suspected_at: float = 0.0
+    told_dead_at: float = float("-inf")  # when we last told it that it is dead here
+
+
+class View:
+    """The membership of one node: its own incarnation and its records of the others."""
+
+    def __init__(
+        self,
+        me: str,
+        incarnation: int,
+        *,
+        dead_after: float,
+        suspicion_timeout: float,
+        refute_window: float | None = None,
+        per_side: int = 1,
+    ) -> None:
+        if per_side < 1:
+            raise ValueError("a node needs at least one watcher on each side")
+        self.me = me
+        self.incarnation = incarnation
+        self.active = False  # taking part: between join/rejoin and leave
+        self.dead_after = dead_after
+        self.slack = 0.0  # seconds added to dead_after while this node's own loop runs late
+        self.suspicion_timeout = suspicion_timeout
+        self.refute_window = dead_after / 2 if refute_window is None else refute_window
+        self.per_side = per_side
+        self._peers: frozenset[str] = frozenset()
+        self._records: dict[str, Record] = {}
+        self._ring: tuple[str, ...] | None = None  # caches of what the records imply, see _changed
+        self._live: frozenset[str] | None = None
+        self._watched: tuple[str, ...] | None = None
+        self._suspects: set[str] = set()
+        self._undecided: set[str] = set()  # suspects with a new accuser since they were last looked at
+        self._statuses_changed = False  # any member's status changed: every suspect may be decided
+        self._watching: frozenset[str] = frozenset()
+        self.version = 0  # counts changes of the live set (cheap change detection for the service)
+        # what happened, for metrics and benches: accused (by us), refuted (we were accused),
+        # and how deaths were decided: confirmed, timed out, left, gossiped (from a digest)
+        self.events: Counter[str] = Counter()
+        self.deaths: Counter[str] = Counter()  # times each member was declared dead (not when it left)
+        self._accused: dict[str, int] = {}  # members this node accused, and at which incarnation
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def status(self, name: str) -> Status | None:
+        """The status of ``name`` here, None when nothing is known of it."""
+        record = self._records.get(name)
+        return None if record is None else record.status
+
+    def record(self, name: str) -> Record | None:
+        """The record of ``name`` (for inspection), None when nothing is known of it."""
+        return self._records.get(name)
+
+    def live(self) -> frozenset[str]:
+        """The other members alive or suspect (a suspect is a member until it is dead)."""
+        if self._live is None:
+            self._live = frozenset(n for n, r in self._records.items() if r.status is not Status.DEAD)
+        return self._live
+
+    def watched(self) -> tuple[str, ...]:
+        """The ring neighbours this node heart-beats to and expects heartbeats from."""
+        if self._watched is None:
+            self._watched = neighbours(self._current_ring(), self.me, self.per_side)
+        return self._watched
+
+    def digest(self) -> tuple[DigestEntry, ...]:
+        """Everything this view knows, for a DIGEST (suspects are stated alive: suspicion is not gossip)."""
+        entries = [DigestEntry(self.me, self.incarnation, True)] if self.active else []
+        entries += (
+            DigestEntry(n, r.incarnation, r.status is not Status.DEAD)
+            for n, r in sorted(self._records.items())
+        )
+        return tuple(entries)
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`tick` may next have something to do (a silence or a suspicion running out)."""
+        if not self.active:
+            return None
+        times = [
+            self._records[n].heard_at + self.dead_after + self.slack
+            for n in self.watched()
+            if self.me not in self._records[n].accusers
+        ]
+        times += (self._records[n].suspected_at + self.refute_window for n in self._suspects)
+        times += (self._records[n].suspected_at + self.suspicion_timeout for n in self._suspects)
+        return min(times, default=None)
+
+    # -- inputs --------------------------------------------------------------------------------
+
+    def set_peers(self, names: Iterable[str]) -> None:
+        """Consider exactly ``names`` (this node excluded) from now on; records of others are dropped."""
+        self._peers = frozenset(names) - {self.me}
+        for name in self._records.keys() - self._peers:
+            del self._records[name]
+            self._suspects.discard(name)
+            self._accused.pop(name, None)
+        self._changed()
+
+    def join(self, now: float) -> list[Outgoing]:
+        """Take part (again): a higher incarnation than any earlier word of ours, told to everyone.
+
+        Every record gets a fresh grace period: while this node was out it heard nothing.
+        """
+        self.incarnation += 1
+        self.active = True
+        for record in self._records.values():
+            record.heard_at = max(record.heard_at, now)
+        return [Outgoing(Kind.JOIN, copies=JOIN_COPIES)]
+
+    def leave(self) -> list[Outgoing]:
+        """Stop taking part: LEAVE to everyone."""
+        if not self.active:
+            return []
+        self.active = False
+        return [Outgoing(Kind.LEAVE, copies=LEAVE_COPIES)]
+
+    def receive(self, message: Message, now: float) -> list[Outgoing]:
+        """Account for an admitted message; returns what to send in reply."""
+        out: list[Outgoing] = []
+        news = False
+        if message.kind is Kind.ALIVE and message.sender in self._accused:
+            del self._accused[message.sender]
+            self.events["wrongly accused"] += 1  # it refutes: it was alive when we accused it
+        elif message.kind in (Kind.JOIN, Kind.LEAVE):
+            self._accused.pop(message.sender, None)  # a new life, or a planned end: no verdict on us
+        if message.kind is Kind.LEAVE:
+            self._bury(message.sender, message.incarnation, "left")
+        else:
+            news = self._heard(message.sender, message.incarnation, now, out)
+        if message.kind is Kind.JOIN and news and message.sender in self.watched():
+            out.append(Outgoing(Kind.DIGEST, (message.sender,)))  # what it needs to find its place
+        elif message.kind is Kind.SUSPECT:
+            self._suspected(message.sender, message.subject, message.subject_incarnation, now, out)
+        elif message.kind is Kind.DIGEST:
+            for entry in message.entries:
+                self._merge(entry, now, out)
+        self._decide_suspects(now)  # a new accuser, or a watcher that died, may settle a suspicion
+        return out
+
+    def tick(self, now: float) -> list[Outgoing]:
+        """Suspect silent neighbours (telling everyone) and bury suspects whose time ran out."""
+        out: list[Outgoing] = []
+        if not self.active:
+            return out
+        watched = self.watched()
+        for name in watched:
+            record = self._records[name]
+            if name not in self._watching:  # a new neighbour: from now on it heart-beats to us
+                record.heard_at = max(record.heard_at, now)
+            if self.me not in record.accusers and now - record.heard_at > self.dead_after + self.slack:
+                out.append(Outgoing(Kind.SUSPECT, (), name, record.incarnation))
+                self.events["accused"] += 1
+                self._accused[name] = record.incarnation
+                self._suspected(self.me, name, record.incarnation, now, out)
+        self._watching = frozenset(watched)
+        self._decide_suspects(now, everyone=True)  # a refute window may have run out
+        for name in list(self._suspects):
+            record = self._records[name]
+            if now - record.suspected_at > self.suspicion_timeout:
+                self._bury(name, record.incarnation, "timed out")
+        return out
+
+    # -- transitions ---------------------------------------------------------------------------
+
+    def _current_ring(self) -> tuple[str, ...]:
+        if self._ring is None:
+            self._ring = ring_of(self.live() | {self.me})
+        return self._ring
+
+    def _changed(self) -> None:
+        """The live set may have changed: drop what was derived from it."""
+        self._ring = self._live = self._watched = None
+        self._statuses_changed = True
+        self.version += 1
+
+    def _alive(self, name: str, incarnation: int, now: float) -> None:
+        """A fresh record: ``name`` alive at ``incarnation``, heard (or in grace) from ``now``."""
+        self._records[name] = Record(incarnation, Status.ALIVE, now)
+        self._suspects.discard(name)
+        self._changed()
+
+    def _refute(self, accused_incarnation: int) -> Outgoing:
+        """Outlive an accusation of ``accused_incarnation``: a higher incarnation, told to everyone."""
+        self.incarnation = max(self.incarnation, accused_incarnation) + 1
+        self.events["refuted"] += 1
+        return Outgoing(Kind.ALIVE, copies=JOIN_COPIES)
+
+    def _heard(self, sender: str, incarnation: int, now: float, out: list[Outgoing]) -> bool:
+        """Any admitted word from ``sender`` says it is alive at ``incarnation``; True for a new life."""
+        record = self._records.get(sender)
+        if record is None or incarnation > record.incarnation:
+            self._alive(sender, incarnation, now)
+            return True
+        if record.status is not Status.DEAD:
+            record.heard_at = now
+        elif now - record.told_dead_at >= self.dead_after:
+            # It talks on in a life we buried (a healed split, a false eviction): tell it, it refutes.
+            record.told_dead_at = now
+            out.append(Outgoing(Kind.SUSPECT, (sender,), sender, record.incarnation))
+        return False
+
+    def _suspected(
+        self, accuser: str, subject: str, incarnation: int, now: float, out: list[Outgoing]
+    ) -> None:
+        if subject == self.me:
+            if self.active and incarnation >= self.incarnation:
+                out.append(self._refute(incarnation))
+            return
+        record = self._records.get(subject)
+        if record is None or record.status is Status.DEAD or incarnation < record.incarnation:
+            return
+        if incarnation > record.incarnation or record.status is Status.ALIVE:
+            record.incarnation = incarnation
+            record.status = Status.SUSPECT
+            record.suspected_at = now
+            record.accusers = set()
+            record.watchers = neighbours(self._current_ring(), subject, self.per_side)
+            self._suspects.add(subject)
+            self._statuses_changed = True  # it no longer counts as a healthy watcher of others
+        if accuser in record.accusers:
+            return
+        record.accusers.add(accuser)
+        self._undecided.add(subject)
+        still_heard = now - record.heard_at <= self.dead_after
+        if accuser != self.me and subject in self.watched() and still_heard:
+            out.append(Outgoing(Kind.SUSPECT, (subject,), subject, incarnation))  # let it refute
+
+    def _confirmed(self, record: Record, now: float) -> bool:
+        """Two of the suspect's watchers agree (its only one, in a domain of two), or all healthy ones.
+
+        The second case waits until the accused had ``refute_window`` to refute.
+
+        A watcher that is itself suspect or dead cannot confirm: when two ring neighbours die
+        together each has one healthy watcher left, and that one decides. The window keeps two
+        healthy neighbours, each wrongly accused by its other watcher, from burying each other.
+        """
+        if len(record.accusers) >= max(1, min(2, len(record.watchers))):
+            return True
+        if now - record.suspected_at < self.refute_window:
+            return False
+        healthy = [w for w in record.watchers if w == self.me or self.status(w) is Status.ALIVE]
+        return len(record.accusers) >= max(1, min(2, len(healthy)))
+
+    def _decide_suspects(self, now: float, *, everyone: bool = False) -> None:
+        """Bury every suspect now confirmed; one burial may confirm another, so repeat until none.
+
+        Only suspects that may have changed are looked at: those with a new accuser, or all of
+        them when a member's status changed (a watcher that died or became suspect) or when
+        ``everyone`` (time passed: a refute window may have run out). A domain in a storm of
+        suspicions must not pay for every suspect on every datagram.
+        """
+        candidates = set(self._suspects) if everyone or self._statuses_changed else self._undecided
+        self._undecided = set()
+        self._statuses_changed = False
+        while candidates:
+            confirmed = [
+                n for n in candidates if n in self._suspects and self._confirmed(self._records[n], now)
+            ]
+            if not confirmed:
+                return
+            for name in confirmed:
+                self._bury(name, self._records[name].incarnation, "confirmed")
+            candidates = set(self._suspects) if self._statuses_changed else set()
+            self._statuses_changed = False
+
+    def _bury(self, name: str, incarnation: int, reason: str) -> None:
+        if name not in self._peers:
+            return
+        record = self._records.get(name)
+        if record is None:
+            self._records[name] = Record(incarnation, Status.DEAD, float("-inf"))  # a tombstone only
+            return
+        was_live = record.status is not Status.DEAD
+        if incarnation < record.incarnation or (incarnation == record.incarnation and not was_live):
+            return
+        record.incarnation = incarnation
+        record.status = Status.DEAD
+        record.accusers = set()
+        self._suspects.discard(name)
+        if was_live:
+            self.events[reason] += 1
+            if reason != "left":
+                self.deaths[name] += 1
+            self._changed()
+
+    def _merge(self, entry: DigestEntry, now: float, out: list[Outgoing]) -> None:
+        if entry.name == self.me:
+            if not entry.alive and self.active and entry.incarnation >= self.incarnation:
+                out.append(self._refute(entry.incarnation))  # someone buried us
+            return
+        if entry.name not in self._peers:
+            return
+        record = self._records.get(entry.name)
+        if not entry.alive:
+            self._bury(entry.name, entry.incarnation, "gossiped")
+        elif record is None or entry.incarnation > record.incarnation:
+            self._alive(entry.name, entry.incarnation, now)

@@ -1,0 +1,254 @@
+"""The ring protocol's state machine, one view at a time: each row an input and the promise it keeps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from ansible_collections.baremetal.lb.daemons.speaker.membership.view import Outgoing, Status, View
+from ansible_collections.baremetal.lb.daemons.speaker.membership.wire import DigestEntry, Kind, Message
+
+DEAD_AFTER = 0.3
+TIMEOUT = 0.3
+REFUTE_WINDOW = DEAD_AFTER / 2  # the view's default
+T0 = 100.0
+
+
+def view(me: str = "c", peers: str = "abcdex", known: str = "abde") -> View:
+    """``me`` active at incarnation 11, every name in ``known`` heard alive at incarnation 1 at T0
+    (and a first tick then, as the service ticks after every receive)."""
+    v = View(me, 10, dead_after=DEAD_AFTER, suspicion_timeout=TIMEOUT)
+    v.set_peers(peers)
+    v.join(T0)
+    for name in known:
+        v.receive(Message(Kind.HEARTBEAT, name, 1, 0, 0), T0)
+    v.tick(T0)
+    return v
+
+
+def heartbeat(sender: str, incarnation: int = 1) -> Message:
+    return Message(Kind.HEARTBEAT, sender, incarnation, 0, 0)
+
+
+def suspect(accuser: str, subject: str, incarnation: int = 1) -> Message:
+    return Message(Kind.SUSPECT, accuser, 1, 0, 0, subject=subject, subject_incarnation=incarnation)
+
+
+def join(sender: str, incarnation: int) -> Message:
+    return Message(Kind.JOIN, sender, incarnation, 0, 0)
+
+
+def alive(sender: str, incarnation: int) -> Message:
+    return Message(Kind.ALIVE, sender, incarnation, 0, 0)
+
+
+def leave(sender: str, incarnation: int = 1) -> Message:
+    return Message(Kind.LEAVE, sender, incarnation, 0, 0)
+
+
+def digest(sender: str, *entries: tuple[str, int, bool]) -> Message:
+    return Message(Kind.DIGEST, sender, 1, 0, 0, entries=tuple(DigestEntry(*e) for e in entries))
+
+
+@dataclass
+class Case:
+    """Messages fed to a fresh :func:`view` of ``c`` (ring a b c d e: c watches b and d), then a tick."""
+
+    messages: list[Message]
+    subject: str
+    status: Status | None
+    incarnation: int | None = None
+    tick_at: float = T0 + 0.01
+    sends: list[Outgoing] = field(default_factory=list)
+
+
+CASES = {
+    "a second watcher confirms": Case(
+        [suspect("b", "a"), suspect("e", "a")],
+        "a",
+        Status.DEAD,
+    ),
+    "a suspect whose other watcher is suspect too is confirmed by one (neighbours died together)": Case(
+        [suspect("d", "e"), suspect("b", "a")], "a", Status.DEAD, tick_at=T0 + REFUTE_WINDOW + 0.01
+    ),
+    "but only once it had time to refute": Case(
+        [suspect("d", "e"), suspect("b", "a")], "a", Status.SUSPECT, tick_at=T0 + REFUTE_WINDOW - 0.01
+    ),
+    "and that death confirms the other one": Case(
+        [suspect("d", "e"), suspect("b", "a")], "e", Status.DEAD, tick_at=T0 + REFUTE_WINDOW + 0.01
+    ),
+    "one accuser is only a suspicion (still a member)": Case([suspect("b", "a")], "a", Status.SUSPECT),
+    "the same accuser twice is still one": Case([suspect("b", "a"), suspect("b", "a")], "a", Status.SUSPECT),
+    "an unconfirmed suspicion is final after the timeout": Case(
+        [suspect("b", "a")], "a", Status.DEAD, tick_at=T0 + TIMEOUT + 0.01
+    ),
+    "the accused refutes with a higher incarnation": Case(
+        [suspect("b", "a"), alive("a", 2), suspect("e", "a")],
+        "a",
+        Status.ALIVE,
+        incarnation=2,
+        tick_at=T0 + TIMEOUT + 0.01,
+    ),
+    "a suspicion of a past incarnation changes nothing": Case(
+        [join("a", 2), suspect("b", "a", 1), suspect("e", "a", 1)], "a", Status.ALIVE, incarnation=2
+    ),
+    "LEAVE buries at once": Case([leave("a")], "a", Status.DEAD),
+    "a late heartbeat of the life that left does not revive it, it is told": Case(
+        [leave("d"), heartbeat("d")],
+        "d",
+        Status.DEAD,
+        sends=[Outgoing(Kind.SUSPECT, ("d",), "d", 1)],
+    ),
+    "a restart (higher incarnation) comes back after death": Case(
+        [leave("a"), join("a", 5)], "a", Status.ALIVE, incarnation=5
+    ),
+    "any word from an unknown peer is a join": Case([heartbeat("x", 4)], "x", Status.ALIVE, incarnation=4),
+    "a digest teaches members": Case([digest("a", ("x", 3, True))], "x", Status.ALIVE, incarnation=3),
+    "a digest teaches deaths": Case([digest("a", ("b", 1, False))], "b", Status.DEAD),
+    "a digest does not revive a tombstone of the same life": Case(
+        [leave("b"), digest("a", ("b", 1, True))], "b", Status.DEAD
+    ),
+    "a digest's names outside the peers are ignored": Case([digest("a", ("zz", 3, True))], "zz", None),
+    "a stale dead entry does not bury a newer life": Case(
+        [join("b", 4), digest("a", ("b", 3, False))],
+        "b",
+        Status.ALIVE,
+        incarnation=4,
+        sends=[Outgoing(Kind.DIGEST, ("b",))],  # b is c's neighbour: its JOIN is answered
+    ),
+    "a watcher still hearing the accused passes the suspicion on to it": Case(
+        [suspect("a", "b")],
+        "b",
+        Status.SUSPECT,
+        sends=[Outgoing(Kind.SUSPECT, ("b",), "b", 1)],
+    ),
+    "a JOIN of a ring neighbour is answered with a digest": Case(
+        [join("d", 2)], "d", Status.ALIVE, incarnation=2, sends=[Outgoing(Kind.DIGEST, ("d",))]
+    ),
+    "a JOIN of a far member is not answered": Case([join("a", 2)], "a", Status.ALIVE, incarnation=2),
+    "the retry copy of a JOIN is not answered again": Case(
+        [join("d", 2), join("d", 2)], "d", Status.ALIVE, incarnation=2, sends=[Outgoing(Kind.DIGEST, ("d",))]
+    ),
+    "a refutation of a ring neighbour needs no digest": Case(
+        [alive("d", 2)], "d", Status.ALIVE, incarnation=2
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_transition(case: Case) -> None:
+    v = view()
+    sent = [out for message in case.messages for out in v.receive(message, T0 + 0.005)]
+    v.tick(case.tick_at)
+    assert v.status(case.subject) is case.status
+    if case.incarnation is not None:
+        record = v.record(case.subject)
+        assert record is not None and record.incarnation == case.incarnation
+    assert sent == case.sends
+
+
+@pytest.mark.parametrize(
+    ("message", "refutes"),
+    [
+        (suspect("b", "c", 11), True),  # suspected at our incarnation
+        (suspect("b", "c", 10), False),  # at a past one: already refuted
+        (digest("b", ("c", 11, False)), True),  # buried by a view we missed (a healed split)
+        (digest("b", ("c", 11, True)), False),
+        (heartbeat("b"), False),
+    ],
+)
+def test_self_refutation(message: Message, refutes: bool) -> None:
+    v = view()
+    sent = v.receive(message, T0)
+    if refutes:
+        assert v.incarnation == 12
+        assert sent == [Outgoing(Kind.ALIVE, copies=2)]
+    else:
+        assert v.incarnation == 11
+        assert Outgoing(Kind.ALIVE, copies=2) not in sent
+
+
+def test_a_node_that_left_does_not_refute() -> None:
+    v = view()
+    assert v.leave() == [Outgoing(Kind.LEAVE, copies=2)]
+    assert v.receive(suspect("b", "c", 11), T0) == []
+    assert v.incarnation == 11
+    assert v.leave() == []  # leaving twice says nothing
+
+
+@pytest.mark.parametrize(
+    ("silent_for", "suspected"),
+    [
+        (DEAD_AFTER - 0.01, set()),
+        (DEAD_AFTER + 0.01, {"b", "d"}),  # the ring neighbours of c, and only they
+    ],
+)
+def test_silent_neighbours_are_suspected_to_everyone(silent_for: float, suspected: set[str]) -> None:
+    v = view()
+    sent = v.tick(T0 + silent_for)
+    assert {o.subject for o in sent} == suspected
+    assert all(o.kind is Kind.SUSPECT and o.to == () for o in sent)  # to every peer
+    assert v.status("a") is Status.ALIVE and v.status("e") is Status.ALIVE  # not ours to watch
+
+
+def test_both_silent_neighbours_in_a_domain_of_two_is_final() -> None:
+    v = view(peers="bc", known="b")
+    v.tick(T0 + DEAD_AFTER + 0.01)
+    assert v.status("b") is Status.DEAD  # its only watcher is enough
+
+
+def test_a_new_neighbour_gets_a_grace_period() -> None:
+    v = view()
+    assert v.watched() == ("d", "b")
+    v.receive(heartbeat("b"), T0 + 1.0)
+    v.receive(leave("d"), T0 + 1.0)  # e, heard at T0 only, becomes c's neighbour now
+    assert v.tick(T0 + 1.0) == []
+    assert [o.subject for o in v.tick(T0 + 1.0 + DEAD_AFTER + 0.01)] == ["e", "b"]
+
+
+def test_next_deadline_is_the_first_silence_to_run_out() -> None:
+    v = view()
+    assert v.next_deadline() == pytest.approx(T0 + DEAD_AFTER)
+    v.receive(suspect("b", "a"), T0 + 0.1)
+    v.receive(heartbeat("b"), T0 + 0.2)
+    v.receive(heartbeat("d"), T0 + 0.2)
+    assert v.next_deadline() == pytest.approx(T0 + 0.1 + REFUTE_WINDOW)  # a's window to refute ends first
+
+
+def test_digest_states_itself_and_everyone_known() -> None:
+    v = view(known="ab")
+    v.receive(leave("b"), T0)
+    assert v.digest() == (DigestEntry("c", 11, True), DigestEntry("a", 1, True), DigestEntry("b", 1, False))
+    v.leave()
+    assert DigestEntry("c", 11, True) not in v.digest()
+
+
+def test_removed_peers_are_forgotten() -> None:
+    v = view()
+    v.set_peers("abc")
+    assert v.live() == {"a", "b"}
+
+
+def test_a_late_loop_waits_its_slack_before_accusing() -> None:
+    v = view()
+    v.slack = 0.2  # this node's own wake-ups ran late lately (see LocalHealth)
+    assert v.tick(T0 + DEAD_AFTER + 0.1) == []
+    assert v.next_deadline() == pytest.approx(T0 + DEAD_AFTER + 0.2)
+    assert {o.subject for o in v.tick(T0 + DEAD_AFTER + 0.21)} == {"b", "d"}
+
+
+@pytest.mark.parametrize(
+    ("answer", "wrong"),
+    [
+        (alive("b", 2), 1),  # b refutes: our accusation was a mistake
+        (join("b", 5), 0),  # b restarted: it had died, we were right
+        (leave("b"), 0),  # b left on purpose: no verdict either way
+    ],
+)
+def test_an_accusation_refuted_counts_as_a_mistake(answer: Message, wrong: int) -> None:
+    v = view()
+    v.tick(T0 + DEAD_AFTER + 0.01)  # c accuses b and d
+    v.receive(answer, T0 + DEAD_AFTER + 0.05)
+    v.receive(alive("a", 2), T0 + DEAD_AFTER + 0.05)  # a was never accused by c
+    assert v.events["wrongly accused"] == wrong
