@@ -62,6 +62,7 @@ from urllib.parse import urlparse
 
 from ansible_collections.baremetal.lb.daemons.controller import reconciler
 from ansible_collections.baremetal.lb.daemons.controller.app import Controller, Options
+from ansible_collections.baremetal.lb.daemons.kube.access import ClusterAccess
 from ansible_collections.baremetal.lb.daemons.kube.kubeapi import CONTROLLER_FIELD_MANAGER, JSON, KubeApi
 from ansible_collections.baremetal.lb.daemons.kube.logs import configure_logs
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import (
@@ -197,12 +198,11 @@ class _Answer:
     def __init__(self, status: int, body: bytes = b"", stop: threading.Event | None = None) -> None:
         self.status = status
         self.reason = "OK" if status < 300 else "Not Found"
-        self.response = self
-        self._body = body
+        self.data = body
         self._stop = stop
 
     def read(self) -> bytes:
-        return self._body
+        return self.data
 
     def stream(self, _amount: int, decode_content: bool = True) -> Iterator[bytes]:
         assert self._stop is not None and decode_content
@@ -227,7 +227,7 @@ class ServedApi(KubeApi):  # type: ignore[misc]  # mypy sees the collection as A
     """A :class:`KubeApi` whose transport answers from memory, as the API server would (see the module)."""
 
     def __init__(self, count: int, stop: threading.Event) -> None:
-        super().__init__(_NoClient(), CONTROLLER_FIELD_MANAGER)
+        super().__init__(_NOWHERE, CONTROLLER_FIELD_MANAGER)
         self._count = count
         self._stop = stop
         self._config = config_objects(count)
@@ -293,10 +293,8 @@ class ServedApi(KubeApi):  # type: ignore[misc]  # mypy sees the collection as A
         return _Answer(200, json.dumps(written).encode())
 
 
-class _NoClient:
-    """Stands where the kubernetes ApiClient would: :class:`ServedApi` never sends through it."""
-
-    user_agent = ""
+_NOWHERE = ClusterAccess("http://api-server.invalid", tls=None)
+"""Where :class:`ServedApi` would connect, if it ever sent a request instead of answering it."""
 
 
 def _list(items: list[JSON]) -> bytes:

@@ -1,25 +1,29 @@
 """Plain-JSON access to the Kubernetes API: requests, paginated lists and watch streams.
 
-The generated models of the ``kubernetes`` client cost milliseconds per object to build; with
-tens of thousands of Services the controller works on plain dicts instead and borrows only the
-client's configuration, authentication and connection pool.
+The generated models of the ``kubernetes`` client cost milliseconds per object to build, and
+importing them costs every process ~25 MB: the daemons work on plain dicts over one urllib3
+connection pool, with the server and credentials :mod:`.access` reads.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import ssl
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import urllib3
-from kubernetes import client, config
 from urllib3.exceptions import ReadTimeoutError
 
 from . import kubeconfig as kubeconfig_file
+from .access import ClusterAccess, in_cluster
 
 JSON = dict[str, Any]
+
+log = logging.getLogger(__name__)
 
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -99,18 +103,35 @@ EVENTS = Resource("/api/v1", "events")
 
 
 class KubeApi:
-    """A thin JSON client over a configured :class:`kubernetes.client.ApiClient`.
+    """A thin JSON client of one API server over a pool of keep-alive connections.
 
     With a ``field_manager`` every create, update and patch names it (the ``fieldManager``
     query parameter) and every request carries it as User-Agent, so managedFields and the API
-    server's audit log say which daemon wrote what; without one the client's defaults apply.
+    server's audit log say which daemon wrote what.
     """
 
-    def __init__(self, api_client: client.ApiClient, field_manager: str | None = None) -> None:
-        self._client = api_client
+    def __init__(self, access: ClusterAccess, field_manager: str | None = None, pool_size: int = 16) -> None:
+        self._access = access
         self._field_manager = field_manager
-        if field_manager:
-            api_client.user_agent = field_manager
+        self._headers = {
+            "Accept": "application/json",
+            "User-Agent": field_manager or "baremetal-lb",
+        }
+        if access.basic_auth:
+            self._headers.update(urllib3.make_headers(basic_auth=access.basic_auth))
+        pool_options: dict[str, Any] = {"maxsize": pool_size, "retries": _RETRIES}
+        if access.tls is not None:
+            pool_options["ssl_context"] = access.tls
+            if access.server_hostname:
+                pool_options["server_hostname"] = access.server_hostname
+            if access.tls.verify_mode == ssl.CERT_NONE:  # insecure-skip-tls-verify
+                pool_options.update(cert_reqs=ssl.CERT_NONE, assert_hostname=False)
+                log.warning(
+                    "the API server's certificate at %s is not checked (insecure-skip-tls-verify)",
+                    access.server,
+                )
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # said once, above
+        self._pool = urllib3.PoolManager(**pool_options)
 
     @classmethod
     def connect(
@@ -118,17 +139,11 @@ class KubeApi:
     ) -> KubeApi:
         """Connect with ``kubeconfig``, or with the in-cluster service account when it is None.
 
-        Nothing is written to the filesystem either way (see :mod:`.kubeconfig`), so the daemons
+        Nothing is written to the filesystem either way (see :mod:`.access`), so the daemons
         run on a read-only root.
         """
-        configuration = client.Configuration()
-        if kubeconfig:
-            kubeconfig_file.load(kubeconfig, configuration)
-        else:
-            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        configuration.connection_pool_maxsize = pool_size
-        configuration.retries = _RETRIES
-        return cls(client.ApiClient(configuration), field_manager)
+        access = kubeconfig_file.load(kubeconfig) if kubeconfig else in_cluster()
+        return cls(access, field_manager, pool_size)
 
     def request(
         self,
@@ -144,7 +159,7 @@ class KubeApi:
         if self._field_manager and method in _WRITES:
             query = {**(query or {}), "fieldManager": self._field_manager}
         response = self._send(method, path, query, body=body, content_type=content_type, timeout=timeout)
-        data = response.read()
+        data = response.data
         if not 200 <= response.status <= 299:
             raise ApiError(response.status, str(response.reason), data.decode(errors="replace"))
         decoded: JSON = json.loads(data) if data else {}
@@ -197,15 +212,17 @@ class KubeApi:
             body=None,
             content_type="application/json",
             timeout=(_ANSWER_SECONDS, _ANSWER_SECONDS),
+            stream=True,
         )
-        raw = response.response
         try:
             if not 200 <= response.status <= 299:
-                raise ApiError(response.status, str(response.reason), raw.read().decode(errors="replace"))
-            _set_read_timeout(raw, idle_seconds)
+                raise ApiError(
+                    response.status, str(response.reason), response.read().decode(errors="replace")
+                )
+            _set_read_timeout(response, idle_seconds)
             buffer = b""
             try:
-                for chunk in raw.stream(65536, decode_content=True):
+                for chunk in response.stream(65536, decode_content=True):
                     buffer += chunk
                     *lines, buffer = buffer.split(b"\n")
                     for line in lines:
@@ -214,7 +231,7 @@ class KubeApi:
             except ReadTimeoutError as silent:
                 raise WatchSilentError(f"no event or bookmark for {idle_seconds:.0f}s") from silent
         finally:
-            raw.release_conn()
+            response.release_conn()
 
     def _send(
         self,
@@ -225,13 +242,27 @@ class KubeApi:
         body: JSON | None,
         content_type: str,
         timeout: float | tuple[float, float],
-    ) -> Any:
-        url = path + ("?" + urlencode(query) if query else "")
-        headers = {"Accept": "application/json", "Content-Type": content_type}
-        _method, full_url, headers, serialized, _files = self._client.param_serialize(
-            method, url, header_params=headers, body=body, auth_settings=["BearerToken"]
+        stream: bool = False,
+    ) -> urllib3.BaseHTTPResponse:
+        url = self._access.server + path + ("?" + urlencode(query) if query else "")
+        headers = {**self._headers, "Content-Type": content_type}
+        token = self._access.token()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        limit = (
+            urllib3.Timeout(connect=timeout[0], read=timeout[1])
+            if isinstance(timeout, tuple)
+            else urllib3.Timeout(total=timeout)
         )
-        return self._client.call_api(method, full_url, headers, serialized, _request_timeout=timeout)
+        return self._pool.request(
+            method,
+            url,
+            body=None if body is None else json.dumps(body).encode(),
+            headers=headers,
+            timeout=limit,
+            redirect=False,
+            preload_content=not stream,
+        )
 
 
 def _set_read_timeout(raw: Any, seconds: float) -> None:

@@ -1,9 +1,9 @@
-"""The daemons load a kubeconfig without writing to the filesystem, so they run on a read-only root.
+"""The daemons reach the API server as a kubeconfig or a pod's service account says, writing no file.
 
-A real mutual-TLS server (the lab's PKI: CA, serving certificate, admin client certificate)
-answers on 127.0.0.1; the daemons' client connects with a kubeconfig whose certificates are
-embedded (``*-data``) or named as files, while every way the ``kubernetes`` client has to make a
-temp file fails as on a read-only root.
+A real TLS server (the lab's PKI: CA, serving certificate, admin client certificate) answers on
+127.0.0.1 and echoes who it saw; the daemons' client connects with a kubeconfig whose
+certificates are embedded (``*-data``) or named as files, or with a bearer token, while every
+way to make a temp file fails as on a read-only root.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
 import yaml
 
+from ansible_collections.baremetal.lb.daemons.kube import access, kubeconfig
 from ansible_collections.baremetal.lb.daemons.kube.kubeapi import KubeApi
 from lab import pki
 
@@ -29,7 +31,10 @@ class _Version(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         peer = self.connection.getpeercert() or {}  # type: ignore[attr-defined]
         subject = dict(pair[0] for pair in peer.get("subject", ()))
-        body = json.dumps({"path": self.path, "client": subject.get("commonName")}).encode()
+        answer = {"path": self.path, "client": subject.get("commonName")}
+        if self.headers.get("Authorization"):
+            answer["authorization"] = self.headers["Authorization"]
+        body = json.dumps(answer).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -42,13 +47,13 @@ class _Version(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """An HTTPS server that insists on a client certificate from the CA; its URL and PKI dir."""
+    """An HTTPS server that checks any client certificate against the CA; its URL and PKI dir."""
     pki_dir = tmp_path_factory.mktemp("pki")
     pki.create(pki_dir, ["localhost"], ["127.0.0.1"])
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(pki_dir / "apiserver.crt", pki_dir / "apiserver.key")
     context.load_verify_locations(pki_dir / "ca.crt")
-    context.verify_mode = ssl.CERT_REQUIRED
+    context.verify_mode = ssl.CERT_OPTIONAL  # a token user presents no certificate
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Version)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -108,14 +113,102 @@ def test_connects_with_client_certificates_without_temp_files(tls_server, tmp_pa
     assert answer == {"path": "/version", "client": "lab-admin"}
 
 
-def test_embedded_certificates_live_in_memory_not_on_disk(tls_server, tmp_path, read_only_temp):
-    server, pki_dir = tls_server
+def _write(tmp_path: Path, document: dict[str, Any]) -> str:
     path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump(_kubeconfig(server, pki_dir, embedded=True)))
+    path.write_text(yaml.safe_dump(document))
+    return str(path)
 
-    api = KubeApi.connect(str(path))
 
-    configuration = api._client.configuration
-    files = [configuration.ssl_ca_cert, configuration.cert_file, configuration.key_file]
-    assert all(name.startswith("/proc/self/fd/") for name in files), files
-    assert Path(configuration.cert_file).read_bytes() == (pki_dir / "admin.crt").read_bytes()
+@pytest.mark.parametrize(
+    ("user", "files", "authorization"),
+    [
+        ({"token": "t0ken"}, {}, "Bearer t0ken"),
+        ({"tokenFile": "sa-token"}, {"sa-token": "from-file\n"}, "Bearer from-file"),
+        ({"username": "ada", "password": "s3cret"}, {}, "Basic YWRhOnMzY3JldA=="),
+    ],
+    ids=["token", "tokenFile", "basic"],
+)
+def test_a_credential_user_sends_its_credential(
+    tls_server, tmp_path, read_only_temp, user, files, authorization
+):
+    server, pki_dir = tls_server
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    document = _kubeconfig(server, pki_dir, embedded=True)
+    document["users"][0]["user"] = user
+
+    answer = KubeApi.connect(_write(tmp_path, document)).request("GET", "/version")
+
+    assert answer == {"path": "/version", "client": None, "authorization": authorization}
+
+
+def test_insecure_skip_tls_verify_connects_without_the_ca(tls_server, tmp_path):
+    server, pki_dir = tls_server
+    document = _kubeconfig(server, pki_dir, embedded=True)
+    document["clusters"][0]["cluster"] = {"server": server, "insecure-skip-tls-verify": True}
+
+    assert KubeApi.connect(_write(tmp_path, document)).request("GET", "/version")["client"] == "lab-admin"
+
+
+def test_an_unknown_ca_is_refused(tls_server, tmp_path):
+    server, pki_dir = tls_server
+    document = _kubeconfig(server, pki_dir, embedded=True)
+    del document["clusters"][0]["cluster"]["certificate-authority-data"]  # the system store: no lab CA
+
+    with pytest.raises(urllib3.exceptions.MaxRetryError, match="CERTIFICATE_VERIFY_FAILED"):
+        KubeApi.connect(_write(tmp_path, document)).request("GET", "/version")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda doc: doc.pop("current-context"), "current-context is not set"),
+        (lambda doc: doc.update({"current-context": "y"}), "contexts has no entry named 'y'"),
+        (lambda doc: doc["clusters"][0]["cluster"].pop("server"), "cluster 'c' has no server"),
+        (
+            lambda doc: doc["users"][0]["user"].update({"exec": {"command": "aws"}}),
+            "user 'u' authenticates with 'exec'.*token, tokenFile or client certificate",
+        ),
+    ],
+    ids=["no current-context", "unknown context", "no server", "exec plugin"],
+)
+def test_a_kubeconfig_the_daemons_cannot_use_is_refused_naming_the_field(tmp_path, change, message):
+    document = _kubeconfig("https://127.0.0.1:6443", tmp_path, embedded=False)
+    change(document)
+
+    with pytest.raises(ValueError, match=message):
+        kubeconfig.load(_write(tmp_path, document))
+
+
+def test_in_cluster_uses_the_mounted_ca_and_token(tls_server, tmp_path):
+    server, pki_dir = tls_server
+    (tmp_path / "ca.crt").write_bytes((pki_dir / "ca.crt").read_bytes())
+    (tmp_path / "token").write_text("sa-token")
+    host, port = server.removeprefix("https://").split(":")
+
+    api = KubeApi(
+        access.in_cluster(tmp_path, {"KUBERNETES_SERVICE_HOST": host, "KUBERNETES_SERVICE_PORT": port})
+    )
+
+    assert api.request("GET", "/version")["authorization"] == "Bearer sa-token"
+
+
+def test_in_cluster_outside_a_pod_says_to_give_a_kubeconfig(tmp_path):
+    with pytest.raises(ValueError, match="not running in a pod; give the daemon --kubeconfig"):
+        access.in_cluster(tmp_path, {})
+
+
+def test_a_token_file_is_read_again_once_a_minute(tmp_path):
+    """The kubelet rotates a bound service account token in place; the daemons pick it up."""
+    path, now = tmp_path / "token", [0.0]
+    path.write_text("first")
+    token = access.TokenFile(path, clock=lambda: now[0])
+    path.write_text("rotated")
+
+    now[0] = access.TOKEN_REREAD_SECONDS - 1
+    assert token() == "first"
+    now[0] = access.TOKEN_REREAD_SECONDS
+    assert token() == "rotated"
+    path.unlink()  # a failed read keeps the last good token
+    now[0] = 2 * access.TOKEN_REREAD_SECONDS
+    assert token() == "rotated"
