@@ -8,7 +8,11 @@ import signal
 import time
 from typing import Any
 
-from ansible_collections.baremetal.lb.daemons.speaker.membership.service import DEAD_AFTER, INTERVAL
+from ansible_collections.baremetal.lb.daemons.speaker.membership.service import (
+    DEAD_AFTER,
+    DIGEST_EVERY,
+    INTERVAL,
+)
 from ansible_collections.baremetal.lb.daemons.speaker.membership.wire import Kind, Message, encode
 from tests.netns.conftest import HOST_IF, Agent, Host, Lan, wait_for
 
@@ -144,6 +148,41 @@ def test_a_watcher_that_cannot_hear_a_healthy_node_does_not_evict_it(lan: Lan) -
 
     lan.run(a_host, "ip", "route", "del", "blackhole", f"{b_host.ipv4}/32")
     wait_for("b seeing a again", lambda: state(b)["members"] == ["a", "b", "c"], timeout=5)
+
+
+def test_a_split_domain_heals_into_one(lan: Lan) -> None:
+    """{a, b} and {c, d} stop hearing each other: each side buries the other; healed, all rejoin.
+
+    After the heal nothing beats between the halves (a node heart-beats only its ring
+    neighbours, and each half's ring is its own): the first datagram across is a digest (every
+    DIGEST_EVERY to a random configured peer, dead ones included); the buried node it reaches
+    is told so and refutes to everyone. Until then both halves announce the IPs they split.
+    """
+    hosts = [lan.add_host(n) for n in ("a", "b", "c", "d")]
+    agents = start_members(lan, hosts)
+    for agent in agents:
+        agent.read_until("everyone", members_are({"a", "b", "c", "d"}), 5)
+    halves = (hosts[:2], hosts[2:])
+
+    def cut(action: str) -> None:
+        for near, far in (halves, halves[::-1]):
+            for host in near:
+                for other in far:
+                    lan.run(host, "ip", "route", action, "blackhole", f"{other.ipv4}/32")
+
+    cut("add")
+    for agent, half in zip(agents, (0, 0, 1, 1), strict=True):
+        agent.read_until("its half alone", members_are({h.name for h in halves[half]}), 10)
+
+    cut("del")
+    healed = time.monotonic()
+    joined = [
+        agent.read_until("one domain", members_are({"a", "b", "c", "d"}), 3 * DIGEST_EVERY)
+        for agent in agents
+    ]
+    slowest = max(line["t"] for line in joined) - healed
+    print(f"\nsplit healed: every node saw all four {slowest * 1000:.0f} ms after the routes went")
+    assert slowest < 2 * DIGEST_EVERY + DEAD_AFTER
 
 
 def test_a_rolling_upgrade_keeps_failover_between_versions(lan: Lan) -> None:
