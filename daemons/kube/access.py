@@ -43,6 +43,8 @@ class ClusterAccess:
     """The name to verify the server's certificate against, when it is not the URL's host."""
     basic_auth: str | None = field(default=None, repr=False)
     """``user:password`` of a kubeconfig that still uses basic authentication."""
+    proxy: str | None = None
+    """An HTTP proxy to reach the server through (a kubeconfig's ``proxy-url``)."""
 
 
 class TokenFile:

@@ -131,7 +131,11 @@ class KubeApi:
                     access.server,
                 )
                 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # said once, above
-        self._pool = urllib3.PoolManager(**pool_options)
+        self._pool = (
+            urllib3.ProxyManager(access.proxy, **pool_options)
+            if access.proxy
+            else urllib3.PoolManager(**pool_options)
+        )
 
     @classmethod
     def connect(

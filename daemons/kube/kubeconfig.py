@@ -1,7 +1,8 @@
 """Read a kubeconfig's current context into :class:`.access.ClusterAccess`, writing no file.
 
 What the daemons accept of a kubeconfig: the cluster's ``server``, ``certificate-authority``
-(file or ``-data``), ``insecure-skip-tls-verify`` and ``tls-server-name``; the user's client
+(file or ``-data``), ``insecure-skip-tls-verify``, ``tls-server-name`` and ``proxy-url`` (an
+HTTP proxy, through which an ``https`` server is reached by CONNECT); the user's client
 certificate and key (files or ``-data``), ``token``, ``tokenFile`` or ``username``/``password``.
 Relative file paths are taken from the kubeconfig's directory, as kubectl takes them. A user
 that needs a credential plugin (``exec``, ``auth-provider``) is refused with the reason: a
@@ -60,6 +61,7 @@ def load(path: str) -> ClusterAccess:
         token=_token(user, base),
         server_hostname=cluster.get("tls-server-name") or None,
         basic_auth=f"{username}:{password}" if username and password else None,
+        proxy=cluster.get("proxy-url") or None,
     )
 
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import base64
 import json
+import select
+import socket
 import ssl
 import tempfile
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import urllib3
@@ -140,6 +142,52 @@ def test_a_credential_user_sends_its_credential(
     answer = KubeApi.connect(_write(tmp_path, document)).request("GET", "/version")
 
     assert answer == {"path": "/version", "client": None, "authorization": authorization}
+
+
+class _ConnectProxy(BaseHTTPRequestHandler):
+    """An HTTP proxy that tunnels CONNECT to 127.0.0.1 only, recording each target."""
+
+    tunnels: ClassVar[list[str]] = []
+
+    def do_CONNECT(self) -> None:
+        self.tunnels.append(self.path)
+        host, port = self.path.rsplit(":", 1)
+        assert host == "127.0.0.1", self.path
+        with socket.create_connection((host, int(port)), timeout=10) as upstream:
+            self.send_response(200, "Connection established")
+            self.end_headers()
+            ends = [self.connection, upstream]
+            while True:
+                readable, _unused, _unused = select.select(ends, [], [], 10)
+                if not readable:
+                    return
+                for end in readable:
+                    data = end.recv(65536)
+                    if not data:
+                        return
+                    (upstream if end is self.connection else self.connection).sendall(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def test_proxy_url_tunnels_to_the_server(tls_server, tmp_path):
+    server, pki_dir = tls_server
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _ConnectProxy)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        document = _kubeconfig(server, pki_dir, embedded=True)
+        document["clusters"][0]["cluster"]["proxy-url"] = f"http://127.0.0.1:{proxy.server_address[1]}"
+
+        answer = KubeApi.connect(_write(tmp_path, document)).request("GET", "/version")
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+        thread.join(timeout=10)
+
+    assert answer["client"] == "lab-admin"
+    assert _ConnectProxy.tunnels == [server.removeprefix("https://")]
 
 
 def test_insecure_skip_tls_verify_connects_without_the_ca(tls_server, tmp_path):
