@@ -2,7 +2,7 @@
 
 The daemons speak plain JSON over one urllib3 pool (:mod:`.kubeapi`); this is all they need of
 a kubeconfig or of a pod's service account. Not importing the ``kubernetes`` client package
-keeps its ~25 MB of generated models out of every daemon's memory.
+keeps its generated models (~18 MB a process, measured at import) out of every daemon.
 """
 
 from __future__ import annotations

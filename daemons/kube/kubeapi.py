@@ -1,7 +1,7 @@
 """Plain-JSON access to the Kubernetes API: requests, paginated lists and watch streams.
 
 The generated models of the ``kubernetes`` client cost milliseconds per object to build, and
-importing them costs every process ~25 MB: the daemons work on plain dicts over one urllib3
+importing them costs every process ~18 MB: the daemons work on plain dicts over one urllib3
 connection pool, with the server and credentials :mod:`.access` reads.
 """
 
