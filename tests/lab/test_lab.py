@@ -287,9 +287,15 @@ def test_routers_learn_a_route_from_a_node(lab, bgp_node):
         return prefix in bird and prefix in frr.get("routes", {}) and prefix in gob
 
     _wait("every router to learn 203.0.113.1/32 from node1", learned_by_all, 60)
+
     # BIRD and FRR put it into their kernel table: the client reaches the pool through FRR.
-    routes = lab.exec("frr", ["ip", "-j", "route", "show", prefix])
-    assert json.loads(routes)[0]["gateway"] == lab.hosts["node1"]["ipv4"]
+    # zebra installs it after bgpd has it, so wait for the kernel route itself.
+    def frr_kernel_gateways() -> list[str]:
+        routes = json.loads(lab.exec("frr", ["ip", "-j", "route", "show", prefix]))
+        return [route.get("gateway") for route in routes]
+
+    _wait("FRR's kernel to route 203.0.113.1/32", lambda: bool(frr_kernel_gateways()), 20)
+    assert frr_kernel_gateways() == [lab.hosts["node1"]["ipv4"]]
 
 
 def _ok(lab: LabState, host: str, argv: list[str]) -> bool:
