@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -280,10 +281,13 @@ def _start_gobgp(
 
 
 def answers(namespace: str, argv: list[str]) -> bool:
-    """Tell whether ``argv`` run in ``namespace`` succeeds (a router's CLI answering)."""
+    """Tell whether ``argv`` run in ``namespace`` succeeds (a router's CLI answering).
+
+    A CLI still waiting after 5 s has not answered yet: the caller's bounded wait tries again.
+    """
     try:
         netns.exec_in(namespace, argv, timeout=5)
-    except (netns.NetnsError, OSError):
+    except (netns.NetnsError, OSError, subprocess.TimeoutExpired):
         return False
     return True
 

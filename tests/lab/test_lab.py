@@ -301,7 +301,7 @@ def test_routers_learn_a_route_from_a_node(lab, bgp_node):
 def _ok(lab: LabState, host: str, argv: list[str]) -> bool:
     try:
         lab.exec(host, argv, timeout=5)
-    except netns.NetnsError:
+    except (netns.NetnsError, subprocess.TimeoutExpired):
         return False
     return True
 
