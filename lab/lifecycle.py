@@ -55,7 +55,7 @@ def check_prerequisites() -> None:
 
 def api_client(state: LabState) -> client.ApiClient:
     """A Kubernetes API client using the lab's admin kubeconfig."""
-    api: client.ApiClient = config.new_client_from_config(config_file=str(state.kubeconfig))  # type: ignore[no-untyped-call]
+    api: client.ApiClient = config.new_client_from_config(config_file=str(state.kubeconfig))
     return api
 
 

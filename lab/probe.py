@@ -49,7 +49,7 @@ def probe_all(state: LabState, api: client.ApiClient) -> list[Answer]:
     """Probe every IP of every LoadBalancer Service in the cluster."""
     answers = []
     for item in client.CoreV1Api(api).list_service_for_all_namespaces().items:
-        svc: dict[str, Any] = api.sanitize_for_serialization(item)  # type: ignore[no-untyped-call]
+        svc: dict[str, Any] = api.sanitize_for_serialization(item)
         meta = svc.get("metadata") or {}
         if (svc.get("spec") or {}).get("type") != "LoadBalancer":
             continue

@@ -23,7 +23,7 @@ try:
     import kubernetes
     from urllib3.exceptions import HTTPError as TransportError
 except ImportError:  # AnsibleK8SModule reports the missing library
-    kubernetes = None  # type: ignore[assignment]
+    kubernetes = None
     TransportError = OSError  # type: ignore[assignment,misc]
 
 # Server-side apply and patches made by this collection carry this field manager.

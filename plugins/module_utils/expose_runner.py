@@ -21,7 +21,7 @@ from .services import ingress_ips
 try:
     from kubernetes import client
 except ImportError:  # modules report the missing library through kubernetes.core's requires()
-    client = None  # type: ignore[assignment]
+    client = None
 
 _APPLY = "application/apply-patch+yaml"
 _FORBIDDEN, _NOT_FOUND = 403, 404

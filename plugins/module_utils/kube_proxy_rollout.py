@@ -31,7 +31,7 @@ from typing import Any
 try:
     from kubernetes import client
 except ImportError:  # modules report the missing library through kubernetes.core's requires()
-    client = None  # type: ignore[assignment]
+    client = None
 
 from .kube_proxy_config import CONFIG_KEY, Change, edit, parse, restore_mode
 from .kube_proxy_failure import ANNOTATION, ModeFailure, crashed, failure_message, remembered_message

@@ -13,7 +13,7 @@ from typing import Any
 try:
     from kubernetes import client
 except ImportError:  # modules report the missing library through kubernetes.core's requires()
-    client = None  # type: ignore[assignment]
+    client = None
 
 from .expose_check import latest_failure
 from .lb_report import build_report

@@ -22,7 +22,7 @@ from typing import Any
 try:
     from kubernetes import client
 except ImportError:  # modules report the missing library through kubernetes.core's requires()
-    client = None  # type: ignore[assignment]
+    client = None
 
 from .ansible_k8s import api_client, dry_run, new_module
 from .api_reach import refused_message

@@ -13,7 +13,7 @@ from typing import Any
 try:
     from kubernetes import client
 except ImportError:  # modules report the missing library through kubernetes.core's requires()
-    client = None  # type: ignore[assignment]
+    client = None
 
 from .ansible_k8s import DRY_RUN_ALL, FIELD_MANAGER
 from .metallb_kinds import CONFIG_KINDS, MetallbKind
@@ -36,7 +36,7 @@ class MetallbCluster:
 
     def objects(self, kind: MetallbKind) -> list[Object]:
         """The namespace's objects of ``kind``, each with its ``kind`` set."""
-        listed: Object = self.custom.list_namespaced_custom_object(  # type: ignore[assignment]
+        listed: Object = self.custom.list_namespaced_custom_object(
             kind.group, kind.version, self.namespace, kind.plural
         )
         return [{**item, "kind": kind.kind} for item in listed.get("items") or []]
@@ -64,7 +64,7 @@ class MetallbCluster:
             _content_type=_APPLY_PATCH,
             _preload_content=False,
         )
-        result: Object = json.loads(response.data)  # type: ignore[attr-defined]
+        result: Object = json.loads(response.data)
         return result
 
     def delete(self, kind: MetallbKind, name: str, dry_run: bool) -> None:

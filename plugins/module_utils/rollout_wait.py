@@ -15,7 +15,7 @@ from typing import Any
 try:
     from kubernetes import client
 except ImportError:  # modules report the missing library through kubernetes.core's requires()
-    client = None  # type: ignore[assignment]
+    client = None
 
 from .rollout_state import (
     JSON,
