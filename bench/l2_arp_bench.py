@@ -12,8 +12,8 @@ the other, then prints:
   and per second of responder CPU time (the "per core" figure);
 * idle wake-ups: frames for other IPs sent to the responder, and how many it received.
 
-``--realtime 0,10 --reps 5 --burners 2`` compares the responder at normal priority (the default
-profile) with SCHED_FIFO 10 (the fast profile's engine) while two busy loops keep both CPUs
+``--realtime 0,10 --reps 5 --burners 2`` compares the responder at normal priority (the speaker's
+``--ml-realtime-priority=0``) with SCHED_FIFO 10 (every profile's engine) while two busy loops keep both CPUs
 busy: the priorities take turns (A B, B A, ...), each run starts a fresh responder, and the
 figures are medians with their range; a failed run is counted and printed.
 
@@ -42,6 +42,7 @@ from ansible_collections.baremetal.lb.daemons.speaker.engine_child import run_re
 from ansible_collections.baremetal.lb.daemons.speaker.layer2 import arp
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.ethernet import ETH_P_ARP
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.responder import Responder
+from ansible_collections.baremetal.lb.daemons.speaker.membership.service import REALTIME_PRIORITY
 from lab import netns
 
 VIP = ipaddress.IPv4Address("198.51.100.10")
@@ -146,9 +147,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="throughput run length (1-30)")
     parser.add_argument(
         "--realtime",
-        default="0",
-        help="the responder's SCHED_FIFO priorities to compare, comma-separated, 0: normal (default: 0,"
-        " the default profile's; the fast profile's is 10)",
+        default=str(REALTIME_PRIORITY),
+        help="the responder's SCHED_FIFO priorities to compare, comma-separated, 0: normal (default:"
+        f" {REALTIME_PRIORITY}, the speaker's)",
     )
     parser.add_argument("--reps", type=int, default=1, help="runs of each priority, alternating (1-20)")
     parser.add_argument("--burners", type=int, default=0, help="busy-loop processes during the runs (0-4)")

@@ -99,8 +99,8 @@ def _parse(argv: list[str] | None = None) -> Options:
         choices=sorted(PROFILES),
         default=DEFAULT_PROFILE,
         help="layer-2 failure detection: default (heartbeat every 100 ms, dead after 300 ms: failover"
-        " ~0.27 s) or fast (25 ms / 75 ms and the layer-2 engine at real-time priority 10: failover"
-        " under 0.1 s for 4x the heartbeats; small domains)",
+        " ~0.27 s) or fast (25 ms / 75 ms: failover under 0.1 s for 4x the heartbeats; small domains);"
+        " both run the layer-2 engine at real-time priority 10",
     )
     add("--ml-interval", type=_seconds, help="seconds between heartbeats (default: the profile's)")
     add(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .layer2.handoff import HANDOVER_OVERLAP
-from .membership.service import DEAD_AFTER, DEFAULT_PROFILE, INTERVAL
+from .membership.service import DEAD_AFTER, DEFAULT_PROFILE, INTERVAL, REALTIME_PRIORITY
 
 REPLAN_INTERVAL = 10.0  # seconds between safety-net re-plans; changes and link events re-plan at once
 
@@ -34,5 +34,5 @@ class Options:
     ml_profile: str = DEFAULT_PROFILE  # what ml_interval and ml_dead_after were taken from, unless given
     ml_interval: float = INTERVAL
     ml_dead_after: float = DEAD_AFTER
-    ml_realtime_priority: int = 0  # the layer-2 engine's SCHED_FIFO priority, 0: normal
+    ml_realtime_priority: int = REALTIME_PRIORITY  # the layer-2 engine's SCHED_FIFO priority, 0: normal
     replan_interval: float = REPLAN_INTERVAL

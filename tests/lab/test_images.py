@@ -521,7 +521,7 @@ def _started(
     return name, time.monotonic() - started
 
 
-_CAP_NET_RAW = 13
+_CAP_NET_RAW, _CAP_SYS_NICE = 13, 23  # raw sockets; the layer-2 engine's real-time priority
 
 
 def test_daemons_image_allocates_and_announces_as_the_role_runs_it(lab, cluster, l2, containers, namespace):
@@ -538,7 +538,7 @@ def test_daemons_image_allocates_and_announces_as_the_role_runs_it(lab, cluster,
     speaker, speaker_seconds = _started(containers, "speaker.yaml.j2", "node1")
     processes = containers.processes(speaker)
     assert any(cmd.endswith("speaker.layer2.engine") for _uid, cmd in processes[1:]), processes
-    assert containers.capabilities(speaker) == 1 << _CAP_NET_RAW
+    assert containers.capabilities(speaker) == 1 << _CAP_NET_RAW | 1 << _CAP_SYS_NICE
     # Only node1 runs a speaker, so node1 answers ARP for the VIP on the lab's wire.
     wait_for(f"node1 to answer ARP for {vip}", lambda: answering_nodes(lab, vip) == ["node1"], timeout=30)
     print(f"container start to ready: controller {controller_seconds:.1f}s, speaker {speaker_seconds:.1f}s")

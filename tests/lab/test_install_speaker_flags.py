@@ -1,8 +1,9 @@
 """The install role's layer-2 variables, from the inventory to the speaker's options.
 
-``install_speaker_drain_aware``, ``install_speaker_handover_overlap`` and
-``install_speaker_membership_profile`` become the speaker's ``--drain-aware``/``--no-drain-aware``,
-``--handover-overlap`` and ``--ml-profile`` in both deployment modes, the
+``install_speaker_drain_aware``, ``install_speaker_handover_overlap``,
+``install_speaker_membership_profile`` and ``install_speaker_realtime_priority`` become the speaker's
+``--drain-aware``/``--no-drain-aware``, ``--handover-overlap``, ``--ml-profile`` and
+``--ml-realtime-priority`` in both deployment modes, the
 DaemonSet's args and the host unit's ExecStart, and only when set: unset, the speaker's own
 defaults apply. Each case of the tables goes through what the role does with its variables: the
 role's argument spec (``validate_argument_spec``, the check Ansible puts in front of a role), the
@@ -38,7 +39,14 @@ SPEAKER = Options(node_name="node1")  # the speaker's defaults
 DRAIN_AWARE = "install_speaker_drain_aware"
 OVERLAP = "install_speaker_handover_overlap"
 PROFILE = "install_speaker_membership_profile"
-LAYER2_FLAGS = ("--drain-aware", "--no-drain-aware", "--handover-overlap", "--ml-profile")
+PRIORITY = "install_speaker_realtime_priority"
+LAYER2_FLAGS = (
+    "--drain-aware",
+    "--no-drain-aware",
+    "--handover-overlap",
+    "--ml-profile",
+    "--ml-realtime-priority",
+)
 # Host mode's entry point needs these to get past its own first check.
 HOST_MODE = {"install_mode": "host", "install_host_api_server": "https://192.0.2.10:6443"}
 
@@ -53,6 +61,7 @@ class Accepted:
     drain_aware: bool = SPEAKER.drain_aware
     overlap: float = SPEAKER.handover_overlap
     profile: tuple[str, float, float] = (SPEAKER.ml_profile, SPEAKER.ml_interval, SPEAKER.ml_dead_after)
+    realtime_priority: int = SPEAKER.ml_realtime_priority
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,7 @@ class Refused:
 
 NOT_A_FLOAT = (f"argument '{OVERLAP}'", "unable to convert to float")
 OUT_OF_RANGE = (f"{OVERLAP} must be a finite number of seconds, 0 or more",)
+NOT_A_PRIORITY = (f"{PRIORITY} must be a SCHED_FIFO priority from 1 to 99, 0 for normal priority",)
 ACCEPTED = [
     Accepted("unset: the speaker's defaults", {}, ()),
     Accepted("drain-aware off", {DRAIN_AWARE: False}, ("--no-drain-aware",), drain_aware=False),
@@ -81,6 +91,16 @@ ACCEPTED = [
         {PROFILE: "default"},
         ("--ml-profile=default",),
         profile=("default", 0.1, 0.3),
+    ),
+    Accepted(
+        "real-time priority 0: normal", {PRIORITY: 0}, ("--ml-realtime-priority=0",), realtime_priority=0
+    ),
+    Accepted("real-time priority 50", {PRIORITY: 50}, ("--ml-realtime-priority=50",), realtime_priority=50),
+    Accepted(
+        "real-time priority '0' (a string)",
+        {PRIORITY: "0"},
+        ("--ml-realtime-priority=0",),
+        realtime_priority=0,
     ),
     Accepted(
         "both set",
@@ -99,6 +119,9 @@ REFUSED = [
     Refused("overlap empty", {OVERLAP: ""}, NOT_A_FLOAT),
     Refused("overlap a list", {OVERLAP: [1]}, NOT_A_FLOAT),
     Refused("drain-aware not a boolean", {DRAIN_AWARE: "maybe"}, (f"argument '{DRAIN_AWARE}'", "bool")),
+    Refused("real-time priority 100", {PRIORITY: 100}, NOT_A_PRIORITY),
+    Refused("real-time priority negative", {PRIORITY: -1}, NOT_A_PRIORITY),
+    Refused("real-time priority not a number", {PRIORITY: "high"}, (f"argument '{PRIORITY}'", "int")),
     Refused("an unknown profile", {PROFILE: "faster"}, (f"{PROFILE} must be default", "got faster")),
 ]
 # The role itself, at each entry point: a value of each kind of refusal, and the start of the
@@ -108,6 +131,7 @@ ENTRY_POINTS = ["main", "host"]
 ROLE_REFUSALS = [
     (REFUSED[0], "Check the speaker's hand-over overlap"),
     (REFUSED[-1], "Check the speaker's failure-detection profile"),
+    (REFUSED[-4], "Check the speaker's real-time priority"),
     (REFUSED[4], "Validating arguments against arg spec '{entry}'"),
 ]
 
@@ -266,6 +290,7 @@ def test_the_role_leaves_the_defaults_to_the_speaker_and_its_docs_state_them() -
         DRAIN_AWARE: str(SPEAKER.drain_aware).lower(),
         OVERLAP: str(SPEAKER.handover_overlap),
         PROFILE: SPEAKER.ml_profile,
+        PRIORITY: str(SPEAKER.ml_realtime_priority),
     }
     readme = (ROLE / "README.md").read_text()
     for variable, value in stated.items():
@@ -293,6 +318,7 @@ def test_both_modes_render_what_the_speaker_reads(outcomes: dict[str, Outcome], 
         options = _parse([*args, "--node-name=node1"])
         assert (options.drain_aware, options.handover_overlap) == (case.drain_aware, case.overlap), mode
         assert (options.ml_profile, options.ml_interval, options.ml_dead_after) == case.profile, mode
+        assert options.ml_realtime_priority == case.realtime_priority, mode
 
 
 @pytest.mark.parametrize("case", REFUSED, ids=lambda case: case.name)
@@ -328,10 +354,10 @@ def test_the_speaker_refuses_the_overlaps_the_role_refuses(
 
 
 @pytest.mark.parametrize("case", ACCEPTED, ids=lambda case: case.name)
-def test_only_the_fast_profile_adds_sys_nice_for_its_real_time_engine(
+def test_sys_nice_is_added_exactly_when_the_engine_runs_at_real_time_priority(
     outcomes: dict[str, Outcome], case: Accepted
 ) -> None:
-    expected = ["NET_RAW", "SYS_NICE"] if case.profile[0] == "fast" else ["NET_RAW"]
+    expected = ["NET_RAW", "SYS_NICE"] if case.realtime_priority > 0 else ["NET_RAW"]
     outcome = outcomes[case.name]
     container = yaml.safe_load(outcome.daemonset.read_text())["spec"]["template"]["spec"]["containers"][0]
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": expected}

@@ -20,10 +20,12 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.baremetal.lb.daemons.speaker.membership.service import REALTIME_PRIORITY
 from lab import build, lifecycle, node_runtime, probe, process, rib, walkthrough
 from lab.http_loop import Reply
 from lab.state import LabState
 from tests.lab.conftest import LAB_VARS
+from tests.lab.controller_harness import wait_for
 from tests.lab.speaker_harness import UNPLANNED_LIMIT
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,8 +33,9 @@ VENV_BIN = Path(sys.executable).parent
 REQUEST_TIMEOUT = 0.3  # each request of the failover loop; a request lost to the dead node costs this much
 
 # Linux capability numbers (include/uapi/linux/capability.h) of the ones the speaker may hold:
-# raw sockets for ARP/NDP, interface addresses, and (if ever needed) binding ports below 1024.
-CAPABILITIES = {"NET_BIND_SERVICE": 10, "NET_ADMIN": 12, "NET_RAW": 13}
+# raw sockets for ARP/NDP, interface addresses, (if ever needed) binding ports below 1024, and the
+# layer-2 engine's real-time priority.
+CAPABILITIES = {"NET_BIND_SERVICE": 10, "NET_ADMIN": 12, "NET_RAW": 13, "SYS_NICE": 23}
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +106,26 @@ def test_speaker_pods_hold_exactly_the_capabilities_they_declare(installed, walk
                 f"speaker on {node}: {field} holds capabilities {sorted(held)}, declared {sorted(declared)}"
             )
         assert status["NoNewPrivs"] == "1", f"speaker on {node} could gain privileges (no_new_privs unset)"
+
+
+def test_each_speakers_layer2_engine_runs_under_sched_fifo_and_the_rest_at_normal_priority(installed):
+    """The role grants SYS_NICE, so in the pod the engine (answers, heartbeats) gets its priority."""
+    for node in installed.nodes:
+        speaker = _container_pid(installed, node, "speaker")
+        engines = wait_for(
+            f"the speaker on {node} to start its layer-2 engine",
+            lambda pid=speaker: _children(pid),
+            timeout=30,
+        )
+        assert os.sched_getscheduler(speaker) == os.SCHED_OTHER, f"speaker main process on {node}"
+        for engine in engines:
+            policy = (os.sched_getscheduler(engine), os.sched_getparam(engine).sched_priority)
+            assert policy == (os.SCHED_FIFO, REALTIME_PRIORITY), f"engine {engine} on {node}: {policy}"
+
+
+def _children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
+    return [int(child) for child in found.stdout.split()]
 
 
 def _capabilities(mask: str) -> set[int]:

@@ -10,8 +10,8 @@ second node, any live-member dip or peer declared dead, and any announce or with
 logged is a false failover, and there must be none; the storm must have made every speaker
 re-plan on a change and resume cut watches, or the minute proves nothing.
 
-Both failure-detection profiles: the default one, and ``fast`` (heartbeat 25 ms, dead after
-75 ms, the layer-2 engine under SCHED_FIFO), whose bound is its own 75 ms.
+Both failure-detection profiles (each with the layer-2 engine under SCHED_FIFO): the default one,
+and ``fast`` (heartbeat 25 ms, dead after 75 ms), whose bound is its own 75 ms.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import pytest
 from ansible_collections.baremetal.lb.daemons.speaker.__main__ import _parse
 
 PROFILES = {  # flags -> (profile, interval, dead-after, real-time priority)
-    "no flag: the default profile": ([], ("default", 0.1, 0.3, 0)),
+    "no flag: the default profile": ([], ("default", 0.1, 0.3, 10)),
     "fast: short timing and a real-time engine": (["--ml-profile=fast"], ("fast", 0.025, 0.075, 10)),
     "an explicit value wins over the profile's": (
         ["--ml-profile=fast", "--ml-dead-after=0.1", "--ml-realtime-priority=0"],
@@ -16,6 +16,10 @@ PROFILES = {  # flags -> (profile, interval, dead-after, real-time priority)
     "explicit values without a profile": (
         ["--ml-interval=0.05", "--ml-dead-after=0.2", "--ml-realtime-priority=5"],
         ("default", 0.05, 0.2, 5),
+    ),
+    "normal priority, as a cluster that refuses SYS_NICE needs": (
+        ["--ml-realtime-priority=0"],
+        ("default", 0.1, 0.3, 0),
     ),
 }
 
