@@ -10,6 +10,7 @@ lateness alone cannot make it miss a heartbeat: the service reads the socket bef
 Mistakes count too (Lifeguard's local health multiplier): when a node this one accused turns
 out alive (it refutes), or this node itself had to refute, it is the kind of node that judges
 too fast right now; each such mistake adds a penalty to the slack, fading with its own half-life.
+(What the view counts as a mistake leaves out a split healing: see ``view.SPLIT_SILENCE``.)
 That damps a storm: a busy domain whose members accuse each other falsely grows more patient
 instead of broadcasting ever more suspicions and refutations.
 """

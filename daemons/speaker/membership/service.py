@@ -289,7 +289,7 @@ class Membership:
             self._send_digest()
             self._next_digest = now + self._digest_every
         with self._lock:
-            mistakes = self._view.events["wrongly accused"] + self._view.events["refuted"]
+            mistakes = self._view.mistakes
             for _unused in range(mistakes - self._mistakes):
                 self._health.penalize(MISTAKE_PENALTY * self._dead_after, now)
             self._mistakes = mistakes

@@ -30,6 +30,10 @@ from .wire import DigestEntry, Kind, Message
 
 JOIN_COPIES = 2  # one loss must not hide a join, a refutation or a planned leave
 LEAVE_COPIES = 2
+# A peer silent to this node for longer than this (seconds, and at least the suspicion timeout)
+# was cut off, not slow: for as long again after it is heard, the verdicts it refutes and the
+# accusations it brings are a split healing, not mistakes of judgement (see ``mistakes``).
+SPLIT_SILENCE = 1.0
 
 
 class Status(Enum):
@@ -102,6 +106,12 @@ class View:
         self.events: Counter[str] = Counter()
         self.deaths: Counter[str] = Counter()  # times each member was declared dead (not when it left)
         self._accused: dict[str, int] = {}  # members this node accused, and at which incarnation
+        # Wrong accusations and refutations that show this node (or its accusers) judging too fast,
+        # for the service's local health: those caused by a peer back from a split do not count.
+        self.mistakes = 0
+        self._split_silence = max(SPLIT_SILENCE, suspicion_timeout)
+        self._heard_any: dict[str, float] = {}  # when each sender's last admitted message came
+        self._healing_until: dict[str, float] = {}  # senders back from a split, until when
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -157,6 +167,9 @@ class View:
             del self._records[name]
             self._suspects.discard(name)
             self._accused.pop(name, None)
+        for name in self._heard_any.keys() - self._peers:
+            del self._heard_any[name]
+            self._healing_until.pop(name, None)
         self._changed()
 
     def join(self, now: float) -> list[Outgoing]:
@@ -179,6 +192,22 @@ class View:
 
     def receive(self, message: Message, now: float) -> list[Outgoing]:
         """Account for an admitted message; returns what to send in reply."""
+        healing = self._back_from_split(message.sender, now)
+        mistakes_before = self.events["wrongly accused"] + self.events["refuted"]
+        out = self._account(message, now)
+        if not healing:
+            self.mistakes += self.events["wrongly accused"] + self.events["refuted"] - mistakes_before
+        return out
+
+    def _back_from_split(self, sender: str, now: float) -> bool:
+        """Whether ``sender`` was silent to us for a split's length, within as long again of its return."""
+        last = self._heard_any.get(sender)
+        self._heard_any[sender] = now
+        if last is not None and now - last > self._split_silence:
+            self._healing_until[sender] = now + self._split_silence
+        return now < self._healing_until.get(sender, float("-inf"))
+
+    def _account(self, message: Message, now: float) -> list[Outgoing]:
         out: list[Outgoing] = []
         news = False
         if message.kind is Kind.ALIVE and message.sender in self._accused:

@@ -252,3 +252,50 @@ def test_an_accusation_refuted_counts_as_a_mistake(answer: Message, wrong: int) 
     v.receive(answer, T0 + DEAD_AFTER + 0.05)
     v.receive(alive("a", 2), T0 + DEAD_AFTER + 0.05)  # a was never accused by c
     assert v.events["wrongly accused"] == wrong
+
+
+CUT_OFF = 3.0  # a peer silent this long was cut off (a split), longer than SPLIT_SILENCE
+
+
+@pytest.mark.parametrize(
+    ("silent_for", "mistakes"),
+    [
+        (0.4, 1),  # b was starved a moment: our accusation was hasty, it costs us patience
+        (CUT_OFF, 0),  # b was cut off: its return heals a split, our verdict was no mistake
+    ],
+)
+def test_a_refuted_accusation_is_a_mistake_unless_the_accused_was_cut_off(
+    silent_for: float, mistakes: int
+) -> None:
+    v = view()
+    v.tick(T0 + DEAD_AFTER + 0.01)  # c accuses b and d
+    v.receive(alive("b", 2), T0 + silent_for)
+    assert v.events["wrongly accused"] == 1  # what happened is still counted
+    assert v.mistakes == mistakes
+
+
+@pytest.mark.parametrize(
+    ("silent_for", "mistakes"),
+    [
+        (0.4, 1),  # b accuses us after a moment: we may be the slow one
+        (CUT_OFF, 0),  # b comes back from a split having buried us: no sign of our health
+    ],
+)
+def test_refuting_an_accusation_is_a_mistake_unless_the_accuser_was_cut_off(
+    silent_for: float, mistakes: int
+) -> None:
+    v = view()
+    v.receive(suspect("b", "c", 11), T0 + silent_for)
+    assert v.events["refuted"] == 1
+    assert v.mistakes == mistakes
+
+
+def test_a_split_heals_without_mistakes_until_as_long_again_after_the_return() -> None:
+    v = view()
+    back = T0 + CUT_OFF
+    v.receive(digest("b", ("c", 11, False)), back)  # b returns, having buried us: we refute
+    v.receive(suspect("b", "c", 12), back + 0.1)  # its word from before our refutation
+    assert (v.events["refuted"], v.mistakes) == (2, 0)
+    v.receive(heartbeat("b"), back + 0.5)
+    v.receive(suspect("b", "c", 13), back + 1.5)  # heard all along since: a fresh accusation
+    assert (v.events["refuted"], v.mistakes) == (3, 1)
