@@ -165,12 +165,19 @@ def last_log_line(api: Any, namespace: str, pod: str, container: str) -> str:
     found = []
     for previous in (False, True):
         try:
-            text = core.read_namespaced_pod_log(
-                pod, namespace, container=container, previous=previous, tail_lines=_LOG_TAIL
+            # The raw body, decoded here: the client's own decoding of a log differs between its
+            # versions (36.x hands back the bytes' repr).
+            response = core.read_namespaced_pod_log(
+                pod,
+                namespace,
+                container=container,
+                previous=previous,
+                tail_lines=_LOG_TAIL,
+                _preload_content=False,
             )
         except client.ApiException:
             continue
-        line = last_error_line(str(text or ""))
+        line = last_error_line(bytes(response.data or b"").decode("utf-8", "replace"))
         if line and not line.startswith(_NO_LOG):
             found.append(line)
     return next((line for line in found if is_error(line)), found[0] if found else "")
