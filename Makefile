@@ -99,7 +99,11 @@ molecule: deps venv build  ## molecule test: its own lab, site.yml, idempotence,
 units: venv  ## ansible-test units (module_utils unit tests in ansible-test's own venv)
 	$(PY) tests/run_ansible_test.py units --python 3.11 --venv
 
-test: deps venv build images lint ansible-lint sanity units collection  ## the full suite: lint, unit, real-namespace and lab tests
+# The static checks share nothing (ansible-test works on copies), so they run side by side, each
+# target's output kept together; the collection is built after them, then pytest runs everything else.
+test: deps venv build images  ## the full suite: lint, unit, real-namespace and lab tests
+	$(MAKE) --no-print-directory -j4 --output-sync=target lint ansible-lint sanity units
+	$(MAKE) --no-print-directory collection
 	$(VENV)/bin/pytest
 
 .PHONY: clean
