@@ -22,6 +22,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO, Protocol
 
@@ -81,14 +82,50 @@ def run_realtime(priority: int) -> bool:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
     except (PermissionError, OSError) as error:
         log.warning(
-            "cannot run at real-time priority %d (%s; needs CAP_SYS_NICE): failure detection may be "
-            "late while the CPUs are busy",
+            "cannot run at real-time priority %d (%s; %s): running at normal priority, so answers "
+            "and failure detection may be late while the CPUs are busy",
             priority,
             error.strerror or error,
+            _refusal_reason(),
         )
         return False
     log.info("running at real-time priority %d (SCHED_FIFO)", priority)
     return True
+
+
+def _refusal_reason() -> str:
+    """Why the kernel refuses SCHED_FIFO here: no CAP_SYS_NICE, or no real-time budget in our cgroup."""
+    if not rt_budget_is_zero(os.getpid()):
+        return "needs CAP_SYS_NICE"
+    return (
+        "this process's cgroup has no real-time budget: cpu.rt_runtime_us is 0, as container runtimes "
+        "leave it on kernels with real-time group scheduling under cgroup v1"
+    )
+
+
+def rt_budget_is_zero(pid: int) -> bool:
+    """Whether ``pid``'s cgroup v1 cpu controller grants it no real-time time (cpu.rt_runtime_us 0).
+
+    False on cgroup v2 and on kernels without real-time group scheduling (no such file).
+    """
+    try:
+        lines = Path(f"/proc/{pid}/cgroup").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return False
+    for line in lines:
+        _number, controllers, path = line.split(":", 2)
+        if "cpu" not in controllers.split(","):
+            continue
+        # The cgroup's path under the mount, or (in a container without its own cgroup namespace,
+        # whose mount shows only its own cgroup) the mount itself.
+        for mount in ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"):
+            for directory in (f"{mount}{path.rstrip('/')}", mount):
+                budget = Path(directory, "cpu.rt_runtime_us")
+                try:
+                    return int(budget.read_text(encoding="utf-8")) == 0
+                except (OSError, ValueError):
+                    continue
+    return False
 
 
 def read_orders(submit: Callable[[str, Any], None], source: BinaryIO) -> None:
