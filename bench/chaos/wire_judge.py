@@ -70,10 +70,14 @@ def answered_by(replies: Sequence[Reply], start: float, end: float) -> set[str]:
 
 def alone_for(replies: Sequence[Reply], who: str, since: float) -> float:
     """How long ``who`` has been the only node answering, up to the last answer after ``since``
-    (0 when the last answer is someone else's or there is none)."""
+    (0 when the last answer is someone else's or there is none). Counted in reply order, so an
+    other node's answer stamped at the same instant as one of ``who``'s ends the count there."""
     after = [(t, node) for t, node in replies if t > since]
     if not after or after[-1][1] != who:
         return 0.0
-    others = [t for t, node in after if node != who]
-    first = min((t for t, node in after if node == who and (not others or t > others[-1])))
+    first = after[-1][0]
+    for t, node in reversed(after):
+        if node != who:
+            break
+        first = t
     return after[-1][0] - first

@@ -68,8 +68,9 @@ def test_separate_doubles_are_separate_spans():
         (merged(every_10ms("a", 0.0, 0.5), every_10ms("b", 0.4, 1.0)), "a", 0.0, 0.0),
         (every_10ms("b", 0.0, 1.0), "b", 0.7, 0.29),  # counted from ``since`` on
         ([], "b", 0.0, 0.0),
+        ([(0.1, "a"), (0.2, "b"), (0.3, "a"), (0.3, "b")], "b", 0.0, 0.0),  # same instant
     ],
-    ids=["took-over", "lost-it", "since", "nobody"],
+    ids=["took-over", "lost-it", "since", "nobody", "tie"],
 )
 def test_alone_for_is_how_long_only_that_node_answered(replies, who, since, alone):
     assert alone_for(replies, who, since) == pytest.approx(alone, abs=0.011)
