@@ -5,11 +5,14 @@ kubernetes.core, so a playbook (or an AWX Kubernetes credential) that works with
 works here unchanged. On top of them, every request is bounded by `request_timeout`, and the
 client is proven to talk to a Kubernetes API server (`GET /version`) before a module uses it: a
 server that cannot be reached, or is not Kubernetes, fails the module with one line that names it.
+A request the server refuses with 429 (not ready yet, or shedding load) is sent again after the
+wait the server asks for, as kubectl does, within the same bound.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from ansible.module_utils.basic import env_fallback
@@ -17,7 +20,14 @@ from ansible_collections.kubernetes.core.plugins.module_utils.args_common import
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s import client as core_client
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 
-from .api_reach import VERSION_PATH, Attempt, missing_kubeconfig_message, unreachable_message, version_problem
+from .api_reach import (
+    VERSION_PATH,
+    Attempt,
+    missing_kubeconfig_message,
+    retry_delay,
+    unreachable_message,
+    version_problem,
+)
 
 try:
     import kubernetes
@@ -47,8 +57,9 @@ def new_module(argument_spec: dict[str, Any], **kwargs: Any) -> Any:
 def api_client(module: Any) -> Any:
     """A kubernetes.client.ApiClient configured from the module's connection options.
 
-    Every request it makes is bounded by `request_timeout` and made once (no silent retries);
-    one that gets no HTTP answer fails the module with a line naming the server and the request.
+    Every request it makes is bounded by `request_timeout`; one that gets no HTTP answer fails the
+    module with a line naming the server and the request, and is not retried. Only a 429 answer
+    is, after the server's Retry-After, while the bound allows (:func:`.api_reach.retry_delay`).
     The server is asked `GET /version` first, so a wrong address fails here, not mid-change.
     """
     timeout = module.params.get("request_timeout") or CONNECTION_SPEC["request_timeout"]["default"]
@@ -61,7 +72,7 @@ def api_client(module: Any) -> Any:
         headers = core_client._create_headers(module)
     except (kubernetes.config.ConfigException, OSError, ValueError, TypeError) as err:
         module.fail_json(msg=f"cannot configure a Kubernetes client: {err}")
-    configuration.retries = False  # each request once: a dead server fails within request_timeout
+    configuration.retries = False  # no transport retries: a dead server fails within request_timeout
     api = kubernetes.client.ApiClient(configuration)
     for header, value in headers.items():
         core_client._set_header(api, header, value)
@@ -84,18 +95,33 @@ def _check_kubeconfig(module: Any, kubeconfig: Any) -> None:
 
 
 def _bound_requests(module: Any, api: Any, timeout: float) -> None:
-    """Give every request of `api` the timeout, and turn a request without answer into one line."""
+    """Bound every request of `api` by the timeout; resend one refused with 429 as asked.
+
+    A request without an HTTP answer becomes one line naming the server and the request.
+    """
     request = api.rest_client.request
     server = api.configuration.host
 
     def bounded(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         kwargs["_request_timeout"] = kwargs.get("_request_timeout") or timeout
-        try:
-            return request(method, url, *args, **kwargs)
-        except TransportError as err:
-            path = url[len(server) :] if url.startswith(server) else url
-            module.fail_json(msg=unreachable_message(Attempt(server, method, path, timeout), err))
-            raise  # fail_json exits; this keeps type checkers aware of it
+        deadline = time.monotonic() + timeout
+        retries = 0
+        while True:
+            try:
+                return request(method, url, *args, **kwargs)
+            except TransportError as err:
+                path = url[len(server) :] if url.startswith(server) else url
+                module.fail_json(msg=unreachable_message(Attempt(server, method, path, timeout), err))
+                raise  # fail_json exits; this keeps type checkers aware of it
+            except kubernetes.client.ApiException as err:
+                headers = err.headers or {}
+                delay = retry_delay(
+                    err.status or 0, headers.get("Retry-After"), retries, deadline - time.monotonic()
+                )
+                if delay is None:
+                    raise
+                retries += 1
+                time.sleep(delay)
 
     api.rest_client.request = bounded
 

@@ -136,6 +136,31 @@ def refused_message(error: Any, where: str = "") -> str:
     return f"{prefix}the API server refused the request ({error.status}): {message}"
 
 
+# The API server answers 429 while it cannot take a request yet (a new CRD's storage still
+# initializing, or API priority and fairness shedding load) and says when to come back; client-go
+# (kubectl) waits as told and retries up to ten times, and so do this collection's modules.
+TOO_MANY_REQUESTS = 429
+MAX_RETRIES = 10
+DEFAULT_RETRY_AFTER = 1.0
+
+
+def retry_delay(status: int, retry_after: str | None, retries: int, time_left: float) -> float | None:
+    """Seconds to wait before sending a refused request again, or None to give up and report it.
+
+    Only a 429 is retried (the server did not act on the request, so any verb may be resent);
+    ``retry_after`` is the answer's Retry-After header (whole seconds, 1 when missing or not a
+    number), ``retries`` how many were made already, ``time_left`` what remains of the request's
+    time bound: a wait that would not fit is not started.
+    """
+    if status != TOO_MANY_REQUESTS or retries >= MAX_RETRIES:
+        return None
+    try:
+        delay = max(0.0, float(retry_after)) if retry_after is not None else DEFAULT_RETRY_AFTER
+    except ValueError:
+        delay = DEFAULT_RETRY_AFTER
+    return delay if delay < time_left else None
+
+
 def missing_kubeconfig_message(path: str, origin: str, directory_exists: bool) -> str:
     """One line for a kubeconfig path that names no file.
 

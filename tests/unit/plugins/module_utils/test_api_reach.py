@@ -19,6 +19,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.api_reach import (
     Attempt,
     missing_kubeconfig_message,
     refused_message,
+    retry_delay,
     unreachable_message,
     version_problem,
 )
@@ -161,3 +162,25 @@ def api_error(status: int, body: object, reason: str = "Reason") -> SimpleNamesp
 )
 def test_a_refused_request_says_the_servers_reason_once(error, where, message):
     assert refused_message(error, where) == message
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "retries", "time_left", "delay"),
+    [
+        (429, "1", 0, 30.0, 1.0),  # the server's wait is taken
+        (429, "3", 9, 30.0, 3.0),  # the tenth retry is still made
+        (429, None, 0, 30.0, 1.0),  # no header: one second, as client-go waits
+        (429, "soon", 0, 30.0, 1.0),  # not a number: one second
+        (429, "0", 0, 30.0, 0.0),
+        (429, "1", 10, 30.0, None),  # ten retries made: the refusal is reported
+        (429, "5", 0, 4.0, None),  # the wait would outlast the request's bound
+        (409, "1", 0, 30.0, None),  # a conflict is the caller's to handle
+        (500, "1", 0, 30.0, None),  # the server may have acted: not sent twice
+        (0, None, 0, 30.0, None),
+    ],
+    ids=["told", "tenth", "no-header", "garbled", "now", "gave-up", "out-of-time", "409", "500", "no-answer"],
+)
+def test_only_a_429_is_sent_again_after_the_wait_the_server_asks_within_the_bound(
+    status, retry_after, retries, time_left, delay
+):
+    assert retry_delay(status, retry_after, retries, time_left) == delay
