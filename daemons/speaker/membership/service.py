@@ -340,7 +340,7 @@ class Membership:
                     self._holds_clears -= 1
                 if send_holds:
                     outgoing.append(Outgoing(Kind.HOLDS))
-                outgoing.append(Outgoing(Kind.HEARTBEAT, self._view.watched()))
+                outgoing.append(Outgoing(Kind.HEARTBEAT, self._view.watched() + self._view.probed()))
         was_healthy, self._healthy = self._healthy, healthy
         self._say(outgoing)
         if send_holds:
@@ -364,7 +364,7 @@ class Membership:
                 legacy = self._legacy.names
                 names = statement.to or [n for n in peers if n not in legacy]
                 targets = [peers[n] for n in names if n in peers]
-                entries = self._view.digest() if statement.kind is Kind.DIGEST else ()
+                entries = self._view.digest(statement.alive_only) if statement.kind is Kind.DIGEST else ()
                 holds = self._holding if statement.kind is Kind.HOLDS else frozenset()
                 incarnation = self._view.incarnation
             for _unused in range(statement.copies):

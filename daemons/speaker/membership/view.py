@@ -14,6 +14,10 @@ watcher it had that is still healthy did (two neighbours that died together), or
 that still hears the accused forwards the suspicion to it, so one watcher cut off from a healthy
 node cannot evict it.
 
+A node also heart-beats the nearest buried member on each side of it on the ring of every peer
+(:meth:`View.probed`), so that a member buried by a split that healed, or evicted falsely, hears
+from the far side within an interval: it is told it was buried and refutes to everyone.
+
 Inputs are authenticated, admitted messages (:class:`~.wire.Message`) and ticks; outputs are
 :class:`Outgoing` statements for the service to send.
 """
@@ -34,6 +38,9 @@ LEAVE_COPIES = 2
 # was cut off, not slow: for as long again after it is heard, the verdicts it refutes and the
 # accusations it brings are a split healing, not mistakes of judgement (see ``mistakes``).
 SPLIT_SILENCE = 1.0
+# After a buried member came back, this node tells its ring neighbours whom it has alive this
+# many times, a ``tell_every`` apart (see ``View._heal_news``).
+HEAL_NEWS_COPIES = 3
 
 
 class Status(Enum):
@@ -53,6 +60,7 @@ class Outgoing:
     subject: str = ""
     subject_incarnation: int = 0
     copies: int = 1
+    alive_only: bool = False  # a DIGEST of the members alive here only (see View._heard)
 
 
 @dataclass
@@ -66,6 +74,7 @@ class Record:
     watchers: tuple[str, ...] = ()  # its watchers when the suspicion began
     suspected_at: float = 0.0
     told_dead_at: float = float("-inf")  # when we last told it that it is dead here
+    left: bool = False  # buried because it said LEAVE (it JOINs when it comes back: not probed)
 
 
 class View:
@@ -90,12 +99,18 @@ class View:
         self.slack = 0.0  # seconds added to dead_after while this node's own loop runs late
         self.suspicion_timeout = suspicion_timeout
         self.refute_window = dead_after / 2 if refute_window is None else refute_window
+        # A member buried here that talks on is told so at most this often: about one heartbeat
+        # interval (a third of dead_after in every profile), so a tell lost while a split heals
+        # (routes come back one way first) is repeated by the next probe, not a dead_after later.
+        self.tell_every = dead_after / 3
         self.per_side = per_side
         self._peers: frozenset[str] = frozenset()
         self._records: dict[str, Record] = {}
         self._ring: tuple[str, ...] | None = None  # caches of what the records imply, see _changed
         self._live: frozenset[str] | None = None
         self._watched: tuple[str, ...] | None = None
+        self._probed: tuple[str, ...] | None = None
+        self._every_peer: tuple[str, ...] = (me,)  # the ring of every configured peer and this node
         self._suspects: set[str] = set()
         self._undecided: set[str] = set()  # suspects with a new accuser since they were last looked at
         self._statuses_changed = False  # any member's status changed: every suspect may be decided
@@ -112,6 +127,8 @@ class View:
         self._split_silence = max(SPLIT_SILENCE, suspicion_timeout)
         self._heard_any: dict[str, float] = {}  # when each sender's last admitted message came
         self._healing_until: dict[str, float] = {}  # senders back from a split, until when
+        self._heal_news_due = 0  # heal news still to send (a member came back from a split)
+        self._heal_told_at = float("-inf")
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -136,12 +153,40 @@ class View:
             self._watched = neighbours(self._current_ring(), self.me, self.per_side)
         return self._watched
 
-    def digest(self) -> tuple[DigestEntry, ...]:
-        """Everything this view knows, for a DIGEST (suspects are stated alive: suspicion is not gossip)."""
+    def probed(self) -> tuple[str, ...]:
+        """The buried members this node also heart-beats to, so that a healed split shows at once.
+
+        On each side of this node on the ring of every configured peer: the nearest member
+        buried as dead (not one that left: it JOINs when it is back), when no live member is
+        nearer on that side. One that is alive again hears from us within an interval; we
+        buried it, so we tell it, it refutes to everyone and everyone has it back. A domain
+        without dead members sends nothing more; each dead one costs its nearest live members
+        on either side one datagram an interval.
+        """
+        if self._probed is None:
+            ring, found = self._every_peer, []
+            at = ring.index(self.me)
+            for step in (1, -1):
+                for distance in range(1, len(ring)):
+                    record = self._records.get(ring[(at + step * distance) % len(ring)])
+                    if record is None or record.left:
+                        continue  # never heard, or back by itself: look further
+                    if record.status is Status.DEAD:
+                        found.append(ring[(at + step * distance) % len(ring)])
+                    break
+            self._probed = tuple(dict.fromkeys(found))
+        return self._probed
+
+    def digest(self, alive_only: bool = False) -> tuple[DigestEntry, ...]:
+        """Everything this view knows, for a DIGEST; with ``alive_only``, the members alive here only.
+
+        Suspects are stated alive: suspicion is not gossip.
+        """
         entries = [DigestEntry(self.me, self.incarnation, True)] if self.active else []
         entries += (
             DigestEntry(n, r.incarnation, r.status is not Status.DEAD)
             for n, r in sorted(self._records.items())
+            if not alive_only or r.status is not Status.DEAD
         )
         return tuple(entries)
 
@@ -155,6 +200,8 @@ class View:
             if self.me not in self._records[n].accusers
         ]
         times += (self._records[n].suspected_at + self.refute_window for n in self._suspects)
+        if self._heal_news_due:
+            times.append(self._heal_told_at + self.tell_every)
         times += (self._records[n].suspected_at + self.suspicion_timeout for n in self._suspects)
         return min(times, default=None)
 
@@ -163,6 +210,7 @@ class View:
     def set_peers(self, names: Iterable[str]) -> None:
         """Consider exactly ``names`` (this node excluded) from now on; records of others are dropped."""
         self._peers = frozenset(names) - {self.me}
+        self._every_peer = ring_of(self._peers | {self.me})
         for name in self._records.keys() - self._peers:
             del self._records[name]
             self._suspects.discard(name)
@@ -218,7 +266,9 @@ class View:
         if message.kind is Kind.LEAVE:
             self._bury(message.sender, message.incarnation, "left")
         else:
-            news = self._heard(message.sender, message.incarnation, now, out)
+            news = self._heard(
+                message.sender, message.incarnation, now, out, joined=message.kind is Kind.JOIN
+            )
         if message.kind is Kind.JOIN and news and message.sender in self.watched():
             out.append(Outgoing(Kind.DIGEST, (message.sender,)))  # what it needs to find its place
         elif message.kind is Kind.SUSPECT:
@@ -250,7 +300,21 @@ class View:
             record = self._records[name]
             if now - record.suspected_at > self.suspicion_timeout:
                 self._bury(name, record.incarnation, "timed out")
+        out += self._heal_news(now)
         return out
+
+    def _heal_news(self, now: float) -> list[Outgoing]:
+        """To our ring neighbours, the members alive here, after a buried member came back.
+
+        :data:`HEAL_NEWS_COPIES` times, ``tell_every`` apart: while routes come back one way
+        first, news and the tells it causes get lost. A neighbour that learns from it of a
+        member back passes it on in turn; one that learns nothing new adds nothing.
+        """
+        if not self._heal_news_due or now - self._heal_told_at < self.tell_every or not self.watched():
+            return []
+        self._heal_news_due -= 1
+        self._heal_told_at = now
+        return [Outgoing(Kind.DIGEST, self.watched(), alive_only=True)]
 
     # -- transitions ---------------------------------------------------------------------------
 
@@ -261,12 +325,20 @@ class View:
 
     def _changed(self) -> None:
         """The live set may have changed: drop what was derived from it."""
-        self._ring = self._live = self._watched = None
+        self._ring = self._live = self._watched = self._probed = None
         self._statuses_changed = True
         self.version += 1
 
-    def _alive(self, name: str, incarnation: int, now: float) -> None:
-        """A fresh record: ``name`` alive at ``incarnation``, heard (or in grace) from ``now``."""
+    def _alive(self, name: str, incarnation: int, now: float, *, joined: bool = False) -> None:
+        """A fresh record: ``name`` alive at ``incarnation``, heard (or in grace) from ``now``.
+
+        One we buried (not one that left) is back: our ring neighbours hear of it at the next
+        tick (:meth:`_heal_news`), in case its refutation did not reach them (when a split heals,
+        routes often come back one way first). A JOIN reaches everyone itself.
+        """
+        old = self._records.get(name)
+        if not joined and old is not None and old.status is Status.DEAD and not old.left:
+            self._heal_news_due = HEAL_NEWS_COPIES
         self._records[name] = Record(incarnation, Status.ALIVE, now)
         self._suspects.discard(name)
         self._changed()
@@ -277,19 +349,32 @@ class View:
         self.events["refuted"] += 1
         return Outgoing(Kind.ALIVE, copies=JOIN_COPIES)
 
-    def _heard(self, sender: str, incarnation: int, now: float, out: list[Outgoing]) -> bool:
+    def _heard(
+        self, sender: str, incarnation: int, now: float, out: list[Outgoing], *, joined: bool = False
+    ) -> bool:
         """Any admitted word from ``sender`` says it is alive at ``incarnation``; True for a new life."""
         record = self._records.get(sender)
         if record is None or incarnation > record.incarnation:
-            self._alive(sender, incarnation, now)
+            self._alive(sender, incarnation, now, joined=joined)
             return True
         if record.status is not Status.DEAD:
             record.heard_at = now
-        elif now - record.told_dead_at >= self.dead_after:
-            # It talks on in a life we buried (a healed split, a false eviction): tell it, it refutes.
-            record.told_dead_at = now
-            out.append(Outgoing(Kind.SUSPECT, (sender,), sender, record.incarnation))
+        elif self._tell_buried(sender, record, now, out) and not record.left:
+            # It talks on in a life we buried (a healed split, a false eviction): it refutes; and
+            # it learns whom we have alive, so that those it buried are told and refute too.
+            out.append(Outgoing(Kind.DIGEST, (sender,), alive_only=True))
         return False
+
+    def _tell_buried(self, name: str, record: Record, now: float, out: list[Outgoing]) -> bool:
+        """Tell ``name``, buried here but alive in that life, so it refutes; True when told.
+
+        At most once per ``tell_every``.
+        """
+        if now - record.told_dead_at < self.tell_every:
+            return False
+        record.told_dead_at = now
+        out.append(Outgoing(Kind.SUSPECT, (name,), name, record.incarnation))
+        return True
 
     def _suspected(
         self, accuser: str, subject: str, incarnation: int, now: float, out: list[Outgoing]
@@ -360,13 +445,16 @@ class View:
             return
         record = self._records.get(name)
         if record is None:
-            self._records[name] = Record(incarnation, Status.DEAD, float("-inf"))  # a tombstone only
+            self._records[name] = Record(incarnation, Status.DEAD, float("-inf"), left=reason == "left")
+            self._probed = None  # a tombstone only, but it may be the nearest to probe
             return
         was_live = record.status is not Status.DEAD
         if incarnation < record.incarnation or (incarnation == record.incarnation and not was_live):
             return
         record.incarnation = incarnation
         record.status = Status.DEAD
+        record.left = reason == "left"
+        self._probed = None
         record.accusers = set()
         self._suspects.discard(name)
         if was_live:
@@ -387,3 +475,5 @@ class View:
             self._bury(entry.name, entry.incarnation, "gossiped")
         elif record is None or entry.incarnation > record.incarnation:
             self._alive(entry.name, entry.incarnation, now)
+        elif record.status is Status.DEAD and not record.left and entry.incarnation == record.incarnation:
+            self._tell_buried(entry.name, record, now, out)  # alive there: a healed split

@@ -299,3 +299,67 @@ def test_a_split_heals_without_mistakes_until_as_long_again_after_the_return() -
     v.receive(heartbeat("b"), back + 0.5)
     v.receive(suspect("b", "c", 13), back + 1.5)  # heard all along since: a fresh accusation
     assert (v.events["refuted"], v.mistakes) == (3, 1)
+
+
+def dead(*names: str) -> Message:
+    """A digest from a stating ``names`` dead at incarnation 1 (buried, not left)."""
+    return digest("a", *((name, 1, False) for name in names))
+
+
+@pytest.mark.parametrize(
+    ("messages", "probed"),
+    [
+        ([], ()),  # nobody dead: nothing beyond the neighbours
+        ([dead("d")], ("d",)),  # the nearest on the right is dead; b, on the left, lives
+        ([dead("d", "e")], ("d",)),  # only the nearest one on each side
+        ([dead("b", "d")], ("d", "b")),  # one on each side
+        ([leave("d")], ()),  # one that left comes back by itself (JOIN); e, behind it, lives
+        ([leave("d"), dead("e")], ("e",)),  # ... and one behind it is the nearest
+        ([dead("x")], ()),  # a tombstone behind live members: they are nearer
+        ([dead("d", "e", "x")], ("d",)),
+        ([dead("a", "b", "d", "e", "x")], ("d", "b")),  # alone: the nearest on each side
+        ([dead("d"), heartbeat("d", 2)], ()),  # d is back in a new life: a neighbour again
+    ],
+    ids=["none", "right", "nearest", "both-sides", "left", "behind-left", "far", "run", "alone", "back"],
+)
+def test_the_nearest_buried_member_on_each_side_is_probed(
+    messages: list[Message], probed: tuple[str, ...]
+) -> None:
+    v = view(known="abdex")  # ring a b c d e x; c watches b and d
+    for message in messages:
+        v.receive(message, T0)
+    assert v.probed() == probed
+    assert not set(v.probed()) & set(v.watched())
+
+
+def test_a_member_heard_in_a_life_we_buried_is_told_and_learns_whom_we_have_alive() -> None:
+    v = view()
+    v.receive(dead("d"), T0)
+    told = [Outgoing(Kind.SUSPECT, ("d",), "d", 1), Outgoing(Kind.DIGEST, ("d",), alive_only=True)]
+    assert v.receive(heartbeat("d"), T0 + 0.01) == told
+    assert v.receive(heartbeat("d"), T0 + 0.02) == []  # once per tell_every (a heartbeat interval)
+    assert v.receive(heartbeat("d"), T0 + 0.02 + DEAD_AFTER / 3) == told
+    assert v.digest(alive_only=True) == tuple(
+        DigestEntry(name, incarnation, True)
+        for name, incarnation in (("c", 11), ("a", 1), ("b", 1), ("e", 1))
+    )
+
+
+@pytest.mark.parametrize(
+    ("buried_by", "stated", "told"),
+    [
+        (dead("d"), ("d", 1, True), True),  # alive in the life we buried: a healed split, it refutes
+        (dead("d"), ("d", 0, True), False),  # an older life: nothing to say
+        (leave("d"), ("d", 1, True), False),  # it left: it JOINs when it is back
+        (dead("d"), ("d", 1, False), False),
+    ],
+    ids=["same-life", "older-life", "left", "dead-there-too"],
+)
+def test_a_digest_that_has_alive_a_member_we_buried_has_it_told(
+    buried_by: Message, stated: tuple[str, int, bool], told: bool
+) -> None:
+    v = view()
+    v.receive(buried_by, T0)
+    sent = v.receive(digest("b", stated), T0 + 0.01)
+    assert sent == ([Outgoing(Kind.SUSPECT, ("d",), "d", 1)] if told else [])
+    assert v.status("d") is Status.DEAD  # until it refutes
