@@ -178,8 +178,7 @@ def test_a_split_domain_heals_into_one(lan: Lan) -> None:
     healed = time.monotonic()  # the first route goes now: the figure includes removing the others
     cut("del")
     joined = [
-        agent.read_until("one domain", members_are({"a", "b", "c", "d"}), DIGEST_EVERY)
-        for agent in agents
+        agent.read_until("one domain", members_are({"a", "b", "c", "d"}), DIGEST_EVERY) for agent in agents
     ]
     slowest = max(line["t"] for line in joined) - healed
     print(f"\nsplit healed: every node saw all four {slowest * 1000:.0f} ms after the routes went")
