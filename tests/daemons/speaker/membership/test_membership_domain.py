@@ -184,7 +184,7 @@ def test_a_split_domain_heals_within_one_detection_time_without_digests(
     deaths = {name: sum(view.deaths.values()) for name, view in domain.views.items()}
     if deaf_at_first:
         domain.cut = {(other, deaf_at_first) for other in right}
-        for _ in range(round(2 * INTERVAL / STEP)):
+        for _unused in range(round(2 * INTERVAL / STEP)):
             domain.step()
     domain.cut.clear()
     took = domain.run_until(lambda: domain.converged(set(NAMES)), within=DEAD_AFTER)
