@@ -2,7 +2,8 @@
 
 Pure logic: the caller (:mod:`.ansible_k8s`) makes the requests and hands the error or the answer
 here. Every message starts with the API server's address, so a playbook's failure says which
-cluster it could not use; none carries a client traceback.
+cluster it could not use; none carries a client traceback. One refusal is not final: a 429 is
+worth sending again, when and how often :func:`retry_delay` says.
 """
 
 from __future__ import annotations

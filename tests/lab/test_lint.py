@@ -16,19 +16,11 @@ from pathlib import Path
 
 import yaml
 
+from tests.requirement_pins import pins
+
 REPO = Path(__file__).resolve().parents[2]
 BUILDER = Path(sys.executable).with_name("ansible-builder")
 BUNDLED = Path(sys.executable).parents[1] / "lib"
-
-
-def _pins(path: Path) -> dict[str, str]:
-    """name -> version of every `name==version` line of a pip requirements file."""
-    pins = {}
-    for line in path.read_text().splitlines():
-        found = re.match(r"^([A-Za-z0-9_.-]+)==([^\s#]+)", line.strip())
-        if found:
-            pins[found[1].lower()] = found[2]
-    return pins
 
 
 def _builder(*args: str) -> subprocess.CompletedProcess[str]:
@@ -51,11 +43,11 @@ def test_ansible_builder_creates_the_build_context(tmp_path: Path) -> None:
     containerfile = (context / "Containerfile").read_text()
     build = context / "_build"
     # The Python packages are requirements/runtime.txt, unchanged.
-    assert _pins(build / "requirements.txt") == _pins(REPO / "requirements" / "runtime.txt")
+    assert pins(build / "requirements.txt") == pins(REPO / "requirements" / "runtime.txt")
     collections = yaml.safe_load((build / "requirements.yml").read_text())["collections"]
     assert [c["name"] for c in collections] == ["kubernetes.core"]
     # ansible-core and ansible-runner at the versions the development environment pins.
-    dev = _pins(REPO / "requirements" / "dev.txt")
+    dev = pins(REPO / "requirements" / "dev.txt")
     for name in ("ansible-core", "ansible-runner"):
         assert f"{name}=={dev[name]}" in containerfile, f"{name} is not pinned to {dev[name]} in the EE"
     for script in ("assemble", "introspect.py", "entrypoint"):
@@ -81,7 +73,7 @@ def test_introspection_merges_kubernetes_core_and_our_python_requirements(tmp_pa
     found = yaml.safe_load(done.stdout[done.stdout.index("---") :])
     python = " ".join(found["python"])
     assert "from collection kubernetes.core" in python
-    for name, version in _pins(REPO / "requirements" / "runtime.txt").items():
+    for name, version in pins(REPO / "requirements" / "runtime.txt").items():
         assert re.search(rf"(?i)\b{re.escape(name)}=={re.escape(version)}\b", python), (
             f"{name}=={version} lost"
         )

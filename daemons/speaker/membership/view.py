@@ -168,11 +168,12 @@ class View:
             at = ring.index(self.me)
             for step in (1, -1):
                 for distance in range(1, len(ring)):
-                    record = self._records.get(ring[(at + step * distance) % len(ring)])
+                    name = ring[(at + step * distance) % len(ring)]
+                    record = self._records.get(name)
                     if record is None or record.left:
                         continue  # never heard, or back by itself: look further
                     if record.status is Status.DEAD:
-                        found.append(ring[(at + step * distance) % len(ring)])
+                        found.append(name)
                     break
             self._probed = tuple(dict.fromkeys(found))
         return self._probed
