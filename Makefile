@@ -20,7 +20,7 @@ help:  ## list the targets
 deps:  ## install Debian packages the lab needs (root; skipped when all are present)
 	@bash lab/install-packages.sh
 
-$(STAMP): requirements/runtime.txt requirements/dev.txt
+$(STAMP): requirements/modules.txt requirements/daemons.txt requirements/dev.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $@

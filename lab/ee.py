@@ -16,7 +16,7 @@ registry and without Galaxy needs, and nothing else:
   this checkout's baremetal.lb, so the image runs the collection under test;
 - the tag is the definition's own, under ``localhost/``.
 
-Python packages (requirements/runtime.txt, ansible-core, ansible-runner, bindep, dumb-init) come
+Python packages (requirements/modules.txt, ansible-core, ansible-runner, bindep, dumb-init) come
 from PyPI, as in any ansible-builder build.
 """
 
@@ -39,7 +39,7 @@ DEFINITION = REPO / "execution-environment.yml"
 INPUTS = (
     "execution-environment.yml",
     "requirements/ee-collections.yml",
-    "requirements/runtime.txt",
+    "requirements/modules.txt",
     "galaxy.yml",
     "meta",
     "plugins",

@@ -68,7 +68,7 @@ KUBE_PROXY_BINARY = "/usr/local/bin/kube-proxy"
 _DAEMON_SOURCES = (
     "Containerfile",
     ".containerignore",
-    "requirements/runtime.txt",
+    "requirements/daemons.txt",
     "galaxy.yml",
     "plugins",
     "daemons",
@@ -252,7 +252,7 @@ def _build_pause(ref: str, pause_c: Path, version: str, tmp: Path, say: Say) -> 
 
 
 def _build_daemons(ref: str, say: Say) -> None:
-    say(f"    podman build -f Containerfile (BASE={BASE_REF}; pip installs requirements/runtime.txt)")
+    say(f"    podman build -f Containerfile (BASE={BASE_REF}; pip installs requirements/daemons.txt)")
     imagebuild.podman_build(ref, REPO / "Containerfile", REPO, say, build_args={"BASE": BASE_REF}, pypi=True)
 
 

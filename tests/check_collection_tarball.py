@@ -17,14 +17,14 @@ FORBIDDEN_PREFIXES = (
     ".hypothesis/",
     "requirements/dev.txt",
 )
-# The install role's host mode copies the daemons and installs requirements/runtime.txt.
+# The install role's host mode copies the daemons and installs requirements/daemons.txt.
 REQUIRED = (
     "MANIFEST.json",
     "FILES.json",
     "meta/runtime.yml",
     "README.md",
     "daemons/__main__.py",
-    "requirements/runtime.txt",
+    "requirements/daemons.txt",
     "roles/install/tasks/host.yml",
 )
 

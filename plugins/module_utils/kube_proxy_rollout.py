@@ -39,7 +39,8 @@ from .rollout_state import PodIssue
 from .rollout_wait import NotRolledOut, Workload, last_log_line, wait
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
-SETTLE_SECONDS = 10.0  # how long the new pods must stay Ready once all are
+# How long the new pods must stay Ready once all are; kube-proxy checks its mode as it starts.
+SETTLE_SECONDS = 5.0
 GUARD_SECONDS = 5  # minReadySeconds while a mode change rolls out
 
 

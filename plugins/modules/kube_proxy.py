@@ -18,8 +18,8 @@ description:
   - When something changed, restarts the kube-proxy DaemonSet the way C(kubectl rollout restart)
     does (kube-proxy reads its configuration only when it starts) and, with O(wait), waits until
     every node runs a Ready kube-proxy pod of the restarted template and they have stayed Ready
-    for 10 seconds (kube-proxy's pods have no readiness probe, so a pod is Ready the moment its
-    container starts, also one that exits a second later).
+    for 5 seconds (kube-proxy's pods have no readiness probe, so a pod is Ready the moment its
+    container starts, also one that exits a second later because it cannot run its mode).
   - A mode change restarts with the DaemonSet's C(minReadySeconds) raised to 5 (put back once the
     rollout is over), so the DaemonSet controller replaces the next node's pod only once the last
     new one has stayed up that long, and a node that cannot run the new mode stops the rollout at

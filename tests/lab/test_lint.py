@@ -42,8 +42,8 @@ def test_ansible_builder_creates_the_build_context(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     containerfile = (context / "Containerfile").read_text()
     build = context / "_build"
-    # The Python packages are requirements/runtime.txt, unchanged.
-    assert pins(build / "requirements.txt") == pins(REPO / "requirements" / "runtime.txt")
+    # The Python packages are requirements/modules.txt, unchanged.
+    assert pins(build / "requirements.txt") == pins(REPO / "requirements" / "modules.txt")
     collections = yaml.safe_load((build / "requirements.yml").read_text())["collections"]
     assert [c["name"] for c in collections] == ["kubernetes.core"]
     # ansible-core and ansible-runner at the versions the development environment pins.
@@ -68,12 +68,12 @@ def test_introspection_merges_kubernetes_core_and_our_python_requirements(tmp_pa
     assert manifests, "kubernetes.core is not installed in .venv: run `make venv`"
     (tmp_path / "ansible_collections" / "kubernetes").mkdir(parents=True)
     (tmp_path / "ansible_collections" / "kubernetes" / "core").symlink_to(manifests[0].parent)
-    done = _builder("introspect", "--sanitize", "--user-pip", "requirements/runtime.txt", str(tmp_path))
+    done = _builder("introspect", "--sanitize", "--user-pip", "requirements/modules.txt", str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
     found = yaml.safe_load(done.stdout[done.stdout.index("---") :])
     python = " ".join(found["python"])
     assert "from collection kubernetes.core" in python
-    for name, version in pins(REPO / "requirements" / "runtime.txt").items():
+    for name, version in pins(REPO / "requirements" / "modules.txt").items():
         assert re.search(rf"(?i)\b{re.escape(name)}=={re.escape(version)}\b", python), (
             f"{name}=={version} lost"
         )

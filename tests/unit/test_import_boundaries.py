@@ -6,11 +6,13 @@
 - ``plugins/modules``, ``plugins/filter`` and ``plugins/doc_fragments`` import only module_utils,
   Ansible and the standard library;
 - ``daemons/`` import module_utils and each other, never the lab, tests, benches, modules or
-  Ansible itself (the image and host mode install ``requirements/runtime.txt`` only);
+  Ansible itself (the image and host mode install ``requirements/daemons.txt`` only);
 - ``lab/`` is the test bed: it starts the daemons as processes by module name and imports none of
   their code, nor modules, tests or benches; it may read shared facts from module_utils;
 - everywhere, the collection's code has one import root, ``ansible_collections.baremetal.lb``:
-  never ``daemons.`` or ``plugins.`` relative to the checkout.
+  never ``daemons.`` or ``plugins.`` relative to the checkout;
+- what the daemons import, with the module_utils they reach, needs only the packages of
+  ``requirements/daemons.txt``, and each of those is imported.
 
 Each rule walks the source with ``ast``; a failure names the file, line, import and rule.
 """
@@ -18,12 +20,16 @@ Each rule walks the source with ``ast``; a failure names the file, line, import 
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+
+from tests.requirement_pins import pins
 
 REPO = Path(__file__).resolve().parents[2]
 COLLECTION = "ansible_collections.baremetal.lb"
@@ -221,3 +227,56 @@ def test_rules_refuse_what_they_say(rule_name: str, where: str, line: str, refus
     rule = next(r for r in RULES if r.name == rule_name)
     (found,) = imports_in(REPO / where, line)
     assert rule.broken_by(found) is refused, f"{rule_name}: {line} in {where} resolves to {found.module}"
+
+
+def _collection_file(module: str) -> Path | None:
+    """The file of the collection's code that ``module`` (or the module holding that name) is in."""
+    if not module.startswith(f"{COLLECTION}."):
+        return None
+    parts = module.removeprefix(f"{COLLECTION}.").split(".")
+    for end in range(len(parts), 0, -1):
+        where = REPO.joinpath(*parts[:end])
+        for candidate in (where.with_suffix(".py"), where / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def daemon_imports() -> Iterator[Import]:
+    """Every import the daemons make, and those of the collection modules they reach, transitively."""
+    todo = sorted((REPO / "daemons").rglob("*.py"))
+    seen: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen or "__pycache__" in path.parts:
+            continue
+        seen.add(path)
+        for found in imports_in(path):
+            yield found
+            inner = _collection_file(found.module)
+            if inner is not None:
+                todo.append(inner)
+
+
+def _distribution(name: str) -> str:
+    """A distribution's name as pip compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_daemons_import_only_what_their_requirements_install() -> None:
+    pinned = {_distribution(name) for name in pins(REPO / "requirements" / "daemons.txt")}
+    providers = metadata.packages_distributions()
+    third_party = [found for found in daemon_imports() if layer_of(found.module) == "third-party"]
+    assert third_party, "the daemons import no third-party package: the walk found nothing"
+    used: set[str] = set()
+    unpinned = []
+    for found in third_party:
+        top = found.module.split(".")[0]
+        dists = {_distribution(d) for d in providers.get(top, [top])}
+        used |= dists & pinned
+        if not dists & pinned:
+            unpinned.append(f"  {found}  (from {', '.join(sorted(dists))})")
+    lacking = "the image and host mode would lack these: pin them in requirements/daemons.txt"
+    assert not unpinned, lacking + "\n" + "\n".join(unpinned)
+    unused = sorted(pinned - used)
+    assert not unused, f"requirements/daemons.txt pins what the daemons never import: {unused}"
