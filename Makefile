@@ -11,6 +11,9 @@ STAMP     := $(VENV)/.installed
 COLL_ROOT := .build/collections
 COLL_LINK := $(COLL_ROOT)/ansible_collections/baremetal/lb
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLL_ROOT)
+# Let Python cache bytecode (__pycache__, ignored by git, the tarball and the image) even where the
+# environment turns it off: make test starts hundreds of Python processes on the same sources.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: help
 help:  ## list the targets
