@@ -1,4 +1,4 @@
-"""The ``name==version`` pins of a pip requirements file, for tests that compare two of them."""
+"""The ``name==version`` pins of a pip requirements file, for tests that compare them."""
 
 from __future__ import annotations
 
@@ -6,11 +6,16 @@ import re
 from pathlib import Path
 
 
+def distribution(name: str) -> str:
+    """A distribution's name as pip compares them (PEP 503): ``prometheus_client``, ``prometheus-client``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def pins(path: Path) -> dict[str, str]:
-    """name (lower case) -> version of every ``name==version`` line of a pip requirements file."""
+    """name (as :func:`distribution` spells it) -> version of every ``name==version`` line of a file."""
     found = {}
     for line in path.read_text().splitlines():
         pin = re.match(r"^([A-Za-z0-9_.-]+)==([^\s#]+)", line.strip())
         if pin:
-            found[pin[1].lower()] = pin[2]
+            found[distribution(pin[1])] = pin[2]
     return found

@@ -20,16 +20,15 @@ Each rule walks the source with ``ast``; a failure names the file, line, import 
 from __future__ import annotations
 
 import ast
-import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 
-from tests.requirement_pins import pins
+from tests.requirement_pins import distribution, pins
 
 REPO = Path(__file__).resolve().parents[2]
 COLLECTION = "ansible_collections.baremetal.lb"
@@ -248,7 +247,7 @@ def daemon_imports() -> Iterator[Import]:
     seen: set[Path] = set()
     while todo:
         path = todo.pop()
-        if path in seen or "__pycache__" in path.parts:
+        if path in seen:
             continue
         seen.add(path)
         for found in imports_in(path):
@@ -258,25 +257,63 @@ def daemon_imports() -> Iterator[Import]:
                 todo.append(inner)
 
 
-def _distribution(name: str) -> str:
-    """A distribution's name as pip compares them (PEP 503)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+def unmet_requirements(
+    imports: list[Import], pinned: set[str], providers: Mapping[str, list[str]]
+) -> tuple[list[Import], list[str]]:
+    """The third-party imports no pin provides, and the pins (distribution names) no import uses.
+
+    ``providers`` maps a top-level import name to the distributions that install it (as
+    :func:`importlib.metadata.packages_distributions` does); a name it lacks is taken as its own
+    distribution's name.
+    """
+    used: set[str] = set()
+    unpinned = []
+    for found in imports:
+        if layer_of(found.module) != "third-party":
+            continue
+        top = found.module.split(".")[0]
+        provided = {distribution(d) for d in providers.get(top, [top])} & pinned
+        used |= provided
+        if not provided:
+            unpinned.append(found)
+    return unpinned, sorted(pinned - used)
 
 
 def test_the_daemons_import_only_what_their_requirements_install() -> None:
-    pinned = {_distribution(name) for name in pins(REPO / "requirements" / "daemons.txt")}
-    providers = metadata.packages_distributions()
-    third_party = [found for found in daemon_imports() if layer_of(found.module) == "third-party"]
-    assert third_party, "the daemons import no third-party package: the walk found nothing"
-    used: set[str] = set()
-    unpinned = []
-    for found in third_party:
-        top = found.module.split(".")[0]
-        dists = {_distribution(d) for d in providers.get(top, [top])}
-        used |= dists & pinned
-        if not dists & pinned:
-            unpinned.append(f"  {found}  (from {', '.join(sorted(dists))})")
+    imports = list(daemon_imports())
+    assert any(layer_of(found.module) == "third-party" for found in imports), "the walk found no package"
+    pinned = set(pins(REPO / "requirements" / "daemons.txt"))
+    unpinned, unused = unmet_requirements(imports, pinned, metadata.packages_distributions())
     lacking = "the image and host mode would lack these: pin them in requirements/daemons.txt"
-    assert not unpinned, lacking + "\n" + "\n".join(unpinned)
-    unused = sorted(pinned - used)
+    assert not unpinned, lacking + "\n" + "\n".join(f"  {found}" for found in unpinned)
     assert not unused, f"requirements/daemons.txt pins what the daemons never import: {unused}"
+
+
+# What the requirements check finds in imports written in a daemon: it is not vacuous.
+PROVIDERS = {"yaml": ["PyYAML"], "prometheus_client": ["prometheus_client"]}
+REQUIREMENT_CASES = [
+    (
+        "all pinned and used",
+        ["import yaml", "from prometheus_client import Gauge"],
+        {"pyyaml", "prometheus-client"},
+        [],
+        [],
+    ),
+    ("an import no pin provides", ["import yaml", "import urllib3"], {"pyyaml"}, ["urllib3"], []),
+    ("a pin no import uses", ["import yaml"], {"pyyaml", "six"}, [], ["six"]),
+    ("stdlib and our own code need no pin", ["import socket", "from ..kube import logs"], set(), [], []),
+]
+
+
+@pytest.mark.parametrize(
+    ("lines", "pinned", "unpinned", "unused"),
+    [case[1:] for case in REQUIREMENT_CASES],
+    ids=[case[0] for case in REQUIREMENT_CASES],
+)
+def test_unmet_requirements_finds_what_it_says(
+    lines: list[str], pinned: set[str], unpinned: list[str], unused: list[str]
+) -> None:
+    imports = [found for line in lines for found in imports_in(REPO / "daemons" / "speaker" / "x.py", line)]
+    missing, idle = unmet_requirements(imports, pinned, PROVIDERS)
+    assert [found.module for found in missing] == unpinned
+    assert idle == unused
