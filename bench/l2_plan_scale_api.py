@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ansible_collections.baremetal.lb.daemons.kube.informer import Informer
 from ansible_collections.baremetal.lb.daemons.kube.kubeapi import (
@@ -65,6 +65,15 @@ class InformerStore(Store):
         return self._caches
 
 
+class Replan(NamedTuple):
+    """One re-plan of the planning loop: when it started and ended, its size and its CPU time."""
+
+    started: float
+    ended: float
+    replanned: int  # Services re-planned
+    cpu_ms: float  # the planning thread's
+
+
 class PlanningLoop:
     """The speaker's loop: re-plan after every change notice, on a thread of its own."""
 
@@ -72,7 +81,7 @@ class PlanningLoop:
         self.queue = WorkQueue()
         self._planner = planner
         self._lock = threading.Condition()
-        self._finished: list[tuple[float, float, int]] = []  # (started, ended, Services re-planned)
+        self._finished: list[Replan] = []
         self.errors: list[str] = []
 
     def run(self, stop: threading.Event) -> None:
@@ -81,7 +90,7 @@ class PlanningLoop:
             key = self.queue.get(timeout=0.5)
             if key is None:
                 continue
-            started = time.monotonic()
+            started, started_cpu = time.monotonic(), time.thread_time()
             try:
                 self._planner.replan()
             except Exception as error:  # reported as a failed trial by whoever waits
@@ -89,16 +98,17 @@ class PlanningLoop:
             finally:
                 self.queue.done(key)
             with self._lock:
-                self._finished.append((started, time.monotonic(), self._planner.replanned))
+                cpu_ms = (time.thread_time() - started_cpu) * 1000
+                self._finished.append(Replan(started, time.monotonic(), self._planner.replanned, cpu_ms))
                 self._lock.notify_all()
 
-    def wait_replanned_after(self, moment: float, timeout: float) -> tuple[float, float, int] | None:
+    def wait_replanned_after(self, moment: float, timeout: float) -> Replan | None:
         """The first re-plan that started after ``moment``, once finished; None after ``timeout``."""
         with self._lock:
             found = self._lock.wait_for(
-                lambda: next((r for r in self._finished if r[0] > moment), None), timeout=timeout
+                lambda: next((r for r in self._finished if r.started > moment), None), timeout=timeout
             )
-            self._finished = [r for r in self._finished if r[0] > moment]
+            self._finished = [r for r in self._finished if r.started > moment]
             return found
 
 
@@ -391,10 +401,11 @@ def time_change(change: ApiChange, rep: int, loop: PlanningLoop, seen: Seen, tim
         began, at, replan = write_and_wait(
             change.name, change.apply, change.shows, loop, seen, timeout=timeout
         )
-        trial["ms"] = (replan[1] - began) * 1000
+        trial["ms"] = (replan.ended - began) * 1000
         trial["seen_ms"] = (at - began) * 1000
-        trial["plan_ms"] = (replan[1] - replan[0]) * 1000
-        trial["replanned"] = replan[2]
+        trial["plan_ms"] = (replan.ended - replan.started) * 1000
+        trial["replanned"] = replan.replanned
+        trial["cpu_ms"] = replan.cpu_ms
         if loop.errors:
             trial["error"] = loop.errors.pop()
     except Exception as error:  # counted as a failed trial, never dropped
@@ -408,7 +419,7 @@ def time_change(change: ApiChange, rep: int, loop: PlanningLoop, seen: Seen, tim
 
 def write_and_wait(
     what: str, write: Callable[[], None], shows: Shows, loop: PlanningLoop, seen: Seen, *, timeout: float
-) -> tuple[float, float, tuple[float, float, int]]:
+) -> tuple[float, float, Replan]:
     """When the write began, when the informers saw it, and the re-plan (start, end) after that."""
     seen.expect(shows)
     began = time.monotonic()

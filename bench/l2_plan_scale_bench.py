@@ -59,9 +59,10 @@ each re-plan also plans BGP (in-process only).
 
 It prints every trial's figure, then per planner and change the median and the spread
 (min-max) in ms, the Services re-planned, failed trials (a trial over ``--trial-timeout``, or
-an error: counted, never dropped), the median CPU time of the planning thread (in-process only:
-on a machine shared with other work it moves less than the wall-clock time) and the RSS after
-the first plan and at peak. After the first plan the child freezes the objects alive, as the
+an error: counted, never dropped), the median CPU time of the planning thread (on a machine
+shared with other work it moves less than the wall-clock time), through the API also when the
+informer saw the write and how long the re-plan itself took (medians), and the RSS after the
+first plan and at peak. After the first plan the child freezes the objects alive, as the
 speaker does (``daemons/speaker/heap.py``).
 
     .venv/bin/python -m bench.l2_plan_scale_bench                      # 1,000 Nodes, 10,000 Services
@@ -81,6 +82,7 @@ import time
 from ansible_collections.baremetal.lb.daemons.speaker.heap import freeze_long_lived
 from bench import l2_plan_scale_api as through_api
 from bench.l2_plan_scale import (
+    JSON,
     PLANNERS,
     FullPlanner,
     IncrementalPlanner,
@@ -185,18 +187,18 @@ def summary(all_results: list[Results], shape: Shape, reps: int) -> list[str]:
         f" {shape.services} Services ({shape.local_share:.0%} Local, {shape.endpoints} endpoints each),"
         f" {reps} reps, {time.strftime('%Y-%m-%d %H:%M %Z')}",
         f"{'planner':12} {'source':10} {'change':17} {'median ms':>10} {'spread ms':>17} {'re-planned':>10}"
-        f" {'failed':>6} {'CPU median ms':>13}",
+        f" {'failed':>6} {'CPU median ms':>13} {'seen median ms':>14} {'re-plan median ms':>17}",
     ]
     for results in all_results:
         for change, trials in results.trials.items():
             times = sorted(t["ms"] if "ms" in t and "error" not in t else float("inf") for t in trials)
             failed = sum(1 for t in trials if "error" in t)
             replanned = sorted({t.get("replanned", "?") for t in trials}, key=str)
-            cpu = [t["cpu_ms"] for t in trials if "cpu_ms" in t and "error" not in t]
             lines.append(
                 f"{results.planner:12} {results.source:10} {change:17} {statistics.median(times):10.1f}"
                 f" {f'{times[0]:.1f}-{times[-1]:.1f}':>17} {'/'.join(map(str, replanned)):>10} {failed:>6}"
-                f" {f'{statistics.median(cpu):.1f}' if cpu else '-':>13}"
+                f" {median_of(trials, 'cpu_ms'):>13} {median_of(trials, 'seen_ms'):>14}"
+                f" {median_of(trials, 'plan_ms'):>17}"
             )
         fact = results.facts
         if fact:
@@ -208,6 +210,12 @@ def summary(all_results: list[Results], shape: Shape, reps: int) -> list[str]:
         if results.error:
             lines.append(f"{results.planner:12} {results.source:10} stopped: {results.error}")
     return lines
+
+
+def median_of(trials: list[JSON], figure: str) -> str:
+    """The median of one figure over the trials that passed and report it, as printed ('-': none)."""
+    values = [t[figure] for t in trials if figure in t and "error" not in t]
+    return f"{statistics.median(values):.1f}" if values else "-"
 
 
 def shape_of(args: argparse.Namespace) -> Shape:
