@@ -146,20 +146,23 @@ class L2Plans:
         if service is None:
             return
         ads = self._advertisements_of(service)
+        serving = any(endpoint.can_serve for endpoint in service.endpoints)
+        owner_key = ownership_key(service.ips)
         claims = [
-            IPClaim(ip, key, ownership_key(service.ips), *self._claim_terms(service, positions, ip.version))
+            IPClaim(ip, key, owner_key, *self._claim_terms(service, positions, ip.version, serving))
             for ip, positions in zip(service.ips, ads, strict=True)
             if positions
         ]
         if claims:
             self._claims[key] = tuple(claims)
-        self._index(service, ads)
+        self._index(service, ads, serving)
 
     def _replace_terms(self, key: str) -> None:
         """Plan again the Service ``key``, unchanged, for other Nodes: only the terms of its claims change.
 
         Its IPs, their advertisements (so which IPs have claims) and its ownership key stay, and
-        so do the indexes.
+        so do the indexes. Only Services with an endpoint that can serve are indexed by Node or
+        advertisement (:meth:`_index`), so only they are re-planned here: ``serving`` holds.
         """
         claims = self._claims.get(key)
         service = self._services.get(key)
@@ -168,29 +171,34 @@ class L2Plans:
         ads = self._ads_of[key]
         if len(ads) == 1:  # one IP, one claim: the usual case, quicker
             (claim,) = claims
-            terms = self._claim_terms(service, ads[0], claim.ip.version)
+            terms = self._claim_terms(service, ads[0], claim.ip.version, serving=True)
             self._claims[key] = (IPClaim(claim.ip, key, claim.key, *terms),)
             return
         selecting_ads = [positions for positions in ads if positions]  # one per claim
         self._claims[key] = tuple(
-            IPClaim(claim.ip, key, claim.key, *self._claim_terms(service, positions, claim.ip.version))
+            IPClaim(
+                claim.ip,
+                key,
+                claim.key,
+                *self._claim_terms(service, positions, claim.ip.version, serving=True),
+            )
             for claim, positions in zip(claims, selecting_ads, strict=True)
         )
 
-    def _claim_terms(self, service: ServiceFacts, positions: tuple[int, ...], version: int) -> ClaimTerms:
-        """:func:`.l2_plan.claim_terms`, computed once per update for Cluster Services alike."""
+    def _claim_terms(
+        self, service: ServiceFacts, positions: tuple[int, ...], version: int, serving: bool
+    ) -> ClaimTerms:
+        """:func:`.l2_plan.claim_terms`, computed once per update for Cluster Services alike.
+
+        ``serving``: whether any endpoint of ``service`` can serve.
+        """
         if service.local_traffic_policy:
             names = {endpoint.node for endpoint in service.endpoints if endpoint.node and endpoint.can_serve}
             names.add(self._now.me)
             return self._terms_over(
                 service, positions, version, {n: self._nodes[n] for n in names if n in self._nodes}
             )
-        alike = (
-            positions,
-            version,
-            any(endpoint.can_serve for endpoint in service.endpoints),
-            service.failback,
-        )
+        alike = (positions, version, serving, service.failback)
         terms = self._terms.get(alike)
         if terms is None:
             terms = self._terms[alike] = self._terms_over(service, positions, version, self._view(positions))
@@ -248,9 +256,9 @@ class L2Plans:
         )
         return self._ads_shared.setdefault(ads, ads)
 
-    def _index(self, service: ServiceFacts, ads: AdsPerIP) -> None:
+    def _index(self, service: ServiceFacts, ads: AdsPerIP, serving: bool) -> None:
         self._ads_of[service.key] = ads
-        if not any(endpoint.can_serve for endpoint in service.endpoints):
+        if not serving:
             return  # no candidates whatever the Nodes: only this node's facts matter
         if service.local_traffic_policy:
             for node in {endpoint.node for endpoint in service.endpoints if endpoint.node}:
