@@ -26,6 +26,9 @@ speaker logged. The bound defaults to the failover bound, the dead-after time (t
 silence a real failover leaves: the peers wait that long before they take over), and may not
 exceed it; ``--bound 0.1`` is the stricter rule of a client that notices 100 ms. Shorter
 silences are printed as late answers of the owners, with how many of them exceeded 100 ms.
+Each outage (the first 20) gets a line: the VIP, its owner, when it began and how long it lasted,
+and how many of the owner's other VIPs and of the other nodes' VIPs were silent at its middle,
+so a stall of one node's engine, of the whole lab and of one VIP's answers look different.
 Also printed: CPU use, what the storm did (by kind, failed writes, connections cut) and what
 the speakers made of it (re-plans counted by
 ``baremetal_lb_speaker_replans_total{reason="change"}``, watches logged as broken and resumed).
@@ -80,6 +83,7 @@ BURN = (
 )
 SAMPLE_EVERY = 2.0
 NOTABLE_MS = 100.0  # excused silences longer than this are counted apart (a client may notice them)
+OUTAGES_LISTED = 20  # outages printed one per line (VIP, owner, when, how long, what was silent alongside)
 STORM_KINDS = (*KINDS, WATCH_CUT)
 SETTLE_SECONDS = 60.0  # for every VIP to be answered by its owner alone before the soak
 _REPLANS = "baremetal_lb_speaker_replans_total"
@@ -378,6 +382,9 @@ def soak(lab: LabState, speakers: Speakers, served: Served, api: KubeApi, settin
         f"short silences while the prober was late {verdict.silences_prober_late}; "
         f"unread live-members samples {verdict.member_samples_missing} of {verdict.member_samples}",
     ]
+    report.lines += [f"    {outage.describe()}" for outage in verdict.outage_list[:OUTAGES_LISTED]]
+    if verdict.outages > OUTAGES_LISTED:
+        report.lines.append(f"    and {verdict.outages - OUTAGES_LISTED} more outages")
     report.lines += [f"  the storm proves nothing: {problem}" for problem in report.storm_problems]
     return report
 

@@ -83,6 +83,39 @@ class Observed:
 
 
 @dataclass(frozen=True)
+class Outage:
+    """One outage, and what else the client heard nothing from at its middle.
+
+    A stall of the owner's engine silences its other VIPs too; one of the whole lab (the
+    prober, the bridge) silences the other nodes' VIPs as well; one VIP alone points at that
+    VIP's answers.
+    """
+
+    vip: str
+    owner: str
+    at: float
+    """When it began, in seconds after the prober's start."""
+    ms: float
+    prober_late: bool
+    """Whether the prober sent late during it."""
+    owner_vips_silent: int
+    """Other VIPs of the same owner silent at its middle (between runs: for more than ``split``)."""
+    owner_vips: int
+    others_silent: int
+    """VIPs of other owners silent at its middle."""
+    others: int
+
+    def describe(self) -> str:
+        """One line: which VIP, whose, when, how long, and what was silent alongside."""
+        return (
+            f"outage: {self.vip} (owner {self.owner}) silent {self.ms:.0f} ms from {self.at:.3f} s"
+            f"{' while the prober sent late' if self.prober_late else ''}; silent at its middle too: "
+            f"{self.owner_vips_silent} of {self.owner}'s {self.owner_vips} other VIPs, "
+            f"{self.others_silent} of the other nodes' {self.others}"
+        )
+
+
+@dataclass(frozen=True)
 class Verdict:
     """The soak's figures; :attr:`false_failovers` is what must be zero."""
 
@@ -90,9 +123,8 @@ class Verdict:
     replies: int
     foreign_runs: int
     foreign_answers: int
-    outages: int
-    outage_ms_max: float
-    outages_prober_late: int
+    outage_list: tuple[Outage, ...]
+    """Every outage, in the order they began."""
     member_dips: int
     member_samples: int
     member_samples_missing: int
@@ -102,6 +134,21 @@ class Verdict:
     """The excused silences that were late answers of the owners, longest first (ms)."""
     silences_prober_late: int
     late_sends: int
+
+    @property
+    def outages(self) -> int:
+        """How many outages there were."""
+        return len(self.outage_list)
+
+    @property
+    def outage_ms_max(self) -> float:
+        """The longest outage (ms), 0 when there was none."""
+        return max((outage.ms for outage in self.outage_list), default=0.0)
+
+    @property
+    def outages_prober_late(self) -> int:
+        """How many outages the prober sent late during (flagged, still counted)."""
+        return sum(1 for outage in self.outage_list if outage.prober_late)
 
     @property
     def late_answers(self) -> int:
@@ -158,17 +205,36 @@ def judge(observed: Observed, *, bound: float, split: float) -> Verdict:
         return any(previous < gap[1] and sent > gap[0] for previous, sent in observed.late_sends)
 
     runs_of = {vip: [r for r in observed.runs if r.vip == vip] for vip in observed.owners}
-    outages: list[tuple[float, float]] = []
+    gaps_of = {vip: silences(runs, observed.start, observed.end) for vip, runs in runs_of.items()}
+    outages: list[tuple[str, tuple[float, float]]] = []
     short: list[tuple[float, float]] = []
     foreign = []
     for vip, owner in observed.owners.items():
-        for gap in silences(runs_of[vip], observed.start, observed.end):
+        for gap in gaps_of[vip]:
             length = gap[1] - gap[0]
             if length > bound:
-                outages.append(gap)
+                outages.append((vip, gap))
             elif length > split:
                 short.append(gap)
         foreign += [r for r in runs_of[vip] if r.who != owner]
+
+    def outage(vip: str, gap: tuple[float, float]) -> Outage:
+        middle = (gap[0] + gap[1]) / 2
+        owner = observed.owners[vip]
+        silent = {other for other, gaps in gaps_of.items() if any(a <= middle <= b for a, b in gaps)}
+        mates = {other for other, node in observed.owners.items() if node == owner} - {vip}
+        return Outage(
+            vip=vip,
+            owner=owner,
+            at=round(gap[0] - observed.start, 3),
+            ms=round((gap[1] - gap[0]) * 1000, 1),
+            prober_late=prober_late(gap),
+            owner_vips_silent=len(silent & mates),
+            owner_vips=len(mates),
+            others_silent=len(silent - mates - {vip}),
+            others=len(observed.owners) - len(mates) - 1,
+        )
+
     late = [gap for gap in short if not prober_late(gap)]
     samples = list(itertools.chain.from_iterable(observed.live_members.values()))
     return Verdict(
@@ -176,9 +242,7 @@ def judge(observed: Observed, *, bound: float, split: float) -> Verdict:
         replies=sum(r.count for r in observed.runs if r.vip in observed.owners),
         foreign_runs=len(foreign),
         foreign_answers=sum(r.count for r in foreign),
-        outages=len(outages),
-        outage_ms_max=_longest_ms(outages),
-        outages_prober_late=sum(1 for gap in outages if prober_late(gap)),
+        outage_list=tuple(outage(vip, gap) for vip, gap in sorted(outages, key=lambda found: found[1])),
         member_dips=sum(1 for value in samples if value < observed.speakers),
         member_samples=len(samples),
         member_samples_missing=sum(1 for value in samples if math.isnan(value)),
@@ -188,10 +252,6 @@ def judge(observed: Observed, *, bound: float, split: float) -> Verdict:
         silences_prober_late=len(short) - len(late),
         late_sends=len(observed.late_sends),
     )
-
-
-def _longest_ms(gaps: Sequence[tuple[float, float]]) -> float:
-    return round(max((b - a for a, b in gaps), default=0.0) * 1000, 1)
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,50 @@ def test_what_counts_and_what_is_excused(case, counts):
     assert verdict.false_failovers == sum(expected[key] for key in counted)
 
 
+THIRD_VIP = "192.0.2.72"
+THREE_OWNERS = {VIP: "node1", OTHER_VIP: "node1", THIRD_VIP: "node2"}
+
+
+@pytest.mark.parametrize(
+    ("runs", "alongside"),
+    [
+        pytest.param(
+            [answered(5.15, 10), answered(0, 10, vip=OTHER_VIP), answered(0, 10, vip=THIRD_VIP)],
+            (0, 1, 0, 1),
+            id="one-vip-alone",
+        ),
+        pytest.param(
+            [
+                answered(5.15, 10),
+                answered(0, 5.0, vip=OTHER_VIP),
+                answered(5.08, 10, vip=OTHER_VIP),
+                answered(0, 10, vip=THIRD_VIP),
+            ],
+            (1, 1, 0, 1),
+            id="the-owners-other-vip-too",
+        ),
+        pytest.param(
+            [
+                answered(5.15, 10),
+                answered(0, 10, vip=OTHER_VIP),
+                answered(0, 5.0, vip=THIRD_VIP, who="node2"),
+                answered(5.08, 10, vip=THIRD_VIP, who="node2"),
+            ],
+            (0, 1, 1, 1),
+            id="another-nodes-vip-too",
+        ),
+    ],
+)
+def test_each_outage_says_which_vip_when_and_what_else_was_silent(runs, alongside):
+    case = observed(answered(0, 5.0), *runs, owners=THREE_OWNERS)
+
+    (outage,) = judge(case, bound=BOUND, split=SPLIT).outage_list
+
+    assert (outage.vip, outage.owner, outage.at, outage.ms) == (VIP, "node1", 5.0, 150.0)
+    assert (outage.owner_vips_silent, outage.owner_vips, outage.others_silent, outage.others) == alongside
+    assert outage.describe().startswith(f"outage: {VIP} (owner node1) silent 150 ms from 5.000 s;")
+
+
 def test_runs_split_wider_than_the_bound_are_refused():
     with pytest.raises(ValueError, match="could hide"):
         judge(observed(WHOLE), bound=BOUND, split=BOUND * 2)
