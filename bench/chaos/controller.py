@@ -6,9 +6,10 @@ of ``--kills`` trials (default 20):
 
 1. churn (:mod:`.churn`: creates, deletes, sharing keys, requested addresses, pool edits) with
    the controller running, for a random 0.5-3 s; in odd-numbered trials the pool's first range
-   is then removed, which moves every Service in it (a burst of writes); then wait until the
-   controller's log shows a status write it has chosen and not made (bounded: after 5 s it
-   kills anyway);
+   is then removed, which moves every Service in it (a burst of writes); then freeze the
+   controller (SIGSTOP) at a moment its log shows an IP chosen whose status patch is not yet
+   sent (frozen, the log is final; if it shows none, thaw and watch again; bounded: after 5 s
+   it freezes wherever it is);
 2. ``kill -9`` the controller; stop the churn; list the Services (the state the crash left) and
    read the dead controller's log: choices with no "wrote" line, which the API server does not
    show either, are kills that landed between choosing an IP and writing it (:mod:`.write_log`);
@@ -225,9 +226,7 @@ class ChaosRun:
             time.sleep(self._random.uniform(*self._settings.churn_seconds))  # churn before the kill
             if shrink_first:  # a burst of moves: many writes chosen and not yet made
                 self._churn.set_first_range(False)
-            deadline = time.monotonic() + TRIGGER_SECONDS
-            while not tail.read().unwritten and time.monotonic() < deadline:
-                time.sleep(0.002)
+            self._freeze_before_a_write(tail)
             self._controller.kill()
             stop.set()
             churning.join(60)
@@ -253,6 +252,24 @@ class ChaosRun:
             if self._controller.process is None or self._controller.process.poll() is not None:
                 self._controller.start(wait_ready=False)
         return trial
+
+    def _freeze_before_a_write(self, tail: _LogTail) -> None:
+        """Stop the controller (SIGSTOP) where its log shows an IP chosen and its write not yet sent.
+
+        Polling the log alone lands the kill too late on a fast machine: by the time the kill
+        arrives the write is done. Frozen, the log is final, so a choice with no "writing" line is
+        certainly not on the wire; if none is left, thaw and watch again. Bounded: after
+        ``TRIGGER_SECONDS`` the controller is frozen wherever it is.
+        """
+        deadline = time.monotonic() + TRIGGER_SECONDS
+        while time.monotonic() < deadline:
+            if _unsent(tail.read()):
+                self._controller.freeze()
+                if _unsent(tail.read()):
+                    return
+                self._controller.thaw()
+            time.sleep(0.002)
+        self._controller.freeze()
 
     def _services(self) -> list[dict[str, Any]]:
         path = f"/api/v1/namespaces/{self._namespace}/services"
@@ -292,6 +309,11 @@ class ChaosRun:
 
         wait_for(f"namespace {self._namespace} to be deleted", gone, self._settings.timeout, 1.0)
         self._churn.delete_pool()
+
+
+def _unsent(tracker: WriteTracker) -> bool:
+    """True when some chosen IP's status patch has not been sent yet."""
+    return any(not choice.sending for choice in tracker.unwritten.values())
 
 
 def _describe(trial: Trial, kills: int, elapsed: float) -> str:

@@ -186,6 +186,16 @@ class Controller:
             os.kill(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
 
+    def freeze(self) -> None:
+        """SIGSTOP the daemon: every thread stops where it is, nothing more is sent or logged."""
+        if self.process and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT a daemon stopped by :meth:`freeze`."""
+        if self.process and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGCONT)
+
     def stop(self) -> None:
         """SIGTERM the daemon, then SIGKILL it if it lingers."""
         if self.process and self.process.poll() is None:

@@ -1,8 +1,8 @@
 """The controller chaos bench, short: kill -9 during churn loses, duplicates and changes nothing.
 
 bench/chaos/controller.py runs the full version (5,000 Services, 20 kills); this runs the same
-code with 200 Services and 3 kills, each kill waiting for the controller's log to show a status
-write it has chosen and not made, so kills land between choosing an IP and writing it.
+code with 200 Services and 3 kills, each kill landing while the controller's log shows an IP
+chosen whose status patch is not yet sent (the controller is frozen there first, then killed).
 """
 
 from __future__ import annotations
