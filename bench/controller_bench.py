@@ -30,6 +30,12 @@ than every success: never dropped.
 
     sudo .venv/bin/python -m bench.controller_bench --start-lab
     sudo .venv/bin/python -m bench.controller_bench --state-dir /tmp/ctllab --sizes 1000 --reps 5
+
+``--controller-only`` drops the raw trial (sizes up to 100,000): the controller's memory and its
+restart, the issue-14 targets at 100,000 Services, through the real API server.
+
+    sudo .venv/bin/python -m bench.controller_bench --state-dir .lab --sizes 100000 --reps 1 \
+        --controller-only --timeout 2400
 """
 
 from __future__ import annotations
@@ -160,6 +166,7 @@ class _Bench:
     workdir: Path
     writers: int
     timeout: float
+    trials: tuple[str, ...] = ("controller", "raw")  # which trials each repetition runs
 
 
 def _until_done(progress: _Progress, count: int, started: float, timeout: float, trial: _Trial) -> None:
@@ -309,12 +316,16 @@ def _run_size(bench: _Bench, count: int, reps: int) -> _Size:
                 "controller": lambda: _controller_trial(bench, progress, count),
                 "raw": lambda: _raw_trial(bench, progress, namespace, pool, count),
             }
-            for rep in range(1, reps + 1):
-                order = ("controller", "raw") if rep % 2 else ("raw", "controller")
-                for name in order:
-                    trial = trials[name]()
-                    getattr(result, name).append(trial)
-                    _print_trial(count, rep, name, trial)
+            runs = [
+                name
+                for rep in range(1, reps + 1)
+                for name in (bench.trials if rep % 2 else bench.trials[::-1])
+            ]
+            for number, name in enumerate(runs):
+                trial = trials[name]()
+                getattr(result, name).append(trial)
+                _print_trial(count, number // len(bench.trials) + 1, name, trial)
+                if number + 1 < len(runs):  # the namespace goes after the last one
                     _reset(admin, progress, namespace, bench.timeout)
     finally:
         admin.request("DELETE", f"/api/v1/namespaces/{namespace}")
@@ -332,12 +343,15 @@ def _spread(values: list[float]) -> str:
 
 def _summary(size: _Size, writers: int) -> None:
     reps = len(size.controller)
-    print(
-        f"\nN={size.count}, {reps} repetitions, orders alternating (A B, B A, ...), "
-        f"{writers} status writer threads in both:",
-        flush=True,
+    how = (
+        f"orders alternating (A B, B A, ...), {writers} status writer threads in both"
+        if size.raw
+        else f"the controller only, {writers} status writer threads"
     )
+    print(f"\nN={size.count}, {reps} repetitions, {how}:", flush=True)
     for name, trials in (("controller", size.controller), ("raw", size.raw)):
+        if not trials:
+            continue
         print(
             f"  {name:<10} all IPs s: {_spread([t.ips for t in trials])}; "
             f"all IPs and Events s: {_spread([t.events for t in trials])}; "
@@ -352,6 +366,8 @@ def _summary(size: _Size, writers: int) -> None:
         f"peak {_spread([t.restart_peak_mb for t in held])}",
         flush=True,
     )
+    if not size.raw:
+        return
     pairs = [(a, b) for a, b in zip(size.controller, size.raw, strict=True) if not a.error and not b.error]
     print(
         f"  controller/raw  IPs: {_spread([a.ips / b.ips for a, b in pairs])}; "
@@ -376,9 +392,18 @@ def main() -> None:
         help="writer threads of the controller and of the raw baseline (default: the controller's default)",
     )
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed per phase")
+    parser.add_argument(
+        "--controller-only",
+        action="store_true",
+        help="no raw baseline: the controller's memory and restart only (the targets at 100,000)",
+    )
     args = parser.parse_args()
-    if max(args.sizes) > 20000 or min(args.sizes) < 1:
-        parser.error("sizes from 1 to 20,000 Services: the benchmark must stay bounded")
+    most = 100_000 if args.controller_only else 20_000
+    if max(args.sizes) > most or min(args.sizes) < 1:
+        parser.error(
+            f"sizes from 1 to {most:,} Services (100,000 with --controller-only): "
+            "the benchmark must stay bounded"
+        )
     if not 1 <= args.reps <= 50:
         parser.error("--reps from 1 to 50")
     with tempfile.TemporaryDirectory(prefix="controller-bench-") as scratch:
@@ -390,6 +415,7 @@ def main() -> None:
                 workdir=workdir,
                 writers=args.status_writers,
                 timeout=args.timeout,
+                trials=("controller",) if args.controller_only else ("controller", "raw"),
             )
             for count in args.sizes:
                 _summary(_run_size(bench, count, args.reps), args.status_writers)
