@@ -115,8 +115,7 @@ class L2Plans:
         self._services = fresh
         for key in changed:
             self._plan(key)
-        for key in touched - changed:
-            self._replace_terms(key)
+        self._replace_terms(touched - changed)
         self._prune_shared()
         return Replanned(frozenset(touched | changed), everything=False)
 
@@ -157,33 +156,33 @@ class L2Plans:
             self._claims[key] = tuple(claims)
         self._index(service, ads, serving)
 
-    def _replace_terms(self, key: str) -> None:
-        """Plan again the Service ``key``, unchanged, for other Nodes: only the terms of its claims change.
+    def _replace_terms(self, keys: Iterable[str]) -> None:
+        """Plan the Services ``keys`` again, unchanged, for other Nodes: only their claims' terms change.
 
-        Its IPs, their advertisements (so which IPs have claims) and its ownership key stay, and
+        Their IPs, the IPs' advertisements (so which IPs have claims) and ownership keys stay, and
         so do the indexes. Only Services with an endpoint that can serve are indexed by Node or
         advertisement (:meth:`_index`), so only they are re-planned here: ``serving`` holds.
+        One loop for all (a Node's death re-plans thousands), its look-ups bound once; claims are
+        made from a tuple (``_make``), quicker than a call with arguments.
         """
-        claims = self._claims.get(key)
-        service = self._services.get(key)
-        if not claims or service is None:
-            return
-        ads = self._ads_of[key]
-        if len(ads) == 1:  # one IP, one claim: the usual case, quicker
-            (claim,) = claims
-            terms = self._claim_terms(service, ads[0], claim.ip.version, serving=True)
-            self._claims[key] = (IPClaim(claim.ip, key, claim.key, *terms),)
-            return
-        selecting_ads = [positions for positions in ads if positions]  # one per claim
-        self._claims[key] = tuple(
-            IPClaim(
-                claim.ip,
-                key,
-                claim.key,
-                *self._claim_terms(service, positions, claim.ip.version, serving=True),
+        claims_of, services, ads_of, terms_of = self._claims, self._services, self._ads_of, self._claim_terms
+        make = IPClaim._make
+        for key in keys:
+            claims = claims_of.get(key)
+            service = services.get(key)
+            if not claims or service is None:
+                continue
+            ads = ads_of[key]
+            if len(ads) == 1:  # one IP, one claim: the usual case, quicker
+                (claim,) = claims
+                terms = terms_of(service, ads[0], claim.ip.version, True)
+                claims_of[key] = (make((claim.ip, key, claim.key, *terms)),)
+                continue
+            selecting_ads = [positions for positions in ads if positions]  # one per claim
+            claims_of[key] = tuple(
+                make((claim.ip, key, claim.key, *terms_of(service, positions, claim.ip.version, True)))
+                for claim, positions in zip(claims, selecting_ads, strict=True)
             )
-            for claim, positions in zip(claims, selecting_ads, strict=True)
-        )
 
     def _claim_terms(
         self, service: ServiceFacts, positions: tuple[int, ...], version: int, serving: bool

@@ -81,20 +81,22 @@ class PlanOrder:
         candidate the line is tens of MB.
         """
         changed = False
-        for key in self._encoded.keys() - claims.keys() if replanned is None else replanned:
-            if key not in claims and self._encoded.pop(key, None) is not None:
+        encoded = self._encoded
+        for key in encoded.keys() - claims.keys() if replanned is None else replanned:
+            if key not in claims and encoded.pop(key, None) is not None:
                 changed, self._keys = True, None
-        terms: dict[tuple[int, int, int, int, bool], tuple[IPClaim, bytes]] = {}
+        terms = _TermsCache()
         for key in claims if replanned is None else replanned:
             planned = claims.get(key)
             if planned is None:
                 continue
-            known = self._encoded.get(key)
-            if known is None or known.planned is not planned:
-                self._encoded[key] = _encode(planned, known, terms)
+            known = encoded.get(key)
+            if known is None:
+                encoded[key] = _encode(planned, None, terms)
+                changed, self._keys = True, None
+            elif known.planned is not planned:
+                encoded[key] = _same_head(planned, known, terms) or _encode(planned, known, terms)
                 changed = True
-                if known is None:
-                    self._keys = None
         if changed:
             if self._keys is None:
                 self._keys = sorted(self._encoded)
@@ -115,17 +117,18 @@ class _Encoded(NamedTuple):
         return [self.encoded[start:end] for start, end in zip(self.heads[::2], self.heads[1::2], strict=True)]
 
 
-def _encode(
-    planned: tuple[IPClaim, ...],
-    known: _Encoded | None,
-    terms: dict[tuple[int, int, int, int, bool], tuple[IPClaim, bytes]],
-) -> _Encoded:
+def _same_head(planned: tuple[IPClaim, ...], known: _Encoded, terms: _TermsCache) -> _Encoded | None:
+    """The usual case, quicker: one claim before and now, on the same IP with the same key; else None."""
+    if len(planned) != 1 or len(known.ordered) != 1:
+        return None
+    (old,), (new,) = known.ordered, planned
+    if (old.ip is new.ip or old.ip == new.ip) and old.key == new.key and old.service == new.service:
+        return _Encoded(planned, planned, known.encoded[: known.heads[1]] + terms.encoded(new), known.heads)
+    return None
+
+
+def _encode(planned: tuple[IPClaim, ...], known: _Encoded | None, terms: _TermsCache) -> _Encoded:
     """Encode one Service's ``planned`` claims, reusing the heads ``known`` from before and ``terms``."""
-    if len(planned) == 1 and known is not None and len(known.ordered) == 1:  # the usual case, quicker
-        (old,), (new,) = known.ordered, planned
-        if (old.ip is new.ip or old.ip == new.ip) and old.key == new.key and old.service == new.service:
-            head = known.encoded[: known.heads[1]]
-            return _Encoded(planned, planned, head + _encoded_terms(new, terms), known.heads)
     ordered = planned if len(planned) < 2 else tuple(sorted(planned, key=lambda claim: str(claim.ip)))
     if (
         known is not None
@@ -138,7 +141,7 @@ def _encode(
         heads = known.head_texts()
     else:
         heads = [encode_item(claim_head_json(claim))[:-1] for claim in ordered]
-    elements = [head + _encoded_terms(claim, terms) for head, claim in zip(heads, ordered, strict=True)]
+    elements = [head + terms.encoded(claim) for head, claim in zip(heads, ordered, strict=True)]
     spans: list[int] = []
     start = 0
     for head, element in zip(heads, elements, strict=True):
@@ -147,22 +150,29 @@ def _encode(
     return _Encoded(planned, ordered, b",".join(elements), tuple(spans))
 
 
-def _encoded_terms(
-    claim: IPClaim, cache: dict[tuple[int, int, int, int, bool], tuple[IPClaim, bytes]]
-) -> bytes:
-    """The encoded terms of ``claim``: the rest of its element after its head.
+class _TermsCache:
+    """The encoded terms of one update's claims, each encoded once for every claim sharing them.
 
-    ``cache`` holds those of this update by the identity of the terms' objects (each entry
-    keeps its claim, so the identities stay those objects').
+    Claims share terms by identity (:mod:`...plugins.module_utils.l2_replan` builds the claims
+    of Services alike from one set of terms objects), so they are found by the identity of the
+    candidates and recognised by the identity of the rest: no key tuple is built per claim.
+    Each entry keeps its claim, so the identities stay those objects'.
     """
-    ident = (
-        id(claim.candidates),
-        id(claim.interfaces),
-        id(claim.scores),
-        id(claim.draining),
-        claim.non_revertive,
-    )
-    found = cache.get(ident)
-    if found is None:
-        found = cache[ident] = (claim, b"," + encode_item(claim_terms_json(claim))[1:])
-    return found[1]
+
+    def __init__(self) -> None:
+        self._by_candidates: dict[int, list[tuple[IPClaim, bytes]]] = {}
+
+    def encoded(self, claim: IPClaim) -> bytes:
+        """The encoded terms of ``claim``: the rest of its element after its head."""
+        entries = self._by_candidates.get(id(claim.candidates))
+        for seen, text in entries or ():
+            if (
+                seen.interfaces is claim.interfaces
+                and seen.scores is claim.scores
+                and seen.draining is claim.draining
+                and seen.non_revertive == claim.non_revertive
+            ):
+                return text
+        text = b"," + encode_item(claim_terms_json(claim))[1:]
+        self._by_candidates.setdefault(id(claim.candidates), []).append((claim, text))
+        return text
