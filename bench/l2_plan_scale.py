@@ -403,5 +403,6 @@ def describe_trial(trial: JSON) -> str:
     if "cpu_ms" in trial:
         figure += f" (CPU {trial['cpu_ms']:.1f} ms)"
     if "seen_ms" in trial:
-        figure += f" (seen after {trial['seen_ms']:.1f} ms, re-plan {trial['plan_ms']:.1f} ms)"
+        figure += f" (seen after {trial['seen_ms']:.1f} ms, re-plan {trial['plan_ms']:.1f} ms"
+        figure += f", of it waiting for a core {trial['core_wait_ms']:.1f} ms)"
     return ", ".join(part for part in (figure, trial.get("error", "")) if part)

@@ -66,12 +66,20 @@ class InformerStore(Store):
 
 
 class Replan(NamedTuple):
-    """One re-plan of the planning loop: when it started and ended, its size and its CPU time."""
+    """One re-plan of the planning loop: when it started and ended, its size, its CPU time and how
+    long it waited for a core; the rest of its wall-clock time it was blocked (the GIL, a lock)."""
 
     started: float
     ended: float
     replanned: int  # Services re-planned
     cpu_ms: float  # the planning thread's
+    core_wait_ms: float  # the planning thread's time runnable but on the run queue
+
+
+def run_queue_ms() -> float:
+    """How long this thread has waited on a run queue for a core, in ms (Linux schedstat)."""
+    with open("/proc/thread-self/schedstat", encoding="ascii") as stat:
+        return int(stat.read().split()[1]) / 1e6
 
 
 class PlanningLoop:
@@ -90,7 +98,7 @@ class PlanningLoop:
             key = self.queue.get(timeout=0.5)
             if key is None:
                 continue
-            started, started_cpu = time.monotonic(), time.thread_time()
+            started, started_cpu, started_queued = time.monotonic(), time.thread_time(), run_queue_ms()
             try:
                 self._planner.replan()
             except Exception as error:  # reported as a failed trial by whoever waits
@@ -99,7 +107,9 @@ class PlanningLoop:
                 self.queue.done(key)
             with self._lock:
                 cpu_ms = (time.thread_time() - started_cpu) * 1000
-                self._finished.append(Replan(started, time.monotonic(), self._planner.replanned, cpu_ms))
+                queued_ms = run_queue_ms() - started_queued
+                ended = time.monotonic()
+                self._finished.append(Replan(started, ended, self._planner.replanned, cpu_ms, queued_ms))
                 self._lock.notify_all()
 
     def wait_replanned_after(self, moment: float, timeout: float) -> Replan | None:
@@ -406,6 +416,7 @@ def time_change(change: ApiChange, rep: int, loop: PlanningLoop, seen: Seen, tim
         trial["plan_ms"] = (replan.ended - replan.started) * 1000
         trial["replanned"] = replan.replanned
         trial["cpu_ms"] = replan.cpu_ms
+        trial["core_wait_ms"] = replan.core_wait_ms
         if loop.errors:
             trial["error"] = loop.errors.pop()
     except Exception as error:  # counted as a failed trial, never dropped

@@ -187,7 +187,8 @@ def summary(all_results: list[Results], shape: Shape, reps: int) -> list[str]:
         f" {shape.services} Services ({shape.local_share:.0%} Local, {shape.endpoints} endpoints each),"
         f" {reps} reps, {time.strftime('%Y-%m-%d %H:%M %Z')}",
         f"{'planner':12} {'source':10} {'change':17} {'median ms':>10} {'spread ms':>17} {'re-planned':>10}"
-        f" {'failed':>6} {'CPU median ms':>13} {'seen median ms':>14} {'re-plan median ms':>17}",
+        f" {'failed':>6} {'CPU median ms':>13} {'seen median ms':>14} {'re-plan median ms':>17}"
+        f" {'core wait median ms':>19}",
     ]
     for results in all_results:
         for change, trials in results.trials.items():
@@ -198,7 +199,7 @@ def summary(all_results: list[Results], shape: Shape, reps: int) -> list[str]:
                 f"{results.planner:12} {results.source:10} {change:17} {statistics.median(times):10.1f}"
                 f" {f'{times[0]:.1f}-{times[-1]:.1f}':>17} {'/'.join(map(str, replanned)):>10} {failed:>6}"
                 f" {median_of(trials, 'cpu_ms'):>13} {median_of(trials, 'seen_ms'):>14}"
-                f" {median_of(trials, 'plan_ms'):>17}"
+                f" {median_of(trials, 'plan_ms'):>17} {median_of(trials, 'core_wait_ms'):>19}"
             )
         fact = results.facts
         if fact:
