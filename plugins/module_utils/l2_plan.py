@@ -39,7 +39,7 @@ class IPClaim(NamedTuple):
     """One IP of one Service: who may announce it, and where this node would answer for it.
 
     A named tuple, not a frozen dataclass: a Node's death re-plans thousands of claims and a
-    tuple is built three times faster. Not hashable (``scores`` is a mapping).
+    named tuple is built in less than half the time. Not hashable (``scores`` is a mapping).
     """
 
     ip: IPAddress

@@ -122,9 +122,14 @@ def _same_head(planned: tuple[IPClaim, ...], known: _Encoded, terms: _TermsCache
     if len(planned) != 1 or len(known.ordered) != 1:
         return None
     (old,), (new,) = known.ordered, planned
-    if (old.ip is new.ip or old.ip == new.ip) and old.key == new.key and old.service == new.service:
+    if _same_head_fields(old, new):
         return _Encoded(planned, planned, known.encoded[: known.heads[1]] + terms.encoded(new), known.heads)
     return None
+
+
+def _same_head_fields(old: IPClaim, new: IPClaim) -> bool:
+    """Whether two claims' heads (:func:`.engine_messages.claim_head_json`: IP, Service, key) are equal."""
+    return bool(old.ip is new.ip or old.ip == new.ip) and old.key == new.key and old.service == new.service
 
 
 def _encode(planned: tuple[IPClaim, ...], known: _Encoded | None, terms: _TermsCache) -> _Encoded:
@@ -133,10 +138,7 @@ def _encode(planned: tuple[IPClaim, ...], known: _Encoded | None, terms: _TermsC
     if (
         known is not None
         and len(known.ordered) == len(ordered)
-        and all(
-            (old.ip is new.ip or old.ip == new.ip) and old.key == new.key and old.service == new.service
-            for old, new in zip(known.ordered, ordered, strict=True)
-        )
+        and all(_same_head_fields(old, new) for old, new in zip(known.ordered, ordered, strict=True))
     ):
         heads = known.head_texts()
     else:
