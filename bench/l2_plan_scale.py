@@ -205,6 +205,7 @@ class Store:
         self.services: dict[str, JSON] = {}
         self.slices: dict[str, JSON] = {}
         self.notify: Callable[[str, str], None] = lambda _kind, _key: None
+        self.handed_over = 0  # notices played so far, for a store whose notices are counted
 
     def put(self, kind: str, obj: JSON) -> str:
         """Cache ``obj`` (a ``node``, ``service`` or ``slice``) as the speaker's informer would; its key."""
@@ -225,6 +226,7 @@ class Planner:
         self.config = config
         self.sent: Any = None
         self.replanned = 0
+        self.took = 0  # the store's notices handed over before this re-plan read them
 
     def replan(self) -> None:
         """Plan every protocol as the speaker's ``_replan`` does, and encode the plan order if it changed."""
@@ -279,6 +281,7 @@ class IncrementalPlanner(Planner):
         store.notify = lambda kind, key: noted[kind](key, None, None)
 
     def _plan(self) -> Situation:
+        self.took = self.store.handed_over
         self.facts.refresh(self.store.caches())
         situation = Situation(
             config=self.config,

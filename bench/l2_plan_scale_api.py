@@ -4,8 +4,9 @@ Creates the shape's kwok Nodes, Services (selector-less, so no controller writes
 EndpointSlices; IPv6, no NodePorts) with their ingress status, and EndpointSlices; runs the
 speaker's informers (list + watch of every Node, Service and EndpointSlice) into
 ``ClusterFacts`` and ``Layer2Planning`` on a planning thread fed by a work queue, as the
-speaker's loop is; then times each change from the API write until a re-plan that started
-after the informer saw the change has finished. Everything it created is deleted at the end.
+speaker's loop is; then times each change from the API write until the re-plan that took the
+informer's notice of it in has finished (notices are numbered as the informers hand them over, and
+each re-plan records how many it had when it read them). Everything it created is deleted at the end.
 """
 
 from __future__ import annotations
@@ -54,11 +55,19 @@ _PLAN = "plan"
 
 
 class InformerStore(Store):
-    """The store the planner reads: the informers' caches."""
+    """The store the planner reads: the informers' caches, and their notices, numbered."""
 
     def __init__(self, nodes: Informer, services: Informer, slices: Informer) -> None:
         super().__init__()
         self._caches = Caches(service=services.get, endpoint_slice=slices.get, node=nodes.get)
+        self._counting = threading.Lock()
+
+    def hand_over(self, kind: str, key: str) -> int:
+        """Give the planner an informer's notice; its number (a re-plan that took it in: ``took`` >= it)."""
+        self.notify(kind, key)
+        with self._counting:
+            self.handed_over += 1
+            return self.handed_over
 
     def caches(self) -> Caches:
         """The informers' ``get``."""
@@ -66,11 +75,13 @@ class InformerStore(Store):
 
 
 class Replan(NamedTuple):
-    """One re-plan of the planning loop: when it started and ended, its size, its CPU time and how
-    long it waited for a core; the rest of its wall-clock time it was blocked (the GIL, a lock)."""
+    """One re-plan of the planning loop: when it started and ended, the notices it took in, its size,
+    its CPU time and how long it waited for a core; the rest of its wall-clock time it was blocked
+    (the GIL, a lock)."""
 
     started: float
     ended: float
+    took: int  # notices handed over before it read them (it took in every one numbered up to this)
     replanned: int  # Services re-planned
     cpu_ms: float  # the planning thread's
     core_wait_ms: float  # the planning thread's time runnable but on the run queue
@@ -109,17 +120,25 @@ class PlanningLoop:
                 cpu_ms = (time.thread_time() - started_cpu) * 1000
                 queued_ms = run_queue_ms() - started_queued
                 ended = time.monotonic()
-                self._finished.append(Replan(started, ended, self._planner.replanned, cpu_ms, queued_ms))
+                took, replanned = self._planner.took, self._planner.replanned
+                self._finished.append(Replan(started, ended, took, replanned, cpu_ms, queued_ms))
                 self._lock.notify_all()
 
-    def wait_replanned_after(self, moment: float, timeout: float) -> Replan | None:
-        """The first re-plan that started after ``moment``, once finished; None after ``timeout``."""
+    def wait_replan_taking(self, notice: int, timeout: float) -> Replan | None:
+        """The first re-plan that took notice number ``notice`` in, once finished; None after ``timeout``."""
         with self._lock:
             found = self._lock.wait_for(
-                lambda: next((r for r in self._finished if r.started > moment), None), timeout=timeout
+                lambda: next((r for r in self._finished if r.took >= notice), None), timeout=timeout
             )
-            self._finished = [r for r in self._finished if r.started > moment]
+            self._finished = [r for r in self._finished if r.took >= notice]
             return found
+
+
+class Sighting(NamedTuple):
+    """When the informers saw a change, and the number of the notice they handed the planner."""
+
+    at: float
+    notice: int
 
 
 class Seen:
@@ -128,25 +147,25 @@ class Seen:
     def __init__(self) -> None:
         self._lock = threading.Condition()
         self._want: Callable[[str, str, JSON | None], bool] | None = None
-        self.at: float | None = None
+        self.sighting: Sighting | None = None
 
     def expect(self, want: Callable[[str, str, JSON | None], bool]) -> None:
         """Wait for the next event matching ``want``."""
         with self._lock:
-            self._want, self.at = want, None
+            self._want, self.sighting = want, None
 
-    def saw(self, kind: str, key: str, new: JSON | None) -> None:
-        """An informer handler's notice."""
+    def saw(self, kind: str, key: str, new: JSON | None, notice: int) -> None:
+        """An informer handler's notice, numbered ``notice``."""
         with self._lock:
-            if self._want is not None and self.at is None and self._want(kind, key, new):
-                self.at = time.monotonic()
+            if self._want is not None and self.sighting is None and self._want(kind, key, new):
+                self.sighting = Sighting(time.monotonic(), notice)
                 self._lock.notify_all()
 
-    def wait(self, timeout: float) -> float | None:
-        """When the change was seen; None after ``timeout``."""
+    def wait(self, timeout: float) -> Sighting | None:
+        """When the change was seen and its notice's number; None after ``timeout``."""
         with self._lock:
-            self._lock.wait_for(lambda: self.at is not None, timeout=timeout)
-            return self.at
+            self._lock.wait_for(lambda: self.sighting is not None, timeout=timeout)
+            return self.sighting
 
 
 def connect(state_dir: str) -> KubeApi:
@@ -254,8 +273,7 @@ def planning(api: KubeApi, shape: Shape, *, slim: bool) -> Iterator[tuple[Planni
 
     def handler(kind: str) -> Callable[[str, JSON | None, JSON | None], None]:
         def changed(key: str, _old: JSON | None, new: JSON | None) -> None:
-            holder["store"].notify(kind, key)
-            seen.saw(kind, key, new)
+            seen.saw(kind, key, new, holder["store"].hand_over(kind, key))
             holder["loop"].queue.add(_PLAN)
 
         return changed
@@ -405,14 +423,14 @@ def api_changes(api: KubeApi, shape: Shape) -> list[ApiChange]:
 
 
 def time_change(change: ApiChange, rep: int, loop: PlanningLoop, seen: Seen, timeout: float) -> JSON:
-    """One trial: write, wait for the informer to see it, then for a re-plan begun after that; undo alike."""
+    """One trial: write, wait for the informer to see it, then for the re-plan that took it in; undo alike."""
     trial: JSON = {"change": change.name, "rep": rep}
     try:
-        began, at, replan = write_and_wait(
+        began, sighting, replan = write_and_wait(
             change.name, change.apply, change.shows, loop, seen, timeout=timeout
         )
         trial["ms"] = (replan.ended - began) * 1000
-        trial["seen_ms"] = (at - began) * 1000
+        trial["seen_ms"] = (sighting.at - began) * 1000
         trial["plan_ms"] = (replan.ended - replan.started) * 1000
         trial["replanned"] = replan.replanned
         trial["cpu_ms"] = replan.cpu_ms
@@ -430,15 +448,15 @@ def time_change(change: ApiChange, rep: int, loop: PlanningLoop, seen: Seen, tim
 
 def write_and_wait(
     what: str, write: Callable[[], None], shows: Shows, loop: PlanningLoop, seen: Seen, *, timeout: float
-) -> tuple[float, float, Replan]:
-    """When the write began, when the informers saw it, and the re-plan (start, end) after that."""
+) -> tuple[float, Sighting, Replan]:
+    """When the write began, when the informers saw it, and the re-plan that took it in."""
     seen.expect(shows)
     began = time.monotonic()
     write()
-    at = seen.wait(timeout)
-    if at is None:
+    sighting = seen.wait(timeout)
+    if sighting is None:
         raise TimeoutError(f"the informers did not see {what} within {timeout:g}s")
-    replan = loop.wait_replanned_after(at, timeout)
+    replan = loop.wait_replan_taking(sighting.notice, timeout)
     if replan is None:
         raise TimeoutError(f"no re-plan finished within {timeout:g}s after {what} was seen")
-    return began, at, replan
+    return began, sighting, replan
