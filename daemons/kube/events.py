@@ -2,7 +2,9 @@
 
 Events are informational: they go through a bounded queue to one thread that waits while status
 writes are pending (status first, so a burst of allocations is not slowed by as many Event
-POSTs), and when the queue is full the surplus is logged and dropped.
+POSTs), and when the queue is full the surplus is dropped: one warning when dropping starts, and
+one with the count by reason once the queue has drained (a cold start over tens of thousands of
+Services would otherwise log a line per dropped Event).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -65,6 +68,8 @@ class EventRecorder:
         self._idle = idle
         self._queue: queue.Queue[JSON] = queue.Queue(capacity)
         self._thread = threading.Thread(target=self._run, name="events", daemon=True)
+        self._dropping = threading.Lock()
+        self._dropped: Counter[str] = Counter()  # by reason, since the queue last drained
 
     def start(self) -> None:
         """Start posting queued events."""
@@ -96,12 +101,36 @@ class EventRecorder:
         try:
             self._queue.put_nowait(event)
         except queue.Full:
+            self._drop(reason, f"{meta['namespace']}/{meta['name']}")
+
+    def _drop(self, reason: str, about: str) -> None:
+        with self._dropping:
+            if not self._dropped:
+                log.warning(
+                    "event queue full (%d queued); dropping Events until it drains, first %s on %s",
+                    self._queue.maxsize,
+                    reason,
+                    about,
+                )
+            self._dropped[reason] += 1
+
+    def _report_drops(self) -> None:
+        """Once the queue has drained: how many Events were dropped while it was full, by reason."""
+        with self._dropping:
+            if not self._dropped:
+                return
+            counts = ", ".join(f"{reason} {count}" for reason, count in sorted(self._dropped.items()))
             log.warning(
-                "event queue full; dropped event %s on %s/%s", reason, meta["namespace"], meta["name"]
+                "event queue drained; %d Events were dropped while it was full: %s",
+                sum(self._dropped.values()),
+                counts,
             )
+            self._dropped.clear()
 
     def _run(self) -> None:
         while True:
+            if self._queue.empty():
+                self._report_drops()
             event = self._queue.get()
             while not self._idle():
                 time.sleep(_YIELD_SECONDS)
