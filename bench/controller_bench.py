@@ -176,10 +176,15 @@ class _Bench:
     timeout: float
     trials: tuple[str, ...] = ("controller", "raw")  # which trials each repetition runs
 
+    @property
+    def against_raw(self) -> bool:
+        """Whether the controller is compared with the raw write path (else: measured alone)."""
+        return "raw" in self.trials
+
     def service(self, index: int) -> dict[str, Any]:
-        """Service ``index``; without the raw trial, one kube-proxy and the EndpointSlice controller skip."""
+        """Service ``index``; measured alone, one kube-proxy and the EndpointSlice controller skip."""
         name = f"svc-{index:05d}"
-        if "raw" in self.trials:
+        if self.against_raw:
             return service_manifest(name, ipv6=True)
         return service_manifest(name, ipv6=True, labels={PROXY_NAME: "none"}, selector=None)
 
@@ -189,7 +194,7 @@ def _until_done(bench: _Bench, progress: _Progress, count: int, started: float, 
     timeout = bench.timeout
     wait_for(f"{count} Services to show an IP", lambda: progress.allocated() >= count, timeout, 0.02)
     trial.ips = time.monotonic() - started
-    if "raw" not in bench.trials:
+    if not bench.against_raw:
         return
     wait_for(f"{count} {ALLOCATED} Events", lambda: progress.events() >= count, timeout, 0.02)
     trial.events = time.monotonic() - started

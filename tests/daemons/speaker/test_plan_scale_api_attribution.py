@@ -12,6 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from ansible_collections.baremetal.lb.daemons.speaker.cluster_state import Caches
+from bench.l2_plan_scale import IncrementalPlanner, Shape, Store
 from bench.l2_plan_scale_api import _PLAN, InformerStore, PlanningLoop
 
 WAIT = 5.0  # seconds any step of the test may take on a busy machine
@@ -74,3 +76,20 @@ def test_the_replan_that_took_the_notice_in_is_timed(when: str, credited: int) -
         stop.set()
         loop.queue.close()
         thread.join(WAIT)
+
+
+class NoticeDuringRead(Store):
+    """A store whose informers hand over one more notice while the planner reads its caches."""
+
+    def caches(self) -> Caches:
+        self.handed_over += 1
+        return super().caches()
+
+
+def test_the_planner_counts_the_notices_it_had_before_it_read_them() -> None:
+    shape = Shape(nodes=3, services=2, announcing_nodes=1)
+    store = NoticeDuringRead()
+    planner = IncrementalPlanner(store, shape.config())
+    store.handed_over = 4
+    planner.replan()
+    assert planner.took == 4  # the fifth came while it read: a later re-plan takes it in
