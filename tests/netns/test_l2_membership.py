@@ -32,6 +32,10 @@ def members_are(names: set[str]) -> Any:
     return lambda line: "members" in line and set(line["members"]) == names
 
 
+def logged(start: str) -> Any:
+    return lambda line: line.get("log", "").startswith(start)
+
+
 def state(agent: Agent) -> dict[str, Any]:
     """The agent's current view (membership change lines read meanwhile are dropped)."""
     agent.send({"state": True})
@@ -46,6 +50,11 @@ def test_killed_peer_is_dead_within_the_threshold(lan: Lan) -> None:
 
     os.kill(b.pid, signal.SIGKILL)
     killed_at = time.monotonic()
+    a.read_until(
+        "b's death in the log, with its reason",
+        logged("membership: b is no longer a member, declared dead"),
+        3,
+    )
     seen = a.read_until("b's death", members_are({"a", "c"}), 3)
     detection = seen["t"] - killed_at
     print(f"\nkilled peer detected after {detection * 1000:.0f} ms (dead_after {DEAD_AFTER * 1000:.0f} ms)")
@@ -60,6 +69,9 @@ def test_graceful_stop_sends_leave_and_the_peer_reacts_at_once(lan: Lan) -> None
 
     os.kill(b.pid, signal.SIGTERM)
     stopped_at = time.monotonic()
+    a.read_until(
+        "b's leave in the log", logged("membership: b is no longer a member, it left (graceful stop)"), 2
+    )
     seen = a.read_until("b's leave", members_are({"a"}), 2)
     reaction = seen["t"] - stopped_at
     print(f"\nLEAVE handled {reaction * 1000:.1f} ms after SIGTERM")

@@ -446,6 +446,8 @@ class Membership:
 
     def _publish(self, now: float) -> None:
         """Report the live set and the holds; only once settled (see :meth:`turn`)."""
+        lost: dict[str, str] = {}
+        came: frozenset[str] = frozenset()
         with self._lock:
             legacy = self._legacy.live()
             source = (self._view.version, self._healthy, legacy)
@@ -455,6 +457,9 @@ class Membership:
             else:
                 members = self._members
             changed = members != self._members
+            if changed:
+                lost = {name: self._view.gone_because.get(name, "") for name in self._members - members}
+                came = members - self._members
             self._members = members
             holds_changed = self._peer_holds.expire(now, members) or changed
             if holds_changed:
@@ -463,6 +468,8 @@ class Membership:
                 self._holds_published = holds
         if holds_changed and self._on_holds is not None:
             self._on_holds(holds)
+        if changed:
+            _log_change(self.name, members, lost, came)
         if changed and self._on_change is not None:
             self._on_change(members)
 
@@ -470,6 +477,35 @@ class Membership:
         with contextlib.suppress(BlockingIOError):
             while self._wake_r.recv(4096):
                 pass
+
+
+_GONE_BECAUSE = {  # View's reasons for a member's end, as the log says them
+    "left": "it left (graceful stop)",
+    "timed out": "declared dead: suspected, and not refuted in time",
+    "confirmed": "declared dead: silent, and a second watcher confirmed it",
+    "gossiped": "declared dead by another member",
+    "": "no longer heard (version 1 heartbeats) or configured",
+}
+_NAMED_UP_TO = 16  # a larger live set is logged by its size
+
+
+def _log_change(me: str, members: frozenset[str], lost: Mapping[str, str], came: frozenset[str]) -> None:
+    """Say which peers stopped being members and why, and which started."""
+    now = ",".join(sorted(members)) if len(members) <= _NAMED_UP_TO else f"{len(members)} nodes"
+    for name in sorted(lost):
+        if name == me:
+            _LOG.warning("membership: this node gave itself up (link down); members now %s", now or "none")
+        else:
+            log = _LOG.info if lost[name] == "left" else _LOG.warning
+            log(
+                "membership: %s is no longer a member, %s; members now %s",
+                name,
+                _GONE_BECAUSE[lost[name]],
+                now,
+            )
+    if came:
+        names = ",".join("this node" if name == me else name for name in sorted(came))
+        _LOG.info("membership: %s joined; members now %s", names, now)
 
 
 class Driver:

@@ -120,6 +120,7 @@ class View:
         # and how deaths were decided: confirmed, timed out, left, gossiped (from a digest)
         self.events: Counter[str] = Counter()
         self.deaths: Counter[str] = Counter()  # times each member was declared dead (not when it left)
+        self.gone_because: dict[str, str] = {}  # how each member last stopped being live (a death's reason)
         self._accused: dict[str, int] = {}  # members this node accused, and at which incarnation
         # Wrong accusations and refutations that show this node (or its accusers) judging too fast,
         # for the service's local health: those caused by a peer back from a split do not count.
@@ -459,6 +460,7 @@ class View:
         record.accusers = set()
         self._suspects.discard(name)
         if was_live:
+            self.gone_because[name] = reason
             self.events[reason] += 1
             if reason != "left":
                 self.deaths[name] += 1
