@@ -458,7 +458,7 @@ class Membership:
                 members = self._members
             changed = members != self._members
             if changed:
-                lost = {name: self._view.gone_because.get(name, "") for name in self._members - members}
+                lost = {name: self._view.buried_because(name) for name in self._members - members}
                 came = members - self._members
             self._members = members
             holds_changed = self._peer_holds.expire(now, members) or changed

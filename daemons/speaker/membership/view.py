@@ -75,6 +75,7 @@ class Record:
     suspected_at: float = 0.0
     told_dead_at: float = float("-inf")  # when we last told it that it is dead here
     left: bool = False  # buried because it said LEAVE (it JOINs when it comes back: not probed)
+    buried_because: str = ""  # while dead: how it was decided (left, timed out, confirmed, gossiped)
 
 
 class View:
@@ -120,7 +121,6 @@ class View:
         # and how deaths were decided: confirmed, timed out, left, gossiped (from a digest)
         self.events: Counter[str] = Counter()
         self.deaths: Counter[str] = Counter()  # times each member was declared dead (not when it left)
-        self.gone_because: dict[str, str] = {}  # how each member last stopped being live (a death's reason)
         self._accused: dict[str, int] = {}  # members this node accused, and at which incarnation
         # Wrong accusations and refutations that show this node (or its accusers) judging too fast,
         # for the service's local health: those caused by a peer back from a split do not count.
@@ -141,6 +141,11 @@ class View:
     def record(self, name: str) -> Record | None:
         """The record of ``name`` (for inspection), None when nothing is known of it."""
         return self._records.get(name)
+
+    def buried_because(self, name: str) -> str:
+        """How ``name``'s death was decided while it is dead here ("": alive, or not a configured peer)."""
+        record = self._records.get(name)
+        return record.buried_because if record is not None and record.status is Status.DEAD else ""
 
     def live(self) -> frozenset[str]:
         """The other members alive or suspect (a suspect is a member until it is dead)."""
@@ -447,7 +452,9 @@ class View:
             return
         record = self._records.get(name)
         if record is None:
-            self._records[name] = Record(incarnation, Status.DEAD, float("-inf"), left=reason == "left")
+            self._records[name] = Record(
+                incarnation, Status.DEAD, float("-inf"), left=reason == "left", buried_because=reason
+            )
             self._probed = None  # a tombstone only, but it may be the nearest to probe
             return
         was_live = record.status is not Status.DEAD
@@ -456,11 +463,11 @@ class View:
         record.incarnation = incarnation
         record.status = Status.DEAD
         record.left = reason == "left"
+        record.buried_because = reason
         self._probed = None
         record.accusers = set()
         self._suspects.discard(name)
         if was_live:
-            self.gone_because[name] = reason
             self.events[reason] += 1
             if reason != "left":
                 self.deaths[name] += 1

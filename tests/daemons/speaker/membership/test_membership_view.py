@@ -363,3 +363,30 @@ def test_a_digest_that_has_alive_a_member_we_buried_has_it_told(
     sent = v.receive(digest("b", stated), T0 + 0.01)
     assert sent == ([Outgoing(Kind.SUSPECT, ("d",), "d", 1)] if told else [])
     assert v.status("d") is Status.DEAD  # until it refutes
+
+
+@pytest.mark.parametrize(
+    ("messages", "tick_at", "because"),
+    [
+        ([leave("b")], T0 + 0.01, "left"),
+        ([digest("a", ("e", 1, False))], T0 + 0.01, "gossiped"),
+        ([], T0 + 0.01, ""),  # alive
+        ([leave("b"), join("b", 2)], T0 + 0.01, ""),  # back: its old death no longer says anything
+    ],
+)
+def test_a_dead_member_says_how_its_death_was_decided_until_it_is_back(
+    messages: list[Message], tick_at: float, because: str
+) -> None:
+    v = view()
+    for message in messages:
+        v.receive(message, T0 + 0.005)
+    v.tick(tick_at)
+    subject = "e" if any(m.kind is Kind.DIGEST for m in messages) else "b"
+    assert v.buried_because(subject) == because
+
+
+def test_a_removed_peer_has_no_death_reason_left() -> None:
+    v = view()
+    v.receive(leave("b"), T0 + 0.005)
+    v.set_peers("acdex")
+    assert v.buried_because("b") == ""
