@@ -24,12 +24,13 @@ then non-zero. Without one, it prints its own statistics (``stat::number_of_exec
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import atheris
 import yaml
@@ -106,25 +107,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, help="keep the corpus here (default: a temporary directory)")
     parser.add_argument("--artifacts", type=Path, default=Path(), help="where crash and hang inputs go")
     args = parser.parse_args(argv)
+    if args.corpus is not None:
+        _fuzz(args, args.corpus)
+    # libFuzzer ends the process it runs in, cleanup included: it runs in a child, and this
+    # process removes the temporary corpus once the child has gone.
     with tempfile.TemporaryDirectory(prefix="fuzz-corpus-") as scratch:
-        corpus = args.corpus or Path(scratch)
-        corpus.mkdir(parents=True, exist_ok=True)
-        for index, seed in enumerate(SHAPES[args.target][1]()):
-            (corpus / f"seed-{index}").write_bytes(seed)
-        libfuzzer = [
-            sys.argv[0],
-            f"-runs={args.runs}",
-            f"-max_total_time={args.seconds}",
-            f"-timeout={args.hang_s}",
-            f"-seed={args.seed}",
-            "-max_len=4200",
-            "-print_final_stats=1",
-            f"-artifact_prefix={args.artifacts}/",
-            str(corpus),
-        ]
-        atheris.Setup(libfuzzer, one_input(args.target))
-        atheris.Fuzz()  # exits the process when done
-    return 0
+        child = os.fork()
+        if child == 0:
+            try:
+                _fuzz(args, Path(scratch))
+            finally:
+                os._exit(1)  # only if libFuzzer could not start: never run the parent's code
+        _unused, status = os.waitpid(child, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def _fuzz(args: argparse.Namespace, corpus: Path) -> NoReturn:
+    """Seed ``corpus`` with the target's valid inputs and hand the process to libFuzzer."""
+    corpus.mkdir(parents=True, exist_ok=True)
+    for index, seed in enumerate(SHAPES[args.target][1]()):
+        (corpus / f"seed-{index}").write_bytes(seed)
+    libfuzzer = [
+        sys.argv[0],
+        f"-runs={args.runs}",
+        f"-max_total_time={args.seconds}",
+        f"-timeout={args.hang_s}",
+        f"-seed={args.seed}",
+        "-max_len=4200",
+        "-print_final_stats=1",
+        f"-artifact_prefix={args.artifacts}/",
+        str(corpus),
+    ]
+    atheris.Setup(libfuzzer, one_input(args.target))
+    atheris.Fuzz()
+    raise AssertionError("atheris.Fuzz() returned")  # it exits the process when done
 
 
 if __name__ == "__main__":

@@ -191,10 +191,13 @@ def test_a_short_coverage_guided_run_finds_no_crash_or_hang(name, tmp_path):
     runs = 300 if name in ("config", "legacy") else 3000  # YAML text makes these two slow
     command = [sys.executable, "-m", "bench.fuzz_atheris", "--target", name, "--runs", str(runs)]
     command += ["--seconds", "60", "--artifacts", str(tmp_path)]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "TMPDIR": str(scratch)}
     done = subprocess.run(
         command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"Done {runs} runs" in done.stderr, done.stderr[-3000:]
-    assert not list(tmp_path.iterdir()), "libFuzzer wrote a crash or hang input"
+    assert not list(scratch.iterdir()), "the temporary corpus outlived the run"
+    assert [entry.name for entry in tmp_path.iterdir()] == ["tmp"], "libFuzzer wrote a crash or hang input"
