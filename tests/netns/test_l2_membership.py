@@ -50,6 +50,9 @@ def test_killed_peer_is_dead_within_the_threshold(lan: Lan) -> None:
 
     os.kill(b.pid, signal.SIGKILL)
     killed_at = time.monotonic()
+    accusation = a.read_until("a's accusation of b in the log", logged("membership: suspecting b: "), 3)
+    silent_ms = float(accusation["log"].split("not heard for ")[1].split(" ms")[0])
+    assert silent_ms > DEAD_AFTER * 1000, accusation["log"]
     a.read_until(
         "b's death in the log, with its reason",
         logged("membership: b is no longer a member, declared dead"),

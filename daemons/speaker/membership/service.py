@@ -176,7 +176,7 @@ class Membership:
         return self._view.incarnation
 
     def events(self) -> dict[str, int]:
-        """What the protocol did so far: accused, refuted, deaths confirmed, timed out, left, gossiped."""
+        """What the protocol did so far: accused, refuted, and deaths by how decided (``View.events``)."""
         with self._lock:
             return dict(self._view.events)
 
@@ -186,7 +186,7 @@ class Membership:
             return {"forged": self.forged, **self._guard.rejected}
 
     def declared_dead(self) -> dict[str, int]:
-        """Times each peer was declared dead (confirmed, timed out or gossiped; not left), by name."""
+        """Times each peer was declared dead (however decided, but not when it left), by name."""
         with self._lock:
             counts = self._view.deaths + self._legacy.declared_dead
             return dict(counts)
@@ -295,9 +295,12 @@ class Membership:
             self._mistakes = mistakes
             self._view.slack = self._health.slack(now)
             outgoing = self._view.tick(now)
+            accused = self._accused_silences(outgoing, now)
             deadline = self._view.next_deadline()
             self._legacy.expire(now)
             expiry = self._legacy.next_expiry()
+        for name, silence in accused:
+            self._log_accusation(name, silence, now)
         self._say(outgoing)
         settle_at = (self._started_at or now) + self._dead_after
         if now >= settle_at:
@@ -305,6 +308,28 @@ class Membership:
         due = (self._next_beat, self._next_digest, deadline, expiry, settle_at if now < settle_at else None)
         self._wake_at = min(t for t in due if t is not None)
         return self._wake_at
+
+    def _accused_silences(self, outgoing: list[Outgoing], now: float) -> list[tuple[str, float]]:
+        """The members this tick accused (a SUSPECT to everyone), each with how long it was silent."""
+        silences = []
+        for statement in outgoing:
+            record = self._view.record(statement.subject) if statement.kind is Kind.SUSPECT else None
+            if record is not None and not statement.to:
+                silences.append((statement.subject, now - record.heard_at))
+        return silences
+
+    def _log_accusation(self, name: str, silence: float, now: float) -> None:
+        """Say whom this node suspects and what it judged by: the silence against its limit and slack."""
+        _LOG.warning(
+            "membership: suspecting %s: not heard for %.0f ms, more than %.0f ms (dead after) + %.0f ms slack"
+            " (%.0f ms for this node's late wake-ups, %.0f ms for its recent mistakes)",
+            name,
+            silence * 1000,
+            self._dead_after * 1000,
+            self._view.slack * 1000,
+            self._health.lateness(now) * 1000,
+            self._health.penalty(now) * 1000,
+        )
 
     def close(self, *, leave: bool = True) -> None:
         """Send LEAVE (unless ``leave`` is False: a crash, for benches) and close the sockets."""
@@ -483,6 +508,7 @@ _GONE_BECAUSE = {  # View's reasons for a member's end, as the log says them
     "left": "it left (graceful stop)",
     "timed out": "declared dead: suspected, and not refuted in time",
     "confirmed": "declared dead: silent, and a second watcher confirmed it",
+    "unopposed": "declared dead: silent, and its other watchers are suspect themselves",
     "gossiped": "declared dead by another member",
     "": "no longer heard (version 1 heartbeats) or configured",
 }

@@ -75,7 +75,7 @@ class Record:
     suspected_at: float = 0.0
     told_dead_at: float = float("-inf")  # when we last told it that it is dead here
     left: bool = False  # buried because it said LEAVE (it JOINs when it comes back: not probed)
-    buried_because: str = ""  # while dead: how it was decided (left, timed out, confirmed, gossiped)
+    buried_because: str = ""  # while dead: how it was decided (a reason of View.events)
 
 
 class View:
@@ -118,7 +118,7 @@ class View:
         self._watching: frozenset[str] = frozenset()
         self.version = 0  # counts changes of the live set (cheap change detection for the service)
         # what happened, for metrics and benches: accused (by us), refuted (we were accused),
-        # and how deaths were decided: confirmed, timed out, left, gossiped (from a digest)
+        # and how deaths were decided: confirmed, unopposed, timed out, left, gossiped (from a digest)
         self.events: Counter[str] = Counter()
         self.deaths: Counter[str] = Counter()  # times each member was declared dead (not when it left)
         self._accused: dict[str, int] = {}  # members this node accused, and at which incarnation
@@ -409,21 +409,22 @@ class View:
         if accuser != self.me and subject in self.watched() and still_heard:
             out.append(Outgoing(Kind.SUSPECT, (subject,), subject, incarnation))  # let it refute
 
-    def _confirmed(self, record: Record, now: float) -> bool:
-        """Two of the suspect's watchers agree (its only one, in a domain of two), or all healthy ones.
+    def _verdict(self, record: Record, now: float) -> str:
+        """How the suspect's death is decided now: "confirmed", "unopposed", or "" (not yet).
 
-        The second case waits until the accused had ``refute_window`` to refute.
+        Confirmed: two of its watchers agree (its only one, in a domain of two). Unopposed: every
+        healthy watcher did, once the accused had ``refute_window`` to refute.
 
         A watcher that is itself suspect or dead cannot confirm: when two ring neighbours die
         together each has one healthy watcher left, and that one decides. The window keeps two
         healthy neighbours, each wrongly accused by its other watcher, from burying each other.
         """
         if len(record.accusers) >= max(1, min(2, len(record.watchers))):
-            return True
+            return "confirmed"
         if now - record.suspected_at < self.refute_window:
-            return False
+            return ""
         healthy = [w for w in record.watchers if w == self.me or self.status(w) is Status.ALIVE]
-        return len(record.accusers) >= max(1, min(2, len(healthy)))
+        return "unopposed" if len(record.accusers) >= max(1, min(2, len(healthy))) else ""
 
     def _decide_suspects(self, now: float, *, everyone: bool = False) -> None:
         """Bury every suspect now confirmed; one burial may confirm another, so repeat until none.
@@ -437,13 +438,12 @@ class View:
         self._undecided = set()
         self._statuses_changed = False
         while candidates:
-            confirmed = [
-                n for n in candidates if n in self._suspects and self._confirmed(self._records[n], now)
-            ]
-            if not confirmed:
+            verdicts = {n: self._verdict(self._records[n], now) for n in candidates if n in self._suspects}
+            decided = {name: verdict for name, verdict in verdicts.items() if verdict}
+            if not decided:
                 return
-            for name in confirmed:
-                self._bury(name, self._records[name].incarnation, "confirmed")
+            for name, verdict in decided.items():
+                self._bury(name, self._records[name].incarnation, verdict)
             candidates = set(self._suspects) if self._statuses_changed else set()
             self._statuses_changed = False
 

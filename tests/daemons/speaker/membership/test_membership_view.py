@@ -366,23 +366,35 @@ def test_a_digest_that_has_alive_a_member_we_buried_has_it_told(
 
 
 @pytest.mark.parametrize(
-    ("messages", "tick_at", "because"),
+    ("messages", "tick_at", "subject", "because"),
     [
-        ([leave("b")], T0 + 0.01, "left"),
-        ([digest("a", ("e", 1, False))], T0 + 0.01, "gossiped"),
-        ([], T0 + 0.01, ""),  # alive
-        ([leave("b"), join("b", 2)], T0 + 0.01, ""),  # back: its old death no longer says anything
+        ([leave("b")], T0 + 0.01, "b", "left"),
+        ([digest("a", ("e", 1, False))], T0 + 0.01, "e", "gossiped"),
+        ([suspect("b", "a"), suspect("e", "a")], T0 + 0.01, "a", "confirmed"),
+        # e (a's other watcher) is suspect itself: b alone decides once a had time to refute
+        ([suspect("d", "e"), suspect("b", "a")], T0 + REFUTE_WINDOW + 0.01, "a", "unopposed"),
+        ([], T0 + 0.01, "b", ""),  # alive
+        ([leave("b"), join("b", 2)], T0 + 0.01, "b", ""),  # back: its old death no longer says anything
     ],
+    ids=["left", "gossiped", "confirmed", "unopposed", "alive", "back"],
 )
 def test_a_dead_member_says_how_its_death_was_decided_until_it_is_back(
-    messages: list[Message], tick_at: float, because: str
+    messages: list[Message], tick_at: float, subject: str, because: str
 ) -> None:
     v = view()
     for message in messages:
         v.receive(message, T0 + 0.005)
     v.tick(tick_at)
-    subject = "e" if any(m.kind is Kind.DIGEST for m in messages) else "b"
     assert v.buried_because(subject) == because
+
+
+def test_a_suspicion_that_no_one_confirms_or_refutes_says_it_timed_out() -> None:
+    v = view()
+    v.receive(suspect("b", "a"), T0 + 0.005)
+    for watched_or_watcher in "bde":  # all alive and heard: a's other watcher e does not accuse it
+        v.receive(heartbeat(watched_or_watcher), T0 + TIMEOUT)
+    v.tick(T0 + TIMEOUT + 0.01)
+    assert v.buried_because("a") == "timed out"
 
 
 def test_a_removed_peer_has_no_death_reason_left() -> None:
