@@ -17,7 +17,9 @@ VIP is answered by its predicted owner alone, then for ``--seconds``:
   connections so its watches break and resume; bounded in rounds and time;
 * a prober in the client namespace (:mod:`bench.l2_soak_prober`, SCHED_FIFO when ``chrt``
   works) sends an ARP request for every VIP each ``--interval`` and reports runs of answers;
-* each speaker's ``baremetal_lb_speaker_live_members`` gauge is sampled every 2 s.
+* each speaker's ``baremetal_lb_speaker_live_members`` gauge is sampled every 2 s, and each
+  CPU's steal time every 0.1 s (/proc/stat: time the hypervisor gave a virtual CPU's core to
+  someone else, which stalls whatever runs on it while the other CPU goes on).
 
 The verdict is :func:`bench.l2_soak_judge.judge`'s (its docstring has the rule): every silence
 of a VIP longer than ``--bound`` counts, whatever the prober did meanwhile; so does any answer
@@ -29,9 +31,10 @@ silences are printed as late answers of the owners, with how many of them exceed
 Each outage (the first 20) gets a line: the VIP, its owner, when it began and how long it lasted,
 and how many of the owner's other VIPs and of the other nodes' VIPs were silent at its middle,
 so a stall of one node's engine, of the whole lab and of one VIP's answers look different.
-Also printed: CPU use, what the storm did (by kind, failed writes, connections cut) and what
-the speakers made of it (re-plans counted by
-``baremetal_lb_speaker_replans_total{reason="change"}``, watches logged as broken and resumed).
+Also printed: CPU use, steal time (each 0.1-s sample in which a CPU lost over 50 ms), what the
+storm did (by kind, failed writes, connections cut) and what the speakers made of it (re-plans
+counted by ``baremetal_lb_speaker_replans_total{reason="change"}``, watches logged as broken and
+resumed).
 Exit status 1 when a false failover was seen or the storm did no work; then the daemons' logs
 are copied to a new /tmp/bmlb-l2soak-failed-* directory (always to ``--logs`` when given).
 """
@@ -68,6 +71,7 @@ from ansible_collections.baremetal.lb.daemons.speaker.membership.service import 
     DEFAULT_PROFILE,
     PROFILES,
 )
+from bench.cpu_steal import Sample, steal_ms, steal_summary  # noqa: E402
 from bench.l2_failover_bench import lab_context  # noqa: E402
 from bench.l2_soak_judge import Observed, StormWork, Verdict, judge, storm_problems  # noqa: E402
 from bench.l2_soak_prober import Prober  # noqa: E402
@@ -86,6 +90,7 @@ NOTABLE_MS = 100.0  # excused silences longer than this are counted apart (a cli
 OUTAGES_LISTED = 20  # outages printed one per line (VIP, owner, when, how long, what was silent alongside)
 STORM_KINDS = (*KINDS, WATCH_CUT)
 SETTLE_SECONDS = 60.0  # for every VIP to be answered by its owner alone before the soak
+STEAL_EVERY = 0.1  # seconds between samples of each CPU's steal time
 _REPLANS = "baremetal_lb_speaker_replans_total"
 _DECLARED_DEAD = "baremetal_lb_speaker_peers_declared_dead"
 
@@ -223,6 +228,12 @@ def _cpu_busy() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
+def _steal_sampler(stop: threading.Event, steal: list[Sample]) -> None:
+    steal.append((time.monotonic(), steal_ms()))
+    while not stop.wait(STEAL_EVERY):
+        steal.append((time.monotonic(), steal_ms()))
+
+
 def _sampler(speakers: Speakers, stop: threading.Event, samples: dict[str, list[float]]) -> None:
     while not stop.wait(SAMPLE_EVERY):
         for node, speaker in speakers.by_node.items():
@@ -277,6 +288,7 @@ class _Seen:
     after: dict[str, str]
     messages: dict[str, list[str]]
     cpu_busy: float
+    steal: list[Sample]  # each CPU's steal so far, every STEAL_EVERY
 
 
 def _watch(lab: LabState, speakers: Speakers, served: Served, api: KubeApi, settings: Settings) -> _Seen:
@@ -285,7 +297,9 @@ def _watch(lab: LabState, speakers: Speakers, served: Served, api: KubeApi, sett
     before = {node: s.metrics() for node, s in speakers.by_node.items()}
     stop = threading.Event()
     samples: dict[str, list[float]] = {}
+    steal: list[Sample] = []
     sampler = threading.Thread(target=_sampler, args=(speakers, stop, samples), daemon=True)
+    steal_sampler = threading.Thread(target=_steal_sampler, args=(stop, steal), daemon=True)
     storm = (
         ResyncStorm(api, storm_targets(lab, speakers, served), seconds=settings.seconds)
         if settings.storm
@@ -304,6 +318,7 @@ def _watch(lab: LabState, speakers: Speakers, served: Served, api: KubeApi, sett
                 names=mac_to_node(lab),
             )
             sampler.start()
+            steal_sampler.start()
             if storm is not None:
                 storm.start()
             prober.wait(settings.seconds + 30)
@@ -313,12 +328,13 @@ def _watch(lab: LabState, speakers: Speakers, served: Served, api: KubeApi, sett
             stop.set()
             if prober is not None:
                 prober.kill()
-            if sampler.is_alive():
-                sampler.join(30)
+            for thread in (sampler, steal_sampler):
+                if thread.is_alive():
+                    thread.join(30)
         cpu1 = _cpu_busy()
     after = {node: s.metrics() for node, s in speakers.by_node.items()}
     busy = (cpu1[0] - cpu0[0]) / max(1, cpu1[1] - cpu0[1])
-    return _Seen(prober, storm, samples, before, after, _log_messages(speakers, offsets), busy)
+    return _Seen(prober, storm, samples, before, after, _log_messages(speakers, offsets), busy, steal)
 
 
 def _grew(seen: _Seen, node: str, name: str, labels: str = "") -> float:
@@ -350,6 +366,7 @@ def soak(lab: LabState, speakers: Speakers, served: Served, api: KubeApi, settin
     policy = "SCHED_FIFO" if seen.prober.realtime else "normal priority"
     report.lines += [
         f"  CPU busy during the soak: {seen.cpu_busy * 100:.0f}% of {os.cpu_count()} CPUs",
+        f"  {steal_summary(seen.steal, seen.prober.start)}",
         f"  prober: {policy}, {verdict.vips} VIPs every {settings.interval * 1000:.0f} ms, "
         f"{verdict.replies} answers, {verdict.late_sends} late rounds of its own",
     ]
