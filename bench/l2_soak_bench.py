@@ -15,22 +15,25 @@ VIP is answered by its predicted owner alone, then for ``--seconds``:
 * a resync storm (:mod:`bench.l2_soak_storm`) annotates the Services, their EndpointSlices, the
   pool and the L2Advertisement, labels the Nodes, and every few seconds cuts each speaker's API
   connections so its watches break and resume; bounded in rounds and time;
-* a prober in the client namespace (:mod:`bench.l2_soak_prober`, SCHED_FIFO when ``chrt``
-  works) sends an ARP request for every VIP each ``--interval`` and reports runs of answers;
+* a prober in the client namespace (:mod:`bench.l2_soak_prober`, SCHED_FIFO above the speakers
+  when ``chrt`` works) sends an ARP request for every VIP each ``--interval`` and reports runs
+  of answers;
 * each speaker's ``baremetal_lb_speaker_live_members`` gauge is sampled every 2 s, and each
   CPU's steal time every 0.1 s (/proc/stat: time the hypervisor gave a virtual CPU's core to
   someone else, which stalls whatever runs on it while the other CPU goes on).
 
 The verdict is :func:`bench.l2_soak_judge.judge`'s (its docstring has the rule): every silence
-of a VIP longer than ``--bound`` counts, whatever the prober did meanwhile; so does any answer
+of a VIP longer than ``--bound`` counts, less only the time the prober itself could not run
+(such silences within the bound but for that time are printed as unobserved); so does any answer
 from a second node, any live-member dip or peer declared dead, and any announce or withdraw a
 speaker logged. The bound defaults to the failover bound, the dead-after time (the least
 silence a real failover leaves: the peers wait that long before they take over), and may not
 exceed it; ``--bound 0.1`` is the stricter rule of a client that notices 100 ms. Shorter
 silences are printed as late answers of the owners, with how many of them exceeded 100 ms.
-Each outage (the first 20) gets a line: the VIP, its owner, when it began and how long it lasted,
-and how many of the owner's other VIPs and of the other nodes' VIPs were silent at its middle,
-so a stall of one node's engine, of the whole lab and of one VIP's answers look different.
+Each outage and unobserved silence (the first 20 of each) gets a line: the VIP, its owner, when
+it began and how long it lasted, and how many of the owner's other VIPs and of the other nodes'
+VIPs were silent at its middle, so a stall of one node's engine, of the whole lab and of one
+VIP's answers look different.
 Also printed: CPU use, steal time (each 0.1-s sample in which a CPU lost over 50 ms), what the
 storm did (by kind, failed writes, connections cut) and what the speakers made of it (re-plans
 counted by ``baremetal_lb_speaker_replans_total{reason="change"}``, watches logged as broken and
@@ -73,7 +76,7 @@ from ansible_collections.baremetal.lb.daemons.speaker.membership.service import 
 )
 from bench.cpu_steal import Sample, steal_ms, steal_summary  # noqa: E402
 from bench.l2_failover_bench import lab_context  # noqa: E402
-from bench.l2_soak_judge import Observed, StormWork, Verdict, judge, storm_problems  # noqa: E402
+from bench.l2_soak_judge import Observed, Outage, StormWork, Verdict, judge, storm_problems  # noqa: E402
 from bench.l2_soak_prober import Prober  # noqa: E402
 from bench.l2_soak_storm import KINDS, WATCH_CUT, ResyncStorm, StormTargets  # noqa: E402
 from lab import build  # noqa: E402
@@ -399,11 +402,22 @@ def soak(lab: LabState, speakers: Speakers, served: Served, api: KubeApi, settin
         f"short silences while the prober was late {verdict.silences_prober_late}; "
         f"unread live-members samples {verdict.member_samples_missing} of {verdict.member_samples}",
     ]
-    report.lines += [f"    {outage.describe()}" for outage in verdict.outage_list[:OUTAGES_LISTED]]
-    if verdict.outages > OUTAGES_LISTED:
-        report.lines.append(f"    and {verdict.outages - OUTAGES_LISTED} more outages")
+    report.lines += _listed("outage", verdict.outage_list)
+    report.lines.append(
+        f"  unobserved (not counted): {verdict.unobserved} silences over {settings.bound * 1000:.0f} ms "
+        f"that were within it but for the time the prober could not ask"
+    )
+    report.lines += _listed("unobserved", verdict.unobserved_list)
     report.lines += [f"  the storm proves nothing: {problem}" for problem in report.storm_problems]
     return report
+
+
+def _listed(kind: str, silences: tuple[Outage, ...]) -> list[str]:
+    """One line for each of the first silences, and how many more there were."""
+    lines = [f"    {kind}: {silence.describe()}" for silence in silences[:OUTAGES_LISTED]]
+    if len(silences) > OUTAGES_LISTED:
+        lines.append(f"    and {len(silences) - OUTAGES_LISTED} more of them")
+    return lines
 
 
 # -- the bench's own set-up ----------------------------------------------------------------------

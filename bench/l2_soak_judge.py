@@ -12,9 +12,9 @@ seconds apart.
 
 * an *outage*: a silence of a VIP longer than ``bound`` as the client saw it: between two
   answers, from the prober's start to the VIP's first answer, and from its last answer to the
-  prober's end (a VIP that stopped answering for good is an outage too). The prober's own
-  lateness excuses **none** of these: an outage during which the prober sent late still counts;
-  it is only flagged (``outages_prober_late``) so a reader knows where to look;
+  prober's end (a VIP that stopped answering for good is an outage too), less only the time the
+  prober could not ask (below). An outage during which the prober sent late is flagged
+  (``outages_prober_late``) so a reader knows where to look;
 * a *foreign run*: answers for a VIP from any node but its owner, or from an unknown MAC (each
   run once; ``foreign_answers`` counts the replies);
 * a *member dip*: a sample of any speaker's live-members gauge below the number of speakers
@@ -29,6 +29,13 @@ seconds apart.
 those, one during which the prober itself sent late (a send more than two intervals after the
 one before) is put down to the prober (``silences_prober_late``); the others are *late answers*
 of the unchanged owner (scheduling delay under load).
+
+**Unobserved** (printed, not counted): a silence longer than ``bound`` that is at most ``bound``
+once the time the prober could not ask is taken out. The prober could not ask from ``split``
+after a send until its next, late send: it was not running (it runs at a real-time priority
+above every speaker thread, so only the kernel or the hypervisor stops it), so no answer could
+come, whatever the speakers did. Only that time is taken out: a VIP still silent for longer than
+``bound`` while the prober did ask is an outage, late sends or not.
 
 ``split`` must not exceed ``bound``, or a silence above the bound could hide inside a run;
 :func:`judge` refuses such input. The bound itself must not exceed the speakers' dead-after
@@ -98,6 +105,8 @@ class Outage:
     ms: float
     prober_late: bool
     """Whether the prober sent late during it."""
+    blind_ms: float
+    """How much of it the prober could not ask (see the module docstring)."""
     owner_vips_silent: int
     """Other VIPs of the same owner silent at its middle (between runs: for more than ``split``)."""
     owner_vips: int
@@ -107,11 +116,12 @@ class Outage:
 
     def describe(self) -> str:
         """One line: which VIP, whose, when, how long, and what was silent alongside."""
+        late = " while the prober sent late" if self.prober_late else ""
+        blind = f" (it could not ask for {self.blind_ms:.0f} ms of it)" if self.blind_ms else ""
         return (
-            f"outage: {self.vip} (owner {self.owner}) silent {self.ms:.0f} ms from {self.at:.3f} s"
-            f"{' while the prober sent late' if self.prober_late else ''}; silent at its middle too: "
-            f"{self.owner_vips_silent} of {self.owner}'s {self.owner_vips} other VIPs, "
-            f"{self.others_silent} of the other nodes' {self.others}"
+            f"{self.vip} (owner {self.owner}) silent {self.ms:.0f} ms from {self.at:.3f} s{late}{blind}; "
+            f"silent at its middle too: {self.owner_vips_silent} of {self.owner}'s {self.owner_vips} "
+            f"other VIPs, {self.others_silent} of the other nodes' {self.others}"
         )
 
 
@@ -125,6 +135,8 @@ class Verdict:
     foreign_answers: int
     outage_list: tuple[Outage, ...]
     """Every outage, in the order they began."""
+    unobserved_list: tuple[Outage, ...]
+    """Silences above the bound only while the prober could not ask, in the order they began."""
     member_dips: int
     member_samples: int
     member_samples_missing: int
@@ -139,6 +151,11 @@ class Verdict:
     def outages(self) -> int:
         """How many outages there were."""
         return len(self.outage_list)
+
+    @property
+    def unobserved(self) -> int:
+        """How many silences above the bound the prober could not observe (not counted)."""
+        return len(self.unobserved_list)
 
     @property
     def outage_ms_max(self) -> float:
@@ -204,16 +221,24 @@ def judge(observed: Observed, *, bound: float, split: float) -> Verdict:
     def prober_late(gap: tuple[float, float]) -> bool:
         return any(previous < gap[1] and sent > gap[0] for previous, sent in observed.late_sends)
 
+    blind = [(previous + split, sent) for previous, sent in observed.late_sends if sent > previous + split]
+
+    def blind_within(gap: tuple[float, float]) -> float:
+        return sum(max(0.0, min(gap[1], until) - max(gap[0], since)) for since, until in blind)
+
     runs_of = {vip: [r for r in observed.runs if r.vip == vip] for vip in observed.owners}
     gaps_of = {vip: silences(runs, observed.start, observed.end) for vip, runs in runs_of.items()}
     outages: list[tuple[str, tuple[float, float]]] = []
+    unobserved: list[tuple[str, tuple[float, float]]] = []
     short: list[tuple[float, float]] = []
     foreign = []
     for vip, owner in observed.owners.items():
         for gap in gaps_of[vip]:
             length = gap[1] - gap[0]
-            if length > bound:
+            if length - blind_within(gap) > bound:
                 outages.append((vip, gap))
+            elif length > bound:
+                unobserved.append((vip, gap))
             elif length > split:
                 short.append(gap)
         foreign += [r for r in runs_of[vip] if r.who != owner]
@@ -229,6 +254,7 @@ def judge(observed: Observed, *, bound: float, split: float) -> Verdict:
             at=round(gap[0] - observed.start, 3),
             ms=round((gap[1] - gap[0]) * 1000, 1),
             prober_late=prober_late(gap),
+            blind_ms=round(blind_within(gap) * 1000, 1),
             owner_vips_silent=len(silent & mates),
             owner_vips=len(mates),
             others_silent=len(silent - mates - {vip}),
@@ -243,6 +269,9 @@ def judge(observed: Observed, *, bound: float, split: float) -> Verdict:
         foreign_runs=len(foreign),
         foreign_answers=sum(r.count for r in foreign),
         outage_list=tuple(outage(vip, gap) for vip, gap in sorted(outages, key=lambda found: found[1])),
+        unobserved_list=tuple(
+            outage(vip, gap) for vip, gap in sorted(unobserved, key=lambda found: found[1])
+        ),
         member_dips=sum(1 for value in samples if value < observed.speakers),
         member_samples=len(samples),
         member_samples_missing=sum(1 for value in samples if math.isnan(value)),

@@ -15,8 +15,10 @@ is comparable):
   the one before (the prober's own lateness);
 * ``{"end": t}`` last.
 
-It runs under SCHED_FIFO when ``chrt`` works, so a busy machine delays the prober less than the
-speakers it measures; its lateness is reported all the same and excuses nothing above the bound.
+It runs under SCHED_FIFO when ``chrt`` works, at a priority above every speaker thread's, so
+nothing the speakers do can keep it from asking: when it sends late, the kernel or the
+hypervisor stopped it. Its lateness is reported; the judge takes out of a silence only the time
+it could not ask (:mod:`bench.l2_soak_judge`).
 """
 
 from __future__ import annotations
@@ -41,10 +43,12 @@ if str(REPO) not in sys.path:  # run as a script inside the client namespace
 
 from ansible_collections.baremetal.lb.daemons.speaker.layer2 import arp  # noqa: E402
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.ethernet import ETH_P_ARP, mac_to_str  # noqa: E402
+from ansible_collections.baremetal.lb.daemons.speaker.membership.service import PROFILES  # noqa: E402
 from bench.l2_soak_judge import Run  # noqa: E402
 from lab.state import LabState  # noqa: E402
 
 _READY_SECONDS = 10.0  # for the prober to open its socket and say so
+PRIORITY = max(timing.realtime_priority for timing in PROFILES.values()) + 10  # above every speaker
 
 
 def _emit(item: object) -> None:
@@ -121,7 +125,7 @@ class Prober:
     ) -> None:
         """Start probing ``vips``; ``names`` maps each node's MAC to its name."""
         client = lab.hosts["client"]
-        realtime = ["chrt", "-f", "10"] if shutil.which("chrt") else []
+        realtime = ["chrt", "-f", str(PRIORITY)] if shutil.which("chrt") else []
         argv = [
             "ip", "netns", "exec", client["netns"], *realtime, sys.executable, __file__,
             client["interface"], str(seconds), str(interval), str(split), *vips,

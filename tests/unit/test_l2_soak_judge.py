@@ -1,8 +1,9 @@
 """The layer-2 soak's verdict on hand-made observations.
 
 The soak is only as good as its rule: these pin that every silence above the bound counts (the
-prober's own lateness, the start and the end of the watch included), that a foreign answer, a
-live-member dip or a logged announce/withdraw counts, and that only short silences are excused.
+start and the end of the watch included; of the prober's own lateness, only the time it could
+not ask is taken out), that a foreign answer, a live-member dip or a logged announce/withdraw
+counts, and that only short silences are excused.
 """
 
 from __future__ import annotations
@@ -48,9 +49,23 @@ WHOLE = answered(0.0, 10.0)
             id="silence-above-the-bound",
         ),
         pytest.param(
+            # the prober could not ask from 5.05 (a split after its send at 5.01) until 5.14:
+            # 60 of the 150 ms were observed, within the bound
             observed(answered(0, 5), answered(5.15, 10), late=[(5.01, 5.14)]),
-            {"outages": 1, "outages_prober_late": 1, "outage_ms_max": 150.0},
-            id="prober-late-never-excuses-an-outage",
+            {"unobserved": 1},
+            id="silence-over-the-bound-only-while-the-prober-could-not-ask-is-unobserved",
+        ),
+        pytest.param(
+            # the same stall of the prober, but the VIP stays silent 160 ms after it asks again
+            observed(answered(0, 5), answered(5.30, 10), late=[(5.01, 5.14)]),
+            {"outages": 1, "outages_prober_late": 1, "outage_ms_max": 300.0},
+            id="the-probers-lateness-takes-out-only-the-time-it-could-not-ask",
+        ),
+        pytest.param(
+            # a late send elsewhere in the watch takes nothing out of this silence
+            observed(answered(0, 5), answered(5.15, 10), late=[(7.01, 7.14)]),
+            {"outages": 1, "outage_ms_max": 150.0},
+            id="lateness-outside-the-silence-takes-nothing-out",
         ),
         pytest.param(
             observed(answered(0, 5), answered(5.08, 10)),
@@ -116,6 +131,7 @@ def test_what_counts_and_what_is_excused(case, counts):
         "outages": 0,
         "outage_ms_max": 0.0,
         "outages_prober_late": 0,
+        "unobserved": 0,
         "foreign_runs": 0,
         "foreign_answers": 0,
         "member_dips": 0,
@@ -173,7 +189,18 @@ def test_each_outage_says_which_vip_when_and_what_else_was_silent(runs, alongsid
 
     assert (outage.vip, outage.owner, outage.at, outage.ms) == (VIP, "node1", 5.0, 150.0)
     assert (outage.owner_vips_silent, outage.owner_vips, outage.others_silent, outage.others) == alongside
-    assert outage.describe().startswith(f"outage: {VIP} (owner node1) silent 150 ms from 5.000 s;")
+    assert outage.describe().startswith(f"{VIP} (owner node1) silent 150 ms from 5.000 s;")
+
+
+def test_an_unobserved_silence_says_how_long_the_prober_could_not_ask():
+    case = observed(answered(0, 5), answered(5.15, 10), late=[(5.01, 5.14)])
+
+    (silence,) = judge(case, bound=BOUND, split=SPLIT).unobserved_list
+
+    assert silence.describe().startswith(
+        f"{VIP} (owner node1) silent 150 ms from 5.000 s while the prober sent late "
+        "(it could not ask for 90 ms of it);"
+    )
 
 
 def test_runs_split_wider_than_the_bound_are_refused():
