@@ -24,6 +24,7 @@ from .config_model import Config, L2Advertisement
 from .failback import NON_REVERTIVE, effective_policy
 from .ownership import (
     NodeFacts,
+    Ranks,
     ServiceFacts,
     announcer,
     eligible_nodes,
@@ -182,23 +183,32 @@ Holders = Mapping[IPAddress, Collection[str]]
 
 
 def owned(
-    claims: Iterable[IPClaim], live: Collection[str], me: str, holders: Holders | None = None
+    claims: Iterable[IPClaim],
+    live: Collection[str],
+    me: str,
+    holders: Holders | None = None,
+    ranks: Ranks | None = None,
 ) -> dict[IPAddress, list[IPClaim]]:
     """The claims this node announces now, by IP (shared IPs carry one claim per Service).
 
-    ``holders`` count only for non-revertive claims (:func:`.ownership.announcer`).
+    ``holders`` count only for non-revertive claims (:func:`.ownership.announcer`); ``ranks``
+    keeps each claim's candidate order from one decision to the next.
     """
     mine: dict[IPAddress, list[IPClaim]] = {}
     if me not in live:
         return mine
     for claim in claims:
-        if claim.interfaces and _announcer(claim, live, holders) == me:
+        if claim.interfaces and _announcer(claim, live, holders, ranks) == me:
             mine.setdefault(claim.ip, []).append(claim)
     return mine
 
 
 def successors(
-    claims: Iterable[IPClaim], live: Collection[str], me: str, holders: Holders | None = None
+    claims: Iterable[IPClaim],
+    live: Collection[str],
+    me: str,
+    holders: Holders | None = None,
+    ranks: Ranks | None = None,
 ) -> dict[IPAddress, str]:
     """The IPs of ``claims`` that a node other than ``me`` announces when ``live`` are alive, and that node.
 
@@ -207,7 +217,7 @@ def successors(
     """
     found: dict[IPAddress, str] = {}
     for claim in claims:
-        node = _announcer(claim, live, holders)
+        node = _announcer(claim, live, holders, ranks)
         if node is not None and node != me:
             found[claim.ip] = node
     return found
@@ -225,9 +235,13 @@ def held(announced: Mapping[IPAddress, Sequence[IPClaim]], me: str) -> frozenset
     )
 
 
-def _announcer(claim: IPClaim, live: Collection[str], holders: Holders | None) -> str | None:
+def _announcer(
+    claim: IPClaim, live: Collection[str], holders: Holders | None, ranks: Ranks | None
+) -> str | None:
     keeping = holders.get(claim.ip, ()) if holders and claim.non_revertive else ()
-    return announcer(claim.key, claim.candidates, claim.draining, live, claim.scores, holders=keeping)
+    return announcer(
+        claim.key, claim.candidates, claim.draining, live, claim.scores, holders=keeping, ranks=ranks
+    )
 
 
 def by_interface(announced: Mapping[IPAddress, Sequence[IPClaim]]) -> dict[str, set[IPAddress]]:

@@ -138,21 +138,60 @@ def announcer(
     scores: Mapping[str, int] | None = None,
     *,
     holders: Collection[str] = (),
+    ranks: Ranks | None = None,
 ) -> str | None:
     """The node that announces the Service hashed as ``key`` among the ``live`` ``candidates``.
 
     Live candidates that are not ``draining`` come first, in :func:`rank`'s order (``scores``
     first); the draining ones announce only when no other live candidate is left. With
     ``draining`` empty this is :func:`announcing_node`. ``holders`` (non-revertive failback)
-    come before all of them when they are live, not draining candidates.
+    come before all of them when they are live, not draining candidates. ``ranks`` keeps the
+    candidates' order from one call to the next (the same answer, without hashing again).
     """
-    up = set(candidates) & set(live)
-    settled = up - set(draining) if draining else up
-    if holders:
-        keeping = settled.intersection(holders)
-        if keeping:
-            return announcing_node(key, keeping, scores)
-    return announcing_node(key, settled or up, scores)
+    ranked = rank(candidates, key, scores) if ranks is None else ranks.of(key, candidates, scores)
+    first_up = first_settled = None
+    for node in ranked:  # a subset's rank is the whole rank with the others left out
+        if node not in live:
+            continue
+        first_up = first_up or node
+        if draining and node in draining:
+            continue
+        if not holders or node in holders:
+            return node
+        first_settled = first_settled or node
+    return first_settled or first_up
+
+
+class Ranks:
+    """:func:`rank` of each (key, candidates, scores) asked for, kept while it is asked for again.
+
+    A speaker decides again over every claim on each change of the live members: ranking hashes
+    every candidate with the key, most of such a decision's time at thousands of Services. An
+    entry not asked for between two calls of :meth:`renew` is forgotten by the second, so the
+    entries live as long as the plans that use them. Pure.
+    """
+
+    def __init__(self) -> None:
+        self._now: dict[tuple[object, ...], list[str]] = {}
+        self._before: dict[tuple[object, ...], list[str]] = {}
+
+    def of(self, key: str, candidates: Collection[str], scores: Mapping[str, int] | None = None) -> list[str]:
+        """``rank(candidates, key, scores)``, computed once while asked for (do not change the list)."""
+        ident = (key, frozenset(candidates), tuple(sorted(scores.items())) if scores else ())
+        ranked = self._now.get(ident)
+        if ranked is None:
+            ranked = self._before.pop(ident, None)
+            if ranked is None:
+                ranked = rank(candidates, key, scores)
+            self._now[ident] = ranked
+        return ranked
+
+    def renew(self) -> None:
+        """Begin a new generation: what is not asked for before the next call is forgotten then."""
+        self._before, self._now = self._now, {}
+
+    def __len__(self) -> int:
+        return len(self._now) + len(self._before)
 
 
 def holds_against_rank(

@@ -39,6 +39,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import (
     owned,
     successors,
 )
+from ansible_collections.baremetal.lb.plugins.module_utils.ownership import Ranks
 
 from ..engine_child import Reports, serve
 from ..membership.holds import Holds
@@ -101,6 +102,7 @@ class Engine:
         self._probes: dict[IPAddress, Probe] = {}
         self._claimed: frozenset[IPAddress] = frozenset()
         self._answered: dict[IPAddress, list[IPClaim]] = {}  # owned or released, as last applied
+        self._ranks = Ranks()  # each claim's candidate order, hashed once per plan, not per decision
         self._releases = Releases(order.handover_overlap)
         self._conflicts = ConflictLog()
         self._peer_claims: Counter[str] = Counter()  # a peer speaking for our IP: a hand-over, no conflict
@@ -154,6 +156,7 @@ class Engine:
             return  # no hand-over ended: nothing to re-apply
         if kind == PLAN:
             self._claims = claims_from_json(value)
+            self._ranks.renew()  # ranks the new plan does not ask for again are forgotten at the next
             self._ensure_membership()
         elif kind == "peers":
             self._peers = peers_from_json(value)
@@ -195,7 +198,7 @@ class Engine:
     def _decide(self) -> None:
         if self._claims is None or not self._settled():
             return
-        mine = owned(self._claims, self._members, self._order.node, self._holders())
+        mine = owned(self._claims, self._members, self._order.node, self._holders(), self._ranks)
         self._hold(mine)
         ready = self._probe_first_claims(mine)
         probing = {ip: mine[ip] for ip in self._probes}
@@ -264,7 +267,9 @@ class Engine:
         self._releases.reclaim(ip for ip in self._answered if ip in ready or ip not in planned)
         lost = self._claimed - ready.keys()
         if me in self._members:
-            taken = successors((c for c in self._claims if c.ip in lost), self._members, me, self._holders())
+            taken = successors(
+                (c for c in self._claims if c.ip in lost), self._members, me, self._holders(), self._ranks
+            )
             given = sorted((ip for ip in lost if ip in taken), key=str)
             for ip in given:
                 self._responder.quiet(ip)  # a repeat of our announcement would undo the new owner's
@@ -361,7 +366,9 @@ class Engine:
         me = self._order.node
         leaving: dict[IPAddress, str] = {}
         if self._claims is not None and me in self._members:
-            taken = successors(self._claims, self._members - {me}, me, self._holders(leaving=True))
+            taken = successors(
+                self._claims, self._members - {me}, me, self._holders(leaving=True), self._ranks
+            )
             leaving = {ip: taken[ip] for ip in self._claimed if ip in taken}
         for ip in leaving:
             self._responder.quiet(ip)

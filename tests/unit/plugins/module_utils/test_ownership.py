@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 
 import pytest
 
@@ -8,6 +9,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.ownership import (
     EXCLUDE_LB_LABEL,
     Endpoint,
     NodeFacts,
+    Ranks,
     announcer,
     announcing_node,
     eligible_nodes,
@@ -178,3 +180,38 @@ def test_a_preferred_node_being_drained_gives_way_and_preference_still_orders_th
     assert announcer("192.0.2.10", ALL, (), ALL, scores) == "node-a"
     assert announcer("192.0.2.10", ALL, ("node-a",), ALL, scores) == "node-b"
     assert announcer("192.0.2.10", ALL, ("node-a", "node-b"), ALL, scores) == "node-c"
+
+
+def _announcer_by_sets(key, candidates, draining, live, scores, holders):  # type: ignore[no-untyped-def]
+    """The rule as the module docstring states it, over sets: the oracle for the ranked walk."""
+    up = set(candidates) & set(live)
+    settled = up - set(draining)
+    keeping = settled & set(holders)
+    return announcing_node(key, keeping or settled or up, scores)
+
+
+def test_the_ranked_walk_and_a_reused_rank_decide_as_the_rule_over_sets() -> None:
+    """Random candidates, members, drains, holders and preferences; one Ranks reused throughout."""
+    pick = random.Random(14)
+    names = [f"node-{i}" for i in range(8)]
+    ranks = Ranks()
+    for _unused in range(3000):
+        key = pick.choice(("192.0.2.10", "192.0.2.11", "2001:db8::10"))
+        candidates = frozenset(pick.sample(names, pick.randint(0, 6)))
+        live, draining, holders = (pick.sample(names, pick.randint(0, 8)) for _unused in range(3))
+        scores = pick.choice(({}, {"node-1": 10}, {"node-2": 5, "node-5": 5}))
+        expected = _announcer_by_sets(key, candidates, draining, live, scores, holders)
+        assert announcer(key, candidates, draining, live, scores, holders=holders) == expected
+        assert announcer(key, candidates, draining, live, scores, holders=holders, ranks=ranks) == expected
+
+
+def test_ranks_keep_what_is_asked_for_again_and_forget_the_rest_a_renewal_later() -> None:
+    ranks = Ranks()
+    kept = ranks.of("192.0.2.10", frozenset(ALL))
+    ranks.of("192.0.2.11", frozenset(ALL))
+    ranks.renew()
+    assert ranks.of("192.0.2.10", frozenset(ALL)) is kept  # asked for again: not hashed again
+    ranks.renew()
+    assert len(ranks) == 1  # 192.0.2.11 was not asked for between the renewals
+    assert ranks.of("192.0.2.10", frozenset(ALL)) is kept
+    assert kept == rank(ALL, "192.0.2.10")
