@@ -1,25 +1,32 @@
-"""Benchmark the layer-2 engine's side at cluster scale: taking a plan in, and deciding over it.
+"""Benchmark the layer-2 engine's side at cluster scale: taking orders in, and deciding over them.
 
     PYTHONPATH=.build/collections:. .venv/bin/python -m bench.l2_decide_scale_bench [--nodes 1000]
         [--services 10000] [--announcing-nodes 10] [--local-share 0.2] [--reps 5]
 
-:mod:`bench.l2_plan_scale_bench` times the speaker's Kubernetes half up to the ``plan`` order.
-The engine process then reads that order and decides, over every claim, which IPs this node
-answers for; it decides again on every change of the live members (a peer's death: the
-failover path) and of what the peers hold. This bench builds the same cluster in memory (the
-plan bench's shapes), has the incremental planner write the order, and times in this process
-(CPU seconds, ``time.process_time``; median and spread over ``--reps``):
+:mod:`bench.l2_plan_scale_bench` times the speaker's Kubernetes half up to the order it sends
+the engine. The engine process then reads that order and decides, over every claim, which IPs
+this node answers for; it decides again on every change of the live members (a peer's death:
+the failover path) and of what the peers hold. This bench builds the same cluster in memory
+(the plan bench's shapes and changes), has the speaker's incremental planner write the orders,
+feeds them to the engine's :class:`~...layer2.engine_messages.PlannedClaims` and times, in this
+process (CPU time, ``time.process_time``; median and spread over ``--reps``):
 
-take the plan
-    the order's JSON line decoded and its claims built, as the engine does on each new plan;
+take the whole plan
+    the first order (every claim) decoded and its claims built;
+take a change
+    the order after each of the plan bench's changes that alters the plan (``endpoint``: one
+    Service; ``announcer-delete``: every Service that Node could announce), as the engine
+    takes it: only the named Services' claims are decoded and replaced. Each change is undone
+    (untimed) before the next;
 decide after a death
     which IPs this node answers for once one announcing peer is gone, with the engine's
-    :class:`~...ownership.Ranks` (each claim's candidate order kept between decisions, as the
-    engine keeps it) and without (every candidate hashed again), alternating which runs first;
+    :class:`~...ownership.Ranks` (each claim's candidate order kept between decisions) and
+    without (every candidate hashed again), alternating which runs first;
 decide after a new plan
-    the first decision over a new plan of the same claims, with the ranks of the one before.
+    the first decision after an order that changed nothing the ranks depend on.
 
-A failed trial (the two ways disagreeing on what this node owns) is counted and printed.
+A failed trial (the two ways of deciding disagreeing, or the engine's claims after a change
+differing from the whole plan's) is counted and printed.
 """
 
 from __future__ import annotations
@@ -29,32 +36,26 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from typing import cast
 
-from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages import claims_from_json
-from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim, owned
+from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages import (
+    PlannedClaims,
+    claims_from_json,
+)
+from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import owned
 from ansible_collections.baremetal.lb.plugins.module_utils.ownership import Ranks
 
-from .l2_plan_scale import ME, IncrementalPlanner, Shape, build_store
+from .l2_plan_scale import ME, IncrementalPlanner, Shape, build_store, changes
+
+TIMED_CHANGES = ("endpoint", "announcer-delete")  # the plan bench's changes that alter the plan
 
 
-def plan_line(shape: Shape) -> bytes:
-    """The ``plan`` order the speaker's Kubernetes half sends the engine for ``shape``."""
-    store = build_store(shape)
-    planner = IncrementalPlanner(store, shape.config())
-    for kind, objects in (("node", store.nodes), ("service", store.services), ("slice", store.slices)):
-        for key in objects:
-            store.notify(kind, key)
-    planner.replan()
-    line: bytes = planner.sent
-    return line
-
-
-def taken(line: bytes) -> list[IPClaim]:
-    """The claims of a ``plan`` order, as the engine reads them."""
-    order: dict[str, list[dict[str, object]]] = json.loads(line)
-    claims: list[IPClaim] = claims_from_json(order["plan"])
-    return claims
+def take(engine: PlannedClaims, order: bytes) -> None:
+    """Feed ``engine`` one order, as the engine process reads it."""
+    ((kind, body),) = json.loads(order).items()
+    if kind == "plan":
+        engine.replace(body)
+    else:
+        engine.change(body)
 
 
 def cpu_ms(work: Callable[..., object], *args: object) -> tuple[float, object]:
@@ -67,6 +68,82 @@ def cpu_ms(work: Callable[..., object], *args: object) -> tuple[float, object]:
 def figure(values: list[float]) -> str:
     """Median and spread, as the benches print them."""
     return f"{statistics.median(values):.1f} ms ({min(values):.1f}-{max(values):.1f})" if values else "-"
+
+
+class _Bench:
+    """The cluster, the speaker's planner, the engine's claims and ranks, and the figures so far."""
+
+    def __init__(self, shape: Shape) -> None:
+        self.shape = shape
+        self.store = build_store(shape)
+        self.planner = IncrementalPlanner(self.store, shape.config())
+        for kind, objects in (
+            ("node", self.store.nodes),
+            ("service", self.store.services),
+            ("slice", self.store.slices),
+        ):
+            for key in objects:
+                self.store.notify(kind, key)
+        self.planner.replan()
+        self.whole: bytes = self.planner.sent
+        self.members = frozenset(shape.node_name(i) for i in range(shape.nodes))
+        self.peers = [
+            shape.node_name(i) for i in range(shape.nodes) if shape.announcing(i) and shape.node_name(i) != ME
+        ]
+        self.timings: dict[str, list[float]] = {}
+        self.sizes: dict[str, int] = {}
+        self.ranks = Ranks()
+        self.engine = PlannedClaims()
+        take(self.engine, self.whole)
+        owned(
+            self.engine.claims, self.members, ME, {}, self.ranks
+        )  # on the plan's arrival: every rank computed
+
+    def timed(self, figure: str, work: Callable[..., object], *args: object) -> object:
+        """Run ``work(*args)``, filing its CPU time under ``figure``."""
+        ms, result = cpu_ms(work, *args)
+        self.timings.setdefault(figure, []).append(ms)
+        return result
+
+    def rep(self, rep: int) -> list[str]:
+        """One repetition of every figure; why it failed, if it did."""
+        problems = []
+        self.timed("whole", take, PlannedClaims(), self.whole)
+        for name in TIMED_CHANGES:
+            change = changes(self.shape, self.store)[name]
+            change.apply()
+            self.planner.replan()
+            self.sizes[name] = len(self.planner.sent)
+            self.timed(name, take, self.engine, self.planner.sent)
+            change.undo()
+            self.planner.replan()
+            take(self.engine, self.planner.sent)
+            if self.engine.claims != claims_from_json(json.loads(self.planner.planning.whole_line)["plan"]):
+                problems.append(
+                    f"FAILED: the engine's claims after {name} and back differ from the whole plan"
+                )
+            self.ranks.renew()
+            self.timed("renewed", owned, self.engine.claims, self.members, ME, {}, self.ranks)
+        live = self.members - {self.peers[rep % len(self.peers)]} if self.peers else self.members
+        decided = {
+            keep: self.timed(
+                "ranks" if keep else "none",
+                owned,
+                self.engine.claims,
+                live,
+                ME,
+                {},
+                self.ranks if keep else None,
+            )
+            for keep in ((True, False) if rep % 2 == 0 else (False, True))
+        }
+        if decided[True] != decided[False]:
+            problems.append(f"FAILED: the two ways disagree on what {ME} answers for")
+        return problems
+
+    def last(self, figure: str) -> str:
+        """The latest time filed under ``figure``."""
+        return f"{self.timings[figure][-1]:.1f} ms"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,52 +160,34 @@ def main(argv: list[str] | None = None) -> int:
     shape = Shape(
         nodes=args.nodes,
         services=args.services,
-        announcing_nodes=args.announcing_nodes,
+        announcing_nodes=max(1, args.announcing_nodes),
         local_share=args.local_share,
     )
     reps = max(1, min(args.reps, 50))
-    line = plan_line(shape)
-    members = frozenset(shape.node_name(i) for i in range(shape.nodes))
-    peers = [
-        shape.node_name(i) for i in range(shape.nodes) if shape.announcing(i) and shape.node_name(i) != ME
-    ]
+    bench = _Bench(shape)
     print(
-        f"decide-scale: {shape.nodes} Nodes ({args.announcing_nodes} announcing), {shape.services} Services, "
-        f"plan order {len(line) / 1e6:.1f} MB, this node {ME}, {reps} reps",
+        f"decide-scale: {shape.nodes} Nodes ({shape.announcing_nodes} announcing), {shape.services} "
+        f"Services, whole plan order {len(bench.whole) / 1e6:.1f} MB, this node {ME}, {reps} reps",
         flush=True,
     )
-    take: list[float] = []
-    with_ranks: list[float] = []
-    without: list[float] = []
-    renewed: list[float] = []
     failed = 0
-    ranks = Ranks()
-    claims = taken(line)
-    owned(claims, members, ME, {}, ranks)  # the decision on the plan's arrival: every rank computed
     for rep in range(reps):
-        live = members - {peers[rep % len(peers)]} if peers else members
-        results: dict[bool, object] = {}
-        for keep in (True, False) if rep % 2 == 0 else (False, True):
-            ms, results[keep] = cpu_ms(owned, claims, live, ME, {}, ranks if keep else None)
-            (with_ranks if keep else without).append(ms)
-        if results[True] != results[False]:
-            failed += 1
-            print(f"  rep {rep}: FAILED: the two ways disagree on what {ME} answers for", flush=True)
-        ms, new_plan = cpu_ms(taken, line)
-        claims = cast(list[IPClaim], new_plan)
-        take.append(ms)
-        ranks.renew()
-        ms, _unused = cpu_ms(owned, claims, members, ME, {}, ranks)
-        renewed.append(ms)
+        problems = bench.rep(rep)
+        failed += bool(problems)
+        taken = ", ".join(f"{name} {bench.last(name)}" for name in TIMED_CHANGES)
         print(
-            f"  rep {rep}: take the plan {take[-1]:.1f} ms; after a death with ranks "
-            f"{with_ranks[-1]:.1f} ms, without {without[-1]:.1f} ms; after a new plan {renewed[-1]:.1f} ms",
+            f"  rep {rep}: take the whole plan {bench.last('whole')}, a change: {taken}; after a death with "
+            f"ranks {bench.last('ranks')}, without {bench.last('none')}"
+            + "".join(f"; {p}" for p in problems),
             flush=True,
         )
-    print(f"take the plan (decode, build {len(claims)} claims): {figure(take)}")
-    print(f"decide after a death, with the engine's ranks: {figure(with_ranks)}")
-    print(f"decide after a death, every candidate hashed again: {figure(without)}")
-    print(f"decide after a new plan of the same claims: {figure(renewed)}")
+    timings = bench.timings
+    print(f"take the whole plan ({len(bench.engine.claims)} claims): {figure(timings['whole'])}")
+    for name in TIMED_CHANGES:
+        print(f"take the change after {name} ({bench.sizes[name] / 1e3:.1f} kB): {figure(timings[name])}")
+    print(f"decide after a death, with the engine's ranks: {figure(timings['ranks'])}")
+    print(f"decide after a death, every candidate hashed again: {figure(timings['none'])}")
+    print(f"decide after a new plan: {figure(timings['renewed'])}")
     print(f"failed trials: {failed} of {reps}")
     return 1 if failed else 0
 

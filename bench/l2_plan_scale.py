@@ -289,10 +289,10 @@ class IncrementalPlanner(Planner):
             services=list(self.facts.services.values()),
             me=ME,
         )
-        replanned, line = self.planning.plan(situation, INTERFACES)
+        replanned, order = self.planning.plan(situation, INTERFACES)
         self.replanned = len(replanned.services)
-        if line != self.sent:
-            self.sent = line
+        if order is not None:  # the whole plan first, then the Services that changed
+            self.sent = order
         return situation
 
     def _others(self, situation: Situation) -> None:

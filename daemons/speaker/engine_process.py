@@ -86,13 +86,9 @@ class EngineProcess:
         self._send({kind: data})
         return True
 
-    def send_line_if_changed(self, kind: str, line: bytes) -> bool:
-        """Send ``line`` (an order of ``kind`` already encoded) unless it equals the last one sent."""
-        if self._sent.get(kind) == line:
-            return False
-        self._sent[kind] = line
+    def send_line(self, line: bytes) -> None:
+        """Send ``line``, an order already encoded (its sender knows whether it is news)."""
         self._write(line)
-        return True
 
     def stop(self, timeout: float = 5.0) -> None:
         """Ask the engine to hand over and stop (SIGTERM), and wait for it."""

@@ -45,7 +45,7 @@ from ..engine_child import Reports, serve
 from ..membership.holds import Holds
 from ..membership.service import Membership
 from .conflicts import ConflictLog, Probe, first_claims
-from .engine_messages import PLAN, StartOrder, claims_from_json, peers_from_json
+from .engine_messages import PLAN, PLAN_CHANGES, PlannedClaims, StartOrder, peers_from_json
 from .ethernet import mac_to_str
 from .handoff import Releases
 from .neighbours import neighbour_macs
@@ -103,6 +103,7 @@ class Engine:
         self._claimed: frozenset[IPAddress] = frozenset()
         self._answered: dict[IPAddress, list[IPClaim]] = {}  # owned or released, as last applied
         self._ranks = Ranks()  # each claim's candidate order, hashed once per plan, not per decision
+        self._planned = PlannedClaims()
         self._releases = Releases(order.handover_overlap)
         self._conflicts = ConflictLog()
         self._peer_claims: Counter[str] = Counter()  # a peer speaking for our IP: a hand-over, no conflict
@@ -116,7 +117,10 @@ class Engine:
         self._peers = dict(order.peers)
 
     def submit(self, kind: str, value: Any) -> None:
-        """Hand the decider a message (``plan``, ``peers``, ``members``, ``holds``, ``stop``); thread-safe."""
+        """Hand the decider a message (``plan``, ``plan_changes``, ``peers``, ``members``, ``holds``, ...).
+
+        Thread-safe.
+        """
         self._inbox.put((kind, value))
 
     def run(self) -> None:
@@ -154,8 +158,12 @@ class Engine:
             return
         if kind == "foreign" and not self._account_sightings():
             return  # no hand-over ended: nothing to re-apply
-        if kind == PLAN:
-            self._claims = claims_from_json(value)
+        if kind in (PLAN, PLAN_CHANGES):
+            if kind == PLAN:
+                self._planned.replace(value)
+            else:
+                self._planned.change(value)
+            self._claims = self._planned.claims
             self._ranks.renew()  # ranks the new plan does not ask for again are forgotten at the next
             self._ensure_membership()
         elif kind == "peers":

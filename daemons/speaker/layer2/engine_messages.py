@@ -1,7 +1,9 @@
 """The layer-2 engine's orders and reports (JSON lines, see :mod:`..engine_process`).
 
-Kubernetes half to engine: ``{"start": {...}}`` once, then ``{"plan": [claim, ...]}`` and
-``{"peers": {...}}`` whenever they change. Engine to Kubernetes half: ``{"ready": true}``,
+Kubernetes half to engine: ``{"start": {...}}`` once, ``{"plan": [claim, ...]}`` (every
+claim) once, then ``{"plan_changes": {service: [claim, ...]}}`` (the claims of each Service
+whose claims changed, ``[]`` for one that has none now) and ``{"peers": {...}}`` whenever they
+change. Engine to Kubernetes half: ``{"ready": true}``,
 ``{"announcing": {...}, "members": [...]}`` whenever either changes, and ``{"counters": {...}}``
 about once a second while they move.
 """
@@ -18,6 +20,7 @@ from .handoff import HANDOVER_OVERLAP
 
 Address = tuple[str, int]
 PLAN = "plan"  # the order carrying every claim (claims_to_json)
+PLAN_CHANGES = "plan_changes"  # the order carrying the claims of the Services that changed
 
 
 @dataclass(frozen=True)
@@ -123,3 +126,32 @@ def claims_from_json(data: Iterable[Mapping[str, Any]]) -> list[IPClaim]:
                 )
             )
     return claims
+
+
+class PlannedClaims:
+    """The claims of the latest plan, from a ``plan`` order and the ``plan_changes`` orders after it."""
+
+    def __init__(self) -> None:
+        self._by_service: dict[str, list[IPClaim]] = {}
+        self.claims: list[IPClaim] = []  # every claim, ordered as claims_to_json orders them
+
+    def replace(self, data: Iterable[Mapping[str, Any]]) -> None:
+        """Take a ``plan`` order's body: every claim."""
+        self._by_service = {}
+        for claim in claims_from_json(data):
+            self._by_service.setdefault(claim.service, []).append(claim)
+        self._flatten()
+
+    def change(self, data: Mapping[str, Iterable[Mapping[str, Any]]]) -> None:
+        """Take a ``plan_changes`` order's body: the named Services' claims replace theirs."""
+        for service, items in data.items():
+            claims = claims_from_json(items)
+            if claims:
+                self._by_service[str(service)] = claims
+            else:
+                self._by_service.pop(str(service), None)
+        self._flatten()
+
+    def _flatten(self) -> None:
+        by_service = self._by_service
+        self.claims = [claim for service in sorted(by_service) for claim in by_service[service]]

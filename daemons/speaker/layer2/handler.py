@@ -24,7 +24,7 @@ from ..handler import Situation, SpeakerContext
 from ..outputs import status_and_reporter
 from .conflict_notices import ConflictNotices
 from .conflicts import ConflictReport
-from .engine_messages import PLAN, StartOrder, peers_to_json
+from .engine_messages import StartOrder, peers_to_json
 from .interfaces import interface_of, suitable_interfaces
 from .metrics import Layer2Metrics
 from .planning import Layer2Planning
@@ -106,11 +106,13 @@ class Layer2Handler:
             )
         replanned, order = self._planning.plan(situation, suitable)
         self._engine.send_if_changed("peers", peers_to_json(self._peers()))
-        if self._engine.send_line_if_changed(PLAN, order):
+        if order is not None:
+            self._engine.send_line(order)
             log.debug(
-                "new plan: %d Services, %s re-planned",
+                "new plan: %d Services, %s re-planned, %d bytes sent",
                 len(self._planning.claims),
                 "all" if replanned.everything else len(replanned.services),
+                len(order),
             )
 
     def shutdown(self) -> None:

@@ -1,7 +1,8 @@
-"""The layer-2 plan as the Kubernetes half keeps it: incremental claims and the engine's ``plan`` order.
+"""The layer-2 plan as the Kubernetes half keeps it: incremental claims and the engine's orders.
 
-:class:`Layer2Planning` turns each :class:`~..handler.Situation` into the ``plan`` order the
-engine takes (:func:`.engine_messages.claims_to_json` of every claim), re-planning
+:class:`Layer2Planning` turns each :class:`~..handler.Situation` into the order the engine
+takes: first the whole ``plan`` (:func:`.engine_messages.claims_to_json` of every claim), then
+``plan_changes`` of the Services whose claims changed, re-planning
 (:class:`~...plugins.module_utils.l2_replan.L2Plans`) and re-converting (:class:`PlanOrder`)
 only the Services a change touched.
 """
@@ -16,7 +17,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.l2_replan import L2Pl
 
 from ..engine_process import encode_item, encode_list_order
 from ..handler import Situation
-from .engine_messages import PLAN, claim_head_json, claim_terms_json
+from .engine_messages import PLAN, PLAN_CHANGES, claim_head_json, claim_terms_json
 
 
 class Layer2Planning:
@@ -25,6 +26,7 @@ class Layer2Planning:
     def __init__(self) -> None:
         self._plans = L2Plans()
         self._order = PlanOrder()
+        self._whole_sent = False
 
     @property
     def claims(self) -> Mapping[str, tuple[IPClaim, ...]]:
@@ -32,16 +34,30 @@ class Layer2Planning:
         claims: Mapping[str, tuple[IPClaim, ...]] = self._plans.claims
         return claims
 
-    def plan(self, situation: Situation, interfaces: Mapping[int, Sequence[str]]) -> tuple[Replanned, bytes]:
-        """Re-plan what ``situation`` changed; what was re-planned and the whole ``plan`` order's line.
+    @property
+    def whole_line(self) -> bytes:
+        """The ``plan`` order of the whole latest plan (what the first order was)."""
+        return self._order.line
 
-        ``interfaces`` maps an IP version to this node's interfaces fit for ARP or NDP.
+    def plan(
+        self, situation: Situation, interfaces: Mapping[int, Sequence[str]]
+    ) -> tuple[Replanned, bytes | None]:
+        """Re-plan what ``situation`` changed; what was re-planned and the order to send the engine.
+
+        The first order is the whole plan (``plan``); each later one names only the Services
+        whose claims changed since the order before (``plan_changes``), None when none did, so
+        the engine reads only them. ``interfaces`` maps an IP version to this node's interfaces
+        fit for ARP or NDP.
         """
         replanned = self._plans.update(
             settings_of(situation, interfaces), situation.nodes, situation.services
         )
-        changed = None if replanned.everything else replanned.services
-        return replanned, self._order.update(self._plans.claims, changed)
+        self._order.update(self._plans.claims, None if replanned.everything else replanned.services)
+        changes = self._order.changes_line()
+        if self._whole_sent:
+            return replanned, changes
+        self._whole_sent = True
+        return replanned, self._order.line
 
 
 def settings_of(situation: Situation, interfaces: Mapping[int, Sequence[str]]) -> PlanSettings:
@@ -56,35 +72,36 @@ def settings_of(situation: Situation, interfaces: Mapping[int, Sequence[str]]) -
 
 
 class PlanOrder:
-    """The engine's ``plan`` order line, encoded again only for the Services whose claims changed.
+    """The engine's orders, encoded again only for the Services whose claims changed.
 
-    Equals :func:`..engine_process.encode` of ``{"plan": claims_to_json(every claim)}``:
-    :func:`.engine_messages.claims_to_json` sorts by Service, then IP, so each Service's own
-    elements joined in key order make the same list. Each element is encoded in two parts, as
-    :func:`.engine_messages.claims_to_json` builds it: its head (IP, Service, key), kept while
-    the Service's IPs stay, and its terms, encoded once per update for every claim sharing them
-    (a Node's death changes the terms of thousands of Services alike).
+    :attr:`line` equals :func:`..engine_process.encode` of ``{"plan": claims_to_json(every
+    claim)}``: :func:`.engine_messages.claims_to_json` sorts by Service, then IP, so each
+    Service's own elements joined in key order make the same list. :meth:`changes_line` carries
+    the same elements of the Services changed since it was last called. Each element is encoded
+    in two parts, as :func:`.engine_messages.claims_to_json` builds it: its head (IP, Service,
+    key), kept while the Service's IPs stay, and its terms, encoded once per update for every
+    claim sharing them (a Node's death changes the terms of thousands of Services alike).
     """
 
     def __init__(self) -> None:
         self._encoded: dict[str, _Encoded] = {}
         self._keys: list[str] | None = []  # the keys of _encoded, sorted; None: to sort again
-        self._line = encode_list_order(PLAN, [])
+        self._line: bytes | None = encode_list_order(PLAN, [])  # None: to join again
+        self._pending: set[str] = set()  # Services changed since the last changes_line
 
     def update(
         self, claims: Mapping[str, tuple[IPClaim, ...]], replanned: Collection[str] | None = None
-    ) -> bytes:
-        """The order's line for ``claims`` (by Service key); the very same bytes when nothing changed.
+    ) -> None:
+        """Take ``claims`` (by Service key) in, encoding only the Services whose claims changed.
 
         ``replanned``: the only keys whose claims may have changed since the last call (default:
-        any). Joining is skipped too when no Service's claims changed: with every Node a
-        candidate the line is tens of MB.
+        any).
         """
-        changed = False
-        encoded = self._encoded
+        encoded, pending = self._encoded, self._pending
         for key in encoded.keys() - claims.keys() if replanned is None else replanned:
             if key not in claims and encoded.pop(key, None) is not None:
-                changed, self._keys = True, None
+                pending.add(key)
+                self._keys = self._line = None
         terms = _TermsCache()
         for key in claims if replanned is None else replanned:
             planned = claims.get(key)
@@ -93,15 +110,41 @@ class PlanOrder:
             known = encoded.get(key)
             if known is None:
                 encoded[key] = _encode(planned, None, terms)
-                changed, self._keys = True, None
+                self._keys = None
             elif known.planned is not planned:
                 encoded[key] = _same_head(planned, known, terms) or _encode(planned, known, terms)
-                changed = True
-        if changed:
+            else:
+                continue
+            pending.add(key)
+            self._line = None
+
+    @property
+    def line(self) -> bytes:
+        """The ``plan`` order of every claim; the very same bytes while no Service's claims changed.
+
+        Joined only when asked for after a change: with every Node a candidate it is tens of MB.
+        """
+        if self._line is None:
             if self._keys is None:
                 self._keys = sorted(self._encoded)
             self._line = encode_list_order(PLAN, [self._encoded[key].encoded for key in self._keys])
         return self._line
+
+    def changes_line(self) -> bytes | None:
+        """The ``plan_changes`` order of the Services changed since the last call; None when none did.
+
+        ``{"plan_changes": {key: [element, ...]}}``, in key order, each Service with its
+        elements as :attr:`line` has them; one without claims now with none.
+        """
+        if not self._pending:
+            return None
+        encoded = self._encoded
+        parts = [
+            encode_item(key) + b":[" + (encoded[key].encoded if key in encoded else b"") + b"]"
+            for key in sorted(self._pending)
+        ]
+        self._pending = set()
+        return b"{" + encode_item(PLAN_CHANGES) + b":{" + b",".join(parts) + b"}}\n"
 
 
 class _Encoded(NamedTuple):

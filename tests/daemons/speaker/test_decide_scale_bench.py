@@ -11,10 +11,12 @@ def test_a_small_run_prints_every_figure_and_no_failed_trial(capsys: pytest.Capt
     assert main(["--nodes", "60", "--services", "400", "--announcing-nodes", "5", "--reps", "2"]) == 0
     printed = capsys.readouterr().out
     for figure in (
-        "take the plan (decode, build 400 claims): ",
+        "take the whole plan (400 claims): ",
+        "take the change after endpoint (",
+        "take the change after announcer-delete (",
         "decide after a death, with the engine's ranks: ",
         "decide after a death, every candidate hashed again: ",
-        "decide after a new plan of the same claims: ",
+        "decide after a new plan: ",
         "failed trials: 0 of 2",
     ):
         assert figure in printed, printed

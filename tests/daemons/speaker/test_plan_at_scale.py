@@ -3,15 +3,22 @@
 A short version of ``bench/l2_plan_scale_bench.py``: the bench's cluster at 60 Nodes and 600
 Services, the speaker's own pieces (``ClusterFacts``, ``Layer2Planning``) against the planning
 before them (every fact, every Service, ``claims_to_json`` and ``encode``). After each change
-and after its undo, the engine's ``plan`` line must be byte for byte the full planner's, and
-only the Services the change touches may be re-planned.
+and after its undo, the whole ``plan`` line must be byte for byte the full planner's, the
+engine, fed the first order (the whole plan) and then only the changes, must hold the same
+claims, and only the Services the change touches may be re-planned.
 """
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ansible_collections.baremetal.lb.daemons.speaker.engine_process import encode
+from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages import (
+    PlannedClaims,
+    claims_from_json,
+)
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.planning import PlanOrder
 from bench.l2_plan_scale import FullPlanner, IncrementalPlanner, Shape, Store, build_store, changes
 
@@ -31,7 +38,20 @@ def _planned() -> tuple[Store, FullPlanner, IncrementalPlanner]:
 
 
 def _same_line(full: FullPlanner, incremental: IncrementalPlanner) -> bool:
-    return encode({"plan": full.sent}) == incremental.sent
+    return encode({"plan": full.sent}) == incremental.planning.whole_line
+
+
+def _take(engine: PlannedClaims, order: bytes) -> None:
+    """Feed the engine's claims an order, as the engine process reads it."""
+    ((kind, body),) = json.loads(order).items()
+    if kind == "plan":
+        engine.replace(body)
+    else:
+        engine.change(body)
+
+
+def _engine_has_the_whole_plan(engine: PlannedClaims, incremental: IncrementalPlanner) -> bool:
+    return engine.claims == claims_from_json(json.loads(incremental.planning.whole_line)["plan"])
 
 
 # change: (Services the incremental planner may re-plan at most, at least)
@@ -44,28 +64,35 @@ CHANGES = {
 
 
 @pytest.mark.parametrize("name", CHANGES)
-def test_one_change_replans_only_what_it_touches_and_sends_the_full_plans_line(name: str) -> None:
+def test_one_change_replans_only_what_it_touches_and_the_engine_ends_with_the_full_plan(name: str) -> None:
     store, full, incremental = _planned()
     assert _same_line(full, incremental), "the first plans differ"
+    engine = PlannedClaims()
+    _take(engine, incremental.sent)  # the first order: the whole plan
     change = changes(SHAPE, store)[name]
     most, least = CHANGES[name]
 
-    change.apply()
-    full.replan()
-    incremental.replan()
-    assert _same_line(full, incremental), f"plans differ after {name}"
+    for step, done in ((change.apply, name), (change.undo, f"undoing {name}")):
+        sent_before = incremental.sent
+        step()
+        full.replan()
+        incremental.replan()
+        assert _same_line(full, incremental), f"plans differ after {done}"
+        if incremental.sent is not sent_before:
+            assert b'"plan_changes"' in incremental.sent[:20], "after the first, only changes are sent"
+            _take(engine, incremental.sent)
+        assert _engine_has_the_whole_plan(engine, incremental), f"the engine's claims differ after {done}"
     assert least <= incremental.replanned <= most
-
-    change.undo()
-    full.replan()
-    incremental.replan()
-    assert _same_line(full, incremental), f"plans differ after undoing {name}"
 
 
 def test_the_plan_line_is_not_joined_again_when_no_services_claims_changed() -> None:
     """With every Node a candidate the line is tens of MB: a re-plan that changed nothing reuses it."""
     _store, _full, incremental = _planned()
     order = PlanOrder()
-    first = order.update(incremental.planning.claims)
-    assert order.update(dict(incremental.planning.claims)) is first
-    assert first == incremental.sent
+    order.update(incremental.planning.claims)
+    first = order.line
+    assert order.changes_line() is not None  # every Service is news at first
+    order.update(dict(incremental.planning.claims))
+    assert order.line is first
+    assert order.changes_line() is None
+    assert first == incremental.planning.whole_line

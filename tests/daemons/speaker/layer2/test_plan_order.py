@@ -3,17 +3,23 @@
 ``PlanOrder`` re-encodes only the Services whose claims changed, keeps each claim's head (IP,
 Service, key) while the Service's IPs stay, and encodes terms shared by many claims once. Each
 step below changes the claims the way a re-plan does; after each, the line must be byte for
-byte ``encode({"plan": claims_to_json(every claim)})``.
+byte ``encode({"plan": claims_to_json(every claim)})``, and the engine, fed the whole line
+first and then only the ``plan_changes`` orders, must hold the whole plan's claims.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 
 import pytest
 
 from ansible_collections.baremetal.lb.daemons.speaker.engine_process import encode
-from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages import claims_to_json
+from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages import (
+    PlannedClaims,
+    claims_from_json,
+    claims_to_json,
+)
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.planning import PlanOrder
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import ClaimTerms, IPClaim
 
@@ -66,16 +72,37 @@ def _whole_line(claims: Claims) -> bytes:
 @pytest.mark.parametrize("step", STEPS)
 def test_the_line_is_the_whole_plans_line_after_each_change_and_back(step: str, told: bool) -> None:
     order = PlanOrder()
-    assert order.update(START) == _whole_line(START)
+    order.update(START)
+    assert order.line == _whole_line(START)
     replanned = START.keys() | STEPS[step].keys() if told else None  # every Service, gone ones too
-    assert order.update(STEPS[step], replanned) == _whole_line(STEPS[step]), step
-    assert order.update(START, replanned) == _whole_line(START), f"back from {step}"
+    order.update(STEPS[step], replanned)
+    assert order.line == _whole_line(STEPS[step]), step
+    order.update(START, replanned)
+    assert order.line == _whole_line(START), f"back from {step}"
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_the_changes_orders_bring_the_engine_to_the_whole_plan_and_back(step: str) -> None:
+    order, engine = PlanOrder(), PlannedClaims()
+    order.update(START)
+    engine.replace(json.loads(order.line)["plan"])
+    order.changes_line()  # the whole line carried the first changes
+    for claims, done in ((STEPS[step], step), (START, f"back from {step}")):
+        order.update(claims)
+        changes = order.changes_line()
+        if changes is not None:
+            engine.change(json.loads(changes)["plan_changes"])
+        assert engine.claims == claims_from_json(json.loads(_whole_line(claims))["plan"]), done
+        assert order.changes_line() is None, "each change is sent once"
 
 
 def test_keys_not_re_planned_are_not_looked_at() -> None:
     """Told which Services were re-planned, it trusts the others' claims unchanged (l2_replan's promise)."""
     order = PlanOrder()
-    first = order.update(START)
+    order.update(START)
+    first = order.line
     changed = dict(STEPS["a node dies: every Service's terms change, heads stay"])
-    assert order.update(changed, replanned=frozenset()) is first
-    assert order.update(changed, replanned={"ns/b"}) == _whole_line({**START, "ns/b": changed["ns/b"]})
+    order.update(changed, replanned=frozenset())
+    assert order.line is first
+    order.update(changed, replanned={"ns/b"})
+    assert order.line == _whole_line({**START, "ns/b": changed["ns/b"]})
