@@ -42,6 +42,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import (
 from ansible_collections.baremetal.lb.plugins.module_utils.ownership import Ranks
 
 from ..engine_child import Reports, serve
+from ..heap import freeze_long_lived
 from ..membership.holds import Holds
 from ..membership.service import Membership
 from .conflicts import ConflictLog, Probe, first_claims
@@ -163,6 +164,8 @@ class Engine:
                 self._planned.replace(value)
             else:
                 self._planned.change(value)
+            if self._claims is None:
+                freeze_long_lived()  # the first plan's claims: no collection walks them again
             self._claims = self._planned.claims
             self._ranks.renew()  # ranks the new plan does not ask for again are forgotten at the next
             self._ensure_membership()

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ansible_collections.baremetal.lb.plugins.module_utils.addresses import IPAddress
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim, parse_ips
 
 from .handoff import HANDOVER_OVERLAP
@@ -21,6 +22,7 @@ from .handoff import HANDOVER_OVERLAP
 Address = tuple[str, int]
 PLAN = "plan"  # the order carrying every claim (claims_to_json)
 PLAN_CHANGES = "plan_changes"  # the order carrying the claims of the Services that changed
+_SPARE_ADDRESSES = 1024  # parsed IPs no claim has any more, kept before PlannedClaims forgets them
 
 
 @dataclass(frozen=True)
@@ -107,24 +109,36 @@ def claim_terms_json(claim: IPClaim) -> dict[str, Any]:
     }
 
 
-def claims_from_json(data: Iterable[Mapping[str, Any]]) -> list[IPClaim]:
-    """Claims from JSON; entries whose IP does not parse are skipped."""
+def claims_from_json(
+    data: Iterable[Mapping[str, Any]], addresses: dict[str, IPAddress] | None = None
+) -> list[IPClaim]:
+    """Claims from JSON; entries whose IP does not parse are skipped.
+
+    ``addresses``: IPs parsed before, by their text; those parsed now are added (parsing an
+    address costs more than the rest of a claim).
+    """
+    known = {} if addresses is None else addresses
     claims = []
     for item in data:
-        ips = parse_ips([str(item["ip"])])
-        if ips:
-            claims.append(
-                IPClaim(
-                    ips[0],
-                    str(item["service"]),
-                    str(item["key"]),
-                    frozenset(item["candidates"]),
-                    tuple(item["interfaces"]),
-                    {str(node): int(score) for node, score in (item.get("scores") or {}).items()},
-                    frozenset(item.get("draining") or ()),
-                    bool(item.get("non_revertive")),
-                )
+        text = str(item["ip"])
+        ip = known.get(text)
+        if ip is None:
+            ips = parse_ips([text])
+            if not ips:
+                continue
+            ip = known[text] = ips[0]
+        claims.append(
+            IPClaim(
+                ip,
+                str(item["service"]),
+                str(item["key"]),
+                frozenset(item["candidates"]),
+                tuple(item["interfaces"]),
+                {str(node): int(score) for node, score in (item.get("scores") or {}).items()},
+                frozenset(item.get("draining") or ()),
+                bool(item.get("non_revertive")),
             )
+        )
     return claims
 
 
@@ -133,19 +147,20 @@ class PlannedClaims:
 
     def __init__(self) -> None:
         self._by_service: dict[str, list[IPClaim]] = {}
+        self._addresses: dict[str, IPAddress] = {}  # the claims' IPs by their text, parsed once
         self.claims: list[IPClaim] = []  # every claim, ordered as claims_to_json orders them
 
     def replace(self, data: Iterable[Mapping[str, Any]]) -> None:
         """Take a ``plan`` order's body: every claim."""
         self._by_service = {}
-        for claim in claims_from_json(data):
+        for claim in claims_from_json(data, self._addresses):
             self._by_service.setdefault(claim.service, []).append(claim)
         self._flatten()
 
     def change(self, data: Mapping[str, Iterable[Mapping[str, Any]]]) -> None:
         """Take a ``plan_changes`` order's body: the named Services' claims replace theirs."""
         for service, items in data.items():
-            claims = claims_from_json(items)
+            claims = claims_from_json(items, self._addresses)
             if claims:
                 self._by_service[str(service)] = claims
             else:
@@ -155,3 +170,6 @@ class PlannedClaims:
     def _flatten(self) -> None:
         by_service = self._by_service
         self.claims = [claim for service in sorted(by_service) for claim in by_service[service]]
+        if len(self._addresses) > 2 * len(self.claims) + _SPARE_ADDRESSES:  # forget IPs gone for good
+            planned = {claim.ip for claim in self.claims}
+            self._addresses = {text: ip for text, ip in self._addresses.items() if ip in planned}
