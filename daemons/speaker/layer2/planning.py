@@ -88,6 +88,7 @@ class PlanOrder:
         self._keys: list[str] | None = []  # the keys of _encoded, sorted; None: to sort again
         self._line: bytes | None = encode_list_order(PLAN, [])  # None: to join again
         self._pending: set[str] = set()  # Services changed since the last changes_line
+        self._key_texts: dict[str, bytes] = {}  # each Service key as JSON, for changes_line
 
     def update(
         self, claims: Mapping[str, tuple[IPClaim, ...]], replanned: Collection[str] | None = None
@@ -111,6 +112,7 @@ class PlanOrder:
             if known is None:
                 encoded[key] = _encode(planned, None, terms)
                 self._keys = None
+                self._key_texts[key] = encode_item(key)
             elif known.planned is not planned:
                 encoded[key] = _same_head(planned, known, terms) or _encode(planned, known, terms)
             else:
@@ -138,9 +140,11 @@ class PlanOrder:
         """
         if not self._pending:
             return None
-        encoded = self._encoded
+        encoded, texts = self._encoded, self._key_texts
         parts = [
-            encode_item(key) + b":[" + (encoded[key].encoded if key in encoded else b"") + b"]"
+            texts[key] + b":[" + encoded[key].encoded + b"]"
+            if key in encoded
+            else (texts.pop(key, None) or encode_item(key)) + b":[]"  # gone: its text goes too
             for key in sorted(self._pending)
         ]
         self._pending = set()
