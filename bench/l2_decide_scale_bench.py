@@ -55,10 +55,7 @@ TIMED_CHANGES = ("endpoint", "announcer-delete")  # the plan bench's changes tha
 def take(engine: PlannedClaims, order: bytes) -> None:
     """Feed ``engine`` one order, as the engine process reads it."""
     ((kind, body),) = json.loads(order).items()
-    if kind == "plan":
-        engine.replace(body)
-    else:
-        engine.change(body)
+    engine.take(kind, body)
 
 
 def cpu_ms(work: Callable[..., object], *args: object) -> tuple[float, object]:

@@ -160,10 +160,7 @@ class Engine:
         if kind == "foreign" and not self._account_sightings():
             return  # no hand-over ended: nothing to re-apply
         if kind in (PLAN, PLAN_CHANGES):
-            if kind == PLAN:
-                self._planned.replace(value)
-            else:
-                self._planned.change(value)
+            self._planned.take(kind, value)
             if self._claims is None:
                 freeze_long_lived()  # the first plan's claims: no collection walks them again
             self._claims = self._planned.claims

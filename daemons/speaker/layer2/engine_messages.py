@@ -150,6 +150,15 @@ class PlannedClaims:
         self._addresses: dict[str, IPAddress] = {}  # the claims' IPs by their text, parsed once
         self.claims: list[IPClaim] = []  # every claim, ordered as claims_to_json orders them
 
+    def take(self, kind: str, body: Any) -> None:
+        """Take the body of an order of ``kind``: :data:`PLAN` (every claim) or :data:`PLAN_CHANGES`."""
+        if kind == PLAN:
+            self.replace(body)
+        elif kind == PLAN_CHANGES:
+            self.change(body)
+        else:
+            raise ValueError(f"not an order of claims: {kind!r}")
+
     def replace(self, data: Iterable[Mapping[str, Any]]) -> None:
         """Take a ``plan`` order's body: every claim."""
         self._by_service = {}

@@ -20,6 +20,7 @@ from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages imp
     claims_from_json,
 )
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.planning import PlanOrder
+from bench.l2_decide_scale_bench import take
 from bench.l2_plan_scale import FullPlanner, IncrementalPlanner, Shape, Store, build_store, changes
 
 SHAPE = Shape(nodes=60, services=600, announcing_nodes=6)
@@ -41,15 +42,6 @@ def _same_line(full: FullPlanner, incremental: IncrementalPlanner) -> bool:
     return encode({"plan": full.sent}) == incremental.planning.whole_line
 
 
-def _take(engine: PlannedClaims, order: bytes) -> None:
-    """Feed the engine's claims an order, as the engine process reads it."""
-    ((kind, body),) = json.loads(order).items()
-    if kind == "plan":
-        engine.replace(body)
-    else:
-        engine.change(body)
-
-
 def _engine_has_the_whole_plan(engine: PlannedClaims, incremental: IncrementalPlanner) -> bool:
     return engine.claims == claims_from_json(json.loads(incremental.planning.whole_line)["plan"])
 
@@ -68,7 +60,7 @@ def test_one_change_replans_only_what_it_touches_and_the_engine_ends_with_the_fu
     store, full, incremental = _planned()
     assert _same_line(full, incremental), "the first plans differ"
     engine = PlannedClaims()
-    _take(engine, incremental.sent)  # the first order: the whole plan
+    take(engine, incremental.sent)  # the first order: the whole plan
     change = changes(SHAPE, store)[name]
     most, least = CHANGES[name]
 
@@ -80,7 +72,7 @@ def test_one_change_replans_only_what_it_touches_and_the_engine_ends_with_the_fu
         assert _same_line(full, incremental), f"plans differ after {done}"
         if incremental.sent is not sent_before:
             assert b'"plan_changes"' in incremental.sent[:20], "after the first, only changes are sent"
-            _take(engine, incremental.sent)
+            take(engine, incremental.sent)
         assert _engine_has_the_whole_plan(engine, incremental), f"the engine's claims differ after {done}"
     assert least <= incremental.replanned <= most
 

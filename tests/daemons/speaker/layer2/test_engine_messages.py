@@ -5,8 +5,11 @@ from __future__ import annotations
 import ipaddress
 import json
 
+import pytest
+
 from ansible_collections.baremetal.lb.daemons.speaker.engine_process import encode
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages import (
+    PlannedClaims,
     StartOrder,
     claims_from_json,
     claims_to_json,
@@ -51,3 +54,22 @@ def test_claims_survive_the_trip_in_a_stable_order_and_bad_ips_are_skipped():
     assert claims_from_json([*data, {**data[0], "ip": "not-an-ip"}]) == list(reversed(claims))
     assert "scores" not in data[0]  # without preferences the plan is what it was before them
     assert "non_revertive" not in data[0]  # nor without a non-revertive policy
+
+
+def _claim_json(service: str, ip: str) -> dict[str, object]:
+    return {"ip": ip, "service": service, "key": ip, "candidates": ["n1"], "interfaces": ["eth0"]}
+
+
+def test_planned_claims_take_a_whole_plan_then_only_changes_and_keep_claims_in_order():
+    planned = PlannedClaims()
+    planned.take("plan", [_claim_json("ns/a", "192.0.2.1"), _claim_json("ns/c", "192.0.2.3")])
+    planned.take("plan_changes", {"ns/b": [_claim_json("ns/b", "192.0.2.2")], "ns/c": []})
+    assert [(claim.service, str(claim.ip)) for claim in planned.claims] == [
+        ("ns/a", "192.0.2.1"),
+        ("ns/b", "192.0.2.2"),
+    ]
+
+
+def test_planned_claims_refuse_an_order_that_is_not_one_of_claims():
+    with pytest.raises(ValueError, match="not an order of claims: 'peers'"):
+        PlannedClaims().take("peers", {})
