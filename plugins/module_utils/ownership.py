@@ -146,43 +146,61 @@ def announcer(
     first); the draining ones announce only when no other live candidate is left. With
     ``draining`` empty this is :func:`announcing_node`. ``holders`` (non-revertive failback)
     come before all of them when they are live, not draining candidates. ``ranks`` keeps the
-    candidates' order from one call to the next (the same answer, without hashing again).
+    head of the candidates' order from one call to the next (the same answer, without hashing
+    every candidate again while one of the head is live).
     """
-    ranked = rank(candidates, key, scores) if ranks is None else ranks.of(key, candidates, scores)
-    first_up = first_settled = None
+    if holders:
+        keeping = [n for n in holders if n in candidates and n in live and not (draining and n in draining)]
+        if keeping:
+            return announcing_node(key, keeping, scores)
+    if ranks is not None:
+        head = ranks.head(key, candidates, scores)
+        settled, up = _first_live(head, draining, live)
+        if settled is not None or len(head) == len(candidates):
+            return settled or up
+    settled, up = _first_live(rank(candidates, key, scores), draining, live)
+    return settled or up
+
+
+def _first_live(
+    ranked: Iterable[str], draining: Collection[str], live: Collection[str]
+) -> tuple[str | None, str | None]:
+    """The first live node of ``ranked`` that is not draining, and the first live one."""
+    first_up = None
     for node in ranked:  # a subset's rank is the whole rank with the others left out
         if node not in live:
             continue
+        if not (draining and node in draining):
+            return node, first_up or node
         first_up = first_up or node
-        if draining and node in draining:
-            continue
-        if not holders or node in holders:
-            return node
-        first_settled = first_settled or node
-    return first_settled or first_up
+    return None, first_up
 
 
 class Ranks:
-    """:func:`rank` of each (key, candidates, scores) asked for, kept while it is asked for again.
+    """The head of :func:`rank` for each (key, candidates, scores) asked for, kept while asked for.
 
     A speaker decides again over every claim on each change of the live members: ranking hashes
-    every candidate with the key, most of such a decision's time at thousands of Services. An
-    entry not asked for between two calls of :meth:`renew` is forgotten by the second, so the
-    entries live as long as the plans that use them. Pure.
+    every candidate with the key, most of such a decision's time at thousands of Services. The
+    first :data:`RANKS_KEPT` of each order are kept (a claim over every one of 1,000 Nodes keeps
+    as much as a claim over ten); only when all of them are dead or draining is the whole order
+    computed again. An entry not asked for between two calls of :meth:`renew` is forgotten by
+    the second, so the entries live as long as the plans that use them. Pure.
     """
 
     def __init__(self) -> None:
-        self._now: dict[tuple[object, ...], list[str]] = {}
-        self._before: dict[tuple[object, ...], list[str]] = {}
+        self._now: dict[tuple[object, ...], tuple[str, ...]] = {}
+        self._before: dict[tuple[object, ...], tuple[str, ...]] = {}
 
-    def of(self, key: str, candidates: Collection[str], scores: Mapping[str, int] | None = None) -> list[str]:
-        """``rank(candidates, key, scores)``, computed once while asked for (do not change the list)."""
+    def head(
+        self, key: str, candidates: Collection[str], scores: Mapping[str, int] | None = None
+    ) -> tuple[str, ...]:
+        """The first :data:`RANKS_KEPT` of ``rank(candidates, key, scores)``, computed once while asked."""
         ident = (key, frozenset(candidates), tuple(sorted(scores.items())) if scores else ())
         ranked = self._now.get(ident)
         if ranked is None:
             ranked = self._before.pop(ident, None)
             if ranked is None:
-                ranked = rank(candidates, key, scores)
+                ranked = tuple(rank(candidates, key, scores)[:RANKS_KEPT])
             self._now[ident] = ranked
         return ranked
 
@@ -192,6 +210,9 @@ class Ranks:
 
     def __len__(self) -> int:
         return len(self._now) + len(self._before)
+
+
+RANKS_KEPT = 8  # of each order Ranks keeps, the first this many nodes
 
 
 def holds_against_rank(

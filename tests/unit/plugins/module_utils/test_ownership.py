@@ -7,6 +7,7 @@ import pytest
 
 from ansible_collections.baremetal.lb.plugins.module_utils.ownership import (
     EXCLUDE_LB_LABEL,
+    RANKS_KEPT,
     Endpoint,
     NodeFacts,
     Ranks,
@@ -190,28 +191,39 @@ def _announcer_by_sets(key, candidates, draining, live, scores, holders):  # typ
     return announcing_node(key, keeping or settled or up, scores)
 
 
-def test_the_ranked_walk_and_a_reused_rank_decide_as_the_rule_over_sets() -> None:
+@pytest.mark.parametrize("nodes", [8, 3 * RANKS_KEPT], ids=["heads-whole", "heads-partial"])
+def test_a_reused_rank_head_decides_as_the_rule_over_sets(nodes: int) -> None:
     """Random candidates, members, drains, holders and preferences; one Ranks reused throughout."""
     pick = random.Random(14)
-    names = [f"node-{i}" for i in range(8)]
+    names = [f"node-{i}" for i in range(nodes)]
     ranks = Ranks()
     for _unused in range(3000):
         key = pick.choice(("192.0.2.10", "192.0.2.11", "2001:db8::10"))
-        candidates = frozenset(pick.sample(names, pick.randint(0, 6)))
-        live, draining, holders = (pick.sample(names, pick.randint(0, 8)) for _unused in range(3))
+        candidates = frozenset(pick.sample(names, pick.randint(0, nodes - 2)))
+        live, draining, holders = (pick.sample(names, pick.randint(0, nodes)) for _unused in range(3))
         scores = pick.choice(({}, {"node-1": 10}, {"node-2": 5, "node-5": 5}))
         expected = _announcer_by_sets(key, candidates, draining, live, scores, holders)
         assert announcer(key, candidates, draining, live, scores, holders=holders) == expected
         assert announcer(key, candidates, draining, live, scores, holders=holders, ranks=ranks) == expected
 
 
+def test_when_every_node_of_the_kept_head_is_dead_the_whole_rank_decides() -> None:
+    candidates = frozenset(f"node-{i}" for i in range(3 * RANKS_KEPT))
+    ranks = Ranks()
+    head = ranks.head("192.0.2.10", candidates)
+    assert len(head) == RANKS_KEPT
+    live = candidates - set(head)
+    expected = rank(candidates, "192.0.2.10")[RANKS_KEPT]
+    assert announcer("192.0.2.10", candidates, (), live, ranks=ranks) == expected
+
+
 def test_ranks_keep_what_is_asked_for_again_and_forget_the_rest_a_renewal_later() -> None:
     ranks = Ranks()
-    kept = ranks.of("192.0.2.10", frozenset(ALL))
-    ranks.of("192.0.2.11", frozenset(ALL))
+    kept = ranks.head("192.0.2.10", frozenset(ALL))
+    ranks.head("192.0.2.11", frozenset(ALL))
     ranks.renew()
-    assert ranks.of("192.0.2.10", frozenset(ALL)) is kept  # asked for again: not hashed again
+    assert ranks.head("192.0.2.10", frozenset(ALL)) is kept  # asked for again: not hashed again
     ranks.renew()
     assert len(ranks) == 1  # 192.0.2.11 was not asked for between the renewals
-    assert ranks.of("192.0.2.10", frozenset(ALL)) is kept
-    assert kept == rank(ALL, "192.0.2.10")
+    assert ranks.head("192.0.2.10", frozenset(ALL)) is kept
+    assert list(kept) == rank(ALL, "192.0.2.10")
