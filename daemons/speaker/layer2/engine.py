@@ -90,7 +90,7 @@ class Engine:
     def __init__(self, order: StartOrder, out: BinaryIO) -> None:
         self._order = order
         self._inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-        self._claims: list[IPClaim] | None = None
+        self._planned: PlannedClaims | None = None  # None until the first plan
         self._members: frozenset[str] = frozenset()
         self._peer_holds: Holds = {}  # what live peers hold against the rank (non-revertive failback)
         self._holding: frozenset[IPAddress] = frozenset()  # what this node holds, as last told
@@ -104,7 +104,6 @@ class Engine:
         self._claimed: frozenset[IPAddress] = frozenset()
         self._answered: dict[IPAddress, list[IPClaim]] = {}  # owned or released, as last applied
         self._ranks = Ranks()  # each claim's candidate order, hashed once per plan, not per decision
-        self._planned = PlannedClaims()
         self._releases = Releases(order.handover_overlap)
         self._conflicts = ConflictLog()
         self._peer_claims: Counter[str] = Counter()  # a peer speaking for our IP: a hand-over, no conflict
@@ -160,10 +159,11 @@ class Engine:
         if kind == "foreign" and not self._account_sightings():
             return  # no hand-over ended: nothing to re-apply
         if kind in (PLAN, PLAN_CHANGES):
-            self._planned.take(kind, value)
-            if self._claims is None:
+            first = self._planned is None
+            self._planned = planned = self._planned or PlannedClaims()
+            planned.take(kind, value)
+            if first:
                 freeze_long_lived()  # the first plan's claims: no collection walks them again
-            self._claims = self._planned.claims
             self._ranks.renew()  # ranks the new plan does not ask for again are forgotten at the next
             self._ensure_membership()
         elif kind == "peers":
@@ -204,9 +204,9 @@ class Engine:
         return bool(membership.settled or everyone <= self._members)
 
     def _decide(self) -> None:
-        if self._claims is None or not self._settled():
+        if self._planned is None or not self._settled():
             return
-        mine = owned(self._claims, self._members, self._order.node, self._holders(), self._ranks)
+        mine = owned(self._planned.claims, self._members, self._order.node, self._holders(), self._ranks)
         self._hold(mine)
         ready = self._probe_first_claims(mine)
         probing = {ip: mine[ip] for ip in self._probes}
@@ -219,7 +219,7 @@ class Engine:
                 self._responder.probe(ip)
                 self._probes[ip] = probe.after_sending()
         self._claimed = frozenset(ready)
-        self._previous = (self._members, frozenset(c.ip for c in self._claims))
+        self._previous = (self._members, self._planned.ips)
         for report in self._conflicts.settle(time.monotonic(), {str(ip) for ip in mine}):
             self._reports.emit({"conflict": report.to_json()})
         announced = {
@@ -268,15 +268,19 @@ class Engine:
         Only a node that stays a member hands over this way: one whose link is down has no
         wire to answer on.
         """
-        assert self._claims is not None
+        assert self._planned is not None
         now = time.monotonic()
         me = self._order.node
-        planned = {claim.ip for claim in self._claims}
+        planned = self._planned.ips
         self._releases.reclaim(ip for ip in self._answered if ip in ready or ip not in planned)
         lost = self._claimed - ready.keys()
         if me in self._members:
             taken = successors(
-                (c for c in self._claims if c.ip in lost), self._members, me, self._holders(), self._ranks
+                (c for c in self._planned.claims if c.ip in lost),
+                self._members,
+                me,
+                self._holders(),
+                self._ranks,
             )
             given = sorted((ip for ip in lost if ip in taken), key=str)
             for ip in given:
@@ -373,9 +377,9 @@ class Engine:
         """Send LEAVE while still answering; stop once every new owner was heard or the overlap ended."""
         me = self._order.node
         leaving: dict[IPAddress, str] = {}
-        if self._claims is not None and me in self._members:
+        if self._planned is not None and me in self._members:
             taken = successors(
-                self._claims, self._members - {me}, me, self._holders(leaving=True), self._ranks
+                self._planned.claims, self._members - {me}, me, self._holders(leaving=True), self._ranks
             )
             leaving = {ip: taken[ip] for ip in self._claimed if ip in taken}
         for ip in leaving:

@@ -149,6 +149,7 @@ class PlannedClaims:
         self._by_service: dict[str, list[IPClaim]] = {}
         self._addresses: dict[str, IPAddress] = {}  # the claims' IPs by their text, parsed once
         self.claims: list[IPClaim] = []  # every claim, ordered as claims_to_json orders them
+        self.ips: frozenset[IPAddress] = frozenset()  # the IPs of the claims
 
     def take(self, kind: str, body: Any) -> None:
         """Take the body of an order of ``kind``: :data:`PLAN` (every claim) or :data:`PLAN_CHANGES`."""
@@ -179,6 +180,6 @@ class PlannedClaims:
     def _flatten(self) -> None:
         by_service = self._by_service
         self.claims = [claim for service in sorted(by_service) for claim in by_service[service]]
+        self.ips = frozenset(claim.ip for claim in self.claims)
         if len(self._addresses) > 2 * len(self.claims) + _SPARE_ADDRESSES:  # forget IPs gone for good
-            planned = {claim.ip for claim in self.claims}
-            self._addresses = {text: ip for text, ip in self._addresses.items() if ip in planned}
+            self._addresses = {text: ip for text, ip in self._addresses.items() if ip in self.ips}

@@ -68,6 +68,7 @@ def test_planned_claims_take_a_whole_plan_then_only_changes_and_keep_claims_in_o
         ("ns/a", "192.0.2.1"),
         ("ns/b", "192.0.2.2"),
     ]
+    assert planned.ips == {ipaddress.ip_address("192.0.2.1"), ipaddress.ip_address("192.0.2.2")}
 
 
 def test_planned_claims_refuse_an_order_that_is_not_one_of_claims():
