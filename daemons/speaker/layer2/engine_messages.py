@@ -149,7 +149,7 @@ class PlannedClaims:
         self._by_service: dict[str, list[IPClaim]] = {}
         self._addresses: dict[str, IPAddress] = {}  # the claims' IPs by their text, parsed once
         self.claims: list[IPClaim] = []  # every claim, ordered as claims_to_json orders them
-        self.ips: frozenset[IPAddress] = frozenset()  # the IPs of the claims
+        self._ips: frozenset[IPAddress] | None = frozenset()  # the claims' IPs; None: to collect again
 
     def take(self, kind: str, body: Any) -> None:
         """Take the body of an order of ``kind``: :data:`PLAN` (every claim) or :data:`PLAN_CHANGES`."""
@@ -177,9 +177,16 @@ class PlannedClaims:
                 self._by_service.pop(str(service), None)
         self._flatten()
 
+    @property
+    def ips(self) -> frozenset[IPAddress]:
+        """The IPs of the claims, collected once per order (and only when asked for)."""
+        if self._ips is None:
+            self._ips = frozenset(claim.ip for claim in self.claims)
+        return self._ips
+
     def _flatten(self) -> None:
         by_service = self._by_service
         self.claims = [claim for service in sorted(by_service) for claim in by_service[service]]
-        self.ips = frozenset(claim.ip for claim in self.claims)
+        self._ips = None
         if len(self._addresses) > 2 * len(self.claims) + _SPARE_ADDRESSES:  # forget IPs gone for good
             self._addresses = {text: ip for text, ip in self._addresses.items() if ip in self.ips}
