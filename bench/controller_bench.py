@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
 import tempfile
 import threading
 import time
@@ -73,6 +72,7 @@ from ansible_collections.baremetal.lb.daemons.kube.kubeapi import (
     Resource,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.services import IP_ALLOCATED_FROM_POOL, annotation
+from bench.figures import median_spread
 from bench.process_memory import memory_mb
 from tests.lab.controller_harness import (
     Cluster,
@@ -353,11 +353,7 @@ def _run_size(bench: _Bench, count: int, reps: int) -> _Size:
 
 
 def _spread(values: list[float]) -> str:
-    finite = [value for value in values if math.isfinite(value)]
-    median = statistics.median(values) if values else math.inf
-    shown = f"{median:.2f}" if math.isfinite(median) else "failed"
-    span = f"{min(finite):.2f}-{max(finite):.2f}" if finite else "-"
-    return f"median {shown} [{span}]"
+    return median_spread(values, "{:.2f}".format)
 
 
 def _summary(size: _Size, writers: int) -> None:

@@ -49,7 +49,6 @@ import json
 import logging
 import math
 import os
-import statistics
 import subprocess
 import sys
 import threading
@@ -70,6 +69,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import 
     L2_ADVERTISEMENT,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.services import IP_ALLOCATED_FROM_POOL, annotation
+from bench.figures import median_spread
 from bench.process_memory import memory_mb
 
 NAMESPACE = "bench"
@@ -427,11 +427,7 @@ def summary(results: list[JSON], count: int) -> list[str]:
     lines = [f"N={count}, {len(results)} repetitions, failed: {sum(1 for r in results if 'error' in r)}"]
     for key, name, form in FIGURES:
         values = [float(r[key]) if key in r and "error" not in r else math.inf for r in results]
-        finite = [value for value in values if math.isfinite(value)]
-        median = statistics.median(values)
-        shown = form.format(median) if math.isfinite(median) else "failed"
-        spread = f"[{form.format(min(finite))}-{form.format(max(finite))}]" if finite else "[-]"
-        lines.append(f"  {name:26} median {shown:>8} {spread}")
+        lines.append(f"  {name:26} {median_spread(values, form.format)}")
     return lines
 
 

@@ -43,6 +43,7 @@ from ansible_collections.baremetal.lb.daemons.speaker.layer2 import arp
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.ethernet import ETH_P_ARP
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.responder import Responder
 from ansible_collections.baremetal.lb.daemons.speaker.membership.service import REALTIME_PRIORITY
+from bench.figures import median_spread
 from lab import netns
 
 VIP = ipaddress.IPv4Address("198.51.100.10")
@@ -268,10 +269,8 @@ def _measure(
     }
 
 
-def _spread(values: list[float], unit: str = "") -> str:
-    if not values:
-        return "-"
-    return f"{statistics.median(values):,.0f}{unit} ({min(values):,.0f}-{max(values):,.0f})"
+def _spread(values: list[float]) -> str:
+    return median_spread(values, "{:,.0f}".format)
 
 
 def _report(

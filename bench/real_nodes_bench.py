@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
 
+from bench.figures import median_spread
 from lab import build, http_loop, netns, workloads
 from lab.state import LabState
 
@@ -114,10 +114,7 @@ def repetition(state: LabState) -> tuple[float, float]:
 def _line(name: str, values: list[float]) -> str:
     if not values:
         return f"{name:8} no successful repetition"
-    return (
-        f"{name:8} median {statistics.median(values):6.2f} s  min {min(values):6.2f}  max {max(values):6.2f}"
-        f"  (n={len(values)})"
-    )
+    return f"{name:8} {median_spread(values, '{:.2f} s'.format)}  (n={len(values)})"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,9 +7,10 @@ prints each fault's count, failures, broken promises and every figure as median 
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from ..figures import median_spread
 
 
 @dataclass
@@ -54,10 +55,7 @@ def seconds(value: float) -> str:
 
 def spread(values: Iterable[float]) -> str:
     """``median (min-max)`` of durations, or ``-`` when there are none."""
-    ordered = sorted(values)
-    if not ordered:
-        return "-"
-    return f"{seconds(statistics.median(ordered))} ({seconds(ordered[0])}-{seconds(ordered[-1])})"
+    return median_spread(values, seconds)
 
 
 @dataclass
