@@ -35,18 +35,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from collections.abc import Callable
 
 from ansible_collections.baremetal.lb.daemons.speaker.heap import freeze_long_lived
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages import (
     PlannedClaims,
-    claims_from_json,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import owned
 from ansible_collections.baremetal.lb.plugins.module_utils.ownership import Ranks
 
+from .figures import median_spread
 from .l2_plan_scale import ME, IncrementalPlanner, Shape, build_store, changes
 
 TIMED_CHANGES = ("endpoint", "announcer-delete")  # the plan bench's changes that alter the plan
@@ -66,8 +65,8 @@ def cpu_ms(work: Callable[..., object], *args: object) -> tuple[float, object]:
 
 
 def figure(values: list[float]) -> str:
-    """Median and spread, as the benches print them."""
-    return f"{statistics.median(values):.1f} ms ({min(values):.1f}-{max(values):.1f})" if values else "-"
+    """Median and spread of CPU milliseconds."""
+    return median_spread(values, "{:.1f} ms".format)
 
 
 class _Bench:
@@ -117,7 +116,9 @@ class _Bench:
             change.undo()
             self.planner.replan()
             take(self.engine, self.planner.sent)
-            if self.engine.claims != claims_from_json(json.loads(self.planner.planning.whole_line)["plan"]):
+            whole = PlannedClaims()
+            take(whole, self.planner.planning.whole_line)
+            if self.engine.claims != whole.claims:
                 problems.append(
                     f"FAILED: the engine's claims after {name} and back differ from the whole plan"
                 )

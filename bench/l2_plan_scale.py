@@ -22,7 +22,7 @@ from ansible_collections.baremetal.lb.daemons.speaker.cluster_state import (
 )
 from ansible_collections.baremetal.lb.daemons.speaker.engine_process import encode
 from ansible_collections.baremetal.lb.daemons.speaker.handler import Situation
-from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages import claims_to_json
+from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages import plan_to_json
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.handler import plan as full_plan
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.planning import Layer2Planning
 from ansible_collections.baremetal.lb.daemons.speaker.unannounced import UnannouncedWarnings
@@ -253,7 +253,7 @@ class FullPlanner(Planner):
             services=[facts.service_facts(service, endpoints) for service in self.store.services.values()],
             me=ME,
         )
-        order = claims_to_json(full_plan(situation, INTERFACES))
+        order = plan_to_json(full_plan(situation, INTERFACES))
         self.replanned = len(situation.services)
         if order != self.sent:
             self.sent = order

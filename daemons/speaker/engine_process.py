@@ -14,7 +14,7 @@ import logging
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -29,16 +29,8 @@ def encode(message: Mapping[str, Any]) -> bytes:
 
 
 def encode_item(item: Any) -> bytes:
-    """One element of a list order, as :func:`encode` writes it inside the list."""
+    """A value as :func:`encode` writes it inside a line (so parts of a large order are encoded once)."""
     return json.dumps(item, separators=_SEPARATORS).encode()
-
-
-def encode_list_order(kind: str, items: Iterable[bytes]) -> bytes:
-    """The line :func:`encode` makes of ``{kind: [...]}``, from elements :func:`encode_item` encoded.
-
-    So a large order whose elements rarely change is re-encoded only where they changed.
-    """
-    return b"{" + encode_item(kind) + b":[" + b",".join(items) + b"]}\n"
 
 
 class EngineProcess:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from ansible_collections.baremetal.lb.daemons.speaker.layer2 import conflicts
-from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages import StartOrder, claims_to_json
+from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages import StartOrder, plan_to_json
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim
 
 from .conftest import HOST_IF, PYTHON, Agent, Host, Lan
@@ -58,7 +58,7 @@ def _plan(engine: Agent, vip: str, *candidates: str) -> float:
     ip = ipaddress.ip_address(vip)
     claim = IPClaim(ip, "shop/web", vip, frozenset(candidates), (HOST_IF,))
     sent = time.monotonic()
-    engine.send({"plan": claims_to_json([claim])})
+    engine.send({"plan": plan_to_json([claim])})
     return sent
 
 

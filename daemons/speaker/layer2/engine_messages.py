@@ -1,26 +1,27 @@
 """The layer-2 engine's orders and reports (JSON lines, see :mod:`..engine_process`).
 
-Kubernetes half to engine: ``{"start": {...}}`` once, ``{"plan": [claim, ...]}`` (every
-claim) once, then ``{"plan_changes": {service: [claim, ...]}}`` (the claims of each Service
-whose claims changed, ``[]`` for one that has none now) and ``{"peers": {...}}`` whenever they
-change. Engine to Kubernetes half: ``{"ready": true}``,
-``{"announcing": {...}, "members": [...]}`` whenever either changes, and ``{"counters": {...}}``
-about once a second while they move.
+Kubernetes half to engine: ``{"start": {...}}`` once, ``{"plan": {"terms": {...}, "services":
+{service: [claim, ...]}}}`` (every claim, :func:`plan_to_json`) once, then ``{"plan_changes":
+{...}}`` of the same shape (the claims of each Service whose claims changed, ``[]`` for one
+that has none now, and the terms they name) and ``{"peers": {...}}`` whenever they change.
+Engine to Kubernetes half: ``{"ready": true}``, ``{"announcing": {...}, "members": [...]}``
+whenever either changes, and ``{"counters": {...}}`` about once a second while they move.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.baremetal.lb.plugins.module_utils.addresses import IPAddress
-from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim, parse_ips
+from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import ClaimTerms, IPClaim, parse_ips
 
 from .handoff import HANDOVER_OVERLAP
 
 Address = tuple[str, int]
-PLAN = "plan"  # the order carrying every claim (claims_to_json)
+PLAN = "plan"  # the order carrying every claim (plan_to_json)
 PLAN_CHANGES = "plan_changes"  # the order carrying the claims of the Services that changed
 _SPARE_ADDRESSES = 1024  # parsed IPs no claim has any more, kept before PlannedClaims forgets them
 
@@ -82,24 +83,33 @@ def peers_from_json(data: Mapping[str, Any]) -> dict[str, Address]:
     return {str(name): (str(value[0]), int(value[1])) for name, value in data.items()}
 
 
-def claims_to_json(claims: Iterable[IPClaim]) -> list[dict[str, Any]]:
-    """Claims as JSON, in a stable order (so equal plans compare equal); optional fields only when set.
+def plan_to_json(claims: Iterable[IPClaim]) -> dict[str, Any]:
+    """A ``plan`` order's body made of ``claims``: ``{"terms": {id: terms}, "services": {service: [claim]}}``.
 
-    Each element is :func:`claim_head_json` followed by :func:`claim_terms_json`.
+    Each claim is ``[ip, key, terms id]`` (:func:`claim_head_json` and an id of the order's
+    ``terms`` table, :func:`claim_terms_json`): claims alike (every Service planned over the
+    same Nodes) name one entry instead of repeating it, so a Node's death that changes the terms
+    of thousands of Services sends them once. Services in key order, each one's claims by IP
+    text; ids here count from 0 in that order (:class:`~.planning.PlanOrder` keeps its own).
     """
-    return sorted(
-        ({**claim_head_json(c), **claim_terms_json(c)} for c in claims),
-        key=lambda c: (c["service"], c["ip"]),
-    )
+    ids: dict[str, str] = {}  # each terms entry as JSON text: its id
+    table: dict[str, dict[str, Any]] = {}
+    services: dict[str, list[list[str]]] = {}
+    for claim in sorted(claims, key=lambda c: (c.service, str(c.ip))):
+        terms = claim_terms_json(claim)
+        ident = ids.setdefault(json.dumps(terms), str(len(ids)))
+        table[ident] = terms
+        services.setdefault(claim.service, []).append([*claim_head_json(claim), ident])
+    return {"terms": table, "services": services}
 
 
-def claim_head_json(claim: IPClaim) -> dict[str, Any]:
-    """The first fields of a claim's JSON: which IP of which Service, and its ownership key."""
-    return {"ip": str(claim.ip), "service": claim.service, "key": claim.key}
+def claim_head_json(claim: IPClaim) -> list[str]:
+    """The first fields of a claim's JSON element: its IP and its ownership key."""
+    return [str(claim.ip), claim.key]
 
 
 def claim_terms_json(claim: IPClaim) -> dict[str, Any]:
-    """The rest of a claim's JSON: its terms (:class:`.l2_plan.ClaimTerms`), shared by Services alike."""
+    """A claim's terms (:class:`.l2_plan.ClaimTerms`, shared by Services alike): a terms table entry."""
     return {
         "candidates": sorted(claim.candidates),
         "interfaces": list(claim.interfaces),
@@ -109,37 +119,43 @@ def claim_terms_json(claim: IPClaim) -> dict[str, Any]:
     }
 
 
-def claims_from_json(
-    data: Iterable[Mapping[str, Any]], addresses: dict[str, IPAddress] | None = None
-) -> list[IPClaim]:
-    """Claims from JSON; entries whose IP does not parse are skipped.
+def terms_from_json(data: Mapping[str, Any]) -> ClaimTerms:
+    """An entry of an order's terms table."""
+    return ClaimTerms(
+        frozenset(data["candidates"]),
+        tuple(data["interfaces"]),
+        {str(node): int(score) for node, score in (data.get("scores") or {}).items()},
+        frozenset(data.get("draining") or ()),
+        bool(data.get("non_revertive")),
+    )
+
+
+def plan_from_json(
+    data: Mapping[str, Any], addresses: dict[str, IPAddress] | None = None
+) -> dict[str, list[IPClaim]]:
+    """The claims of a ``plan`` or ``plan_changes`` body by Service (``[]``: none); unparsable IPs skipped.
 
     ``addresses``: IPs parsed before, by their text; those parsed now are added (parsing an
-    address costs more than the rest of a claim).
+    address costs more than the rest of a claim). A claim naming terms the order's table does
+    not hold is refused (ValueError): the two halves disagree on the order's format.
     """
     known = {} if addresses is None else addresses
-    claims = []
-    for item in data:
-        text = str(item["ip"])
-        ip = known.get(text)
-        if ip is None:
-            ips = parse_ips([text])
-            if not ips:
-                continue
-            ip = known[text] = ips[0]
-        claims.append(
-            IPClaim(
-                ip,
-                str(item["service"]),
-                str(item["key"]),
-                frozenset(item["candidates"]),
-                tuple(item["interfaces"]),
-                {str(node): int(score) for node, score in (item.get("scores") or {}).items()},
-                frozenset(item.get("draining") or ()),
-                bool(item.get("non_revertive")),
-            )
-        )
-    return claims
+    table = {str(ident): terms_from_json(terms) for ident, terms in data["terms"].items()}
+    planned: dict[str, list[IPClaim]] = {}
+    for service, items in data["services"].items():
+        claims = planned[str(service)] = []
+        for text, key, ident in items:
+            terms = table.get(ident)
+            if terms is None:
+                raise ValueError(f"the claim on {text} of {service} names terms {ident!r} the order lacks")
+            ip = known.get(text)
+            if ip is None:
+                ips = parse_ips([text])
+                if not ips:
+                    continue
+                ip = known[text] = ips[0]
+            claims.append(IPClaim(ip, str(service), str(key), *terms))
+    return planned
 
 
 class PlannedClaims:
@@ -148,7 +164,7 @@ class PlannedClaims:
     def __init__(self) -> None:
         self._by_service: dict[str, list[IPClaim]] = {}
         self._addresses: dict[str, IPAddress] = {}  # the claims' IPs by their text, parsed once
-        self.claims: list[IPClaim] = []  # every claim, ordered as claims_to_json orders them
+        self.claims: list[IPClaim] = []  # every claim, by Service key, then IP text
         self._ips: frozenset[IPAddress] | None = frozenset()  # the claims' IPs; None: to collect again
 
     def take(self, kind: str, body: Any) -> None:
@@ -160,21 +176,19 @@ class PlannedClaims:
         else:
             raise ValueError(f"not an order of claims: {kind!r}")
 
-    def replace(self, data: Iterable[Mapping[str, Any]]) -> None:
+    def replace(self, data: Mapping[str, Any]) -> None:
         """Take a ``plan`` order's body: every claim."""
         self._by_service = {}
-        for claim in claims_from_json(data, self._addresses):
-            self._by_service.setdefault(claim.service, []).append(claim)
-        self._flatten()
+        self.change(data)
 
-    def change(self, data: Mapping[str, Iterable[Mapping[str, Any]]]) -> None:
+    def change(self, data: Mapping[str, Any]) -> None:
         """Take a ``plan_changes`` order's body: the named Services' claims replace theirs."""
-        for service, items in data.items():
-            claims = claims_from_json(items, self._addresses)
+        by_service = self._by_service
+        for service, claims in plan_from_json(data, self._addresses).items():
             if claims:
-                self._by_service[str(service)] = claims
+                by_service[service] = claims
             else:
-                self._by_service.pop(str(service), None)
+                by_service.pop(service, None)
         self._flatten()
 
     @property

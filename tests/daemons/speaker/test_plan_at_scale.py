@@ -2,9 +2,9 @@
 
 A short version of ``bench/l2_plan_scale_bench.py``: the bench's cluster at 60 Nodes and 600
 Services, the speaker's own pieces (``ClusterFacts``, ``Layer2Planning``) against the planning
-before them (every fact, every Service, ``claims_to_json`` and ``encode``). After each change
-and after its undo, the whole ``plan`` line must be byte for byte the full planner's, the
-engine, fed the first order (the whole plan) and then only the changes, must hold the same
+before them (every fact, every Service, ``plan_to_json`` and ``encode``). After each change
+and after its undo, the whole ``plan`` line must carry the full planner's claims, the engine,
+fed the first order (the whole plan) and then only the changes, must hold the same
 claims, and only the Services the change touches may be re-planned.
 """
 
@@ -14,12 +14,12 @@ import json
 
 import pytest
 
-from ansible_collections.baremetal.lb.daemons.speaker.engine_process import encode
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages import (
     PlannedClaims,
-    claims_from_json,
+    plan_from_json,
 )
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.planning import PlanOrder
+from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim
 from bench.l2_decide_scale_bench import take
 from bench.l2_plan_scale import FullPlanner, IncrementalPlanner, Shape, Store, build_store, changes
 
@@ -38,12 +38,17 @@ def _planned() -> tuple[Store, FullPlanner, IncrementalPlanner]:
     return store, full, incremental
 
 
+def _carried(line: bytes) -> dict[str, list[IPClaim]]:
+    return plan_from_json(json.loads(line)["plan"])
+
+
 def _same_line(full: FullPlanner, incremental: IncrementalPlanner) -> bool:
-    return encode({"plan": full.sent}) == incremental.planning.whole_line
+    return plan_from_json(full.sent) == _carried(incremental.planning.whole_line)
 
 
 def _engine_has_the_whole_plan(engine: PlannedClaims, incremental: IncrementalPlanner) -> bool:
-    return engine.claims == claims_from_json(json.loads(incremental.planning.whole_line)["plan"])
+    whole = _carried(incremental.planning.whole_line)
+    return engine.claims == [claim for service in sorted(whole) for claim in whole[service]]
 
 
 # change: (Services the incremental planner may re-plan at most, at least)
@@ -87,4 +92,4 @@ def test_the_plan_line_is_not_joined_again_when_no_services_claims_changed() -> 
     order.update(dict(incremental.planning.claims))
     assert order.line is first
     assert order.changes_line() is None
-    assert first == incremental.planning.whole_line
+    assert _carried(first) == _carried(incremental.planning.whole_line)

@@ -11,10 +11,10 @@ from ansible_collections.baremetal.lb.daemons.speaker.engine_process import enco
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages import (
     PlannedClaims,
     StartOrder,
-    claims_from_json,
-    claims_to_json,
+    plan_from_json,
+    plan_to_json,
 )
-from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim
+from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import ClaimTerms, IPClaim
 
 ORDER = StartOrder(
     node="node1",
@@ -35,35 +35,59 @@ def test_the_start_order_survives_one_line_of_json():
     assert StartOrder.from_json(json.loads(line)["start"]) == ORDER
 
 
-def test_claims_survive_the_trip_in_a_stable_order_and_bad_ips_are_skipped():
-    claims = [
-        IPClaim(
-            ipaddress.ip_address("2001:db8::1"),
-            "ns/b",
-            "2001:db8::1",
-            frozenset({"n2", "n1"}),
-            ("eth0",),
-            {"n2": 110},  # preference scores reach the engine, which elects with them
-            frozenset({"n2"}),  # so does who is being drained
-            True,  # and the failback policy (non-revertive)
-        ),
-        IPClaim(ipaddress.ip_address("192.0.2.5"), "ns/a", "192.0.2.5", frozenset({"n1"}), ("eth0", "eth1")),
-    ]
-    data = claims_to_json(claims)
-    assert [c["service"] for c in data] == ["ns/a", "ns/b"]
-    assert claims_from_json([*data, {**data[0], "ip": "not-an-ip"}]) == list(reversed(claims))
-    assert "scores" not in data[0]  # without preferences the plan is what it was before them
-    assert "non_revertive" not in data[0]  # nor without a non-revertive policy
+TERMS = ClaimTerms(frozenset({"n2", "n1"}), ("eth0",), {}, frozenset(), False)
+RICH = ClaimTerms(
+    frozenset({"n2", "n1"}),
+    ("eth0", "eth1"),
+    {"n2": 110},  # preference scores reach the engine, which elects with them
+    frozenset({"n2"}),  # so does who is being drained
+    True,  # and the failback policy (non-revertive)
+)
 
 
-def _claim_json(service: str, ip: str) -> dict[str, object]:
-    return {"ip": ip, "service": service, "key": ip, "candidates": ["n1"], "interfaces": ["eth0"]}
+def _claim(service: str, ip: str, terms: ClaimTerms = TERMS) -> IPClaim:
+    return IPClaim(ipaddress.ip_address(ip), service, ip, *terms)
+
+
+def test_claims_survive_the_trip_by_service_and_ip_and_bad_ips_are_skipped():
+    claims = [_claim("ns/b", "2001:db8::1", RICH), _claim("ns/a", "192.0.2.6"), _claim("ns/a", "192.0.2.5")]
+    data = plan_to_json(claims)
+    assert list(data["services"]) == ["ns/a", "ns/b"]
+    assert plan_from_json(data) == {"ns/a": [claims[2], claims[1]], "ns/b": [claims[0]]}
+    data["services"]["ns/a"].append(["not-an-ip", "192.0.2.5", data["services"]["ns/a"][0][2]])
+    assert plan_from_json(data)["ns/a"] == [claims[2], claims[1]]
+
+
+def test_claims_alike_name_one_terms_entry_which_says_only_what_is_set():
+    data = plan_to_json(
+        [_claim("ns/a", "192.0.2.1"), _claim("ns/b", "192.0.2.2"), _claim("ns/c", "192.0.2.3", RICH)]
+    )
+    assert data["terms"] == {
+        "0": {"candidates": ["n1", "n2"], "interfaces": ["eth0"]},  # no scores, drain or policy: not there
+        "1": {
+            "candidates": ["n1", "n2"],
+            "interfaces": ["eth0", "eth1"],
+            "scores": {"n2": 110},
+            "draining": ["n2"],
+            "non_revertive": True,
+        },
+    }
+    assert [claims[0][2] for claims in data["services"].values()] == ["0", "0", "1"]
+
+
+def test_a_claim_naming_terms_the_order_lacks_is_refused():
+    data = plan_to_json([_claim("ns/a", "192.0.2.1")])
+    data["terms"] = {}
+    with pytest.raises(ValueError, match=r"claim on 192\.0\.2\.1 of ns/a names terms .0. the order lacks"):
+        plan_from_json(data)
 
 
 def test_planned_claims_take_a_whole_plan_then_only_changes_and_keep_claims_in_order():
     planned = PlannedClaims()
-    planned.take("plan", [_claim_json("ns/a", "192.0.2.1"), _claim_json("ns/c", "192.0.2.3")])
-    planned.take("plan_changes", {"ns/b": [_claim_json("ns/b", "192.0.2.2")], "ns/c": []})
+    planned.take("plan", plan_to_json([_claim("ns/a", "192.0.2.1"), _claim("ns/c", "192.0.2.3")]))
+    changes = plan_to_json([_claim("ns/b", "192.0.2.2")])
+    changes["services"]["ns/c"] = []
+    planned.take("plan_changes", changes)
     assert [(claim.service, str(claim.ip)) for claim in planned.claims] == [
         ("ns/a", "192.0.2.1"),
         ("ns/b", "192.0.2.2"),

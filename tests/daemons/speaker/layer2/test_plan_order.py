@@ -1,10 +1,10 @@
-"""The engine's ``plan`` line, kept by ``PlanOrder`` from parts, is always the line of the whole plan.
+"""The engine's ``plan`` line, kept by ``PlanOrder`` from parts, always carries the whole plan.
 
 ``PlanOrder`` re-encodes only the Services whose claims changed, keeps each claim's head (IP,
-Service, key) while the Service's IPs stay, and encodes terms shared by many claims once. Each
-step below changes the claims the way a re-plan does; after each, the line must be byte for
-byte ``encode({"plan": claims_to_json(every claim)})``, and the engine, fed the whole line
-first and then only the ``plan_changes`` orders, must hold the whole plan's claims.
+key) while the Service's IPs stay, and names terms shared by many claims by one entry of its
+terms table. Each step below changes the claims the way a re-plan does; after each, the line
+must decode to every claim, carry exactly the terms entries its claims name, and the engine,
+fed the whole line first and then only the ``plan_changes`` orders, must hold the same claims.
 """
 
 from __future__ import annotations
@@ -14,11 +14,9 @@ import json
 
 import pytest
 
-from ansible_collections.baremetal.lb.daemons.speaker.engine_process import encode
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages import (
     PlannedClaims,
-    claims_from_json,
-    claims_to_json,
+    plan_from_json,
 )
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.planning import PlanOrder
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import ClaimTerms, IPClaim
@@ -64,8 +62,17 @@ STEPS: dict[str, Claims] = {
 }
 
 
-def _whole_line(claims: Claims) -> bytes:
-    return encode({"plan": claims_to_json(claim for planned in claims.values() for claim in planned)})
+def _carried(line: bytes, kind: str = "plan") -> Claims:
+    """The claims an order carries, by Service; its terms entries must be exactly those they name."""
+    body = json.loads(line)[kind]
+    named = {claim[2] for claims in body["services"].values() for claim in claims}
+    assert set(body["terms"]) == named, "the order carries the terms its claims name, no others"
+    return {service: tuple(claims) for service, claims in plan_from_json(body).items()}
+
+
+def _by_ip(claims: Claims) -> Claims:
+    """``claims`` as the orders list them: each Service's by IP text."""
+    return {key: tuple(sorted(planned, key=lambda claim: str(claim.ip))) for key, planned in claims.items()}
 
 
 @pytest.mark.parametrize("told", [False, True], ids=["every key checked", "told the re-planned keys"])
@@ -73,27 +80,37 @@ def _whole_line(claims: Claims) -> bytes:
 def test_the_line_is_the_whole_plans_line_after_each_change_and_back(step: str, told: bool) -> None:
     order = PlanOrder()
     order.update(START)
-    assert order.line == _whole_line(START)
+    assert _carried(order.line) == _by_ip(START)
     replanned = START.keys() | STEPS[step].keys() if told else None  # every Service, gone ones too
     order.update(STEPS[step], replanned)
-    assert order.line == _whole_line(STEPS[step]), step
+    assert _carried(order.line) == _by_ip(STEPS[step]), step
     order.update(START, replanned)
-    assert order.line == _whole_line(START), f"back from {step}"
+    assert _carried(order.line) == _by_ip(START), f"back from {step}"
 
 
 @pytest.mark.parametrize("step", STEPS)
 def test_the_changes_orders_bring_the_engine_to_the_whole_plan_and_back(step: str) -> None:
     order, engine = PlanOrder(), PlannedClaims()
     order.update(START)
-    engine.replace(json.loads(order.line)["plan"])
+    engine.take("plan", json.loads(order.line)["plan"])
     order.changes_line()  # the whole line carried the first changes
     for claims, done in ((STEPS[step], step), (START, f"back from {step}")):
         order.update(claims)
         changes = order.changes_line()
         if changes is not None:
-            engine.change(json.loads(changes)["plan_changes"])
-        assert engine.claims == claims_from_json(json.loads(_whole_line(claims))["plan"]), done
+            _carried(changes, "plan_changes")
+            engine.take("plan_changes", json.loads(changes)["plan_changes"])
+        assert engine.claims == [claim for key in sorted(claims) for claim in _by_ip(claims)[key]], done
         assert order.changes_line() is None, "each change is sent once"
+
+
+def test_a_nodes_death_sends_the_new_terms_once_for_every_service() -> None:
+    order = PlanOrder()
+    order.update(START)
+    order.changes_line()
+    order.update(STEPS["a node dies: every Service's terms change, heads stay"])
+    changes = order.changes_line()
+    assert changes is not None and changes.count(b'"candidates"') == 1
 
 
 def test_keys_not_re_planned_are_not_looked_at() -> None:
@@ -105,4 +122,4 @@ def test_keys_not_re_planned_are_not_looked_at() -> None:
     order.update(changed, replanned=frozenset())
     assert order.line is first
     order.update(changed, replanned={"ns/b"})
-    assert order.line == _whole_line({**START, "ns/b": changed["ns/b"]})
+    assert _carried(order.line) == _by_ip({**START, "ns/b": changed["ns/b"]})
