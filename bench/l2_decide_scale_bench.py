@@ -42,7 +42,7 @@ from ansible_collections.baremetal.lb.daemons.speaker.heap import freeze_long_li
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages import (
     PlannedClaims,
 )
-from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import owned
+from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim, owned
 from ansible_collections.baremetal.lb.plugins.module_utils.ownership import Ranks
 
 from .figures import median_spread
@@ -55,6 +55,14 @@ def take(engine: PlannedClaims, order: bytes) -> None:
     """Feed ``engine`` one order, as the engine process reads it."""
     ((kind, body),) = json.loads(order).items()
     engine.take(kind, body)
+
+
+def whole_plan_claims(line: bytes) -> list[IPClaim]:
+    """The claims an engine holds after taking only ``line`` (a whole ``plan`` order)."""
+    engine = PlannedClaims()
+    take(engine, line)
+    claims: list[IPClaim] = engine.claims
+    return claims
 
 
 def cpu_ms(work: Callable[..., object], *args: object) -> tuple[float, object]:
@@ -116,9 +124,7 @@ class _Bench:
             change.undo()
             self.planner.replan()
             take(self.engine, self.planner.sent)
-            whole = PlannedClaims()
-            take(whole, self.planner.planning.whole_line)
-            if self.engine.claims != whole.claims:
+            if self.engine.claims != whole_plan_claims(self.planner.planning.whole_line):
                 problems.append(
                     f"FAILED: the engine's claims after {name} and back differ from the whole plan"
                 )

@@ -20,7 +20,7 @@ from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages imp
 )
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.planning import PlanOrder
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim
-from bench.l2_decide_scale_bench import take
+from bench.l2_decide_scale_bench import take, whole_plan_claims
 from bench.l2_plan_scale import FullPlanner, IncrementalPlanner, Shape, Store, build_store, changes
 
 SHAPE = Shape(nodes=60, services=600, announcing_nodes=6)
@@ -47,8 +47,7 @@ def _same_line(full: FullPlanner, incremental: IncrementalPlanner) -> bool:
 
 
 def _engine_has_the_whole_plan(engine: PlannedClaims, incremental: IncrementalPlanner) -> bool:
-    whole = _carried(incremental.planning.whole_line)
-    return engine.claims == [claim for service in sorted(whole) for claim in whole[service]]
+    return engine.claims == whole_plan_claims(incremental.planning.whole_line)
 
 
 # change: (Services the incremental planner may re-plan at most, at least)

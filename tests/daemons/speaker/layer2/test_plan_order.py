@@ -77,7 +77,7 @@ def _by_ip(claims: Claims) -> Claims:
 
 @pytest.mark.parametrize("told", [False, True], ids=["every key checked", "told the re-planned keys"])
 @pytest.mark.parametrize("step", STEPS)
-def test_the_line_is_the_whole_plans_line_after_each_change_and_back(step: str, told: bool) -> None:
+def test_the_line_carries_the_whole_plan_after_each_change_and_back(step: str, told: bool) -> None:
     order = PlanOrder()
     order.update(START)
     assert _carried(order.line) == _by_ip(START)
