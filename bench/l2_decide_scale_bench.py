@@ -17,8 +17,9 @@ take the whole plan
     the first order (every claim) decoded and its claims built;
 take a change
     the order after each of the plan bench's changes that alters the plan (``endpoint``: one
-    Service; ``announcer-delete``: every Service that Node could announce), as the engine
-    takes it: only the named Services' claims are decoded and replaced. Each change is undone
+    Service; ``announcer-delete``: every Service that Node could announce, most by new terms
+    for the terms id they share), as the engine takes it: the named Services' claims decoded
+    and replaced, and the claims naming redefined terms made again. Each change is undone
     (untimed) before the next;
 decide after a death
     which IPs this node answers for once one announcing peer is gone, with the engine's

@@ -3,7 +3,9 @@
 Kubernetes half to engine: ``{"start": {...}}`` once, ``{"plan": {"terms": {...}, "services":
 {service: [claim, ...]}}}`` (every claim, :func:`plan_to_json`) once, then ``{"plan_changes":
 {...}}`` of the same shape (the claims of each Service whose claims changed, ``[]`` for one
-that has none now, and the terms they name) and ``{"peers": {...}}`` whenever they change.
+that has none now, the terms they name, and new terms for ids the engine keeps: every claim
+naming such an id takes them, listed or not; :class:`PlannedClaims`) and ``{"peers": {...}}``
+whenever they change.
 Engine to Kubernetes half: ``{"ready": true}``, ``{"announcing": {...}, "members": [...]}``
 whenever either changes, and ``{"counters": {...}}`` about once a second while they move.
 """
@@ -133,7 +135,7 @@ def terms_from_json(data: Mapping[str, Any]) -> ClaimTerms:
 def plan_from_json(
     data: Mapping[str, Any], addresses: dict[str, IPAddress] | None = None
 ) -> dict[str, list[IPClaim]]:
-    """The claims of a ``plan`` or ``plan_changes`` body by Service (``[]``: none); unparsable IPs skipped.
+    """The claims of a whole ``plan`` body by Service (``[]``: none); unparsable IPs skipped.
 
     ``addresses``: IPs parsed before, by their text; those parsed now are added (parsing an
     address costs more than the rest of a claim). A claim naming terms the order's table does
@@ -141,28 +143,46 @@ def plan_from_json(
     """
     known = {} if addresses is None else addresses
     table = {str(ident): terms_from_json(terms) for ident, terms in data["terms"].items()}
-    planned: dict[str, list[IPClaim]] = {}
-    for service, items in data["services"].items():
-        claims = planned[str(service)] = []
-        for text, key, ident in items:
-            terms = table.get(ident)
-            if terms is None:
-                raise ValueError(f"the claim on {text} of {service} names terms {ident!r} the order lacks")
-            ip = known.get(text)
-            if ip is None:
-                ips = parse_ips([text])
-                if not ips:
-                    continue
-                ip = known[text] = ips[0]
-            claims.append(IPClaim(ip, str(service), str(key), *terms))
-    return planned
+    return {
+        str(service): _service_claims(str(service), items, table, known)[0]
+        for service, items in data["services"].items()
+    }
+
+
+def _service_claims(
+    service: str, items: Iterable[Any], table: Mapping[str, ClaimTerms], known: dict[str, IPAddress]
+) -> tuple[list[IPClaim], list[str]]:
+    """One Service's claims from their JSON elements, and the terms id each names."""
+    claims: list[IPClaim] = []
+    idents: list[str] = []
+    for text, key, ident in items:
+        terms = table.get(ident)
+        if terms is None:
+            raise ValueError(f"the claim on {text} of {service} names terms {ident!r} no order carried")
+        ip = known.get(text)
+        if ip is None:
+            ips = parse_ips([text])
+            if not ips:
+                continue
+            ip = known[text] = ips[0]
+        claims.append(IPClaim(ip, service, str(key), *terms))
+        idents.append(ident)
+    return claims, idents
 
 
 class PlannedClaims:
-    """The claims of the latest plan, from a ``plan`` order and the ``plan_changes`` orders after it."""
+    """The claims of the latest plan, from a ``plan`` order and the ``plan_changes`` orders after it.
+
+    It keeps the terms table the orders carried and the id each claim names: an order carrying
+    new terms for a kept id gives them to every claim naming it, listed in that order or not.
+    """
 
     def __init__(self) -> None:
-        self._by_service: dict[str, list[IPClaim]] = {}
+        self._by_service: dict[str, list[IPClaim]] = {}  # in key order once flattened
+        self._unsorted = False  # whether a Service came since: _by_service to sort again
+        self._idents: dict[str, list[str]] = {}  # each Service's claims' terms ids, claim by claim
+        self._naming: dict[str, set[str]] = {}  # a terms id: the Services with a claim naming it
+        self._terms: dict[str, ClaimTerms] = {}  # the terms table, each id kept while named
         self._addresses: dict[str, IPAddress] = {}  # the claims' IPs by their text, parsed once
         self.claims: list[IPClaim] = []  # every claim, by Service key, then IP text
         self._ips: frozenset[IPAddress] | None = frozenset()  # the claims' IPs; None: to collect again
@@ -177,19 +197,57 @@ class PlannedClaims:
             raise ValueError(f"not an order of claims: {kind!r}")
 
     def replace(self, data: Mapping[str, Any]) -> None:
-        """Take a ``plan`` order's body: every claim."""
-        self._by_service = {}
+        """Take a ``plan`` order's body: every claim and the whole terms table."""
+        self._by_service, self._idents, self._naming, self._terms = {}, {}, {}, {}
         self.change(data)
 
     def change(self, data: Mapping[str, Any]) -> None:
-        """Take a ``plan_changes`` order's body: the named Services' claims replace theirs."""
-        by_service = self._by_service
-        for service, claims in plan_from_json(data, self._addresses).items():
+        """Take a ``plan_changes`` order's body.
+
+        Its terms entries join the table, replacing those of the same ids; the named Services'
+        claims replace theirs; then every other claim naming a replaced entry takes its new terms.
+        """
+        by_service, idents_of, naming, table = self._by_service, self._idents, self._naming, self._terms
+        redefined = []
+        for ident, entry in data["terms"].items():
+            terms = terms_from_json(entry)
+            if table.get(ident, terms) != terms:
+                redefined.append(ident)
+            table[ident] = terms
+        services = {str(service): items for service, items in data["services"].items()}
+        released = list(data["terms"])  # ids to forget unless a claim names them: carried, or left
+        for service, items in services.items():
+            for ident in idents_of.pop(service, ()):
+                naming[ident].discard(service)
+                released.append(ident)
+            claims, idents = _service_claims(service, items, table, self._addresses)
             if claims:
-                by_service[service] = claims
+                self._unsorted = self._unsorted or service not in by_service
+                by_service[service], idents_of[service] = claims, idents
+                for ident in idents:
+                    naming.setdefault(ident, set()).add(service)
             else:
                 by_service.pop(service, None)
+        for ident in redefined:  # in key order, as the claims were made: their memory is walked in it
+            self._give(ident, sorted(naming.get(ident, set()) - services.keys()))
+        for ident in released:
+            if not naming.get(ident):
+                naming.pop(ident, None)
+                table.pop(ident, None)
         self._flatten()
+
+    def _give(self, ident: str, services: Iterable[str]) -> None:
+        """Give the claims of ``services`` naming ``ident`` its terms from the table."""
+        by_service, idents_of, terms, make = self._by_service, self._idents, self._terms[ident], IPClaim._make
+        for service in services:
+            claims = by_service[service]
+            if len(claims) == 1:  # the usual case, quicker
+                by_service[service] = [make(claims[0][:3] + terms)]
+                continue
+            by_service[service] = [
+                make(claim[:3] + terms) if named == ident else claim
+                for claim, named in zip(claims, idents_of[service], strict=True)
+            ]
 
     @property
     def ips(self) -> frozenset[IPAddress]:
@@ -199,8 +257,10 @@ class PlannedClaims:
         return self._ips
 
     def _flatten(self) -> None:
-        by_service = self._by_service
-        self.claims = [claim for service in sorted(by_service) for claim in by_service[service]]
+        if self._unsorted:  # replacing a Service's claims keeps its place, a new one goes last
+            self._by_service = dict(sorted(self._by_service.items()))
+            self._unsorted = False
+        self.claims = [claim for claims in self._by_service.values() for claim in claims]
         self._ips = None
         if len(self._addresses) > 2 * len(self.claims) + _SPARE_ADDRESSES:  # forget IPs gone for good
             self._addresses = {text: ip for text, ip in self._addresses.items() if ip in self.ips}

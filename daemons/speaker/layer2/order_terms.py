@@ -3,7 +3,10 @@
 Each ``plan`` or ``plan_changes`` order carries ``{"terms": {id: terms}}`` and its claims name
 an entry by id (:func:`.engine_messages.plan_to_json`). :class:`TermsTable` gives each distinct
 encoded terms entry one id, counts the claims that name it and forgets it when none does, so an
-order can carry exactly the entries its claims name.
+order can carry exactly the entries its claims name. An entry can be given new terms under
+its id (:meth:`TermsTable.redefine`) when the claims naming it all took new terms: the
+engine, told the id's new terms, applies them to every claim naming it, and those claims are
+not sent again.
 """
 
 from __future__ import annotations
@@ -30,6 +33,29 @@ class TermsTable:
             self._uses[ident] = 0
         return ident
 
+    def known(self, entry: bytes) -> bool:
+        """Whether an entry alike is kept."""
+        return entry in self._ids
+
+    def entry(self, ident: bytes) -> bytes:
+        """The encoded entry of ``ident``."""
+        return self._entries[ident]
+
+    def uses(self, ident: bytes) -> int:
+        """How many claims name ``ident``."""
+        return self._uses[ident]
+
+    def redefine(self, ident: bytes, entry: bytes) -> None:
+        """Give ``ident`` the encoded ``entry`` instead of its own: every claim naming it takes ``entry``.
+
+        For when every claim naming ``ident`` now has the terms ``entry``, which no kept entry has.
+        """
+        if entry in self._ids:
+            raise ValueError(f"terms {self._ids[entry]!r} are already {entry[:40]!r}...; {ident!r} cannot be")
+        del self._ids[self._entries[ident]]
+        self._ids[entry] = ident
+        self._entries[ident] = entry
+
     def use(self, idents: Iterable[bytes]) -> None:
         """Count one more claim naming each of ``idents`` (once per time it is listed)."""
         uses = self._uses
@@ -45,9 +71,9 @@ class TermsTable:
                 del uses[ident], self._ids[self._entries.pop(ident)]
 
     def encoded(self, idents: Iterable[bytes] | None = None) -> bytes:
-        """The JSON object of the entries of ``idents`` (each once, in id order), or of every entry kept."""
-        chosen = self._entries if idents is None else set(idents)
+        """The JSON object of the kept entries of ``idents`` (each once, in id order), or of every entry."""
         entries = self._entries
+        chosen = entries if idents is None else {ident for ident in idents if ident in entries}
         return b"{" + b",".join(ident + b":" + entries[ident] for ident in sorted(chosen, key=_number)) + b"}"
 
     def __len__(self) -> int:

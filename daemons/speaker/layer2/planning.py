@@ -10,7 +10,7 @@ only the Services a change touched.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_replan import L2Plans, PlanSettings, Replanned
@@ -80,7 +80,10 @@ class PlanOrder:
     (:func:`.engine_messages.plan_from_json`) to the claims taken in. Each Service's claims are
     kept encoded in two parts: their heads (IP, key), kept while the Service's IPs stay, and
     the ids of their terms in a :class:`.order_terms.TermsTable`, each entry encoded once for
-    every claim sharing it (a Node's death changes the terms of thousands of Services alike).
+    every claim sharing it. When every claim naming an entry takes new terms (a Node's death
+    changes the terms of thousands of Services alike), the entry is redefined to the terms most
+    of them took: the order carries its id with those terms and none of those Services, only
+    the few that took other terms.
     """
 
     def __init__(self) -> None:
@@ -88,6 +91,7 @@ class PlanOrder:
         self._keys: list[str] | None = []  # the keys of _encoded, sorted; None: to sort again
         self._line: bytes | None = None  # None: to join again
         self._pending: set[str] = set()  # Services changed since the last changes_line
+        self._redefined: set[bytes] = set()  # terms ids redefined since the last changes_line
         self._key_texts: dict[str, bytes] = {}  # each Service key as JSON
         self._terms = TermsTable()
 
@@ -97,35 +101,51 @@ class PlanOrder:
         """Take ``claims`` (by Service key) in, encoding only the Services whose claims changed.
 
         ``replanned``: the only keys whose claims may have changed since the last call (default:
-        any).
+        any). First each changed Service's claims are shaped (heads, encoded terms) and where the
+        claims naming each terms id went is noted; an id all of whose claims moved is redefined
+        to the new entry most of them went to; then each Service names ids, and only one naming
+        other ids than before is encoded again and sent.
         """
-        encoded, pending = self._encoded, self._pending
-        used: list[bytes] = []  # the terms ids of the claims encoded now
-        released: list[bytes] = []  # and of those they replace: counted after, so shared ids stay
+        encoded, pending, table = self._encoded, self._pending, self._terms
+        released: list[bytes] = []  # the terms ids of the claims replaced: counted last, so shared ids stay
         for key in encoded.keys() - claims.keys() if replanned is None else replanned:
             if key not in claims and (gone := encoded.pop(key, None)) is not None:
                 released += gone.idents
                 pending.add(key)
                 self._keys = self._line = None
-        terms = _TermsCache(self._terms)
+        entries, moves = _EntryCache(), _Moves()
+        shaped: list[tuple[str, _Encoded | None, tuple[IPClaim, ...], _Shape]] = []
         for key in claims if replanned is None else replanned:
             planned = claims.get(key)
             if planned is None:
                 continue
             known = encoded.get(key)
+            if known is not None and known.planned is planned:
+                continue
+            shape = ordered, heads, terms = _shape(planned, known, entries)
+            if known is not None and heads is known.heads:
+                moves.note(known.idents, terms)
+            shaped.append((key, known, planned, shape))
+        if redefined := moves.redefine_in(table):
+            self._redefined.update(redefined)
+            self._line = None
+        used: list[bytes] = []
+        for key, known, planned, (ordered, heads, terms) in shaped:
+            idents = tuple(map(table.ident, terms))
+            if known is not None and heads is known.heads and idents == known.idents:
+                known.planned, known.ordered = planned, ordered  # the same bytes
+                continue
             if known is None:
                 self._keys = None
                 self._key_texts[key] = encode_item(key)
-            elif known.planned is planned:
-                continue
             else:
                 released += known.idents
-            now = encoded[key] = _encode(planned, known, terms)
-            used += now.idents
+            encoded[key] = _Encoded(planned, ordered, heads, idents, _joined(heads, idents))
+            used += idents
             pending.add(key)
             self._line = None
-        self._terms.use(used)
-        self._terms.release(released)
+        table.use(used)
+        table.release(released)
 
     @property
     def line(self) -> bytes:
@@ -140,18 +160,18 @@ class PlanOrder:
         return self._line
 
     def changes_line(self) -> bytes | None:
-        """The ``plan_changes`` order of the Services changed since the last call; None when none did.
+        """The ``plan_changes`` order of what changed since the last call; None when nothing did.
 
         Each Service with its claims as :attr:`line` has them, one without claims now with
-        ``[]``, and the terms entries they name.
+        ``[]``, the terms entries they name and every entry redefined (still named).
         """
-        if not self._pending:
+        if not self._pending and not self._redefined:
             return None
         encoded = self._encoded
         keys = sorted(self._pending)
-        self._pending = set()
         named = [ident for key in keys if key in encoded for ident in encoded[key].idents]
-        line = self._order(PLAN_CHANGES, keys, named)
+        line = self._order(PLAN_CHANGES, keys, [*named, *self._redefined])
+        self._pending, self._redefined = set(), set()
         for key in keys:
             if key not in encoded:
                 del self._key_texts[key]  # gone: its text goes too
@@ -167,8 +187,9 @@ class PlanOrder:
         return b"{" + encode_item(kind) + b':{"terms":' + terms + b',"services":{' + services + b"}}}\n"
 
 
-class _Encoded(NamedTuple):
-    """One Service's claims and their part of the order."""
+@dataclass(slots=True)
+class _Encoded:
+    """One Service's claims and their part of the order (the claims alone change when the bytes stay)."""
 
     planned: tuple[IPClaim, ...]  # as planned
     ordered: tuple[IPClaim, ...]  # as the order lists them: by IP text
@@ -177,18 +198,23 @@ class _Encoded(NamedTuple):
     encoded: bytes  # the Service's claims: '[[ip,key,id],...]'
 
 
+# One Service's new claims shaped for the order, not yet naming terms ids: the claims as the
+# order lists them (by IP text), their heads (the very tuple known before while the claims' heads
+# stay) and each one's terms, encoded. A plain tuple: one is made per Service re-planned.
+_Shape = tuple[tuple[IPClaim, ...], tuple[bytes, ...], tuple[bytes, ...]]
+
+
 def _same_head_fields(old: IPClaim, new: IPClaim) -> bool:
     """Whether two claims' heads (:func:`.engine_messages.claim_head_json`: IP, key) are equal."""
     return bool(old.ip is new.ip or old.ip == new.ip) and old.key == new.key
 
 
-def _encode(planned: tuple[IPClaim, ...], known: _Encoded | None, terms: _TermsCache) -> _Encoded:
-    """Encode one Service's ``planned`` claims, reusing the heads ``known`` from before and ``terms``."""
+def _shape(planned: tuple[IPClaim, ...], known: _Encoded | None, entries: _EntryCache) -> _Shape:
+    """Shape one Service's ``planned`` claims, reusing the heads ``known`` from before."""
     if len(planned) == 1 and known is not None and len(known.ordered) == 1:  # the usual case, quicker
         (claim,), (old,) = planned, known.ordered
         if _same_head_fields(old, claim):
-            ident = terms.ident(claim)
-            return _Encoded(planned, planned, known.heads, (ident,), b"[" + known.heads[0] + ident + b"]]")
+            return planned, known.heads, (entries.entry(claim),)
     ordered = planned if len(planned) < 2 else tuple(sorted(planned, key=lambda claim: str(claim.ip)))
     if (
         known is not None
@@ -198,36 +224,71 @@ def _encode(planned: tuple[IPClaim, ...], known: _Encoded | None, terms: _TermsC
         heads = known.heads
     else:
         heads = tuple(encode_item(claim_head_json(claim))[:-1] + b"," for claim in ordered)
-    idents = tuple(terms.ident(claim) for claim in ordered)
-    elements = [head + ident + b"]" for head, ident in zip(heads, idents, strict=True)]
-    encoded = b"[" + b",".join(elements) + b"]"
-    return _Encoded(planned, ordered, heads, idents, encoded)
+    return ordered, heads, tuple(entries.entry(claim) for claim in ordered)
 
 
-class _TermsCache:
-    """The terms ids of one update's claims, each terms entry encoded once for every claim sharing it.
+def _joined(heads: tuple[bytes, ...], idents: tuple[bytes, ...]) -> bytes:
+    """A Service's claims in the order: ``[[ip,key,id],...]``."""
+    return b"[" + b",".join(head + ident + b"]" for head, ident in zip(heads, idents, strict=True)) + b"]"
+
+
+class _Moves:
+    """Where the claims naming each terms id went in one update, to find the ids to redefine."""
+
+    def __init__(self) -> None:
+        self._to: dict[bytes, dict[bytes, int]] = {}  # an id: the entries its claims went to, counted
+
+    def note(self, idents: tuple[bytes, ...], entries: tuple[bytes, ...]) -> None:
+        """Claims that named ``idents`` now have the terms ``entries`` (position by position)."""
+        to = self._to
+        for ident, entry in zip(idents, entries, strict=True):
+            went = to.get(ident)
+            if went is None:
+                to[ident] = {entry: 1}
+            else:
+                went[entry] = went.get(entry, 0) + 1
+
+    def redefine_in(self, table: TermsTable) -> list[bytes]:
+        """Redefine in ``table`` each id all of whose claims moved, to the entry most went to; those ids.
+
+        Only to an entry no id has: the claims that went elsewhere name other ids. An id some
+        claims of which were not shaped again keeps its entry: they still have its terms.
+        """
+        redefined = []
+        for ident, went in self._to.items():
+            if sum(went.values()) != table.uses(ident):
+                continue
+            entry = max(went, key=went.__getitem__)
+            if not table.known(entry):  # nor its own entry still: then nothing moved
+                table.redefine(ident, entry)  # known from now on: no second id takes the same entry
+                redefined.append(ident)
+        return redefined
+
+
+class _EntryCache:
+    """The encoded terms of one update's claims, encoded once for every claim sharing them.
 
     Claims share terms by identity (:mod:`...plugins.module_utils.l2_replan` builds the claims
     of Services alike from one set of terms objects), so they are found by the identity of the
     candidates and recognised by the identity of the rest: no key tuple is built per claim.
-    Each entry keeps its claim, so the identities stay those objects'.
+    Each entry keeps its claim, so the identities stay those objects'; claims alike get the
+    very same bytes.
     """
 
-    def __init__(self, table: TermsTable) -> None:
-        self._table = table
+    def __init__(self) -> None:
         self._by_candidates: dict[int, list[tuple[IPClaim, bytes]]] = {}
 
-    def ident(self, claim: IPClaim) -> bytes:
-        """The id of ``claim``'s terms in the table."""
+    def entry(self, claim: IPClaim) -> bytes:
+        """``claim``'s terms as a terms table entry."""
         entries = self._by_candidates.get(id(claim.candidates))
-        for seen, ident in entries or ():
+        for seen, entry in entries or ():
             if (
                 seen.interfaces is claim.interfaces
                 and seen.scores is claim.scores
                 and seen.draining is claim.draining
                 and seen.non_revertive == claim.non_revertive
             ):
-                return ident
-        ident = self._table.ident(encode_item(claim_terms_json(claim)))
-        self._by_candidates.setdefault(id(claim.candidates), []).append((claim, ident))
-        return ident
+                return entry
+        entry = encode_item(claim_terms_json(claim))
+        self._by_candidates.setdefault(id(claim.candidates), []).append((claim, entry))
+        return entry

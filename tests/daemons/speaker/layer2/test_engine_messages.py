@@ -78,7 +78,7 @@ def test_claims_alike_name_one_terms_entry_which_says_only_what_is_set():
 def test_a_claim_naming_terms_the_order_lacks_is_refused():
     data = plan_to_json([_claim("ns/a", "192.0.2.1")])
     data["terms"] = {}
-    with pytest.raises(ValueError, match=r"claim on 192\.0\.2\.1 of ns/a names terms .0. the order lacks"):
+    with pytest.raises(ValueError, match=r"claim on 192\.0\.2\.1 of ns/a names terms .0. no order carried"):
         plan_from_json(data)
 
 
@@ -93,6 +93,72 @@ def test_planned_claims_take_a_whole_plan_then_only_changes_and_keep_claims_in_o
         ("ns/b", "192.0.2.2"),
     ]
     assert planned.ips == {ipaddress.ip_address("192.0.2.1"), ipaddress.ip_address("192.0.2.2")}
+
+
+def _terms_json(terms: ClaimTerms) -> dict[str, object]:
+    """``terms`` as an order's terms table entry."""
+    return plan_to_json([_claim("any", "192.0.2.99", terms)])["terms"]["0"]
+
+
+# ns/a and ns/b name entry "0", ns/c's IPv4 claim "0" too, its IPv6 claim "1"
+KEPT = {
+    "terms": {"0": _terms_json(TERMS), "1": _terms_json(RICH)},
+    "services": {
+        "ns/a": [["192.0.2.1", "192.0.2.1", "0"]],
+        "ns/b": [["192.0.2.2", "192.0.2.2", "0"]],
+        "ns/c": [["192.0.2.3", "192.0.2.3", "0"], ["2001:db8::3", "192.0.2.3", "1"]],
+    },
+}
+ONE_NODE = ClaimTerms(frozenset({"n1"}), ("eth0",), {}, frozenset(), False)
+
+# a plan_changes order after KEPT: the terms of each Service's claims after it (by IP text), and
+# the Services whose claims must stay the very objects they were
+REDEFINED = {
+    "new terms for a kept id reach every claim naming it, listed or not": (
+        {"terms": {"0": _terms_json(ONE_NODE)}, "services": {}},
+        {"ns/a": [ONE_NODE], "ns/b": [ONE_NODE], "ns/c": [ONE_NODE, RICH]},
+        set(),
+    ),
+    "a listed Service takes them too": (
+        {"terms": {"0": _terms_json(ONE_NODE)}, "services": {"ns/a": [["192.0.2.9", "192.0.2.9", "0"]]}},
+        {"ns/a": [ONE_NODE], "ns/b": [ONE_NODE], "ns/c": [ONE_NODE, RICH]},
+        set(),
+    ),
+    "an entry carried again unchanged changes no other claim": (
+        {"terms": {"1": _terms_json(RICH)}, "services": {"ns/a": [["192.0.2.1", "192.0.2.1", "1"]]}},
+        {"ns/a": [RICH], "ns/b": [TERMS], "ns/c": [TERMS, RICH]},
+        {"ns/b", "ns/c"},
+    ),
+    "two ids redefined at once": (
+        {"terms": {"0": _terms_json(RICH), "1": _terms_json(TERMS)}, "services": {}},
+        {"ns/a": [RICH], "ns/b": [RICH], "ns/c": [RICH, TERMS]},
+        set(),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", REDEFINED)
+def test_planned_claims_give_a_kept_ids_new_terms_to_every_claim_naming_it(case: str) -> None:
+    changes, expected, untouched = REDEFINED[case]
+    planned = PlannedClaims()
+    planned.take("plan", KEPT)
+    before = {claim.ip: claim for claim in planned.claims if claim.service in untouched}
+    planned.take("plan_changes", changes)
+    terms: dict[str, list[ClaimTerms]] = {}
+    for claim in planned.claims:
+        terms.setdefault(claim.service, []).append(ClaimTerms(*claim[3:]))
+    assert terms == expected
+    assert all(claim is before[claim.ip] for claim in planned.claims if claim.service in untouched)
+
+
+def test_planned_claims_forget_the_terms_no_claim_names_any_more() -> None:
+    planned = PlannedClaims()
+    planned.take("plan", KEPT)
+    planned.take("plan_changes", {"terms": {}, "services": {"ns/c": []}})  # "1" named by no claim now
+    with pytest.raises(ValueError, match=r"claim on 192\.0\.2\.4 of ns/d names terms .1. no order carried"):
+        planned.take("plan_changes", {"terms": {}, "services": {"ns/d": [["192.0.2.4", "192.0.2.4", "1"]]}})
+    planned.take("plan_changes", {"terms": {}, "services": {"ns/d": [["192.0.2.4", "192.0.2.4", "0"]]}})
+    assert [claim.service for claim in planned.claims] == ["ns/a", "ns/b", "ns/d"]
 
 
 def test_planned_claims_refuse_an_order_that_is_not_one_of_claims():

@@ -2,15 +2,18 @@
 
 ``PlanOrder`` re-encodes only the Services whose claims changed, keeps each claim's head (IP,
 key) while the Service's IPs stay, and names terms shared by many claims by one entry of its
-terms table. Each step below changes the claims the way a re-plan does; after each, the line
-must decode to every claim, carry exactly the terms entries its claims name, and the engine,
-fed the whole line first and then only the ``plan_changes`` orders, must hold the same claims.
+terms table; when every claim naming an entry takes the same new terms, the entry is
+redefined and none of those Services is sent. Each step below changes the claims the way a
+re-plan does; after each, the line must decode to every claim, carry exactly the terms entries
+its claims name, and the engine, fed the whole line first and then only the ``plan_changes``
+orders, must hold the same claims.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+from typing import Any
 
 import pytest
 
@@ -51,6 +54,7 @@ def _plan(terms: ClaimTerms = THREE, **changed: tuple[str, ClaimTerms] | None) -
 START = _plan()
 STEPS: dict[str, Claims] = {
     "a node dies: every Service's terms change, heads stay": _plan(TWO),
+    "one Service's terms change, the others' stay": _plan(ns_b=(INGRESS["ns/b"], TWO)),
     "a Service's IP changes, same terms objects": _plan(ns_b=("192.0.2.9", THREE)),
     "a dual-stack Service's second IP changes (same key)": _plan(ns_dual=("198.51.100.4,192.0.2.5", THREE)),
     "a dual-stack Service loses an IP": _plan(ns_dual=("198.51.100.4", THREE)),
@@ -62,11 +66,15 @@ STEPS: dict[str, Claims] = {
 }
 
 
-def _carried(line: bytes, kind: str = "plan") -> Claims:
-    """The claims an order carries, by Service; its terms entries must be exactly those they name."""
+def _carried(line: bytes, kind: str = "plan", held: frozenset[str] = frozenset()) -> Claims:
+    """The claims an order carries, by Service.
+
+    Its terms entries must be those its claims name and, in a ``plan_changes`` order, ids of
+    ``held`` (carried before) redefined.
+    """
     body = json.loads(line)[kind]
     named = {claim[2] for claims in body["services"].values() for claim in claims}
-    assert set(body["terms"]) == named, "the order carries the terms its claims name, no others"
+    assert named <= set(body["terms"]) <= named | held, "the order carries the terms its claims name"
     return {service: tuple(claims) for service, claims in plan_from_json(body).items()}
 
 
@@ -88,29 +96,76 @@ def test_the_line_carries_the_whole_plan_after_each_change_and_back(step: str, t
     assert _carried(order.line) == _by_ip(START), f"back from {step}"
 
 
+class _Engine:
+    """The engine's claims, fed the whole line of ``order`` and then only its ``plan_changes`` orders."""
+
+    def __init__(self, order: PlanOrder) -> None:
+        self.order, self.claims = order, PlannedClaims()
+        self.claims.take("plan", json.loads(order.line)["plan"])
+        self.carried = frozenset(json.loads(order.line)["plan"]["terms"])  # every terms id carried so far
+        order.changes_line()  # the whole line carried the first changes
+
+    def follow(self, claims: Claims) -> dict[str, Any]:
+        """Update the order to ``claims`` and take the ``plan_changes`` order it makes; its body."""
+        self.order.update(claims)
+        line = self.order.changes_line()
+        if line is None:
+            return {"terms": {}, "services": {}}
+        _carried(line, "plan_changes", self.carried)
+        body: dict[str, Any] = json.loads(line)["plan_changes"]
+        self.claims.take("plan_changes", body)
+        self.carried |= frozenset(body["terms"])
+        assert self.order.changes_line() is None, "each change is sent once"
+        return body
+
+
+def _all_by_ip(claims: Claims) -> list[IPClaim]:
+    """``claims`` as the engine lists them: by Service key, then IP text."""
+    return [claim for key in sorted(claims) for claim in _by_ip(claims)[key]]
+
+
 @pytest.mark.parametrize("step", STEPS)
 def test_the_changes_orders_bring_the_engine_to_the_whole_plan_and_back(step: str) -> None:
-    order, engine = PlanOrder(), PlannedClaims()
-    order.update(START)
-    engine.take("plan", json.loads(order.line)["plan"])
-    order.changes_line()  # the whole line carried the first changes
-    for claims, done in ((STEPS[step], step), (START, f"back from {step}")):
-        order.update(claims)
-        changes = order.changes_line()
-        if changes is not None:
-            _carried(changes, "plan_changes")
-            engine.take("plan_changes", json.loads(changes)["plan_changes"])
-        assert engine.claims == [claim for key in sorted(claims) for claim in _by_ip(claims)[key]], done
-        assert order.changes_line() is None, "each change is sent once"
-
-
-def test_a_nodes_death_sends_the_new_terms_once_for_every_service() -> None:
     order = PlanOrder()
     order.update(START)
-    order.changes_line()
-    order.update(STEPS["a node dies: every Service's terms change, heads stay"])
-    changes = order.changes_line()
-    assert changes is not None and changes.count(b'"candidates"') == 1
+    engine = _Engine(order)
+    for claims, done in ((STEPS[step], step), (START, f"back from {step}")):
+        engine.follow(claims)
+        assert engine.claims.claims == _all_by_ip(claims), done
+
+
+def test_a_nodes_death_gives_the_shared_entry_new_terms_and_sends_no_service() -> None:
+    order = PlanOrder()
+    order.update(START)
+    engine = _Engine(order)
+    (shared,) = engine.carried
+    body = engine.follow(STEPS["a node dies: every Service's terms change, heads stay"])
+    assert body == {"services": {}, "terms": {shared: {"candidates": ["n1", "n3"], "interfaces": ["eth0"]}}}
+    assert engine.claims.claims == _all_by_ip(STEPS["a node dies: every Service's terms change, heads stay"])
+
+
+def test_when_a_few_services_take_other_terms_only_they_are_sent() -> None:
+    order = PlanOrder()
+    order.update(START)
+    engine = _Engine(order)
+    (shared,) = engine.carried
+    few = dict(  # the shared entry's claims go two ways; the one going its own way is seen first
+        _claims(key, INGRESS[key], RICH if key == "ns/b" else TWO) for key in ("ns/b", "ns/dual", "ns/a")
+    )
+    body = engine.follow(few)
+    assert list(body["services"]) == ["ns/b"]
+    assert body["terms"][shared] == {"candidates": ["n1", "n3"], "interfaces": ["eth0"]}
+    assert engine.claims.claims == _all_by_ip(few)
+
+
+def test_entries_that_become_alike_become_one_and_only_the_services_of_the_other_are_sent() -> None:
+    order = PlanOrder()
+    order.update(_plan(ns_a=(INGRESS["ns/a"], RICH)))
+    engine = _Engine(order)
+    body = engine.follow(_plan(TWO))
+    assert list(body["services"]) == ["ns/a"]
+    assert engine.claims.claims == _all_by_ip(_plan(TWO))
+    assert len(json.loads(order.line)["plan"]["terms"]) == 1, "the entry no claim names is forgotten"
 
 
 def test_keys_not_re_planned_are_not_looked_at() -> None:
