@@ -25,7 +25,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from ipaddress import IPv6Address, IPv6Network
 from typing import Any
@@ -68,9 +68,12 @@ def stored(service: dict[str, Any], namespace: str, cluster_ip: str) -> list[tup
     ]
 
 
-def cluster_ips(service_cidrs: Iterable[str], taken: Iterable[str]) -> Iterator[str]:
+def cluster_ips(service_cidrs: Sequence[str], taken: Iterable[str]) -> Iterator[str]:
     """ClusterIPs of the lab's IPv6 Service range, in order, skipping ``taken`` ones and the first 64K."""
-    network = next(IPv6Network(cidr) for cidr in service_cidrs if ":" in cidr)
+    networks = [IPv6Network(cidr) for cidr in service_cidrs if ":" in cidr]
+    if not networks:
+        raise ValueError(f"no IPv6 Service range among {list(service_cidrs)}")
+    network = networks[0]
     skip = set(taken)
     for offset in range(1 << 16, network.num_addresses - 1):
         ip = str(IPv6Address(int(network.network_address) + offset))

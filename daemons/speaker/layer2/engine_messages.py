@@ -237,7 +237,11 @@ class PlannedClaims:
         self._flatten()
 
     def _give(self, ident: str, services: Iterable[str]) -> None:
-        """Give the claims of ``services`` naming ``ident`` its terms from the table."""
+        """Give the claims of ``services`` naming ``ident`` its terms from the table.
+
+        A claim is its head (IP, Service, key) and then its terms, field by field as in
+        :class:`.l2_plan.ClaimTerms`: the new claim is the old one's head and the new terms.
+        """
         by_service, idents_of, terms, make = self._by_service, self._idents, self._terms[ident], IPClaim._make
         for service in services:
             claims = by_service[service]
