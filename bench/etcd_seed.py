@@ -112,6 +112,14 @@ def seed(lab: LabState, namespace: str, services: Iterable[dict[str, Any]]) -> i
     return len(wanted)
 
 
+def cache_behind(error: ApiError) -> bool:
+    """Whether the API server refused a list because its watch cache has not seen etcd's latest write yet.
+
+    It answers 504 "Too large resource version" until it has: ask again.
+    """
+    return bool(error.status == 504)
+
+
 def listed(api: KubeApi, namespace: str) -> int | None:
     """How many Services the API server lists in ``namespace``; None while its cache catches up with etcd.
 
@@ -121,7 +129,7 @@ def listed(api: KubeApi, namespace: str) -> int | None:
     try:
         page = api.request("GET", f"/api/v1/namespaces/{namespace}/services", {"limit": 500})
     except ApiError as error:
-        if error.status == 504:  # "Too large resource version": its watch of etcd is behind
+        if cache_behind(error):
             return None
         raise
     return len(page.get("items") or []) + int(page["metadata"].get("remainingItemCount", 0))

@@ -58,8 +58,7 @@ def test_seeded_services_are_served_with_the_cluster_ips_the_allocator_would_hav
 def test_storing_a_service_that_exists_fails_and_overwrites_nothing(lab: LabState, namespace: str) -> None:
     api = KubeApi.connect(str(lab.kubeconfig))
     etcd_seed.seed(lab, namespace, [service_manifest("svc-kept", ipv6=True)])
-    kept = wait_for("the Service", lambda: etcd_seed.listed(api, namespace) == 1)
-    assert kept
+    wait_for("the API server to list the Service", lambda: etcd_seed.listed(api, namespace) == 1)
     before = api.request("GET", f"/api/v1/namespaces/{namespace}/services/svc-kept")
     addresses = _ip_addresses(api)
     with pytest.raises(RuntimeError, match=f"storing Services in etcd failed: {namespace} has svc-kept"):

@@ -37,10 +37,6 @@ class TermsTable:
         """Whether an entry alike is kept."""
         return entry in self._ids
 
-    def entry(self, ident: bytes) -> bytes:
-        """The encoded entry of ``ident``."""
-        return self._entries[ident]
-
     def uses(self, ident: bytes) -> int:
         """How many claims name ``ident``."""
         return self._uses[ident]

@@ -11,6 +11,7 @@ from ansible_collections.baremetal.lb.daemons.speaker.engine_process import enco
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages import (
     PlannedClaims,
     StartOrder,
+    claim_terms_json,
     plan_from_json,
     plan_to_json,
 )
@@ -97,7 +98,7 @@ def test_planned_claims_take_a_whole_plan_then_only_changes_and_keep_claims_in_o
 
 def _terms_json(terms: ClaimTerms) -> dict[str, object]:
     """``terms`` as an order's terms table entry."""
-    return plan_to_json([_claim("any", "192.0.2.99", terms)])["terms"]["0"]
+    return claim_terms_json(_claim("any", "192.0.2.99", terms))
 
 
 # ns/a and ns/b name entry "0", ns/c's IPv4 claim "0" too, its IPv6 claim "1"
