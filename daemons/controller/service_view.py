@@ -10,10 +10,19 @@ object what the controller reads, for its cache.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
+from typing import TypeVar
 
 from ansible_collections.baremetal.lb.plugins.module_utils.addresses import IPAddress
-from ansible_collections.baremetal.lb.plugins.module_utils.services import allocated_pool, ingress_ips
+from ansible_collections.baremetal.lb.plugins.module_utils.services import (
+    LOCAL_TRAFFIC,
+    allocated_pool,
+    frozen_labels,
+    ingress_ips,
+)
 
 from ..kube.kubeapi import JSON
 
@@ -40,6 +49,7 @@ _IGNORED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configurat
 """A copy of the whole manifest, written by ``kubectl apply``; nothing of it is read."""
 _REPEATED_SPEC = ("type", "ipFamilyPolicy", "externalTrafficPolicy", "loadBalancerClass")
 """Spec values most Services share ("LoadBalancer", "SingleStack", ...)."""
+T = TypeVar("T")
 
 
 def slim_service(service: JSON) -> JSON:
@@ -48,10 +58,17 @@ def slim_service(service: JSON) -> JSON:
     Everything :class:`ServiceView`, the allocator's ``service_from_manifest``, the status
     writer and the Event recorder read is kept as the API server wrote it; managedFields, the
     ports' names and node ports, session affinity, ``clusterIP`` beside ``clusterIPs`` (which
-    holds it) and the rest are not, nor kept alive: they are more than half of a Service as
-    listed (``bench/controller_scale_bench.py``: ~8 KB each, 1.1 GB at 100,000 Services).
-    Values that many Services repeat (namespace, creation second, spec enums, IP families,
-    protocols, label and annotation values) are interned: one string each, not one a Service.
+    holds it), the selector of a Service whose traffic policy is not Local (only a Local
+    Service's backends are keyed by it) and the rest are not, nor kept alive: they are more than
+    half of a Service as listed (``bench/controller_scale_bench.py``: ~8 KB each, 1.1 GB at
+    100,000 Services).
+
+    What many Services repeat is held once: strings (namespace, creation second, spec enums,
+    protocols, selector and ingress keys) are interned, and the labels, annotations, ports and
+    IP families are read-only values (mapping proxies, tuples) that Services with equal ones
+    share, so a cached Service must not be changed in place (nothing does: a write's answer
+    replaces it whole). A Service read from a watch event is decoded on its own, with its own
+    copy of every key and value; sharing matters most there.
     """
     meta, spec = service.get("metadata") or {}, service.get("spec") or {}
     kept_meta = {key: meta[key] for key in _METADATA if key in meta}
@@ -59,36 +76,69 @@ def slim_service(service: JSON) -> JSON:
         if key in kept_meta:
             kept_meta[key] = _shared(kept_meta[key])
     for key in ("labels", "annotations"):
-        if isinstance(meta.get(key), dict):
-            kept_meta[key] = {
-                name: _shared(value) for name, value in meta[key].items() if name not in _IGNORED_ANNOTATIONS
-            }
+        if isinstance(meta.get(key), Mapping):
+            kept_meta[key] = frozen_labels(
+                {name: value for name, value in meta[key].items() if name not in _IGNORED_ANNOTATIONS}
+            )
     kept_spec = {
         key: _shared(spec[key]) if key in _REPEATED_SPEC else spec[key] for key in _SPEC if key in spec
     }
     if spec.get("clusterIPs"):  # it leads with clusterIP; _families reads it first
         kept_spec.pop("clusterIP", None)
-    if isinstance(spec.get("ipFamilies"), list):
-        kept_spec["ipFamilies"] = [_shared(family) for family in spec["ipFamilies"]]
+    if spec.get("externalTrafficPolicy") != LOCAL_TRAFFIC:
+        kept_spec.pop("selector", None)
+    elif isinstance(spec.get("selector"), Mapping):
+        kept_spec["selector"] = {_shared(name): value for name, value in spec["selector"].items()}
+    if isinstance(spec.get("ipFamilies"), list | tuple):
+        kept_spec["ipFamilies"] = _frozen_families([_shared(family) for family in spec["ipFamilies"]])
     if "ports" in spec:
-        kept_spec["ports"] = [
-            {key: _shared(port[key]) for key in _PORT if key in port}
-            for port in spec.get("ports") or ()
-            if port
-        ]
+        kept_spec["ports"] = _frozen_ports(
+            [
+                {key: _shared(port[key]) for key in _PORT if key in port}
+                for port in spec.get("ports") or ()
+                if port
+            ]
+        )
     slim: JSON = {"metadata": kept_meta, "spec": kept_spec}
     ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress")
     if isinstance(ingress, list):
         entries = [
-            {key: value if key == "ip" else _shared(value) for key, value in e.items()} for e in ingress
+            {_shared(key): value if key == "ip" else _shared(value) for key, value in e.items()}
+            for e in ingress
         ]
         slim["status"] = {"loadBalancer": {"ingress": entries}}
     return slim
 
 
-def _shared(value: object) -> object:
+def _shared(value: T) -> T:
     """One string for every equal one (``sys.intern``); anything else as it is."""
-    return sys.intern(value) if isinstance(value, str) else value
+    return sys.intern(value) if isinstance(value, str) else value  # type: ignore[return-value]
+
+
+def _frozen_families(families: list[object]) -> tuple[object, ...]:
+    """The IP families as a tuple, the same one for equal lists."""
+    try:
+        return _one_families(tuple(families))
+    except TypeError:  # a value that cannot be a dictionary key (not a family): its own tuple
+        return tuple(families)
+
+
+@lru_cache(maxsize=256)
+def _one_families(families: tuple[object, ...]) -> tuple[object, ...]:
+    return families
+
+
+def _frozen_ports(ports: list[dict[str, object]]) -> tuple[Mapping[str, object], ...]:
+    """Read-only ports (protocol and number), the same tuple for Services with equal ports."""
+    try:
+        return _one_ports(tuple(tuple(port.items()) for port in ports))
+    except TypeError:  # a value that cannot be a dictionary key (not a port): its own copy
+        return tuple(MappingProxyType(port) for port in ports)
+
+
+@lru_cache(maxsize=4096)
+def _one_ports(ports: tuple[tuple[tuple[str, object], ...], ...]) -> tuple[Mapping[str, object], ...]:
+    return tuple(MappingProxyType(dict(port)) for port in ports)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from .failback import annotated_policy
 from .ownership import Endpoint, NodeFacts, ServiceFacts
-from .services import allocated_pool, ingress_ips
+from .services import LOCAL_TRAFFIC, allocated_pool, ingress_ips
 
 JSON = dict[str, Any]
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -53,7 +53,7 @@ def service_facts(service: Mapping[str, Any], endpoints: Mapping[str, Sequence[E
     return ServiceFacts(
         key=key,
         ips=ingress_ips(service),
-        local_traffic_policy=spec.get("externalTrafficPolicy") == "Local",
+        local_traffic_policy=spec.get("externalTrafficPolicy") == LOCAL_TRAFFIC,
         endpoints=tuple(endpoints.get(key, ())),
         pool=allocated_pool(service),
         labels=dict(meta.get("labels") or {}),

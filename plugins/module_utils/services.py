@@ -26,6 +26,8 @@ ADDRESS_POOL = "address-pool"
 LOAD_BALANCER_IPS = "loadBalancerIPs"
 ALLOW_SHARED_IP = "allow-shared-ip"
 IP_ALLOCATED_FROM_POOL = "ip-allocated-from-pool"
+LOCAL_TRAFFIC = "Local"
+"""``spec.externalTrafficPolicy`` of a Service served only by nodes with its endpoints."""
 # Reasons of the Warning Events the controller puts on a Service (lb_info reads them back).
 ALLOCATION_FAILED = "AllocationFailed"  # no address now; retried when addresses free up
 LOAD_BALANCER_FAILED = "LoadBalancerFailed"  # the Service's request itself is invalid
@@ -76,7 +78,7 @@ class Service:
     @property
     def backend_key(self) -> str:
         """Return the backend key: empty for Cluster traffic policy, the selector for Local."""
-        if self.external_traffic_policy != "Local":
+        if self.external_traffic_policy != LOCAL_TRAFFIC:
             return ""
         return ",".join(f"{name}={value}" for name, value in sorted(self.selector.items()))
 
@@ -159,6 +161,7 @@ def service_from_manifest(
     """
     metadata, spec = obj.get("metadata") or {}, obj.get("spec") or {}
     annotations = metadata.get("annotations") or {}
+    traffic_policy = spec.get("externalTrafficPolicy") or "Cluster"
     return Service(
         namespace=metadata.get("namespace") or "default",
         name=metadata.get("name") or "",
@@ -169,19 +172,25 @@ def service_from_manifest(
         requested_ips=requested_ips(annotations, spec.get("loadBalancerIP") or ""),
         pool=annotation_value(annotations, ADDRESS_POOL) or "",
         sharing_key=annotation_value(annotations, ALLOW_SHARED_IP) or "",
-        external_traffic_policy=spec.get("externalTrafficPolicy") or "Cluster",
-        selector=dict(spec.get("selector") or {}),
+        external_traffic_policy=traffic_policy,
+        selector=dict(spec.get("selector") or {}) if traffic_policy == LOCAL_TRAFFIC else _NO_SELECTOR,
         ports=_shared_ports(
             tuple((port.get("protocol") or "TCP", int(port["port"])) for port in spec.get("ports") or ())
         ),
     )
 
 
+_NO_SELECTOR: Mapping[str, str] = MappingProxyType({})
+"""The selector of a Service whose traffic policy is not Local: only :attr:`Service.backend_key`
+reads it, and only for Local Services (one empty mapping for the allocator's 100,000 Services)."""
+
+
 def frozen_labels(labels: Mapping[str, str]) -> Mapping[str, str]:
-    """A read-only copy of ``labels``, one for all equal label sets.
+    """A read-only copy of ``labels`` (or annotations), one for all equal sets.
 
     The controller's allocator keeps a :class:`Service` for each of up to 100,000 Services, each
-    with its namespace's labels: equal sets share one copy instead of one dict a Service.
+    with its namespace's labels, and its cache keeps each Service's labels and annotations: equal
+    sets share one copy instead of one dict a Service.
     """
     try:
         return _shared_labels(tuple(sorted(labels.items())))

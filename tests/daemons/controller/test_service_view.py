@@ -109,6 +109,9 @@ SERVICES = {
     "spec.loadBalancerIP, no status": _variant(
         spec={**_FULL["spec"], "loadBalancerIP": "203.0.113.5", "clusterIPs": None}, status=None
     ),
+    "Cluster traffic policy, with a selector": _variant(
+        spec={**_FULL["spec"], "externalTrafficPolicy": "Cluster"}
+    ),
     "hostname ingress": _variant(status={"loadBalancer": {"ingress": [{"hostname": "lb.example"}]}}),
     "not a LoadBalancer": _variant(spec={"type": "ClusterIP", "clusterIP": "None"}),
 }
@@ -140,20 +143,53 @@ def test_the_cached_form_drops_what_nobody_reads():
     cached = slim_service(copy.deepcopy(_FULL))
     assert "managedFields" not in cached["metadata"]
     assert "kubectl.kubernetes.io/last-applied-configuration" not in cached["metadata"]["annotations"]
-    assert cached["spec"]["ports"] == [{"protocol": "TCP", "port": 80}]
+    assert [dict(port) for port in cached["spec"]["ports"]] == [{"protocol": "TCP", "port": 80}]
     assert "sessionAffinity" not in cached["spec"] and "clusterIP" not in cached["spec"]
+    cluster_policy = slim_service(
+        {**copy.deepcopy(_FULL), "spec": {**_FULL["spec"], "externalTrafficPolicy": "Cluster"}}
+    )
+    assert "selector" not in cluster_policy["spec"]  # only a Local Service's backends are keyed by it
     assert slim_service({"metadata": {"name": "a"}, "spec": {"clusterIP": "10.96.0.1"}})["spec"] == {
         "clusterIP": "10.96.0.1"
     }
 
 
-def test_repeated_values_are_one_string():
+def test_repeated_values_are_held_once():
+    """Two Services decoded apart (as watch events are) share every value they have alike."""
     first, second = (slim_service(json.loads(json.dumps(_FULL))) for _unused in range(2))
     for read in (
         lambda s: s["metadata"]["namespace"],
+        lambda s: s["metadata"]["labels"],
+        lambda s: s["metadata"]["annotations"],
         lambda s: s["spec"]["type"],
-        lambda s: s["spec"]["ipFamilies"][0],
-        lambda s: s["spec"]["ports"][0]["protocol"],
-        lambda s: s["metadata"]["annotations"]["metallb.io/ip-allocated-from-pool"],
+        lambda s: s["spec"]["ipFamilies"],
+        lambda s: s["spec"]["ports"],
+        lambda s: next(iter(s["spec"]["selector"])),
+        lambda s: next(iter(s["status"]["loadBalancer"]["ingress"][0])),
     ):
         assert read(first) is read(second)
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda s: s["metadata"]["annotations"],
+        lambda s: s["metadata"]["labels"],
+        lambda s: s["spec"]["ports"][0],
+    ],
+    ids=["annotations", "labels", "a port"],
+)
+def test_shared_values_cannot_be_changed_in_place(read):
+    with pytest.raises(TypeError):
+        read(slim_service(copy.deepcopy(_FULL)))["changed"] = "by one Service for all"
+
+
+def test_values_that_cannot_be_shared_are_kept_as_they_are():
+    odd = copy.deepcopy(_FULL)
+    odd["metadata"]["labels"] = {"app": ["not", "a", "label"]}
+    odd["spec"]["ipFamilies"] = [{"not": "a family"}]
+    odd["spec"]["ports"] = [{"protocol": ["TCP"], "port": 80}]
+    cached = slim_service(odd)
+    assert dict(cached["metadata"]["labels"]) == {"app": ["not", "a", "label"]}
+    assert cached["spec"]["ipFamilies"] == ({"not": "a family"},)
+    assert [dict(port) for port in cached["spec"]["ports"]] == [{"protocol": ["TCP"], "port": 80}]
