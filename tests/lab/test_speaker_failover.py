@@ -21,7 +21,15 @@ from ansible_collections.baremetal.lb.daemons.speaker.membership.wire import Kin
 from bench.l2_failover_bench import Reply, Watch, failback_outage
 from tests.lab import speaker_harness
 from tests.lab.controller_harness import wait_for
-from tests.lab.speaker_harness import Switch, announced_web, cordon, handover, predicted_owner, switch
+from tests.lab.speaker_harness import (
+    Switch,
+    announced_web,
+    cordon,
+    handover,
+    metric,
+    predicted_owner,
+    switch,
+)
 
 UNPLANNED_LIMIT = speaker_harness.UNPLANNED_LIMIT
 # A planned hand-over (SIGTERM, cordon, uncordon) is make before break: the old owner answers
@@ -233,12 +241,20 @@ def test_cordon_hands_over_without_a_silence_and_uncordon_brings_the_vip_back(la
     address, owner, following = vip
     watch = Watch(lab, address, WATCH_SECONDS, FINE_PROBE)
     try:
+        given = _redefined_terms_given(speakers)
         # What kubectl cordon (and drain, first) does: spec.unschedulable set through the API.
         seen = _planned(
             watch, owner, _learns_late(speakers, owner, following, lambda: cordon(cluster.api, owner))
         )
         assert seen.new == following
         assert seen.longest_wait < HITLESS_WAIT
+        # The owner's drain changed the terms of every claim naming it alike: each speaker's order
+        # redefined those terms without listing the Service, and its engine re-termed it so.
+        wait_for(
+            "every speaker's engine to give the Service the redefined terms",
+            lambda: all(now > given[node] for node, now in _redefined_terms_given(speakers).items()),
+            timeout=10,
+        )
         # Uncordoned, the owner ranks first again and takes the VIP back the same way.
         uncordon = _learns_late(
             speakers, following, owner, lambda: cordon(cluster.api, owner, unschedulable=False)
@@ -249,6 +265,14 @@ def test_cordon_hands_over_without_a_silence_and_uncordon_brings_the_vip_back(la
     finally:
         cordon(cluster.api, owner, unschedulable=False)  # idempotent: the next test needs every node
         watch.close()
+
+
+def _redefined_terms_given(speakers) -> dict[str, float]:
+    """Each speaker's count of Services its engine re-termed from redefined terms."""
+    return {
+        node: metric(speaker.metrics(), "baremetal_lb_speaker_redefined_terms_given")
+        for node, speaker in speakers.by_node.items()
+    }
 
 
 def _refused_forged(metrics: str) -> int:

@@ -360,6 +360,8 @@ class Engine:
         if membership is not None:  # refused heartbeats, by reason: what a forged or replayed one did
             snapshot["membership_rejected"] = membership.refused()
             snapshot["peers_declared_dead"] = membership.declared_dead()
+        if self._planned is not None:  # how often an order's redefined terms re-termed unlisted Services
+            snapshot["redefined_terms_given"] = {"": self._planned.redefined_given}
         if snapshot != self._last_counters:
             self._last_counters = snapshot
             self._reports.emit({"counters": snapshot})

@@ -186,6 +186,8 @@ class PlannedClaims:
         self._addresses: dict[str, IPAddress] = {}  # the claims' IPs by their text, parsed once
         self.claims: list[IPClaim] = []  # every claim, by Service key, then IP text
         self._ips: frozenset[IPAddress] | None = frozenset()  # the claims' IPs; None: to collect again
+        self.redefined_given = 0
+        """Services (not listed in the order) whose claims took redefined terms, since the start."""
 
     def take(self, kind: str, body: Any) -> None:
         """Take the body of an order of ``kind``: :data:`PLAN` (every claim) or :data:`PLAN_CHANGES`."""
@@ -229,7 +231,9 @@ class PlannedClaims:
             else:
                 by_service.pop(service, None)
         for ident in redefined:  # in key order, as the claims were made: their memory is walked in it
-            self._give(ident, sorted(naming.get(ident, set()) - services.keys()))
+            given = sorted(naming.get(ident, set()) - services.keys())
+            self._give(ident, given)
+            self.redefined_given += len(given)
         for ident in released:
             if not naming.get(ident):
                 naming.pop(ident, None)

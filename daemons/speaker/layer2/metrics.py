@@ -50,12 +50,21 @@ class _EngineCounters(Collector):
             "peer",
             totals.get("peers_declared_dead", {}),
         )
+        yield _counter(
+            "baremetal_lb_speaker_redefined_terms_given",
+            "Services whose layer-2 claims the engine gave new terms from a plan order that redefined "
+            "the terms they name without listing them (an announcing Node's death or drain re-terms "
+            "thousands of Services so, in one short order)",
+            "",
+            totals.get("redefined_terms_given", {}),
+        )
 
 
 def _counter(name: str, help_text: str, label: str, values: Mapping[str, int]) -> Metric:
+    """A counter with a sample per value of ``label``; one unlabelled sample when ``label`` is ""."""
     metric = Metric(name, help_text, "counter")
     for key, value in sorted(values.items()):
-        metric.add_sample(name, {label: key}, value)
+        metric.add_sample(name, {label: key} if label else {}, value)
     return metric
 
 

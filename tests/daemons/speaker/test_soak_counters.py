@@ -38,3 +38,10 @@ def test_peers_declared_dead_are_published_from_the_engines_totals():
         'peer="node2"': 1.0,
         'peer="node3"': 4.0,
     }
+
+
+def test_services_given_redefined_terms_are_one_unlabelled_counter():
+    metrics = SpeakerMetrics()
+    Layer2Metrics(metrics.registry).set_totals({"redefined_terms_given": {"": 8004}})
+    page = generate_latest(metrics.registry).decode()
+    assert re.search(r"^baremetal_lb_speaker_redefined_terms_given 8004\.0$", page, re.MULTILINE), page

@@ -142,6 +142,7 @@ def test_a_nodes_death_gives_the_shared_entry_new_terms_and_sends_no_service() -
     body = engine.follow(STEPS["a node dies: every Service's terms change, heads stay"])
     assert body == {"services": {}, "terms": {shared: {"candidates": ["n1", "n3"], "interfaces": ["eth0"]}}}
     assert engine.claims.claims == _all_by_ip(STEPS["a node dies: every Service's terms change, heads stay"])
+    assert engine.claims.redefined_given == len(START), "the speaker's metric counts every Service re-termed"
 
 
 def test_when_a_few_services_take_other_terms_only_they_are_sent() -> None:
@@ -156,6 +157,7 @@ def test_when_a_few_services_take_other_terms_only_they_are_sent() -> None:
     assert list(body["services"]) == ["ns/b"]
     assert body["terms"][shared] == {"candidates": ["n1", "n3"], "interfaces": ["eth0"]}
     assert engine.claims.claims == _all_by_ip(few)
+    assert engine.claims.redefined_given == 2, "ns/a and ns/dual took the redefined terms; ns/b was sent"
 
 
 def test_entries_that_become_alike_become_one_and_only_the_services_of_the_other_are_sent() -> None:
