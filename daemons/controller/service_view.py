@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
-from typing import TypeVar
 
 from ansible_collections.baremetal.lb.plugins.module_utils.addresses import IPAddress
 from ansible_collections.baremetal.lb.plugins.module_utils.services import (
@@ -49,7 +48,6 @@ _IGNORED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configurat
 """A copy of the whole manifest, written by ``kubectl apply``; nothing of it is read."""
 _REPEATED_SPEC = ("type", "ipFamilyPolicy", "externalTrafficPolicy", "loadBalancerClass")
 """Spec values most Services share ("LoadBalancer", "SingleStack", ...)."""
-T = TypeVar("T")
 
 
 def slim_service(service: JSON) -> JSON:
@@ -110,9 +108,9 @@ def slim_service(service: JSON) -> JSON:
     return slim
 
 
-def _shared(value: T) -> T:
+def _shared(value: object) -> object:
     """One string for every equal one (``sys.intern``); anything else as it is."""
-    return sys.intern(value) if isinstance(value, str) else value  # type: ignore[return-value]
+    return sys.intern(value) if isinstance(value, str) else value
 
 
 def _frozen_families(families: list[object]) -> tuple[object, ...]:
