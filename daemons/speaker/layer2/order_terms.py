@@ -33,6 +33,10 @@ class TermsTable:
             self._uses[ident] = 0
         return ident
 
+    def entry(self, ident: bytes) -> bytes:
+        """The encoded entry ``ident`` names."""
+        return self._entries[ident]
+
     def known(self, entry: bytes) -> bool:
         """Whether an entry alike is kept."""
         return entry in self._ids

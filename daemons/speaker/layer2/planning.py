@@ -9,7 +9,7 @@ only the Services a change touched.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim
@@ -53,7 +53,10 @@ class Layer2Planning:
         replanned = self._plans.update(
             settings_of(situation, interfaces), situation.nodes, situation.services
         )
-        self._order.update(self._plans.claims, None if replanned.everything else replanned.services)
+        if replanned.everything:
+            self._order.update(self._plans.claims)
+        else:
+            self._order.update(self._plans.claims, replanned.services, replanned.retermed)
         changes = self._order.changes_line()
         if self._whole_sent:
             return replanned, changes
@@ -83,7 +86,9 @@ class PlanOrder:
     every claim sharing it. When every claim naming an entry takes new terms (a Node's death
     changes the terms of thousands of Services alike), the entry is redefined to the terms most
     of them took: the order carries its id with those terms and none of those Services, only
-    the few that took other terms.
+    the few that took other terms. Told that groups of Services only took new terms, alike in
+    each group (:attr:`~...plugins.module_utils.l2_replan.Replanned.retermed`), it redefines a
+    group's entry once instead of shaping each of its Services.
     """
 
     def __init__(self) -> None:
@@ -96,15 +101,22 @@ class PlanOrder:
         self._terms = TermsTable()
 
     def update(
-        self, claims: Mapping[str, tuple[IPClaim, ...]], replanned: Collection[str] | None = None
+        self,
+        claims: Mapping[str, tuple[IPClaim, ...]],
+        replanned: Collection[str] | None = None,
+        retermed: Iterable[Sequence[str]] = (),
     ) -> None:
         """Take ``claims`` (by Service key) in, encoding only the Services whose claims changed.
 
         ``replanned``: the only keys whose claims may have changed since the last call (default:
-        any). First each changed Service's claims are shaped (heads, encoded terms) and where the
-        claims naming each terms id went is noted; an id all of whose claims moved is redefined
-        to the new entry most of them went to; then each Service names ids, and only one naming
-        other ids than before is encoded again and sent.
+        any). ``retermed``: groups of those keys whose one claim each kept its IP and key and
+        only took new terms, the same for the whole group, from terms alike for the whole group
+        (:class:`~...plugins.module_utils.l2_replan.Replanned`); each group that named an entry no
+        other claim names is taken at once (:meth:`_take_retermed`). Then each other changed
+        Service's claims are shaped (heads, encoded terms) and where the claims naming each
+        terms id went is noted; an id all of whose claims moved is redefined to the new entry
+        most of them went to; then each Service names ids, and only one naming other ids than
+        before is encoded again and sent.
         """
         encoded, pending, table = self._encoded, self._pending, self._terms
         released: list[bytes] = []  # the terms ids of the claims replaced: counted last, so shared ids stay
@@ -114,6 +126,8 @@ class PlanOrder:
                 pending.add(key)
                 self._keys = self._line = None
         entries, moves = _EntryCache(), _Moves()
+        if replanned is not None and (taken := self._take_retermed(claims, retermed, entries)):
+            replanned = set(replanned) - taken
         shaped: list[tuple[str, _Encoded | None, tuple[IPClaim, ...], _Shape]] = []
         for key in claims if replanned is None else replanned:
             planned = claims.get(key)
@@ -146,6 +160,39 @@ class PlanOrder:
             self._line = None
         table.use(used)
         table.release(released)
+
+    def _take_retermed(
+        self, claims: Mapping[str, tuple[IPClaim, ...]], groups: Iterable[Sequence[str]], entries: _EntryCache
+    ) -> set[str]:
+        """Take in each group of Services that only took new terms and alone named its entry; their keys.
+
+        Such a group's claims keep their bytes: its entry is redefined to the new terms (or left,
+        when they encode the same) and none of its Services is sent. A group is left to the
+        Service-by-Service path when its Services named different entries, some other claim
+        names its entry (the entry must stay for it), or an entry alike to the new terms is
+        kept already (its Services must name that one).
+        """
+        encoded, table = self._encoded, self._terms
+        taken: set[str] = set()
+        for group in groups:
+            first = encoded.get(group[0])
+            if first is None or len(first.idents) != 1 or table.uses(first.idents[0]) != len(group):
+                continue
+            idents = first.idents
+            if not all((known := encoded.get(key)) is not None and known.idents == idents for key in group):
+                continue
+            ident, entry = idents[0], entries.entry(claims[group[0]][0])
+            if entry != table.entry(ident):
+                if table.known(entry):
+                    continue
+                table.redefine(ident, entry)
+                self._redefined.add(ident)
+                self._line = None
+            for key in group:
+                known = encoded[key]
+                known.planned = known.ordered = claims[key]  # one claim: as planned is as ordered
+            taken.update(group)
+        return taken
 
     @property
     def line(self) -> bytes:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from ansible_collections.baremetal.lb.daemons.speaker.layer2 import planning
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages import (
     PlannedClaims,
     plan_from_json,
@@ -180,3 +181,87 @@ def test_keys_not_re_planned_are_not_looked_at() -> None:
     assert order.line is first
     order.update(changed, replanned={"ns/b"})
     assert _carried(order.line) == _by_ip({**START, "ns/b": changed["ns/b"]})
+
+
+# -- Services re-termed in groups (l2_replan's Replanned.retermed) ---------------------------------
+
+ONE_EACH = {"ns/a": "192.0.2.1", "ns/b": "192.0.2.2", "ns/c": "2001:db8::3"}
+THREE_AGAIN = ClaimTerms(frozenset({"n1", "n2", "n3"}), ("eth0",), {}, frozenset(), False)  # new objects
+
+
+def _one_each(**terms: ClaimTerms) -> Claims:
+    """Each Service of ONE_EACH with one claim of THREE's terms, but ``terms`` (``a``: ``ns/a``)."""
+    return dict(_claims(key, ips, terms.get(key[3:], THREE)) for key, ips in ONE_EACH.items())
+
+
+GROUPS: dict[str, tuple[Claims, Claims, list[tuple[str, ...]], set[str]]] = {
+    # name: (claims before, after, the groups told, the Services the plan_changes order carries)
+    "a node's death: the group alone named its entry, which is redefined": (
+        _one_each(),
+        _one_each(a=TWO, b=TWO, c=TWO),
+        [("ns/a", "ns/b", "ns/c")],
+        set(),
+    ),
+    "equal terms in new objects: nothing to send": (
+        _one_each(),
+        _one_each(a=THREE_AGAIN, b=THREE_AGAIN, c=THREE_AGAIN),
+        [("ns/a", "ns/b", "ns/c")],
+        set(),
+    ),
+    "another claim still names the entry: the group is sent": (
+        _one_each(),
+        _one_each(a=TWO, b=TWO),
+        [("ns/a", "ns/b")],
+        {"ns/a", "ns/b"},
+    ),
+    "the new terms have an entry already: the group names it": (
+        _one_each(c=TWO),
+        _one_each(a=TWO, b=TWO, c=TWO),
+        [("ns/a", "ns/b")],
+        {"ns/a", "ns/b"},
+    ),
+    "the group named two entries: Service by Service": (
+        _one_each(b=RICH),
+        _one_each(a=TWO, b=TWO),
+        [("ns/a", "ns/b")],
+        {"ns/a"},  # ns/b's entry, RICH, is named by no other claim: redefined to TWO
+    ),
+}
+
+
+@pytest.mark.parametrize("before, after, groups, sent", GROUPS.values(), ids=GROUPS.keys())
+def test_groups_told_re_termed_bring_the_engine_to_the_whole_plan(
+    before: Claims, after: Claims, groups: list[tuple[str, ...]], sent: set[str]
+) -> None:
+    order = PlanOrder()
+    order.update(before)
+    engine = _Engine(order)
+    order.update(after, replanned={key for group in groups for key in group}, retermed=groups)
+    line = order.changes_line()
+    body = json.loads(line)["plan_changes"] if line else {"terms": {}, "services": {}}
+    if line:
+        _carried(line, "plan_changes", engine.carried)
+        engine.claims.take("plan_changes", body)
+    assert set(body["services"]) == sent
+    assert engine.claims.claims == _all_by_ip(after)
+    assert _carried(order.line) == _by_ip(after)
+
+
+def test_a_group_it_can_take_is_not_shaped_service_by_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Node's death re-terms thousands of Services alike: the order takes them in once, not each."""
+    death = "a node's death: the group alone named its entry, which is redefined"
+    before, after, groups, _sent = GROUPS[death]
+    order = PlanOrder()
+    order.update(before)
+    engine = _Engine(order)
+    monkeypatch.setattr(planning, "_shape", _not_called)
+    order.update(after, replanned=set(ONE_EACH), retermed=groups)
+    (shared,) = engine.carried
+    assert json.loads(order.changes_line() or b"null")["plan_changes"] == {
+        "terms": {shared: {"candidates": ["n1", "n3"], "interfaces": ["eth0"]}},
+        "services": {},
+    }
+
+
+def _not_called(*_args: object) -> None:
+    raise AssertionError("a Service of a group taken at once was shaped")

@@ -21,8 +21,8 @@ from ansible_collections.baremetal.lb.plugins.module_utils.config_model import (
     NodePreference,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.failback import NON_REVERTIVE
-from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim, plan_service
-from ansible_collections.baremetal.lb.plugins.module_utils.l2_replan import L2Plans, PlanSettings
+from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import ClaimTerms, IPClaim, plan_service
+from ansible_collections.baremetal.lb.plugins.module_utils.l2_replan import L2Plans, PlanSettings, Replanned
 from ansible_collections.baremetal.lb.plugins.module_utils.label_selectors import LabelSelector
 from ansible_collections.baremetal.lb.plugins.module_utils.ownership import (
     EXCLUDE_LB_LABEL,
@@ -256,12 +256,14 @@ def test_incremental_plan_equals_full_plan(
     plans.update(SETTINGS, nodes, services.values())
     assert dict(plans.claims) == _full(SETTINGS, nodes, services)
 
+    before = dict(plans.claims)
     change(nodes, services)
     result = plans.update(settings, nodes, services.values())
 
     assert dict(plans.claims) == _full(settings, nodes, services)
     assert result.services == replanned
     assert result.everything == (replanned == ALL)
+    _assert_retermed_as_promised(before, plans.claims, result)
 
 
 def test_a_sequence_of_changes_stays_equal_to_full_plans() -> None:
@@ -272,9 +274,11 @@ def test_a_sequence_of_changes_stays_equal_to_full_plans() -> None:
     for name, (change, _settings, _replanned) in CHANGES.items():
         if _settings is not SETTINGS or name.startswith("this node"):
             continue
+        before = dict(plans.claims)
         change(nodes, services)
-        plans.update(SETTINGS, nodes, services.values())
+        result = plans.update(SETTINGS, nodes, services.values())
         assert dict(plans.claims) == _full(SETTINGS, nodes, services), name
+        _assert_retermed_as_promised(before, plans.claims, result)
 
 
 def test_equal_candidate_sets_are_shared() -> None:
@@ -286,3 +290,33 @@ def test_equal_candidate_sets_are_shared() -> None:
     assert len(claims) == 20
     assert len({id(claim.candidates) for claim in claims}) == 1
     assert plans.all_claims() == claims
+
+
+def _terms(claim: IPClaim) -> ClaimTerms:
+    return ClaimTerms(*claim[len(claim) - len(ClaimTerms._fields) :])
+
+
+def _assert_retermed_as_promised(
+    before: Mapping[str, tuple[IPClaim, ...]], after: Mapping[str, tuple[IPClaim, ...]], result: Replanned
+) -> None:
+    """Each group of re-termed Services: one claim each, same IP and key, alike terms before and after."""
+    keys = [key for group in result.retermed for key in group]
+    assert len(keys) == len(set(keys)), "a Service is in one group at most"
+    assert set(keys) <= result.services, "a re-termed Service is a re-planned one"
+    for group in result.retermed:
+        old, new = [before[key] for key in group], [after[key] for key in group]
+        assert all(len(claims) == 1 for claims in old + new), group
+        assert [(c.ip, c.key) for (c,) in old] == [(c.ip, c.key) for (c,) in new], group
+        assert all(_terms(c) == _terms(old[0][0]) for (c,) in old), f"{group}: terms alike before"
+        assert all(_terms(c) == _terms(new[0][0]) for (c,) in new), f"{group}: terms alike after"
+
+
+def test_a_nodes_death_reports_the_services_alike_as_one_group() -> None:
+    """So the engine's order takes 10,000 Services alike in once (``PlanOrder``), not one by one."""
+    nodes = _nodes()
+    services = {f"default/s{i}": _service(f"s{i}", f"192.0.2.{10 + i}", "n2") for i in range(20)}
+    plans = L2Plans()
+    plans.update(SETTINGS, nodes, services.values())
+    del nodes["n3"]
+    result = plans.update(SETTINGS, nodes, services.values())
+    assert [sorted(group) for group in result.retermed] == [sorted(services)]
