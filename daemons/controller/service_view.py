@@ -17,10 +17,10 @@ from types import MappingProxyType
 
 from ansible_collections.baremetal.lb.plugins.module_utils.addresses import IPAddress
 from ansible_collections.baremetal.lb.plugins.module_utils.services import (
-    LOCAL_TRAFFIC,
     allocated_pool,
     frozen_labels,
     ingress_ips,
+    selector_is_read,
 )
 
 from ..kube.kubeapi import JSON
@@ -83,7 +83,7 @@ def slim_service(service: JSON) -> JSON:
     }
     if spec.get("clusterIPs"):  # it leads with clusterIP; _families reads it first
         kept_spec.pop("clusterIP", None)
-    if spec.get("externalTrafficPolicy") != LOCAL_TRAFFIC:
+    if not selector_is_read(spec):
         kept_spec.pop("selector", None)
     elif isinstance(spec.get("selector"), Mapping):
         kept_spec["selector"] = {_shared(name): value for name, value in spec["selector"].items()}

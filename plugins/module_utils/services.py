@@ -161,7 +161,6 @@ def service_from_manifest(
     """
     metadata, spec = obj.get("metadata") or {}, obj.get("spec") or {}
     annotations = metadata.get("annotations") or {}
-    traffic_policy = spec.get("externalTrafficPolicy") or "Cluster"
     return Service(
         namespace=metadata.get("namespace") or "default",
         name=metadata.get("name") or "",
@@ -172,8 +171,8 @@ def service_from_manifest(
         requested_ips=requested_ips(annotations, spec.get("loadBalancerIP") or ""),
         pool=annotation_value(annotations, ADDRESS_POOL) or "",
         sharing_key=annotation_value(annotations, ALLOW_SHARED_IP) or "",
-        external_traffic_policy=traffic_policy,
-        selector=dict(spec.get("selector") or {}) if traffic_policy == LOCAL_TRAFFIC else _NO_SELECTOR,
+        external_traffic_policy=spec.get("externalTrafficPolicy") or "Cluster",
+        selector=dict(spec.get("selector") or {}) if selector_is_read(spec) else _NO_SELECTOR,
         ports=_shared_ports(
             tuple((port.get("protocol") or "TCP", int(port["port"])) for port in spec.get("ports") or ())
         ),
@@ -181,8 +180,17 @@ def service_from_manifest(
 
 
 _NO_SELECTOR: Mapping[str, str] = MappingProxyType({})
-"""The selector of a Service whose traffic policy is not Local: only :attr:`Service.backend_key`
-reads it, and only for Local Services (one empty mapping for the allocator's 100,000 Services)."""
+"""The selector of a Service whose selector is not read (one empty mapping for the allocator's
+100,000 Services)."""
+
+
+def selector_is_read(spec: Mapping[str, Any]) -> bool:
+    """Whether anything reads the selector of a Service with ``spec``: only a Local one's.
+
+    :attr:`Service.backend_key` keys a Local Service's backends by its selector and is empty
+    for any other; so the controller's cache and :func:`service_from_manifest` keep no other.
+    """
+    return bool(spec.get("externalTrafficPolicy") == LOCAL_TRAFFIC)
 
 
 def frozen_labels(labels: Mapping[str, str]) -> Mapping[str, str]:

@@ -12,6 +12,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.services import (
     frozen_labels,
     ingress_ips,
     requested_ips,
+    selector_is_read,
     service_from_manifest,
 )
 
@@ -169,3 +170,15 @@ def test_equal_label_sets_and_ports_are_one_read_only_copy():
 )
 def test_frozen_labels_read_as_the_labels(labels, expected):
     assert frozen_labels(labels) == expected
+
+
+@pytest.mark.parametrize(
+    ("policy", "read"),
+    [("Local", True), ("Cluster", False), (None, False), ("local", False)],  # the API spells it "Local"
+)
+def test_only_a_local_services_selector_is_read_and_kept(policy, read):
+    spec = {"selector": {"app": "web"}, **({"externalTrafficPolicy": policy} if policy else {})}
+    service = service_from_manifest({"metadata": {"name": "web"}, "spec": spec})
+    assert selector_is_read(spec) is read
+    assert dict(service.selector) == ({"app": "web"} if read else {})
+    assert service.backend_key == ("app=web" if read else "")
