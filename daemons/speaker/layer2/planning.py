@@ -169,8 +169,9 @@ class PlanOrder:
         Such a group's claims keep their bytes: its entry is redefined to the new terms (or left,
         when they encode the same) and none of its Services is sent. A group is left to the
         Service-by-Service path when its Services named different entries, some other claim
-        names its entry (the entry must stay for it), or an entry alike to the new terms is
-        kept already (its Services must name that one).
+        names its entry (the entry must stay for it), an entry alike to the new terms is kept
+        already (its Services must name that one), or one of its Services has other than one
+        claim now (not what ``L2Plans`` promises, but then its bytes must change).
         """
         encoded, table = self._encoded, self._terms
         taken: set[str] = set()
@@ -179,7 +180,10 @@ class PlanOrder:
             if first is None or len(first.idents) != 1 or table.uses(first.idents[0]) != len(group):
                 continue
             idents = first.idents
-            if not all((known := encoded.get(key)) is not None and known.idents == idents for key in group):
+            if not all(
+                (known := encoded.get(key)) is not None and known.idents == idents and len(claims[key]) == 1
+                for key in group
+            ):
                 continue
             ident, entry = idents[0], entries.entry(claims[group[0]][0])
             if entry != table.entry(ident):

@@ -220,6 +220,12 @@ GROUPS: dict[str, tuple[Claims, Claims, list[tuple[str, ...]], set[str]]] = {
         [("ns/a", "ns/b")],
         {"ns/a", "ns/b"},
     ),
+    "a Service of the group has two claims now: Service by Service": (
+        _one_each(c=RICH),
+        {**_one_each(b=TWO, c=RICH), **dict([_claims("ns/a", "192.0.2.1,192.0.2.9", TWO)])},
+        [("ns/a", "ns/b")],
+        {"ns/a", "ns/b"},
+    ),
     "the group named two entries: Service by Service": (
         _one_each(b=RICH),
         _one_each(a=TWO, b=TWO),
