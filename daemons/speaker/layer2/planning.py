@@ -171,7 +171,9 @@ class PlanOrder:
         Service-by-Service path when its Services named different entries, some other claim
         names its entry (the entry must stay for it), an entry alike to the new terms is kept
         already (its Services must name that one), or one of its Services has other than one
-        claim now (not what ``L2Plans`` promises, but then its bytes must change).
+        claim now (not what ``L2Plans`` promises, but then its bytes must change). That each
+        claim kept its IP and key is ``L2Plans``' promise, trusted as ``replanned`` is: checking
+        it would cost a comparison per Service, the cost this path exists to avoid.
         """
         encoded, table = self._encoded, self._terms
         taken: set[str] = set()

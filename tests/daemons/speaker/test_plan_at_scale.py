@@ -11,9 +11,11 @@ claims, and only the Services the change touches may be re-planned.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
+from ansible_collections.baremetal.lb.daemons.speaker.layer2 import planning
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.engine_messages import (
     PlannedClaims,
     plan_from_json,
@@ -92,3 +94,22 @@ def test_the_plan_line_is_not_joined_again_when_no_services_claims_changed() -> 
     assert order.line is first
     assert order.changes_line() is None
     assert _carried(first) == _carried(incremental.planning.whole_line)
+
+
+def test_an_announcing_nodes_death_reaches_the_order_by_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The speaker hands ``PlanOrder`` the planner's groups: it shapes only the Services outside them."""
+    store, _full, incremental = _planned()
+    shaped: list[str] = []
+    shape = planning._shape
+
+    def noting_shape(planned: tuple[IPClaim, ...], *rest: Any) -> Any:
+        shaped.append(planned[0].service)
+        return shape(planned, *rest)
+
+    monkeypatch.setattr(planning, "_shape", noting_shape)
+    changes(SHAPE, store)["announcer-delete"].apply()
+    incremental.replan()
+    local = {key for key, service in incremental.facts.services.items() if service.local_traffic_policy}
+    assert incremental.replanned >= SHAPE.services // 4
+    assert shaped, "the Local Services it touched are shaped one by one"
+    assert set(shaped) <= local, "no Cluster Service of a group was shaped"
