@@ -137,12 +137,14 @@ class Layer2Handler:
             self._conflicts.report(conflict, self._services_claiming(conflict.ip))
 
     def _services_claiming(self, ip: str) -> tuple[str, ...]:
-        """The Services of the latest plan with a claim on ``ip`` (its text form), sorted."""
+        """The Services of the latest plan with a claim on ``ip`` (its text form), sorted.
+
+        Called from the engine's reader thread while the main thread may re-plan: the keys are
+        copied in one step and a Service gone meanwhile has no claims.
+        """
+        claims = self._planning.claims
         found = {
-            claim.service
-            for claims in list(self._planning.claims.values())
-            for claim in claims
-            if str(claim.ip) == ip
+            claim.service for key in list(claims) for claim in claims.get(key, ()) if str(claim.ip) == ip
         }
         return tuple(sorted(found))
 

@@ -10,6 +10,7 @@ only the Services a change touched.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from ansible_collections.baremetal.lb.plugins.module_utils.l2_plan import IPClaim
@@ -99,12 +100,13 @@ class PlanOrder:
         self._redefined: set[bytes] = set()  # terms ids redefined since the last changes_line
         self._key_texts: dict[str, bytes] = {}  # each Service key as JSON
         self._terms = TermsTable()
+        self._named_by: dict[bytes, set[str]] = {}  # a terms id: the Services whose claims name it
 
     def update(
         self,
         claims: Mapping[str, tuple[IPClaim, ...]],
         replanned: Collection[str] | None = None,
-        retermed: Iterable[Sequence[str]] = (),
+        retermed: Iterable[AbstractSet[str]] = (),
     ) -> None:
         """Take ``claims`` (by Service key) in, encoding only the Services whose claims changed.
 
@@ -120,14 +122,11 @@ class PlanOrder:
         """
         encoded, pending, table = self._encoded, self._pending, self._terms
         released: list[bytes] = []  # the terms ids of the claims replaced: counted last, so shared ids stay
-        for key in encoded.keys() - claims.keys() if replanned is None else replanned:
-            if key not in claims and (gone := encoded.pop(key, None)) is not None:
-                released += gone.idents
-                pending.add(key)
-                self._keys = self._line = None
         entries, moves = _EntryCache(), _Moves()
         if replanned is not None and (taken := self._take_retermed(claims, retermed, entries)):
             replanned = set(replanned) - taken
+        maybe_gone = encoded.keys() - claims.keys() if replanned is None else replanned
+        released += self._forget_gone(claims, maybe_gone)
         shaped: list[tuple[str, _Encoded | None, tuple[IPClaim, ...], _Shape]] = []
         for key in claims if replanned is None else replanned:
             planned = claims.get(key)
@@ -154,7 +153,10 @@ class PlanOrder:
                 self._key_texts[key] = encode_item(key)
             else:
                 released += known.idents
+                self._unname(key, known.idents)
             encoded[key] = _Encoded(planned, ordered, heads, idents, _joined(heads, idents))
+            for ident in idents:
+                self._named_by.setdefault(ident, set()).add(key)
             used += idents
             pending.add(key)
             self._line = None
@@ -162,43 +164,64 @@ class PlanOrder:
         table.release(released)
 
     def _take_retermed(
-        self, claims: Mapping[str, tuple[IPClaim, ...]], groups: Iterable[Sequence[str]], entries: _EntryCache
+        self,
+        claims: Mapping[str, tuple[IPClaim, ...]],
+        groups: Iterable[AbstractSet[str]],
+        entries: _EntryCache,
     ) -> set[str]:
         """Take in each group of Services that only took new terms and alone named its entry; their keys.
 
         Such a group's claims keep their bytes: its entry is redefined to the new terms (or left,
-        when they encode the same) and none of its Services is sent. A group is left to the
-        Service-by-Service path when its Services named different entries, some other claim
-        names its entry (the entry must stay for it), an entry alike to the new terms is kept
-        already (its Services must name that one), or one of its Services has other than one
-        claim now (not what ``L2Plans`` promises, but then its bytes must change). That each
-        claim kept its IP and key is ``L2Plans``' promise, trusted as ``replanned`` is: checking
-        it would cost a comparison per Service, the cost this path exists to avoid.
+        when they encode the same) and none of its Services is sent or even read but one. A group
+        is left to the Service-by-Service path when the Services naming its first Service's entry
+        are not exactly the group (they named different entries, or some other Service names it
+        and needs it kept), or an entry alike to the new terms is kept already (its Services must
+        name that one). That each had one claim and has one now, of the same IP and key, is
+        ``L2Plans``' promise (a group's claims are made from one set of terms), trusted as
+        ``replanned`` is: checking it would cost a look per Service, the cost this path avoids.
+        The taken Services' kept claims (:class:`_Encoded`) keep their old terms: only their
+        heads and identity are read again.
         """
-        encoded, table = self._encoded, self._terms
+        encoded, table, named_by = self._encoded, self._terms, self._named_by
         taken: set[str] = set()
         for group in groups:
-            first = encoded.get(group[0])
-            if first is None or len(first.idents) != 1 or table.uses(first.idents[0]) != len(group):
+            key = next(iter(group))
+            first = encoded.get(key)
+            if first is None or len(first.idents) != 1:
                 continue
-            idents = first.idents
-            if not all(
-                (known := encoded.get(key)) is not None and known.idents == idents and len(claims[key]) == 1
-                for key in group
-            ):
+            ident = first.idents[0]
+            if table.uses(ident) != len(group) or named_by.get(ident) != group:
                 continue
-            ident, entry = idents[0], entries.entry(claims[group[0]][0])
+            entry = entries.entry(claims[key][0])
             if entry != table.entry(ident):
                 if table.known(entry):
                     continue
                 table.redefine(ident, entry)
                 self._redefined.add(ident)
                 self._line = None
-            for key in group:
-                known = encoded[key]
-                known.planned = known.ordered = claims[key]  # one claim: as planned is as ordered
             taken.update(group)
         return taken
+
+    def _forget_gone(self, claims: Mapping[str, tuple[IPClaim, ...]], keys: Iterable[str]) -> list[bytes]:
+        """Forget the Services of ``keys`` that have no claims now; the terms ids they named."""
+        released: list[bytes] = []
+        for key in keys:
+            if key not in claims and (gone := self._encoded.pop(key, None)) is not None:
+                released += gone.idents
+                self._unname(key, gone.idents)
+                self._pending.add(key)
+                self._keys = self._line = None
+        return released
+
+    def _unname(self, key: str, idents: Iterable[bytes]) -> None:
+        """The Service ``key``'s claims no longer name ``idents``."""
+        named_by = self._named_by
+        for ident in idents:
+            names = named_by.get(ident)
+            if names is not None:
+                names.discard(key)
+                if not names:
+                    del named_by[ident]
 
     @property
     def line(self) -> bytes:
@@ -244,8 +267,10 @@ class PlanOrder:
 class _Encoded:
     """One Service's claims and their part of the order (the claims alone change when the bytes stay)."""
 
-    planned: tuple[IPClaim, ...]  # as planned
-    ordered: tuple[IPClaim, ...]  # as the order lists them: by IP text
+    # the claims as planned and as the order lists them (by IP text); after a group was taken
+    # (PlanOrder._take_retermed) with their old terms: only their heads and identity are read
+    planned: tuple[IPClaim, ...]
+    ordered: tuple[IPClaim, ...]
     heads: tuple[bytes, ...]  # each ordered claim's element up to its terms id: '["ip","key",'
     idents: tuple[bytes, ...]  # each ordered claim's terms id
     encoded: bytes  # the Service's claims: '[[ip,key,id],...]'

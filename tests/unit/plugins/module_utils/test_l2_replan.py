@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import pytest
 
+from ansible_collections.baremetal.lb.plugins.module_utils import l2_replan
 from ansible_collections.baremetal.lb.plugins.module_utils.config_model import (
     Config,
     L2Advertisement,
@@ -320,3 +321,31 @@ def test_a_nodes_death_reports_the_services_alike_as_one_group() -> None:
     del nodes["n3"]
     result = plans.update(SETTINGS, nodes, services.values())
     assert [sorted(group) for group in result.retermed] == [sorted(services)]
+
+
+def test_a_nodes_death_costs_a_group_alike_one_set_of_terms_and_no_claim_until_one_is_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Node's death touches 10,000 Services alike: their claims are made when read, not each re-made."""
+    made: list[IPClaim] = []
+
+    class CountedClaim(IPClaim):
+        @classmethod
+        def _make(cls, iterable: Iterable[object]) -> IPClaim:
+            claim = IPClaim._make(iterable)
+            made.append(claim)
+            return claim
+
+    monkeypatch.setattr(l2_replan, "IPClaim", CountedClaim)
+    nodes = _nodes()
+    services = {f"default/s{i}": _service(f"s{i}", f"192.0.2.{10 + i}", "n2") for i in range(20)}
+    plans = L2Plans()
+    plans.update(SETTINGS, nodes, services.values())
+    del nodes["n3"]
+    made.clear()
+    plans.update(SETTINGS, nodes, services.values())
+    assert made == [], "no claim is made by the death itself"
+    claims = plans.claims["default/s1"]
+    assert plans.claims["default/s1"] is claims, "a claim read twice is made once"
+    assert len(made) == 1
+    assert dict(plans.claims) == _full(SETTINGS, nodes, services)
