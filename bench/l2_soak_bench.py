@@ -382,6 +382,7 @@ def soak(lab: LabState, speakers: Speakers, served: Served, api: KubeApi, settin
             f"{storm.connections_cut} API connections cut"
         )
     relists = _counted(seen.messages, r"watch of \S+ expired")
+    stalled = _counted(seen.messages, r"membership: this node sent no heartbeat for ")
     for node in sorted(speakers.by_node):
         low = [v for v in seen.samples.get(node, []) if v < len(speakers.by_node)]
         owns = sum(1 for owner in served.owners.values() if owner == node)
@@ -391,7 +392,8 @@ def soak(lab: LabState, speakers: Speakers, served: Served, api: KubeApi, settin
             f"  {node} (owns {owns}): answered {answered:.0f}; re-plans on change {replans[node]:.0f}, "
             f"periodic {periodic:.0f}; watches broken and resumed {resumes[node]} (relisted "
             f"{relists[node]}); announce/withdraw logged {logged[node]}; peers declared dead "
-            f"{_grew(seen, node, _DECLARED_DEAD):.0f}; live-members samples "
+            f"{_grew(seen, node, _DECLARED_DEAD):.0f}; its own heartbeats stopped longer than dead-after "
+            f"{stalled[node]}; live-members samples "
             f"{len(seen.samples.get(node, []))}, below {len(speakers.by_node)}: {len(low)}"
         )
     report.lines += [

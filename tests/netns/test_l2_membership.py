@@ -140,6 +140,28 @@ def test_a_killed_node_restarted_under_its_name_is_back_everywhere(lan: Lan) -> 
     b.read_until("b knowing everyone", members_are({"a", "b", "c"}), 3)
 
 
+def test_a_frozen_node_is_declared_dead_says_why_when_it_wakes_and_is_back_everywhere(lan: Lan) -> None:
+    """A node that does not run longer than dead-after (a paused VM, a stolen vCPU) is silent to its peers.
+
+    They declare it dead, as they must; on waking it logs how long it sent no heartbeat, so the
+    verdict its peers logged is explained in its own log, refutes and is a member again everywhere.
+    """
+    hosts = [lan.add_host(n) for n in ("a", "b", "c")]
+    a, b, c = start_members(lan, hosts)
+    a.read_until("everyone", members_are({"a", "b", "c"}), 5)
+
+    os.kill(b.pid, signal.SIGSTOP)
+    try:
+        a.read_until("b's death while it is stopped", members_are({"a", "c"}), 3)
+    finally:
+        os.kill(b.pid, signal.SIGCONT)
+    woke = b.read_until("b's own stall in its log", logged("membership: this node sent no heartbeat for "), 3)
+    unheard_ms = float(woke["log"].split("no heartbeat for ")[1].split(" ms")[0])
+    assert unheard_ms > DEAD_AFTER * 1000, woke["log"]
+    a.read_until("b back", members_are({"a", "b", "c"}), 3)
+    c.read_until("b back", members_are({"a", "b", "c"}), 3)
+
+
 def test_a_watcher_that_cannot_hear_a_healthy_node_does_not_evict_it(lan: Lan) -> None:
     """b stops hearing a (a's datagrams to b are dropped); c hears both and must keep both."""
     hosts = [lan.add_host(n) for n in ("a", "b", "c")]

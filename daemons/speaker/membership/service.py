@@ -153,6 +153,7 @@ class Membership:
         self._holds_published: Holds = {}
         self._started_at: float | None = None
         self._next_beat = self._next_digest = self._wake_at = 0.0
+        self._heartbeat_sent: float | None = None  # when the last heartbeat went out
         self._lock = threading.Lock()
         self._family = _family(bind[0])
         self._peers: dict[str, Address] = {}
@@ -331,6 +332,23 @@ class Membership:
             self._health.penalty(now) * 1000,
         )
 
+    def _note_heartbeat(self, sent: float | None) -> None:
+        """A heartbeat went out at ``sent`` (None: none could, the node gave itself up).
+
+        Two heartbeats further apart than ``dead_after`` mean this process did not run meanwhile,
+        wherever it stopped (in its sleep or in the middle of a turn): its peers may have declared
+        it dead, and its log says why.
+        """
+        previous, self._heartbeat_sent = self._heartbeat_sent, sent
+        if sent is not None and previous is not None and sent - previous > self._dead_after:
+            _LOG.warning(
+                "membership: this node sent no heartbeat for %.0f ms, more than %.0f ms (dead after): its"
+                " peers may have declared it dead meanwhile; this process did not run (CPU starvation,"
+                " a paused VM or a stolen vCPU, a stopped process)",
+                (sent - previous) * 1000,
+                self._dead_after * 1000,
+            )
+
     def close(self, *, leave: bool = True) -> None:
         """Send LEAVE (unless ``leave`` is False: a crash, for benches) and close the sockets."""
         try:
@@ -374,6 +392,7 @@ class Membership:
             self._say_legacy(Kind.HEARTBEAT)
         elif was_healthy:
             self._say_legacy(Kind.LEAVE, copies=LEAVE_COPIES)
+        self._note_heartbeat(self._clock() if healthy else None)
 
     def _send_digest(self) -> None:
         """Everything we know, to one random version 2 peer (dead ones too: that heals a split)."""
