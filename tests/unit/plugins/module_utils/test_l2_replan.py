@@ -196,6 +196,26 @@ CHANGES: dict[str, tuple[Callable[[dict, dict], None], PlanSettings, frozenset[s
         SETTINGS,
         frozenset({"default/cluster-any"}),
     ),
+    "Cluster Service turns Local (leaves its group)": (
+        _put_service(_service("cluster-any", "192.0.2.1", "n2", local=True)),
+        SETTINGS,
+        frozenset({"default/cluster-any"}),
+    ),
+    "Service gains a second IP (leaves its group)": (
+        _put_service(_service("cluster-lb", "198.51.100.1,192.0.2.7", "n4")),
+        SETTINGS,
+        frozenset({"default/cluster-lb"}),
+    ),
+    "dual-stack Service keeps one IP (joins a group)": (
+        _put_service(_service("dual", "198.51.100.4", "n6")),
+        SETTINGS,
+        frozenset({"default/dual"}),
+    ),
+    "failback policy changes (another group)": (
+        _put_service(_service("cluster-any-sticky", "192.0.2.5", "n2")),
+        SETTINGS,
+        frozenset({"default/cluster-any-sticky"}),
+    ),
     "node deleted (an lb node hosting an endpoint)": (
         _delete_node("n5"),
         SETTINGS,
@@ -255,13 +275,13 @@ def test_incremental_plan_equals_full_plan(
     nodes, services = _nodes(), _services()
     plans = L2Plans()
     plans.update(SETTINGS, nodes, services.values())
-    assert dict(plans.claims) == _full(SETTINGS, nodes, services)
+    _assert_claims(plans, _full(SETTINGS, nodes, services))
 
     before = dict(plans.claims)
     change(nodes, services)
     result = plans.update(settings, nodes, services.values())
 
-    assert dict(plans.claims) == _full(settings, nodes, services)
+    _assert_claims(plans, _full(settings, nodes, services))
     assert result.services == replanned
     assert result.everything == (replanned == ALL)
     _assert_retermed_as_promised(before, plans.claims, result)
@@ -278,7 +298,7 @@ def test_a_sequence_of_changes_stays_equal_to_full_plans() -> None:
         before = dict(plans.claims)
         change(nodes, services)
         result = plans.update(SETTINGS, nodes, services.values())
-        assert dict(plans.claims) == _full(SETTINGS, nodes, services), name
+        _assert_claims(plans, _full(SETTINGS, nodes, services), name)
         _assert_retermed_as_promised(before, plans.claims, result)
 
 
@@ -291,6 +311,13 @@ def test_equal_candidate_sets_are_shared() -> None:
     assert len(claims) == 20
     assert len({id(claim.candidates) for claim in claims}) == 1
     assert plans.all_claims() == claims
+
+
+def _assert_claims(plans: L2Plans, full: Mapping[str, tuple[IPClaim, ...]], name: str = "") -> None:
+    """The claims equal a full plan's, each Service's kept in one place (by itself or in one group)."""
+    keys = list(plans.claims)
+    assert len(keys) == len(set(keys)) == len(plans.claims), f"{name}: a Service's claims are kept twice"
+    assert dict(plans.claims) == full, name
 
 
 def _terms(claim: IPClaim) -> ClaimTerms:
