@@ -233,8 +233,8 @@ class L2Plans:
             group.take(terms)
             keys = group.keys()
             replanned.update(keys)
-            if kept := (keys - changed if changed else frozenset(keys)):
-                retermed.append(frozenset(kept))
+            if kept := frozenset(keys - changed if changed else keys):
+                retermed.append(kept)
         return tuple(retermed)
 
     def _claim_terms(
@@ -409,9 +409,8 @@ class _Alike:
         self._made: dict[str, tuple[IPClaim]] = {}  # the claims made since the terms were taken
 
     def join(self, key: str, ip: IPAddress, owner_key: str) -> None:
-        """Take the Service ``key`` in, its one claimed IP being ``ip``."""
+        """Take the Service ``key`` in (not in the group: it left first), its one claimed IP being ``ip``."""
         self._heads[key] = (ip, owner_key)
-        self._made.pop(key, None)
 
     def leave(self, key: str) -> bool:
         """Let the Service ``key`` go; whether the group is empty now."""

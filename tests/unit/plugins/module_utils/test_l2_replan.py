@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import pytest
 
@@ -357,6 +358,13 @@ def test_a_nodes_death_costs_a_group_alike_one_set_of_terms_and_no_claim_until_o
     made: list[IPClaim] = []
 
     class CountedClaim(IPClaim):
+        """Counts claims made either way: called, or from a tuple (``_make``)."""
+
+        def __new__(cls, *fields: Any) -> IPClaim:  # type: ignore[misc]
+            claim = IPClaim(*fields)
+            made.append(claim)
+            return claim
+
         @classmethod
         def _make(cls, iterable: Iterable[object]) -> IPClaim:
             claim = IPClaim._make(iterable)
