@@ -162,6 +162,25 @@ def test_a_frozen_node_is_declared_dead_says_why_when_it_wakes_and_is_back_every
     c.read_until("b back", members_are({"a", "b", "c"}), 3)
 
 
+def test_a_watcher_stopped_in_the_middle_of_its_turn_accuses_nobody(lan: Lan) -> None:
+    """A watcher's thread that stops right after it read its socket (a stolen vCPU, another thread
+    of the engine holding the GIL through a long decode) goes on with heartbeats waiting unread.
+
+    It must not take that for silence: its peers kept heart-beating all along.
+    """
+    hosts = [lan.add_host(n) for n in ("a", "b", "c")]
+    a, _b, _c = start_members(lan, hosts)
+    a.read_until("everyone", members_are({"a", "b", "c"}), 5)
+
+    a.send({"stall_in_turn": 2 * DEAD_AFTER})
+    a.read_until("a going on after its stall", lambda line: "stalled" in line, 3)
+    received = state(a)["received"]
+    wait_for("a reading heartbeats again", lambda: state(a)["received"] >= received + 4, timeout=3)
+    got = state(a)
+    assert got["events"].get("accused", 0) == 0, got["events"]
+    assert got["members"] == ["a", "b", "c"]
+
+
 def test_a_watcher_that_cannot_hear_a_healthy_node_does_not_evict_it(lan: Lan) -> None:
     """b stops hearing a (a's datagrams to b are dropped); c hears both and must keep both."""
     hosts = [lan.add_host(n) for n in ("a", "b", "c")]

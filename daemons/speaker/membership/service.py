@@ -274,15 +274,18 @@ class Membership:
     def turn(self) -> float:
         """Read what arrived, do what is due (heartbeat, digest, suspicions, reports); when next due.
 
-        Datagrams are read before silences are judged: a heartbeat that waited in the socket
-        while this loop ran late is not silence. Nothing is reported until ``dead_after`` after
+        Datagrams are read before silences are judged, and silences are judged as of the moment
+        before the read: a heartbeat that waited in the socket while this loop ran late is not
+        silence, nor is one that arrived while this thread stood still after the read (a stolen
+        vCPU, another thread holding the GIL through a long decode) and waits for the next turn,
+        which finds itself late by that stall. Nothing is reported until ``dead_after`` after
         this node (re)joined: a joiner learns the members at once (a neighbour's digest), but a
         holder's HOLDS, repeated every interval, only within that time, and an engine that saw
         every member would decide without them (a failback where none is due).
         """
-        self._health.observe(self._wake_at, self._clock())  # late only when woken after _wake_at
-        self._receive()
         now = self._clock()
+        self._health.observe(self._wake_at, now)  # late only when woken after _wake_at
+        self._receive()
         if now >= self._next_beat:
             self._beat(now)
             self._next_beat = max(self._next_beat + self._interval, now)

@@ -4,7 +4,10 @@
 
 Lines out: {"ready": true}, then {"members": [...], "t": <CLOCK_MONOTONIC>} per change,
 {"log": MESSAGE, "level": NAME} per membership log record of level INFO and above, and
-{"state": ...} answering {"state": true} on stdin. SIGTERM stops it (sending LEAVE).
+{"state": ...} answering {"state": true} on stdin. {"stall_in_turn": SECONDS} on stdin stops
+the membership thread for SECONDS right after its next read of the socket, in the middle of a
+turn (as a stolen vCPU or another thread holding the GIL would), and says {"stalled": SECONDS}
+when it goes on. SIGTERM stops it (sending LEAVE).
 """
 
 from __future__ import annotations
@@ -34,9 +37,25 @@ class SayLog(logging.Handler):
         say({"log": record.getMessage(), "level": record.levelname})
 
 
+def stall_in_turn(membership: Membership, seconds: float) -> None:
+    """Stop the membership thread for ``seconds`` right after its next read of the socket."""
+    receive = membership._receive
+
+    def receive_then_stall() -> None:
+        receive()
+        del membership._receive  # the class's own again from the next turn on
+        time.sleep(seconds)
+        say({"stalled": seconds})
+
+    membership._receive = receive_then_stall
+
+
 def serve_commands(membership: Membership) -> None:
     for line in sys.stdin:
-        if "state" in json.loads(line):
+        command = json.loads(line)
+        if "stall_in_turn" in command:
+            stall_in_turn(membership, float(command["stall_in_turn"]))
+        if "state" in command:
             say(
                 {
                     "state": {
@@ -44,6 +63,7 @@ def serve_commands(membership: Membership) -> None:
                         "rejected": dict(membership.rejected),
                         "forged": membership.forged,
                         "send_errors": membership.send_errors,
+                        "received": membership.packets_received,
                         "events": membership.events(),
                     }
                 }
