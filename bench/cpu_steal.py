@@ -7,6 +7,7 @@ in /proc/stat (10 ms resolution), which a bench samples to tell such a stall fro
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import os
 import re
@@ -46,3 +47,24 @@ def steal_summary(samples: Sequence[Sample], start: float) -> str:
         f"steal time (the hypervisor ran something else on a CPU): {total}; samples in which one CPU "
         f"lost over {NOTABLE_MS:.0f} ms: {listed or 'none'}"
     )
+
+
+def stolen_between(samples: Sequence[Sample], begin: float, end: float) -> tuple[float, ...]:
+    """Each CPU's steal in ms over the samples that cover ``begin``-``end`` (monotonic seconds).
+
+    From the last sample at or before ``begin`` to the first at or after ``end`` (the nearest
+    ones the span runs past, when it does): a span shorter than a sample gets the whole sample's
+    steal, so a 100-ms stall is not missed by a 40-ms silence inside it. Empty when not sampled.
+    """
+    if not samples:
+        return ()
+    times = [at for at, _stolen in samples]
+    first = max(0, bisect.bisect_right(times, begin) - 1)
+    last = min(len(samples) - 1, bisect.bisect_left(times, end))
+    before, after = samples[first][1], samples[last][1]
+    return tuple(now - then for then, now in zip(before, after, strict=True))
+
+
+def stolen_text(stolen: Sequence[float]) -> str:
+    """``stolen`` (ms per CPU) as the soak prints it beside a silence: ``cpu0 0 ms, cpu1 100 ms``."""
+    return ", ".join(f"cpu{cpu} {ms:.0f} ms" for cpu, ms in enumerate(stolen)) if stolen else "not sampled"

@@ -33,7 +33,7 @@ silences are printed as late answers of the owners, with how many of them exceed
 Each outage and unobserved silence (the first 20 of each) gets a line: the VIP, its owner, when
 it began and how long it lasted, and how many of the owner's other VIPs and of the other nodes'
 VIPs were silent at its middle, so a stall of one node's engine, of the whole lab and of one
-VIP's answers look different.
+VIP's answers look different, and each CPU's steal over it, so a stall of the VM does too.
 Also printed: CPU use, steal time (each 0.1-s sample in which a CPU lost over 50 ms), what the
 storm did (by kind, failed writes, connections cut) and what the speakers made of it (re-plans
 counted by ``baremetal_lb_speaker_replans_total{reason="change"}``, watches logged as broken and
@@ -74,7 +74,8 @@ from ansible_collections.baremetal.lb.daemons.speaker.membership.service import 
     DEFAULT_PROFILE,
     PROFILES,
 )
-from bench.cpu_steal import Sample, steal_ms, steal_summary  # noqa: E402
+from bench.cpu_steal import NOTABLE_MS as NOTABLE_STEAL_MS  # noqa: E402
+from bench.cpu_steal import Sample, steal_ms, steal_summary, stolen_between, stolen_text  # noqa: E402
 from bench.l2_failover_bench import lab_context  # noqa: E402
 from bench.l2_soak_judge import Observed, Outage, StormWork, Verdict, judge, storm_problems  # noqa: E402
 from bench.l2_soak_prober import Prober  # noqa: E402
@@ -404,22 +405,45 @@ def soak(lab: LabState, speakers: Speakers, served: Served, api: KubeApi, settin
         f"short silences while the prober was late {verdict.silences_prober_late}; "
         f"unread live-members samples {verdict.member_samples_missing} of {verdict.member_samples}",
     ]
-    report.lines += _listed("outage", verdict.outage_list)
+    if verdict.outage_list:
+        stalled_vm = sum(
+            1
+            for outage in verdict.outage_list
+            if max(_stolen_over(seen, outage), default=0) > NOTABLE_STEAL_MS
+        )
+        report.lines.append(
+            f"  outages during a stall of the VM (a CPU lost over {NOTABLE_STEAL_MS:.0f} ms to the hypervisor"
+            f" in the samples over them): {stalled_vm} of {len(verdict.outage_list)}"
+        )
+    report.lines += _listed("outage", verdict.outage_list, seen)
     report.lines.append(
         f"  unobserved (not counted): {verdict.unobserved} silences over {settings.bound * 1000:.0f} ms "
         f"that were within it but for the time the prober could not ask"
     )
-    report.lines += _listed("unobserved", verdict.unobserved_list)
+    report.lines += _listed("unobserved", verdict.unobserved_list, seen)
     report.lines += [f"  the storm proves nothing: {problem}" for problem in report.storm_problems]
     return report
 
 
-def _listed(kind: str, silences: tuple[Outage, ...]) -> list[str]:
-    """One line for each of the first silences, and how many more there were."""
-    lines = [f"    {kind}: {silence.describe()}" for silence in silences[:OUTAGES_LISTED]]
+def _listed(kind: str, silences: tuple[Outage, ...], seen: _Seen) -> list[str]:
+    """One line for each of the first silences with the steal over it, and how many more there were.
+
+    The steal tells a stall of the VM (the hypervisor ran something else on a CPU the speakers or
+    the lab's network were on) from one of the guest's own making.
+    """
+    lines = [
+        f"    {kind}: {silence.describe()}; steal over it: {stolen_text(_stolen_over(seen, silence))}"
+        for silence in silences[:OUTAGES_LISTED]
+    ]
     if len(silences) > OUTAGES_LISTED:
         lines.append(f"    and {len(silences) - OUTAGES_LISTED} more of them")
     return lines
+
+
+def _stolen_over(seen: _Seen, silence: Outage) -> tuple[float, ...]:
+    """Each CPU's steal (ms) over the 0.1-s samples that ``silence`` falls in."""
+    began = seen.prober.start + silence.at
+    return stolen_between(seen.steal, began, began + silence.ms / 1000)
 
 
 # -- the bench's own set-up ----------------------------------------------------------------------
