@@ -1,5 +1,8 @@
 """Non-revertive failback in layer 2 on the lab's wire: a returning node does not take its VIP back.
 
+Nor does an uncordoned one: no member comes or goes then, so the node that took over must have
+told it what it holds by its HOLDS alone.
+
 Three real speakers and the real controller; the L2Advertisement carries
 ``baremetal.lb/failback: non-revertive``. The node MetalLB's rule elects first answers; when its
 speaker crashes the next one takes over, and when it comes back (a member again, deciding with
@@ -19,7 +22,14 @@ from ansible_collections.baremetal.lb.plugins.module_utils.failback import (
 )
 from tests.lab.ansible_harness import run_tasks
 from tests.lab.controller_harness import wait_for
-from tests.lab.speaker_harness import Probe, announced_web, answered_by_only, metric, predicted_owner
+from tests.lab.speaker_harness import (
+    Probe,
+    announced_web,
+    answered_by_only,
+    cordon,
+    metric,
+    predicted_owner,
+)
 
 WATCH = 3.0  # seconds the client watches the VIP after the first node is back: 10 dead-afters
 RETURN_WINDOW = 10.0  # seconds of probing from the speaker's restart: its start, sync, join, then WATCH
@@ -80,3 +90,43 @@ def test_a_returning_node_does_not_take_a_non_revertive_vip_back(
 
     cluster.patch_service(namespace, "web", {"metadata": {"annotations": {FAILBACK_ANNOTATION: REVERTIVE}}})
     answered_by_only(lab, ips[0], first)  # the Service's policy wins: MetalLB's rule moves it back
+
+
+def test_an_uncordoned_node_does_not_take_a_non_revertive_vip_back(
+    lab, cluster, l2, start_controller, speakers, namespace
+):
+    """Cordoned, the first node hands its VIP over; uncordoned, it ranks first again and stays silent.
+
+    The members never change, so the first node learns what the interim one holds only from
+    the HOLDS datagrams the interim one sends with its heartbeats.
+    """
+    ips, first = announced_web(
+        lab,
+        cluster,
+        l2,
+        start_controller,
+        speakers,
+        namespace,
+        annotations={FAILBACK_ANNOTATION: NON_REVERTIVE},
+    )
+    interim = predicted_owner(ips, set(lab.nodes) - {first})
+    try:
+        cordon(cluster.api, first)
+        answered_by_only(lab, ips[0], interim)  # the hand-over: the one move
+        wait_for(
+            f"{interim} holding the VIP against the rank",
+            lambda: "holding 1 IPs against the rank" in speakers[interim].logs(),
+            timeout=10,
+        )
+        probe = Probe(lab, ips[0], WATCH + 1.0)  # the client watches the uncordon
+        try:
+            cordon(cluster.api, first, unschedulable=False)
+            uncordoned = time.time()  # the prober stamps replies with the wall clock
+            replies = probe.replies()
+        finally:
+            probe.kill()
+    finally:
+        cordon(cluster.api, first, unschedulable=False)
+    assert replies and replies[-1][0] >= uncordoned + WATCH - 0.5, "the prober ended too early"
+    strays = [f"{node} at {at - uncordoned:+.3f}s" for at, node in replies if node != interim]
+    assert not strays, f"after {first} was uncordoned the client heard {strays[:3]} ({len(strays)} replies)"

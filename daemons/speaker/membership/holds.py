@@ -23,6 +23,8 @@ class PeerHolds:
     def __init__(self, fresh_for: float) -> None:
         self.fresh_for = fresh_for
         self._holds: dict[str, tuple[float, int, frozenset[IPAddress]]] = {}  # name -> (heard, life, IPs)
+        self.version = 0
+        """Raised each time what some peer holds changes (a HOLDS repeating the same IPs does not)."""
 
     def receive(self, message: Message, now: float) -> None:
         """Account for an admitted message of any kind from ``message.sender``."""
@@ -38,20 +40,26 @@ class PeerHolds:
                 self._holds[name] = (now, message.incarnation, message.holds)
             else:
                 self._holds.pop(name, None)
+        if _ips(known) != _ips(self._holds.get(name)):
+            self.version += 1
 
-    def expire(self, now: float, live: frozenset[str]) -> bool:
-        """Forget the holds of peers no longer live or not repeated for ``fresh_for``; True if any."""
+    def expire(self, now: float, live: frozenset[str]) -> None:
+        """Forget the holds of peers no longer live or not repeated for ``fresh_for``."""
         if not self._holds:  # the membership loop calls this on every turn: nothing to do without holds
-            return False
+            return
         kept = {
             name: entry
             for name, entry in self._holds.items()
             if name in live and now - entry[0] <= self.fresh_for
         }
-        changed = len(kept) != len(self._holds)
-        self._holds = kept
-        return changed
+        if len(kept) != len(self._holds):
+            self._holds = kept
+            self.version += 1
 
     def holds(self) -> Holds:
         """What each peer holds against the rank, by name."""
         return {name: ips for name, (_heard, _life, ips) in self._holds.items()}
+
+
+def _ips(entry: tuple[float, int, frozenset[IPAddress]] | None) -> frozenset[IPAddress]:
+    return entry[2] if entry is not None else frozenset()

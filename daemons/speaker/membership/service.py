@@ -151,6 +151,7 @@ class Membership:
         self._holds_clears = 0  # empty HOLDS still to send after it stopped holding
         self._holding: frozenset[IPAddress] = frozenset()  # the IPs of _holds_body
         self._holds_published: Holds = {}
+        self._holds_version = 0  # the PeerHolds.version of _holds_published
         self._started_at: float | None = None
         self._next_beat = self._next_digest = self._wake_at = 0.0
         self._heartbeat_sent: float | None = None  # when the last heartbeat went out
@@ -508,11 +509,11 @@ class Membership:
                 lost = {name: self._view.buried_because(name) for name in self._members - members}
                 came = members - self._members
             self._members = members
-            holds_changed = self._peer_holds.expire(now, members) or changed
-            if holds_changed:
-                holds = self._peer_holds.holds()
-                holds_changed = holds != self._holds_published
-                self._holds_published = holds
+            self._peer_holds.expire(now, members)
+            holds_changed = self._peer_holds.version != self._holds_version
+            if holds_changed:  # a HOLDS with new IPs, or holds ended: the engine must decide with them
+                self._holds_version = self._peer_holds.version
+                holds = self._holds_published = self._peer_holds.holds()
         if holds_changed and self._on_holds is not None:
             self._on_holds(holds)
         if changed:

@@ -58,14 +58,51 @@ def test_holds_count_until_refreshed_too_late_or_cleared() -> None:
     kept.receive(holds("b", V4), 10.0)
     assert kept.holds() == {"b": {V4}}
     kept.receive(said("b", Kind.ALIVE, incarnation=2), 10.1)  # a refutation: still the same life
-    assert not kept.expire(10.8, LIVE)
+    kept.expire(10.8, LIVE)
     assert kept.holds() == {"b": {V4}}
-    assert kept.expire(11.0, LIVE)  # not repeated for 0.9 s
+    kept.expire(11.0, LIVE)  # not repeated for 0.9 s
     assert kept.holds() == {}
     kept.receive(holds("b", V4, V6), 11.1)
     assert kept.holds() == {"b": {V4, V6}}
     kept.receive(holds("b"), 11.2)  # an empty HOLDS: it holds nothing now
     assert kept.holds() == {}
+
+
+# what a peer says, and whether what the peers hold changed (the service publishes the holds then)
+CHANGES = {
+    "first HOLDS": ([], holds("b", V4), True),
+    "the same IPs again (each heartbeat)": ([holds("b", V4)], holds("b", V4), False),
+    "other IPs": ([holds("b", V4)], holds("b", V4, V6), True),
+    "an empty HOLDS": ([holds("b", V4)], holds("b"), True),
+    "an empty HOLDS of a peer holding nothing": ([], holds("b"), False),
+    "LEAVE of a holder": ([holds("b", V4)], said("b", Kind.LEAVE), True),
+    "LEAVE of a peer holding nothing": ([holds("c", V6)], said("b", Kind.LEAVE), False),
+    "a heartbeat": ([holds("b", V4)], said("b", Kind.HEARTBEAT), False),
+    "a restart (JOIN)": ([holds("b", V4)], said("b", Kind.JOIN, incarnation=2), True),
+}
+
+
+@pytest.mark.parametrize(("before", "message", "changed"), CHANGES.values(), ids=CHANGES.keys())
+def test_a_change_of_what_peers_hold_raises_the_version(before, message, changed) -> None:
+    kept = PeerHolds(fresh_for=0.9)
+    for earlier in before:
+        kept.receive(earlier, 10.0)
+    version = kept.version
+    kept.receive(message, 10.1)
+    assert (kept.version != version) is changed
+
+
+@pytest.mark.parametrize(
+    ("now", "live", "changed"),
+    [(10.5, LIVE, False), (11.0, LIVE, True), (10.5, frozenset({"c"}), True)],
+    ids=["fresh and live", "not repeated for fresh_for", "holder dead"],
+)
+def test_holds_ending_by_time_or_death_raise_the_version(now, live, changed) -> None:
+    kept = PeerHolds(fresh_for=0.9)
+    kept.receive(holds("b", V4), 10.0)
+    version = kept.version
+    kept.expire(now, live)
+    assert (kept.version != version) is changed
 
 
 ENDINGS = {
