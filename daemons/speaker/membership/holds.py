@@ -33,6 +33,8 @@ class PeerHolds:
         restarted = message.kind is Kind.JOIN or (
             message.version == LEGACY_VERSION and known is not None and message.incarnation > known[1]
         )
+        if message.kind is not Kind.HOLDS and message.kind is not Kind.LEAVE and not restarted:
+            return  # a heartbeat (most datagrams) or another word of the same life: holds unchanged
         if message.kind is Kind.LEAVE or restarted:
             self._holds.pop(name, None)  # a restarted peer holds nothing until it says so
         if message.kind is Kind.HOLDS:
@@ -40,7 +42,8 @@ class PeerHolds:
                 self._holds[name] = (now, message.incarnation, message.holds)
             else:
                 self._holds.pop(name, None)
-        if _ips(known) != _ips(self._holds.get(name)):
+        after = self._holds.get(name)
+        if (known[2] if known else None) != (after[2] if after else None):
             self.version += 1
 
     def expire(self, now: float, live: frozenset[str]) -> None:
@@ -59,7 +62,3 @@ class PeerHolds:
     def holds(self) -> Holds:
         """What each peer holds against the rank, by name."""
         return {name: ips for name, (_heard, _life, ips) in self._holds.items()}
-
-
-def _ips(entry: tuple[float, int, frozenset[IPAddress]] | None) -> frozenset[IPAddress]:
-    return entry[2] if entry is not None else frozenset()
