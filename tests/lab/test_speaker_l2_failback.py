@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from ansible_collections.baremetal.lb.plugins.module_utils.failback import (
     FAILBACK_ANNOTATION,
     NON_REVERTIVE,
@@ -39,9 +41,10 @@ def _live_members(speaker) -> float:
     return metric(speaker.metrics(), "baremetal_lb_speaker_live_members")
 
 
-def test_a_returning_node_does_not_take_a_non_revertive_vip_back(
-    lab, cluster, l2, start_controller, speakers, namespace, tmp_path
-):
+@pytest.fixture
+def non_revertive_web(lab, cluster, l2, start_controller, speakers, namespace):
+    """The web Service under a non-revertive advertisement: its IPs, the node announcing them
+    first, and the node that takes them over when that one goes."""
     ips, first = announced_web(
         lab,
         cluster,
@@ -51,8 +54,19 @@ def test_a_returning_node_does_not_take_a_non_revertive_vip_back(
         namespace,
         annotations={FAILBACK_ANNOTATION: NON_REVERTIVE},
     )
+    return ips, first, predicted_owner(ips, set(lab.nodes) - {first})
+
+
+def _strays(replies: list[tuple[float, str]], interim: str, since: float) -> list[str]:
+    """Every reply not from ``interim``, as "NODE at +S" from ``since`` (wall clock)."""
+    return [f"{node} at {at - since:+.3f}s" for at, node in replies if node != interim]
+
+
+def test_a_returning_node_does_not_take_a_non_revertive_vip_back(
+    lab, cluster, l2, speakers, namespace, tmp_path, non_revertive_web
+):
+    ips, first, interim = non_revertive_web
     nodes = set(lab.nodes)
-    interim = predicted_owner(ips, nodes - {first})
 
     speakers[first].crash()
     answered_by_only(lab, ips[0], interim)  # the failover: the one move
@@ -70,7 +84,7 @@ def test_a_returning_node_does_not_take_a_non_revertive_vip_back(
     finally:
         probe.kill()
     assert replies and replies[-1][0] >= joined + WATCH, f"the prober ended before {WATCH}s after the return"
-    strays = [f"{node} at {at - joined:+.3f}s" for at, node in replies if node != interim]
+    strays = _strays(replies, interim, joined)
     assert not strays, f"while {first} returned the client heard {strays[:3]} ({len(strays)} replies)"
     assert "holding 1 IPs against the rank" in speakers[interim].logs()
 
@@ -92,24 +106,13 @@ def test_a_returning_node_does_not_take_a_non_revertive_vip_back(
     answered_by_only(lab, ips[0], first)  # the Service's policy wins: MetalLB's rule moves it back
 
 
-def test_an_uncordoned_node_does_not_take_a_non_revertive_vip_back(
-    lab, cluster, l2, start_controller, speakers, namespace
-):
+def test_an_uncordoned_node_does_not_take_a_non_revertive_vip_back(lab, cluster, speakers, non_revertive_web):
     """Cordoned, the first node hands its VIP over; uncordoned, it ranks first again and stays silent.
 
     The members never change, so the first node learns what the interim one holds only from
     the HOLDS datagrams the interim one sends with its heartbeats.
     """
-    ips, first = announced_web(
-        lab,
-        cluster,
-        l2,
-        start_controller,
-        speakers,
-        namespace,
-        annotations={FAILBACK_ANNOTATION: NON_REVERTIVE},
-    )
-    interim = predicted_owner(ips, set(lab.nodes) - {first})
+    ips, first, interim = non_revertive_web
     try:
         cordon(cluster.api, first)
         answered_by_only(lab, ips[0], interim)  # the hand-over: the one move
@@ -128,5 +131,5 @@ def test_an_uncordoned_node_does_not_take_a_non_revertive_vip_back(
     finally:
         cordon(cluster.api, first, unschedulable=False)
     assert replies and replies[-1][0] >= uncordoned + WATCH - 0.5, "the prober ended too early"
-    strays = [f"{node} at {at - uncordoned:+.3f}s" for at, node in replies if node != interim]
+    strays = _strays(replies, interim, uncordoned)
     assert not strays, f"after {first} was uncordoned the client heard {strays[:3]} ({len(strays)} replies)"
