@@ -34,7 +34,9 @@ Scenarios, run on the VIP's owner:
 ``STAY_WATCH`` seconds, the VIP must stay with the node that took it over (the owner answering
 again fails the trial), and the failback figure is the longest silence the client saw in that
 time. Before the next trial the node that kept the VIP is restarted gracefully (SIGTERM), which
-hands it back to the owner; that hand-back is not measured. ``--failback both`` runs our speakers
+hands it back to the owner; that hand-back is not measured. The systems share the nodes' links,
+so one system's link cut moves every VIP of that node: a non-revertive system's VIP found with
+another node before its trial is handed back the same way (the run says so). ``--failback both`` runs our speakers
 as two systems, one per policy, taking turns like every other system: before each turn the
 annotation is set (or removed, for revertive) and the bench waits until every speaker re-planned.
 
@@ -352,12 +354,28 @@ def _watch_trial(lab: LabState, system: System, scenario: Scenario, outcome: Out
             outcome.errors.append(problem)
 
 
+def _reclaim(lab: LabState, system: System) -> None:
+    """Hand a non-revertive system's VIP back to its owner from whoever holds it before a trial.
+
+    The systems share the nodes' links, so another system's link cut also moves this VIP, and a
+    non-revertive owner does not take it back by itself: that move belongs to no trial.
+    """
+    if system.give_back is None:
+        return
+    for holder in sorted(answerers(lab, system.vip) - {system.owner}):
+        print(
+            f"    ({system.label}: {holder} held {system.vip} before the trial; handing it back)", flush=True
+        )
+        system.give_back(holder)
+
+
 def trial(lab: LabState, system: System, scenario: Scenario) -> Outcome:
     """Settle, inject the fault, watch the failover, restore, watch the failback, settle again."""
     outcome = Outcome(bound=scenario.window)
     try:
         if system.prepare is not None:
             system.prepare()
+        _reclaim(lab, system)
         if (problem := _settle(lab, system, scenario)) is not None:
             outcome.errors.append(f"before the trial: {problem}")
         try:
