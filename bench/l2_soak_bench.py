@@ -72,6 +72,7 @@ from ansible_collections.baremetal.lb.daemons.kube.kubeapi import KubeApi  # noq
 from ansible_collections.baremetal.lb.daemons.speaker.membership.service import (  # noqa: E402
     DEAD_AFTER,
     DEFAULT_PROFILE,
+    OWN_STALL_LOG,
     PROFILES,
 )
 from bench.cpu_steal import NOTABLE_MS as NOTABLE_STEAL_MS  # noqa: E402
@@ -383,7 +384,7 @@ def soak(lab: LabState, speakers: Speakers, served: Served, api: KubeApi, settin
             f"{storm.connections_cut} API connections cut"
         )
     relists = _counted(seen.messages, r"watch of \S+ expired")
-    stalled = _counted(seen.messages, r"membership: this node sent no heartbeat for ")
+    stalled = _counted(seen.messages, re.escape(OWN_STALL_LOG))
     for node in sorted(speakers.by_node):
         low = [v for v in seen.samples.get(node, []) if v < len(speakers.by_node)]
         owns = sum(1 for owner in served.owners.values() if owner == node)

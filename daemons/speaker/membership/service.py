@@ -79,6 +79,8 @@ LATENESS_HALF_LIFE = 0.5  # seconds for this node's own lateness to fade by half
 MISTAKE_HALF_LIFE = 5.0  # seconds for the penalty of a wrong accusation (or a refutation) to fade by half
 MISTAKE_PENALTY = 0.5  # slack per mistake, in dead_after
 MAX_SLACK_FACTOR = 2.0  # the slack is at most this many dead_after
+# How this node's log line about its own stall begins (the soak bench and the tests look for it).
+OWN_STALL_LOG = "membership: this node sent no heartbeat for "
 _RECV_BATCH = 256
 _RECV_SIZE = 65535
 _MAX_HOLDS_BODY = 60_000  # bytes: one UDP datagram (about 12,000 IPv4 or 3,500 IPv6 addresses)
@@ -346,7 +348,7 @@ class Membership:
         previous, self._heartbeat_sent = self._heartbeat_sent, sent
         if sent is not None and previous is not None and sent - previous > self._dead_after:
             _LOG.warning(
-                "membership: this node sent no heartbeat for %.0f ms, more than %.0f ms (dead after): its"
+                OWN_STALL_LOG + "%.0f ms, more than %.0f ms (dead after): its"
                 " peers may have declared it dead meanwhile; this process did not run (CPU starvation,"
                 " a paused VM or a stolen vCPU, a stopped process)",
                 (sent - previous) * 1000,
