@@ -348,9 +348,10 @@ class Membership:
         previous, self._heartbeat_sent = self._heartbeat_sent, sent
         if sent is not None and previous is not None and sent - previous > self._dead_after:
             _LOG.warning(
-                OWN_STALL_LOG + "%.0f ms, more than %.0f ms (dead after): its"
+                "%s%.0f ms, more than %.0f ms (dead after): its"
                 " peers may have declared it dead meanwhile; this process did not run (CPU starvation,"
                 " a paused VM or a stolen vCPU, a stopped process)",
+                OWN_STALL_LOG,
                 (sent - previous) * 1000,
                 self._dead_after * 1000,
             )
