@@ -36,9 +36,10 @@ again fails the trial), and the failback figure is the longest silence the clien
 time. Before the next trial the node that kept the VIP is restarted gracefully (SIGTERM), which
 hands it back to the owner; that hand-back is not measured. The systems share the nodes' links,
 so one system's link cut moves every VIP of that node: a non-revertive system's VIP found with
-another node before its trial is handed back the same way (the run says so). ``--failback both`` runs our speakers
-as two systems, one per policy, taking turns like every other system: before each turn the
-annotation is set (or removed, for revertive) and the bench waits until every speaker re-planned.
+another node before its trial is handed back the same way (the run says so). ``--failback both``
+runs our speakers as two systems, one per policy, taking turns like every other system: before
+each turn the annotation is set (or removed, for revertive) and the bench waits until every
+speaker re-planned.
 
 ``--scenario`` (repeatable) runs only the scenarios named.
 
