@@ -355,19 +355,22 @@ def _watch_trial(lab: LabState, system: System, scenario: Scenario, outcome: Out
             outcome.errors.append(problem)
 
 
-def _reclaim(lab: LabState, system: System) -> None:
-    """Hand a non-revertive system's VIP back to its owner from whoever holds it before a trial.
+def _hand_back(lab: LabState, system: System, outcome: Outcome, when: str) -> list[str]:
+    """Hand a non-revertive system's VIP back to its owner from every other node answering for it.
 
-    The systems share the nodes' links, so another system's link cut also moves this VIP, and a
-    non-revertive owner does not take it back by itself: that move belongs to no trial.
+    After a trial that is the node that took it over. Before one it is wherever another system's
+    link cut moved it: the systems share the nodes' links, and a non-revertive owner does not take
+    it back by itself. Neither move is measured. Returns the nodes it was taken from.
     """
     if system.give_back is None:
-        return
-    for holder in sorted(answerers(lab, system.vip) - {system.owner}):
-        print(
-            f"    ({system.label}: {holder} held {system.vip} before the trial; handing it back)", flush=True
-        )
-        system.give_back(holder)
+        return []
+    holders = sorted(answerers(lab, system.vip) - {system.owner})
+    try:
+        for holder in holders:
+            system.give_back(holder)
+    except Exception as error:
+        outcome.errors.append(f"{when}: giving the VIP back: {_why(error)}")
+    return holders
 
 
 def trial(lab: LabState, system: System, scenario: Scenario) -> Outcome:
@@ -376,18 +379,18 @@ def trial(lab: LabState, system: System, scenario: Scenario) -> Outcome:
     try:
         if system.prepare is not None:
             system.prepare()
-        _reclaim(lab, system)
+        if holders := _hand_back(lab, system, outcome, "before the trial"):
+            print(
+                f"    ({system.label}: {', '.join(holders)} held {system.vip} before the trial; handed back)",
+                flush=True,
+            )
         if (problem := _settle(lab, system, scenario)) is not None:
             outcome.errors.append(f"before the trial: {problem}")
         try:
             _watch_trial(lab, system, scenario, outcome)
         except Exception as error:
             outcome.errors.append(_why(error))
-        if system.give_back is not None and outcome.new_owner not in (None, system.owner):
-            try:
-                system.give_back(str(outcome.new_owner))
-            except Exception as error:
-                outcome.errors.append(f"giving the VIP back: {_why(error)}")
+        _hand_back(lab, system, outcome, "after the trial")
         if (problem := _settle(lab, system, scenario)) is not None:
             outcome.errors.append(f"after the trial: {problem}")
             outcome.moved_back = False
