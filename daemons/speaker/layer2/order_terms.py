@@ -37,24 +37,23 @@ class TermsTable:
         """The encoded entry ``ident`` names."""
         return self._entries[ident]
 
-    def known(self, entry: bytes) -> bool:
-        """Whether an entry alike is kept."""
-        return entry in self._ids
-
     def uses(self, ident: bytes) -> int:
         """How many claims name ``ident``."""
         return self._uses[ident]
 
-    def redefine(self, ident: bytes, entry: bytes) -> None:
-        """Give ``ident`` the encoded ``entry`` instead of its own: every claim naming it takes ``entry``.
+    def redefine(self, ident: bytes, entry: bytes) -> bool:
+        """Give ``ident`` the encoded ``entry`` instead of its own unless an entry alike is kept; if it did.
 
-        For when every claim naming ``ident`` now has the terms ``entry``, which no kept entry has.
+        For when every claim naming ``ident`` now has the terms ``entry``: each takes ``entry``.
+        When an entry alike is kept (``ident``'s own, or another id's), nothing changes: the
+        claims with those terms name that entry's id.
         """
         if entry in self._ids:
-            raise ValueError(f"terms {self._ids[entry]!r} are already {entry[:40]!r}...; {ident!r} cannot be")
+            return False
         del self._ids[self._entries[ident]]
         self._ids[entry] = ident
         self._entries[ident] = entry
+        return True
 
     def use(self, idents: Iterable[bytes]) -> None:
         """Count one more claim naming each of ``idents`` (once per time it is listed)."""

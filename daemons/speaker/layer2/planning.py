@@ -123,8 +123,11 @@ class PlanOrder:
         encoded, pending, table = self._encoded, self._pending, self._terms
         released: list[bytes] = []  # the terms ids of the claims replaced: counted last, so shared ids stay
         entries, moves = _EntryCache(), _Moves()
-        if replanned is not None and (taken := self._take_retermed(claims, retermed, entries)):
-            replanned = set(replanned) - taken
+        redefined: list[bytes] = []  # the terms ids given new terms
+        if replanned is not None:
+            taken, redefined = self._take_retermed(claims, retermed, entries)
+            if taken:
+                replanned = set(replanned) - taken
         maybe_gone = encoded.keys() - claims.keys() if replanned is None else replanned
         released += self._forget_gone(claims, maybe_gone)
         shaped: list[tuple[str, _Encoded | None, tuple[IPClaim, ...], _Shape]] = []
@@ -139,7 +142,7 @@ class PlanOrder:
             if known is not None and heads is known.heads:
                 moves.note(known.idents, terms)
             shaped.append((key, known, planned, shape))
-        if redefined := moves.redefine_in(table):
+        if redefined := redefined + moves.redefine_in(table):
             self._redefined.update(redefined)
             self._line = None
         used: list[bytes] = []
@@ -168,8 +171,10 @@ class PlanOrder:
         claims: Mapping[str, tuple[IPClaim, ...]],
         groups: Iterable[AbstractSet[str]],
         entries: _EntryCache,
-    ) -> set[str]:
-        """Take in each group of Services that only took new terms and alone named its entry; their keys.
+    ) -> tuple[set[str], list[bytes]]:
+        """Take in each group of Services that only took new terms and alone named its entry.
+
+        Returns the keys taken and the terms ids redefined for them.
 
         Such a group's claims keep their bytes: its entry is redefined to the new terms (or left,
         when they encode the same) and none of its Services is sent or even read but one. A group
@@ -184,6 +189,7 @@ class PlanOrder:
         """
         encoded, table, named_by = self._encoded, self._terms, self._named_by
         taken: set[str] = set()
+        redefined: list[bytes] = []
         for group in groups:
             key = next(iter(group))
             first = encoded.get(key)
@@ -194,13 +200,11 @@ class PlanOrder:
                 continue
             entry = entries.entry(claims[key][0])
             if entry != table.entry(ident):
-                if table.known(entry):
-                    continue
-                table.redefine(ident, entry)
-                self._redefined.add(ident)
-                self._line = None
+                if not table.redefine(ident, entry):
+                    continue  # another id has those terms: the group's Services must name it
+                redefined.append(ident)
             taken.update(group)
-        return taken
+        return taken, redefined
 
     def _forget_gone(self, claims: Mapping[str, tuple[IPClaim, ...]], keys: Iterable[str]) -> list[bytes]:
         """Forget the Services of ``keys`` that have no claims now; the terms ids they named."""
@@ -337,8 +341,9 @@ class _Moves:
             if sum(went.values()) != table.uses(ident):
                 continue
             entry = max(went, key=went.__getitem__)
-            if not table.known(entry):  # nor its own entry still: then nothing moved
-                table.redefine(ident, entry)  # known from now on: no second id takes the same entry
+            # not when kept (its own entry still: nothing moved); known from now on, so no
+            # second id takes the same entry
+            if table.redefine(ident, entry):
                 redefined.append(ident)
         return redefined
 
