@@ -360,17 +360,19 @@ def _hand_back(lab: LabState, system: System, outcome: Outcome, when: str) -> li
 
     After a trial that is the node that took it over. Before one it is wherever another system's
     link cut moved it: the systems share the nodes' links, and a non-revertive owner does not take
-    it back by itself. Neither move is measured. Returns the nodes it was taken from.
+    it back by itself. Neither move is measured. Returns the nodes it was taken from (a failure
+    is recorded on ``outcome`` and ends the hand-back).
     """
     if system.give_back is None:
         return []
-    holders = sorted(answerers(lab, system.vip) - {system.owner})
+    holders, given = sorted(answerers(lab, system.vip) - {system.owner}), []
     try:
         for holder in holders:
             system.give_back(holder)
+            given.append(holder)
     except Exception as error:
         outcome.errors.append(f"{when}: giving the VIP back: {_why(error)}")
-    return holders
+    return given
 
 
 def trial(lab: LabState, system: System, scenario: Scenario) -> Outcome:

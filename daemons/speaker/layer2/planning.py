@@ -142,7 +142,8 @@ class PlanOrder:
             if known is not None and heads is known.heads:
                 moves.note(known.idents, terms)
             shaped.append((key, known, planned, shape))
-        if redefined := redefined + moves.redefine_in(table):
+        redefined += moves.redefine_in(table)
+        if redefined:
             self._redefined.update(redefined)
             self._line = None
         used: list[bytes] = []

@@ -21,18 +21,20 @@ def test_alike_entries_share_one_id_until_no_claim_names_it() -> None:
 
 
 @pytest.mark.parametrize(
-    ("new_entry", "redefined"),
+    ("new_entry", "redefined", "a_after", "named_by"),
     [
-        pytest.param(C, True, id="terms no id has: the id takes them"),
-        pytest.param(A, False, id="its own terms: nothing moved"),
-        pytest.param(B, False, id="another id's terms: its claims must name that id"),
+        pytest.param(C, True, C, "a", id="terms no id has: the id takes them"),
+        pytest.param(A, False, A, "a", id="its own terms: nothing moved"),
+        pytest.param(B, False, A, "b", id="another id's terms: its claims must name that id"),
     ],
 )
-def test_redefine_gives_an_id_new_terms_only_when_no_id_has_them(new_entry: bytes, redefined: bool) -> None:
+def test_redefine_gives_an_id_new_terms_only_when_no_id_has_them(
+    new_entry: bytes, redefined: bool, a_after: bytes, named_by: str
+) -> None:
     table = TermsTable()
-    a, b = table.ident(A), table.ident(B)
-    table.use([a, b])
-    assert table.redefine(a, new_entry) is redefined
-    assert table.entry(a) == (new_entry if redefined else A)
-    assert table.entry(b) == B, "the other id keeps its terms"
-    assert table.ident(new_entry) == (a if redefined or new_entry == A else b), "one id per entry"
+    ids = {"a": table.ident(A), "b": table.ident(B)}
+    table.use(ids.values())
+    assert table.redefine(ids["a"], new_entry) is redefined
+    assert table.entry(ids["a"]) == a_after
+    assert table.entry(ids["b"]) == B, "the other id keeps its terms"
+    assert table.ident(new_entry) == ids[named_by], "one id per entry"
