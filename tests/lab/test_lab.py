@@ -15,10 +15,24 @@ import pytest
 import yaml
 from kubernetes import client
 
-from lab import build, images, lifecycle, machine_sysctls, netns, node_runtime, process, topology
+from lab import (
+    build,
+    images,
+    lifecycle,
+    machine_sysctls,
+    netns,
+    node_runtime,
+    process,
+    rib,
+    routers,
+    topology,
+)
 from lab.state import LabState
 
 REPO = Path(__file__).resolve().parents[2]
+# Below net.ipv4.ip_local_port_range (32768-60999): containerd's stream server and every client
+# socket in node1 take random ports from that range, and a gobgpd whose port is taken exits.
+NODE_GOBGP_API = "127.0.0.1:20052"
 
 
 def _wait(what: str, check, timeout: float = 30) -> None:
@@ -259,20 +273,25 @@ def bgp_node(lab, tmp_path):
     started = process.start(
         "node1-gobgpd",
         node["netns"],
-        ["gobgpd", "-f", str(conf), "--api-hosts=127.0.0.1:50052", "--pprof-disable"],
+        ["gobgpd", "-f", str(conf), f"--api-hosts={NODE_GOBGP_API}", "--pprof-disable"],
         tmp_path,
     )
     try:
+        process.wait_until(
+            "node1's gobgpd API",
+            lambda: routers.answers(node["netns"], [*rib.gobgp_cli(NODE_GOBGP_API), "global"]),
+            20,
+            started,
+        )
         yield started
     finally:
         process.stop([started.pid])
 
 
 def test_routers_learn_a_route_from_a_node(lab, bgp_node):
-    gobgp = ["gobgp", "-u", "127.0.0.1", "-p", "50052"]
+    gobgp = rib.gobgp_cli(NODE_GOBGP_API)
     prefix = "203.0.113.1/32"
 
-    _wait("node1's gobgpd API", lambda: _ok(lab, "node1", [*gobgp, "global"]), 20)
     lab.exec("node1", [*gobgp, "global", "rib", "add", prefix])
 
     def learned_by_all() -> bool:
@@ -296,14 +315,6 @@ def test_routers_learn_a_route_from_a_node(lab, bgp_node):
 
     _wait("FRR's kernel to route 203.0.113.1/32", lambda: bool(frr_kernel_gateways()), 20)
     assert frr_kernel_gateways() == [lab.hosts["node1"]["ipv4"]]
-
-
-def _ok(lab: LabState, host: str, argv: list[str]) -> bool:
-    try:
-        lab.exec(host, argv, timeout=5)
-    except (netns.NetnsError, subprocess.TimeoutExpired):
-        return False
-    return True
 
 
 # --- lifecycle -----------------------------------------------------------------------------
