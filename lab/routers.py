@@ -265,19 +265,29 @@ def _start_gobgp(
     conf = work / "gobgpd.toml"
     conf.write_text(_gobgp_conf(host, asn, peering))
     api = "127.0.0.1:50051"
+    return [start_gobgpd("gobgpd", host.netns, conf, api, log_dir)], api
+
+
+def start_gobgpd(name: str, namespace: str, conf: Path, api: str, log_dir: Path) -> process.Started:
+    """Start gobgpd from ``conf`` in ``namespace`` with its API on ``api`` (``host:port``).
+
+    Returns once its CLI answers (20 s at most). A gobgpd that exits, e.g. because its API port
+    is taken, fails at once with its log; one that does not answer in time is stopped.
+    """
     gobgpd = process.start(
-        "gobgpd",
-        host.netns,
+        name,
+        namespace,
         ["gobgpd", "-f", str(conf), "-p", f"--api-hosts={api}", "--pprof-disable"],
         log_dir,
     )
-    process.wait_until(
-        "gobgpd's API",
-        lambda: answers(host.netns, [*rib.gobgp_cli(api), "global"]),
-        20,
-        gobgpd,
-    )
-    return [gobgpd], api
+    try:
+        process.wait_until(
+            f"{name}'s API", lambda: answers(namespace, [*rib.gobgp_cli(api), "global"]), 20, gobgpd
+        )
+    except (TimeoutError, RuntimeError):
+        process.stop([gobgpd.pid])
+        raise
+    return gobgpd
 
 
 def answers(namespace: str, argv: list[str]) -> bool:

@@ -270,19 +270,8 @@ def bgp_node(lab, tmp_path):
         f'[global.config]\n  as = {topology.NODE_ASN}\n  router-id = "{node["ipv4"]}"\n'
         f'  port = -1\n  local-address-list = ["{node["ipv4"]}"]\n{neighbors}'
     )
-    started = process.start(
-        "node1-gobgpd",
-        node["netns"],
-        ["gobgpd", "-f", str(conf), f"--api-hosts={NODE_GOBGP_API}", "--pprof-disable"],
-        tmp_path,
-    )
+    started = routers.start_gobgpd("node1-gobgpd", node["netns"], conf, NODE_GOBGP_API, tmp_path)
     try:
-        process.wait_until(
-            "node1's gobgpd API",
-            lambda: routers.answers(node["netns"], [*rib.gobgp_cli(NODE_GOBGP_API), "global"]),
-            20,
-            started,
-        )
         yield started
     finally:
         process.stop([started.pid])
