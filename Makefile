@@ -23,9 +23,12 @@ help:  ## list the targets
 deps:  ## install Debian packages the lab needs (root; skipped when all are present)
 	@bash lab/install-packages.sh
 
-$(STAMP): requirements/modules.txt requirements/daemons.txt requirements/dev.txt
+# uv reads its own settings (UV_DEFAULT_INDEX, ...), not pip's: an index set for pip in
+# PIP_INDEX_URL is passed on, so a machine behind a PyPI mirror needs nothing more.
+$(STAMP): requirements/installer.txt requirements/modules.txt requirements/daemons.txt requirements/dev.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/installer.txt
+	$(VENV)/bin/uv pip install --quiet --python $(PY) $${PIP_INDEX_URL:+--index-url "$$PIP_INDEX_URL"} -r requirements/dev.txt
 	touch $@
 
 $(COLL_LINK):

@@ -16,6 +16,7 @@ FORBIDDEN_PREFIXES = (
     ".ci/",
     ".hypothesis/",
     "requirements/dev.txt",
+    "requirements/installer.txt",
 )
 # The install role's host mode copies the daemons and installs requirements/daemons.txt.
 REQUIRED = (

@@ -19,6 +19,7 @@ FILES = (
     "requirements/modules.txt",
     "requirements/daemons.txt",
     "requirements/dev.txt",
+    "requirements/installer.txt",
     "tests/unit/requirements.txt",
 )
 
