@@ -23,7 +23,7 @@ help:  ## list the targets
 deps:  ## install Debian packages the lab needs (root; skipped when all are present)
 	@bash lab/install-packages.sh
 
-# uv reads its own settings (UV_DEFAULT_INDEX, UV_NATIVE_TLS, ...), not pip's: an index given to
+# uv reads its own settings (UV_DEFAULT_INDEX, UV_SYSTEM_CERTS, ...), not pip's: an index given to
 # pip in PIP_INDEX_URL is passed on; one set only in pip.conf is not (set UV_DEFAULT_INDEX).
 $(STAMP): requirements/installer.txt requirements/modules.txt requirements/daemons.txt requirements/dev.txt
 	python3 -m venv $(VENV)
