@@ -272,7 +272,8 @@ def start_gobgpd(name: str, namespace: str, conf: Path, api: str, log_dir: Path)
     """Start gobgpd from ``conf`` in ``namespace`` with its API on ``api`` (``host:port``).
 
     Returns once its CLI answers (20 s at most). A gobgpd that exits, e.g. because its API port
-    is taken, fails at once with its log; one that does not answer in time is stopped.
+    is taken, fails at once with its log; one whose wait fails in any way (a timeout, Ctrl-C) is
+    stopped before the error goes on.
     """
     gobgpd = process.start(
         name,
@@ -284,7 +285,7 @@ def start_gobgpd(name: str, namespace: str, conf: Path, api: str, log_dir: Path)
         process.wait_until(
             f"{name}'s API", lambda: answers(namespace, [*rib.gobgp_cli(api), "global"]), 20, gobgpd
         )
-    except (TimeoutError, RuntimeError):
+    except BaseException:
         process.stop([gobgpd.pid])
         raise
     return gobgpd
