@@ -7,10 +7,15 @@ Usage: python tests/run_ansible_test.py sanity --python 3.11
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -65,8 +70,9 @@ def install_get_pip_stand_in() -> None:
         shutil.copy(REPO / "tests" / "ansible_test_get_pip.py", target)
 
 
-def run(args: list[str], files: dict[str, str] | None = None) -> int:
-    """Run `ansible-test ARGS` in a fresh copy of the collection; return its exit code.
+@contextmanager
+def collection_copy(files: dict[str, str] | None = None) -> Iterator[Path]:
+    """A fresh copy of the collection to run ansible-test in, removed afterwards.
 
     `files` adds files to the copy (relative path -> text), e.g. the integration_config.yml
     through which integration targets learn the lab's kubeconfig: ansible-test passes no
@@ -77,7 +83,44 @@ def run(args: list[str], files: dict[str, str] | None = None) -> int:
         tree = copy_collection(Path(tmp))
         for name, text in (files or {}).items():
             (tree / name).write_text(text)
+        yield tree
+
+
+def run(args: list[str], files: dict[str, str] | None = None) -> int:
+    """Run `ansible-test ARGS` in a fresh copy of the collection; return its exit code."""
+    with collection_copy(files) as tree:
         return subprocess.run([str(ANSIBLE_TEST), *args], check=False, cwd=tree).returncode
+
+
+@dataclass(frozen=True)
+class IntegrationRun:
+    """What one `ansible-test integration` call over many targets printed and which targets passed."""
+
+    returncode: int
+    output: str
+    passed: frozenset[str]
+
+
+def run_integration(targets: list[str], options: list[str], files: dict[str, str]) -> IntegrationRun:
+    """Run TARGETS in one `ansible-test integration` call that goes on past a failed target.
+
+    One call runs each `setup/once/` target once, not once per target. The targets that passed
+    are read from the results file ansible-test writes (it lists passed targets only).
+    """
+    with collection_copy(files) as tree:
+        done = subprocess.run(
+            [str(ANSIBLE_TEST), "integration", *targets, "--continue-on-error", *options],
+            check=False,
+            cwd=tree,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        passed: set[str] = set()
+        for results in (tree / "tests" / "output" / "data").glob("integration-*.json"):
+            passed.update(json.loads(results.read_text())["targets"])
+    return IntegrationRun(done.returncode, done.stdout, frozenset(passed))
 
 
 if __name__ == "__main__":
