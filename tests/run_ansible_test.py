@@ -114,7 +114,8 @@ def run_integration(targets: list[str], options: list[str], files: dict[str, str
             cwd=tree,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            text=True,
+            encoding="utf-8",
+            errors="replace",
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         passed: set[str] = set()

@@ -43,11 +43,15 @@ def integration_run(request, lab) -> IntegrationRun:
         if item.module is request.module and hasattr(item, "callspec")
     )
     config = f"kubeconfig: {Path(lab.kubeconfig).resolve()}\n"
-    return run_integration(
+    run = run_integration(
         selected,
         ["--local", "--python", "3.11", "--color", "no"],
         files={"tests/integration/integration_config.yml": config},
     )
+    if run.returncode != 0 and run.passed.issuperset(selected):
+        ended = f"every target passed, yet ansible-test exited {run.returncode}"
+        pytest.fail(f"{ended}:\n{run.output}", pytrace=False)
+    return run
 
 
 @pytest.mark.parametrize("target", TARGETS)
