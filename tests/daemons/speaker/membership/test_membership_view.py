@@ -6,12 +6,18 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from ansible_collections.baremetal.lb.daemons.speaker.membership.view import Outgoing, Status, View
+from ansible_collections.baremetal.lb.daemons.speaker.membership.service import PROFILES, SUSPICION_FACTOR
+from ansible_collections.baremetal.lb.daemons.speaker.membership.view import (
+    HEALTHY_STALL,
+    Outgoing,
+    Status,
+    View,
+)
 from ansible_collections.baremetal.lb.daemons.speaker.membership.wire import DigestEntry, Kind, Message
 
 DEAD_AFTER = 0.3
 TIMEOUT = 0.3
-REFUTE_WINDOW = DEAD_AFTER / 2  # the view's default
+REFUTE_WINDOW = max(DEAD_AFTER / 2, HEALTHY_STALL)  # the view's default
 T0 = 100.0
 
 
@@ -386,6 +392,51 @@ def test_a_dead_member_says_how_its_death_was_decided_until_it_is_back(
         v.receive(message, T0 + 0.005)
     v.tick(tick_at)
     assert v.buried_because(subject) == because
+
+
+FAST_DEAD_AFTER = PROFILES["fast"].dead_after
+FAST_TIMEOUT = SUSPICION_FACTOR * FAST_DEAD_AFTER
+
+
+def fast_trio() -> View:
+    """``a`` of a domain of three at the fast profile's timing; each of a, b and c watches the others."""
+    v = View("a", 10, dead_after=FAST_DEAD_AFTER, suspicion_timeout=FAST_TIMEOUT)
+    v.set_peers("abc")
+    v.join(T0)
+    for name in "bc":
+        v.receive(heartbeat(name), T0)
+    v.tick(T0)
+    return v
+
+
+@pytest.mark.parametrize("stood_still", [0.122, 0.2], ids=["122ms-as-in-a-failed-soak", "200ms"])
+def test_two_neighbours_that_stood_still_together_are_not_buried_by_their_third(stood_still: float) -> None:
+    """The stall that failed a fast soak: b and c, on a vCPU the hypervisor took, sent nothing.
+
+    Their third watcher suspects both, but neither can be confirmed (the other watcher is the
+    other suspect), so both get a healthy stall's time to refute, and refute when they run again.
+    """
+    v = fast_trio()
+    at = T0
+    while at < T0 + stood_still:
+        at += 0.005
+        v.tick(at)
+        assert v.live() == {"b", "c"}, f"buried at {at - T0:.3f} s of silence"
+    for name in "bc":
+        v.receive(alive(name, 2), at)  # each hears a's SUSPECT on waking and refutes
+    v.tick(at)
+    assert {name: v.status(name) for name in "bc"} == {"b": Status.ALIVE, "c": Status.ALIVE}
+    assert not v.deaths
+
+
+def test_two_neighbours_that_died_together_are_buried_after_a_healthy_stall() -> None:
+    v = fast_trio()
+    at = T0
+    while v.live():
+        at += 0.005
+        v.tick(at)
+    assert at - T0 <= FAST_DEAD_AFTER + HEALTHY_STALL + 0.01
+    assert {v.buried_because(name) for name in "bc"} == {"unopposed"}
 
 
 def test_a_suspicion_that_no_one_confirms_or_refutes_says_it_timed_out() -> None:
