@@ -42,7 +42,7 @@ SPLIT_SILENCE = 1.0
 # many times, a ``tell_every`` apart (see ``View._heal_news``).
 HEAL_NEWS_COPIES = 3
 # Seconds a healthy node's process may stand still: the hypervisor took 100 ms from a vCPU of the
-# lab's 2-vCPU VM, and the speakers on it sent nothing for 104-124 ms. A suspect no second
+# lab's 2-vCPU VM, and the speakers on it sent nothing for up to 124 ms. A suspect no second
 # watcher can confirm (its other watchers are suspect too, as when both stood still at once)
 # gets at least this long to refute before it is buried (see ``View.refute_window``).
 HEALTHY_STALL = 0.15
@@ -104,8 +104,7 @@ class View:
         self.dead_after = dead_after
         self.slack = 0.0  # seconds added to dead_after while this node's own loop runs late
         self.suspicion_timeout = suspicion_timeout
-        # Half a dead_after, but not less than a healthy node's stall: with the fast profile's
-        # 75 ms, two neighbours that stood still for 120 ms were buried by their third watcher.
+        # Half a dead_after, but never less than a healthy node's stall (see HEALTHY_STALL).
         self.refute_window = max(dead_after / 2, HEALTHY_STALL) if refute_window is None else refute_window
         # A member buried here that talks on is told so at most this often: about one heartbeat
         # interval (a third of dead_after in every profile), so a tell lost while a split heals

@@ -13,13 +13,13 @@ from collections.abc import Iterable
 
 import pytest
 
-from ansible_collections.baremetal.lb.daemons.speaker.membership.view import HEALTHY_STALL, Outgoing, View
+from ansible_collections.baremetal.lb.daemons.speaker.membership.view import Outgoing, View
 from ansible_collections.baremetal.lb.daemons.speaker.membership.wire import Kind, Message
 
 INTERVAL = 0.1
 DEAD_AFTER = 0.3
 TIMEOUT = 0.3
-REFUTE_WINDOW = max(DEAD_AFTER / 2, HEALTHY_STALL)  # the view's default
+REFUTE_WINDOW = View("x", 0, dead_after=DEAD_AFTER, suspicion_timeout=TIMEOUT).refute_window  # its default
 DIGEST_EVERY = 2.0
 STEP = 0.05
 

@@ -17,7 +17,7 @@ from ansible_collections.baremetal.lb.daemons.speaker.membership.wire import Dig
 
 DEAD_AFTER = 0.3
 TIMEOUT = 0.3
-REFUTE_WINDOW = max(DEAD_AFTER / 2, HEALTHY_STALL)  # the view's default
+REFUTE_WINDOW = View("x", 0, dead_after=DEAD_AFTER, suspicion_timeout=TIMEOUT).refute_window  # its default
 T0 = 100.0
 
 
@@ -422,6 +422,7 @@ def test_two_neighbours_that_stood_still_together_are_not_buried_by_their_third(
         at += 0.005
         v.tick(at)
         assert v.live() == {"b", "c"}, f"buried at {at - T0:.3f} s of silence"
+    assert {name: v.status(name) for name in "bc"} == {"b": Status.SUSPECT, "c": Status.SUSPECT}
     for name in "bc":
         v.receive(alive(name, 2), at)  # each hears a's SUSPECT on waking and refutes
     v.tick(at)
@@ -431,11 +432,12 @@ def test_two_neighbours_that_stood_still_together_are_not_buried_by_their_third(
 
 def test_two_neighbours_that_died_together_are_buried_after_a_healthy_stall() -> None:
     v = fast_trio()
+    bound = FAST_DEAD_AFTER + HEALTHY_STALL + 0.01
     at = T0
-    while v.live():
+    while v.live() and at - T0 <= bound:
         at += 0.005
         v.tick(at)
-    assert at - T0 <= FAST_DEAD_AFTER + HEALTHY_STALL + 0.01
+    assert not v.live(), f"still members after {at - T0:.3f} s of silence"
     assert {v.buried_because(name) for name in "bc"} == {"unopposed"}
 
 
