@@ -137,6 +137,8 @@ class Engine:
                 except queue.Empty:
                     kind, value = "tick", None
                 self._handle(kind, value)
+                if not responder.is_alive() and not self._stopping.is_set():
+                    raise RuntimeError("the responder thread has ended; nobody answers ARP/NDP")
                 if time.monotonic() >= next_counters:
                     self._report_counters()
                     next_counters = time.monotonic() + _COUNTERS_EVERY

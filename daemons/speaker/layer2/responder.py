@@ -5,11 +5,16 @@ BPF filter, and only then bound, so the process never wakes for frames the filte
 Every frame that passes is still checked exactly against the owned set: the filter may be
 coarser than the set (see :mod:`.bpf`) and frames queued before a filter swap may be stale.
 
-The responder does all socket work in one thread, the one calling :meth:`Responder.run` (or
-:meth:`Responder.poll`); other threads hand it work through :meth:`Responder.update` and
-:meth:`Responder.announce`, which only queue a command and wake the loop. Nothing here talks
-to Kubernetes, so a stall elsewhere never delays an answer. The VIP is never added to an
-interface.
+Answers come from lanes: one thread per CPU the process may run on (at most :data:`MAX_LANES`),
+each with its own answer socket on every interface, the sockets of an interface joined in one
+``PACKET_FANOUT_CPU`` group. The kernel hands a frame to the lane of the CPU that received it,
+and that lane's thread is pinned to that CPU, so the answer is given where the request arrived:
+woken without an inter-processor interrupt, and never queued behind a CPU that has stopped
+running (a virtual CPU the hypervisor took away). Everything else (filter swaps, announcements,
+probes, the watch) is done by one control thread, the one calling :meth:`Responder.run`; other
+threads hand it work through :meth:`Responder.update` and :meth:`Responder.announce`, which only
+queue a command and wake the loop. Nothing here talks to Kubernetes, so a stall elsewhere never
+delays an answer. The VIP is never added to an interface.
 
 Each interface has a second socket, the watch (filter :data:`.bpf.WATCH`): it admits only ARP
 packets sent from an owned or probed IP and advertisements of one, so it wakes only when some
@@ -21,16 +26,19 @@ sends the RFC 5227 probe for an IP that is watched but not yet answered for.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import logging
+import os
 import queue
+import select
 import selectors
 import socket
 import struct
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -56,8 +64,13 @@ _PACKET_ADD_MEMBERSHIP = 1
 _PACKET_DROP_MEMBERSHIP = 2
 _PACKET_MR_MULTICAST = 0
 _PACKET_OTHERHOST = 3
+_PACKET_FANOUT = 18
+_FANOUT_CPU = 2  # the kernel picks the group's socket by the receiving CPU: cpu % members
+_FANOUT_FLAG_UNIQUEID = 0x2000  # the kernel gives the first socket a group id nobody else uses
 _RECV_BATCH = 64  # frames read per wake-up before other work gets a turn
 _ETHERTYPE = struct.Struct("!H")
+_LANE_STOP_PATIENCE = 2.0  # seconds a lane gets to notice the stop before its sockets close under it
+MAX_LANES = 8  # answering threads at most, whatever the number of CPUs
 
 
 class OnForeign(Protocol):
@@ -82,23 +95,49 @@ class Counters:
     frames_ignored: int = 0  # let through but not answered (coarse filter, stale, malformed)
     send_errors: int = 0
 
+    @classmethod
+    def total(cls, parts: Iterable[Counters]) -> Counters:
+        """The sum of ``parts``, each read as one snapshot while its thread goes on counting."""
+        whole = cls()
+        for part in parts:
+            whole.requests_received.update(dict(part.requests_received))  # dict(): one atomic copy
+            whole.responses_sent.update(dict(part.responses_sent))
+            whole.gratuitous_sent.update(dict(part.gratuitous_sent))
+            whole.frames_received += part.frames_received
+            whole.frames_ignored += part.frames_ignored
+            whole.send_errors += part.send_errors
+        return whole
+
+
+def lane_cpus(allowed: Collection[int], most: int = MAX_LANES) -> list[frozenset[int]]:
+    """The CPUs each answering lane is pinned to, lane ``i`` at index ``i``.
+
+    With ``n`` lanes the kernel gives lane ``i`` the frames received on the CPUs ``c`` with
+    ``c % n == i``, so that is where its thread runs; a lane that no allowed CPU maps to (it only
+    gets frames received on CPUs we may not use) may run on any of them.
+    """
+    cpus = sorted(allowed)
+    lanes = max(1, min(len(cpus), most))
+    return [frozenset(c for c in cpus if c % lanes == i) or frozenset(cpus) for i in range(lanes)]
+
 
 class _Interface:
-    """The raw sockets of one interface (answers, watch) and the addresses answered and probed on it."""
+    """The raw sockets of one interface (answer socket per lane, watch); the IPs answered and probed."""
 
-    def __init__(self, name: str, counters: Counters, on_foreign: OnForeign) -> None:
+    def __init__(self, name: str, lanes: int, counters: Counters, on_foreign: OnForeign) -> None:
         self.name = name
         self.owned: frozenset[IPAddress] = frozenset()
         self.probing: frozenset[IPAddress] = frozenset()
-        self._counters = counters
+        self._counters = counters  # of what the control thread sends: announcements, probes
         self._on_foreign = on_foreign
         self._groups: Counter[bytes] = Counter()
-        self.sock = _bound_socket(name, bpf.ANSWER)
+        self.answer = _answer_sockets(name, lanes)
+        self.sock = self.answer[0]  # sends announcements and probes, and holds the multicast groups
         try:
             self.watch = _bound_socket(name, bpf.WATCH)
             self.index = socket.if_nametoindex(name)
         except OSError:
-            self.sock.close()
+            _close(self.answer)
             raise
         self.mac: bytes = self.sock.getsockname()[4]
 
@@ -108,7 +147,9 @@ class _Interface:
             return  # the decider re-applies on every turn; compiling filters is not free
         self.owned = owned
         self.probing = probing - owned
-        bpf.attach(self.sock, bpf.compile_filter(owned))
+        answer_filter = bpf.compile_filter(owned)
+        for sock in self.answer:
+            bpf.attach(sock, answer_filter)
         bpf.attach(self.watch, bpf.compile_filter(owned | self.probing, match=bpf.WATCH))
         wanted = Counter(
             ipv6_multicast_mac(solicited_node_address(ip))
@@ -121,12 +162,15 @@ class _Interface:
             self._membership(_PACKET_DROP_MEMBERSHIP, mac)
         self._groups = wanted
 
-    def receive(self) -> None:
-        """Read the queued frames (bounded) and answer those asking for an owned IP."""
-        for data, pkttype in _queued(self.sock, self.name):
-            self._counters.frames_received += 1
-            if pkttype >= _PACKET_OTHERHOST or not self._answer(data):
-                self._counters.frames_ignored += 1
+    def receive(self, sock: socket.socket, counters: Counters) -> None:
+        """Read the frames queued on a lane's ``sock`` (bounded); answer those asking for an owned IP.
+
+        The answer goes out of ``sock``; ``counters`` are the lane's.
+        """
+        for data, pkttype in _queued(sock, self.name):
+            counters.frames_received += 1
+            if pkttype >= _PACKET_OTHERHOST or not self._answer(data, sock, counters):
+                counters.frames_ignored += 1
 
     def watch_receive(self) -> None:
         """Read the queued watch frames (bounded); report those where another MAC speaks for our IPs."""
@@ -144,9 +188,9 @@ class _Interface:
     def send_probe(self, ip: IPAddress) -> None:
         """One probe for ``ip``: an ARP request from 0.0.0.0, or a DAD solicitation from ``::``."""
         if isinstance(ip, ipaddress.IPv4Address):
-            self._send(arp.probe_frame(self.mac, ip))
+            self._send(arp.probe_frame(self.mac, ip), self.sock, self._counters)
         else:
-            self._send(ndp.solicitation_frame(self.mac, ndp.UNSPECIFIED, ip))
+            self._send(ndp.solicitation_frame(self.mac, ndp.UNSPECIFIED, ip), self.sock, self._counters)
 
     def send_gratuitous(self, ip: IPAddress) -> None:
         """One round of announcements for ``ip``: ARP request and reply, or an unsolicited NA."""
@@ -154,54 +198,46 @@ class _Interface:
             frames: tuple[bytes, ...] = arp.gratuitous_frames(ip, self.mac)
         else:
             frames = (ndp.unsolicited_advertisement_frame(ip, self.mac),)
-        sent = [self._send(f) for f in frames]  # every frame goes out, even after a failure
+        sent = [self._send(f, self.sock, self._counters) for f in frames]  # all go, even after a failure
         if all(sent):
             self._counters.gratuitous_sent[str(ip)] += 1
 
     def close(self) -> None:
         """Close the sockets (the kernel drops their multicast memberships with them)."""
-        self.sock.close()
-        self.watch.close()
+        _close([*self.answer, self.watch])
 
-    def _answer(self, data: bytes) -> bool:
+    def _answer(self, data: bytes, sock: socket.socket, counters: Counters) -> bool:
         if len(data) < 14:
             return False
         ethertype = _ETHERTYPE.unpack_from(data, 12)[0]
         try:
             if ethertype == ETH_P_ARP:
-                return self._answer_arp(data)
-            if ethertype == ETH_P_IPV6:
-                return self._answer_ns(data)
+                _unused, request = arp.parse_frame(data)
+                ip: IPAddress = request.target_ip
+                if request.op != arp.OP_REQUEST or request.is_gratuitous or ip not in self.owned:
+                    return False
+                reply = arp.reply_frame(request, self.mac)
+            elif ethertype == ETH_P_IPV6:
+                packet = ndp.parse_frame(data)
+                message = packet.message
+                if not isinstance(message, ndp.NeighborSolicitation) or message.target not in self.owned:
+                    return False
+                ip = message.target
+                reply = ndp.reply_frame(packet, message, self.mac)
+            else:
+                return False
         except FrameError:
             return False
-        return False
-
-    def _answer_arp(self, data: bytes) -> bool:
-        _unused, request = arp.parse_frame(data)
-        ip = request.target_ip
-        if request.op != arp.OP_REQUEST or request.is_gratuitous or ip not in self.owned:
-            return False
-        self._counters.requests_received[str(ip)] += 1
-        if self._send(arp.reply_frame(request, self.mac)):
-            self._counters.responses_sent[str(ip)] += 1
+        counters.requests_received[str(ip)] += 1
+        if self._send(reply, sock, counters):
+            counters.responses_sent[str(ip)] += 1
         return True
 
-    def _answer_ns(self, data: bytes) -> bool:
-        packet = ndp.parse_frame(data)
-        message = packet.message
-        if not isinstance(message, ndp.NeighborSolicitation) or message.target not in self.owned:
-            return False
-        ip = message.target
-        self._counters.requests_received[str(ip)] += 1
-        if self._send(ndp.reply_frame(packet, message, self.mac)):
-            self._counters.responses_sent[str(ip)] += 1
-        return True
-
-    def _send(self, frame: bytes) -> bool:
+    def _send(self, frame: bytes, sock: socket.socket, counters: Counters) -> bool:
         try:
-            self.sock.send(frame)
+            sock.send(frame)
         except OSError as err:  # link down (ENETDOWN), buffer full (ENOBUFS)
-            self._counters.send_errors += 1
+            counters.send_errors += 1
             _LOG.debug("send on %s: %s", self.name, err)
             return False
         return True
@@ -209,6 +245,36 @@ class _Interface:
     def _membership(self, op: int, mac: bytes) -> None:
         mreq = struct.pack("iHH8s", self.index, _PACKET_MR_MULTICAST, len(mac), mac)
         self.sock.setsockopt(_SOL_PACKET, op, mreq)
+
+
+def _answer_sockets(name: str, lanes: int) -> list[socket.socket]:
+    """One answer socket on ``name`` per lane, all in one CPU fanout group when there are several.
+
+    Where the kernel refuses the group, the interface gets one socket: answered by lane 0 alone.
+    """
+    socks = [_bound_socket(name, bpf.ANSWER)]
+    try:
+        if lanes > 1:
+            socks[0].setsockopt(_SOL_PACKET, _PACKET_FANOUT, (_FANOUT_CPU | _FANOUT_FLAG_UNIQUEID) << 16)
+            group = socks[0].getsockopt(_SOL_PACKET, _PACKET_FANOUT) & 0xFFFF
+            for _unused in range(1, lanes):
+                socks.append(_bound_socket(name, bpf.ANSWER))
+                socks[-1].setsockopt(_SOL_PACKET, _PACKET_FANOUT, group | _FANOUT_CPU << 16)
+    except OSError as err:
+        _LOG.warning(
+            "answering on %s from one thread only: the kernel refused a CPU fanout group of %d sockets (%s)",
+            name,
+            lanes,
+            err.strerror or err,
+        )
+        _close(socks)
+        return [_bound_socket(name, bpf.ANSWER)]
+    return socks
+
+
+def _close(socks: Iterable[socket.socket]) -> None:
+    for sock in socks:
+        sock.close()
 
 
 def _bound_socket(name: str, match: bpf.Match) -> socket.socket:
@@ -250,16 +316,100 @@ def _claimant(data: bytes) -> tuple[IPAddress, bytes] | None:
     return None
 
 
+class _Lane:
+    """One answering thread, pinned to ``cpus``: it reads its own answer socket of every interface.
+
+    The control thread adds and removes interfaces while the lane runs: the epoll set is the
+    kernel's (safe across threads) and the readers are a dict replaced whole, never changed in place.
+    """
+
+    def __init__(
+        self,
+        index: int,
+        cpus: frozenset[int],
+        stop_fd: int,
+        stopping: threading.Event,
+        on_failure: Callable[[], None],
+    ) -> None:
+        self.index = index
+        self.cpus = cpus
+        self.counters = Counters()
+        self.error: Exception | None = None  # what ended the lane before the stop, if anything
+        self._on_failure = on_failure
+        self._stopping = stopping
+        self._epoll = select.epoll()
+        self._epoll.register(stop_fd, select.EPOLLIN)  # readable from the stop on; never read
+        self._readers: dict[int, Callable[[], None]] = {}
+        self._thread = threading.Thread(target=self._run, name=f"answers-{index}", daemon=True)
+
+    def add(self, iface: _Interface) -> None:
+        """Answer on ``iface`` from now on (if it has a socket for this lane)."""
+        if self.index < len(iface.answer):
+            sock = iface.answer[self.index]
+            self.read(sock, functools.partial(iface.receive, sock, self.counters))
+
+    def remove(self, iface: _Interface) -> None:
+        """Stop reading ``iface`` (before its sockets close)."""
+        if self.index < len(iface.answer):
+            self.forget(iface.answer[self.index])
+
+    def read(self, sock: socket.socket, reader: Callable[[], None]) -> None:
+        """Call ``reader`` in the lane's thread whenever ``sock`` is readable."""
+        self._readers = {**self._readers, sock.fileno(): reader}
+        self._epoll.register(sock.fileno(), select.EPOLLIN)
+
+    def forget(self, sock: socket.socket) -> None:
+        """Stop watching ``sock``."""
+        fd = sock.fileno()
+        self._epoll.unregister(fd)
+        self._readers = {k: v for k, v in self._readers.items() if k != fd}
+
+    def start(self) -> None:
+        """Start answering."""
+        self._thread.start()
+
+    def close(self, patience: float) -> None:
+        """Wait up to ``patience`` seconds for a started thread to see the stop; close the epoll set."""
+        if self._thread.is_alive():
+            self._thread.join(patience)
+        if self._thread.is_alive():
+            _LOG.warning("answering lane %d runs on after %.1f s; closing its sockets", self.index, patience)
+        self._epoll.close()
+
+    def _run(self) -> None:
+        try:
+            os.sched_setaffinity(0, self.cpus)  # 0: this thread only
+        except OSError as err:
+            cpus = sorted(self.cpus)
+            _LOG.warning("answering lane %d runs unpinned: CPUs %s refused (%s)", self.index, cpus, err)
+        try:
+            while not self._stopping.is_set():
+                for fd, _unused in self._epoll.poll(1.0):
+                    reader = self._readers.get(fd)
+                    if reader is not None:
+                        reader()
+        except Exception as err:  # the control thread raises it, traceback and all: never unnoticed
+            self.error = err
+            self._on_failure()
+
+
 class Responder:
     """The ARP/NDP responder for a set of interfaces; run it in its own thread or process."""
 
     def __init__(
-        self, clock: Callable[[], float] = time.monotonic, on_foreign: OnForeign = _ignore_foreign
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        on_foreign: OnForeign = _ignore_foreign,
+        lanes: Sequence[frozenset[int]] | None = None,
     ) -> None:
-        self.counters = Counters()
+        """A responder answering from one thread per entry of ``lanes``, pinned to its CPUs.
+
+        Default: :func:`lane_cpus` of the CPUs this process may use.
+        """
         self._clock = clock
         self._on_foreign = on_foreign
         self._interfaces: dict[str, _Interface] = {}
+        self._control_counters = Counters()
         self._schedule = AnnounceSchedule()
         self._commands: queue.SimpleQueue[tuple[Callable[[], None], Future[None]]] = queue.SimpleQueue()
         self._selector = selectors.DefaultSelector()
@@ -268,6 +418,16 @@ class Responder:
         self._wake_w.setblocking(False)
         self._selector.register(self._wake_r, selectors.EVENT_READ, self._drain_wakeups)
         self._stopping = threading.Event()
+        self._stop_fd = os.eventfd(0, os.EFD_NONBLOCK)
+        cpus = lane_cpus(os.sched_getaffinity(0)) if lanes is None else lanes
+        self._lanes = [
+            _Lane(i, lane, self._stop_fd, self._stopping, self._wake) for i, lane in enumerate(cpus)
+        ]
+
+    @property
+    def counters(self) -> Counters:
+        """The counters so far, summed over the answering lanes and the control thread."""
+        return Counters.total([self._control_counters, *(lane.counters for lane in self._lanes)])
 
     def update(
         self,
@@ -302,7 +462,14 @@ class Responder:
         return {name: iface.owned for name, iface in self._interfaces.items()}
 
     def run(self) -> None:
-        """Serve until :meth:`stop` is called; then close every socket."""
+        """Serve until :meth:`stop` is called; then stop the lanes and close every socket."""
+        _LOG.info(
+            "answering ARP/NDP in %d lane(s), pinned to CPUs %s",
+            len(self._lanes),
+            " | ".join(",".join(map(str, sorted(lane.cpus))) for lane in self._lanes),
+        )
+        for lane in self._lanes:
+            lane.start()
         try:
             while not self._stopping.is_set():
                 self.poll(1.0)
@@ -313,9 +480,17 @@ class Responder:
         """Ask :meth:`run` to return (callable from any thread or a signal handler)."""
         self._stopping.set()
         self._wake()
+        with contextlib.suppress(OSError):  # closed already
+            os.eventfd_write(self._stop_fd, 1)
 
     def poll(self, timeout: float) -> None:
-        """Apply queued commands, send due announcements, answer what arrives within ``timeout``."""
+        """Apply queued commands, send due announcements, read the watch within ``timeout``.
+
+        Raises what ended an answering lane, if one has ended.
+        """
+        for lane in self._lanes:
+            if lane.error is not None:
+                raise RuntimeError(f"answering lane {lane.index} has ended") from lane.error
         self._run_commands()
         now = self._clock()
         for ip in self._schedule.due(now):
@@ -330,18 +505,23 @@ class Responder:
             key.data()
 
     def close(self) -> None:
-        """Close every socket; the responder cannot be used afterwards."""
+        """Stop the lanes, then close every socket; the responder cannot be used afterwards."""
+        self.stop()
+        for lane in self._lanes:
+            lane.close(_LANE_STOP_PATIENCE)
         for iface in self._interfaces.values():
             iface.close()
         self._interfaces.clear()
         self._selector.close()
         self._wake_r.close()
         self._wake_w.close()
+        os.close(self._stop_fd)
 
     def _apply(self, wanted: dict[str, tuple[frozenset[IPAddress], frozenset[IPAddress]]]) -> None:
         for name in self._interfaces.keys() - wanted.keys():
             iface = self._interfaces.pop(name)
-            self._selector.unregister(iface.sock)
+            for lane in self._lanes:
+                lane.remove(iface)
             self._selector.unregister(iface.watch)
             iface.close()
         for name, (owned, probing) in wanted.items():
@@ -356,12 +536,13 @@ class Responder:
 
     def _open(self, name: str) -> _Interface | None:
         try:
-            iface = _Interface(name, self.counters, self._on_foreign)
+            iface = _Interface(name, len(self._lanes), self._control_counters, self._on_foreign)
         except OSError as err:
             _LOG.warning("cannot answer on interface %s: %s", name, err)
             return None
         self._interfaces[name] = iface
-        self._selector.register(iface.sock, selectors.EVENT_READ, iface.receive)
+        for lane in self._lanes:
+            lane.add(iface)
         self._selector.register(iface.watch, selectors.EVENT_READ, iface.watch_receive)
         return iface
 

@@ -1,4 +1,4 @@
-"""What the speaker's unit tests share: a stop event set after the test, and a bounded wait."""
+"""What the speaker's unit tests share: a stop event, a bounded wait, a thread that keeps its error."""
 
 from __future__ import annotations
 
@@ -24,3 +24,18 @@ def stop() -> Iterator[threading.Event]:
     event = threading.Event()
     yield event
     event.set()
+
+
+def run_in_thread(target: Callable[[], object]) -> tuple[threading.Thread, list[RuntimeError]]:
+    """Start ``target`` in a daemon thread; the list receives the RuntimeError it ends with, if any."""
+    errors: list[RuntimeError] = []
+
+    def run() -> None:
+        try:
+            target()
+        except RuntimeError as err:
+            errors.append(err)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, errors
