@@ -1,11 +1,11 @@
 """ARP answer latency and throughput of the layer-2 responder, measured between two namespaces.
 
     PYTHONPATH=. .venv/bin/python bench/l2_arp_bench.py [--requests 2000] [--seconds 3]
-        [--realtime 0,10] [--reps 5] [--burners 2]   (as root)
+        [--realtime 0,10] [--lanes one,per-cpu] [--reps 5] [--burners 2]   (as root)
 
 Builds two fresh namespaces joined by a veth pair (documentation addresses only), runs the
-responder pinned to one CPU in one of them and a raw-socket client pinned to another CPU in
-the other, then prints:
+responder in one of them (free to run on any CPU, as the speaker's engine is) and a raw-socket
+client pinned to the last CPU in the other, then prints:
 
 * latency: one request at a time, p50/p99 of request-to-reply time seen by the client;
 * throughput: the client sends as fast as it can for a while; answered requests per second,
@@ -15,7 +15,9 @@ the other, then prints:
 ``--realtime 0,10 --reps 5 --burners 2`` compares the responder at normal priority (the speaker's
 ``--ml-realtime-priority=0``) with SCHED_FIFO 10 (every profile's engine) while two busy loops keep both CPUs
 busy: the priorities take turns (A B, B A, ...), each run starts a fresh responder, and the
-figures are medians with their range; a failed run is counted and printed.
+figures are medians with their range; a failed run is counted and printed. ``--lanes one,per-cpu``
+compares, the same way, one answering thread (the responder before lanes) with a lane per CPU
+(the shipped default); with both lists every pair takes its turn.
 
 Everything is bounded in count and time; the namespaces are deleted afterwards.
 """
@@ -36,12 +38,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from ansible_collections.baremetal.lb.daemons.speaker.engine_child import run_realtime
 from ansible_collections.baremetal.lb.daemons.speaker.layer2 import arp
 from ansible_collections.baremetal.lb.daemons.speaker.layer2.ethernet import ETH_P_ARP
-from ansible_collections.baremetal.lb.daemons.speaker.layer2.responder import Responder
+from ansible_collections.baremetal.lb.daemons.speaker.layer2.responder import Responder, lane_cpus
 from ansible_collections.baremetal.lb.daemons.speaker.membership.service import REALTIME_PRIORITY
 from bench.figures import median_spread
 from lab import netns
@@ -51,14 +54,17 @@ CLIENT_IP = ipaddress.IPv4Address("192.0.2.2")
 IFACE = "eth0"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 _WINDOW = 32
+LANES: dict[str, Callable[[set[int]], list[frozenset[int]]]] = {
+    "one": lambda cpus: [frozenset(cpus)],  # one answering thread, anywhere: the responder before lanes
+    "per-cpu": lane_cpus,  # the speaker's default
+}
 
 
-def serve(cpu: int, priority: int = 0) -> None:
+def serve(priority: int = 0, lanes: str = "per-cpu") -> None:
     """Answer for VIP on eth0 until SIGTERM, at SCHED_FIFO ``priority`` (0: normal) as the layer-2
-    engine runs it; print the counters as a JSON line on SIGUSR1."""
-    os.sched_setaffinity(0, {cpu})
+    engine runs it, from ``lanes`` (see :data:`LANES`); print the counters as a JSON line on SIGUSR1."""
     run_realtime(priority)
-    responder = Responder()
+    responder = Responder(lanes=LANES[lanes](os.sched_getaffinity(0)))
 
     def report(*_: object) -> None:
         counters = responder.counters
@@ -152,42 +158,61 @@ def main() -> None:
         help="the responder's SCHED_FIFO priorities to compare, comma-separated, 0: normal (default:"
         f" {REALTIME_PRIORITY}, the speaker's)",
     )
-    parser.add_argument("--reps", type=int, default=1, help="runs of each priority, alternating (1-20)")
+    parser.add_argument(
+        "--lanes",
+        default="per-cpu",
+        help="the responder's answering threads to compare, comma-separated: one, per-cpu (default: per-cpu,"
+        " the speaker's)",
+    )
+    parser.add_argument("--reps", type=int, default=1, help="runs of each variant, alternating (1-20)")
     parser.add_argument("--burners", type=int, default=0, help="busy-loop processes during the runs (0-4)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--priority", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--lane-layout", default="per-cpu", help=argparse.SUPPRESS)
     parser.add_argument("--client", choices=["latency", "throughput", "others"], help=argparse.SUPPRESS)
     parser.add_argument("--amount", type=float, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    cpus = sorted(os.sched_getaffinity(0))
-    server_cpu, client_cpu = cpus[0], cpus[-1]
     if args.serve:
-        serve(server_cpu, args.priority)
+        serve(args.priority, args.lane_layout)
     elif args.client:
-        client(client_cpu, args.client, args.amount)
+        client(max(os.sched_getaffinity(0)), args.client, args.amount)
     else:
         priorities = [int(p) for p in args.realtime.split(",")]
+        layouts = args.lanes.split(",")
         if (
             not all(0 <= p <= 99 for p in priorities)
+            or not set(layouts) <= LANES.keys()
             or not 1 <= args.reps <= 20
             or not 0 <= args.burners <= 4
         ):
-            parser.error("--realtime takes 0-99, --reps 1-20, --burners 0-4")
+            parser.error(f"--realtime takes 0-99, --lanes {', '.join(LANES)}, --reps 1-20, --burners 0-4")
         requests = max(100, min(args.requests, 20000))
         seconds = max(1.0, min(args.seconds, 30.0))
-        _orchestrate(requests, seconds, priorities, args.reps, args.burners)
+        variants = [Variant(p, layout) for p in priorities for layout in layouts]
+        _orchestrate(requests, seconds, variants, args.reps, args.burners)
 
 
 Run = dict[str, float]
 
 
-def _orchestrate(requests: int, seconds: float, priorities: list[int], reps: int, burners: int) -> None:
+@dataclass(frozen=True)
+class Variant:
+    """One responder setting compared: its SCHED_FIFO priority (0: normal) and its lanes."""
+
+    priority: int
+    lanes: str
+
+    def __str__(self) -> str:
+        return f"{'normal' if self.priority == 0 else f'SCHED_FIFO {self.priority}'}, {self.lanes} lane(s)"
+
+
+def _orchestrate(requests: int, seconds: float, variants: list[Variant], reps: int, burners: int) -> None:
     prefix = f"bmlbb-{secrets.token_hex(3)}"
     server_ns, client_ns = f"{prefix}-srv", f"{prefix}-cl"
     me = [sys.executable, str(Path(__file__).resolve())]
-    runs: dict[int, list[Run]] = {p: [] for p in priorities}
-    failed: dict[int, list[str]] = {p: [] for p in priorities}
-    bound = reps * len(priorities) * (seconds + requests * 0.001 + 30) + 60  # seconds, generous
+    runs: dict[Variant, list[Run]] = {v: [] for v in variants}
+    failed: dict[Variant, list[str]] = {v: [] for v in variants}
+    bound = reps * len(variants) * (seconds + requests * 0.001 + 30) + 60  # seconds, generous
     load: list[subprocess.Popen[bytes]] = []
     try:
         netns.create(server_ns)
@@ -201,23 +226,23 @@ def _orchestrate(requests: int, seconds: float, priorities: list[int], reps: int
             result: dict[str, float] = json.loads(netns.exec_in(client_ns, argv, timeout=120 + seconds))
             return result
 
-        with _server(server_ns, me, 0) as counters:
+        with _server(server_ns, me, Variant(0, "per-cpu")) as counters:
             idle = run_client("others", 5000)
             woken = counters.read()["frames_received"]
         load = [_burner(bound) for _unused in range(burners)]
         for rep in range(reps):
-            order = priorities if rep % 2 == 0 else priorities[::-1]
-            for priority in order:
+            order = variants if rep % 2 == 0 else variants[::-1]
+            for variant in order:
                 try:
-                    with _server(server_ns, me, priority) as counters:
+                    with _server(server_ns, me, variant) as counters:
                         run = _measure(counters, run_client, requests, seconds)
                 except Exception as error:  # counted and printed, never dropped
-                    failed[priority].append(f"{type(error).__name__}: {error}")
-                    print(f"  run {rep + 1}, priority {priority}: FAILED {error}", flush=True)
+                    failed[variant].append(f"{type(error).__name__}: {error}")
+                    print(f"  run {rep + 1}, {variant}: FAILED {error}", flush=True)
                     continue
-                runs[priority].append(run)
+                runs[variant].append(run)
                 print(
-                    f"  run {rep + 1}, priority {priority}: p50 {run['p50_us']:.0f} us,"
+                    f"  run {rep + 1}, {variant}: p50 {run['p50_us']:.0f} us,"
                     f" p99 {run['p99_us']:.0f} us, {run['per_core']:,.0f} answers per CPU-second",
                     flush=True,
                 )
@@ -230,9 +255,10 @@ def _orchestrate(requests: int, seconds: float, priorities: list[int], reps: int
 
 
 @contextlib.contextmanager
-def _server(namespace: str, me: list[str], priority: int) -> Iterator[_Counters]:
-    """The responder serving in ``namespace`` at SCHED_FIFO ``priority`` (0: normal), stopped afterwards."""
-    argv = ["ip", "netns", "exec", namespace, *me, "--serve", "--priority", str(priority)]
+def _server(namespace: str, me: list[str], variant: Variant) -> Iterator[_Counters]:
+    """The responder serving in ``namespace`` as ``variant`` says, stopped afterwards."""
+    argv = ["ip", "netns", "exec", namespace, *me, "--serve", "--priority", str(variant.priority)]
+    argv += ["--lane-layout", variant.lanes]
     server = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
@@ -274,31 +300,34 @@ def _spread(values: list[float]) -> str:
 
 
 def _report(
-    runs: dict[int, list[Run]], failed: dict[int, list[str]], requests: int, seconds: float, burners: int
+    runs: dict[Variant, list[Run]],
+    failed: dict[Variant, list[str]],
+    requests: int,
+    seconds: float,
+    burners: int,
 ) -> None:
     cpus = os.cpu_count()
     print(
-        f"\nARP answers, responder pinned to one CPU, client (SCHED_FIFO when allowed) on another;"
-        f" {burners} busy loops on {cpus} CPUs; {requests} latency samples and {seconds:.0f} s of"
-        f" throughput per run; median (min-max) over runs\n"
+        f"\nARP answers, responder on any CPU, client (SCHED_FIFO when allowed) pinned to CPU"
+        f" {max(os.sched_getaffinity(0))}; {burners} busy loops on {cpus} CPUs; {requests} latency samples"
+        f" and {seconds:.0f} s of throughput per run; median (min-max) over runs\n"
     )
-    print("| responder priority | runs | failed | p50 us | p99 us | answered/s | per CPU-second |")
+    print("| responder | runs | failed | p50 us | p99 us | answered/s | per CPU-second |")
     print("|---|--:|--:|--:|--:|--:|--:|")
-    for priority, done in runs.items():
-        name = "normal" if priority == 0 else f"SCHED_FIFO {priority}"
+    for variant, done in runs.items():
         cells = [
-            name,
-            str(len(done) + len(failed[priority])),
-            str(len(failed[priority])),
+            str(variant),
+            str(len(done) + len(failed[variant])),
+            str(len(failed[variant])),
             _spread([r["p50_us"] for r in done]),
             _spread([r["p99_us"] for r in done]),
             _spread([r["rate"] for r in done]),
             _spread([r["per_core"] for r in done]),
         ]
         print("| " + " | ".join(cells) + " |")
-    for priority, errors in failed.items():
+    for variant, errors in failed.items():
         for error in errors:
-            print(f"  failed run at priority {priority}: {error}")
+            print(f"  failed run, {variant}: {error}")
 
 
 class _Counters:
