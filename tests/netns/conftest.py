@@ -144,9 +144,10 @@ class Lan:
         """Run a command inside a host's namespace and return its stdout."""
         return netns.exec_in(host.netns, list(argv), timeout=timeout, check=check)
 
-    def client(self, host: Host, *args: str, timeout: float = 30) -> Any:
-        """Run the scapy client tool inside a host and return its JSON answer."""
-        out = self.run(host, PYTHON, str(AGENTS / "l2_client.py"), *args, timeout=timeout)
+    def client(self, host: Host, *args: str, timeout: float = 30, cpu: int | None = None) -> Any:
+        """Run the scapy client tool inside a host (pinned to ``cpu`` if given) and return its JSON answer."""
+        pin = () if cpu is None else ("taskset", "-c", str(cpu))
+        out = self.run(host, *pin, PYTHON, str(AGENTS / "l2_client.py"), *args, timeout=timeout)
         return json.loads(out)
 
 

@@ -9,7 +9,6 @@ client pinned to each CPU: over a veth the kernel receives a frame on the sender
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.netns.conftest import AGENTS, HOST_IF, PYTHON, Host, Lan
+from tests.netns.conftest import HOST_IF, Host, Lan
 
 VIP4 = "198.51.100.10"
 _PTRACE_DETACH = 17
@@ -54,8 +53,7 @@ def stopped(tid: int) -> Iterator[None]:
 
 def ask_from(lan: Lan, client: Host, cpu: int, wait: str) -> list[str]:
     """The MACs answering an ARP request for VIP4 sent by a client pinned to ``cpu``."""
-    argv = ["taskset", "-c", str(cpu), PYTHON, str(AGENTS / "l2_client.py"), "arp", HOST_IF, VIP4, wait]
-    return [r["mac"] for r in json.loads(lan.run(client, *argv))]
+    return [r["mac"] for r in lan.client(client, "arp", HOST_IF, VIP4, wait, cpu=cpu)]
 
 
 def test_a_stopped_lane_silences_only_the_requests_received_on_its_cpu(lan: Lan) -> None:

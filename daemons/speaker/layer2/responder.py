@@ -1,7 +1,8 @@
 """Answer ARP requests and neighbour solicitations for the IPs this node announces.
 
-One AF_PACKET socket per interface, created with protocol 0 (it receives nothing), given its
-BPF filter, and only then bound, so the process never wakes for frames the filter rejects.
+Each answer socket (one per lane and interface, see below) is an AF_PACKET socket created with
+protocol 0 (it receives nothing), given its BPF filter, and only then bound, so the process never
+wakes for frames the filter rejects.
 Every frame that passes is still checked exactly against the owned set: the filter may be
 coarser than the set (see :mod:`.bpf`) and frames queued before a filter swap may be stale.
 
