@@ -21,6 +21,7 @@ from . import (
     controlplane,
     images,
     kubeadm,
+    machine_lock,
     machine_sysctls,
     netns,
     network,
@@ -94,15 +95,29 @@ def up(state_dir: Path, node_count: int = 3) -> LabState:
         down(state_dir)
     bins = build.ensure_all()
     built = images.ensure_all(exclude=("ee",))  # the AWX test builds its execution environment
+    lab_id = topology.new_lab_id()
+    with machine_lock.held(f"lab {lab_id}: starting", machine_lock.STARTING):
+        state = _up(state_dir, lab_id, node_count, bins, built)
+    _say(f"lab {lab_id} up in {state.data['start_seconds']}s; kubeconfig: {state.kubeconfig}")
+    return state
+
+
+def _up(
+    state_dir: Path, lab_id: str, node_count: int, bins: dict[str, Path], built: images.Result
+) -> LabState:
     started = time.monotonic()
-    plan = topology.Plan(
-        lab_id=topology.new_lab_id(),
-        nodes=node_count,
-        host_link_slot=topology.free_host_link_slot(network.root_addresses()),
-    )
-    state = LabState(state_dir.resolve(), _initial_facts(plan, state_dir.resolve()))
-    state.save()
     try:
+        with machine_lock.held(f"lab {lab_id}: taking a host link"):
+            plan = topology.Plan(
+                lab_id=lab_id,
+                nodes=node_count,
+                host_link_slot=topology.free_host_link_slot(network.root_addresses()),
+            )
+            state = LabState(state_dir.resolve(), _initial_facts(plan, state_dir.resolve()))
+            state.save()
+            _say(f"creating lab {plan.lab_id}: {plan.nodes} nodes, a client and {len(plan.routers)} routers")
+            state.data["hosts"] = network.build(plan)
+            state.save()
         _start(plan, state, bins, built)
     except BaseException:
         print("lab start failed; removing what was created", file=sys.stderr)
@@ -112,7 +127,6 @@ def up(state_dir: Path, node_count: int = 3) -> LabState:
     state.data["start_seconds"] = round(time.monotonic() - started, 1)
     write_env(state, bins)
     state.save()
-    _say(f"lab {plan.lab_id} up in {state.data['start_seconds']}s; kubeconfig: {state.kubeconfig}")
     return state
 
 
@@ -169,9 +183,6 @@ def _initial_facts(plan: topology.Plan, state_dir: Path) -> dict[str, Any]:
 
 
 def _start(plan: topology.Plan, state: LabState, bins: dict[str, Path], built: images.Result) -> None:
-    _say(f"creating lab {plan.lab_id}: {plan.nodes} nodes, a client and {len(plan.routers)} routers")
-    state.data["hosts"] = network.build(plan)
-    state.save()
     cp = controlplane.ControlPlane(plan, state.state_dir, bins)
     cp.prepare()
     _say("starting etcd, kube-apiserver, controller-manager, scheduler and kwok")
@@ -226,13 +237,23 @@ def down(state_dir: Path, everything: bool = False) -> list[str]:
         removed += network.teardown(state.prefix, state.data.get("root_interface"))
         shutil.rmtree(state.data.get("runtime_dir", "/nonexistent"), ignore_errors=True)
     if everything:
-        for name in netns.list_namespaces(topology.NAMESPACE_PREFIX):
-            netns.delete(name)
-            removed.append(name)
-        for root in node_runtime.stray_cgroup_roots(topology.NAMESPACE_PREFIX):
-            node_runtime.remove_cgroups(root)
-        for runtime_dir in Path("/run").glob(f"{topology.NAMESPACE_PREFIX}*"):
-            shutil.rmtree(runtime_dir, ignore_errors=True)
+        with machine_lock.held("removing every lab"):
+            removed += _remove_every_lab()
     if state_dir.is_dir():
         shutil.rmtree(state_dir)
+    return removed
+
+
+def _remove_every_lab() -> list[str]:
+    removed = []
+    for name in netns.list_namespaces(topology.NAMESPACE_PREFIX):
+        netns.delete(name)
+        removed.append(name)
+    for root in node_runtime.stray_cgroup_roots(topology.NAMESPACE_PREFIX):
+        node_runtime.remove_cgroups(root)
+    for runtime_dir in Path("/run").glob(f"{topology.NAMESPACE_PREFIX}*"):
+        shutil.rmtree(runtime_dir, ignore_errors=True)
+    before = machine_lock.last_lab_gone()
+    node_runtime.remove_mount_points(before.created_paths)
+    machine_sysctls.restore(before.sysctls)
     return removed

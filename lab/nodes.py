@@ -18,7 +18,7 @@ from typing import Any
 
 from kubernetes import client
 
-from . import machine_sysctls, netns, node_runtime, process, topology
+from . import machine_lock, machine_sysctls, netns, node_runtime, process, topology
 from .state import LabState
 
 KWOK_ANNOTATION = {"kwok.x-k8s.io/node": "fake"}
@@ -33,8 +33,10 @@ def start(
 ) -> list[str]:
     """Start every node's runtime (in parallel) with the named images loaded; return the node names."""
     hosts = [h for h in plan.hosts() if h.role == "node"]
-    state.data.setdefault("machine_sysctls", machine_sysctls.read())
-    state.data.setdefault("created_paths", node_runtime.create_mount_points())
+    with machine_lock.held(f"lab {plan.lab_id}: recording the machine's sysctls and mount points"):
+        others = bool(node_runtime.stray_cgroup_roots(topology.NAMESPACE_PREFIX))
+        state.data["machine_sysctls"] = machine_lock.sysctls_before_labs(machine_sysctls.read(), others)
+        machine_lock.record_created(node_runtime.create_mount_points())
     state.data["cgroup_roots"] = [node_runtime.cgroup_root(plan, h.name) for h in hosts]
     state.save()
     server = state.data["api_server"]["from_lab"]
@@ -153,9 +155,10 @@ def stop(state: LabState) -> list[str]:
             netns.kill_pids(netns.pids_in(host["netns"]), grace=0)
             shutil.rmtree(node_runtime.layout(state.state_dir, name).run_dir, ignore_errors=True)
     busy = [b for root in state.data.get("cgroup_roots", []) for b in node_runtime.remove_cgroups(root)]
-    if not node_runtime.stray_cgroup_roots(topology.NAMESPACE_PREFIX):  # no other lab's nodes use them
-        node_runtime.remove_mount_points(state.data.get("created_paths", []))
-    machine_sysctls.restore(state.data.get("machine_sysctls", {}))
+    with machine_lock.held(f"lab {state.data['lab_id']}: restoring the machine's sysctls and mount points"):
+        if not node_runtime.stray_cgroup_roots(topology.NAMESPACE_PREFIX):  # no other lab's nodes use them
+            node_runtime.remove_mount_points(machine_lock.last_lab_gone().created_paths)
+        machine_sysctls.restore(state.data.get("machine_sysctls", {}))
     return busy
 
 

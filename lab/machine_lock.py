@@ -1,0 +1,108 @@
+"""What every lab on this machine shares, changed by one lab at a time.
+
+Labs share the root namespace (each takes a free /30 host link there), the machine-wide sysctls
+kubelet changes when it starts (lab/machine_sysctls.py) and the fixed mount points of all labs'
+nodes (lab/node_config.py FIXED_PATHS). Two labs starting at once (``make test`` runs its
+parallel part with a lab per worker) could pick the same host link, or one could record the
+other's kubelet settings as the machine's; one stopping could remove a directory the other just
+made. So a lab holds this lock (an flock: the kernel drops it when the process ends, even on
+SIGKILL) for those short steps, and what the machine had before any lab (its sysctls, which of
+the mount points it lacked) is recorded here, by the first lab, for whichever lab stops last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import IO, NamedTuple
+
+# Not under /run/bmlb-*: `lab down --everything` removes those while another lab may hold a lock.
+LOCK_DIR = Path("/run/baremetal-lb-lab")
+
+
+class Lock(NamedTuple):
+    """A lock file in LOCK_DIR and how long a lab waits for it."""
+
+    file: str
+    wait: float
+
+
+# Held for seconds: taking a host link, recording or restoring the sysctls and mount points.
+SHARED = Lock("shared.lock", 120.0)
+# Held for a whole start (25-45 s alone): the nodes' image imports slow each other down so much
+# that two labs starting together are both ready after ~65 s, later than one after the other.
+STARTING = Lock("starting.lock", 900.0)
+_CREATED = "created-paths.json"
+_SYSCTLS = "machine-sysctls.json"
+
+
+@contextlib.contextmanager
+def held(purpose: str, lock: Lock = SHARED, lock_dir: Path = LOCK_DIR) -> Iterator[None]:
+    """Hold `lock` for `purpose` ("lab 1a2b: taking a host link"), waiting up to its `wait` s."""
+    lock_dir.mkdir(exist_ok=True)
+    path = lock_dir / lock.file
+    with path.open("w") as handle:
+        if not _try_lock(handle):
+            print(f"==> {purpose}: waiting for another lab ({path})", flush=True)
+            began = time.monotonic()
+            while not _try_lock(handle):
+                if time.monotonic() - began > lock.wait:
+                    raise TimeoutError(
+                        f"{purpose}: another lab held {path} for over {lock.wait:.0f} s; "
+                        "is a lab's start or stop stuck? (`fuser` on the file names it)"
+                    )
+                time.sleep(0.2)  # flock has no timeout of its own; polling keeps the wait bounded
+            print(f"==> {purpose}: the other lab is done after {time.monotonic() - began:.0f} s", flush=True)
+        yield  # closing the file releases the lock
+
+
+def _try_lock(handle: IO[str]) -> bool:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def record_created(paths: Iterable[str], lock_dir: Path = LOCK_DIR) -> None:
+    """Add PATHS (directories a lab created on the machine) to those the last lab removes."""
+    record = lock_dir / _CREATED
+    known = set(json.loads(record.read_text())) if record.exists() else set()
+    record.write_text(json.dumps(sorted(known | set(paths))))
+
+
+def sysctls_before_labs(
+    current: Mapping[str, str], other_labs: bool, lock_dir: Path = LOCK_DIR
+) -> dict[str, str]:
+    """The machine's own values of the sysctls kubelet changes.
+
+    While OTHER_LABS run (their kubelets changed CURRENT), those the first of them recorded;
+    otherwise CURRENT, now recorded for the labs that start while this one runs.
+    """
+    record = lock_dir / _SYSCTLS
+    if other_labs and record.exists():
+        recorded: dict[str, str] = json.loads(record.read_text())
+        return recorded
+    record.write_text(json.dumps(dict(current)))
+    return dict(current)
+
+
+class BeforeLabs(NamedTuple):
+    """What the machine had before the labs: the paths labs created, its sysctls' own values."""
+
+    created_paths: list[str]
+    sysctls: dict[str, str]
+
+
+def last_lab_gone(lock_dir: Path = LOCK_DIR) -> BeforeLabs:
+    """What the first lab recorded (empty where nothing was), now forgotten: the last lab is going."""
+    found = []
+    for name in (_CREATED, _SYSCTLS):
+        record = lock_dir / name
+        found.append(json.loads(record.read_text()) if record.exists() else None)
+        record.unlink(missing_ok=True)
+    return BeforeLabs(found[0] or [], found[1] or {})
