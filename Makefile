@@ -106,25 +106,11 @@ units: venv  ## ansible-test units (module_utils unit tests in ansible-test's ow
 	$(PY) tests/run_ansible_test.py units --python 3.11 --venv
 
 # The static checks share nothing (ansible-test works on copies), so they run side by side, each
-# target's output kept together; the collection is built after them. Then pytest, in two parts:
-# the tests that assert no time bound on TEST_WORKERS workers (a file per worker at a time, each
-# worker with a lab of its own), then those marked `timing` (real daemons' failover, detection
-# and latency bounds) alone, so a neighbour's Ansible run cannot move their clocks. Both parts
-# always run; JUnit reports land in $(REPORTS).
-TEST_WORKERS ?= 2
-REPORTS := .build/test-reports
+# target's output kept together; the collection is built after them, then pytest runs everything else.
 test: deps venv build images  ## the full suite: lint, unit, real-namespace and lab tests
 	$(MAKE) --no-print-directory -j4 --output-sync=target lint ansible-lint sanity units
 	$(MAKE) --no-print-directory collection
-	@mkdir -p $(REPORTS)
-	@echo "==> pytest, part 1 of 2: tests without time bounds, $(TEST_WORKERS) workers"
-	@$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile -m "not timing" --junitxml=$(REPORTS)/parallel.xml; \
-	parallel=$$?; \
-	echo "==> pytest, part 2 of 2: tests marked timing, alone"; \
-	$(VENV)/bin/pytest -m timing --junitxml=$(REPORTS)/timing.xml; \
-	timing=$$?; \
-	echo "==> pytest exit codes: part 1 $$parallel, part 2 $$timing"; \
-	[ $$parallel -eq 0 ] && [ $$timing -eq 0 ]
+	$(VENV)/bin/pytest
 
 .PHONY: clean
 clean: lab-down  ## remove the venv and build output (the binary cache in ~/.cache stays)

@@ -3,7 +3,6 @@
 `lab` starts one lab per test session in a temporary state directory and removes it (its
 namespaces and processes) at the end, also when tests fail. Set BMLB_LAB_STATE to the state
 directory of a lab you started yourself (`make lab-up` writes .lab/) to reuse it while iterating.
-Under pytest-xdist (`make test`'s first part) each worker starts a lab of its own.
 """
 
 from __future__ import annotations
@@ -57,8 +56,6 @@ CRD_DIR = REPO / "roles" / "install" / "files" / "crds"
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabState]:
     """A running lab: real API server, node/client/router namespaces on one LAN."""
     reuse = os.environ.get("BMLB_LAB_STATE")
-    if reuse and int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
-        pytest.fail(f"BMLB_LAB_STATE={reuse} is one lab for all pytest-xdist workers: unset it or drop -n")
     if reuse:
         state = LabState.load(Path(reuse))
         if not state or not lifecycle.healthy(state):

@@ -24,8 +24,6 @@ from lab import workloads
 from lab.state import LabState
 from tests.lab.controller_harness import wait_for
 
-pytestmark = pytest.mark.timing
-
 APP = "evictee"
 
 

@@ -29,8 +29,6 @@ from ansible_collections.baremetal.lb.plugins.module_utils.services import (
 from tests.lab import uncached_apiserver
 from tests.lab.controller_harness import ingress_ips, service_manifest, unique, wait_for
 
-pytestmark = pytest.mark.timing
-
 OUTAGE_SECONDS = float(os.environ.get("BMLB_OUTAGE_SECONDS", "60"))
 CATCH_UP_SECONDS = 45
 """How long after the API server comes back the controller may take to show every change."""

@@ -7,12 +7,8 @@ chosen whose status patch is not yet sent (the controller is frozen there first,
 
 from __future__ import annotations
 
-import pytest
-
 from ansible_collections.baremetal.lb.daemons.kube.kubeapi import KubeApi
 from bench.chaos import controller as chaos
-
-pytestmark = pytest.mark.timing
 
 
 def test_kill_9_during_churn_duplicates_loses_and_changes_no_ip(lab, controller_config, tmp_path):

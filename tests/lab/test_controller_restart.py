@@ -8,12 +8,8 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 from tests.lab import controller_harness as harness
 from tests.lab.controller_harness import ingress_ips, service_manifest, unique, wait_for
-
-pytestmark = pytest.mark.timing
 
 controller_config = harness.controller_config
 cluster = harness.cluster

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from bench.l2_failover_bench import SCENARIOS, VRRP_FAST_NOPREEMPT, answerers, trial, vrrp_system
 from lab.state import LabState
 from tests.lab.controller_harness import wait_for
-
-pytestmark = pytest.mark.timing
 
 
 def test_a_nopreempt_vip_moved_by_another_systems_link_cut_is_handed_back_before_its_trial(

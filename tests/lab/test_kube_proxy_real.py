@@ -28,8 +28,6 @@ from lab.http_loop import Reply
 from lab.state import LabState
 from tests.lab.controller_harness import wait_for
 
-pytestmark = pytest.mark.timing
-
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 KUBE_SYSTEM = "kube-system"

@@ -29,8 +29,6 @@ from tests.lab.conftest import LAB_VARS
 from tests.lab.controller_harness import wait_for
 from tests.lab.speaker_harness import UNPLANNED_LIMIT
 
-pytestmark = pytest.mark.timing
-
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 REQUEST_TIMEOUT = 0.3  # each request of the failover loop; a request lost to the dead node costs this much

@@ -21,8 +21,6 @@ import pytest
 from ansible_collections.baremetal.lb.daemons.speaker.membership.service import PROFILES
 from bench.l2_soak_bench import Settings, serve_vips, soak
 
-pytestmark = pytest.mark.timing
-
 SECONDS = 30.0  # make test's share; the bench runs 600
 SERVICES = 20
 

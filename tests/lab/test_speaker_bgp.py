@@ -49,8 +49,6 @@ from tests.lab.bgp_harness import (
 from tests.lab.controller_harness import service_manifest, unique, wait_for
 from tests.lab.speaker_harness import NAMESPACE
 
-pytestmark = pytest.mark.timing
-
 SESSION_STATES = f"{BGP_SESSION_STATE.api_path}/namespaces/{NAMESPACE}/{BGP_SESSION_STATE.plural}"
 SESSION_WAIT = 45  # a session may take up to the fifth connect attempt (router error-wait meets our backoff)
 CLOSED_PORT = 1790  # nothing listens there on the lab's routers: a session to it never comes up

@@ -13,15 +13,11 @@ import sys
 import time
 from typing import Any
 
-import pytest
-
 from lab import http_loop, workloads
 from lab.http_loop import Reply
 from tests.lab.bgp_harness import BFD_MS, BFD_MULTIPLIER, BFD_ROUTERS, hops_at, node_ips, sessions_up
 from tests.lab.controller_harness import wait_for
 from tests.lab.speaker_harness import L2Config
-
-pytestmark = pytest.mark.timing
 
 REQUEST_TIMEOUT = 0.3  # seconds per request: a request sent to a cut node fails after this
 INTERVAL = 0.02

@@ -24,8 +24,6 @@ from tests.lab.bgp_harness import PEERS
 from tests.lab.controller_harness import metallb_manifest, unique, wait_for
 from tests.lab.speaker_harness import NAMESPACE
 
-pytestmark = pytest.mark.timing
-
 EXTRA_HOST = 210  # the extra router's host number on both LAN prefixes
 # One MAC for every extra router: the nodes' neighbour caches keep pointing at the right host
 # when the next test brings a router of another kind up at the same address (with a new MAC a

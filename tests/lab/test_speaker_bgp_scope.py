@@ -23,8 +23,6 @@ from tests.lab.bgp_harness import (
 )
 from tests.lab.controller_harness import wait_for
 
-pytestmark = pytest.mark.timing
-
 POOL6 = "2001:db8:2::/124"  # from the lab's IPv6 BGP range (lab/topology.py BGP_POOL6)
 DUAL_STACK = {"ipFamilies": ["IPv4", "IPv6"], "ipFamilyPolicy": "RequireDualStack"}
 

@@ -21,11 +21,7 @@ lists every trial that broke a promise, with what broke.
 
 from __future__ import annotations
 
-import pytest
-
 from bench.chaos import speaker_faults
-
-pytestmark = pytest.mark.timing
 
 API_OUTAGE = 20.0  # seconds; the bench stops the API server for 60
 

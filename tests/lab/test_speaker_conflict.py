@@ -6,12 +6,8 @@ pinging the owner from the VIP, so it broadcasts ARP requests whose sender is th
 
 from __future__ import annotations
 
-import pytest
-
 from tests.lab.controller_harness import wait_for
 from tests.lab.speaker_harness import announced_web, answering_nodes
-
-pytestmark = pytest.mark.timing
 
 
 def test_a_host_claiming_the_vip_is_reported_while_the_owner_keeps_answering(

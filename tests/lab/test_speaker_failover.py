@@ -31,8 +31,6 @@ from tests.lab.speaker_harness import (
     switch,
 )
 
-pytestmark = pytest.mark.timing
-
 UNPLANNED_LIMIT = speaker_harness.UNPLANNED_LIMIT
 # A planned hand-over (SIGTERM, cordon, uncordon) is make before break: the old owner answers
 # until the new one announced, so no request of the client goes unanswered. Every request sent

@@ -7,12 +7,8 @@ of the answers with the node the MetalLB rule predicts.
 
 from __future__ import annotations
 
-import pytest
-
 from tests.lab.controller_harness import service_manifest, unique, wait_for
 from tests.lab.speaker_harness import POOL4, POOL6, answered_by_only, answering_nodes, predicted_owner
-
-pytestmark = pytest.mark.timing
 
 
 def _setup(cluster, l2, start_controller, speakers, **advertisement):

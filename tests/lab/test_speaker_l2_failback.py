@@ -33,8 +33,6 @@ from tests.lab.speaker_harness import (
     predicted_owner,
 )
 
-pytestmark = pytest.mark.timing
-
 WATCH = 3.0  # seconds the client watches the VIP after the first node is back: 10 dead-afters
 RETURN_WINDOW = 10.0  # seconds of probing from the speaker's restart: its start, sync, join, then WATCH
 

@@ -9,14 +9,10 @@ again. Every phase waits for the client to see the expected node, and only it, a
 
 from __future__ import annotations
 
-import pytest
-
 from ansible_collections.baremetal.lb.plugins.module_utils.ownership import ownership_key, rank
 from tests.lab.ansible_harness import run_tasks
 from tests.lab.controller_harness import service_manifest, unique, wait_for
 from tests.lab.speaker_harness import POOL4, answered_by_only, predicted_owner
-
-pytestmark = pytest.mark.timing
 
 EDGE = "example.com/edge"
 PREFER_EDGE = [{"weight": 100, "preference": {"matchLabels": {EDGE: "true"}}}]

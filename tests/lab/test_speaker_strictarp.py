@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import contextlib
 
-import pytest
-
 from tests.lab.speaker_harness import announced_web, answering_nodes
-
-pytestmark = pytest.mark.timing
 
 IPVS = "kube-ipvs0"
 

@@ -11,13 +11,9 @@ from __future__ import annotations
 
 import contextlib
 
-import pytest
-
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_kinds import BGP_ADVERTISEMENT, BGP_PEER
 from tests.lab.ansible_harness import run_tasks
 from tests.lab.controller_harness import metallb_manifest, unique, wait_for
-
-pytestmark = pytest.mark.timing
 
 BGP_ADS = f"{BGP_ADVERTISEMENT.api_path}/namespaces/metallb-system/{BGP_ADVERTISEMENT.plural}"
 BGP_PEERS = f"{BGP_PEER.api_path}/namespaces/metallb-system/{BGP_PEER.plural}"

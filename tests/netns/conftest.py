@@ -31,14 +31,6 @@ HOST_IF = "eth0"
 BRIDGE = "br0"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test here runs real protocol timers (BFD, heartbeats, answer latency): mark it timing."""
-    here = Path(__file__).parent
-    for item in items:
-        if here in item.path.parents:
-            item.add_marker(pytest.mark.timing)
-
-
 def switch_port(host_name: str) -> str:
     """The name of a host's port on the bridge (its cable's far end)."""
     return f"p-{host_name}"[:15]
