@@ -2,8 +2,8 @@
 
 Labs share the root namespace (each takes a free /30 host link there), the machine-wide sysctls
 kubelet changes when it starts (lab/machine_sysctls.py) and the fixed mount points of all labs'
-nodes (lab/node_config.py FIXED_PATHS). Two labs starting at once (``make test`` runs its
-parallel part with a lab per worker) could pick the same host link, or one could record the
+nodes (lab/node_config.py FIXED_PATHS). Two labs starting at once (your `make lab-up` while
+a test or molecule starts its own) could pick the same host link, or one could record the
 other's kubelet settings as the machine's; one stopping could remove a directory the other just
 made. So a lab holds this lock (an flock: the kernel drops it when the process ends, even on
 SIGKILL) for those short steps, and what the machine had before any lab (its sysctls, which of
