@@ -18,7 +18,7 @@ import json
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, Any, NamedTuple
 
 # Not under /run/bmlb-*: `lab down --everything` removes those while another lab may hold a lock.
 LOCK_DIR = Path("/run/baremetal-lb-lab")
@@ -70,9 +70,8 @@ def _try_lock(handle: IO[str]) -> bool:
 
 def record_created(paths: Iterable[str], lock_dir: Path = LOCK_DIR) -> None:
     """Add PATHS (directories a lab created on the machine) to those the last lab removes."""
-    record = lock_dir / _CREATED
-    known = set(json.loads(record.read_text())) if record.exists() else set()
-    record.write_text(json.dumps(sorted(known | set(paths))))
+    known = set(_read(lock_dir / _CREATED) or [])
+    (lock_dir / _CREATED).write_text(json.dumps(sorted(known | set(paths))))
 
 
 def sysctls_before_labs(
@@ -83,11 +82,10 @@ def sysctls_before_labs(
     While OTHER_LABS run (their kubelets changed CURRENT), those the first of them recorded;
     otherwise CURRENT, now recorded for the labs that start while this one runs.
     """
-    record = lock_dir / _SYSCTLS
-    if other_labs and record.exists():
-        recorded: dict[str, str] = json.loads(record.read_text())
-        return recorded
-    record.write_text(json.dumps(dict(current)))
+    recorded = _read(lock_dir / _SYSCTLS)
+    if other_labs and recorded is not None:
+        return dict(recorded)
+    (lock_dir / _SYSCTLS).write_text(json.dumps(dict(current)))
     return dict(current)
 
 
@@ -100,9 +98,12 @@ class BeforeLabs(NamedTuple):
 
 def last_lab_gone(lock_dir: Path = LOCK_DIR) -> BeforeLabs:
     """What the first lab recorded (empty where nothing was), now forgotten: the last lab is going."""
-    found = []
+    created, sysctls = _read(lock_dir / _CREATED), _read(lock_dir / _SYSCTLS)
     for name in (_CREATED, _SYSCTLS):
-        record = lock_dir / name
-        found.append(json.loads(record.read_text()) if record.exists() else None)
-        record.unlink(missing_ok=True)
-    return BeforeLabs(found[0] or [], found[1] or {})
+        (lock_dir / name).unlink(missing_ok=True)
+    return BeforeLabs(list(created or []), dict(sysctls or {}))
+
+
+def _read(record: Path) -> Any:
+    """A record's JSON, or None when no lab wrote it."""
+    return json.loads(record.read_text()) if record.exists() else None
