@@ -101,8 +101,8 @@ sanity: venv  ## ansible-test sanity on a copy of the collection; its ignore fil
 	$(PY) tests/run_ansible_test.py sanity --python 3.11
 
 .PHONY: molecule
-molecule: deps venv build  ## molecule test: its own lab, site.yml, idempotence, verify (make test runs it in pytest)
-	$(VENV)/bin/pytest tests/lab/test_molecule.py
+molecule: deps venv build  ## molecule test (its own lab, site.yml, idempotence, verify), then that lab checked from outside
+	$(VENV)/bin/pytest tests/lab/test_kubernetes_mode.py
 
 .PHONY: test
 .PHONY: units

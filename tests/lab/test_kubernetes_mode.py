@@ -1,10 +1,15 @@
-"""The collection as users run it: site.yml installs the daemons as pods on real nodes.
+"""The collection as users run it: `molecule test` of the default scenario, then its lab checked
+from outside: site.yml installed the daemons as pods on real nodes.
 
-A lab of its own (the session lab's tests run daemons as processes, which would answer for the
-same pools), `playbooks/site.yml` with the lab inventory, as `make demo` does: the controller
+The scenario (molecule/default) starts a lab of its own (the session lab's tests run daemons as
+processes, which would answer for the same pools) and runs `playbooks/site.yml` with the lab
+inventory, as `make demo` does, then again (idempotence), then verify.yml. It runs with
+`--destroy never`, so the lab it converged is the one the tests below check: the controller
 Deployment and speaker DaemonSet run from the daemons' image on the kubelets, kube-proxy forwards
 the LoadBalancer IPs' traffic to the echo pods, and the client checks it with HTTP: on the LAN
-(layer 2) and through the FRR router that learnt the BGP pool's IP from the nodes.
+(layer 2) and through the FRR router that learnt the BGP pool's IP from the nodes. After the last
+test, `molecule destroy` must remove the lab (it is taken down from its record even if not).
+Every run gets its own MOLECULE_EPHEMERAL_DIRECTORY, so runs in parallel never share a lab.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -39,34 +45,52 @@ REQUEST_TIMEOUT = 0.3  # each request of the failover loop; a request lost to th
 CAPABILITIES = {"NET_BIND_SERVICE": 10, "NET_ADMIN": 12, "NET_RAW": 13, "SYS_NICE": 23}
 
 
+@dataclass(frozen=True)
+class MoleculeRun:
+    """The scenario's `molecule test --destroy never`: its exit status and where its lab lives."""
+
+    returncode: int
+    lab_dir: Path
+
+
+def _molecule(command: str, ephemeral: Path, *args: str) -> int:
+    """Run `molecule COMMAND` on the default scenario in EPHEMERAL; return its exit status."""
+    # Only the scenario's inventory may point at a cluster.
+    dropped = ("K8S_AUTH_", "MOLECULE_", "KUBECONFIG")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+    env.update(
+        MOLECULE_EPHEMERAL_DIRECTORY=str(ephemeral),
+        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+        ANSIBLE_FORCE_COLOR="0",
+        NO_COLOR="1",
+    )
+    argv = [str(VENV_BIN / "molecule"), command, "--scenario-name", "default", *args]
+    return subprocess.run(argv, cwd=REPO, env=env, check=False, timeout=1200).returncode
+
+
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabState]:
-    """A lab of its own after `ansible-playbook -i inventories/lab playbooks/site.yml`."""
-    state_dir = tmp_path_factory.mktemp("k8s-mode-lab")
+def molecule_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MoleculeRun]:
+    """`molecule test --destroy never`; afterwards `molecule destroy`, which must remove the lab."""
+    assert (VENV_BIN / "molecule").is_file(), f"{VENV_BIN / 'molecule'} is missing: run `make venv`"
+    link = REPO / ".build" / "collections" / "ansible_collections" / "baremetal" / "lb"
+    assert link.resolve() == REPO, f"{link} must link to this checkout: run `make venv`"
+    ephemeral = tmp_path_factory.mktemp("molecule")
+    lab_dir = ephemeral / "lab"
     try:
-        state = lifecycle.up(state_dir, node_count=3)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("K8S_AUTH_", "KUBECONFIG"))}
-        env.update(PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}", ANSIBLE_FORCE_COLOR="0")
-        result = subprocess.run(
-            [
-                str(VENV_BIN / "ansible-playbook"),
-                "-i",
-                "inventories/lab",
-                "playbooks/site.yml",
-                "-e",
-                f"baremetal_lb_kubeconfig={state.kubeconfig}",
-            ],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-        assert result.returncode == 0, f"site.yml failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
-        yield state
+        yield MoleculeRun(_molecule("test", ephemeral, "--destroy", "never"), lab_dir)
+        destroyed = _molecule("destroy", ephemeral)
+        assert destroyed == 0, "molecule destroy failed (its output is above)"
+        assert not lab_dir.exists(), f"molecule destroy left the lab's record in {lab_dir}"
     finally:
-        lifecycle.down(state_dir)
+        lifecycle.down(lab_dir)
+
+
+@pytest.fixture(scope="module")
+def installed(molecule_run: MoleculeRun) -> LabState:
+    """The scenario's lab, as site.yml (molecule's converge) left it."""
+    state = LabState.load(molecule_run.lab_dir)
+    assert molecule_run.returncode == 0 and state, "molecule test failed (its output is above)"
+    return state
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +101,10 @@ def walk(installed: LabState) -> walkthrough.Walkthrough:
 
 def _json(walk: walkthrough.Walkthrough, *args: str) -> dict:
     return json.loads(walk.kubectl(*args, "-o", "json", show=False))
+
+
+def test_molecule_converges_idempotently_and_verifies(molecule_run):
+    assert molecule_run.returncode == 0, "molecule test failed (its output is above)"
 
 
 def test_the_controller_is_a_ready_pod_using_its_service_account(walk):
