@@ -319,18 +319,29 @@ def second_lab(tmp_path):
         lifecycle.down(state_dir)
 
 
-def test_two_labs_run_side_by_side_and_down_leaves_nothing(lab, second_lab):
+def test_two_labs_run_side_by_side_up_replaces_a_crashed_one_and_down_leaves_nothing(lab, second_lab):
+    """One second lab (a start costs half a minute) through its whole life: up beside the session's,
+    up again while healthy (no change), every process killed, up again (a new lab replaces it),
+    down (nothing of either is left, and the session lab is untouched)."""
     machine_sysctls_before = second_lab.data["machine_sysctls"]
     assert second_lab.prefix != lab.prefix
     assert second_lab.data["root_interface"] != lab.data["root_interface"]
-    state_dir, prefix, pids = second_lab.state_dir, second_lab.prefix, second_lab.pids()
-    root_if = second_lab.data["root_interface"]
-    assert netns.list_namespaces(prefix) and all(netns.alive(p) for p in pids)
+    state_dir, crashed_prefix, pids = second_lab.state_dir, second_lab.prefix, second_lab.pids()
+    assert netns.list_namespaces(crashed_prefix) and all(netns.alive(p) for p in pids)
 
     # up again on a healthy lab changes nothing
     again = lifecycle.up(state_dir, node_count=1)
     assert again.data["lab_id"] == second_lab.data["lab_id"] and sorted(again.pids()) == sorted(pids)
 
+    # up on a crashed lab replaces it
+    for pid in pids:
+        os.kill(pid, 9)
+    assert not lifecycle.healthy(LabState.load(state_dir))
+    fresh = lifecycle.up(state_dir, node_count=1)
+    assert fresh.prefix != crashed_prefix and lifecycle.healthy(fresh)
+    assert netns.list_namespaces(crashed_prefix) == []
+
+    prefix, pids, root_if = fresh.prefix, fresh.pids(), fresh.data["root_interface"]
     lifecycle.down(state_dir)
     assert netns.list_namespaces(prefix) == []
     assert not any(netns.alive(p) for p in pids)
@@ -339,17 +350,6 @@ def test_two_labs_run_side_by_side_and_down_leaves_nothing(lab, second_lab):
     assert machine_sysctls.read() == machine_sysctls_before, "kubelet's machine-wide sysctls are restored"
     assert not state_dir.exists()
     assert lifecycle.healthy(lab), "taking one lab down must not touch another"
-
-
-def test_up_replaces_a_crashed_lab(second_lab):
-    state_dir = second_lab.state_dir
-    old_prefix = second_lab.prefix
-    for pid in second_lab.pids():
-        os.kill(pid, 9)
-    assert not lifecycle.healthy(LabState.load(state_dir))
-    fresh = lifecycle.up(state_dir, node_count=1)
-    assert fresh.prefix != old_prefix and lifecycle.healthy(fresh)
-    assert netns.list_namespaces(old_prefix) == []
 
 
 def test_down_cleans_up_after_an_interrupted_start(tmp_path):
