@@ -24,8 +24,9 @@ The job's playbook is the collection's own site playbook (``baremetal.lb.site``:
 configure), with the lab inventory's configuration (its layer-2 pool and the demo applications
 exposed from it) as the job template's extra vars, so every role does real work: the lab's
 kubelets run the controller and speaker pods the job installs, and the expose step waits for
-their IPs. Each job runs twice; the second run must change nothing. The daemons are removed
-afterwards.
+their IPs. The bearer-token job runs twice, and the second run must change nothing; what a run
+changes does not depend on how it authenticates, so the kubeconfig job runs once. The daemons
+are removed afterwards.
 """
 
 from __future__ import annotations
@@ -178,6 +179,10 @@ def _changed_tasks(events: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+# The credential whose job runs a second time, which must change nothing.
+RERUN_WITH = "bearer-token"
+
+
 @pytest.mark.parametrize("credential", ["bearer-token", "kubeconfig"])
 def test_site_playbook_as_an_awx_job_in_the_execution_environment(
     lab: LabState,
@@ -204,6 +209,8 @@ def test_site_playbook_as_an_awx_job_in_the_execution_environment(
         assert status == "successful", f"first run: {status} (ansible-runner's output is above)"
         command = json.loads((pdd / "artifacts" / "first" / "command").read_text())["command"]
         assert command[:2] == ["podman", "run"] and ee_image in command, f"not run in the EE: {command}"
+        if credential != RERUN_WITH:
+            return
         status, events = _run(pdd, "second", home, ee_image, lab)
         assert status == "successful", f"second run: {status} (ansible-runner's output is above)"
         stats = [e for e in events if e.get("event") == "playbook_on_stats"]
