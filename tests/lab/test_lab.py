@@ -19,6 +19,7 @@ from lab import (
     build,
     images,
     lifecycle,
+    machine_lock,
     machine_sysctls,
     netns,
     node_runtime,
@@ -28,6 +29,7 @@ from lab import (
     topology,
 )
 from lab.state import LabState
+from tests.lab.lock_holder import another_lab_holding
 
 REPO = Path(__file__).resolve().parents[2]
 # Below net.ipv4.ip_local_port_range (32768-60999): containerd's stream server and every client
@@ -310,19 +312,24 @@ def test_routers_learn_a_route_from_a_node(lab, bgp_node):
 
 
 @pytest.fixture()
-def second_lab(tmp_path):
-    """Another, one-node lab beside the session's; always removed."""
+def second_lab(tmp_path, capsys):
+    """Another, one-node lab beside the session's, started while a third lab's start holds the
+    machine's start lock for a moment (so its `up` waits, and says so); always removed."""
     state_dir = tmp_path / "second"
     try:
-        yield lifecycle.up(state_dir, node_count=1)
+        with another_lab_holding(machine_lock.STARTING, 1.0):
+            state = lifecycle.up(state_dir, node_count=1)
+        yield state
     finally:
         lifecycle.down(state_dir)
 
 
-def test_two_labs_run_side_by_side_up_replaces_a_crashed_one_and_down_leaves_nothing(lab, second_lab):
+def test_two_labs_run_side_by_side_up_replaces_a_crashed_one_and_down_leaves_nothing(lab, second_lab, capsys):
     """One second lab (a start costs half a minute) through its whole life: up beside the session's,
     up again while healthy (no change), every process killed, up again (a new lab replaces it),
     down (nothing of either is left, and the session lab is untouched)."""
+    waited = f"lab {second_lab.data['lab_id']}: starting: waiting for another lab"
+    assert waited in capsys.readouterr().out, "up did not wait for the start lock"
     machine_sysctls_before = second_lab.data["machine_sysctls"]
     assert second_lab.prefix != lab.prefix
     assert second_lab.data["root_interface"] != lab.data["root_interface"]

@@ -7,8 +7,6 @@ No lab needed: the lock lives in a temporary directory, held by a child process 
 from __future__ import annotations
 
 import subprocess
-import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,31 +14,14 @@ from pathlib import Path
 import pytest
 
 from lab import machine_lock
-
-HOLD = """
-import sys, time
-from pathlib import Path
-from lab import machine_lock
-with machine_lock.held("the other lab", lock_dir=Path(sys.argv[1])):
-    print("held", flush=True)
-    time.sleep(float(sys.argv[2]))
-"""
+from tests.lab.lock_holder import another_lab_holding
 
 
 @pytest.fixture
 def other_lab(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
-    """A process holding the lock in tmp_path for 1.5 s; yields once it holds it."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(HOLD), str(tmp_path), "1.5"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    """A process holding the shared lock in tmp_path for 1.5 s; yields once it holds it."""
+    with another_lab_holding(machine_lock.SHARED, 1.5, tmp_path) as holder:
         yield tmp_path, holder
-    finally:
-        holder.kill()
-        holder.wait(timeout=10)
 
 
 def test_a_second_lab_waits_for_the_first_and_says_so(other_lab, capsys):
