@@ -95,7 +95,7 @@ ansible-lint: venv  ## ansible-lint, production profile: roles, playbooks, molec
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" VIRTUAL_ENV="$(CURDIR)/$(VENV)" $(VENV)/bin/ansible-lint
 
 .PHONY: sanity
-sanity: venv  ## ansible-test sanity on a copy of the collection; its ignore files must stay empty
+sanity: venv  ## ansible-test sanity on a copy of what the built collection holds; its ignore files must stay empty
 	@command -v shellcheck >/dev/null || { echo "shellcheck is missing (ansible-test would skip its test): apt-get install shellcheck" >&2; exit 1; }
 	@if grep -sq . tests/sanity/ignore-*.txt; then echo "tests/sanity/ignore-*.txt must stay empty: fix the finding instead" >&2; exit 1; fi
 	$(PY) tests/run_ansible_test.py sanity --python 3.11

@@ -7,6 +7,7 @@ Usage: python tests/run_ansible_test.py sanity --python 3.11
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import shutil
@@ -18,6 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 ANSIBLE_TEST = Path(sys.executable).with_name("ansible-test")
@@ -34,14 +37,27 @@ def collection_files() -> list[str]:
     return sorted({f for f in listed.split("\0") if f and (REPO / f).is_file()})
 
 
-def copy_collection(root: Path) -> Path:
-    """Copy the checkout to ROOT/ansible_collections/baremetal/lb and return that path.
+def shipped(files: list[str]) -> list[str]:
+    """Those of FILES `ansible-galaxy collection build` puts in the collection: none that
+    galaxy.yml's build_ignore matches, as a path or as a folder above it (the lab, the benches)."""
+    ignored = yaml.safe_load((REPO / "galaxy.yml").read_text())["build_ignore"]
+
+    def kept(name: str) -> bool:
+        parts = name.split("/")
+        heads = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        return not any(fnmatch.fnmatch(head, pattern) for head in heads for pattern in ignored)
+
+    return [name for name in files if kept(name)]
+
+
+def copy_collection(root: Path, files: list[str]) -> Path:
+    """Copy FILES of the checkout to ROOT/ansible_collections/baremetal/lb and return that path.
 
     The collections it depends on (kubernetes.core, from the `ansible` package) are linked
     beside it, where ansible-test looks for them.
     """
     dest = root / "ansible_collections" / "baremetal" / "lb"
-    for name in collection_files():
+    for name in files:
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, dest / name)
     (root / "ansible_collections" / "kubernetes").symlink_to(_installed_collection("kubernetes"))
@@ -71,24 +87,31 @@ def install_get_pip_stand_in() -> None:
 
 
 @contextmanager
-def collection_copy(files: dict[str, str] | None = None) -> Iterator[Path]:
+def collection_copy(files: dict[str, str] | None = None, shipped_only: bool = False) -> Iterator[Path]:
     """A fresh copy of the collection to run ansible-test in, removed afterwards.
 
     `files` adds files to the copy (relative path -> text), e.g. the integration_config.yml
     through which integration targets learn the lab's kubeconfig: ansible-test passes no
-    environment variables through to them.
+    environment variables through to them. With `shipped_only`, the copy holds only what the
+    built collection holds (no lab, no benches: ruff and mypy check those).
     """
     install_get_pip_stand_in()
+    listed = collection_files()
     with tempfile.TemporaryDirectory(prefix="bmlb-ansible-test-") as tmp:
-        tree = copy_collection(Path(tmp))
+        tree = copy_collection(Path(tmp), shipped(listed) if shipped_only else listed)
         for name, text in (files or {}).items():
             (tree / name).write_text(text)
         yield tree
 
 
+# Sanity checks what users install. Units and integration run tests that also import the
+# helpers the build leaves out (tests/unit checks the benches' judges).
+SHIPPED_ONLY_COMMANDS = {"sanity"}
+
+
 def run(args: list[str], files: dict[str, str] | None = None) -> int:
     """Run `ansible-test ARGS` in a fresh copy of the collection; return its exit code."""
-    with collection_copy(files) as tree:
+    with collection_copy(files, shipped_only=args[0] in SHIPPED_ONLY_COMMANDS) as tree:
         return subprocess.run([str(ANSIBLE_TEST), *args], check=False, cwd=tree).returncode
 
 
