@@ -8,7 +8,7 @@ leaves; then each point (spread evenly over the task list, lab/site_interrupt.py
 the same reset, kills the playbook's process group --delay seconds after its task has started,
 runs site.yml again and a third time, and compares. Prints one line per point (where the kill
 landed, the runs' durations, what the resumed run changed) and every broken promise; exits 1
-when any point broke one. tests/lab/test_site_interrupted.py runs three points of the same.
+when any point broke one. tests/lab/test_site_interrupted.py runs one point of the same.
 """
 
 from __future__ import annotations
