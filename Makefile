@@ -84,7 +84,7 @@ lint: venv  ## ruff, ruff format, mypy, changelog fragments
 collection: venv  ## build the collection tarball into .build/ and check what it contains
 	rm -f .build/baremetal-lb-*.tar.gz
 	$(VENV)/bin/ansible-galaxy collection build --force --output-path .build/ .
-	$(PY) tests/check_collection_tarball.py .build/baremetal-lb-*.tar.gz
+	$(PY) -m tests.check_collection_tarball .build/baremetal-lb-*.tar.gz
 
 .PHONY: unit
 unit: venv  ## pure-logic tests only (no root needed)

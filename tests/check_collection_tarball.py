@@ -1,9 +1,12 @@
-"""Fail when a built collection tarball carries lab state, caches, test output or dev tooling."""
+"""Fail when a built collection tarball carries lab state, caches, test output or dev tooling,
+or differs from the files ansible-test sanity checks (run_ansible_test.shipped)."""
 
 from __future__ import annotations
 
 import sys
 import tarfile
+
+from tests.run_ansible_test import collection_files, shipped
 
 FORBIDDEN_PREFIXES = (
     ".lab/",
@@ -28,21 +31,31 @@ REQUIRED = (
     "requirements/daemons.txt",
     "roles/install/tasks/host.yml",
 )
+# What the build writes in place of galaxy.yml.
+BUILD_WRITES = {"MANIFEST.json", "FILES.json"}
 
 
 def main(path: str) -> int:
     """Check one tarball; print what is wrong and return non-zero when anything is."""
     with tarfile.open(path) as tar:
         names = [n.removeprefix("./") for n in tar.getnames()]
+        files = {m.name.removeprefix("./") for m in tar.getmembers() if m.isfile()}
     bad = [n for n in names if n.startswith(FORBIDDEN_PREFIXES) or "__pycache__" in n]
     missing = [r for r in REQUIRED if r not in names]
+    checked = set(shipped(collection_files())) - {"galaxy.yml"}
+    unchecked = sorted(files - checked - BUILD_WRITES)
     for name in bad:
         print(f"{path}: must not contain {name}")
     for name in missing:
         print(f"{path}: lacks {name}")
-    if not bad and not missing:
-        print(f"{path}: {len(names)} entries, no lab state, caches or test output")
-    return 1 if bad or missing else 0
+    for name in unchecked:
+        print(f"{path}: ships {name}, which sanity does not check (fix run_ansible_test.shipped)")
+    for name in sorted(checked - files):
+        print(f"{path}: lacks {name}, which sanity checks (fix run_ansible_test.shipped)")
+    differs = unchecked or checked - files
+    if not bad and not missing and not differs:
+        print(f"{path}: {len(names)} entries, no lab state, caches or test output; sanity checked these")
+    return 1 if bad or missing or differs else 0
 
 
 if __name__ == "__main__":
