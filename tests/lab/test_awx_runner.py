@@ -179,17 +179,18 @@ def _changed_tasks(events: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-# The credential whose job runs a second time, which must change nothing.
-RERUN_WITH = "bearer-token"
+# Each credential, and whether its job runs a second time, which must change nothing.
+JOBS = [("bearer-token", True), ("kubeconfig", False)]
 
 
-@pytest.mark.parametrize("credential", ["bearer-token", "kubeconfig"])
+@pytest.mark.parametrize(("credential", "rerun"), JOBS, ids=[credential for credential, _rerun in JOBS])
 def test_site_playbook_as_an_awx_job_in_the_execution_environment(
     lab: LabState,
     kube: client.ApiClient,
     namespace: str,
     tmp_path: Path,
     credential: str,
+    rerun: bool,
     ee_image: str,
     lab_config_removed_afterwards: None,
     installed_daemons_removed_afterwards: None,
@@ -209,7 +210,7 @@ def test_site_playbook_as_an_awx_job_in_the_execution_environment(
         assert status == "successful", f"first run: {status} (ansible-runner's output is above)"
         command = json.loads((pdd / "artifacts" / "first" / "command").read_text())["command"]
         assert command[:2] == ["podman", "run"] and ee_image in command, f"not run in the EE: {command}"
-        if credential != RERUN_WITH:
+        if not rerun:
             return
         status, events = _run(pdd, "second", home, ee_image, lab)
         assert status == "successful", f"second run: {status} (ansible-runner's output is above)"
