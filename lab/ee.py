@@ -32,6 +32,8 @@ from typing import Any
 
 import yaml
 
+from lab.ansible_env import VENV_BIN
+
 REPO = Path(__file__).resolve().parents[1]
 DEFINITION = REPO / "execution-environment.yml"
 # What the image is made of, besides its base: the definition, the files it names and the
@@ -46,7 +48,6 @@ INPUTS = (
     "roles",
     "playbooks",
 )
-_TOOLS = Path(sys.executable).parent
 # Passed as a build argument: ansible-galaxy installs the tarballs without asking Galaxy.
 BUILD_ARGS = ("ANSIBLE_GALAXY_CLI_COLLECTION_OPTS=--offline",)
 
@@ -105,7 +106,7 @@ def _rebuild_bundled(name: str, version: str, out: Path) -> Path:
 
 
 def _galaxy_build(source: Path, out: Path) -> Path:
-    argv = [str(_TOOLS / "ansible-galaxy"), "collection", "build", "--force", "--output-path", str(out)]
+    argv = [str(VENV_BIN / "ansible-galaxy"), "collection", "build", "--force", "--output-path", str(out)]
     done = subprocess.run(
         [*argv, str(source)],
         capture_output=True,
@@ -150,7 +151,7 @@ def prepare(base: str, workdir: Path) -> list[str]:
     lab_definition = definition(base, [collections / t.name for t in tarballs])
     spec.write_text(yaml.safe_dump(lab_definition, sort_keys=False))
     return [
-        str(_TOOLS / "ansible-builder"),
+        str(VENV_BIN / "ansible-builder"),
         "build",
         "--file",
         str(spec),

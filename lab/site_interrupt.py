@@ -22,7 +22,6 @@ import os
 import selectors
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -33,8 +32,9 @@ from typing import Any
 
 from kubernetes import client
 
+from lab.ansible_env import VENV_BIN, ansible_env
+
 REPO = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent
 SITE = "playbooks/site.yml"
 METALLB_NAMESPACE = "metallb-system"
 GROUP = "metallb.io"
@@ -124,17 +124,6 @@ def site_argv(kubeconfig: Path, extra: Sequence[str] = ()) -> list[str]:
     ]
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("K8S_AUTH_", "KUBECONFIG"))}
-    env.update(
-        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.jsonl",
-        ANSIBLE_FORCE_COLOR="0",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
 def run_site(
     argv: Sequence[str], kill_at: int | None = None, delay: float = 0.0, timeout: float = RUN_TIMEOUT
 ) -> Run:
@@ -147,7 +136,9 @@ def run_site(
     proc = subprocess.Popen(
         list(argv),
         cwd=REPO,
-        env=_env(),
+        env=ansible_env(
+            ANSIBLE_STDOUT_CALLBACK="ansible.posix.jsonl", ANSIBLE_FORCE_COLOR="0", PYTHONUNBUFFERED="1"
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,

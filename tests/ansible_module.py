@@ -7,7 +7,6 @@ namespace; the result carries how long the run took, so tests can bound it.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -16,8 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from lab.ansible_env import VENV_BIN, ansible_env
+
 REPO = Path(__file__).resolve().parents[1]
-ANSIBLE = Path(sys.executable).with_name("ansible")
+ANSIBLE = VENV_BIN / "ansible"
 COLLECTIONS = REPO / ".build" / "collections"
 
 
@@ -50,8 +51,7 @@ def run_module(
     timeout: float = 120,
 ) -> ModuleRun:
     """Run module ``baremetal.lb.NAME`` with ``args`` on localhost; never raises on its failure."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("K8S_AUTH_", "KUBECONFIG"))}
-    clean.update(
+    clean = ansible_env(
         ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
         ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
         ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +10,9 @@ from typing import Any
 
 import yaml
 
+from lab.ansible_env import VENV_BIN, ansible_env
 from lab.state import LabState
 from tests.lab.controller_harness import REPO
-
-VENV_BIN = Path(sys.executable).parent
 
 
 def run_tasks(lab: LabState, tmp_path: Path, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -47,8 +45,7 @@ def run_local_playbook(
     """Run the playbook at ``path`` on localhost (local connection, this venv's Python) from the
     checkout, without the caller's K8S_AUTH_* and KUBECONFIG but with ``env``; return the finished
     process, whatever its status."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("K8S_AUTH_", "KUBECONFIG"))}
-    environ.update(env or {})
+    environ = ansible_env(**(env or {}))
     argv = [
         str(VENV_BIN / "ansible-playbook"),
         "-i",

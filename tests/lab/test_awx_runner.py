@@ -33,9 +33,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +42,11 @@ import yaml
 from kubernetes import client
 
 from lab import images
+from lab.ansible_env import VENV_BIN, ansible_env
 from lab.containers import CGROUP_PARENT, podman, podman_env, remove_cgroups
 from lab.state import LabState
 from tests.lab.conftest import LAB_VARS, delete_if_present
 
-VENV_BIN = Path(sys.executable).parent
 RUNNER_DIR = "/runner"  # where the container sees the private data directory
 
 
@@ -146,12 +144,7 @@ def _run(pdd: Path, ident: str, home: Path, image: str, lab: LabState) -> tuple[
     runner = VENV_BIN / "ansible-runner"
     assert runner.is_file(), f"{runner} is missing: run `make venv`"
     # Nothing from this shell may reach the job: no kubeconfig, no Ansible settings, a fresh HOME.
-    env = {
-        k: v
-        for k, v in podman_env().items()
-        if not k.startswith(("K8S_AUTH_", "ANSIBLE_", "KUBECONFIG", "MOLECULE_")) and k != "HOME"
-    }
-    env.update(HOME=str(home), PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}")
+    env = ansible_env(base=podman_env(), drop=("ANSIBLE_", "MOLECULE_"), HOME=str(home))
     container = [
         f"--network=ns:/run/netns/{lab.hosts['client']['netns']}",
         f"--cgroup-parent={CGROUP_PARENT}",

@@ -13,9 +13,7 @@ once more, which must change nothing, and once in check mode, which must predict
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +21,13 @@ import yaml
 from kubernetes import client
 
 from lab import units
+from lab.ansible_env import VENV_BIN, ansible_env
 from lab.probe import who_answers
 from lab.state import LabState
 from tests.lab.conftest import CONFIG_NAMESPACE, LAB_VARS, REPO
 from tests.lab.controller_harness import wait_for
 from tests.lab.speaker_harness import predicted_owner
 
-VENV_BIN = Path(sys.executable).parent
 LOCAL = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
 
 
@@ -62,8 +60,7 @@ def _inventory(lab: LabState, root: Path) -> Path:
 
 def _site(inventory: Path, extra: dict[str, Any] | None = None, *flags: str) -> dict[str, Any]:
     """Run site.yml; return the play recap's per-host stats (fails with Ansible's output)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("K8S_AUTH_", "KUBECONFIG"))}
-    env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.json"
+    env = ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
     argv = [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), "playbooks/site.yml", *flags]
     if extra:
         argv += ["--extra-vars", json.dumps(extra)]

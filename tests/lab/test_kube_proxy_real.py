@@ -11,9 +11,7 @@ as kubeadm installed it.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,12 +22,12 @@ from kubernetes import client
 
 from ansible_collections.baremetal.lb.plugins.module_utils.kube_proxy_failure import ANNOTATION
 from lab import images, kubeadm, walkthrough
+from lab.ansible_env import VENV_BIN, ansible_env
 from lab.http_loop import Reply
 from lab.state import LabState
 from tests.lab.controller_harness import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 KUBE_SYSTEM = "kube-system"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 BACKEND_PORT = 8080
@@ -37,8 +35,7 @@ BACKEND_PORT = 8080
 
 def _kube_proxy(lab: LabState, check: bool = False, **args: Any) -> dict[str, Any]:
     """Run the kube_proxy module once (ad hoc, JSON output); its result."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("K8S_AUTH_", "KUBECONFIG"))}
-    env.update(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
+    env = ansible_env(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
     argv = [str(VENV_BIN / "ansible"), "localhost", "-m", "baremetal.lb.kube_proxy"]
     argv += ["-a", json.dumps({"kubeconfig": str(lab.kubeconfig), **args}), *(["--check"] if check else [])]
     done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)

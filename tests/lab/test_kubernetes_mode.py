@@ -18,7 +18,6 @@ import errno
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import pytest
 from ansible_collections.baremetal.lb.daemons.speaker.engine_child import rt_budget_is_zero
 from ansible_collections.baremetal.lb.daemons.speaker.membership.service import REALTIME_PRIORITY
 from lab import build, lifecycle, node_runtime, probe, process, rib, walkthrough
+from lab.ansible_env import VENV_BIN, ansible_env
 from lab.http_loop import Reply
 from lab.state import LabState
 from tests.lab.conftest import LAB_VARS
@@ -36,7 +36,6 @@ from tests.lab.controller_harness import wait_for
 from tests.lab.speaker_harness import UNPLANNED_LIMIT
 
 REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 REQUEST_TIMEOUT = 0.3  # each request of the failover loop; a request lost to the dead node costs this much
 
 # Linux capability numbers (include/uapi/linux/capability.h) of the ones the speaker may hold:
@@ -56,11 +55,9 @@ class MoleculeRun:
 def _molecule(command: str, ephemeral: Path, *args: str) -> int:
     """Run `molecule COMMAND` on the default scenario in EPHEMERAL; return its exit status."""
     # Only the scenario's inventory may point at a cluster.
-    dropped = ("K8S_AUTH_", "MOLECULE_", "KUBECONFIG")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
-    env.update(
+    env = ansible_env(
+        drop=("MOLECULE_",),
         MOLECULE_EPHEMERAL_DIRECTORY=str(ephemeral),
-        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
         ANSIBLE_FORCE_COLOR="0",
         NO_COLOR="1",
     )
