@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
+
+import pytest
 
 from lab import machine_lock
 
@@ -24,7 +24,6 @@ with machine_lock.held("the other lab", lock, lock_dir=Path(sys.argv[1])):
     print("held", flush=True)
     select.select([sys.stdin], [], [], float(sys.argv[3]))
 """
-FIRST_TRY = 0.2  # s: a waiter tries the lock (and says it waits) at once after opening its file
 
 
 @contextmanager
@@ -47,33 +46,21 @@ def another_lab_holding(
         holder.wait(timeout=10)
 
 
-def release_once_waited_on(holder: subprocess.Popen[str], lock: machine_lock.Lock, bound: float) -> None:
-    """In a thread: once this process has the lock's file open (its wait has begun), let HOLDER go.
+def release_on_first_wait(
+    holder: subprocess.Popen[str], lock: machine_lock.Lock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Let HOLDER go the moment a try at LOCK in this process fails, i.e. a wait for it has begun.
 
-    So a test waits for the waiter itself, not for a guess at how long the work before the
-    lock takes; after BOUND seconds it looks no more (the holder's own bound ends the hold).
+    The signal is the waiter's own failed try (lab/machine_lock.py says it waits right after it),
+    so a test waits for the waiter, not for a guess at how long the work before the lock takes.
+    ``monkeypatch`` (pytest's) undoes the observation when the test ends.
     """
-    path = str(machine_lock.LOCK_DIR / lock.file)
+    try_lock = machine_lock._try_lock
 
-    def opened_here() -> bool:
-        fds = Path("/proc/self/fd")
-        return any(_link(fds / fd) == path for fd in os.listdir(fds))
+    def observed(handle: IO[str]) -> bool:
+        got = try_lock(handle)
+        if not got and Path(handle.name).name == lock.file and holder.stdin and not holder.stdin.closed:
+            holder.stdin.close()
+        return got
 
-    def watch() -> None:
-        deadline = time.monotonic() + bound
-        while time.monotonic() < deadline:
-            if opened_here():
-                time.sleep(FIRST_TRY)
-                assert holder.stdin is not None
-                holder.stdin.close()
-                return
-            time.sleep(0.02)
-
-    threading.Thread(target=watch, name="release-lock-holder", daemon=True).start()
-
-
-def _link(fd: Path) -> str:
-    try:
-        return os.readlink(fd)
-    except OSError:  # closed since it was listed
-        return ""
+    monkeypatch.setattr(machine_lock, "_try_lock", observed)

@@ -29,7 +29,7 @@ from lab import (
     topology,
 )
 from lab.state import LabState
-from tests.lab.lock_holder import another_lab_holding, release_once_waited_on
+from tests.lab.lock_holder import another_lab_holding, release_on_first_wait
 
 REPO = Path(__file__).resolve().parents[2]
 # Below net.ipv4.ip_local_port_range (32768-60999): containerd's stream server and every client
@@ -311,18 +311,18 @@ def test_routers_learn_a_route_from_a_node(lab, bgp_node):
 # --- lifecycle -----------------------------------------------------------------------------
 
 
-START_LOCK_BOUND = 60.0  # s: the longest the second lab's start is kept waiting (it waits ~0.2 s)
+START_LOCK_BOUND = 60.0  # s: the longest the second lab's start is kept waiting (it waits one 0.2-s poll)
 
 
 @pytest.fixture()
-def second_lab(tmp_path, capsys):
+def second_lab(tmp_path, capsys, monkeypatch):
     """Another, one-node lab beside the session's, started while a third lab's start holds the
     machine's start lock until this `up` waits for it (and says so, into capsys, which is
     why this fixture asks for it before starting); always removed."""
     state_dir = tmp_path / "second"
     try:
         with another_lab_holding(machine_lock.STARTING, START_LOCK_BOUND) as holder:
-            release_once_waited_on(holder, machine_lock.STARTING, START_LOCK_BOUND)
+            release_on_first_wait(holder, machine_lock.STARTING, monkeypatch)
             state = lifecycle.up(state_dir, node_count=1)
         yield state
     finally:
