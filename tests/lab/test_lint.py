@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
+from lab.ansible_env import VENV_BIN
 from tests.requirement_pins import pins
 
 REPO = Path(__file__).resolve().parents[2]
-BUILDER = Path(sys.executable).with_name("ansible-builder")
-BUNDLED = Path(sys.executable).parents[1] / "lib"
+BUILDER = VENV_BIN / "ansible-builder"
+BUNDLED = VENV_BIN.parent / "lib"
 
 
 def _builder(*args: str) -> subprocess.CompletedProcess[str]:
